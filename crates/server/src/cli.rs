@@ -1,0 +1,195 @@
+//! The `duet` command line: every subcommand and flag, with the environment variable that can
+//! set it. Values are validated while parsing (AppIDs, secrets, addresses, URLs).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use duet_token::AppSecret;
+use serde::Deserialize;
+
+use crate::public_url::{HttpUrl, RtmpUrl, WsUrl};
+
+/// Self-hosted real-time audio/video cloud for WeChat mini-programs and browsers.
+#[derive(Debug, Parser)]
+#[command(name = "duet", version)]
+pub struct Cli {
+    /// TOML config file (keys: the serve flags with `_` for `-`, plus data and log_level).
+    #[arg(long, global = true, env = "DUET_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data folder holding the app registry [default: duet-data].
+    #[arg(long, global = true, env = "DUET_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Log verbosity [default: info].
+    #[arg(long, global = true, env = "DUET_LOG_LEVEL", value_enum)]
+    pub log_level: Option<LogLevel>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (signaling, media, console) with embedded defaults.
+    Serve(ServeArgs),
+    /// Manage apps (AppID + ServerSecret).
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Mint and inspect token04 login tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `duet serve` flags.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// HTTP/WebSocket listen address [default: 127.0.0.1:8080].
+    #[arg(long, env = "DUET_HTTP", value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
+    /// RTMP listen address [default: 127.0.0.1:1935].
+    #[arg(long, env = "DUET_RTMP", value_name = "ADDR")]
+    pub rtmp: Option<SocketAddr>,
+    /// Signaling address given to clients, e.g. wss://rtc.example.com/ws [default: from --http].
+    #[arg(long, env = "DUET_PUBLIC_WS_URL", value_name = "URL")]
+    pub public_ws_url: Option<WsUrl>,
+    /// Base of issued RTMP URLs, e.g. rtmp://rtc.example.com [default: from --rtmp].
+    #[arg(long, env = "DUET_PUBLIC_RTMP_URL", value_name = "URL")]
+    pub public_rtmp_url: Option<RtmpUrl>,
+    /// Base of issued HTTP(S) URLs, e.g. https://rtc.example.com [default: from --http].
+    #[arg(long, env = "DUET_PUBLIC_HTTP_URL", value_name = "URL")]
+    pub public_http_url: Option<HttpUrl>,
+    /// PEM certificate chain; with --tls-key, HTTP and WebSocket are served over TLS.
+    #[arg(long, env = "DUET_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "DUET_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// `duet app ...`.
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Create an app with a new AppID and ServerSecret.
+    Create {
+        /// A label for people.
+        #[arg(long, default_value = "app")]
+        name: String,
+        /// Print {"app_id": N, "server_secret": "..."}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register an AppID and ServerSecret already used elsewhere, so existing token servers keep working.
+    Import {
+        /// The AppID (1 to 4294967295).
+        #[arg(long, value_parser = parse_app_id)]
+        app_id: u32,
+        /// The 32-character ServerSecret.
+        #[arg(long, env = "DUET_IMPORT_SECRET", hide_env_values = true)]
+        secret: AppSecret,
+        /// A label for people.
+        #[arg(long, default_value = "imported")]
+        name: String,
+        /// Print {"app_id": N, "server_secret": "..."}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List apps (without secrets).
+    List {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one app, including its ServerSecret.
+    Show {
+        /// The AppID.
+        #[arg(long, value_parser = parse_app_id)]
+        app_id: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace an app's ServerSecret; tokens signed with the old one stop working.
+    RotateSecret {
+        /// The AppID.
+        #[arg(long, value_parser = parse_app_id)]
+        app_id: u32,
+        /// Print {"app_id": N, "server_secret": "..."}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an app; its users can no longer log in.
+    Delete {
+        /// The AppID.
+        #[arg(long, value_parser = parse_app_id)]
+        app_id: u32,
+        /// Confirm the deletion.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// `duet token ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a token04 for a user, signed with the app's ServerSecret.
+    Mint {
+        /// The AppID.
+        #[arg(long, value_parser = parse_app_id)]
+        app_id: u32,
+        /// The userID the token is for.
+        #[arg(long)]
+        user_id: String,
+        /// Limit the token to this room (writes a privilege payload).
+        #[arg(long)]
+        room_id: Option<String>,
+        /// Grant room login (privilege 1; writes a privilege payload).
+        #[arg(long)]
+        allow_login: bool,
+        /// Grant publishing (privilege 2; writes a privilege payload).
+        #[arg(long)]
+        allow_publish: bool,
+        /// Only these stream IDs may be published (repeatable; writes a privilege payload).
+        #[arg(long = "stream-id", value_name = "STREAM_ID")]
+        stream_ids: Vec<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u32).range(1..))]
+        ttl: u32,
+    },
+    /// Verify a token with the app's ServerSecret and print what it holds as JSON.
+    Inspect {
+        /// The AppID to verify against.
+        #[arg(long, value_parser = parse_app_id)]
+        app_id: u32,
+        /// The token, or `-` to read it from standard input.
+        #[arg(long)]
+        token: String,
+        /// Also require the token to belong to this userID.
+        #[arg(long)]
+        user_id: Option<String>,
+    },
+}
+
+/// Log verbosity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Errors only.
+    Error,
+    /// Errors and warnings.
+    Warn,
+    /// The default.
+    Info,
+    /// Verbose.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+/// AppIDs are u32 and never 0.
+pub fn parse_app_id(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("AppID must be a whole number from 1 to 4294967295".into()),
+    }
+}

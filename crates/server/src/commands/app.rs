@@ -1,0 +1,71 @@
+//! `duet app ...`: manage the app registry from the command line.
+
+use serde_json::json;
+
+use crate::cli::AppCommand;
+use crate::config::Common;
+use crate::registry::{App, Registry};
+
+/// Runs one `duet app` subcommand.
+pub fn run(common: &Common, cmd: AppCommand) -> anyhow::Result<()> {
+    let registry = Registry::open(&common.data)?;
+    let now = crate::os::now_unix();
+    match cmd {
+        AppCommand::Create { name, json } => {
+            let app = registry.create(&name, now)?;
+            print_credentials(&app, json, "Created");
+        }
+        AppCommand::Import { app_id, secret, name, json } => {
+            let app = registry.import(app_id, secret, &name, now)?;
+            print_credentials(&app, json, "Imported");
+        }
+        AppCommand::List { json } => {
+            let apps = registry.list()?;
+            if json {
+                let list: Vec<_> = apps.iter().map(|a| json!({"app_id": a.app_id, "name": a.name, "created_at": a.created_at})).collect();
+                say!("{}", serde_json::Value::from(list));
+            } else if apps.is_empty() {
+                say!("no apps yet: `duet app create` or `duet serve` makes one");
+            } else {
+                say!("{:<12} {:<20} CREATED (unix)", "APPID", "NAME");
+                for a in apps {
+                    say!("{:<12} {:<20} {}", a.app_id, a.name, a.created_at);
+                }
+            }
+        }
+        AppCommand::Show { app_id, json } => {
+            let a = registry.require(app_id)?;
+            if json {
+                let v = json!({"app_id": a.app_id, "name": a.name, "server_secret": a.secret.expose(),
+                    "created_at": a.created_at, "secret_rotated_at": a.secret_rotated_at});
+                say!("{v}");
+            } else {
+                say!("AppID         {}\nName          {}\nServerSecret  {}\nCreated       {} (unix)", a.app_id, a.name, a.secret.expose(), a.created_at);
+                if let Some(t) = a.secret_rotated_at {
+                    say!("Rotated       {t} (unix)");
+                }
+            }
+        }
+        AppCommand::RotateSecret { app_id, json } => {
+            let app = registry.rotate_secret(app_id, now)?;
+            print_credentials(&app, json, "Rotated the ServerSecret of");
+        }
+        AppCommand::Delete { app_id, yes } => {
+            registry.require(app_id)?;
+            if !yes {
+                anyhow::bail!("deleting app {app_id} ends every login and stream in it; run again with --yes to confirm");
+            }
+            registry.delete(app_id)?;
+            say!("Deleted app {app_id}");
+        }
+    }
+    Ok(())
+}
+
+fn print_credentials(app: &App, json: bool, verb: &str) {
+    if json {
+        say!("{}", json!({"app_id": app.app_id, "server_secret": app.secret.expose()}));
+    } else {
+        say!("{verb} app \"{}\"\n  AppID         {}\n  ServerSecret  {}", app.name, app.app_id, app.secret.expose());
+    }
+}

@@ -1,0 +1,5 @@
+//! One module per `duet` subcommand; each takes settings and returns a result, never exits.
+
+pub mod app;
+pub mod serve;
+pub mod token;

@@ -1,0 +1,154 @@
+//! `duet serve`: open the registry, bind the listeners, print what a developer needs next, run
+//! until SIGINT/SIGTERM, then stop accepting and give open connections a short grace period.
+
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use duet_token::Grant;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+
+use crate::config::ServeSettings;
+use crate::http::{AppState, router};
+use crate::metrics::Metrics;
+use crate::public_url::PublicUrls;
+use crate::registry::{App, Registry};
+use crate::tls::{TlsListener, load_config};
+
+/// How long open connections may take to finish after a shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// The user the printed test token is for.
+pub const TEST_USER: &str = "test-user";
+/// Lifetime of the printed test token.
+pub const TEST_TOKEN_TTL: u32 = 24 * 3600;
+
+/// Runs the server until a shutdown signal.
+pub fn run(settings: ServeSettings) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(serve(settings))
+}
+
+async fn serve(s: ServeSettings) -> anyhow::Result<()> {
+    let registry = Arc::new(Registry::open(&s.common.data)?);
+    let (app, created) = default_app(&registry)?;
+    let tls = s.tls.as_ref().map(|(cert, key)| load_config(cert, key)).transpose()?;
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+
+    let http = bind(s.http, "HTTP", "--http").await?;
+    let rtmp = bind(s.rtmp, "RTMP", "--rtmp").await?;
+    let (http_addr, rtmp_addr) = (http.local_addr()?, rtmp.local_addr()?);
+    let urls = PublicUrls::resolve(s.public_ws_url, s.public_rtmp_url, s.public_http_url, http_addr, rtmp_addr, tls.is_some());
+    let token = crate::credentials::mint_token(&app, TEST_USER, &Grant::everything(), TEST_TOKEN_TTL)?;
+    print_banner(&urls, http_addr, rtmp_addr, &registry, &app, created, &token);
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = sigterm.recv() => {}
+        }
+        tracing::info!("shutdown signal received; no new connections are accepted");
+        let _ = stop_tx.send(true);
+    });
+
+    let metrics = Arc::new(Metrics::default());
+    tokio::spawn(refuse_rtmp(rtmp, metrics.clone(), stop_rx.clone()));
+    let state = AppState { registry, metrics: metrics.clone(), start_time: crate::os::now_unix() };
+    let routes = router(state);
+    let server: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match tls {
+        Some(config) => Box::pin(axum::serve(TlsListener::new(http, config, metrics)?, routes).with_graceful_shutdown(stopped(stop_rx.clone())).into_future()),
+        None => Box::pin(axum::serve(http, routes).with_graceful_shutdown(stopped(stop_rx.clone())).into_future()),
+    };
+    tracing::info!(http = %http_addr, rtmp = %rtmp_addr, tls = s.tls.is_some(), "duet is serving");
+    tokio::select! {
+        result = server => result.context("HTTP server failed")?,
+        () = async { stopped(stop_rx).await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+            tracing::warn!("connections still open {}s after shutdown began; closing them", SHUTDOWN_GRACE.as_secs());
+        }
+    }
+    tracing::info!("duet stopped");
+    Ok(())
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    // An error means the sender is gone, which only happens at exit: treat it as stop.
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+async fn bind(addr: SocketAddr, what: &str, flag: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} for {what} (is another duet or server using it? choose another address with {flag})")
+    })
+}
+
+/// The app the banner describes: the oldest one, created on first start.
+fn default_app(registry: &Registry) -> anyhow::Result<(App, bool)> {
+    match registry.list()?.into_iter().next() {
+        Some(app) => Ok((app, false)),
+        None => Ok((registry.create("default", crate::os::now_unix())?, true)),
+    }
+}
+
+/// RTMP ingest is not built yet: the port is held (so addresses and conflicts are real) and
+/// every connection is closed at once, counted, and logged.
+async fn refuse_rtmp(listener: TcpListener, metrics: Arc<Metrics>, stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = stopped(stop.clone()) => return,
+            accepted = listener.accept() => match accepted {
+                Ok((_conn, peer)) => {
+                    Metrics::inc(&metrics.rtmp_connections_refused);
+                    tracing::info!(%peer, "RTMP connection closed: media ingest is not available in this build");
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "RTMP accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+}
+
+fn print_banner(urls: &PublicUrls, http: SocketAddr, rtmp: SocketAddr, registry: &Registry, app: &App, created: bool, token: &str) {
+    let id = app.app_id;
+    let secret_line = if created {
+        format!("{}   (shown once; `duet app show --app-id {id}` shows it again)", app.secret.expose())
+    } else {
+        format!("run `duet app show --app-id {id}`")
+    };
+    say!(
+        "Duet {version} is running.
+  HTTP/WebSocket  {http_url}   (listening on {http}; /healthz, /metrics)
+  RTMP            {rtmp_url}   (listening on {rtmp})
+  Data            {db}
+
+{state} app \"{name}\"
+  AppID           {id}
+  ServerSecret    {secret_line}
+
+In your mini-program page:
+  const zg = new ZegoExpressEngine({id}, \"{ws}\");
+  await zg.loginRoom(\"room-1\", token, {{ userID: \"{user}\", userName: \"{user}\" }});
+
+Test token for userID \"{user}\" (valid {hours} h; more with `duet token mint --app-id {id} --user-id ID`):
+  {token}
+",
+        version = env!("CARGO_PKG_VERSION"),
+        http_url = urls.http,
+        rtmp_url = urls.rtmp,
+        db = registry.path().display(),
+        state = if created { "Created the default" } else { "Default" },
+        name = app.name,
+        ws = urls.ws,
+        user = TEST_USER,
+        hours = TEST_TOKEN_TTL / 3600,
+    );
+}

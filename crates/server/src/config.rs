@@ -1,0 +1,184 @@
+//! Settings for every command, layered: embedded defaults, then the TOML config file, then
+//! environment variables and flags (clap reads both; a flag wins over its variable), then
+//! validation. Relative paths in a config file are relative to the file's folder.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+use crate::cli::{Cli, LogLevel, ServeArgs};
+use crate::public_url::{HttpUrl, RtmpUrl, WsUrl};
+
+/// Default HTTP/WebSocket listen address.
+pub const DEFAULT_HTTP: &str = "127.0.0.1:8080";
+/// Default RTMP listen address.
+pub const DEFAULT_RTMP: &str = "127.0.0.1:1935";
+/// Default data folder (relative to the working directory).
+pub const DEFAULT_DATA: &str = "duet-data";
+
+/// The config file's keys. Unknown keys are an error, so a typo never silently does nothing.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    data: Option<PathBuf>,
+    log_level: Option<LogLevel>,
+    http: Option<SocketAddr>,
+    rtmp: Option<SocketAddr>,
+    public_ws_url: Option<WsUrl>,
+    public_rtmp_url: Option<RtmpUrl>,
+    public_http_url: Option<HttpUrl>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+}
+
+/// What every command needs.
+#[derive(Debug, Clone)]
+pub struct Common {
+    /// The data folder (SQLite registry and, later, logs and recordings).
+    pub data: PathBuf,
+    /// Log verbosity.
+    pub log_level: LogLevel,
+}
+
+/// What `duet serve` needs beyond [`Common`].
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    /// Shared settings.
+    pub common: Common,
+    /// HTTP/WebSocket listen address.
+    pub http: SocketAddr,
+    /// RTMP listen address.
+    pub rtmp: SocketAddr,
+    /// Public signaling address, when not derived from `http`.
+    pub public_ws_url: Option<WsUrl>,
+    /// Public RTMP base, when not derived from `rtmp`.
+    pub public_rtmp_url: Option<RtmpUrl>,
+    /// Public HTTP base, when not derived from `http`.
+    pub public_http_url: Option<HttpUrl>,
+    /// PEM certificate chain and private key; when set, HTTP and WebSocket use TLS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+/// The config file as loaded, with its folder for resolving relative paths.
+pub struct Loaded {
+    file: FileConfig,
+    dir: PathBuf,
+}
+
+impl Loaded {
+    /// Reads the file named by `--config` / `DUET_CONFIG`, or an empty config when none is named.
+    pub fn from_cli(cli: &Cli) -> anyhow::Result<Self> {
+        match &cli.config {
+            None => Ok(Self { file: FileConfig::default(), dir: PathBuf::from(".") }),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+                let file = parse_file(path, &text)?;
+                let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                Ok(Self { file, dir })
+            }
+        }
+    }
+
+    /// Settings shared by all commands.
+    pub fn common(&self, cli: &Cli) -> Common {
+        Common {
+            data: cli.data.clone().or_else(|| self.path(&self.file.data)).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA)),
+            log_level: cli.log_level.or(self.file.log_level).unwrap_or(LogLevel::Info),
+        }
+    }
+
+    /// Settings for `duet serve`.
+    pub fn serve(&self, cli: &Cli, args: &ServeArgs) -> anyhow::Result<ServeSettings> {
+        let f = &self.file;
+        let tls = match (args.tls_cert.clone().or_else(|| self.path(&f.tls_cert)), args.tls_key.clone().or_else(|| self.path(&f.tls_key))) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => bail!("TLS needs both a certificate and a key: set --tls-cert and --tls-key (tls_cert and tls_key in a config file)"),
+        };
+        Ok(ServeSettings {
+            common: self.common(cli),
+            http: args.http.or(f.http).unwrap_or_else(|| DEFAULT_HTTP.parse().expect("valid default")),
+            rtmp: args.rtmp.or(f.rtmp).unwrap_or_else(|| DEFAULT_RTMP.parse().expect("valid default")),
+            public_ws_url: args.public_ws_url.clone().or_else(|| f.public_ws_url.clone()),
+            public_rtmp_url: args.public_rtmp_url.clone().or_else(|| f.public_rtmp_url.clone()),
+            public_http_url: args.public_http_url.clone().or_else(|| f.public_http_url.clone()),
+            tls,
+        })
+    }
+
+    fn path(&self, p: &Option<PathBuf>) -> Option<PathBuf> {
+        p.as_ref().map(|p| if p.is_relative() { self.dir.join(p) } else { p.clone() })
+    }
+}
+
+/// Parses config text; errors name the file, the line and the key.
+pub fn parse_file(path: &Path, text: &str) -> anyhow::Result<FileConfig> {
+    let describe = |span: Option<std::ops::Range<usize>>, key: String, message: &str| {
+        let line = span.map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        let mut out = format!("config file {}", path.display());
+        if let Some(line) = line {
+            out += &format!(", line {line}");
+        }
+        if !key.is_empty() && key != "." {
+            out += &format!(", key `{key}`");
+        }
+        format!("{out}: {}", message.trim().replace('\n', " "))
+    };
+    let de = toml::de::Deserializer::parse(text).map_err(|e| anyhow::anyhow!(describe(e.span(), String::new(), e.message())))?;
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner();
+        anyhow::anyhow!(describe(inner.span(), key, inner.message()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        parse_file(Path::new("/etc/duet.toml"), text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_full_file_parses() {
+        let f = parse_file(
+            Path::new("x.toml"),
+            r#"
+data = "/var/lib/duet"
+log_level = "debug"
+http = "0.0.0.0:443"
+rtmp = "0.0.0.0:1935"
+public_ws_url = "wss://rtc.example.com/ws"
+public_rtmp_url = "rtmp://rtc.example.com"
+public_http_url = "https://rtc.example.com"
+tls_cert = "cert.pem"
+tls_key = "key.pem"
+"#,
+        )
+        .unwrap();
+        assert_eq!(f.http, Some("0.0.0.0:443".parse().unwrap()));
+        assert_eq!(f.public_ws_url.unwrap().as_str(), "wss://rtc.example.com/ws");
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let e = err("data = \"d\"\n\nhttp = \"localhost\"\n");
+        assert!(e.starts_with("config file /etc/duet.toml, line 3, key `http`:"), "{e}");
+
+        let e = err("data = \"d\"\nhtp = \"127.0.0.1:1\"\n");
+        assert!(e.contains("line 2") && e.contains("htp"), "{e}");
+
+        let e = err("public_ws_url = \"https://x/ws\"\n");
+        assert!(e.contains("line 1") && e.contains("public_ws_url") && e.contains("ws://"), "{e}");
+
+        let e = err("log_level = \"loud\"\n");
+        assert!(e.contains("key `log_level`"), "{e}");
+
+        let e = err("data = \n");
+        assert!(e.starts_with("config file /etc/duet.toml, line 1"), "{e}");
+        assert!(!e.contains('\n'), "one line: {e}");
+    }
+}

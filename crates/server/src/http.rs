@@ -1,0 +1,70 @@
+//! The HTTP surface: routes and the state they share. Later issues add `/ws`, media and the
+//! console here; handlers stay thin and call the piece that owns the concern.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::metrics::{Metrics, Snapshot};
+use crate::registry::Registry;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The app registry.
+    pub registry: Arc<Registry>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Unix time the server started.
+    pub start_time: i64,
+}
+
+/// All routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .with_state(state)
+}
+
+async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    Metrics::inc(&state.metrics.http_requests);
+    res
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let registry = state.registry.clone();
+    let apps = tokio::task::spawn_blocking(move || registry.count()).await;
+    match apps {
+        Ok(Ok(apps)) => {
+            let body = state.metrics.render(&Snapshot { start_time: state.start_time, apps });
+            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+        }
+        failed => {
+            tracing::error!(?failed, "metrics: cannot read the app registry");
+            error(StatusCode::SERVICE_UNAVAILABLE, "registry_unavailable", "cannot read the app registry")
+        }
+    }
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+/// The JSON error body every endpoint uses: `{"code": "...", "message": "..."}`.
+pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({"code": code, "message": message}))).into_response()
+}

@@ -1,0 +1,85 @@
+//! The `duet` server as a library: the CLI, settings, the app registry, HTTP (and later
+//! WebSocket signaling and media) wired to the protocol cores. `main.rs` only calls [`main`].
+#![forbid(unsafe_code)]
+
+/// Prints a line to stdout, ignoring a closed pipe (`duet app list | head -1` must not panic).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod credentials;
+pub mod http;
+pub mod metrics;
+pub mod os;
+pub mod public_url;
+pub mod registry;
+pub mod tls;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, LogLevel};
+use crate::config::Loaded;
+
+/// Runs `duet` with the process's arguments; failures become one line on stderr and exit 1.
+pub fn main() -> ExitCode {
+
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("duet: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let loaded = Loaded::from_cli(&cli)?;
+    let common = loaded.common(&cli);
+    match cli.command {
+        Command::Serve(ref args) => {
+            let settings = loaded.serve(&cli, args)?;
+            init_logging(settings.common.log_level);
+            commands::serve::run(settings)
+        }
+        Command::App(cmd) => {
+            init_logging(quiet_unless_asked(common.log_level));
+            commands::app::run(&common, cmd)
+        }
+        Command::Token(cmd) => {
+            init_logging(quiet_unless_asked(common.log_level));
+            commands::token::run(&common, cmd)
+        }
+    }
+}
+
+/// One-shot commands log warnings only, unless a more verbose level was asked for.
+fn quiet_unless_asked(level: LogLevel) -> LogLevel {
+    if level == LogLevel::Info { LogLevel::Warn } else { level }
+}
+
+fn init_logging(level: LogLevel) {
+    use tracing::level_filters::LevelFilter;
+    let filter = match level {
+        LogLevel::Error => LevelFilter::ERROR,
+        LogLevel::Warn => LevelFilter::WARN,
+        LogLevel::Info => LevelFilter::INFO,
+        LogLevel::Debug => LevelFilter::DEBUG,
+        LogLevel::Trace => LevelFilter::TRACE,
+    };
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_max_level(filter)
+        .with_target(false)
+        .init();
+}

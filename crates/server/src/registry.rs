@@ -1,0 +1,291 @@
+//! The app registry: AppIDs, names and ServerSecrets in a SQLite file under the data folder.
+//!
+//! The file is created with owner-only permissions. Schema changes go through `MIGRATIONS`,
+//! keyed by SQLite's `user_version`. Secrets leave this module only as `AppSecret`, whose
+//! `Debug` is redacted.
+
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use duet_token::AppSecret;
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// File name of the registry inside the data folder.
+pub const DB_FILE: &str = "duet.sqlite3";
+
+/// Longest app name accepted.
+pub const MAX_NAME_LEN: usize = 128;
+
+const MIGRATIONS: &[&str] = &["CREATE TABLE apps (
+        app_id INTEGER PRIMARY KEY CHECK (app_id BETWEEN 1 AND 4294967295),
+        name TEXT NOT NULL,
+        server_secret TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        secret_rotated_at INTEGER
+    ) STRICT;"];
+
+/// One registered app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct App {
+    /// The AppID (a u32, never 0).
+    pub app_id: u32,
+    /// A label for people.
+    pub name: String,
+    /// The ServerSecret.
+    pub secret: AppSecret,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds of the last secret rotation.
+    pub secret_rotated_at: Option<i64>,
+}
+
+/// The registry, safe to share between threads.
+pub struct Registry {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl Registry {
+    /// Opens (creating when missing) the registry in `data_dir`.
+    pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)
+            .with_context(|| format!("cannot create data folder {}", data_dir.display()))?;
+        let path = data_dir.join(DB_FILE);
+        // Create the file ourselves so it is owner-only from its first byte.
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let conn = Connection::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .with_context(|| format!("{} is not a usable SQLite database", path.display()))?;
+        migrate(&conn).with_context(|| format!("cannot prepare {}", path.display()))?;
+        Ok(Self { conn: Mutex::new(conn), path })
+    }
+
+    /// Where the database file is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Creates an app with a fresh random AppID and ServerSecret.
+    pub fn create(&self, name: &str, now: i64) -> anyhow::Result<App> {
+        check_name(name)?;
+        let conn = self.lock();
+        // Random 10-digit AppIDs, like the hosted clouds issue; retry on the rare collision.
+        for _ in 0..16 {
+            let app_id = 1_000_000_000 + u32::from_be_bytes(crate::os::random()) % 3_000_000_000;
+            if find(&conn, app_id)?.is_some() {
+                continue;
+            }
+            let app = App {
+                app_id,
+                name: name.to_owned(),
+                secret: AppSecret::from_random(crate::os::random()),
+                created_at: now,
+                secret_rotated_at: None,
+            };
+            insert(&conn, &app)?;
+            return Ok(app);
+        }
+        bail!("could not find a free AppID")
+    }
+
+    /// Registers an AppID and ServerSecret that already exist elsewhere.
+    pub fn import(&self, app_id: u32, secret: AppSecret, name: &str, now: i64) -> anyhow::Result<App> {
+        check_name(name)?;
+        if app_id == 0 {
+            bail!("AppID must be between 1 and 4294967295");
+        }
+        let conn = self.lock();
+        if find(&conn, app_id)?.is_some() {
+            bail!("AppID {app_id} is already registered");
+        }
+        let app = App { app_id, name: name.to_owned(), secret, created_at: now, secret_rotated_at: None };
+        insert(&conn, &app)?;
+        Ok(app)
+    }
+
+    /// Every app, oldest first.
+    pub fn list(&self) -> anyhow::Result<Vec<App>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT app_id, name, server_secret, created_at, secret_rotated_at FROM apps ORDER BY created_at, app_id",
+        )?;
+        let rows = stmt.query_map([], row_to_app)?;
+        rows.map(|r| r?).collect()
+    }
+
+    /// The app with this AppID, if registered.
+    pub fn get(&self, app_id: u32) -> anyhow::Result<Option<App>> {
+        find(&self.lock(), app_id)
+    }
+
+    /// Like [`Registry::get`], but an unknown AppID is an error.
+    pub fn require(&self, app_id: u32) -> anyhow::Result<App> {
+        self.get(app_id)?.with_context(|| format!("no app with AppID {app_id} (see `duet app list`)"))
+    }
+
+    /// Replaces an app's ServerSecret with a fresh one. Tokens signed with the old one stop verifying.
+    pub fn rotate_secret(&self, app_id: u32, now: i64) -> anyhow::Result<App> {
+        let secret = AppSecret::from_random(crate::os::random());
+        let changed = self.lock().execute(
+            "UPDATE apps SET server_secret = ?1, secret_rotated_at = ?2 WHERE app_id = ?3",
+            params![secret.expose(), now, app_id],
+        )?;
+        if changed == 0 {
+            bail!("no app with AppID {app_id} (see `duet app list`)");
+        }
+        self.require(app_id)
+    }
+
+    /// Removes an app.
+    pub fn delete(&self, app_id: u32) -> anyhow::Result<()> {
+        let changed = self.lock().execute("DELETE FROM apps WHERE app_id = ?1", params![app_id])?;
+        if changed == 0 {
+            bail!("no app with AppID {app_id} (see `duet app list`)");
+        }
+        Ok(())
+    }
+
+    /// How many apps are registered.
+    pub fn count(&self) -> anyhow::Result<u64> {
+        let n: i64 = self.lock().query_row("SELECT count(*) FROM apps", [], |r| r.get(0))?;
+        Ok(n.unsigned_abs())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (each call is one
+        // statement or transaction), so a poisoned lock is still usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn check_name(name: &str) -> anyhow::Result<()> {
+    if name.trim().is_empty() || name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control) {
+        bail!("app name must be 1 to {MAX_NAME_LEN} characters without control characters");
+    }
+    Ok(())
+}
+
+fn migrate(conn: &Connection) -> anyhow::Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    if version > MIGRATIONS.len() {
+        bail!("database schema version {version} is newer than this duet understands; upgrade duet");
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn insert(conn: &Connection, app: &App) -> anyhow::Result<()> {
+    conn.execute(
+        "INSERT INTO apps (app_id, name, server_secret, created_at, secret_rotated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![app.app_id, app.name, app.secret.expose(), app.created_at, app.secret_rotated_at],
+    )?;
+    Ok(())
+}
+
+fn find(conn: &Connection, app_id: u32) -> anyhow::Result<Option<App>> {
+    conn.query_row(
+        "SELECT app_id, name, server_secret, created_at, secret_rotated_at FROM apps WHERE app_id = ?1",
+        params![app_id],
+        row_to_app,
+    )
+    .optional()?
+    .transpose()
+}
+
+/// Reads one row; a secret that is no longer valid (edited by hand) is an error, not a panic.
+fn row_to_app(row: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result<App>> {
+    let app_id: u32 = row.get(0)?;
+    let secret: String = row.get(2)?;
+    Ok(AppSecret::new(&secret)
+        .with_context(|| format!("stored ServerSecret of AppID {app_id} is invalid"))
+        .map(|secret| App {
+            app_id,
+            name: row.get(1).unwrap_or_default(),
+            secret,
+            created_at: row.get(3).unwrap_or_default(),
+            secret_rotated_at: row.get(4).unwrap_or_default(),
+        }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apps_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = AppSecret::new("fa94dd0f974cf2e293728a526b028271").unwrap();
+        {
+            let reg = Registry::open(dir.path()).unwrap();
+            reg.import(1, secret.clone(), "imported", 10).unwrap();
+            reg.create("made", 11).unwrap();
+        }
+        let reg = Registry::open(dir.path()).unwrap();
+        let apps = reg.list().unwrap();
+        assert_eq!(apps.len(), 2);
+        assert_eq!((apps[0].app_id, &apps[0].secret), (1, &secret));
+        assert_eq!(apps[1].name, "made");
+        assert!(apps[1].app_id >= 1_000_000_000);
+    }
+
+    #[test]
+    fn refuses_duplicates_unknown_ids_and_bad_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::open(dir.path()).unwrap();
+        let secret = AppSecret::new("fa94dd0f974cf2e293728a526b028271").unwrap();
+        reg.import(5, secret.clone(), "a", 0).unwrap();
+        assert!(reg.import(5, secret.clone(), "b", 0).unwrap_err().to_string().contains("already registered"));
+        assert!(reg.import(0, secret.clone(), "b", 0).is_err());
+        assert!(reg.import(6, secret, "", 0).is_err());
+        assert!(reg.rotate_secret(7, 0).is_err());
+        assert!(reg.delete(7).is_err());
+        assert!(reg.require(7).unwrap_err().to_string().contains("no app with AppID 7"));
+    }
+
+    #[test]
+    fn rotation_changes_the_secret_and_delete_removes() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::open(dir.path()).unwrap();
+        let app = reg.create("x", 1).unwrap();
+        let rotated = reg.rotate_secret(app.app_id, 2).unwrap();
+        assert_ne!(rotated.secret, app.secret);
+        assert_eq!(rotated.secret_rotated_at, Some(2));
+        reg.delete(app.app_id).unwrap();
+        assert_eq!(reg.count().unwrap(), 0);
+    }
+
+    #[test]
+    fn database_file_is_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::open(&dir.path().join("data")).unwrap();
+        let mode = std::fs::metadata(reg.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "mode {mode:o}");
+    }
+
+    #[test]
+    fn garbage_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(DB_FILE), b"this is not sqlite, just some bytes that go on for a while....").unwrap();
+        let err = Registry::open(dir.path()).err().expect("refused");
+        assert!(format!("{err:#}").contains("duet.sqlite3"), "{err:#}");
+    }
+}
