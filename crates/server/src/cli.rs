@@ -82,7 +82,7 @@ pub enum AppCommand {
     /// Register an AppID and ServerSecret already used elsewhere, so existing token servers keep working.
     Import {
         /// The AppID (1 to 4294967295).
-        #[arg(long, value_parser = parse_app_id)]
+        #[arg(long, value_parser = parse_app_id, allow_hyphen_values = true)]
         app_id: u32,
         /// The 32-character ServerSecret.
         #[arg(long, env = "DUET_IMPORT_SECRET", hide_env_values = true)]
@@ -103,7 +103,7 @@ pub enum AppCommand {
     /// Show one app, including its ServerSecret.
     Show {
         /// The AppID.
-        #[arg(long, value_parser = parse_app_id)]
+        #[arg(long, value_parser = parse_app_id, allow_hyphen_values = true)]
         app_id: u32,
         /// Print JSON.
         #[arg(long)]
@@ -112,7 +112,7 @@ pub enum AppCommand {
     /// Replace an app's ServerSecret; tokens signed with the old one stop working.
     RotateSecret {
         /// The AppID.
-        #[arg(long, value_parser = parse_app_id)]
+        #[arg(long, value_parser = parse_app_id, allow_hyphen_values = true)]
         app_id: u32,
         /// Print {"app_id": N, "server_secret": "..."}.
         #[arg(long)]
@@ -121,7 +121,7 @@ pub enum AppCommand {
     /// Delete an app; its users can no longer log in.
     Delete {
         /// The AppID.
-        #[arg(long, value_parser = parse_app_id)]
+        #[arg(long, value_parser = parse_app_id, allow_hyphen_values = true)]
         app_id: u32,
         /// Confirm the deletion.
         #[arg(long)]
@@ -135,7 +135,7 @@ pub enum TokenCommand {
     /// Print a token04 for a user, signed with the app's ServerSecret.
     Mint {
         /// The AppID.
-        #[arg(long, value_parser = parse_app_id)]
+        #[arg(long, value_parser = parse_app_id, allow_hyphen_values = true)]
         app_id: u32,
         /// The userID the token is for.
         #[arg(long)]
@@ -159,7 +159,7 @@ pub enum TokenCommand {
     /// Verify a token with the app's ServerSecret and print what it holds as JSON.
     Inspect {
         /// The AppID to verify against.
-        #[arg(long, value_parser = parse_app_id)]
+        #[arg(long, value_parser = parse_app_id, allow_hyphen_values = true)]
         app_id: u32,
         /// The token, or `-` to read it from standard input.
         #[arg(long)]

@@ -73,7 +73,8 @@ impl Loaded {
         match &cli.config {
             None => Ok(Self { file: FileConfig::default(), dir: PathBuf::from(".") }),
             Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
                 let file = parse_file(path, &text)?;
                 let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
                 Ok(Self { file, dir })
@@ -84,7 +85,11 @@ impl Loaded {
     /// Settings shared by all commands.
     pub fn common(&self, cli: &Cli) -> Common {
         Common {
-            data: cli.data.clone().or_else(|| self.path(&self.file.data)).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA)),
+            data: cli
+                .data
+                .clone()
+                .or_else(|| self.path(&self.file.data))
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA)),
             log_level: cli.log_level.or(self.file.log_level).unwrap_or(LogLevel::Info),
         }
     }
@@ -92,10 +97,15 @@ impl Loaded {
     /// Settings for `duet serve`.
     pub fn serve(&self, cli: &Cli, args: &ServeArgs) -> anyhow::Result<ServeSettings> {
         let f = &self.file;
-        let tls = match (args.tls_cert.clone().or_else(|| self.path(&f.tls_cert)), args.tls_key.clone().or_else(|| self.path(&f.tls_key))) {
+        let tls = match (
+            args.tls_cert.clone().or_else(|| self.path(&f.tls_cert)),
+            args.tls_key.clone().or_else(|| self.path(&f.tls_key)),
+        ) {
             (Some(cert), Some(key)) => Some((cert, key)),
             (None, None) => None,
-            _ => bail!("TLS needs both a certificate and a key: set --tls-cert and --tls-key (tls_cert and tls_key in a config file)"),
+            _ => bail!(
+                "TLS needs both a certificate and a key: set --tls-cert and --tls-key (tls_cert and tls_key in a config file)"
+            ),
         };
         Ok(ServeSettings {
             common: self.common(cli),
@@ -126,7 +136,8 @@ pub fn parse_file(path: &Path, text: &str) -> anyhow::Result<FileConfig> {
         }
         format!("{out}: {}", message.trim().replace('\n', " "))
     };
-    let de = toml::de::Deserializer::parse(text).map_err(|e| anyhow::anyhow!(describe(e.span(), String::new(), e.message())))?;
+    let de = toml::de::Deserializer::parse(text)
+        .map_err(|e| anyhow::anyhow!(describe(e.span(), String::new(), e.message())))?;
     serde_path_to_error::deserialize(de).map_err(|e| {
         let key = e.path().to_string();
         let inner = e.into_inner();

@@ -30,7 +30,6 @@ use crate::config::Loaded;
 
 /// Runs `duet` with the process's arguments; failures become one line on stderr and exit 1.
 pub fn main() -> ExitCode {
-
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -41,9 +41,24 @@ impl Metrics {
         family("duet_build_info", "gauge", "Duet version.", format!("{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION")));
         family("duet_start_time_seconds", "gauge", "Unix time the server started.", format!(" {}", s.start_time));
         family("duet_apps", "gauge", "Registered apps.", format!(" {}", s.apps));
-        family("duet_http_requests_total", "counter", "HTTP requests answered.", format!(" {}", self.http_requests.load(Relaxed)));
-        family("duet_tls_handshake_failures_total", "counter", "TLS handshakes that failed or timed out.", format!(" {}", self.tls_handshake_failures.load(Relaxed)));
-        family("duet_rtmp_connections_refused_total", "counter", "RTMP connections closed without accepting media.", format!(" {}", self.rtmp_connections_refused.load(Relaxed)));
+        family(
+            "duet_http_requests_total",
+            "counter",
+            "HTTP requests answered.",
+            format!(" {}", self.http_requests.load(Relaxed)),
+        );
+        family(
+            "duet_tls_handshake_failures_total",
+            "counter",
+            "TLS handshakes that failed or timed out.",
+            format!(" {}", self.tls_handshake_failures.load(Relaxed)),
+        );
+        family(
+            "duet_rtmp_connections_refused_total",
+            "counter",
+            "RTMP connections closed without accepting media.",
+            format!(" {}", self.rtmp_connections_refused.load(Relaxed)),
+        );
         out
     }
 }

@@ -12,7 +12,10 @@ fn parse(s: &str, schemes: &[&str], what: &str) -> Result<String, String> {
     let uri: Uri = s.parse().map_err(|_| format!("{what} `{s}` is not a URL"))?;
     let scheme = uri.scheme_str().unwrap_or_default();
     if !schemes.contains(&scheme) {
-        return Err(format!("{what} `{s}` must start with {}", schemes.iter().map(|s| format!("{s}://")).collect::<Vec<_>>().join(" or ")));
+        return Err(format!(
+            "{what} `{s}` must start with {}",
+            schemes.iter().map(|s| format!("{s}://")).collect::<Vec<_>>().join(" or ")
+        ));
     }
     if uri.host().is_none_or(str::is_empty) {
         return Err(format!("{what} `{s}` has no host"));
@@ -85,7 +88,14 @@ pub struct PublicUrls {
 
 impl PublicUrls {
     /// Fills the unset bases from the addresses Duet actually listens on.
-    pub fn resolve(ws: Option<WsUrl>, rtmp: Option<RtmpUrl>, http: Option<HttpUrl>, http_addr: SocketAddr, rtmp_addr: SocketAddr, tls: bool) -> Self {
+    pub fn resolve(
+        ws: Option<WsUrl>,
+        rtmp: Option<RtmpUrl>,
+        http: Option<HttpUrl>,
+        http_addr: SocketAddr,
+        rtmp_addr: SocketAddr,
+        tls: bool,
+    ) -> Self {
         let (h, r) = (reachable(http_addr), reachable(rtmp_addr));
         let (ws_scheme, http_scheme) = if tls { ("wss", "https") } else { ("ws", "http") };
         // Built from a socket address and a fixed scheme, these always parse.
@@ -122,12 +132,26 @@ mod tests {
 
     #[test]
     fn defaults_follow_bound_addresses_and_tls() {
-        let u = PublicUrls::resolve(None, None, None, "0.0.0.0:8443".parse().unwrap(), "127.0.0.1:1935".parse().unwrap(), true);
+        let u = PublicUrls::resolve(
+            None,
+            None,
+            None,
+            "0.0.0.0:8443".parse().unwrap(),
+            "127.0.0.1:1935".parse().unwrap(),
+            true,
+        );
         assert_eq!(u.ws.as_str(), "wss://127.0.0.1:8443/ws");
         assert_eq!(u.http.as_str(), "https://127.0.0.1:8443");
         assert_eq!(u.rtmp.as_str(), "rtmp://127.0.0.1:1935");
         let given: WsUrl = "wss://rtc.example.com/ws".parse().unwrap();
-        let u = PublicUrls::resolve(Some(given.clone()), None, None, "127.0.0.1:1".parse().unwrap(), "127.0.0.1:2".parse().unwrap(), false);
+        let u = PublicUrls::resolve(
+            Some(given.clone()),
+            None,
+            None,
+            "127.0.0.1:1".parse().unwrap(),
+            "127.0.0.1:2".parse().unwrap(),
+            false,
+        );
         assert_eq!(u.ws, given);
         assert_eq!(u.http.as_str(), "http://127.0.0.1:1");
     }

@@ -214,15 +214,15 @@ fn find(conn: &Connection, app_id: u32) -> anyhow::Result<Option<App>> {
 fn row_to_app(row: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result<App>> {
     let app_id: u32 = row.get(0)?;
     let secret: String = row.get(2)?;
-    Ok(AppSecret::new(&secret)
-        .with_context(|| format!("stored ServerSecret of AppID {app_id} is invalid"))
-        .map(|secret| App {
+    Ok(AppSecret::new(&secret).with_context(|| format!("stored ServerSecret of AppID {app_id} is invalid")).map(
+        |secret| App {
             app_id,
             name: row.get(1).unwrap_or_default(),
             secret,
             created_at: row.get(3).unwrap_or_default(),
             secret_rotated_at: row.get(4).unwrap_or_default(),
-        }))
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -284,7 +284,8 @@ mod tests {
     #[test]
     fn garbage_file_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(DB_FILE), b"this is not sqlite, just some bytes that go on for a while....").unwrap();
+        std::fs::write(dir.path().join(DB_FILE), b"this is not sqlite, just some bytes that go on for a while....")
+            .unwrap();
         let err = Registry::open(dir.path()).err().expect("refused");
         assert!(format!("{err:#}").contains("duet.sqlite3"), "{err:#}");
     }

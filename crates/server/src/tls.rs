@@ -31,7 +31,8 @@ pub fn load_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::Server
     if certs.is_empty() {
         bail!("TLS certificate {} holds no CERTIFICATE block", cert.display());
     }
-    let key = PrivateKeyDer::from_pem_file(key).with_context(|| format!("cannot read a PEM private key from {}", key.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("cannot read a PEM private key from {}", key.display()))?;
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .context("TLS protocol setup failed")?

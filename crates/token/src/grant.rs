@@ -127,8 +127,7 @@ mod tests {
 
     #[test]
     fn room_payload_limits_room_and_privileges() {
-        let g = Grant::from_payload(r#"{"room_id":"demo","privilege":{"1":1,"2":0},"stream_id_list":null}"#)
-            .unwrap();
+        let g = Grant::from_payload(r#"{"room_id":"demo","privilege":{"1":1,"2":0},"stream_id_list":null}"#).unwrap();
         assert_eq!(g.ensure_login("demo"), Ok(()));
         assert_eq!(g.ensure_login("other"), Err(TokenError::RoomMismatch));
         assert_eq!(g.ensure_publish("demo", "s"), Err(TokenError::PublishDenied));
@@ -136,10 +135,8 @@ mod tests {
 
     #[test]
     fn stream_list_limits_publishing() {
-        let g = Grant::from_payload(
-            r#"{"room_id":"","privilege":{"1":1,"2":1},"stream_id_list":["s1","s2"]}"#,
-        )
-        .unwrap();
+        let g =
+            Grant::from_payload(r#"{"room_id":"","privilege":{"1":1,"2":1},"stream_id_list":["s1","s2"]}"#).unwrap();
         assert_eq!(g.room_id, None);
         assert_eq!(g.ensure_publish("r", "s2"), Ok(()));
         assert_eq!(g.ensure_publish("r", "s3"), Err(TokenError::StreamNotAllowed));
@@ -161,12 +158,7 @@ mod tests {
 
     #[test]
     fn payload_round_trips() {
-        let g = Grant {
-            room_id: Some("room".into()),
-            login: true,
-            publish: false,
-            stream_ids: Some(vec!["a".into()]),
-        };
+        let g = Grant { room_id: Some("room".into()), login: true, publish: false, stream_ids: Some(vec!["a".into()]) };
         assert_eq!(Grant::from_payload(&g.to_payload()).unwrap(), g);
     }
 }

@@ -125,7 +125,10 @@ mod tests {
         assert_eq!(sig.len(), 64);
         assert_eq!(grant().verify(&k, &sig, 1000), Ok(()));
         assert_eq!(grant().verify(&k, &sig, 1000 + CLOCK_SKEW_SECS as u64), Ok(()));
-        assert_eq!(grant().verify(&k, &sig, 1001 + CLOCK_SKEW_SECS as u64), Err(MediaUrlError::Expired { expire: 1000 }));
+        assert_eq!(
+            grant().verify(&k, &sig, 1001 + CLOCK_SKEW_SECS as u64),
+            Err(MediaUrlError::Expired { expire: 1000 })
+        );
     }
 
     #[test]

@@ -134,7 +134,8 @@ pub fn mint(req: &MintRequest<'_>, secret: &AppSecret, random: [u8; 16]) -> Resu
             let nonce = &random[..GCM_NONCE_LEN];
             let aead = Aes256Gcm::new(key.into());
             // Encryption with a valid key and nonce only fails on absurd (>64 GiB) inputs.
-            let sealed = aead.encrypt(nonce.try_into().expect("12-byte nonce"), plain.as_slice())
+            let sealed = aead
+                .encrypt(nonce.try_into().expect("12-byte nonce"), plain.as_slice())
                 .expect("GCM seals small plaintexts");
             (nonce, sealed, Some(MODE_GCM))
         }

@@ -27,7 +27,10 @@ fn minted_tokens_verify_with_both_ciphers() {
         let token = mint_with(cipher, "user-1", &room_grant(), 3600);
         assert!(token.starts_with("04"));
         let c = verify(&token, 1234, &secret(), CTIME + 10).unwrap();
-        assert_eq!((c.app_id, c.user_id.as_str(), c.nonce, c.ctime, c.expire), (1234, "user-1", -5, CTIME, CTIME + 3600));
+        assert_eq!(
+            (c.app_id, c.user_id.as_str(), c.nonce, c.ctime, c.expire),
+            (1234, "user-1", -5, CTIME, CTIME + 3600)
+        );
         assert_eq!(c.cipher, cipher);
         assert_eq!(c.grant, room_grant());
         assert_eq!(c.ensure_user("user-1"), Ok(()));
@@ -72,8 +75,8 @@ fn malformed_tokens_are_refused_with_a_reason() {
         format!("04{}", "A".repeat(9000)),
         "04!!!!".to_string(),
         reencode(&bin[..5]),
-        reencode(&bin[..bin.len() - 1]),           // mode byte removed: 12-byte IV with no mode
-        reencode(&[&bin[..], &[1]].concat()),      // trailing byte
+        reencode(&bin[..bin.len() - 1]), // mode byte removed: 12-byte IV with no mode
+        reencode(&[&bin[..], &[1]].concat()), // trailing byte
         reencode(&[&bin[..bin.len() - 1], &[7]].concat()), // unknown mode
     ];
     for t in cases {

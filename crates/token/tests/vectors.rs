@@ -30,8 +30,7 @@ fn every_published_layout_verifies() {
     let mut checked = 0;
     for v in vectors.iter().filter(|v| v.expire > 2_000_000_000) {
         let secret = AppSecret::new(&v.secret).unwrap();
-        let c = verify(&v.token, v.app_id, &secret, v.ctime + 1)
-            .unwrap_or_else(|e| panic!("{}: {e}", v.name));
+        let c = verify(&v.token, v.app_id, &secret, v.ctime + 1).unwrap_or_else(|e| panic!("{}: {e}", v.name));
         assert_eq!(c.app_id, v.app_id, "{}", v.name);
         assert_eq!(c.user_id, v.user_id, "{}", v.name);
         assert_eq!((c.ctime, c.expire, c.nonce), (v.ctime, v.expire, v.nonce), "{}", v.name);

@@ -22,7 +22,10 @@ pub fn run(common: &Common, cmd: AppCommand) -> anyhow::Result<()> {
         AppCommand::List { json } => {
             let apps = registry.list()?;
             if json {
-                let list: Vec<_> = apps.iter().map(|a| json!({"app_id": a.app_id, "name": a.name, "created_at": a.created_at})).collect();
+                let list: Vec<_> = apps
+                    .iter()
+                    .map(|a| json!({"app_id": a.app_id, "name": a.name, "created_at": a.created_at}))
+                    .collect();
                 say!("{}", serde_json::Value::from(list));
             } else if apps.is_empty() {
                 say!("no apps yet: `duet app create` or `duet serve` makes one");
@@ -40,7 +43,13 @@ pub fn run(common: &Common, cmd: AppCommand) -> anyhow::Result<()> {
                     "created_at": a.created_at, "secret_rotated_at": a.secret_rotated_at});
                 say!("{v}");
             } else {
-                say!("AppID         {}\nName          {}\nServerSecret  {}\nCreated       {} (unix)", a.app_id, a.name, a.secret.expose(), a.created_at);
+                say!(
+                    "AppID         {}\nName          {}\nServerSecret  {}\nCreated       {} (unix)",
+                    a.app_id,
+                    a.name,
+                    a.secret.expose(),
+                    a.created_at
+                );
                 if let Some(t) = a.secret_rotated_at {
                     say!("Rotated       {t} (unix)");
                 }
@@ -53,7 +62,9 @@ pub fn run(common: &Common, cmd: AppCommand) -> anyhow::Result<()> {
         AppCommand::Delete { app_id, yes } => {
             registry.require(app_id)?;
             if !yes {
-                anyhow::bail!("deleting app {app_id} ends every login and stream in it; run again with --yes to confirm");
+                anyhow::bail!(
+                    "deleting app {app_id} ends every login and stream in it; run again with --yes to confirm"
+                );
             }
             registry.delete(app_id)?;
             say!("Deleted app {app_id}");

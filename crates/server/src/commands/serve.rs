@@ -45,7 +45,8 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     let http = bind(s.http, "HTTP", "--http").await?;
     let rtmp = bind(s.rtmp, "RTMP", "--rtmp").await?;
     let (http_addr, rtmp_addr) = (http.local_addr()?, rtmp.local_addr()?);
-    let urls = PublicUrls::resolve(s.public_ws_url, s.public_rtmp_url, s.public_http_url, http_addr, rtmp_addr, tls.is_some());
+    let urls =
+        PublicUrls::resolve(s.public_ws_url, s.public_rtmp_url, s.public_http_url, http_addr, rtmp_addr, tls.is_some());
     let token = crate::credentials::mint_token(&app, TEST_USER, &Grant::everything(), TEST_TOKEN_TTL)?;
     print_banner(&urls, http_addr, rtmp_addr, &registry, &app, created, &token);
 
@@ -64,7 +65,11 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     let state = AppState { registry, metrics: metrics.clone(), start_time: crate::os::now_unix() };
     let routes = router(state);
     let server: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match tls {
-        Some(config) => Box::pin(axum::serve(TlsListener::new(http, config, metrics)?, routes).with_graceful_shutdown(stopped(stop_rx.clone())).into_future()),
+        Some(config) => Box::pin(
+            axum::serve(TlsListener::new(http, config, metrics)?, routes)
+                .with_graceful_shutdown(stopped(stop_rx.clone()))
+                .into_future(),
+        ),
         None => Box::pin(axum::serve(http, routes).with_graceful_shutdown(stopped(stop_rx.clone())).into_future()),
     };
     tracing::info!(http = %http_addr, rtmp = %rtmp_addr, tls = s.tls.is_some(), "duet is serving");
@@ -117,7 +122,15 @@ async fn refuse_rtmp(listener: TcpListener, metrics: Arc<Metrics>, stop: watch::
     }
 }
 
-fn print_banner(urls: &PublicUrls, http: SocketAddr, rtmp: SocketAddr, registry: &Registry, app: &App, created: bool, token: &str) {
+fn print_banner(
+    urls: &PublicUrls,
+    http: SocketAddr,
+    rtmp: SocketAddr,
+    registry: &Registry,
+    app: &App,
+    created: bool,
+    token: &str,
+) {
     let id = app.app_id;
     let secret_line = if created {
         format!("{}   (shown once; `duet app show --app-id {id}` shows it again)", app.secret.expose())

@@ -19,9 +19,16 @@ pub fn run(common: &Common, cmd: TokenCommand) -> anyhow::Result<()> {
             let limited = room_id.is_some() || allow_login || allow_publish || !stream_ids.is_empty();
             let grant = if limited {
                 if !allow_login && !allow_publish {
-                    eprintln!("duet: warning: this token grants neither login nor publish (add --allow-login / --allow-publish)");
+                    eprintln!(
+                        "duet: warning: this token grants neither login nor publish (add --allow-login / --allow-publish)"
+                    );
                 }
-                Grant { room_id, login: allow_login, publish: allow_publish, stream_ids: Some(stream_ids).filter(|s| !s.is_empty()) }
+                Grant {
+                    room_id,
+                    login: allow_login,
+                    publish: allow_publish,
+                    stream_ids: Some(stream_ids).filter(|s| !s.is_empty()),
+                }
             } else {
                 Grant::everything()
             };

@@ -1,0 +1,208 @@
+//! Test harness: runs the real `duet` binary, as one-shot commands or as a server on ephemeral
+//! loopback ports, and speaks plain or TLS HTTP/1.1 to it.
+#![allow(dead_code)] // each test file uses a different part of the harness
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_duet");
+
+/// A `duet` command with a clean environment (no DUET_* from the developer's shell).
+pub fn duet(data: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("DUET_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.arg("--data").arg(data).stdin(Stdio::null());
+    cmd
+}
+
+/// Runs a one-shot command and returns (status, stdout, stderr).
+pub fn run(data: &Path, args: &[&str]) -> (ExitStatus, String, String) {
+    let Output { status, stdout, stderr } = duet(data).args(args).output().expect("duet runs");
+    (status, String::from_utf8(stdout).unwrap(), String::from_utf8(stderr).unwrap())
+}
+
+/// Runs a one-shot command that must succeed; returns stdout.
+pub fn ok(data: &Path, args: &[&str]) -> String {
+    let (status, out, err) = run(data, args);
+    assert!(status.success(), "duet {args:?} failed: {err}");
+    out
+}
+
+/// Runs a one-shot command that must fail; returns stderr, which must be one line.
+pub fn fails(data: &Path, args: &[&str]) -> String {
+    let (status, _, err) = run(data, args);
+    assert!(!status.success(), "duet {args:?} should fail");
+    assert_eq!(status.code(), Some(1), "duet {args:?}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line expected: {err}");
+    err
+}
+
+/// A running `duet serve`.
+pub struct Server {
+    child: Child,
+    pub http: SocketAddr,
+    pub rtmp: SocketAddr,
+    pub banner: String,
+    pub app_id: u32,
+    pub token: String,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Server {
+    /// Starts `duet serve` on ephemeral loopback ports with extra arguments.
+    pub fn start(data: &Path, extra: &[&str]) -> Self {
+        Self::start_cmd(duet(data).args(["serve", "--http", "127.0.0.1:0", "--rtmp", "127.0.0.1:0"]).args(extra))
+    }
+
+    /// Starts a prepared command (that runs `serve`) and waits for its banner.
+    pub fn start_cmd(cmd: &mut Command) -> Self {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("duet starts");
+        let (line_tx, lines) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = line_tx.send(line);
+            }
+        });
+        let (err_tx, stderr) = mpsc::channel();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = err_tx.send(line);
+            }
+        });
+        let mut banner = String::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // The banner ends with the test token on its own line.
+        while !(banner.contains("Test token") && banner.lines().last().is_some_and(|l| l.trim().starts_with("04"))) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) => {
+                    banner.push_str(&line);
+                    banner.push('\n');
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let errs: Vec<String> = stderr.try_iter().collect();
+                    panic!("no banner from duet serve; stdout:\n{banner}\nstderr:\n{}", errs.join("\n"));
+                }
+            }
+        }
+        let field = |label: &str| -> String {
+            let line = banner
+                .lines()
+                .find(|l| l.trim_start().starts_with(label))
+                .unwrap_or_else(|| panic!("no {label} in {banner}"));
+            line.trim_start()[label.len()..].split_whitespace().next().unwrap().to_owned()
+        };
+        let listening = |label: &str| -> SocketAddr {
+            let line = banner.lines().find(|l| l.trim_start().starts_with(label)).unwrap();
+            let at = line.find("listening on ").unwrap() + "listening on ".len();
+            line[at..].split([';', ')']).next().unwrap().parse().unwrap()
+        };
+        let token = banner.lines().last().unwrap().trim().to_owned();
+        Self {
+            http: listening("HTTP/WebSocket"),
+            rtmp: listening("RTMP"),
+            app_id: field("AppID").parse().unwrap(),
+            token,
+            banner,
+            child,
+            stderr,
+        }
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit status.
+    pub fn stop(mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "duet did not exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.try_iter().collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A parsed HTTP response.
+pub struct Response {
+    pub status: u16,
+    pub headers: String,
+    pub body: String,
+}
+
+/// Sends a GET over any stream and reads the whole response (the request asks to close).
+pub fn get_over(stream: &mut (impl Read + Write), host: &str, path: &str) -> std::io::Result<Response> {
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")?;
+    let mut raw = Vec::new();
+    // A peer that closes without TLS close_notify still sent a complete response: keep it.
+    if let Err(e) = stream.read_to_end(&mut raw) {
+        if raw.is_empty() {
+            return Err(e);
+        }
+    }
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Ok(Response { status, headers: head.to_owned(), body: body.to_owned() })
+}
+
+/// Plain HTTP GET.
+pub fn get(addr: SocketAddr, path: &str) -> Response {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    get_over(&mut s, &addr.to_string(), path).unwrap()
+}
+
+/// A fresh data folder, removed at the end of the test.
+pub fn data_dir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    (dir, data)
+}
+
+/// Runs `duet serve` on ephemeral ports with extra arguments, expecting it to refuse to start;
+/// returns (status, stderr).
+pub fn serve_refused(data: &Path, extra: &[&str]) -> (ExitStatus, String) {
+    let (status, _, err) =
+        run_bounded(duet(data).args(["serve", "--http", "127.0.0.1:0", "--rtmp", "127.0.0.1:0"]).args(extra));
+    (status, err)
+}
+
+/// Runs a command that is expected to exit by itself, killing it if it has not after 30 s.
+pub fn run_bounded(cmd: &mut Command) -> (ExitStatus, String, String) {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("command did not exit: {cmd:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (out.status, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}

@@ -1,0 +1,140 @@
+//! `duet serve` as a process: first start, restart, endpoints, shutdown, and startup refusals.
+
+mod common;
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+use common::{Server, data_dir, get, ok, run_bounded};
+use serde_json::Value;
+
+#[test]
+fn first_start_prints_what_a_developer_needs_and_restart_keeps_the_app() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let b = server.banner.clone();
+    assert!(b.contains("Created the default app"), "{b}");
+    let secret_line = b.lines().find(|l| l.trim_start().starts_with("ServerSecret")).unwrap();
+    let secret = secret_line.split_whitespace().nth(1).unwrap().to_owned();
+    assert_eq!(secret.len(), 32, "{secret_line}");
+    let ws = format!("new ZegoExpressEngine({}, \"ws://{}/ws\")", server.app_id, server.http);
+    assert!(b.contains(&ws), "{b}");
+    assert!(!server.stderr().contains(&secret), "the secret reached the log");
+
+    // The printed token is valid for the printed test user.
+    let inspected: Value = serde_json::from_str(&ok(
+        &data,
+        &[
+            "token",
+            "inspect",
+            "--app-id",
+            &server.app_id.to_string(),
+            "--token",
+            &server.token,
+            "--user-id",
+            "test-user",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(inspected["privileges"]["login"], true);
+
+    let app_id = server.app_id;
+    let status = server.stop();
+    assert!(status.success(), "SIGTERM should end duet cleanly: {status}");
+
+    let again = Server::start(&data, &[]);
+    assert_eq!(again.app_id, app_id, "restart keeps the default app");
+    assert!(again.banner.contains("Default app"), "{}", again.banner);
+    assert!(!again.banner.contains(&secret), "the secret is shown only when created");
+    assert!(again.stop().success());
+}
+
+#[test]
+fn healthz_metrics_and_unknown_paths() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+
+    let health = get(server.http, "/healthz");
+    assert_eq!(health.status, 200);
+    let body: Value = serde_json::from_str(&health.body).unwrap();
+    assert_eq!(body["status"], "ok");
+
+    let missing = get(server.http, "/no/such/thing");
+    assert_eq!(missing.status, 404);
+    assert_eq!(serde_json::from_str::<Value>(&missing.body).unwrap()["code"], "not_found");
+
+    // An RTMP client is closed at once (ingest arrives with the media server) and counted.
+    let mut rtmp = TcpStream::connect(server.rtmp).unwrap();
+    rtmp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = [0u8; 1];
+    assert_eq!(rtmp.read(&mut buf).unwrap(), 0, "RTMP connection should be closed");
+
+    let metrics = get(server.http, "/metrics");
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics.headers.to_ascii_lowercase().contains("content-type: text/plain; version=0.0.4"),
+        "{}",
+        metrics.headers
+    );
+    assert!(metrics.body.contains("\nduet_apps 1\n"), "{}", metrics.body);
+    assert!(metrics.body.contains("duet_rtmp_connections_refused_total 1\n"), "{}", metrics.body);
+    let requests: u64 =
+        metrics.body.lines().find_map(|l| l.strip_prefix("duet_http_requests_total ")).unwrap().parse().unwrap();
+    assert!(requests >= 2, "healthz and the 404 were counted: {requests}");
+}
+
+#[test]
+fn a_port_in_use_is_one_clear_line() {
+    let (_tmp, data) = data_dir();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (status, _, err) = run_bounded(common::duet(&data).args(["serve", "--http", &addr, "--rtmp", "127.0.0.1:0"]));
+    assert_eq!(status.code(), Some(1));
+    let line = err.lines().find(|l| l.starts_with("duet: ")).expect(&err);
+    assert!(line.contains(&format!("cannot listen on {addr} for HTTP")) && line.contains("--http"), "{err}");
+
+    let (status, _, err) = run_bounded(common::duet(&data).args(["serve", "--http", "127.0.0.1:0", "--rtmp", &addr]));
+    assert_eq!(status.code(), Some(1));
+    assert!(err.contains(&format!("cannot listen on {addr} for RTMP")) && err.contains("--rtmp"), "{err}");
+}
+
+#[test]
+fn settings_layer_flags_over_env_over_file() {
+    let (tmp, data) = data_dir();
+    let cfg = tmp.path().join("duet.toml");
+    std::fs::write(
+        &cfg,
+        "http = \"127.0.0.1:1\"\nrtmp = \"127.0.0.1:0\"\npublic_ws_url = \"wss://from-file.example.com/ws\"\npublic_rtmp_url = \"rtmp://from-file.example.com\"\n",
+    )
+    .unwrap();
+    // DUET_HTTP overrides the file's (unusable) port; --public-ws-url overrides the file's URL.
+    let server = Server::start_cmd(
+        common::duet(&data)
+            .args(["--config", cfg.to_str().unwrap(), "serve", "--public-ws-url", "wss://from-flag.example.com/ws"])
+            .env("DUET_HTTP", "127.0.0.1:0"),
+    );
+    assert_ne!(server.http.port(), 1);
+    assert!(server.banner.contains("\"wss://from-flag.example.com/ws\""), "{}", server.banner);
+    assert!(server.banner.contains("rtmp://from-file.example.com "), "{}", server.banner);
+    assert_eq!(get(server.http, "/healthz").status, 200);
+}
+
+#[test]
+fn startup_refusals_are_one_clear_line() {
+    let (tmp, data) = data_dir();
+    let (status, err) = common::serve_refused(&data, &["--tls-cert", "/x.pem"]);
+    assert_eq!(status.code(), Some(1));
+    assert!(err.trim().lines().count() == 1 && err.contains("--tls-key"), "{err}");
+
+    let (status, _, err) =
+        run_bounded(common::duet(&data).args(["serve", "--public-ws-url", "https://x.example.com/ws"]));
+    assert_eq!(status.code(), Some(2));
+    assert!(err.lines().next().unwrap().contains("must start with ws:// or wss://"), "{err}");
+
+    let cfg = tmp.path().join("bad.toml");
+    std::fs::write(&cfg, "[serve]\nhttp = 1\n").unwrap();
+    let (status, _, err) = run_bounded(common::duet(&data).args(["--config", cfg.to_str().unwrap(), "serve"]));
+    assert_eq!(status.code(), Some(1));
+    assert!(err.contains("bad.toml, line 1") && err.contains("serve"), "{err}");
+}

@@ -1,0 +1,97 @@
+//! `duet serve --tls-cert/--tls-key`: HTTPS with a generated self-signed certificate, checked by
+//! a rustls client that trusts only that certificate; bad certificate files are refused clearly.
+
+mod common;
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{Response, Server, data_dir, get_over};
+use rustls::pki_types::{CertificateDer, ServerName};
+
+struct Certs {
+    cert: PathBuf,
+    key: PathBuf,
+    der: CertificateDer<'static>,
+}
+
+fn self_signed(dir: &Path, name: &str) -> Certs {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    let (cert, key) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    Certs { cert, key, der: ck.cert.der().clone() }
+}
+
+fn https_get(addr: SocketAddr, trusted: &CertificateDer<'static>, path: &str) -> std::io::Result<Response> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(trusted.clone()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let conn = rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("localhost").unwrap()).unwrap();
+    let tcp = TcpStream::connect(addr)?;
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    get_over(&mut tls, "localhost", path)
+}
+
+#[test]
+fn serves_https_with_the_configured_certificate() {
+    let (tmp, data) = data_dir();
+    let certs = self_signed(tmp.path(), "server");
+    let server =
+        Server::start(&data, &["--tls-cert", certs.cert.to_str().unwrap(), "--tls-key", certs.key.to_str().unwrap()]);
+    assert!(server.banner.contains(&format!("\"wss://{}/ws\"", server.http)), "{}", server.banner);
+    assert!(server.banner.contains(&format!("https://{}", server.http)), "{}", server.banner);
+
+    let res = https_get(server.http, &certs.der, "/healthz").unwrap();
+    assert_eq!(res.status, 200);
+    assert!(res.body.contains("\"ok\""), "{}", res.body);
+
+    // A plain-HTTP client gets no HTTP answer, and the server keeps serving TLS afterwards.
+    let plain = common::get(server.http, "/healthz");
+    assert_eq!(plain.status, 0, "plain HTTP must not be answered on the TLS port: {}", plain.headers);
+
+    // A client that trusts another certificate refuses the server.
+    let other = self_signed(tmp.path(), "other");
+    assert!(https_get(server.http, &other.der, "/healthz").is_err());
+
+    let metrics = https_get(server.http, &certs.der, "/metrics").unwrap();
+    let failures: u64 = metrics
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix("duet_tls_handshake_failures_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(failures >= 1, "{}", metrics.body);
+    assert!(server.stop().success());
+}
+
+#[test]
+fn unusable_certificate_files_are_refused_at_start() {
+    let (tmp, data) = data_dir();
+    let a = self_signed(tmp.path(), "a");
+    let b = self_signed(tmp.path(), "b");
+    let garbage = tmp.path().join("garbage.pem");
+    std::fs::write(&garbage, "not a pem file\n").unwrap();
+    let missing = tmp.path().join("missing.pem");
+    let cases: [(&Path, &Path, &str); 4] = [
+        (&a.cert, &b.key, "do not belong together"),
+        (&garbage, &a.key, "holds no CERTIFICATE"),
+        (&a.cert, &garbage, "cannot read a PEM private key"),
+        (&missing, &a.key, "cannot read TLS certificate"),
+    ];
+    for (cert, key, expected) in cases {
+        let (status, err) =
+            common::serve_refused(&data, &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+        assert_eq!(status.code(), Some(1), "{err}");
+        assert!(err.contains(expected), "expected `{expected}`: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what Duet's build and tests need on a fresh Debian machine, idempotently: nothing is
+# reinstalled when already present. Later issues add ffmpeg, rtmpdump, chromium and npm packages.
+set -euo pipefail
+
+need_cmd() { command -v "$1" >/dev/null 2>&1; }
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  echo "setup: installing ${missing[*]}" >&2
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+if ! need_cmd cargo; then
+  echo "setup: cargo is missing; install Rust (https://rustup.rs) and rerun" >&2
+  exit 1
+fi
+# rusqlite builds SQLite from source: a C compiler is needed.
+need_cmd cc || apt_install gcc libc6-dev
