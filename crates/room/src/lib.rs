@@ -1,5 +1,40 @@
-//! Rooms, sessions, kick-out, resume, room events and messages: a sans-IO state machine fed
-//! with requests, media events and clock ticks that returns replies and pushes. No I/O, no
-//! clock. Depends on `duet-token` for claims. Empty until the signaling issue (#3) fills it.
+//! Rooms and sessions of Duet's signaling, as a sans-IO state machine: [`Hub`].
+//!
+//! The server owns the sockets and the app registry; the hub owns every room, session and
+//! stream reservation. Feed it inputs, then drain its outputs ("mutate, then drain"):
+//!
+//! ```
+//! use std::time::Instant;
+//! use duet_room::{ConnId, Hub, Now, Output, RoomConfig, UrlConfig, wire};
+//!
+//! let urls = UrlConfig { rtmp_base: "rtmp://127.0.0.1:1935".into(), http_base: "http://127.0.0.1:8080".into(), ttl_secs: 3600 };
+//! let mut hub = Hub::new(RoomConfig::new(urls), [7; 32]);
+//! let now = Now { at: Instant::now(), unix_ms: 1_790_000_000_000 };
+//! hub.connect(now, ConnId(1));
+//! hub.handle_frame(now, ConnId(1), wire::parse(r#"{"id":1,"op":"ping"}"#), None);
+//! while let Some(out) = hub.poll_output() {
+//!     match out {
+//!         Output::Send { conn, frame } => { /* write `frame` to `conn` */ let _ = (conn, frame); }
+//!         Output::Close { conn, code } => { /* send a close push, then close */ let _ = (conn, code); }
+//!         Output::StopMedia { .. } => { /* cut the media connection */ }
+//!     }
+//! }
+//! let _wake_at = hub.poll_timeout(); // call hub.handle_timeout(now) then
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod error;
+mod hub;
+pub mod limits;
+mod resume;
+mod rooms;
+mod sessions;
+mod streams;
+mod timers;
+mod urls;
+pub mod wire;
+
+pub use error::{ErrorCode, Refusal};
+pub use hub::{ConnId, Hub, MediaEvent, Now, Output, RoomConfig};
+pub use urls::{UrlConfig, percent_encode};

@@ -1,0 +1,495 @@
+//! `Hub`: every app, room, session and connection of one node, as a sans-IO state machine.
+//!
+//! Inputs are methods taking [`Now`]: [`Hub::connect`], [`Hub::disconnect`],
+//! [`Hub::handle_frame`], [`Hub::handle_media`], [`Hub::handle_timeout`]. After any of them,
+//! drain [`Hub::poll_output`] until `None`, then sleep until [`Hub::poll_timeout`].
+//! The hub never blocks and never reads a clock; the server owns sockets and the app registry.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use duet_token::{AppSecret, Grant};
+use serde_json::{Value, json};
+
+use crate::error::{ErrorCode, Refusal};
+use crate::timers::{TimerKey, Timers, TokenBucket};
+use crate::urls::UrlConfig;
+use crate::wire::{self, Frame, FrameError, User};
+
+/// The current time, as both a monotonic instant (timers) and wall-clock milliseconds (stamps,
+/// token expiry).
+#[derive(Debug, Clone, Copy)]
+pub struct Now {
+    /// Monotonic time.
+    pub at: Instant,
+    /// Unix time in milliseconds.
+    pub unix_ms: u64,
+}
+
+impl Now {
+    /// Unix seconds.
+    pub fn unix_s(&self) -> i64 {
+        (self.unix_ms / 1000) as i64
+    }
+
+    /// The instant at which wall-clock time reaches `unix_s` (now, if already past).
+    pub fn instant_at_unix(&self, unix_s: i64) -> Instant {
+        let ms = (unix_s.max(0) as u64).saturating_mul(1000).saturating_sub(self.unix_ms);
+        self.at + Duration::from_millis(ms)
+    }
+}
+
+/// A transport connection, numbered by the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+/// What the hub asks the server to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Send a text frame on a connection.
+    Send {
+        /// Where.
+        conn: ConnId,
+        /// The JSON text, shared by every recipient of the same push.
+        frame: Arc<str>,
+    },
+    /// Send a `close` push with this code, then close the connection. The hub has forgotten it.
+    Close {
+        /// Which.
+        conn: ConnId,
+        /// Why.
+        code: ErrorCode,
+    },
+    /// Cut the media connection publishing this stream (its publisher left or stopped).
+    StopMedia {
+        /// App.
+        app_id: u32,
+        /// Stream.
+        stream_id: String,
+    },
+}
+
+/// What the media server reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// Media for this stream started arriving.
+    Started {
+        /// App.
+        app_id: u32,
+        /// Stream.
+        stream_id: String,
+    },
+    /// Media for this stream ended.
+    Stopped {
+        /// App.
+        app_id: u32,
+        /// Stream.
+        stream_id: String,
+    },
+}
+
+/// Tunables; [`RoomConfig::new`] gives the documented defaults.
+#[derive(Debug, Clone)]
+pub struct RoomConfig {
+    /// Heartbeat interval announced to clients.
+    pub heartbeat: Duration,
+    /// Silence after which a connection is dropped.
+    pub heartbeat_timeout: Duration,
+    /// How long a dropped session may be resumed.
+    pub resume_grace: Duration,
+    /// `tokenWillExpire` is pushed this long before expiry.
+    pub token_warning: Duration,
+    /// Sustained requests per second per connection.
+    pub rate_per_sec: u32,
+    /// Burst of requests per connection.
+    pub rate_burst: u32,
+    /// Refused frames (bad or over the rate) after which the connection is closed as abusive.
+    pub max_violations: u32,
+    /// Member limit of a room when its first login asks for none.
+    pub default_max_members: u32,
+    /// Room events kept for replay on resume, per room.
+    pub replay_events: usize,
+    /// Online counts are pushed at most this often per room.
+    pub count_interval: Duration,
+    /// Media URL bases and lifetime.
+    pub urls: UrlConfig,
+}
+
+impl RoomConfig {
+    /// Defaults: heartbeat 10 s (timeout 30 s), resume grace 30 s, warning 30 s before token
+    /// expiry, 20 requests/s (burst 40), 50 violations, 10,000 members, 512 replayable events,
+    /// online count at most every second.
+    pub fn new(urls: UrlConfig) -> Self {
+        Self {
+            heartbeat: Duration::from_secs(10),
+            heartbeat_timeout: Duration::from_secs(30),
+            resume_grace: Duration::from_secs(30),
+            token_warning: Duration::from_secs(30),
+            rate_per_sec: 20,
+            rate_burst: 40,
+            max_violations: 50,
+            default_max_members: 10_000,
+            replay_events: 512,
+            count_interval: Duration::from_secs(1),
+            urls,
+        }
+    }
+}
+
+pub(crate) struct Conn {
+    pub session: Option<u64>,
+    pub last_seen: Instant,
+    pub bucket: TokenBucket,
+    pub violations: u32,
+}
+
+pub(crate) struct Membership {
+    pub user_update: bool,
+    pub grant: Grant,
+    pub token_expire: i64,
+    pub warned: bool,
+}
+
+pub(crate) struct Session {
+    pub app_id: u32,
+    pub user: User,
+    pub conn: Option<ConnId>,
+    pub rooms: BTreeMap<String, Membership>,
+    pub multi_room: bool,
+    pub grace_until: Option<Instant>,
+    pub streams: BTreeSet<String>,
+}
+
+/// Who receives a room event.
+#[derive(Debug, Clone)]
+pub(crate) enum Audience {
+    /// Every member but one.
+    All { except: Option<u64> },
+    /// Members that asked for user updates, but one.
+    UserUpdate { except: Option<u64> },
+    /// These sessions.
+    Only(BTreeSet<u64>),
+}
+
+pub(crate) struct LogEntry {
+    pub seq: u64,
+    pub at: Instant,
+    pub frame: Arc<str>,
+    pub to: Audience,
+}
+
+pub(crate) struct ExtraInfo {
+    pub value: String,
+    pub update_user: User,
+    pub update_time: u64,
+}
+
+pub(crate) struct Room {
+    pub members: BTreeSet<u64>,
+    pub max_members: u32,
+    pub extra: BTreeMap<String, ExtraInfo>,
+    pub seq: u64,
+    pub log: VecDeque<LogEntry>,
+    pub count_sent: usize,
+    pub count_pending: bool,
+}
+
+pub(crate) struct Stream {
+    pub room_id: String,
+    pub owner: u64,
+    pub user: User,
+    pub extra_info: String,
+    pub live: bool,
+}
+
+pub(crate) struct App {
+    pub secret: AppSecret,
+    pub rooms: HashMap<String, Room>,
+    pub users: HashMap<String, u64>,
+    pub streams: HashMap<String, Stream>,
+}
+
+/// The hub. See the module docs for the run loop.
+pub struct Hub {
+    pub(crate) cfg: RoomConfig,
+    pub(crate) key: [u8; 32],
+    pub(crate) conns: HashMap<ConnId, Conn>,
+    pub(crate) sessions: HashMap<u64, Session>,
+    pub(crate) next_session: u64,
+    pub(crate) apps: HashMap<u32, App>,
+    pub(crate) timers: Timers,
+    pub(crate) out: VecDeque<Output>,
+    pub(crate) next_message_id: u64,
+    prune_at: Option<Instant>,
+}
+
+impl Hub {
+    /// A hub with no rooms. `key` (random, from the server) signs resume tokens.
+    pub fn new(cfg: RoomConfig, key: [u8; 32]) -> Self {
+        Self {
+            cfg,
+            key,
+            conns: HashMap::new(),
+            sessions: HashMap::new(),
+            next_session: 1,
+            apps: HashMap::new(),
+            timers: Timers::default(),
+            out: VecDeque::new(),
+            next_message_id: 1,
+            prune_at: None,
+        }
+    }
+
+    /// A connection opened; it is greeted with `hello`.
+    pub fn connect(&mut self, now: Now, conn: ConnId) {
+        let bucket = TokenBucket::new(now.at, self.cfg.rate_burst);
+        self.conns.insert(conn, Conn { session: None, last_seen: now.at, bucket, violations: 0 });
+        self.timers.schedule(now.at + self.cfg.heartbeat_timeout, TimerKey::Heartbeat(conn.0));
+        let hello = json!({
+            "protocol": wire::PROTOCOL_VERSION,
+            "server": concat!("duet/", env!("CARGO_PKG_VERSION")),
+            "heartbeatMs": self.cfg.heartbeat.as_millis() as u64,
+            "heartbeatTimeoutMs": self.cfg.heartbeat_timeout.as_millis() as u64,
+            "resumeGraceMs": self.cfg.resume_grace.as_millis() as u64,
+            "maxFrameBytes": crate::limits::MAX_FRAME,
+        });
+        self.send(conn, wire::push("hello", None, hello).into());
+    }
+
+    /// A connection closed (by the peer or the network). Its session, if any, waits for a resume.
+    pub fn disconnect(&mut self, now: Now, conn: ConnId) {
+        if let Some(c) = self.conns.remove(&conn) {
+            if let Some(sid) = c.session {
+                self.detach(now, sid);
+            }
+        }
+    }
+
+    /// One received frame, already parsed by [`wire::parse`]. `secret` is the app's secret
+    /// when the request named an app ([`wire::Request::app_to_look_up`]) registered on this server.
+    pub fn handle_frame(
+        &mut self,
+        now: Now,
+        conn: ConnId,
+        frame: Result<Frame, FrameError>,
+        secret: Option<AppSecret>,
+    ) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        c.last_seen = now.at;
+        let allowed = c.bucket.take(now.at, self.cfg.rate_per_sec, self.cfg.rate_burst);
+        let (id, result) = match (frame, allowed) {
+            (Err(e), _) => (e.id, Err(e.refusal)),
+            (Ok(f), false) => (Some(f.id), Err(Refusal::new(ErrorCode::RateLimited, "too many requests; slow down"))),
+            (Ok(f), true) => {
+                c.violations = c.violations.saturating_sub(1);
+                (Some(f.id), Ok(f.request))
+            }
+        };
+        match result {
+            Ok(request) => self.dispatch(now, conn, id.unwrap_or_default(), request, secret),
+            Err(refusal) => {
+                self.send(conn, wire::reply_err(id, &refusal).into());
+                let c = self.conns.get_mut(&conn).expect("checked above");
+                c.violations += 1;
+                if c.violations > self.cfg.max_violations {
+                    if let Some(sid) = self.close_conn(conn, ErrorCode::Abusive) {
+                        self.remove_session(now, sid);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Media started or stopped.
+    pub fn handle_media(&mut self, now: Now, event: MediaEvent) {
+        crate::streams::handle_media(self, now, event);
+    }
+
+    /// Fires every deadline that is due.
+    pub fn handle_timeout(&mut self, now: Now) {
+        for (at, key) in self.timers.due(now.at) {
+            match key {
+                TimerKey::Heartbeat(c) => {
+                    let conn = ConnId(c);
+                    let Some(last_seen) = self.conns.get(&conn).map(|c| c.last_seen) else { continue };
+                    let deadline = last_seen + self.cfg.heartbeat_timeout;
+                    if deadline <= now.at {
+                        // The session stays resumable: the client may be on a flaky network.
+                        if let Some(sid) = self.close_conn(conn, ErrorCode::HeartbeatTimeout) {
+                            self.detach(now, sid);
+                        }
+                    } else {
+                        self.timers.schedule(deadline, TimerKey::Heartbeat(c));
+                    }
+                }
+                TimerKey::Grace(sid) => {
+                    let expired =
+                        self.sessions.get(&sid).is_some_and(|s| s.conn.is_none() && s.grace_until == Some(at));
+                    if expired {
+                        self.remove_session(now, sid);
+                    }
+                }
+                TimerKey::Token(sid, room) => crate::rooms::token_timer(self, now, sid, &room),
+                TimerKey::Count(app_id, room) => crate::rooms::push_count(self, app_id, &room),
+                TimerKey::Prune => {
+                    self.prune_at = None;
+                    self.prune_logs(now);
+                }
+            }
+        }
+    }
+
+    /// The next output to carry out, if any.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When [`Hub::handle_timeout`] should next be called.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    /// Sessions (attached or waiting for resume).
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Open rooms across all apps.
+    pub fn room_count(&self) -> usize {
+        self.apps.values().map(|a| a.rooms.len()).sum()
+    }
+
+    /// Connections known to the hub.
+    pub fn conn_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    // ----- plumbing used by the request modules -----
+
+    pub(crate) fn send(&mut self, conn: ConnId, frame: Arc<str>) {
+        self.out.push_back(Output::Send { conn, frame });
+    }
+
+    pub(crate) fn send_session(&mut self, sid: u64, frame: Arc<str>) {
+        if let Some(conn) = self.sessions.get(&sid).and_then(|s| s.conn) {
+            self.send(conn, frame);
+        }
+    }
+
+    pub(crate) fn reply(&mut self, conn: ConnId, id: u64, result: Result<Value, Refusal>) {
+        let text = match result {
+            Ok(data) => wire::reply_ok(id, data),
+            Err(r) => wire::reply_err(Some(id), &r),
+        };
+        self.send(conn, text.into());
+    }
+
+    /// Records a room event (for replay) and delivers it to the attached members it is for.
+    pub(crate) fn room_event(&mut self, now: Now, app_id: u32, room_id: &str, name: &str, data: Value, to: Audience) {
+        let Some(room) = self.apps.get_mut(&app_id).and_then(|a| a.rooms.get_mut(room_id)) else { return };
+        room.seq += 1;
+        let frame: Arc<str> = wire::push(name, Some(room.seq), data).into();
+        let recipients: Vec<u64> = room.members.iter().copied().collect();
+        room.log.push_back(LogEntry { seq: room.seq, at: now.at, frame: frame.clone(), to: to.clone() });
+        if room.log.len() > self.cfg.replay_events {
+            room.log.pop_front();
+        }
+        for sid in recipients {
+            if self.audience_includes(&to, sid, room_id) {
+                self.send_session(sid, frame.clone());
+            }
+        }
+        if self.prune_at.is_none() {
+            let at = now.at + self.log_horizon();
+            self.prune_at = Some(at);
+            self.timers.schedule(at, TimerKey::Prune);
+        }
+    }
+
+    pub(crate) fn audience_includes(&self, to: &Audience, sid: u64, room_id: &str) -> bool {
+        match to {
+            Audience::All { except } => *except != Some(sid),
+            Audience::UserUpdate { except } => {
+                *except != Some(sid)
+                    && self.sessions.get(&sid).and_then(|s| s.rooms.get(room_id)).is_some_and(|m| m.user_update)
+            }
+            Audience::Only(set) => set.contains(&sid),
+        }
+    }
+
+    /// Room events older than this can no longer be asked for by a resume.
+    fn log_horizon(&self) -> Duration {
+        self.cfg.heartbeat_timeout + self.cfg.resume_grace + Duration::from_secs(5)
+    }
+
+    fn prune_logs(&mut self, now: Now) {
+        let horizon = self.log_horizon();
+        let mut any = false;
+        for app in self.apps.values_mut() {
+            for room in app.rooms.values_mut() {
+                while room.log.front().is_some_and(|e| now.at.saturating_duration_since(e.at) > horizon) {
+                    room.log.pop_front();
+                }
+                any |= !room.log.is_empty();
+            }
+        }
+        if any {
+            let at = now.at + horizon;
+            self.prune_at = Some(at);
+            self.timers.schedule(at, TimerKey::Prune);
+        }
+    }
+
+    /// Closes a connection from the server side and returns the session that was on it, now
+    /// detached; the caller either lets it wait for a resume or removes it.
+    pub(crate) fn close_conn(&mut self, conn: ConnId, code: ErrorCode) -> Option<u64> {
+        let c = self.conns.remove(&conn)?;
+        self.out.push_back(Output::Close { conn, code });
+        let sid = c.session?;
+        if let Some(s) = self.sessions.get_mut(&sid) {
+            s.conn = None;
+        }
+        Some(sid)
+    }
+
+    fn dispatch(&mut self, now: Now, conn: ConnId, id: u64, request: wire::Request, secret: Option<AppSecret>) {
+        use wire::Request as R;
+        let session = self.conns.get(&conn).and_then(|c| c.session);
+        let result = match (request, session) {
+            (R::Ping, _) => Ok(json!({"serverTime": now.unix_ms})),
+            (R::Login(login), _) => crate::rooms::login(self, now, conn, *login, secret),
+            (R::Resume { session_id, resume_token, rooms }, _) => {
+                // The resume module replies itself: replayed pushes must follow the reply.
+                crate::resume::resume(self, now, conn, id, &session_id, &resume_token, &rooms);
+                return;
+            }
+            (_, None) => Err(Refusal::new(ErrorCode::NotLoggedIn, "log into a room first")),
+            (R::Logout { room_id }, Some(sid)) => crate::rooms::logout(self, now, sid, room_id.as_deref()),
+            (R::RenewToken { token, room_id }, Some(sid)) => {
+                crate::rooms::renew_token(self, now, sid, &token, room_id.as_deref())
+            }
+            (R::SendMessage { room_id, message, barrage }, Some(sid)) => {
+                crate::rooms::send_message(self, now, sid, &room_id, message, barrage)
+            }
+            (R::SendCustomCommand { room_id, command, to_user_ids }, Some(sid)) => {
+                crate::rooms::send_command(self, now, sid, &room_id, command, &to_user_ids)
+            }
+            (R::SetRoomExtraInfo { room_id, key, value }, Some(sid)) => {
+                crate::rooms::set_room_extra(self, now, sid, &room_id, key, value)
+            }
+            (R::SetStreamExtraInfo { stream_id, extra_info }, Some(sid)) => {
+                crate::streams::set_extra(self, now, sid, &stream_id, extra_info)
+            }
+            (R::Publish { room_id, stream_id, extra_info }, Some(sid)) => {
+                crate::streams::publish(self, now, conn, id, sid, room_id, stream_id, extra_info);
+                return;
+            }
+            (R::StopPublish { stream_id }, Some(sid)) => crate::streams::stop_publish(self, now, sid, &stream_id),
+            (R::Play { stream_id }, Some(sid)) => crate::streams::play(self, now, sid, &stream_id),
+        };
+        self.reply(conn, id, result);
+    }
+}

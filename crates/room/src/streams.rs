@@ -1,0 +1,189 @@
+//! Streams: publish intents (reserve a streamID, signed push URL), stop, play intents (signed
+//! play URLs), stream extra info, and media events that turn a reservation live (stream ADD,
+//! PUBLISHING) or end it (stream DELETE).
+
+use serde_json::{Value, json};
+
+use crate::error::{ErrorCode, Refusal};
+use crate::hub::{Audience, ConnId, Hub, MediaEvent, Now, Output, Stream};
+use crate::wire;
+
+type Reply = Result<Value, Refusal>;
+
+/// The stream object of roomStreamUpdate: `{streamID, user, extraInfo, urls...}`. Play URLs in
+/// room pushes are signed for no particular user.
+pub(crate) fn stream_json(hub: &Hub, now: Now, app_id: u32, stream_id: &str, s: &Stream) -> Value {
+    let secret = &hub.apps[&app_id].secret;
+    let mut v = hub.cfg.urls.play(secret, app_id, stream_id, "", now.unix_s() as u64);
+    v["streamID"] = json!(stream_id);
+    v["user"] = s.user.to_json();
+    v["extraInfo"] = json!(s.extra_info);
+    v
+}
+
+fn publisher_state(hub: &mut Hub, sid: u64, stream_id: &str, state: &str, code: Option<ErrorCode>) {
+    let data = json!({"streamID": stream_id, "state": state, "errorCode": code.map_or(0, ErrorCode::number)});
+    hub.send_session(sid, wire::push("publisherStateUpdate", None, data).into());
+}
+
+fn owned(hub: &Hub, sid: u64, stream_id: &str) -> Result<u32, Refusal> {
+    let app_id = hub.sessions[&sid].app_id;
+    match hub.apps.get(&app_id).and_then(|a| a.streams.get(stream_id)) {
+        Some(s) if s.owner == sid => Ok(app_id),
+        _ => Err(Refusal::new(ErrorCode::StreamNotOwned, format!("this session does not publish {stream_id}"))),
+    }
+}
+
+/// Publish intent. Replies itself so that the reply precedes the publisher-state push.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn publish(
+    hub: &mut Hub,
+    now: Now,
+    conn: ConnId,
+    id: u64,
+    sid: u64,
+    room_id: Option<String>,
+    stream_id: String,
+    extra_info: String,
+) {
+    let result = reserve(hub, now, sid, room_id, &stream_id, extra_info);
+    let live = result
+        .as_ref()
+        .ok()
+        .and_then(|_| hub.apps[&hub.sessions[&sid].app_id].streams.get(&stream_id))
+        .is_some_and(|s| s.live);
+    let ok = result.is_ok();
+    hub.reply(conn, id, result);
+    if ok {
+        let state = if live { "PUBLISHING" } else { "PUBLISH_REQUESTING" };
+        publisher_state(hub, sid, &stream_id, state, None);
+    }
+}
+
+fn reserve(hub: &mut Hub, now: Now, sid: u64, room_id: Option<String>, stream_id: &str, extra_info: String) -> Reply {
+    let s = &hub.sessions[&sid];
+    let room_id = match room_id {
+        Some(r) => r,
+        None if s.rooms.len() == 1 => s.rooms.keys().next().expect("one room").clone(),
+        None => return Err(Refusal::new(ErrorCode::InvalidField, "roomID is required when in several rooms")),
+    };
+    let m = s
+        .rooms
+        .get(&room_id)
+        .ok_or_else(|| Refusal::new(ErrorCode::NotInRoom, format!("not logged into room {room_id}")))?;
+    m.grant.ensure_publish(&room_id, stream_id)?;
+    let (app_id, user) = (s.app_id, s.user.clone());
+    let app = hub.apps.get_mut(&app_id).expect("session's app");
+    match app.streams.get_mut(stream_id) {
+        Some(existing) if existing.owner != sid => {
+            return Err(Refusal::new(
+                ErrorCode::StreamTaken,
+                format!("stream {stream_id} is published by another user"),
+            ));
+        }
+        Some(existing) if existing.room_id != room_id => {
+            return Err(Refusal::new(
+                ErrorCode::StreamTaken,
+                format!("stream {stream_id} is already published in room {}", existing.room_id),
+            ));
+        }
+        Some(existing) => existing.extra_info = extra_info,
+        None => {
+            app.streams.insert(
+                stream_id.to_owned(),
+                Stream { room_id, owner: sid, user: user.clone(), extra_info, live: false },
+            );
+        }
+    }
+    hub.sessions.get_mut(&sid).expect("exists").streams.insert(stream_id.to_owned());
+    let secret = &hub.apps[&app_id].secret;
+    let url = hub.cfg.urls.publish(secret, app_id, stream_id, &user.user_id, now.unix_s() as u64);
+    Ok(json!({"streamID": stream_id, "url": url, "urls": [url]}))
+}
+
+pub(crate) fn stop_publish(hub: &mut Hub, now: Now, sid: u64, stream_id: &str) -> Reply {
+    let app_id = owned(hub, sid, stream_id)?;
+    release(hub, now, app_id, stream_id, true);
+    Ok(json!({}))
+}
+
+/// Ends a reservation: a live stream is announced DELETE and its media connection cut.
+pub(crate) fn release(hub: &mut Hub, now: Now, app_id: u32, stream_id: &str, tell_owner: bool) {
+    let Some(s) = hub.apps.get_mut(&app_id).and_then(|a| a.streams.remove(stream_id)) else { return };
+    if s.live {
+        let data = json!({"roomID": s.room_id, "updateType": "DELETE", "streamList": [stream_json_of(hub, now, app_id, stream_id, &s)]});
+        hub.room_event(now, app_id, &s.room_id, "roomStreamUpdate", data, Audience::All { except: Some(s.owner) });
+        hub.out.push_back(Output::StopMedia { app_id, stream_id: stream_id.to_owned() });
+    }
+    if let Some(owner) = hub.sessions.get_mut(&s.owner) {
+        owner.streams.remove(stream_id);
+    }
+    if tell_owner {
+        publisher_state(hub, s.owner, stream_id, "NO_PUBLISH", None);
+    }
+}
+
+fn stream_json_of(hub: &Hub, now: Now, app_id: u32, stream_id: &str, s: &Stream) -> Value {
+    stream_json(hub, now, app_id, stream_id, s)
+}
+
+pub(crate) fn play(hub: &mut Hub, now: Now, sid: u64, stream_id: &str) -> Reply {
+    let s = &hub.sessions[&sid];
+    let app = &hub.apps[&s.app_id];
+    let mut v = hub.cfg.urls.play(&app.secret, s.app_id, stream_id, &s.user.user_id, now.unix_s() as u64);
+    v["streamID"] = json!(stream_id);
+    v["url"] = v["urlsRTMP"][0].clone();
+    v["live"] = json!(app.streams.get(stream_id).is_some_and(|st| st.live));
+    Ok(v)
+}
+
+pub(crate) fn set_extra(hub: &mut Hub, now: Now, sid: u64, stream_id: &str, extra_info: String) -> Reply {
+    let app_id = owned(hub, sid, stream_id)?;
+    let s = hub.apps.get_mut(&app_id).and_then(|a| a.streams.get_mut(stream_id)).expect("owned");
+    s.extra_info = extra_info;
+    if s.live {
+        let room_id = s.room_id.clone();
+        let item = json!({"streamID": stream_id, "user": s.user.to_json(), "extraInfo": s.extra_info});
+        let data = json!({"roomID": room_id, "streamList": [item]});
+        hub.room_event(now, app_id, &room_id, "streamExtraInfoUpdate", data, Audience::All { except: Some(sid) });
+    }
+    Ok(json!({}))
+}
+
+pub(crate) fn handle_media(hub: &mut Hub, now: Now, event: MediaEvent) {
+    let (app_id, stream_id, live) = match &event {
+        MediaEvent::Started { app_id, stream_id } => (*app_id, stream_id.as_str(), true),
+        MediaEvent::Stopped { app_id, stream_id } => (*app_id, stream_id.as_str(), false),
+    };
+    let Some(s) = hub.apps.get_mut(&app_id).and_then(|a| a.streams.get_mut(stream_id)) else { return };
+    if s.live == live {
+        return;
+    }
+    s.live = live;
+    let (owner, room_id) = (s.owner, s.room_id.clone());
+    let s = &hub.apps[&app_id].streams[stream_id];
+    let kind = if live { "ADD" } else { "DELETE" };
+    let data =
+        json!({"roomID": room_id, "updateType": kind, "streamList": [stream_json(hub, now, app_id, stream_id, s)]});
+    hub.room_event(now, app_id, &room_id, "roomStreamUpdate", data, Audience::All { except: Some(owner) });
+    if live {
+        publisher_state(hub, owner, stream_id, "PUBLISHING", None);
+    } else {
+        // The reservation stays: <live-pusher> retries and the stream may come back.
+        publisher_state(hub, owner, stream_id, "PUBLISH_REQUESTING", Some(ErrorCode::PublishInterrupted));
+    }
+}
+
+/// Publisher states of a session's streams (sent after a resume).
+pub(crate) fn resend_states(hub: &mut Hub, sid: u64) {
+    let Some(s) = hub.sessions.get(&sid) else { return };
+    let app_id = s.app_id;
+    let states: Vec<(String, bool)> = s
+        .streams
+        .iter()
+        .filter_map(|id| hub.apps.get(&app_id).and_then(|a| a.streams.get(id)).map(|st| (id.clone(), st.live)))
+        .collect();
+    for (id, live) in states {
+        publisher_state(hub, sid, &id, if live { "PUBLISHING" } else { "PUBLISH_REQUESTING" }, None);
+    }
+}

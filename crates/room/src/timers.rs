@@ -1,0 +1,113 @@
+//! `Timers`: a min-heap of deadlines with lazy cancellation. An entry fires only if its key's
+//! current deadline (kept by the owner) still equals the entry's time, so rescheduling is a push
+//! and cancelling is free.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::Instant;
+
+/// What a deadline is for.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TimerKey {
+    /// A connection's heartbeat deadline.
+    Heartbeat(u64),
+    /// A detached session's resume grace period.
+    Grace(u64),
+    /// A session's next token event (warning or expiry) in one room.
+    Token(u64, String),
+    /// A room's coalesced online-count push.
+    Count(u32, String),
+    /// Pruning of old room events.
+    Prune,
+}
+
+/// The heap.
+#[derive(Debug, Default)]
+pub struct Timers {
+    heap: BinaryHeap<Reverse<(Instant, TimerKey)>>,
+}
+
+impl Timers {
+    /// Schedules `key` at `at`.
+    pub fn schedule(&mut self, at: Instant, key: TimerKey) {
+        self.heap.push(Reverse((at, key)));
+    }
+
+    /// The earliest deadline, possibly a stale one (firing a stale entry does nothing).
+    pub fn next(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Removes and returns the entries due at `now`.
+    pub fn due(&mut self, now: Instant) -> Vec<(Instant, TimerKey)> {
+        let mut out = Vec::new();
+        while let Some(Reverse((at, _))) = self.heap.peek() {
+            if *at > now {
+                break;
+            }
+            let Reverse(entry) = self.heap.pop().expect("peeked");
+            out.push(entry);
+        }
+        out
+    }
+}
+
+/// A token bucket: `rate` per second, up to `burst`. Time is an input.
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    /// A full bucket.
+    pub fn new(now: Instant, burst: u32) -> Self {
+        Self { tokens: f64::from(burst), last: now }
+    }
+
+    /// Takes one token if available.
+    pub fn take(&mut self, now: Instant, rate: u32, burst: u32) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now.max(self.last);
+        self.tokens = (self.tokens + elapsed * f64::from(rate)).min(f64::from(burst));
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // a test needs some starting instant
+    fn due_returns_in_order_and_only_due() {
+        let t0 = Instant::now();
+        let mut t = Timers::default();
+        t.schedule(t0 + Duration::from_secs(2), TimerKey::Prune);
+        t.schedule(t0 + Duration::from_secs(1), TimerKey::Heartbeat(1));
+        assert_eq!(t.next(), Some(t0 + Duration::from_secs(1)));
+        assert_eq!(
+            t.due(t0 + Duration::from_millis(1500)),
+            vec![(t0 + Duration::from_secs(1), TimerKey::Heartbeat(1))]
+        );
+        assert_eq!(t.next(), Some(t0 + Duration::from_secs(2)));
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // a test needs some starting instant
+    fn bucket_refills_at_rate() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(t0, 2);
+        assert!(b.take(t0, 1, 2));
+        assert!(b.take(t0, 1, 2));
+        assert!(!b.take(t0, 1, 2));
+        assert!(b.take(t0 + Duration::from_secs(1), 1, 2));
+        assert!(!b.take(t0 + Duration::from_secs(1), 1, 2));
+    }
+}
