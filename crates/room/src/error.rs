@@ -162,3 +162,18 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod docs {
+    use super::ErrorCode;
+
+    /// docs/protocol.md is the contract: every code must be listed there with its name.
+    #[test]
+    fn protocol_doc_lists_every_code() {
+        let doc = include_str!("../../../docs/protocol.md");
+        for code in ErrorCode::ALL {
+            let row = format!("| {} | `{}` |", code.number(), code.name());
+            assert!(doc.contains(&row), "docs/protocol.md lacks the row `{row}`");
+        }
+    }
+}

@@ -65,6 +65,12 @@ pub struct ServeArgs {
     /// PEM private key for --tls-cert.
     #[arg(long, env = "DUET_TLS_KEY", value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
+    /// Signaling heartbeat interval announced to clients; silent connections are dropped after 3 intervals [default: 10].
+    #[arg(long, env = "DUET_HEARTBEAT_SECS", value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub heartbeat_secs: Option<u64>,
+    /// How long a session whose connection dropped may be resumed [default: 30].
+    #[arg(long, env = "DUET_RESUME_GRACE_SECS", value_name = "SECS", value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub resume_grace_secs: Option<u64>,
 }
 
 /// `duet app ...`.

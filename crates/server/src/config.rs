@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
@@ -31,6 +32,20 @@ pub struct FileConfig {
     public_http_url: Option<HttpUrl>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    heartbeat_secs: Option<Ranged<1, 300>>,
+    resume_grace_secs: Option<Ranged<0, 3600>>,
+}
+
+/// An integer setting that must lie in `MIN..=MAX`; checked while parsing so errors get a line.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "u64")]
+pub struct Ranged<const MIN: u64, const MAX: u64>(u64);
+
+impl<const MIN: u64, const MAX: u64> TryFrom<u64> for Ranged<MIN, MAX> {
+    type Error = String;
+    fn try_from(v: u64) -> Result<Self, String> {
+        if (MIN..=MAX).contains(&v) { Ok(Self(v)) } else { Err(format!("must be from {MIN} to {MAX}")) }
+    }
 }
 
 /// What every command needs.
@@ -59,6 +74,10 @@ pub struct ServeSettings {
     pub public_http_url: Option<HttpUrl>,
     /// PEM certificate chain and private key; when set, HTTP and WebSocket use TLS.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Signaling heartbeat interval.
+    pub heartbeat: Duration,
+    /// Resume grace period.
+    pub resume_grace: Duration,
 }
 
 /// The config file as loaded, with its folder for resolving relative paths.
@@ -115,6 +134,10 @@ impl Loaded {
             public_rtmp_url: args.public_rtmp_url.clone().or_else(|| f.public_rtmp_url.clone()),
             public_http_url: args.public_http_url.clone().or_else(|| f.public_http_url.clone()),
             tls,
+            heartbeat: Duration::from_secs(args.heartbeat_secs.or(f.heartbeat_secs.map(|r| r.0)).unwrap_or(10)),
+            resume_grace: Duration::from_secs(
+                args.resume_grace_secs.or(f.resume_grace_secs.map(|r| r.0)).unwrap_or(30),
+            ),
         })
     }
 
@@ -167,6 +190,8 @@ public_rtmp_url = "rtmp://rtc.example.com"
 public_http_url = "https://rtc.example.com"
 tls_cert = "cert.pem"
 tls_key = "key.pem"
+heartbeat_secs = 5
+resume_grace_secs = 0
 "#,
         )
         .unwrap();
@@ -184,6 +209,9 @@ tls_key = "key.pem"
 
         let e = err("public_ws_url = \"https://x/ws\"\n");
         assert!(e.contains("line 1") && e.contains("public_ws_url") && e.contains("ws://"), "{e}");
+
+        let e = err("heartbeat_secs = 0\n");
+        assert!(e.contains("key `heartbeat_secs`") && e.contains("from 1 to 300"), "{e}");
 
         let e = err("log_level = \"loud\"\n");
         assert!(e.contains("key `log_level`"), "{e}");

@@ -23,6 +23,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Unix time the server started.
     pub start_time: i64,
+    /// The signaling hub.
+    pub signaling: crate::signaling::Signaling,
 }
 
 /// All routes.
@@ -30,6 +32,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/ws", get(crate::signaling::upgrade))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .with_state(state)

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod os;
 pub mod public_url;
 pub mod registry;
+pub mod signaling;
 pub mod tls;
 
 use std::process::ExitCode;

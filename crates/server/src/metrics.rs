@@ -15,6 +15,14 @@ pub struct Metrics {
     pub tls_handshake_failures: AtomicU64,
     /// RTMP connections closed before any media was accepted.
     pub rtmp_connections_refused: AtomicU64,
+    /// Open signaling WebSocket connections (gauge).
+    pub signaling_connections: AtomicU64,
+    /// Signaling sessions, including those waiting for a resume (gauge).
+    pub signaling_sessions: AtomicU64,
+    /// Open rooms (gauge).
+    pub rooms: AtomicU64,
+    /// Signaling connections dropped because their outbox was full.
+    pub signaling_slow_drops: AtomicU64,
 }
 
 /// Values read at scrape time.
@@ -33,6 +41,40 @@ impl Metrics {
 
     /// Prometheus text exposition format, version 0.0.4.
     pub fn render(&self, s: &Snapshot) -> String {
+        let counters: [(&str, &str, &str, &AtomicU64); 7] = [
+            ("duet_http_requests_total", "counter", "HTTP requests answered.", &self.http_requests),
+            (
+                "duet_tls_handshake_failures_total",
+                "counter",
+                "TLS handshakes that failed or timed out.",
+                &self.tls_handshake_failures,
+            ),
+            (
+                "duet_rtmp_connections_refused_total",
+                "counter",
+                "RTMP connections closed without accepting media.",
+                &self.rtmp_connections_refused,
+            ),
+            (
+                "duet_signaling_connections",
+                "gauge",
+                "Open signaling WebSocket connections.",
+                &self.signaling_connections,
+            ),
+            (
+                "duet_signaling_sessions",
+                "gauge",
+                "Signaling sessions, including those waiting for a resume.",
+                &self.signaling_sessions,
+            ),
+            ("duet_rooms", "gauge", "Open rooms.", &self.rooms),
+            (
+                "duet_signaling_slow_drops_total",
+                "counter",
+                "Signaling connections dropped because they could not keep up.",
+                &self.signaling_slow_drops,
+            ),
+        ];
         let mut out = String::new();
         let mut family = |name: &str, kind: &str, help: &str, sample: String| {
             // Writing to a String cannot fail.
@@ -41,24 +83,9 @@ impl Metrics {
         family("duet_build_info", "gauge", "Duet version.", format!("{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION")));
         family("duet_start_time_seconds", "gauge", "Unix time the server started.", format!(" {}", s.start_time));
         family("duet_apps", "gauge", "Registered apps.", format!(" {}", s.apps));
-        family(
-            "duet_http_requests_total",
-            "counter",
-            "HTTP requests answered.",
-            format!(" {}", self.http_requests.load(Relaxed)),
-        );
-        family(
-            "duet_tls_handshake_failures_total",
-            "counter",
-            "TLS handshakes that failed or timed out.",
-            format!(" {}", self.tls_handshake_failures.load(Relaxed)),
-        );
-        family(
-            "duet_rtmp_connections_refused_total",
-            "counter",
-            "RTMP connections closed without accepting media.",
-            format!(" {}", self.rtmp_connections_refused.load(Relaxed)),
-        );
+        for (name, kind, help, value) in counters {
+            family(name, kind, help, format!(" {}", value.load(Relaxed)));
+        }
         out
     }
 }

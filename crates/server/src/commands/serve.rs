@@ -18,6 +18,7 @@ use crate::http::{AppState, router};
 use crate::metrics::Metrics;
 use crate::public_url::PublicUrls;
 use crate::registry::{App, Registry};
+use crate::signaling::{Signaling, room_config};
 use crate::tls::{TlsListener, load_config};
 
 /// How long open connections may take to finish after a shutdown signal.
@@ -50,7 +51,11 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     let token = crate::credentials::mint_token(&app, TEST_USER, &Grant::everything(), TEST_TOKEN_TTL)?;
     print_banner(&urls, http_addr, rtmp_addr, &registry, &app, created, &token);
 
+    let metrics = Arc::new(Metrics::default());
+    let signaling = Signaling::start(room_config(&urls, s.heartbeat, s.resume_grace), metrics.clone());
+
     let (stop_tx, stop_rx) = watch::channel(false);
+    let hub = signaling.clone();
     tokio::spawn(async move {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
@@ -58,11 +63,11 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         }
         tracing::info!("shutdown signal received; no new connections are accepted");
         let _ = stop_tx.send(true);
+        hub.shutdown().await;
     });
 
-    let metrics = Arc::new(Metrics::default());
     tokio::spawn(refuse_rtmp(rtmp, metrics.clone(), stop_rx.clone()));
-    let state = AppState { registry, metrics: metrics.clone(), start_time: crate::os::now_unix() };
+    let state = AppState { registry, metrics: metrics.clone(), start_time: crate::os::now_unix(), signaling };
     let routes = router(state);
     let server: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match tls {
         Some(config) => Box::pin(

@@ -1,0 +1,234 @@
+//! Signaling over WebSocket at `/ws`: one task owns the room [`Hub`]; each connection has a
+//! task that parses frames, looks up app secrets, and forwards to the hub through a bounded
+//! channel; the hub answers through a bounded per-connection outbox. A connection whose outbox
+//! is full is dropped (its session stays resumable); the hub never waits for a socket.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use duet_room::{ConnId, ErrorCode, Hub, MediaEvent, Now, Output, RoomConfig, wire};
+use duet_token::AppSecret;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::http::AppState;
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+
+/// Frames queued for one connection before it counts as too slow and is dropped.
+pub const OUTBOX: usize = 1024;
+/// Inputs queued for the hub.
+const HUB_INBOX: usize = 4096;
+/// WebSocket messages above this are not read at all: the connection is closed. Between the
+/// protocol limit (`limits::MAX_FRAME`) and this, the client gets `frame_too_large`.
+pub const MAX_WS_MESSAGE: usize = 64 * 1024;
+
+enum HubInput {
+    Connect(ConnId, mpsc::Sender<ToConn>),
+    Frame(ConnId, Result<wire::Frame, wire::FrameError>, Option<AppSecret>),
+    Disconnect(ConnId),
+    // Used by the media server (next issue) to report live and ended streams.
+    #[allow(dead_code)]
+    Media(MediaEvent),
+    Shutdown,
+}
+
+enum ToConn {
+    Frame(Arc<str>),
+    Close(ErrorCode),
+}
+
+/// A handle to the hub task, shared by connection tasks.
+#[derive(Clone)]
+pub struct Signaling {
+    inbox: mpsc::Sender<HubInput>,
+    next_conn: Arc<AtomicU64>,
+}
+
+impl Signaling {
+    /// Starts the hub task.
+    pub fn start(config: RoomConfig, metrics: Arc<Metrics>) -> Self {
+        let (inbox, rx) = mpsc::channel(HUB_INBOX);
+        let hub = Hub::new(config, crate::os::random());
+        tokio::spawn(run_hub(hub, rx, metrics));
+        Self { inbox, next_conn: Arc::new(AtomicU64::new(1)) }
+    }
+
+    /// Tells every client the server is going away and closes their connections.
+    pub async fn shutdown(&self) {
+        let _ = self.inbox.send(HubInput::Shutdown).await;
+    }
+}
+
+fn now() -> Now {
+    Now { at: Instant::now(), unix_ms: crate::os::now_unix_ms() }
+}
+
+async fn run_hub(mut hub: Hub, mut rx: mpsc::Receiver<HubInput>, metrics: Arc<Metrics>) {
+    let mut outboxes: HashMap<ConnId, mpsc::Sender<ToConn>> = HashMap::new();
+    loop {
+        let deadline = hub.poll_timeout().map(tokio::time::Instant::from_std);
+        let input = tokio::select! {
+            input = rx.recv() => input,
+            () = sleep_until(deadline) => {
+                hub.handle_timeout(now());
+                drain(&mut hub, &mut outboxes, &metrics);
+                continue;
+            }
+        };
+        let now = now();
+        match input {
+            None => return,
+            Some(HubInput::Connect(conn, outbox)) => {
+                outboxes.insert(conn, outbox);
+                hub.connect(now, conn);
+            }
+            Some(HubInput::Frame(conn, frame, secret)) => hub.handle_frame(now, conn, frame, secret),
+            Some(HubInput::Disconnect(conn)) => {
+                outboxes.remove(&conn);
+                hub.disconnect(now, conn);
+            }
+            Some(HubInput::Media(event)) => hub.handle_media(now, event),
+            Some(HubInput::Shutdown) => {
+                for (_, outbox) in outboxes.drain() {
+                    let _ = outbox.try_send(ToConn::Close(ErrorCode::ServerShutdown));
+                }
+                return;
+            }
+        }
+        drain(&mut hub, &mut outboxes, &metrics);
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Carries out everything the hub asked for; a connection that cannot keep up is dropped,
+/// which may produce more outputs, so this repeats until the hub is quiet.
+fn drain(hub: &mut Hub, outboxes: &mut HashMap<ConnId, mpsc::Sender<ToConn>>, metrics: &Metrics) {
+    loop {
+        let mut too_slow = Vec::new();
+        while let Some(out) = hub.poll_output() {
+            match out {
+                Output::Send { conn, frame } => {
+                    if outboxes.get(&conn).is_some_and(|o| o.try_send(ToConn::Frame(frame)).is_err()) {
+                        too_slow.push(conn);
+                    }
+                }
+                Output::Close { conn, code } => {
+                    if let Some(outbox) = outboxes.remove(&conn) {
+                        let _ = outbox.try_send(ToConn::Close(code));
+                    }
+                }
+                Output::StopMedia { app_id, stream_id } => {
+                    tracing::debug!(app_id, %stream_id, "stream released; no media connection to cut in this build");
+                }
+            }
+        }
+        if too_slow.is_empty() {
+            break;
+        }
+        for conn in too_slow {
+            // Dropping the outbox ends the connection task; the session waits for a resume.
+            if outboxes.remove(&conn).is_some() {
+                Metrics::inc(&metrics.signaling_slow_drops);
+                tracing::info!(conn = conn.0, "signaling connection dropped: it could not keep up");
+                hub.disconnect(now(), conn);
+            }
+        }
+    }
+    metrics.signaling_connections.store(hub.conn_count() as u64, Relaxed);
+    metrics.signaling_sessions.store(hub.session_count() as u64, Relaxed);
+    metrics.rooms.store(hub.room_count() as u64, Relaxed);
+}
+
+/// `GET /ws`: upgrades and runs one connection.
+pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    let signaling = state.signaling.clone();
+    let registry = state.registry.clone();
+    ws.max_message_size(MAX_WS_MESSAGE).on_upgrade(move |socket| connection(socket, signaling, registry))
+}
+
+async fn connection(mut socket: WebSocket, signaling: Signaling, registry: Arc<Registry>) {
+    let conn = ConnId(signaling.next_conn.fetch_add(1, Relaxed));
+    let (outbox, mut from_hub) = mpsc::channel(OUTBOX);
+    if signaling.inbox.send(HubInput::Connect(conn, outbox)).await.is_err() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            msg = socket.recv() => {
+                let text = match msg {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Binary(_))) => {
+                        let refusal = duet_room::Refusal::new(ErrorCode::BadFrame, "binary frames are not part of the protocol");
+                        let frame = Err(wire::FrameError { id: None, refusal });
+                        if signaling.inbox.send(HubInput::Frame(conn, frame, None)).await.is_err() { break }
+                        continue;
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    // Closed, failed, or over MAX_WS_MESSAGE.
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                };
+                let frame = wire::parse(text.as_str());
+                let secret = match frame.as_ref().ok().and_then(|f| f.request.app_to_look_up()) {
+                    Some(app_id) => lookup_secret(&registry, app_id).await,
+                    None => None,
+                };
+                if signaling.inbox.send(HubInput::Frame(conn, frame, secret)).await.is_err() {
+                    break;
+                }
+            }
+            out = from_hub.recv() => match out {
+                Some(ToConn::Frame(frame)) => {
+                    if socket.send(Message::Text(frame.as_ref().into())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(ToConn::Close(code)) => {
+                    let push = wire::push("close", None, json!({"code": code.number(), "reason": code.name()}));
+                    let _ = socket.send(Message::Text(push.into())).await;
+                    let close = CloseFrame { code: 4000, reason: code.name().into() };
+                    let _ = socket.send(Message::Close(Some(close))).await;
+                    break;
+                }
+                // The hub dropped us (too slow) or is gone.
+                None => break,
+            },
+        }
+    }
+    let _ = signaling.inbox.send(HubInput::Disconnect(conn)).await;
+}
+
+async fn lookup_secret(registry: &Arc<Registry>, app_id: u32) -> Option<AppSecret> {
+    let registry = registry.clone();
+    match tokio::task::spawn_blocking(move || registry.get(app_id)).await {
+        Ok(Ok(app)) => app.map(|a| a.secret),
+        failed => {
+            tracing::error!(app_id, ?failed, "cannot read the app registry");
+            None
+        }
+    }
+}
+
+/// Settings the hub takes from the server's configuration.
+pub fn room_config(urls: &crate::public_url::PublicUrls, heartbeat: Duration, resume_grace: Duration) -> RoomConfig {
+    let mut cfg = RoomConfig::new(duet_room::UrlConfig {
+        rtmp_base: urls.rtmp.as_str().to_owned(),
+        http_base: urls.http.as_str().to_owned(),
+        ttl_secs: 3600,
+    });
+    cfg.heartbeat = heartbeat;
+    cfg.heartbeat_timeout = heartbeat * 3;
+    cfg.resume_grace = resume_grace;
+    cfg
+}
