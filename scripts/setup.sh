@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Duet's build and tests need on a fresh Debian machine, idempotently: nothing is
-# reinstalled when already present. Later issues add ffmpeg, rtmpdump, chromium and npm packages.
+# reinstalled when already present.
 set -euo pipefail
 
 need_cmd() { command -v "$1" >/dev/null 2>&1; }
@@ -24,3 +24,5 @@ if ! need_cmd cargo; then
 fi
 # rusqlite builds SQLite from source: a C compiler is needed.
 need_cmd cc || apt_install gcc libc6-dev
+# Real RTMP/FLV peers for the media tests: ffmpeg/ffprobe (publish, play, decode) and rtmpdump.
+apt_install ffmpeg rtmpdump
