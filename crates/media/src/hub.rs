@@ -95,8 +95,14 @@ impl Hub {
         let live = self.streams().get(key)?.clone();
         let cache = live.cache();
         let rx = live.ring.subscribe();
-        let start: Vec<Arc<Packet>> =
-            cache.metadata.iter().chain(&cache.video_header).chain(&cache.audio_header).chain(&cache.gop).cloned().collect();
+        let start: Vec<Arc<Packet>> = cache
+            .metadata
+            .iter()
+            .chain(&cache.video_header)
+            .chain(&cache.audio_header)
+            .chain(&cache.gop)
+            .cloned()
+            .collect();
         let sub = Subscriber {
             rx,
             start: start.into_iter().rev().collect(),
@@ -287,7 +293,14 @@ mod tests {
         }
         assert_eq!(
             got,
-            [(Kind::Metadata, 0, false), (Kind::Video, 0, false), (Kind::Audio, 0, false), (Kind::Video, 80, true), (Kind::Audio, 85, false), (Kind::Video, 120, false)]
+            [
+                (Kind::Metadata, 0, false),
+                (Kind::Video, 0, false),
+                (Kind::Audio, 0, false),
+                (Kind::Video, 80, true),
+                (Kind::Audio, 85, false),
+                (Kind::Video, 120, false)
+            ]
         );
         p.push(Kind::Video, 160, INTER);
         assert_eq!(sub.next().await.unwrap().timestamp, 160);

@@ -79,7 +79,15 @@ impl Packet {
         flv.extend_from_slice(&[0, 0, 0]);
         flv.extend_from_slice(payload);
         flv.extend_from_slice(&(payload.len() as u32 + 11).to_be_bytes());
-        Self { kind, timestamp, keyframe, sequence_header, rtmp: rtmp.into(), flv: flv.into(), payload_len: payload.len() }
+        Self {
+            kind,
+            timestamp,
+            keyframe,
+            sequence_header,
+            rtmp: rtmp.into(),
+            flv: flv.into(),
+            payload_len: payload.len(),
+        }
     }
 }
 

@@ -71,14 +71,22 @@ pub enum Output {
 }
 
 /// What the media server reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum MediaEvent {
-    /// Media for this stream started arriving.
+    /// Media for this stream started arriving. `user_id` and `room_id` come from the signed
+    /// publish URL: a stream no session reserved appears in `room_id` (when set) as published
+    /// by `user_id` (streams pushed by external encoders with `duet url publish --room-id`).
     Started {
         /// App.
         app_id: u32,
         /// Stream.
         stream_id: String,
+        /// Publisher named in the URL.
+        user_id: String,
+        /// Room named in the URL (may be empty).
+        room_id: String,
+        /// The app's secret (the ingest verified the URL with it; stream URLs are signed with it).
+        secret: AppSecret,
     },
     /// Media for this stream ended.
     Stopped {
@@ -195,8 +203,12 @@ pub(crate) struct Room {
     pub count_pending: bool,
 }
 
+/// Owner of streams published from outside any session (external encoders).
+pub(crate) const EXTERNAL: u64 = 0;
+
 pub(crate) struct Stream {
     pub room_id: String,
+    /// The publishing session, or [`EXTERNAL`].
     pub owner: u64,
     pub user: User,
     pub extra_info: String,
@@ -368,6 +380,18 @@ impl Hub {
     }
 
     // ----- plumbing used by the request modules -----
+
+    /// The app's state, created on first use; the secret is refreshed (it may have been rotated).
+    pub(crate) fn app_entry(&mut self, app_id: u32, secret: AppSecret) -> &mut App {
+        let app = self.apps.entry(app_id).or_insert_with(|| App {
+            secret: secret.clone(),
+            rooms: HashMap::new(),
+            users: HashMap::new(),
+            streams: HashMap::new(),
+        });
+        app.secret = secret;
+        app
+    }
 
     pub(crate) fn send(&mut self, conn: ConnId, frame: Arc<str>) {
         self.out.push_back(Output::Send { conn, frame });

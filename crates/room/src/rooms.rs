@@ -1,13 +1,13 @@
 //! Room requests: login (with the room snapshot), logout, token renewal and expiry, messages,
 //! custom commands, room extra info, and the coalesced online-count push.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use duet_token::{AppSecret, CLOCK_SKEW_SECS};
 use serde_json::{Value, json};
 
 use crate::error::{ErrorCode, Refusal};
-use crate::hub::{App, Audience, ConnId, ExtraInfo, Hub, Membership, Now, Room, Session};
+use crate::hub::{Audience, ConnId, ExtraInfo, Hub, Membership, Now, Room, Session};
 use crate::timers::TimerKey;
 use crate::wire::{self, Login};
 
@@ -45,13 +45,7 @@ pub(crate) fn login(hub: &mut Hub, now: Now, conn: ConnId, l: Login, secret: Opt
             ));
         }
     }
-    let app = hub.apps.entry(l.app_id).or_insert_with(|| App {
-        secret: secret.clone(),
-        rooms: HashMap::new(),
-        users: HashMap::new(),
-        streams: HashMap::new(),
-    });
-    app.secret = secret;
+    let app = hub.app_entry(l.app_id, secret);
     if let Some(room) = app.rooms.get(&l.room_id) {
         if room.members.len() >= room.max_members as usize {
             return Err(Refusal::new(

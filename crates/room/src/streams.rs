@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::error::{ErrorCode, Refusal};
-use crate::hub::{Audience, ConnId, Hub, MediaEvent, Now, Output, Stream};
+use crate::hub::{Audience, ConnId, EXTERNAL, Hub, MediaEvent, Now, Output, Stream};
 use crate::wire;
 
 type Reply = Result<Value, Refusal>;
@@ -152,11 +152,26 @@ pub(crate) fn set_extra(hub: &mut Hub, now: Now, sid: u64, stream_id: &str, extr
 
 pub(crate) fn handle_media(hub: &mut Hub, now: Now, event: MediaEvent) {
     let (app_id, stream_id, live) = match &event {
-        MediaEvent::Started { app_id, stream_id } => (*app_id, stream_id.as_str(), true),
+        MediaEvent::Started { app_id, stream_id, .. } => (*app_id, stream_id.as_str(), true),
         MediaEvent::Stopped { app_id, stream_id } => (*app_id, stream_id.as_str(), false),
     };
-    let Some(s) = hub.apps.get_mut(&app_id).and_then(|a| a.streams.get_mut(stream_id)) else { return };
+    if let MediaEvent::Started { secret, .. } = &event {
+        hub.app_entry(app_id, secret.clone());
+    }
+    let Some(app) = hub.apps.get_mut(&app_id) else { return };
+    if let MediaEvent::Started { user_id, room_id, .. } = &event {
+        if !app.streams.contains_key(stream_id) && !room_id.is_empty() {
+            let user = wire::User { user_id: user_id.clone(), user_name: user_id.clone() };
+            let s = Stream { room_id: room_id.clone(), owner: EXTERNAL, user, extra_info: String::new(), live: false };
+            app.streams.insert(stream_id.to_owned(), s);
+        }
+    }
+    let Some(s) = app.streams.get_mut(stream_id) else { return };
     if s.live == live {
+        return;
+    }
+    if !live && s.owner == EXTERNAL {
+        release(hub, now, app_id, stream_id, false);
         return;
     }
     s.live = live;

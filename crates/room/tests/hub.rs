@@ -147,7 +147,13 @@ impl World {
 
     fn media(&mut self, stream: &str, live: bool) {
         let ev = if live {
-            MediaEvent::Started { app_id: APP, stream_id: stream.into() }
+            MediaEvent::Started {
+                app_id: APP,
+                stream_id: stream.into(),
+                user_id: String::new(),
+                room_id: String::new(),
+                secret: secret(),
+            }
         } else {
             MediaEvent::Stopped { app_id: APP, stream_id: stream.into() }
         };
@@ -367,7 +373,7 @@ fn the_seeds_call_flow_publish_add_stop_delete() {
     assert_eq!(c["data"]["streams"][0]["streamID"], "streamID_b");
     let play = w.call(3, "play", json!({"streamID": "streamID_b"}));
     assert_eq!(play["data"]["live"], true);
-    assert!(play["data"]["url"].as_str().unwrap().contains("user=C&sign="));
+    assert!(play["data"]["url"].as_str().unwrap().contains("user=C&room=&sign="));
 
     w.clear();
     assert_eq!(w.call(2, "stopPublish", json!({"streamID": "streamID_b"}))["code"], 0);
@@ -573,4 +579,55 @@ fn bad_frames_get_codes_and_abuse_closes() {
     // Others are unaffected.
     w.connect(2);
     assert_eq!(w.call(2, "ping", json!({}))["code"], 0);
+}
+
+#[test]
+fn external_encoders_publish_into_a_room_by_url() {
+    let mut w = World::new();
+    w.connect(1);
+    w.login(1, "room", "A");
+    w.clear();
+    let ev = MediaEvent::Started {
+        app_id: APP,
+        stream_id: "obs".into(),
+        user_id: "encoder".into(),
+        room_id: "room".into(),
+        secret: secret(),
+    };
+    w.hub.handle_media(w.now, ev);
+    w.drain();
+    let add = &w.take_push(1, "roomStreamUpdate")[0]["data"];
+    assert_eq!(
+        (add["updateType"].as_str(), add["streamList"][0]["user"]["userID"].as_str()),
+        (Some("ADD"), Some("encoder"))
+    );
+    // A session cannot take a live external stream's ID.
+    assert_eq!(w.call(1, "publish", json!({"streamID": "obs"}))["code"], ErrorCode::StreamTaken.number());
+    w.media("obs", false);
+    assert_eq!(w.take_push(1, "roomStreamUpdate")[0]["data"]["updateType"], "DELETE");
+    assert_eq!(w.call(1, "publish", json!({"streamID": "obs"}))["code"], 0, "free again");
+    // An encoder may start before anyone joins: the stream is in the first joiner's snapshot.
+    let ev = MediaEvent::Started {
+        app_id: APP,
+        stream_id: "early".into(),
+        user_id: "enc".into(),
+        room_id: "later".into(),
+        secret: secret(),
+    };
+    w.hub.handle_media(w.now, ev);
+    w.drain();
+    w.connect(2);
+    let joined = w.login(2, "later", "B");
+    assert_eq!(joined["data"]["streams"][0]["streamID"], "early");
+    // Without a room, an unreserved stream is not announced anywhere.
+    let ev = MediaEvent::Started {
+        app_id: APP,
+        stream_id: "loose".into(),
+        user_id: "u".into(),
+        room_id: String::new(),
+        secret: secret(),
+    };
+    w.hub.handle_media(w.now, ev);
+    w.drain();
+    assert!(w.take_push(1, "roomStreamUpdate").is_empty());
 }

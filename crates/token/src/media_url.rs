@@ -3,7 +3,7 @@
 //!
 //! key = HMAC-SHA256(ServerSecret, "duet/media-url/v1"); the signature is
 //! HMAC-SHA256(key, "duet/media-url/v1" | app_id u32 BE | action u8 | len-prefixed stream_id |
-//! len-prefixed user_id | expire u64 BE), written as 64 lowercase hex characters. Every field is
+//! len-prefixed user_id | len-prefixed room_id | expire u64 BE), written as 64 lowercase hex characters. Every field is
 //! fixed-width or length-prefixed, so no two grants share a signed message. Verification is
 //! constant-time.
 
@@ -46,6 +46,8 @@ pub struct MediaGrant<'a> {
     pub action: MediaAction,
     /// Who it was issued to (may be empty for anonymous play).
     pub user_id: &'a str,
+    /// The room a published stream appears in (empty: none, or the publisher's reservation).
+    pub room_id: &'a str,
     /// Expiry, unix seconds.
     pub expire: u64,
 }
@@ -80,7 +82,7 @@ impl MediaGrant<'_> {
         mac.update(DOMAIN);
         mac.update(&self.app_id.to_be_bytes());
         mac.update(&[self.action.tag()]);
-        for field in [self.stream_id, self.user_id] {
+        for field in [self.stream_id, self.user_id, self.room_id] {
             mac.update(&(field.len() as u64).to_be_bytes());
             mac.update(field.as_bytes());
         }
@@ -115,7 +117,14 @@ mod tests {
     }
 
     fn grant() -> MediaGrant<'static> {
-        MediaGrant { app_id: 7, stream_id: "s1", action: MediaAction::Publish, user_id: "u1", expire: 1000 }
+        MediaGrant {
+            app_id: 7,
+            stream_id: "s1",
+            action: MediaAction::Publish,
+            user_id: "u1",
+            room_id: "r1",
+            expire: 1000,
+        }
     }
 
     #[test]
@@ -140,6 +149,8 @@ mod tests {
             MediaGrant { stream_id: "s2", ..grant() },
             MediaGrant { action: MediaAction::Play, ..grant() },
             MediaGrant { user_id: "u2", ..grant() },
+            MediaGrant { room_id: "r2", ..grant() },
+            MediaGrant { user_id: "u1r", room_id: "1", ..grant() },
             MediaGrant { expire: 1001, ..grant() },
             // Moving bytes between fields must not produce the same message.
             MediaGrant { stream_id: "s1u", user_id: "1", ..grant() },
