@@ -39,6 +39,68 @@ pub enum Command {
     /// Mint and inspect token04 login tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Print signed media URLs for external encoders and players (ffmpeg, OBS, VLC).
+    #[command(subcommand)]
+    Url(UrlCommand),
+}
+
+/// `duet url ...`.
+#[derive(Debug, Subcommand)]
+pub enum UrlCommand {
+    /// A signed RTMP publish URL.
+    Publish {
+        /// The AppID.
+        #[arg(long, value_parser = parse_app_id, allow_hyphen_values = true)]
+        app_id: u32,
+        /// The stream ID ([0-9A-Za-z_-], at most 256 bytes).
+        #[arg(long)]
+        stream_id: String,
+        /// Who publishes (shown to the room as the stream's user).
+        #[arg(long, default_value = "encoder")]
+        user_id: String,
+        /// Announce the stream in this room while it is live.
+        #[arg(long)]
+        room_id: Option<String>,
+        /// Lifetime in seconds (the URL must be used before it expires; a running stream is not cut).
+        #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u32).range(1..))]
+        ttl: u32,
+        /// Public RTMP base [default: rtmp://127.0.0.1:1935; or public_rtmp_url from --config].
+        #[arg(long, env = "DUET_PUBLIC_RTMP_URL", value_name = "URL")]
+        public_rtmp_url: Option<RtmpUrl>,
+    },
+    /// A signed play URL.
+    Play {
+        /// The AppID.
+        #[arg(long, value_parser = parse_app_id, allow_hyphen_values = true)]
+        app_id: u32,
+        /// The stream ID.
+        #[arg(long)]
+        stream_id: String,
+        /// Who plays.
+        #[arg(long, default_value = "viewer")]
+        user_id: String,
+        /// RTMP or HTTP-FLV.
+        #[arg(long, value_enum, default_value = "rtmp")]
+        format: PlayFormat,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u32).range(1..))]
+        ttl: u32,
+        /// Public RTMP base [default: rtmp://127.0.0.1:1935].
+        #[arg(long, env = "DUET_PUBLIC_RTMP_URL", value_name = "URL")]
+        public_rtmp_url: Option<RtmpUrl>,
+        /// Public HTTP base [default: http://127.0.0.1:8080].
+        #[arg(long, env = "DUET_PUBLIC_HTTP_URL", value_name = "URL")]
+        public_http_url: Option<HttpUrl>,
+    },
+}
+
+/// Play URL formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlayFormat {
+    /// rtmp://...
+    Rtmp,
+    /// http(s)://.../live/APP/STREAM.flv
+    Flv,
 }
 
 /// `duet serve` flags.

@@ -141,6 +141,24 @@ impl Loaded {
         })
     }
 
+    /// The public bases `duet url` prints with: flag or env, else the config file, else the
+    /// default listen addresses.
+    pub fn url_bases(&self, rtmp: Option<RtmpUrl>, http: Option<HttpUrl>) -> (RtmpUrl, HttpUrl) {
+        let f = &self.file;
+        let rtmp_addr = f.rtmp.unwrap_or_else(|| DEFAULT_RTMP.parse().expect("valid default"));
+        let http_addr = f.http.unwrap_or_else(|| DEFAULT_HTTP.parse().expect("valid default"));
+        let tls = f.tls_cert.is_some();
+        let urls = crate::public_url::PublicUrls::resolve(
+            None,
+            rtmp.or_else(|| f.public_rtmp_url.clone()),
+            http.or_else(|| f.public_http_url.clone()),
+            http_addr,
+            rtmp_addr,
+            tls,
+        );
+        (urls.rtmp, urls.http)
+    }
+
     fn path(&self, p: &Option<PathBuf>) -> Option<PathBuf> {
         p.as_ref().map(|p| if p.is_relative() { self.dir.join(p) } else { p.clone() })
     }

@@ -25,6 +25,8 @@ pub struct AppState {
     pub start_time: i64,
     /// The signaling hub.
     pub signaling: crate::signaling::Signaling,
+    /// The media hub and what media requests share.
+    pub media: crate::rtmp_ingest::MediaContext,
 }
 
 /// All routes.
@@ -33,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/ws", get(crate::signaling::upgrade))
+        .route("/live/{app}/{file}", get(crate::flv_http::play))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .with_state(state)
@@ -53,7 +56,13 @@ async fn metrics(State(state): State<AppState>) -> Response {
     let apps = tokio::task::spawn_blocking(move || registry.count()).await;
     match apps {
         Ok(Ok(apps)) => {
-            let body = state.metrics.render(&Snapshot { start_time: state.start_time, apps });
+            let snapshot = Snapshot {
+                start_time: state.start_time,
+                apps,
+                live_streams: state.media.hub.live_count(),
+                media: &state.media.hub.stats,
+            };
+            let body = state.metrics.render(&snapshot);
             ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
         }
         failed => {

@@ -14,11 +14,14 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod credentials;
+pub mod flv_http;
 pub mod http;
+pub mod media_auth;
 pub mod metrics;
 pub mod os;
 pub mod public_url;
 pub mod registry;
+pub mod rtmp_ingest;
 pub mod signaling;
 pub mod tls;
 
@@ -57,6 +60,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => {
             init_logging(quiet_unless_asked(common.log_level));
             commands::token::run(&common, cmd)
+        }
+        Command::Url(cmd) => {
+            init_logging(quiet_unless_asked(common.log_level));
+            commands::url::run(&common, &loaded, cmd)
         }
     }
 }

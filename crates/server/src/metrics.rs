@@ -13,8 +13,9 @@ pub struct Metrics {
     pub http_requests: AtomicU64,
     /// TLS handshakes that failed or timed out.
     pub tls_handshake_failures: AtomicU64,
-    /// RTMP connections closed before any media was accepted.
-    pub rtmp_connections_refused: AtomicU64,
+    /// Media requests refused (bad or missing signatures, unknown apps or streams, duplicate
+    /// publishers, protocol errors, handshake timeouts).
+    pub media_refused: AtomicU64,
     /// Open signaling WebSocket connections (gauge).
     pub signaling_connections: AtomicU64,
     /// Signaling sessions, including those waiting for a resume (gauge).
@@ -26,11 +27,15 @@ pub struct Metrics {
 }
 
 /// Values read at scrape time.
-pub struct Snapshot {
+pub struct Snapshot<'a> {
     /// Unix time the server started.
     pub start_time: i64,
     /// Registered apps.
     pub apps: u64,
+    /// Live streams now.
+    pub live_streams: usize,
+    /// The media hub's counters.
+    pub media: &'a duet_media::MediaStats,
 }
 
 impl Metrics {
@@ -40,8 +45,8 @@ impl Metrics {
     }
 
     /// Prometheus text exposition format, version 0.0.4.
-    pub fn render(&self, s: &Snapshot) -> String {
-        let counters: [(&str, &str, &str, &AtomicU64); 7] = [
+    pub fn render(&self, s: &Snapshot<'_>) -> String {
+        let counters: [(&str, &str, &str, &AtomicU64); 11] = [
             ("duet_http_requests_total", "counter", "HTTP requests answered.", &self.http_requests),
             (
                 "duet_tls_handshake_failures_total",
@@ -49,12 +54,11 @@ impl Metrics {
                 "TLS handshakes that failed or timed out.",
                 &self.tls_handshake_failures,
             ),
-            (
-                "duet_rtmp_connections_refused_total",
-                "counter",
-                "RTMP connections closed without accepting media.",
-                &self.rtmp_connections_refused,
-            ),
+            ("duet_media_refused_total", "counter", "Media requests refused (signature, app, stream, duplicate publisher, protocol, timeout).", &self.media_refused),
+            ("duet_media_players", "gauge", "Players attached to live streams (RTMP and HTTP-FLV).", &s.media.players),
+            ("duet_media_bytes_in_total", "counter", "Media payload bytes received from publishers.", &s.media.bytes_in),
+            ("duet_media_bytes_out_total", "counter", "Media bytes sent to players.", &s.media.bytes_out),
+            ("duet_media_keyframe_skips_total", "counter", "Times a player fell behind and skipped to the next keyframe.", &s.media.keyframe_skips),
             (
                 "duet_signaling_connections",
                 "gauge",
@@ -83,6 +87,7 @@ impl Metrics {
         family("duet_build_info", "gauge", "Duet version.", format!("{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION")));
         family("duet_start_time_seconds", "gauge", "Unix time the server started.", format!(" {}", s.start_time));
         family("duet_apps", "gauge", "Registered apps.", format!(" {}", s.apps));
+        family("duet_media_live_streams", "gauge", "Live streams.", format!(" {}", s.live_streams));
         for (name, kind, help, value) in counters {
             family(name, kind, help, format!(" {}", value.load(Relaxed)));
         }
@@ -98,7 +103,8 @@ mod tests {
     fn renders_every_family_with_help_and_type() {
         let m = Metrics::default();
         Metrics::inc(&m.http_requests);
-        let text = m.render(&Snapshot { start_time: 5, apps: 2 });
+        let media = duet_media::MediaStats::default();
+        let text = m.render(&Snapshot { start_time: 5, apps: 2, live_streams: 0, media: &media });
         assert!(text.contains("\nduet_apps 2\n"), "{text}");
         assert!(text.contains("duet_http_requests_total 1\n"));
         for line in text.lines().filter(|l| !l.starts_with('#')) {

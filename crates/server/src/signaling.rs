@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
+use duet_media::Hub as MediaHub;
 use duet_room::{ConnId, ErrorCode, Hub, MediaEvent, Now, Output, RoomConfig, wire};
 use duet_token::AppSecret;
 use serde_json::json;
@@ -32,8 +33,6 @@ enum HubInput {
     Connect(ConnId, mpsc::Sender<ToConn>),
     Frame(ConnId, Result<wire::Frame, wire::FrameError>, Option<AppSecret>),
     Disconnect(ConnId),
-    // Used by the media server (next issue) to report live and ended streams.
-    #[allow(dead_code)]
     Media(MediaEvent),
     Shutdown,
 }
@@ -51,12 +50,17 @@ pub struct Signaling {
 }
 
 impl Signaling {
-    /// Starts the hub task.
-    pub fn start(config: RoomConfig, metrics: Arc<Metrics>) -> Self {
+    /// Starts the hub task; `media` is asked to cut publishers whose session released a stream.
+    pub fn start(config: RoomConfig, metrics: Arc<Metrics>, media: Arc<MediaHub>) -> Self {
         let (inbox, rx) = mpsc::channel(HUB_INBOX);
         let hub = Hub::new(config, crate::os::random());
-        tokio::spawn(run_hub(hub, rx, metrics));
+        tokio::spawn(run_hub(hub, rx, metrics, media));
         Self { inbox, next_conn: Arc::new(AtomicU64::new(1)) }
+    }
+
+    /// Reports a stream that started or stopped arriving.
+    pub async fn media(&self, event: MediaEvent) {
+        let _ = self.inbox.send(HubInput::Media(event)).await;
     }
 
     /// Tells every client the server is going away and closes their connections.
@@ -69,7 +73,7 @@ fn now() -> Now {
     Now { at: Instant::now(), unix_ms: crate::os::now_unix_ms() }
 }
 
-async fn run_hub(mut hub: Hub, mut rx: mpsc::Receiver<HubInput>, metrics: Arc<Metrics>) {
+async fn run_hub(mut hub: Hub, mut rx: mpsc::Receiver<HubInput>, metrics: Arc<Metrics>, media: Arc<MediaHub>) {
     let mut outboxes: HashMap<ConnId, mpsc::Sender<ToConn>> = HashMap::new();
     loop {
         let deadline = hub.poll_timeout().map(tokio::time::Instant::from_std);
@@ -77,7 +81,7 @@ async fn run_hub(mut hub: Hub, mut rx: mpsc::Receiver<HubInput>, metrics: Arc<Me
             input = rx.recv() => input,
             () = sleep_until(deadline) => {
                 hub.handle_timeout(now());
-                drain(&mut hub, &mut outboxes, &metrics);
+                drain(&mut hub, &mut outboxes, &metrics, &media);
                 continue;
             }
         };
@@ -101,7 +105,7 @@ async fn run_hub(mut hub: Hub, mut rx: mpsc::Receiver<HubInput>, metrics: Arc<Me
                 return;
             }
         }
-        drain(&mut hub, &mut outboxes, &metrics);
+        drain(&mut hub, &mut outboxes, &metrics, &media);
     }
 }
 
@@ -114,7 +118,7 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 
 /// Carries out everything the hub asked for; a connection that cannot keep up is dropped,
 /// which may produce more outputs, so this repeats until the hub is quiet.
-fn drain(hub: &mut Hub, outboxes: &mut HashMap<ConnId, mpsc::Sender<ToConn>>, metrics: &Metrics) {
+fn drain(hub: &mut Hub, outboxes: &mut HashMap<ConnId, mpsc::Sender<ToConn>>, metrics: &Metrics, media: &MediaHub) {
     loop {
         let mut too_slow = Vec::new();
         while let Some(out) = hub.poll_output() {
@@ -130,7 +134,7 @@ fn drain(hub: &mut Hub, outboxes: &mut HashMap<ConnId, mpsc::Sender<ToConn>>, me
                     }
                 }
                 Output::StopMedia { app_id, stream_id } => {
-                    tracing::debug!(app_id, %stream_id, "stream released; no media connection to cut in this build");
+                    media.cut(&duet_media::StreamKey { app_id, stream_id });
                 }
             }
         }

@@ -3,3 +3,4 @@
 pub mod app;
 pub mod serve;
 pub mod token;
+pub mod url;

@@ -18,6 +18,7 @@ use crate::http::{AppState, router};
 use crate::metrics::Metrics;
 use crate::public_url::PublicUrls;
 use crate::registry::{App, Registry};
+use crate::rtmp_ingest::MediaContext;
 use crate::signaling::{Signaling, room_config};
 use crate::tls::{TlsListener, load_config};
 
@@ -52,7 +53,9 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     print_banner(&urls, http_addr, rtmp_addr, &registry, &app, created, &token);
 
     let metrics = Arc::new(Metrics::default());
-    let signaling = Signaling::start(room_config(&urls, s.heartbeat, s.resume_grace), metrics.clone());
+    let media_hub = Arc::new(duet_media::Hub::default());
+    let signaling = Signaling::start(room_config(&urls, s.heartbeat, s.resume_grace), metrics.clone(), media_hub.clone());
+    let media = MediaContext { hub: media_hub, registry: registry.clone(), signaling: signaling.clone(), metrics: metrics.clone() };
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let hub = signaling.clone();
@@ -66,8 +69,8 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         hub.shutdown().await;
     });
 
-    tokio::spawn(refuse_rtmp(rtmp, metrics.clone(), stop_rx.clone()));
-    let state = AppState { registry, metrics: metrics.clone(), start_time: crate::os::now_unix(), signaling };
+    tokio::spawn(crate::rtmp_ingest::serve(rtmp, media.clone(), stop_rx.clone()));
+    let state = AppState { registry, metrics: metrics.clone(), start_time: crate::os::now_unix(), signaling, media };
     let routes = router(state);
     let server: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match tls {
         Some(config) => Box::pin(
@@ -107,26 +110,6 @@ fn default_app(registry: &Registry) -> anyhow::Result<(App, bool)> {
     }
 }
 
-/// RTMP ingest is not built yet: the port is held (so addresses and conflicts are real) and
-/// every connection is closed at once, counted, and logged.
-async fn refuse_rtmp(listener: TcpListener, metrics: Arc<Metrics>, stop: watch::Receiver<bool>) {
-    loop {
-        tokio::select! {
-            () = stopped(stop.clone()) => return,
-            accepted = listener.accept() => match accepted {
-                Ok((_conn, peer)) => {
-                    Metrics::inc(&metrics.rtmp_connections_refused);
-                    tracing::info!(%peer, "RTMP connection closed: media ingest is not available in this build");
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "RTMP accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-        }
-    }
-}
-
 fn print_banner(
     urls: &PublicUrls,
     http: SocketAddr,
@@ -144,7 +127,7 @@ fn print_banner(
     };
     say!(
         "Duet {version} is running.
-  HTTP/WebSocket  {http_url}   (listening on {http}; /healthz, /metrics)
+  HTTP/WebSocket  {http_url}   (listening on {http}; /ws, /live/*.flv, /healthz, /metrics)
   RTMP            {rtmp_url}   (listening on {rtmp})
   Data            {db}
 

@@ -1,0 +1,281 @@
+//! The RTMP listener: one task per connection drives a `duet_rtmp::Session`, checks signed
+//! URLs, and either publishes into the media hub (telling signaling when the stream starts and
+//! ends) or plays from it. Handshakes must finish in 10 s; a player that cannot take data for
+//! 30 s is dropped. Every refusal is logged with its code and counted.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use duet_media::{Hub as MediaHub, Kind, Publisher, StreamKey, Subscriber};
+use duet_rtmp::{Event, Session, handshake};
+use duet_room::MediaEvent;
+use duet_token::{AppSecret, MediaAction};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::media_auth::{self, Refused};
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+use crate::signaling::Signaling;
+
+/// Time allowed from TCP accept to the end of the handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a write to a peer may block.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// A connection that neither publishes nor plays is closed after this much silence.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What every RTMP connection shares.
+#[derive(Clone)]
+pub struct MediaContext {
+    /// Live streams.
+    pub hub: Arc<MediaHub>,
+    /// Apps and secrets.
+    pub registry: Arc<Registry>,
+    /// Where stream start/stop goes.
+    pub signaling: Signaling,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+}
+
+impl MediaContext {
+    /// The secret of a registered app.
+    pub async fn secret(&self, app_id: u32) -> Option<AppSecret> {
+        let registry = self.registry.clone();
+        tokio::task::spawn_blocking(move || registry.get(app_id)).await.ok()?.ok()?.map(|a| a.secret)
+    }
+
+    /// Logs and counts a refused media request.
+    pub fn refuse(&self, peer: &str, what: &str, r: &Refused) {
+        Metrics::inc(&self.metrics.media_refused);
+        tracing::warn!(%peer, code = r.code, "{what} refused: {}", r.message);
+    }
+}
+
+/// Accepts RTMP connections until `stop`.
+pub async fn serve(listener: TcpListener, ctx: MediaContext, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = async { let _ = stop.wait_for(|s| *s).await; } => return,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, peer)) => {
+                    let ctx = ctx.clone();
+                    tokio::spawn(async move {
+                        let _ = tcp.set_nodelay(true);
+                        if let Err(reason) = connection(tcp, peer, &ctx).await {
+                            tracing::info!(%peer, "RTMP connection closed: {reason}");
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "RTMP accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+}
+
+enum Role {
+    None,
+    Publishing(Publisher),
+    Playing(Subscriber),
+}
+
+struct Conn<'a> {
+    ctx: &'a MediaContext,
+    peer: String,
+    session: Session,
+    app: Option<(u32, AppSecret)>,
+    app_query: String,
+    role: Role,
+}
+
+async fn connection(mut tcp: TcpStream, peer: SocketAddr, ctx: &MediaContext) -> Result<(), String> {
+    let mut c = Conn { ctx, peer: peer.to_string(), session: Session::new(crate::os::random::<{ handshake::PACKET }>()), app: None, app_query: String::new(), role: Role::None };
+    let result = c.run(&mut tcp).await;
+    if let Role::Publishing(p) = std::mem::replace(&mut c.role, Role::None) {
+        let key = p.key().clone();
+        drop(p);
+        ctx.signaling.media(MediaEvent::Stopped { app_id: key.app_id, stream_id: key.stream_id }).await;
+    }
+    result
+}
+
+impl Conn<'_> {
+    async fn run(&mut self, tcp: &mut TcpStream) -> Result<(), String> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let started = tokio::time::Instant::now();
+        loop {
+            self.flush(tcp).await?;
+            if self.session.should_close() {
+                return Err("closed after a refusal".into());
+            }
+            let idle_limit = if self.session.handshake_done() { IDLE_TIMEOUT } else { HANDSHAKE_TIMEOUT.saturating_sub(started.elapsed()) };
+            let watch_idle = matches!(self.role, Role::None);
+            tokio::select! {
+                read = tcp.read(&mut buf) => {
+                    let n = read.map_err(|e| format!("read failed: {e}"))?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    self.session.handle_bytes(&buf[..n]).map_err(|e| self.protocol_error(e))?;
+                    while let Some(event) = self.session.poll_event().map_err(|e| self.protocol_error(e))? {
+                        self.handle(event).await;
+                    }
+                }
+                happening = role_event(&mut self.role) => match happening {
+                    RoleEvent::Packet(bytes) => {
+                        write(tcp, &bytes).await?;
+                        if let Role::Playing(sub) = &self.role {
+                            sub.sent(bytes.len());
+                        }
+                    }
+                    RoleEvent::StreamEnded => {
+                        self.role = Role::None;
+                        self.session.end_play();
+                    }
+                    RoleEvent::Cut => return Err("its publishing session ended".into()),
+                },
+                () = tokio::time::sleep(idle_limit), if watch_idle => {
+                    Metrics::inc(&self.ctx.metrics.media_refused);
+                    return Err(if self.session.handshake_done() { "idle".into() } else { "handshake timed out".into() });
+                }
+            }
+        }
+    }
+
+    fn protocol_error(&self, e: duet_rtmp::RtmpError) -> String {
+        Metrics::inc(&self.ctx.metrics.media_refused);
+        format!("protocol error: {e}")
+    }
+
+    async fn flush(&mut self, tcp: &mut TcpStream) -> Result<(), String> {
+        let out = self.session.take_output();
+        if out.is_empty() { Ok(()) } else { write(tcp, &out).await }
+    }
+
+    async fn handle(&mut self, event: Event) {
+        match event {
+            Event::Connect { app, .. } => {
+                // The RTMP "app" is the AppID; some clients attach the URL's query to it.
+                let (id, query) = app.split_once('?').unwrap_or((&app, ""));
+                self.app_query = query.to_owned();
+                let secret = match id.parse::<u32>() {
+                    Ok(app_id) => self.ctx.secret(app_id).await.map(|s| (app_id, s)),
+                    Err(_) => None,
+                };
+                match secret {
+                    Some(found) => {
+                        self.app = Some(found);
+                        self.session.accept_connect();
+                    }
+                    None => {
+                        self.ctx.refuse(&self.peer, "connect", &Refused { code: "unknown_app", message: format!("no app `{id}`") });
+                        self.session.reject_connect("unknown app");
+                    }
+                }
+            }
+            Event::Publish { name } => match self.verify(&name, MediaAction::Publish) {
+                Err(r) => {
+                    self.ctx.refuse(&self.peer, "publish", &r);
+                    self.session.reject_publish("NetStream.Publish.Denied", &r.message);
+                }
+                Ok((app_id, secret, v)) => {
+                    let key = StreamKey { app_id, stream_id: v.stream_id.clone() };
+                    match self.ctx.hub.publish(key) {
+                        Err(_) => {
+                            let r = Refused { code: "stream_live", message: format!("{} is already being published", v.stream_id) };
+                            self.ctx.refuse(&self.peer, "publish", &r);
+                            self.session.reject_publish("NetStream.Publish.BadName", &r.message);
+                        }
+                        Ok(publisher) => {
+                            tracing::info!(peer = %self.peer, app_id, stream = %v.stream_id, user = %v.user_id, "publishing");
+                            self.role = Role::Publishing(publisher);
+                            self.session.accept_publish("Publishing.");
+                            let event = MediaEvent::Started { app_id, stream_id: v.stream_id, user_id: v.user_id, room_id: v.room_id, secret };
+                            self.ctx.signaling.media(event).await;
+                        }
+                    }
+                }
+            },
+            Event::Play { name } => match self.verify(&name, MediaAction::Play) {
+                Err(r) => {
+                    self.ctx.refuse(&self.peer, "play", &r);
+                    self.session.reject_play("NetStream.Play.Failed", &r.message);
+                }
+                Ok((app_id, _, v)) => match self.ctx.hub.subscribe(&StreamKey { app_id, stream_id: v.stream_id.clone() }) {
+                    None => {
+                        let r = Refused { code: "stream_not_found", message: format!("{} is not live", v.stream_id) };
+                        self.ctx.refuse(&self.peer, "play", &r);
+                        self.session.reject_play("NetStream.Play.StreamNotFound", &r.message);
+                    }
+                    Some(sub) => {
+                        self.role = Role::Playing(sub);
+                        self.session.accept_play("Playing.");
+                    }
+                },
+            },
+            Event::Media(m) => {
+                if let Role::Publishing(p) = &self.role {
+                    let kind = if m.type_id == duet_rtmp::msg::AUDIO { Kind::Audio } else { Kind::Video };
+                    p.push(kind, m.timestamp, &m.payload);
+                }
+            }
+            Event::Metadata(meta) => {
+                if let Role::Publishing(p) = &self.role {
+                    p.push(Kind::Metadata, 0, &meta);
+                }
+            }
+            Event::Unpublish => {
+                if let Role::Publishing(p) = std::mem::replace(&mut self.role, Role::None) {
+                    let key = p.key().clone();
+                    drop(p);
+                    self.ctx.signaling.media(MediaEvent::Stopped { app_id: key.app_id, stream_id: key.stream_id }).await;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn verify(&self, name: &str, action: MediaAction) -> Result<(u32, AppSecret, media_auth::Verified), Refused> {
+        let (app_id, secret) = self.app.clone().ok_or_else(|| Refused { code: "unknown_app", message: "no connect".into() })?;
+        // The query may sit on the stream name or (some clients) on the app.
+        let full = if name.contains('?') || self.app_query.is_empty() { name.to_owned() } else { format!("{name}?{}", self.app_query) };
+        let (stream_id, query) = media_auth::parse(&full)?;
+        let v = query.verify(&secret, app_id, &stream_id, action, crate::os::now_unix() as u64)?;
+        Ok((app_id, secret, v))
+    }
+}
+
+async fn write(tcp: &mut TcpStream, bytes: &[u8]) -> Result<(), String> {
+    match tokio::time::timeout(WRITE_TIMEOUT, tcp.write_all(bytes)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("write failed: {e}")),
+        Err(_) => Err("peer stopped reading".into()),
+    }
+}
+
+enum RoleEvent {
+    /// RTMP bytes for a player.
+    Packet(bytes::Bytes),
+    /// The played stream ended.
+    StreamEnded,
+    /// Signaling asked to stop this publisher.
+    Cut,
+}
+
+/// What the connection's role brings next: a packet to play, the end of the played stream, or
+/// a request to cut the publisher. Pending forever for a connection that does neither.
+async fn role_event(role: &mut Role) -> RoleEvent {
+    match role {
+        Role::Playing(sub) => sub.next().await.map_or(RoleEvent::StreamEnded, |p| RoleEvent::Packet(p.rtmp.clone())),
+        Role::Publishing(p) => {
+            p.cut_requested().await;
+            RoleEvent::Cut
+        }
+        Role::None => std::future::pending().await,
+    }
+}
