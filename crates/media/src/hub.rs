@@ -230,7 +230,7 @@ impl Subscriber {
                         if !resumes {
                             continue;
                         }
-                        self.skipping = !(p.keyframe || !self.has_video);
+                        self.skipping = !p.keyframe && self.has_video;
                     }
                     return Some(p);
                 }

@@ -40,7 +40,7 @@ fn digest_at(packet: &[u8; PACKET], offset: usize, key: &[u8]) -> [u8; DIGEST] {
 
 /// The client digest of C1 and the scheme base it was found at, when C1 has one.
 fn client_digest(c1: &[u8; PACKET]) -> Option<([u8; DIGEST], usize)> {
-    let fp_key = &FP_NAME[..];
+    let fp_key = FP_NAME;
     [772, 8].into_iter().find_map(|base| {
         let offset = digest_offset(c1, base);
         let expected = digest_at(c1, offset, fp_key);
@@ -65,7 +65,7 @@ pub fn respond(c1: &[u8; PACKET], random: &[u8; PACKET]) -> Vec<u8> {
         Some((c1_digest, base)) => {
             s1[4..8].copy_from_slice(&[4, 5, 0, 1]);
             let offset = digest_offset(&s1, base);
-            let d = digest_at(&s1, offset, &FMS_NAME[..]);
+            let d = digest_at(&s1, offset, FMS_NAME);
             s1[offset..offset + DIGEST].copy_from_slice(&d);
             out.extend_from_slice(&s1);
 

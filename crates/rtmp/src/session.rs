@@ -230,14 +230,13 @@ impl Session {
                 self.peer_window = u32_at(&m.payload).ok_or(RtmpError::Protocol("short Window Ack Size"))?
             }
             msg::ACK | msg::PEER_BANDWIDTH => {}
-            msg::USER_CONTROL => {
+            msg::USER_CONTROL
                 // Ping request (6): answer with a ping response (7) carrying the same timestamp.
-                if m.payload.len() >= 6 && m.payload[..2] == [0, 6] {
+                if m.payload.len() >= 6 && m.payload[..2] == [0, 6] => {
                     let mut p = vec![0, 7];
                     p.extend_from_slice(&m.payload[2..6]);
                     self.control(msg::USER_CONTROL, &p);
                 }
-            }
             msg::AUDIO | msg::VIDEO if self.publishing => self.events.push_back(Event::Media(m)),
             msg::DATA | msg::DATA_AMF3 if self.publishing => {
                 let body = if m.type_id == msg::DATA_AMF3 {

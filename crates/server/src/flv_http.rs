@@ -22,7 +22,11 @@ fn refusal(state: &AppState, status: StatusCode, r: &Refused) -> Response {
 }
 
 /// `GET /live/{app}/{file}`.
-pub async fn play(State(state): State<AppState>, Path((app, file)): Path<(String, String)>, RawQuery(query): RawQuery) -> Response {
+pub async fn play(
+    State(state): State<AppState>,
+    Path((app, file)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Response {
     let bad = |code: &'static str, message: &str| Refused { code, message: message.to_owned() };
     let Some(stream_id) = file.strip_suffix(".flv") else {
         return refusal(&state, StatusCode::NOT_FOUND, &bad("not_found", "play URLs end in .flv"));
@@ -60,14 +64,20 @@ pub async fn play(State(state): State<AppState>, Path((app, file)): Path<(String
 }
 
 trait ChainPackets {
-    fn chain_packets(self, sub: duet_media::Subscriber) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send;
+    fn chain_packets(
+        self,
+        sub: duet_media::Subscriber,
+    ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send;
 }
 
 impl<S> ChainPackets for S
 where
     S: futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send,
 {
-    fn chain_packets(self, sub: duet_media::Subscriber) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send {
+    fn chain_packets(
+        self,
+        sub: duet_media::Subscriber,
+    ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send {
         use futures_util::StreamExt;
         let tags = stream::unfold(sub, |mut sub| async move {
             let p = sub.next().await?;

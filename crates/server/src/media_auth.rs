@@ -70,8 +70,16 @@ impl Query {
     }
 
     /// Verifies the signature for this app, stream and action at `now_unix`.
-    pub fn verify(&self, secret: &AppSecret, app_id: u32, stream_id: &str, action: MediaAction, now_unix: u64) -> Result<Verified, Refused> {
-        let grant = MediaGrant { app_id, stream_id, action, user_id: &self.user, room_id: &self.room, expire: self.expire };
+    pub fn verify(
+        &self,
+        secret: &AppSecret,
+        app_id: u32,
+        stream_id: &str,
+        action: MediaAction,
+        now_unix: u64,
+    ) -> Result<Verified, Refused> {
+        let grant =
+            MediaGrant { app_id, stream_id, action, user_id: &self.user, room_id: &self.room, expire: self.expire };
         grant.verify(secret, &self.sign, now_unix).map_err(|e| refused(e.code(), e.to_string()))?;
         Ok(Verified { stream_id: stream_id.to_owned(), user_id: self.user.clone(), room_id: self.room.clone() })
     }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use duet_media::{Hub as MediaHub, Kind, Publisher, StreamKey, Subscriber};
-use duet_rtmp::{Event, Session, handshake};
 use duet_room::MediaEvent;
+use duet_rtmp::{Event, Session, handshake};
 use duet_token::{AppSecret, MediaAction};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -94,7 +94,14 @@ struct Conn<'a> {
 }
 
 async fn connection(mut tcp: TcpStream, peer: SocketAddr, ctx: &MediaContext) -> Result<(), String> {
-    let mut c = Conn { ctx, peer: peer.to_string(), session: Session::new(crate::os::random::<{ handshake::PACKET }>()), app: None, app_query: String::new(), role: Role::None };
+    let mut c = Conn {
+        ctx,
+        peer: peer.to_string(),
+        session: Session::new(crate::os::random::<{ handshake::PACKET }>()),
+        app: None,
+        app_query: String::new(),
+        role: Role::None,
+    };
     let result = c.run(&mut tcp).await;
     if let Role::Publishing(p) = std::mem::replace(&mut c.role, Role::None) {
         let key = p.key().clone();
@@ -113,7 +120,11 @@ impl Conn<'_> {
             if self.session.should_close() {
                 return Err("closed after a refusal".into());
             }
-            let idle_limit = if self.session.handshake_done() { IDLE_TIMEOUT } else { HANDSHAKE_TIMEOUT.saturating_sub(started.elapsed()) };
+            let idle_limit = if self.session.handshake_done() {
+                IDLE_TIMEOUT
+            } else {
+                HANDSHAKE_TIMEOUT.saturating_sub(started.elapsed())
+            };
             let watch_idle = matches!(self.role, Role::None);
             tokio::select! {
                 read = tcp.read(&mut buf) => {
@@ -173,7 +184,11 @@ impl Conn<'_> {
                         self.session.accept_connect();
                     }
                     None => {
-                        self.ctx.refuse(&self.peer, "connect", &Refused { code: "unknown_app", message: format!("no app `{id}`") });
+                        self.ctx.refuse(
+                            &self.peer,
+                            "connect",
+                            &Refused { code: "unknown_app", message: format!("no app `{id}`") },
+                        );
                         self.session.reject_connect("unknown app");
                     }
                 }
@@ -187,7 +202,10 @@ impl Conn<'_> {
                     let key = StreamKey { app_id, stream_id: v.stream_id.clone() };
                     match self.ctx.hub.publish(key) {
                         Err(_) => {
-                            let r = Refused { code: "stream_live", message: format!("{} is already being published", v.stream_id) };
+                            let r = Refused {
+                                code: "stream_live",
+                                message: format!("{} is already being published", v.stream_id),
+                            };
                             self.ctx.refuse(&self.peer, "publish", &r);
                             self.session.reject_publish("NetStream.Publish.BadName", &r.message);
                         }
@@ -195,7 +213,13 @@ impl Conn<'_> {
                             tracing::info!(peer = %self.peer, app_id, stream = %v.stream_id, user = %v.user_id, "publishing");
                             self.role = Role::Publishing(publisher);
                             self.session.accept_publish("Publishing.");
-                            let event = MediaEvent::Started { app_id, stream_id: v.stream_id, user_id: v.user_id, room_id: v.room_id, secret };
+                            let event = MediaEvent::Started {
+                                app_id,
+                                stream_id: v.stream_id,
+                                user_id: v.user_id,
+                                room_id: v.room_id,
+                                secret,
+                            };
                             self.ctx.signaling.media(event).await;
                         }
                     }
@@ -206,17 +230,20 @@ impl Conn<'_> {
                     self.ctx.refuse(&self.peer, "play", &r);
                     self.session.reject_play("NetStream.Play.Failed", &r.message);
                 }
-                Ok((app_id, _, v)) => match self.ctx.hub.subscribe(&StreamKey { app_id, stream_id: v.stream_id.clone() }) {
-                    None => {
-                        let r = Refused { code: "stream_not_found", message: format!("{} is not live", v.stream_id) };
-                        self.ctx.refuse(&self.peer, "play", &r);
-                        self.session.reject_play("NetStream.Play.StreamNotFound", &r.message);
+                Ok((app_id, _, v)) => {
+                    match self.ctx.hub.subscribe(&StreamKey { app_id, stream_id: v.stream_id.clone() }) {
+                        None => {
+                            let r =
+                                Refused { code: "stream_not_found", message: format!("{} is not live", v.stream_id) };
+                            self.ctx.refuse(&self.peer, "play", &r);
+                            self.session.reject_play("NetStream.Play.StreamNotFound", &r.message);
+                        }
+                        Some(sub) => {
+                            self.role = Role::Playing(sub);
+                            self.session.accept_play("Playing.");
+                        }
                     }
-                    Some(sub) => {
-                        self.role = Role::Playing(sub);
-                        self.session.accept_play("Playing.");
-                    }
-                },
+                }
             },
             Event::Media(m) => {
                 if let Role::Publishing(p) = &self.role {
@@ -233,7 +260,10 @@ impl Conn<'_> {
                 if let Role::Publishing(p) = std::mem::replace(&mut self.role, Role::None) {
                     let key = p.key().clone();
                     drop(p);
-                    self.ctx.signaling.media(MediaEvent::Stopped { app_id: key.app_id, stream_id: key.stream_id }).await;
+                    self.ctx
+                        .signaling
+                        .media(MediaEvent::Stopped { app_id: key.app_id, stream_id: key.stream_id })
+                        .await;
                 }
             }
             _ => {}
@@ -241,9 +271,14 @@ impl Conn<'_> {
     }
 
     fn verify(&self, name: &str, action: MediaAction) -> Result<(u32, AppSecret, media_auth::Verified), Refused> {
-        let (app_id, secret) = self.app.clone().ok_or_else(|| Refused { code: "unknown_app", message: "no connect".into() })?;
+        let (app_id, secret) =
+            self.app.clone().ok_or_else(|| Refused { code: "unknown_app", message: "no connect".into() })?;
         // The query may sit on the stream name or (some clients) on the app.
-        let full = if name.contains('?') || self.app_query.is_empty() { name.to_owned() } else { format!("{name}?{}", self.app_query) };
+        let full = if name.contains('?') || self.app_query.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{name}?{}", self.app_query)
+        };
         let (stream_id, query) = media_auth::parse(&full)?;
         let v = query.verify(&secret, app_id, &stream_id, action, crate::os::now_unix() as u64)?;
         Ok((app_id, secret, v))

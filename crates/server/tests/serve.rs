@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
@@ -64,9 +64,10 @@ fn healthz_metrics_and_unknown_paths() {
     assert_eq!(missing.status, 404);
     assert_eq!(serde_json::from_str::<Value>(&missing.body).unwrap()["code"], "not_found");
 
-    // An RTMP client is closed at once (ingest arrives with the media server) and counted.
+    // An RTMP client speaking another protocol is closed and counted.
     let mut rtmp = TcpStream::connect(server.rtmp).unwrap();
     rtmp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    rtmp.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
     let mut buf = [0u8; 1];
     assert_eq!(rtmp.read(&mut buf).unwrap(), 0, "RTMP connection should be closed");
 
@@ -78,7 +79,7 @@ fn healthz_metrics_and_unknown_paths() {
         metrics.headers
     );
     assert!(metrics.body.contains("\nduet_apps 1\n"), "{}", metrics.body);
-    assert!(metrics.body.contains("duet_rtmp_connections_refused_total 1\n"), "{}", metrics.body);
+    assert!(metrics.body.contains("duet_media_refused_total 1\n"), "{}", metrics.body);
     let requests: u64 =
         metrics.body.lines().find_map(|l| l.strip_prefix("duet_http_requests_total ")).unwrap().parse().unwrap();
     assert!(requests >= 2, "healthz and the 404 were counted: {requests}");

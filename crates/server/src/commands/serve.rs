@@ -54,8 +54,14 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
 
     let metrics = Arc::new(Metrics::default());
     let media_hub = Arc::new(duet_media::Hub::default());
-    let signaling = Signaling::start(room_config(&urls, s.heartbeat, s.resume_grace), metrics.clone(), media_hub.clone());
-    let media = MediaContext { hub: media_hub, registry: registry.clone(), signaling: signaling.clone(), metrics: metrics.clone() };
+    let signaling =
+        Signaling::start(room_config(&urls, s.heartbeat, s.resume_grace), metrics.clone(), media_hub.clone());
+    let media = MediaContext {
+        hub: media_hub,
+        registry: registry.clone(),
+        signaling: signaling.clone(),
+        metrics: metrics.clone(),
+    };
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let hub = signaling.clone();

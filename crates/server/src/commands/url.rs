@@ -24,17 +24,33 @@ pub fn run(common: &Common, loaded: &Loaded, cmd: UrlCommand) -> anyhow::Result<
             check_ids(&stream_id, room_id.as_deref())?;
             let app = registry.require(app_id)?;
             let (rtmp, http) = loaded.url_bases(public_rtmp_url, None);
-            let urls = UrlConfig { rtmp_base: rtmp.as_str().to_owned(), http_base: http.as_str().to_owned(), ttl_secs: 0 };
+            let urls =
+                UrlConfig { rtmp_base: rtmp.as_str().to_owned(), http_base: http.as_str().to_owned(), ttl_secs: 0 };
             let room = room_id.unwrap_or_default();
-            let grant = MediaGrant { app_id, stream_id: &stream_id, action: MediaAction::Publish, user_id: &user_id, room_id: &room, expire: now + u64::from(ttl) };
+            let grant = MediaGrant {
+                app_id,
+                stream_id: &stream_id,
+                action: MediaAction::Publish,
+                user_id: &user_id,
+                room_id: &room,
+                expire: now + u64::from(ttl),
+            };
             urls.signed(&app.secret, &grant, false)
         }
         UrlCommand::Play { app_id, stream_id, user_id, format, ttl, public_rtmp_url, public_http_url } => {
             check_ids(&stream_id, None)?;
             let app = registry.require(app_id)?;
             let (rtmp, http) = loaded.url_bases(public_rtmp_url, public_http_url);
-            let urls = UrlConfig { rtmp_base: rtmp.as_str().to_owned(), http_base: http.as_str().to_owned(), ttl_secs: 0 };
-            let grant = MediaGrant { app_id, stream_id: &stream_id, action: MediaAction::Play, user_id: &user_id, room_id: "", expire: now + u64::from(ttl) };
+            let urls =
+                UrlConfig { rtmp_base: rtmp.as_str().to_owned(), http_base: http.as_str().to_owned(), ttl_secs: 0 };
+            let grant = MediaGrant {
+                app_id,
+                stream_id: &stream_id,
+                action: MediaAction::Play,
+                user_id: &user_id,
+                room_id: "",
+                expire: now + u64::from(ttl),
+            };
             urls.signed(&app.secret, &grant, format == PlayFormat::Flv)
         }
     };

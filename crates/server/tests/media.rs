@@ -1,0 +1,318 @@
+//! The media server against real peers: ffmpeg publishes (H.264+AAC test pattern, AAC only);
+//! ffmpeg, ffprobe and rtmpdump play over RTMP and HTTP-FLV and decode; refusals of unsigned,
+//! forged, expired, wrong-app and duplicate publishes; a stalled player delays nobody; the
+//! stream lifecycle reaches signaling.
+
+mod common;
+#[path = "common/peers.rs"]
+mod peers;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+use common::{Server, data_dir, get, ok};
+use duet_client::{Client, LoginParams};
+use peers::{Content, decode, probe, publish};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn url(data: &Path, server: &Server, args: &[&str]) -> String {
+    let (app_id, rtmp_base, http_base) =
+        (server.app_id.to_string(), format!("rtmp://{}", server.rtmp), format!("http://{}", server.http));
+    let mut full = vec!["url"];
+    full.extend_from_slice(args);
+    full.extend_from_slice(&["--app-id", &app_id, "--public-rtmp-url", &rtmp_base]);
+    if args[0] == "play" {
+        full.extend_from_slice(&["--public-http-url", &http_base]);
+    }
+    ok(data, &full).trim().to_owned()
+}
+
+fn wait_live(server: &Server, n: usize) {
+    for _ in 0..200 {
+        if get(server.http, "/metrics").body.contains(&format!("\nduet_media_live_streams {n}\n")) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{n} live streams never showed in /metrics");
+}
+
+fn metric(server: &Server, name: &str) -> u64 {
+    let body = get(server.http, "/metrics").body;
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name}"))
+}
+
+#[test]
+fn audio_video_plays_over_rtmp_and_http_flv() {
+    let (tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let _ffmpeg = publish(&url(&data, &server, &["publish", "--stream-id", "av"]), Content::AudioVideo, 30);
+    wait_live(&server, 1);
+
+    let rtmp = url(&data, &server, &["play", "--stream-id", "av"]);
+    let flv = url(&data, &server, &["play", "--stream-id", "av", "--format", "flv"]);
+    assert_eq!(probe(&rtmp), ["aac", "h264"]);
+    assert_eq!(probe(&flv), ["aac", "h264"]);
+    let (frames, audio) = decode(&rtmp, 2);
+    assert!(frames >= 40 && audio == 1, "RTMP decoded {frames} video frames");
+    let (frames, _) = decode(&flv, 2);
+    assert!(frames >= 40, "HTTP-FLV decoded {frames} video frames");
+
+    let dump = tmp.path().join("dump.flv");
+    peers::rtmpdump(&rtmp, 2, &dump);
+    let counted = peers::count_frames(&dump);
+    assert!(counted.iter().any(|(c, n)| c == "h264" && *n > 10), "{counted:?}");
+    assert!(counted.iter().any(|(c, n)| c == "aac" && *n > 10), "{counted:?}");
+
+    // CORS on HTTP-FLV, so browsers can fetch it.
+    let path = flv.split_once(&server.http.to_string()).unwrap().1;
+    let mut s = TcpStream::connect(server.http).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut head = [0u8; 512];
+    let n = s.read(&mut head).unwrap();
+    let head = String::from_utf8_lossy(&head[..n]).to_ascii_lowercase();
+    assert!(
+        head.starts_with("http/1.1 200")
+            && head.contains("access-control-allow-origin: *")
+            && head.contains("video/x-flv"),
+        "{head}"
+    );
+    assert!(metric(&server, "duet_media_bytes_out_total") > 0);
+}
+
+#[test]
+fn audio_only_streams_play() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let _ffmpeg = publish(&url(&data, &server, &["publish", "--stream-id", "voice"]), Content::AudioOnly, 30);
+    wait_live(&server, 1);
+    assert_eq!(probe(&url(&data, &server, &["play", "--stream-id", "voice"])), ["aac"]);
+    assert_eq!(probe(&url(&data, &server, &["play", "--stream-id", "voice", "--format", "flv"])), ["aac"]);
+}
+
+#[test]
+fn bad_publishes_are_refused_and_counted() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let good = url(&data, &server, &["publish", "--stream-id", "cam"]);
+    let unsigned = good.split('?').next().unwrap().to_owned();
+    let forged = {
+        let (head, sign) = good.rsplit_once("sign=").unwrap();
+        let flipped = if sign.starts_with('0') { "1" } else { "0" };
+        format!("{head}sign={flipped}{}", &sign[1..])
+    };
+    // Expired: signed with the app's secret, but an hour ago.
+    let shown: Value =
+        serde_json::from_str(&ok(&data, &["app", "show", "--app-id", &server.app_id.to_string(), "--json"])).unwrap();
+    let secret = duet_token::AppSecret::new(shown["server_secret"].as_str().unwrap()).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let grant = duet_token::MediaGrant {
+        app_id: server.app_id,
+        stream_id: "cam",
+        action: duet_token::MediaAction::Publish,
+        user_id: "u",
+        room_id: "",
+        expire: now - 3600,
+    };
+    let expired = format!(
+        "rtmp://{}/{}/cam?expire={}&user=u&room=&sign={}",
+        server.rtmp,
+        server.app_id,
+        now - 3600,
+        grant.sign(&secret)
+    );
+    // Another app: a URL signed for it, sent to this app's path.
+    ok(&data, &["app", "import", "--app-id", "77", "--secret", "0123456789abcdef0123456789abcdef"]);
+    let other = ok(
+        &data,
+        &[
+            "url",
+            "publish",
+            "--app-id",
+            "77",
+            "--stream-id",
+            "cam",
+            "--public-rtmp-url",
+            &format!("rtmp://{}", server.rtmp),
+        ],
+    );
+    let wrong_app = other.trim().replace("/77/", &format!("/{}/", server.app_id));
+
+    for (what, bad) in [("unsigned", &unsigned), ("forged", &forged), ("expired", &expired), ("wrong app", &wrong_app)]
+    {
+        let mut p = publish(bad, Content::AudioOnly, 5);
+        assert_eq!(p.wait_exit(Duration::from_secs(15)), Some(false), "{what} publish must fail");
+    }
+    assert_eq!(metric(&server, "duet_media_live_streams"), 0);
+    assert!(metric(&server, "duet_media_refused_total") >= 4);
+
+    // A duplicate publisher of a live stream is refused; the first keeps publishing.
+    let mut first = publish(&good, Content::AudioVideo, 30);
+    wait_live(&server, 1);
+    let mut second = publish(&good, Content::AudioVideo, 5);
+    assert_eq!(second.wait_exit(Duration::from_secs(15)), Some(false), "duplicate publish must fail");
+    assert!(first.running(), "the first publisher is unaffected");
+    assert_eq!(probe(&url(&data, &server, &["play", "--stream-id", "cam"])), ["aac", "h264"]);
+    let log = server.stderr();
+    assert!(
+        log.contains("publish refused")
+            && log.contains("url_bad_signature")
+            && log.contains("url_expired")
+            && log.contains("stream_live"),
+        "{log}"
+    );
+}
+
+#[test]
+fn http_flv_refusals_have_statuses() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let id = server.app_id;
+    let signed = url(&data, &server, &["play", "--stream-id", "nothing", "--format", "flv"]);
+    let path = signed.split_once(&server.http.to_string()).unwrap().1.to_owned();
+    let forged = path.replace("sign=", "sign=00");
+    for (p, status, code) in [
+        (format!("/live/{id}/nothing.flv"), 401, "url_missing"),
+        (forged, 403, "url_malformed"),
+        (path, 404, "stream_not_found"),
+        ("/live/123/x.flv?expire=1&sign=00".to_owned(), 404, "unknown_app"),
+        (format!("/live/{id}/a.b.flv?expire=1&sign=00"), 400, "bad_stream_id"),
+    ] {
+        let r = get(server.http, &p);
+        assert_eq!(r.status, status, "{p}: {}", r.body);
+        assert_eq!(serde_json::from_str::<Value>(&r.body).unwrap()["code"], code, "{p}");
+    }
+}
+
+#[test]
+fn stalled_players_delay_nobody() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let mut ffmpeg = publish(&url(&data, &server, &["publish", "--stream-id", "live"]), Content::AudioVideo, 60);
+    wait_live(&server, 1);
+    let flv = url(&data, &server, &["play", "--stream-id", "live", "--format", "flv"]);
+    let path = flv.split_once(&server.http.to_string()).unwrap().1.to_owned();
+    // Players that ask for the stream and never read, with tiny receive buffers so the server's
+    // writes to them really block.
+    let stalled: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            sock.set_recv_buffer_size(2048).unwrap();
+            sock.connect(&server.http.into()).unwrap();
+            let mut s: TcpStream = sock.into();
+            write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(4));
+    // A healthy player still gets real-time media, and the publisher was never held up.
+    let (frames, _) = decode(&url(&data, &server, &["play", "--stream-id", "live"]), 4);
+    assert!(frames >= 75, "healthy player decoded only {frames} frames");
+    assert!(ffmpeg.running(), "the publisher keeps running");
+    assert_eq!(metric(&server, "duet_media_players"), 3, "the stalled players are still attached");
+    drop(stalled);
+}
+
+async fn join(server: &Server, data: &Path, room: &str, user: &str) -> Client {
+    let mut c = Client::connect(&format!("ws://{}/ws", server.http)).await.unwrap();
+    let tok = ok(data, &["token", "mint", "--app-id", &server.app_id.to_string(), "--user-id", user]);
+    let p = LoginParams {
+        app_id: server.app_id,
+        room_id: room,
+        token: tok.trim(),
+        user_id: user,
+        user_name: user,
+        user_update: true,
+    };
+    assert_eq!(c.login(&p).await.unwrap()["code"], 0);
+    c
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_seeds_call_flow_publish_add_stop_delete() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let mut a = join(&server, &data, "room-1", "A").await;
+    let mut b = join(&server, &data, "room-1", "B").await;
+
+    let published = b.ok("publish", json!({"streamID": "streamID_B", "extraInfo": "front"})).await.unwrap();
+    assert_eq!(b.push("publisherStateUpdate", WAIT).await.unwrap()["data"]["state"], "PUBLISH_REQUESTING");
+    let mut ffmpeg = publish(published["url"].as_str().unwrap(), Content::AudioVideo, 60);
+
+    let add = a.push("roomStreamUpdate", WAIT).await.unwrap();
+    assert_eq!(add["data"]["updateType"], "ADD");
+    let stream = &add["data"]["streamList"][0];
+    assert_eq!((stream["streamID"].as_str(), stream["user"]["userID"].as_str()), (Some("streamID_B"), Some("B")));
+    assert_eq!(b.push("publisherStateUpdate", WAIT).await.unwrap()["data"]["state"], "PUBLISHING");
+    // A plays B's stream from the URLs in the push.
+    let flv = stream["urlsFLV"][0].as_str().unwrap().to_owned();
+    let rtmp = stream["urlsRTMP"][0].as_str().unwrap().to_owned();
+    let codecs = tokio::task::spawn_blocking(move || (probe(&flv), probe(&rtmp))).await.unwrap();
+    assert_eq!(codecs, (vec!["aac".to_owned(), "h264".to_owned()], vec!["aac".to_owned(), "h264".to_owned()]));
+
+    // The pusher dies: DELETE, and B is told the publish was interrupted.
+    drop(ffmpeg);
+    let del = a.push("roomStreamUpdate", WAIT).await.unwrap();
+    assert_eq!(del["data"]["updateType"], "DELETE");
+    let st = b.push("publisherStateUpdate", WAIT).await.unwrap();
+    assert_eq!(
+        (st["data"]["state"].as_str(), st["data"]["errorCode"].as_u64()),
+        (Some("PUBLISH_REQUESTING"), Some(41100))
+    );
+
+    // It comes back, then B stops publishing through signaling: the media connection is cut.
+    ffmpeg = publish(published["url"].as_str().unwrap(), Content::AudioVideo, 60);
+    assert_eq!(a.push("roomStreamUpdate", WAIT).await.unwrap()["data"]["updateType"], "ADD");
+    b.ok("stopPublish", json!({"streamID": "streamID_B"})).await.unwrap();
+    assert_eq!(a.push("roomStreamUpdate", WAIT).await.unwrap()["data"]["updateType"], "DELETE");
+    let exited = tokio::task::spawn_blocking(move || ffmpeg.wait_exit(Duration::from_secs(10))).await.unwrap();
+    assert!(exited.is_some(), "the pusher's connection was cut");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_encoder_url_with_a_room_appears_in_that_room() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let mut a = join(&server, &data, "studio", "A").await;
+    let publish_url =
+        url(&data, &server, &["publish", "--stream-id", "obs", "--room-id", "studio", "--user-id", "camera-1"]);
+    let ffmpeg = publish(&publish_url, Content::AudioOnly, 60);
+    let add = a.push("roomStreamUpdate", WAIT).await.unwrap();
+    assert_eq!(add["data"]["streamList"][0]["user"]["userID"], "camera-1");
+    drop(ffmpeg);
+    assert_eq!(a.push("roomStreamUpdate", WAIT).await.unwrap()["data"]["updateType"], "DELETE");
+}
+
+#[test]
+fn hostile_rtmp_peers_are_closed_and_others_unaffected() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let _ffmpeg = publish(&url(&data, &server, &["publish", "--stream-id", "ok"]), Content::AudioOnly, 60);
+    wait_live(&server, 1);
+    // Wrong version byte; then a valid handshake followed by a 16 MiB message length.
+    let mut bad = TcpStream::connect(server.rtmp).unwrap();
+    bad.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    bad.write_all(&[6; 1537]).unwrap();
+    let mut sink = Vec::new();
+    let _ = bad.read_to_end(&mut sink);
+    let mut huge = TcpStream::connect(server.rtmp).unwrap();
+    huge.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut hello = vec![3u8];
+    hello.extend_from_slice(&[0; 1536]);
+    huge.write_all(&hello).unwrap();
+    let mut s0s1s2 = [0u8; 3073];
+    huge.read_exact(&mut s0s1s2).unwrap();
+    huge.write_all(&[0; 1536]).unwrap();
+    huge.write_all(&[0x03, 0, 0, 0, 0xFF, 0xFF, 0xFF, 9, 1, 0, 0, 0]).unwrap();
+    let mut rest = Vec::new();
+    let _ = huge.read_to_end(&mut rest);
+    assert!(metric(&server, "duet_media_refused_total") >= 2);
+    assert_eq!(probe(&url(&data, &server, &["play", "--stream-id", "ok"])), ["aac"], "other streams unaffected");
+}
