@@ -12,8 +12,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Server, data_dir, get, ok};
-use duet_client::{Client, LoginParams};
+use common::{Server, data_dir, get, join, ok};
 use peers::{Content, decode, probe, publish};
 use serde_json::{Value, json};
 
@@ -220,27 +219,12 @@ fn stalled_players_delay_nobody() {
     drop(stalled);
 }
 
-async fn join(server: &Server, data: &Path, room: &str, user: &str) -> Client {
-    let mut c = Client::connect(&format!("ws://{}/ws", server.http)).await.unwrap();
-    let tok = ok(data, &["token", "mint", "--app-id", &server.app_id.to_string(), "--user-id", user]);
-    let p = LoginParams {
-        app_id: server.app_id,
-        room_id: room,
-        token: tok.trim(),
-        user_id: user,
-        user_name: user,
-        user_update: true,
-    };
-    assert_eq!(c.login(&p).await.unwrap()["code"], 0);
-    c
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_seeds_call_flow_publish_add_stop_delete() {
     let (_tmp, data) = data_dir();
     let server = Server::start(&data, &[]);
-    let mut a = join(&server, &data, "room-1", "A").await;
-    let mut b = join(&server, &data, "room-1", "B").await;
+    let (mut a, _) = join(&server, &data, "room-1", "A").await;
+    let (mut b, _) = join(&server, &data, "room-1", "B").await;
 
     let published = b.ok("publish", json!({"streamID": "streamID_B", "extraInfo": "front"})).await.unwrap();
     assert_eq!(b.push("publisherStateUpdate", WAIT).await.unwrap()["data"]["state"], "PUBLISH_REQUESTING");
@@ -280,7 +264,7 @@ async fn the_seeds_call_flow_publish_add_stop_delete() {
 async fn an_encoder_url_with_a_room_appears_in_that_room() {
     let (_tmp, data) = data_dir();
     let server = Server::start(&data, &[]);
-    let mut a = join(&server, &data, "studio", "A").await;
+    let (mut a, _) = join(&server, &data, "studio", "A").await;
     let publish_url =
         url(&data, &server, &["publish", "--stream-id", "obs", "--room-id", "studio", "--user-id", "camera-1"]);
     let ffmpeg = publish(&publish_url, Content::AudioOnly, 60);

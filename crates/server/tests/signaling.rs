@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Server, data_dir, ok};
+use common::{Server, data_dir, join, ok};
 use duet_client::{Client, LoginParams};
 use duet_token::{AppSecret, Cipher, Grant, MintRequest};
 use serde_json::{Value, json};
@@ -15,28 +15,6 @@ const WAIT: Duration = Duration::from_secs(5);
 
 fn ws_url(server: &Server) -> String {
     format!("ws://{}/ws", server.http)
-}
-
-fn token(data: &Path, app_id: u32, user: &str) -> String {
-    ok(data, &["token", "mint", "--app-id", &app_id.to_string(), "--user-id", user]).trim().to_owned()
-}
-
-async fn join(server: &Server, data: &Path, room: &str, user: &str) -> (Client, Value) {
-    let mut c = Client::connect(&ws_url(server)).await.unwrap();
-    let tok = token(data, server.app_id, user);
-    let reply = c
-        .login(&LoginParams {
-            app_id: server.app_id,
-            room_id: room,
-            token: &tok,
-            user_id: user,
-            user_name: user,
-            user_update: true,
-        })
-        .await
-        .unwrap();
-    assert_eq!(reply["code"], 0, "{reply}");
-    (c, reply["data"].clone())
 }
 
 fn user_ids(push: &Value) -> Vec<&str> {

@@ -206,3 +206,21 @@ pub fn run_bounded(cmd: &mut Command) -> (ExitStatus, String, String) {
     let out = child.wait_with_output().unwrap();
     (out.status, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
+
+/// Connects a signaling client and logs `user` into `room` with a token minted by the CLI;
+/// returns the client and the login reply's data.
+pub async fn join(server: &Server, data: &Path, room: &str, user: &str) -> (duet_client::Client, serde_json::Value) {
+    let mut c = duet_client::Client::connect(&format!("ws://{}/ws", server.http)).await.unwrap();
+    let tok = ok(data, &["token", "mint", "--app-id", &server.app_id.to_string(), "--user-id", user]);
+    let p = duet_client::LoginParams {
+        app_id: server.app_id,
+        room_id: room,
+        token: tok.trim(),
+        user_id: user,
+        user_name: user,
+        user_update: true,
+    };
+    let reply = c.login(&p).await.unwrap();
+    assert_eq!(reply["code"], 0, "{reply}");
+    (c, reply["data"].clone())
+}
