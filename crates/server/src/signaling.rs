@@ -15,7 +15,7 @@ use duet_media::Hub as MediaHub;
 use duet_room::{ConnId, ErrorCode, Hub, MediaEvent, Now, Output, RoomConfig, wire};
 use duet_token::AppSecret;
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::http::AppState;
 use crate::metrics::Metrics;
@@ -47,6 +47,17 @@ enum ToConn {
 pub struct Signaling {
     inbox: mpsc::Sender<HubInput>,
     next_conn: Arc<AtomicU64>,
+    /// Connection tasks still running, so shutdown can wait for their farewell frames.
+    open: Arc<watch::Sender<usize>>,
+}
+
+/// Counts a connection task as open while it lives.
+struct OpenGuard(Arc<watch::Sender<usize>>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
 }
 
 impl Signaling {
@@ -55,7 +66,7 @@ impl Signaling {
         let (inbox, rx) = mpsc::channel(HUB_INBOX);
         let hub = Hub::new(config, crate::os::random());
         tokio::spawn(run_hub(hub, rx, metrics, media));
-        Self { inbox, next_conn: Arc::new(AtomicU64::new(1)) }
+        Self { inbox, next_conn: Arc::new(AtomicU64::new(1)), open: Arc::new(watch::Sender::new(0)) }
     }
 
     /// Reports a stream that started or stopped arriving.
@@ -66,6 +77,11 @@ impl Signaling {
     /// Tells every client the server is going away and closes their connections.
     pub async fn shutdown(&self) {
         let _ = self.inbox.send(HubInput::Shutdown).await;
+    }
+
+    /// Waits until every connection task has ended (after [`Signaling::shutdown`]).
+    pub async fn all_closed(&self) {
+        let _ = self.open.subscribe().wait_for(|n| *n == 0).await;
     }
 }
 
@@ -163,6 +179,8 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Res
 }
 
 async fn connection(mut socket: WebSocket, signaling: Signaling, registry: Arc<Registry>) {
+    signaling.open.send_modify(|n| *n += 1);
+    let _open = OpenGuard(signaling.open.clone());
     let conn = ConnId(signaling.next_conn.fetch_add(1, Relaxed));
     let (outbox, mut from_hub) = mpsc::channel(OUTBOX);
     if signaling.inbox.send(HubInput::Connect(conn, outbox)).await.is_err() {

@@ -76,7 +76,13 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     });
 
     tokio::spawn(crate::rtmp_ingest::serve(rtmp, media.clone(), stop_rx.clone()));
-    let state = AppState { registry, metrics: metrics.clone(), start_time: crate::os::now_unix(), signaling, media };
+    let state = AppState {
+        registry,
+        metrics: metrics.clone(),
+        start_time: crate::os::now_unix(),
+        signaling: signaling.clone(),
+        media,
+    };
     let routes = router(state);
     let server: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match tls {
         Some(config) => Box::pin(
@@ -87,8 +93,15 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         None => Box::pin(axum::serve(http, routes).with_graceful_shutdown(stopped(stop_rx.clone())).into_future()),
     };
     tracing::info!(http = %http_addr, rtmp = %rtmp_addr, tls = s.tls.is_some(), "duet is serving");
+    // WebSocket connections outlive the HTTP server's graceful shutdown: wait for them too, so
+    // every client gets its `close` push.
+    let everything = async {
+        server.await.context("HTTP server failed")?;
+        signaling.all_closed().await;
+        anyhow::Ok(())
+    };
     tokio::select! {
-        result = server => result.context("HTTP server failed")?,
+        result = everything => result?,
         () = async { stopped(stop_rx).await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
             tracing::warn!("connections still open {}s after shutdown began; closing them", SHUTDOWN_GRACE.as_secs());
         }
