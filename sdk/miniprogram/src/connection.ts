@@ -1,0 +1,206 @@
+/**
+ * One WebSocket to Duet's signaling (docs/protocol.md): opens it through `wx.connectSocket`,
+ * waits for `hello`, matches replies to requests by id, sends heartbeats, and reports pushes
+ * and the connection's end. It knows nothing of rooms; the engine decides what a drop means.
+ */
+
+import { duetError, SdkError } from "./errors";
+import type { Logger } from "./logger";
+import type { DuetError } from "./types";
+
+export const PROTOCOL = 1;
+const REQUEST_TIMEOUT_MS = 10000;
+const OPEN_TIMEOUT_MS = 10000;
+
+export interface Hello {
+  protocol: number;
+  heartbeatMs: number;
+  heartbeatTimeoutMs: number;
+  resumeGraceMs: number;
+  maxFrameBytes: number;
+}
+
+/** Why a connection ended: the server's `close` push when it sent one. */
+export interface Ended {
+  code: number;
+  reason: string;
+}
+
+export interface ConnectionHandlers {
+  push(name: string, seq: number | undefined, data: any): void;
+  /** The connection ended without `close()` being called. */
+  ended(why: Ended): void;
+}
+
+interface Pending {
+  resolve(data: any): void;
+  reject(err: DuetError): void;
+  timer: number;
+}
+
+export class Connection {
+  hello: Hello | undefined;
+  private socket: WxSocketTask | undefined;
+  private nextId = 1;
+  private pending = new Map<number, Pending>();
+  private heartbeat: number | undefined;
+  private serverClose: Ended | undefined;
+  private done = false;
+
+  constructor(readonly url: string, private readonly log: Logger, private readonly handlers: ConnectionHandlers) {}
+
+  /** Connects and resolves with the server's hello; rejects with NETWORK_UNREACHABLE. */
+  open(): Promise<Hello> {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const fail = (why: string) => {
+        if (settled) return;
+        settled = true;
+        this.done = true;
+        clearTimeout(timer);
+        this.teardown();
+        reject(duetError(SdkError.NETWORK_UNREACHABLE, `cannot reach ${this.url}: ${why}`));
+      };
+      const timer = setTimeout(() => fail("no hello within 10 s"), OPEN_TIMEOUT_MS);
+      let socket: WxSocketTask;
+      try {
+        socket = wx.connectSocket({ url: this.url, timeout: OPEN_TIMEOUT_MS });
+      } catch (err) {
+        fail(String(err));
+        return;
+      }
+      this.socket = socket;
+      socket.onMessage((msg) => {
+        const frame = this.parse(msg.data);
+        if (!frame) return;
+        if (!settled && frame.push === "hello") {
+          const hello = frame.data as Hello;
+          if (hello.protocol !== PROTOCOL) {
+            fail(`the server speaks protocol ${hello.protocol}, this SDK ${PROTOCOL}`);
+            return;
+          }
+          settled = true;
+          clearTimeout(timer);
+          this.hello = hello;
+          this.startHeartbeat(hello.heartbeatMs);
+          resolve(hello);
+          return;
+        }
+        this.dispatch(frame);
+      });
+      socket.onError((err) => {
+        if (!settled) fail(err && err.errMsg ? err.errMsg : "socket error");
+        else this.lost();
+      });
+      socket.onClose((res) => {
+        if (!settled) fail(`closed (${res && res.code})`);
+        else this.lost();
+      });
+    });
+  }
+
+  /** Sends a request; resolves with the reply's data or rejects with {code, msg}. */
+  request(op: string, data: object, timeoutMs = REQUEST_TIMEOUT_MS): Promise<any> {
+    if (this.done || !this.socket) {
+      return Promise.reject(duetError(SdkError.CONNECTION_LOST, "not connected"));
+    }
+    const id = this.nextId++;
+    const frame = JSON.stringify({ id, op, data });
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(duetError(SdkError.REQUEST_TIMEOUT, `no reply to ${op} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.log.debug(`→ ${op} #${id}`);
+      this.socket!.send({
+        data: frame,
+        fail: () => this.settle(id, undefined, duetError(SdkError.CONNECTION_LOST, `cannot send ${op}`)),
+      });
+    });
+  }
+
+  /** Closes the socket on purpose: `ended` is not reported, pending requests are cancelled. */
+  close(): void {
+    if (this.done) return;
+    this.done = true;
+    this.failPending(duetError(SdkError.CANCELLED, "the connection was closed"));
+    this.teardown();
+  }
+
+  private parse(data: string | ArrayBuffer): any {
+    if (typeof data !== "string") {
+      this.log.warn("ignored a binary frame from the server");
+      return undefined;
+    }
+    try {
+      const frame = JSON.parse(data);
+      return frame && typeof frame === "object" ? frame : undefined;
+    } catch {
+      this.log.warn("ignored a frame that is not JSON");
+      return undefined;
+    }
+  }
+
+  private dispatch(frame: any): void {
+    if (typeof frame.push === "string") {
+      if (frame.push === "close") this.serverClose = { code: frame.data.code, reason: frame.data.reason };
+      this.handlers.push(frame.push, typeof frame.seq === "number" ? frame.seq : undefined, frame.data || {});
+    } else if (typeof frame.id === "number") {
+      if (frame.code === 0) this.settle(frame.id, frame.data || {}, undefined);
+      else this.settle(frame.id, undefined, duetError(frame.code, frame.message || frame.reason || "refused"));
+    }
+  }
+
+  private settle(id: number, data: any, err: DuetError | undefined): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    clearTimeout(p.timer);
+    if (err) p.reject(err);
+    else p.resolve(data);
+  }
+
+  private startHeartbeat(everyMs: number): void {
+    const interval = Math.max(1000, everyMs || 10000);
+    this.heartbeat = setInterval(() => {
+      // A ping unanswered within two intervals means the socket is dead even if it never said so.
+      this.request("ping", {}, interval * 2).catch((err: DuetError) => {
+        if (err.code === SdkError.REQUEST_TIMEOUT) {
+          this.log.warn("heartbeat unanswered; dropping the connection");
+          this.lost();
+        }
+      });
+    }, interval);
+  }
+
+  private lost(): void {
+    if (this.done) return;
+    this.done = true;
+    this.failPending(duetError(SdkError.CONNECTION_LOST, "the connection dropped"));
+    this.teardown();
+    this.handlers.ended(this.serverClose || { code: SdkError.CONNECTION_LOST, reason: "connection_lost" });
+  }
+
+  private failPending(err: DuetError): void {
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      this.pending.delete(id);
+      p.reject(err);
+    }
+  }
+
+  private teardown(): void {
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    const socket = this.socket;
+    this.socket = undefined;
+    if (socket) {
+      try {
+        socket.close({ code: 1000, reason: "bye" });
+      } catch {
+        // Already closed.
+      }
+    }
+  }
+}

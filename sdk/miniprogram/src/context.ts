@@ -1,0 +1,217 @@
+/**
+ * The page side of component mode (`initContext`): the pusher object at `data[pushAtr]` and the
+ * player array at `data[playAtr]` that `<live-pusher>`/`<live-player>` (or the duet-pusher and
+ * duet-player components) are bound to, kept current through the page's `setData`.
+ */
+
+import type { PlayOption, PublishOption } from "./types";
+
+export interface PusherAttributes {
+  id: string;
+  url: string;
+  mode: "SD" | "HD" | "FHD" | "RTC";
+  autopush: boolean;
+  enableCamera: boolean;
+  enableMic: boolean;
+  enableAgc: boolean;
+  enableAns: boolean;
+  enableEarMonitor: boolean;
+  enableAutoFocus: boolean;
+  enableZoom: boolean;
+  minBitrate: number;
+  maxBitrate: number;
+  videoWidth: number;
+  videoHeight: number;
+  videoAspect: string;
+  beautyLevel: number;
+  beautyStyle: string;
+  whitenessLevel: number;
+  videoOrientation: string;
+  frontCamera: "front" | "back";
+  enableRemoteMirror: boolean;
+  localMirror: string;
+  enableBackgroundMute: boolean;
+  audioQuality: string;
+  audioVolumeType: string;
+  audioReverbType: number;
+  waitingImage: string;
+  filter: string;
+}
+
+export interface PlayerAttributes {
+  id: string;
+  streamID: string;
+  url: string;
+  mode: "RTC" | "live";
+  autoplay: boolean;
+  muteAudio: boolean;
+  muteVideo: boolean;
+  orientation: string;
+  objectFit: string;
+  minCache: number;
+  maxCache: number;
+  soundMode: string;
+  enableRecvMessage: boolean;
+  autoPauseIfNavigate: boolean;
+  autoPauseIfOpenNative: boolean;
+}
+
+export const DEFAULT_PUSHER: PusherAttributes = {
+  id: "",
+  url: "",
+  mode: "RTC",
+  autopush: true,
+  enableCamera: true,
+  enableMic: true,
+  enableAgc: false,
+  enableAns: false,
+  enableEarMonitor: false,
+  enableAutoFocus: true,
+  enableZoom: false,
+  minBitrate: 200,
+  maxBitrate: 1000,
+  videoWidth: 360,
+  videoHeight: 640,
+  videoAspect: "9:16",
+  beautyLevel: 0,
+  beautyStyle: "smooth",
+  whitenessLevel: 0,
+  videoOrientation: "vertical",
+  frontCamera: "front",
+  enableRemoteMirror: false,
+  localMirror: "auto",
+  enableBackgroundMute: false,
+  audioQuality: "high",
+  audioVolumeType: "auto",
+  audioReverbType: 0,
+  waitingImage: "",
+  filter: "standard",
+};
+
+export function defaultPlayer(streamID: string): PlayerAttributes {
+  return {
+    id: streamID,
+    streamID,
+    url: "",
+    mode: "RTC",
+    autoplay: true,
+    muteAudio: false,
+    muteVideo: false,
+    orientation: "vertical",
+    objectFit: "contain",
+    minCache: 1,
+    maxCache: 3,
+    soundMode: "speaker",
+    enableRecvMessage: false,
+    autoPauseIfNavigate: true,
+    autoPauseIfOpenNative: true,
+  };
+}
+
+/** A Page or Component: what `initContext({wxContext})` needs of it. */
+export interface WxContext {
+  data: Record<string, any>;
+  setData(patch: Record<string, unknown>, cb?: () => void): void;
+}
+
+/** What pushers and players need from the engine. */
+export interface MediaControl {
+  startPublishingStream(streamID: string, option?: PublishOption): Promise<{ streamID: string; url: string }>;
+  stopPublishingStream(streamID: string): boolean;
+  startPlayingStream(streamID: string, option?: PlayOption): Promise<{ streamID: string; url: string }>;
+  stopPlayingStream(streamID: string): void;
+}
+
+/** Owns `data[pushAtr]` and `data[playAtr]` of one page. */
+export class PageBinding {
+  pusher: DuetPusher | undefined;
+  /** Players by streamID; those with `listed` appear in the page's player array. */
+  players = new Map<string, DuetPlayer>();
+
+  constructor(
+    readonly page: WxContext,
+    readonly pushAtr: string,
+    readonly playAtr: string,
+  ) {}
+
+  renderPusher(): void {
+    if (this.pusher) this.page.setData({ [this.pushAtr]: { ...this.pusher.attributes } });
+  }
+
+  renderPlayers(): void {
+    const list = [...this.players.values()].filter((p) => p.listed).map((p) => ({ ...p.attributes }));
+    this.page.setData({ [this.playAtr]: list });
+  }
+}
+
+/** The pusher of component mode: `start` publishes and binds the URL, `stop` unbinds it. */
+export class DuetPusher {
+  attributes: PusherAttributes;
+
+  constructor(
+    private readonly media: MediaControl,
+    private readonly binding: PageBinding,
+    attrs: Partial<PusherAttributes>,
+  ) {
+    this.attributes = { ...DEFAULT_PUSHER, ...attrs, url: "" };
+  }
+
+  async start(streamID: string, publishOption?: PublishOption): Promise<{ streamID: string; url: string }> {
+    const result = await this.media.startPublishingStream(streamID, publishOption);
+    this.attributes.id = streamID;
+    this.attributes.url = result.url;
+    this.binding.renderPusher();
+    if (!this.attributes.autopush) startContext(wx.createLivePusherContext());
+    return result;
+  }
+
+  stop(): void {
+    if (this.attributes.id) this.media.stopPublishingStream(this.attributes.id);
+    this.unbind();
+  }
+
+  /** Takes the URL away from <live-pusher>, which stops pushing. */
+  unbind(): void {
+    if (!this.attributes.url) return;
+    this.attributes.url = "";
+    this.binding.renderPusher();
+  }
+}
+
+/** One remote stream's player in component mode. */
+export class DuetPlayer {
+  attributes: PlayerAttributes;
+  listed = false;
+
+  constructor(
+    private readonly media: MediaControl,
+    private readonly binding: PageBinding,
+    readonly streamID: string,
+  ) {
+    this.attributes = defaultPlayer(streamID);
+  }
+
+  async play(playOption?: PlayOption): Promise<{ streamID: string; url: string }> {
+    const result = await this.media.startPlayingStream(this.streamID, playOption);
+    this.attributes.url = result.url;
+    this.listed = true;
+    this.binding.renderPlayers();
+    return result;
+  }
+
+  stop(): void {
+    this.media.stopPlayingStream(this.streamID);
+    this.unbind();
+  }
+
+  unbind(): void {
+    if (!this.listed) return;
+    this.listed = false;
+    this.attributes.url = "";
+    this.binding.renderPlayers();
+  }
+}
+
+function startContext(ctx: WxLiveContext | undefined): void {
+  if (ctx && typeof ctx.start === "function") ctx.start({});
+}

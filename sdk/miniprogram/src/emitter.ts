@@ -1,0 +1,76 @@
+/**
+ * Event registration and delivery for the engine's `on`/`off`. Unknown event names are
+ * refused with a warning; a throwing handler is logged and does not stop the others.
+ */
+
+import type { DuetEvents, EventName } from "./types";
+
+const EVENTS: readonly EventName[] = [
+  "roomStateUpdate",
+  "roomStateChanged",
+  "roomUserUpdate",
+  "roomOnlineUserCountUpdate",
+  "roomStreamUpdate",
+  "streamExtraInfoUpdate",
+  "roomExtraInfoUpdate",
+  "IMRecvBroadcastMessage",
+  "IMRecvBarrageMessage",
+  "IMRecvCustomCommand",
+  "tokenWillExpire",
+  "publisherStateUpdate",
+  "publishQualityUpdate",
+  "playerStateUpdate",
+  "playQualityUpdate",
+  "capturedSoundLevelUpdate",
+  "soundLevelUpdate",
+];
+
+type Handler = (...args: any[]) => void;
+
+export class Emitter {
+  private handlers = new Map<string, Handler[]>();
+
+  constructor(private readonly onHandlerError: (event: string, err: unknown) => void) {}
+
+  on<E extends EventName>(event: E, cb: DuetEvents[E]): boolean {
+    if (!EVENTS.includes(event)) {
+      console.warn(`duet: on("${String(event)}"): no such event; known events: ${EVENTS.join(", ")}`);
+      return false;
+    }
+    if (typeof cb !== "function") {
+      console.warn(`duet: on("${event}"): the callback is not a function`);
+      return false;
+    }
+    const list = this.handlers.get(event) || [];
+    list.push(cb as Handler);
+    this.handlers.set(event, list);
+    return true;
+  }
+
+  off<E extends EventName>(event: E, cb?: DuetEvents[E]): boolean {
+    if (!EVENTS.includes(event)) {
+      console.warn(`duet: off("${String(event)}"): no such event`);
+      return false;
+    }
+    if (cb === undefined) {
+      this.handlers.delete(event);
+    } else {
+      this.handlers.set(event, (this.handlers.get(event) || []).filter((h) => h !== cb));
+    }
+    return true;
+  }
+
+  emit<E extends EventName>(event: E, ...args: Parameters<DuetEvents[E]>): void {
+    for (const h of (this.handlers.get(event) || []).slice()) {
+      try {
+        h(...args);
+      } catch (err) {
+        this.onHandlerError(event, err);
+      }
+    }
+  }
+
+  clear(): void {
+    this.handlers.clear();
+  }
+}

@@ -1,0 +1,905 @@
+/**
+ * The engine a page creates: the public API of COMPAT.md §1. It owns the rooms the user is in,
+ * the streams it publishes and plays, and the signaling connection's life: connecting through
+ * the server list, reconnecting with backoff, resuming the session (or logging in again and
+ * reporting the difference), kick-out, and token renewal.
+ */
+
+import { isPushFailure, playerTransition, pusherTransition, qualityStats, Transition } from "./codes";
+import { Connection, Ended, PROTOCOL } from "./connection";
+import { DuetPlayer, DuetPusher, PageBinding, PlayerAttributes, PusherAttributes, WxContext } from "./context";
+import { Emitter } from "./emitter";
+import { duetError, SdkError } from "./errors";
+import { Logger, logURLFor } from "./logger";
+import { Room, Snapshot, SnapshotDiff } from "./room";
+import type {
+  DuetError,
+  DuetEvents,
+  EventName,
+  LogConfig,
+  PlayerState,
+  PlayOption,
+  PublisherState,
+  PublishOption,
+  ZegoResult,
+  ZegoRoomConfig,
+  ZegoUser,
+} from "./types";
+
+export const VERSION = "0.1.0";
+
+/** Reconnect delays grow from the first to the last, with up to 20% jitter. */
+const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
+/** How long the SDK keeps trying to get back into its rooms after a drop. */
+const RECONNECT_WINDOW_MS = 5 * 60 * 1000;
+const STREAM_ID = /^[0-9A-Za-z_-]{1,256}$/;
+/** Server codes after which logging in again cannot help. */
+const TERMINAL_CLOSE = ["kicked_out", "abusive"];
+
+interface Publishing {
+  roomID: string;
+  extraInfo: string;
+  urls: string[];
+  next: number;
+  state: PublisherState;
+  errorCode: number;
+  soundLevel?: number;
+}
+
+interface Playing {
+  state: PlayerState;
+  errorCode: number;
+  soundLevel?: number;
+}
+
+interface Reconnecting {
+  attempt: number;
+  deadline: number;
+  timer: number | undefined;
+  running: boolean;
+}
+
+/** Live engines, so the duet-pusher/duet-player components can hand their events to the right one. */
+const ENGINES = new Set<DuetEngine>();
+
+/** Passes a component's event to every live engine; only the one that publishes or plays `id` acts. */
+export function routeComponentEvent(kind: "state" | "net" | "volume", id: string, event: any): void {
+  for (const engine of ENGINES) {
+    if (kind === "state") engine.updatePlayerState(id, event);
+    else if (kind === "net") engine.updatePlayerNetStatus(id, event);
+    else engine.updateAudioVolumeNotify(id, event);
+  }
+}
+
+function isNonEmptyString(v: unknown): v is string {
+  return typeof v === "string" && v.length > 0;
+}
+
+function now(): number {
+  return Date.now();
+}
+
+export class DuetEngine {
+  private readonly servers: string[];
+  private serverIndex = 0;
+  private readonly emitter: Emitter;
+  private readonly logger: Logger;
+  private conn: Connection | undefined;
+  private connecting: Promise<Connection> | undefined;
+  private session: { sessionID: string; resumeToken: string } | undefined;
+  private multiRoom = false;
+  private readonly rooms = new Map<string, Room>();
+  private readonly publishing = new Map<string, Publishing>();
+  private readonly playing = new Map<string, Playing>();
+  private binding: PageBinding | undefined;
+  private reconnecting: Reconnecting | undefined;
+  private destroyed = false;
+
+  constructor(
+    readonly appID: number,
+    server: string | string[],
+  ) {
+    if (typeof appID !== "number" || !Number.isInteger(appID) || appID <= 0 || appID > 0xffffffff) {
+      throw new Error(`DuetEngine: appID must be the app's numeric AppID (a positive integer), got ${JSON.stringify(appID)}`);
+    }
+    const servers = (Array.isArray(server) ? server : [server]).filter(isNonEmptyString);
+    if (servers.length === 0) {
+      throw new Error('DuetEngine: server must be the signaling address, e.g. "wss://rtc.example.com/ws"');
+    }
+    for (const s of servers) {
+      if (!/^wss?:\/\/[^/]+/.test(s)) {
+        throw new Error(`DuetEngine: server "${s}" is not a ws:// or wss:// address`);
+      }
+    }
+    this.servers = servers;
+    this.logger = new Logger(logURLFor(servers[0]), { appID, sdkVersion: VERSION, deviceID: deviceID() }, now);
+    this.emitter = new Emitter((event, err) => this.logger.error(`a ${event} handler threw: ${describe(err)}`));
+    this.watchNetwork();
+    ENGINES.add(this);
+  }
+
+  // ---- events -------------------------------------------------------------------------
+
+  on<E extends EventName>(event: E, cb: DuetEvents[E]): boolean {
+    return this.emitter.on(event, cb);
+  }
+
+  off<E extends EventName>(event: E, cb?: DuetEvents[E]): boolean {
+    return this.emitter.off(event, cb);
+  }
+
+  // ---- rooms --------------------------------------------------------------------------
+
+  enableMultiRoom(enable: boolean): boolean {
+    if (this.rooms.size > 0) {
+      this.logger.warn("enableMultiRoom must be called before loginRoom");
+      return false;
+    }
+    this.multiRoom = !!enable;
+    return true;
+  }
+
+  async loginRoom(roomID: string, token: string, user: ZegoUser, config?: ZegoRoomConfig): Promise<boolean> {
+    if (this.destroyed) throw duetError(SdkError.DESTROYED, "the engine was destroyed");
+    if (!isNonEmptyString(roomID)) throw duetError(SdkError.INVALID_ARGUMENT, "roomID must be a non-empty string");
+    if (!isNonEmptyString(token)) throw duetError(SdkError.INVALID_ARGUMENT, "token must be a non-empty string");
+    if (!user || !isNonEmptyString(user.userID)) {
+      throw duetError(SdkError.INVALID_ARGUMENT, "user must be {userID, userName?} with a non-empty userID");
+    }
+    const cfg: ZegoRoomConfig = { userUpdate: !!(config && config.userUpdate), maxMemberCount: (config && config.maxMemberCount) || 0 };
+    const who: ZegoUser = { userID: user.userID, userName: user.userName === undefined ? user.userID : String(user.userName) };
+    this.roomState(roomID, "CONNECTING", "LOGINING", 0, "");
+    try {
+      const conn = await this.connection();
+      const reply = await conn.request("login", this.loginRequest(roomID, token, who, cfg));
+      if (this.destroyed) throw duetError(SdkError.DESTROYED, "the engine was destroyed");
+      this.session = { sessionID: reply.sessionID, resumeToken: reply.resumeToken };
+      this.logger.identity.userID = who.userID;
+      this.logger.identity.roomID = roomID;
+      this.logger.identity.sessionID = reply.sessionID;
+      const room = new Room(roomID, token, who, cfg);
+      this.rooms.set(roomID, room);
+      const diff = room.apply(reply as Snapshot);
+      this.roomState(roomID, "CONNECTED", "LOGINED", 0, "");
+      this.emitDiff(room, diff);
+      this.logger.info(`logged into room ${roomID} as ${who.userID}`);
+      return true;
+    } catch (e) {
+      const err = e as DuetError;
+      this.logger.error(`login to room ${roomID} failed: ${err.code} ${err.msg}`);
+      this.roomState(roomID, "DISCONNECTED", "LOGIN_FAILED", err.code, JSON.stringify({ msg: err.msg }));
+      if (this.rooms.size === 0) this.closeConnection();
+      throw err;
+    }
+  }
+
+  logoutRoom(roomID?: string): void {
+    const targets = roomID === undefined ? [...this.rooms.keys()] : this.rooms.has(roomID) ? [roomID] : [];
+    if (targets.length === 0) {
+      if (roomID !== undefined) this.logger.warn(`logoutRoom: not in room ${roomID}`);
+      return;
+    }
+    for (const id of targets) {
+      if (this.conn) this.conn.request("logout", { roomID: id }).catch((err: DuetError) => this.logger.warn(`logout of ${id}: ${err.msg}`));
+      this.leave(id, "LOGOUT", 0);
+    }
+  }
+
+  renewToken(token: string, roomID?: string): boolean {
+    if (!isNonEmptyString(token)) return false;
+    const targets = roomID === undefined ? [...this.rooms.values()] : [this.rooms.get(roomID)].filter((r): r is Room => !!r);
+    if (targets.length === 0) return false;
+    for (const room of targets) room.token = token;
+    const conn = this.conn;
+    if (conn) {
+      const data: { token: string; roomID?: string } = { token };
+      if (roomID !== undefined) data.roomID = roomID;
+      conn
+        .request("renewToken", data)
+        .then((reply) => {
+          for (const room of targets) room.tokenExpire = reply.tokenExpire;
+          this.logger.info("token renewed");
+        })
+        .catch((err: DuetError) => this.logger.error(`renewToken refused: ${err.code} ${err.msg}`));
+    }
+    return true;
+  }
+
+  // ---- messages -----------------------------------------------------------------------
+
+  sendBroadcastMessage(roomID: string, message: string): Promise<ZegoResult> {
+    return this.roomRequest(roomID, "sendBroadcastMessage", { roomID, message }, (r) => ({ errorCode: 0, messageID: r.messageID }));
+  }
+
+  sendBarrageMessage(roomID: string, message: string): Promise<ZegoResult> {
+    return this.roomRequest(roomID, "sendBarrageMessage", { roomID, message }, (r) => ({ errorCode: 0, messageID: r.messageID }));
+  }
+
+  sendCustomCommand(roomID: string, command: string, toUserIDList: string[]): Promise<ZegoResult> {
+    return this.roomRequest(roomID, "sendCustomCommand", { roomID, command, toUserIDList: toUserIDList || [] }, () => ({ errorCode: 0 }));
+  }
+
+  setRoomExtraInfo(roomID: string, key: string, value: string): Promise<ZegoResult> {
+    return this.roomRequest(roomID, "setRoomExtraInfo", { roomID, key, value }, () => ({ errorCode: 0 }));
+  }
+
+  setStreamExtraInfo(streamID: string, extraInfo: string): Promise<ZegoResult> {
+    const p = this.publishing.get(streamID);
+    if (!p) return Promise.resolve({ errorCode: 40304, extendedData: `not publishing ${streamID}` });
+    p.extraInfo = extraInfo;
+    return this.roomRequest(p.roomID, "setStreamExtraInfo", { streamID, extraInfo }, () => ({ errorCode: 0 }));
+  }
+
+  // ---- publishing and playing ---------------------------------------------------------
+
+  async startPublishingStream(streamID: string, option?: PublishOption): Promise<{ streamID: string; url: string }> {
+    if (typeof streamID !== "string" || !STREAM_ID.test(streamID)) {
+      throw duetError(SdkError.INVALID_ARGUMENT, "streamID must be 1–256 characters of 0-9, A-Z, a-z, _ and -");
+    }
+    const opt = option || {};
+    const roomID = opt.roomID !== undefined ? opt.roomID : this.rooms.size === 1 ? [...this.rooms.keys()][0] : undefined;
+    if (roomID === undefined || !this.rooms.has(roomID)) {
+      throw duetError(SdkError.NOT_LOGGED_IN, roomID === undefined ? "log into a room first (or name one in option.roomID)" : `not in room ${roomID}`);
+    }
+    const extraInfo = typeof opt.extraInfo === "string" ? opt.extraInfo : "";
+    try {
+      const conn = this.liveConnection();
+      const reply = await conn.request("publish", { roomID, streamID, extraInfo });
+      const urls = (reply.urls && reply.urls.length ? reply.urls : [reply.url]).map((u: string) => withParams(u, opt.streamParams));
+      const previous = this.publishing.get(streamID);
+      this.publishing.set(streamID, {
+        roomID,
+        extraInfo,
+        urls,
+        next: 0,
+        state: previous ? previous.state : "NO_PUBLISH",
+        errorCode: 0,
+      });
+      this.logger.info(`publishing ${streamID} in room ${roomID}`);
+      return { streamID, url: urls[0] };
+    } catch (e) {
+      const err = e as DuetError;
+      this.logger.error(`publish ${streamID} refused: ${err.code} ${err.msg}`);
+      this.emitter.emit("publisherStateUpdate", { streamID, state: "NO_PUBLISH", errorCode: err.code, extendedData: err.msg });
+      throw err;
+    }
+  }
+
+  stopPublishingStream(streamID: string): boolean {
+    const p = this.publishing.get(streamID);
+    if (!p) return false;
+    this.publishing.delete(streamID);
+    if (this.conn) this.conn.request("stopPublish", { streamID }).catch((err: DuetError) => this.logger.warn(`stopPublish ${streamID}: ${err.msg}`));
+    if (this.binding && this.binding.pusher && this.binding.pusher.attributes.id === streamID) this.binding.pusher.unbind();
+    if (p.state !== "NO_PUBLISH") this.emitter.emit("publisherStateUpdate", { streamID, state: "NO_PUBLISH", errorCode: 0, extendedData: "" });
+    return true;
+  }
+
+  async startPlayingStream(streamID: string, option?: PlayOption): Promise<{ streamID: string; url: string }> {
+    if (typeof streamID !== "string" || !STREAM_ID.test(streamID)) {
+      throw duetError(SdkError.INVALID_ARGUMENT, "streamID must be 1–256 characters of 0-9, A-Z, a-z, _ and -");
+    }
+    if (this.rooms.size === 0) throw duetError(SdkError.NOT_LOGGED_IN, "log into a room first");
+    const opt = option || {};
+    this.setPlayState(streamID, { state: "PLAY_REQUESTING", errorCode: 0 });
+    try {
+      const reply = await this.liveConnection().request("play", { streamID });
+      // BGP (the default) plays RTMP, the lowest-latency path of <live-player mode="RTC">;
+      // CDN plays HTTP(S)-FLV, which passes proxies that only allow HTTP.
+      const flv: string[] = [...(reply.urlsHttpsFLV || []), ...(reply.urlsFLV || [])];
+      const url = withParams(opt.sourceType === "CDN" && flv.length > 0 ? flv[0] : reply.url, opt.streamParams);
+      this.logger.info(`playing ${streamID}`);
+      return { streamID, url };
+    } catch (e) {
+      const err = e as DuetError;
+      this.logger.error(`play ${streamID} refused: ${err.code} ${err.msg}`);
+      this.setPlayState(streamID, { state: "NO_PLAY", errorCode: err.code });
+      this.playing.delete(streamID);
+      throw err;
+    }
+  }
+
+  stopPlayingStream(streamID: string): void {
+    const p = this.playing.get(streamID);
+    this.playing.delete(streamID);
+    const player = this.binding && this.binding.players.get(streamID);
+    if (player) player.unbind();
+    if (p && p.state !== "NO_PLAY") this.emitter.emit("playerStateUpdate", { streamID, state: "NO_PLAY", errorCode: 0, extendedData: "" });
+  }
+
+  getNextUrl(streamID: string): string {
+    const p = this.publishing.get(streamID);
+    if (!p) return "";
+    p.next = (p.next + 1) % p.urls.length;
+    return p.urls[p.next];
+  }
+
+  // ---- WeChat component events --------------------------------------------------------
+
+  updatePlayerState(id: string, event: { detail?: { code?: number } }): void {
+    const code = event && event.detail ? Number(event.detail.code) : NaN;
+    if (!isFinite(code)) return;
+    if (this.publishing.has(id)) {
+      this.logger.debug(`<live-pusher> ${id}: ${code}`);
+      const t = pusherTransition(code);
+      if (t) this.setPublishState(id, t, JSON.stringify({ wxCode: code }));
+      if (isPushFailure(code)) this.logger.warn(`push of ${id} failed (${code}); getNextUrl gives the next address`);
+    } else if (this.playing.has(id)) {
+      this.logger.debug(`<live-player> ${id}: ${code}`);
+      const t = playerTransition(code);
+      if (t) this.setPlayState(id, t, JSON.stringify({ wxCode: code }));
+    } else {
+      this.logger.debug(`state ${code} for ${id}, which is neither published nor played`);
+    }
+  }
+
+  updatePlayerNetStatus(id: string, event: { detail?: { info?: Record<string, unknown> } }): void {
+    const info = event && event.detail && event.detail.info;
+    if (!info || typeof info !== "object") return;
+    const pub = this.publishing.get(id);
+    if (pub) {
+      this.emitter.emit("publishQualityUpdate", id, qualityStats(info, pub.soundLevel));
+      return;
+    }
+    const play = this.playing.get(id);
+    if (play) this.emitter.emit("playQualityUpdate", id, qualityStats(info, play.soundLevel));
+  }
+
+  updateAudioVolumeNotify(id: string, event: { detail?: { volume?: number } }): void {
+    const volume = event && event.detail ? Number(event.detail.volume) : NaN;
+    if (!isFinite(volume)) return;
+    const pub = this.publishing.get(id);
+    if (pub) {
+      pub.soundLevel = volume;
+      this.emitter.emit("capturedSoundLevelUpdate", volume);
+      return;
+    }
+    const play = this.playing.get(id);
+    if (play) {
+      play.soundLevel = volume;
+      this.emitter.emit("soundLevelUpdate", [{ streamID: id, soundLevel: volume }]);
+    }
+  }
+
+  // ---- component mode -----------------------------------------------------------------
+
+  initContext(options: { wxContext: WxContext; pushAtr?: string; playAtr?: string }): void {
+    const ctx = options && options.wxContext;
+    if (!ctx || typeof ctx.setData !== "function") {
+      this.logger.error("initContext: wxContext must be the Page or Component (this)");
+      return;
+    }
+    this.binding = new PageBinding(ctx, options.pushAtr || "pusher", options.playAtr || "playerList");
+    ctx.setData({ [this.binding.pushAtr]: {}, [this.binding.playAtr]: [] });
+  }
+
+  createPusher(attrs?: Partial<PusherAttributes>): DuetPusher | null {
+    const binding = this.needBinding("createPusher");
+    if (!binding) return null;
+    const old = binding.pusher;
+    binding.pusher = new DuetPusher(this, binding, attrs || {});
+    if (old && old.attributes.url) {
+      binding.pusher.attributes.id = old.attributes.id;
+      binding.pusher.attributes.url = old.attributes.url;
+    }
+    binding.renderPusher();
+    return binding.pusher;
+  }
+
+  getPusherInstance(): DuetPusher | null {
+    return (this.binding && this.binding.pusher) || null;
+  }
+
+  getPlayerInstance(streamID: string): DuetPlayer | null {
+    const binding = this.needBinding("getPlayerInstance");
+    if (!binding || !isNonEmptyString(streamID)) return null;
+    let player = binding.players.get(streamID);
+    if (!player) {
+      player = new DuetPlayer(this, binding, streamID);
+      binding.players.set(streamID, player);
+    }
+    return player;
+  }
+
+  setPusherAttributes(attrs: Partial<PusherAttributes>): boolean {
+    const pusher = this.getPusherInstance();
+    if (!pusher || !attrs) return false;
+    const { url: _url, id: _id, ...rest } = attrs;
+    Object.assign(pusher.attributes, rest);
+    this.binding!.renderPusher();
+    return true;
+  }
+
+  setPlayerAttributes(streamID: string, attrs: Partial<PlayerAttributes>): boolean {
+    const player = this.binding && this.binding.players.get(streamID);
+    if (!player || !attrs) return false;
+    const { url: _url, id: _id, streamID: _s, ...rest } = attrs;
+    Object.assign(player.attributes, rest);
+    if (player.listed) this.binding!.renderPlayers();
+    return true;
+  }
+
+  getPlayerList(streamID?: string): PlayerAttributes[] | PlayerAttributes | null {
+    if (!this.binding) return streamID === undefined ? [] : null;
+    const listed = [...this.binding.players.values()].filter((p) => p.listed).map((p) => p.attributes);
+    if (streamID === undefined) return listed;
+    return listed.find((p) => p.streamID === streamID) || null;
+  }
+
+  mutePublishStreamVideo(mute: boolean): void {
+    this.setPusherAttributes({ enableCamera: !mute });
+  }
+
+  mutePublishStreamAudio(mute: boolean): void {
+    this.setPusherAttributes({ enableMic: !mute });
+  }
+
+  mutePlayStreamVideo(streamID: string, mute: boolean): void {
+    this.setPlayerAttributes(streamID, { muteVideo: !!mute });
+  }
+
+  mutePlayStreamAudio(streamID: string, mute: boolean): void {
+    this.setPlayerAttributes(streamID, { muteAudio: !!mute });
+  }
+
+  // ---- features this server does not offer yet ---------------------------------------
+
+  addPublishCdnUrl(streamID: string, url: string): Promise<ZegoResult> {
+    return this.unsupported(`addPublishCdnUrl(${streamID}, ${url})`);
+  }
+
+  removePublishCdnUrl(streamID: string, url: string): Promise<ZegoResult> {
+    return this.unsupported(`removePublishCdnUrl(${streamID}, ${url})`);
+  }
+
+  startMixerTask(_config: object): Promise<ZegoResult> {
+    return this.unsupported("startMixerTask");
+  }
+
+  stopMixerTask(taskID: string): Promise<ZegoResult> {
+    return this.unsupported(`stopMixerTask(${taskID})`);
+  }
+
+  // ---- logs and system ----------------------------------------------------------------
+
+  setLogConfig(config: LogConfig): boolean {
+    const ok = !!config && this.logger.configure(config);
+    if (!ok) this.logger.warn("setLogConfig: logLevel/remoteLogLevel must be debug|info|warn|error|report|disable and logURL http(s)://");
+    return ok;
+  }
+
+  setDebugVerbose(enable: boolean): void {
+    this.logger.verbose = !!enable;
+  }
+
+  getVersion(): string {
+    return VERSION;
+  }
+
+  checkSystemRequirements(): Promise<{ result: boolean; code: number; msg: string; platform: string; SDKVersion: string }> {
+    let info: { SDKVersion?: string; platform?: string } = {};
+    try {
+      info = wx.getSystemInfoSync() || {};
+    } catch {
+      // Treated as unknown below.
+    }
+    const sdk = info.SDKVersion || "0.0.0";
+    const live = typeof wx.createLivePusherContext === "function" && typeof wx.createLivePlayerContext === "function";
+    const recent = compareVersions(sdk, "2.10.0") >= 0;
+    const result = live && recent;
+    const msg = result ? "ok" : !live ? "this WeChat has no <live-pusher>/<live-player>" : `WeChat base library ${sdk} is older than 2.10.0`;
+    return Promise.resolve({ result, code: result ? 0 : SdkError.NOT_SUPPORTED, msg, platform: info.platform || "unknown", SDKVersion: sdk });
+  }
+
+  destroyEngine(): void {
+    if (this.destroyed) return;
+    this.logoutRoom();
+    this.destroyed = true;
+    ENGINES.delete(this);
+    this.stopReconnecting();
+    this.closeConnection();
+    void this.logger.close();
+    this.emitter.clear();
+    this.binding = undefined;
+  }
+
+  // ---- internals: connection ----------------------------------------------------------
+
+  private loginRequest(roomID: string, token: string, user: ZegoUser, cfg: ZegoRoomConfig): object {
+    return {
+      protocol: PROTOCOL,
+      appID: this.appID,
+      roomID,
+      token,
+      user,
+      userUpdate: cfg.userUpdate,
+      maxMemberCount: cfg.maxMemberCount,
+      multiRoom: this.multiRoom,
+    };
+  }
+
+  /** The open connection, or a new one through the server list (the last good one first). */
+  private connection(): Promise<Connection> {
+    if (this.conn) return Promise.resolve(this.conn);
+    if (!this.connecting) {
+      this.connecting = this.connectAny().then(
+        (c) => {
+          this.connecting = undefined;
+          return c;
+        },
+        (e) => {
+          this.connecting = undefined;
+          throw e;
+        },
+      );
+    }
+    return this.connecting;
+  }
+
+  private async connectAny(): Promise<Connection> {
+    let last: DuetError = duetError(SdkError.NETWORK_UNREACHABLE, "no server");
+    for (let i = 0; i < this.servers.length; i++) {
+      const index = (this.serverIndex + i) % this.servers.length;
+      const conn: Connection = new Connection(this.servers[index], this.logger, {
+        push: (name, seq, data) => this.onPush(conn, name, seq, data),
+        ended: (why) => this.onEnded(conn, why),
+      });
+      try {
+        await conn.open();
+        if (this.destroyed) {
+          conn.close();
+          throw duetError(SdkError.DESTROYED, "the engine was destroyed");
+        }
+        this.serverIndex = index;
+        this.conn = conn;
+        this.logger.info(`connected to ${this.servers[index]}`);
+        return conn;
+      } catch (e) {
+        last = e as DuetError;
+        this.logger.warn(last.msg);
+      }
+    }
+    throw last;
+  }
+
+  private liveConnection(): Connection {
+    if (!this.conn) throw duetError(SdkError.CONNECTION_LOST, "not connected to the server (reconnecting)");
+    return this.conn;
+  }
+
+  private closeConnection(): void {
+    const conn = this.conn;
+    this.conn = undefined;
+    if (conn) conn.close();
+    if (this.rooms.size === 0) this.session = undefined;
+  }
+
+  private onEnded(conn: Connection, why: Ended): void {
+    if (conn !== this.conn) return;
+    this.conn = undefined;
+    this.logger.warn(`connection ended: ${why.reason} (${why.code})`);
+    if (this.destroyed || this.rooms.size === 0) return;
+    if (TERMINAL_CLOSE.indexOf(why.reason) >= 0) {
+      for (const id of [...this.rooms.keys()]) this.leave(id, "KICKOUT", why.code);
+      this.session = undefined;
+      return;
+    }
+    this.startReconnecting(why.code);
+  }
+
+  private startReconnecting(code: number): void {
+    if (this.reconnecting) return;
+    for (const id of this.rooms.keys()) this.roomState(id, "CONNECTING", "RECONNECTING", code, "");
+    this.reconnecting = { attempt: 0, deadline: now() + RECONNECT_WINDOW_MS, timer: undefined, running: false };
+    this.scheduleReconnect(0);
+  }
+
+  private scheduleReconnect(delay: number): void {
+    const r = this.reconnecting;
+    if (!r) return;
+    if (r.timer !== undefined) clearTimeout(r.timer);
+    r.timer = setTimeout(() => {
+      r.timer = undefined;
+      void this.reconnectOnce();
+    }, delay);
+  }
+
+  /** Network back or app in front again: try now instead of waiting out the backoff. */
+  private reconnectSoon(): void {
+    if (this.reconnecting && !this.reconnecting.running) this.scheduleReconnect(0);
+  }
+
+  private stopReconnecting(): void {
+    if (this.reconnecting && this.reconnecting.timer !== undefined) clearTimeout(this.reconnecting.timer);
+    this.reconnecting = undefined;
+  }
+
+  private async reconnectOnce(): Promise<void> {
+    const r = this.reconnecting;
+    if (!r || r.running || this.destroyed) return;
+    r.running = true;
+    r.attempt++;
+    try {
+      const conn = await this.connection();
+      const resumed = this.session ? await this.tryResume(conn) : false;
+      if (!resumed) await this.loginAgain(conn);
+      if (this.reconnecting !== r) return;
+      this.stopReconnecting();
+      for (const id of this.rooms.keys()) this.roomState(id, "CONNECTED", "RECONNECTED", 0, "");
+      if (this.rooms.size === 0) this.closeConnection();
+      return;
+    } catch (e) {
+      const err = e as DuetError;
+      this.logger.warn(`reconnect attempt ${r.attempt} failed: ${err.code} ${err.msg}`);
+    } finally {
+      r.running = false;
+    }
+    if (this.reconnecting !== r) return;
+    if (now() >= r.deadline) {
+      this.stopReconnecting();
+      for (const id of [...this.rooms.keys()]) this.leave(id, "RECONNECT_FAILED", SdkError.RECONNECT_FAILED);
+      this.closeConnection();
+      return;
+    }
+    const base = BACKOFF_MS[Math.min(r.attempt - 1, BACKOFF_MS.length - 1)];
+    this.scheduleReconnect(Math.round(base * (1 + Math.random() * 0.2)));
+  }
+
+  /** Resumes the session on a new connection; false when the server no longer has it. */
+  private async tryResume(conn: Connection): Promise<boolean> {
+    const rooms: Record<string, number> = {};
+    for (const room of this.rooms.values()) rooms[room.roomID] = room.seq;
+    try {
+      const reply = await conn.request("resume", { ...this.session, rooms });
+      for (const r of reply.rooms || []) {
+        const room = this.rooms.get(r.roomID);
+        if (room && typeof r.onlineCount === "number" && r.onlineCount !== room.onlineCount) {
+          room.onlineCount = r.onlineCount;
+          this.emitter.emit("roomOnlineUserCountUpdate", room.roomID, r.onlineCount);
+        }
+      }
+      this.logger.info(`session ${this.session!.sessionID} resumed`);
+      return true;
+    } catch (e) {
+      const err = e as DuetError;
+      if (err.code !== 40306) throw err;
+      this.logger.warn("the session could not be resumed; logging in again");
+      this.session = undefined;
+      return false;
+    }
+  }
+
+  /** Logs into every room again after the session was lost, reporting what changed. */
+  private async loginAgain(conn: Connection): Promise<void> {
+    for (const room of [...this.rooms.values()]) {
+      let reply: any;
+      try {
+        reply = await conn.request("login", this.loginRequest(room.roomID, room.token, room.user, room.config));
+      } catch (e) {
+        const err = e as DuetError;
+        if (err.code >= 60000) throw err; // the connection, not the login: try again later
+        this.logger.error(`cannot log into ${room.roomID} again: ${err.code} ${err.msg}`);
+        this.leave(room.roomID, "RECONNECT_FAILED", err.code);
+        continue;
+      }
+      this.session = { sessionID: reply.sessionID, resumeToken: reply.resumeToken };
+      this.logger.identity.sessionID = reply.sessionID;
+      this.emitDiff(room, room.apply(reply as Snapshot));
+      await this.publishAgain(conn, room.roomID);
+    }
+  }
+
+  /** A new session holds no reservations: take back the streams this user was publishing. */
+  private async publishAgain(conn: Connection, roomID: string): Promise<void> {
+    for (const [streamID, p] of this.publishing) {
+      if (p.roomID !== roomID) continue;
+      try {
+        await conn.request("publish", { roomID, streamID, extraInfo: p.extraInfo });
+      } catch (e) {
+        const err = e as DuetError;
+        this.publishing.delete(streamID);
+        this.setPublishStateDirect(streamID, "NO_PUBLISH", err.code, err.msg);
+      }
+    }
+  }
+
+  private watchNetwork(): void {
+    try {
+      wx.onNetworkStatusChange((res) => {
+        if (!this.destroyed && res && res.isConnected) this.reconnectSoon();
+      });
+      wx.onAppShow(() => {
+        if (!this.destroyed) this.reconnectSoon();
+      });
+    } catch {
+      // Not every host has these; reconnecting then relies on the backoff alone.
+    }
+  }
+
+  // ---- internals: pushes --------------------------------------------------------------
+
+  private onPush(conn: Connection, name: string, seq: number | undefined, data: any): void {
+    if (conn !== this.conn || this.destroyed) return;
+    const room = typeof data.roomID === "string" ? this.rooms.get(data.roomID) : undefined;
+    if (seq !== undefined && (!room || !room.accept(seq))) return;
+    switch (name) {
+      case "roomUserUpdate":
+        if (!room) return;
+        for (const u of data.userList || []) {
+          if (data.updateType === "ADD") room.users.set(u.userID, u);
+          else room.users.delete(u.userID);
+        }
+        if (room.config.userUpdate) this.emitter.emit("roomUserUpdate", room.roomID, data.updateType, data.userList || []);
+        return;
+      case "roomOnlineUserCountUpdate":
+        if (!room) return;
+        room.onlineCount = data.count;
+        this.emitter.emit("roomOnlineUserCountUpdate", room.roomID, data.count);
+        return;
+      case "roomStreamUpdate":
+        if (!room) return;
+        for (const s of data.streamList || []) {
+          if (data.updateType === "ADD") room.streams.set(s.streamID, s);
+          else room.streams.delete(s.streamID);
+        }
+        this.emitter.emit("roomStreamUpdate", room.roomID, data.updateType, data.streamList || [], "");
+        return;
+      case "streamExtraInfoUpdate":
+        if (!room) return;
+        for (const s of data.streamList || []) {
+          const known = room.streams.get(s.streamID);
+          if (known) known.extraInfo = s.extraInfo;
+        }
+        this.emitter.emit("streamExtraInfoUpdate", room.roomID, data.streamList || []);
+        return;
+      case "roomExtraInfoUpdate":
+        if (!room) return;
+        for (const e of data.roomExtraInfoList || []) room.extraInfo.set(e.key, e);
+        this.emitter.emit("roomExtraInfoUpdate", room.roomID, data.roomExtraInfoList || []);
+        return;
+      case "IMRecvBroadcastMessage":
+      case "IMRecvBarrageMessage":
+        if (room) this.emitter.emit(name, room.roomID, data.messageList || []);
+        return;
+      case "IMRecvCustomCommand":
+        if (room) this.emitter.emit("IMRecvCustomCommand", room.roomID, data.fromUser, data.command);
+        return;
+      case "publisherStateUpdate":
+        if (this.publishing.has(data.streamID)) {
+          this.setPublishStateDirect(data.streamID, data.state, data.errorCode || 0, "");
+        }
+        return;
+      case "tokenWillExpire":
+        if (room) {
+          this.logger.warn(`the token of room ${room.roomID} expires at ${data.tokenExpire}; call renewToken`);
+          this.emitter.emit("tokenWillExpire", room.roomID);
+        }
+        return;
+      case "kickout":
+        if (room) {
+          this.logger.warn(`kicked out of room ${room.roomID}: ${data.reason} (${data.code})`);
+          this.leave(room.roomID, "KICKOUT", data.code);
+          if (this.rooms.size === 0) this.closeConnection();
+        }
+        return;
+      case "roomResync":
+        if (room) this.emitDiff(room, room.apply(data as Snapshot));
+        return;
+      case "close":
+      case "hello":
+        return;
+      default:
+        this.logger.debug(`ignored push ${name}`);
+    }
+  }
+
+  /** Announces a snapshot's difference the way live events would have. */
+  private emitDiff(room: Room, diff: SnapshotDiff): void {
+    const id = room.roomID;
+    if (room.config.userUpdate) {
+      if (diff.usersRemoved.length) this.emitter.emit("roomUserUpdate", id, "DELETE", diff.usersRemoved);
+      if (diff.usersAdded.length) this.emitter.emit("roomUserUpdate", id, "ADD", diff.usersAdded);
+    }
+    if (diff.onlineCount !== undefined) this.emitter.emit("roomOnlineUserCountUpdate", id, diff.onlineCount);
+    if (diff.streamsRemoved.length) this.emitter.emit("roomStreamUpdate", id, "DELETE", diff.streamsRemoved, "");
+    if (diff.streamsAdded.length) this.emitter.emit("roomStreamUpdate", id, "ADD", diff.streamsAdded, "");
+    if (diff.extraInfoChanged.length) this.emitter.emit("roomExtraInfoUpdate", id, diff.extraInfoChanged);
+  }
+
+  // ---- internals: state ---------------------------------------------------------------
+
+  private roomState(roomID: string, state: "DISCONNECTED" | "CONNECTING" | "CONNECTED", reason: Parameters<DuetEvents["roomStateChanged"]>[1], code: number, extended: string): void {
+    this.emitter.emit("roomStateUpdate", roomID, state, code, extended);
+    this.emitter.emit("roomStateChanged", roomID, reason, code, extended);
+  }
+
+  /** Forgets a room and what this user published there, and says so. */
+  private leave(roomID: string, reason: "LOGOUT" | "KICKOUT" | "RECONNECT_FAILED", code: number): void {
+    if (!this.rooms.delete(roomID)) return;
+    for (const [streamID, p] of [...this.publishing]) {
+      if (p.roomID !== roomID) continue;
+      this.publishing.delete(streamID);
+      if (this.binding && this.binding.pusher && this.binding.pusher.attributes.id === streamID) this.binding.pusher.unbind();
+      if (p.state !== "NO_PUBLISH") this.emitter.emit("publisherStateUpdate", { streamID, state: "NO_PUBLISH", errorCode: code, extendedData: "" });
+    }
+    if (this.rooms.size === 0) {
+      for (const streamID of [...this.playing.keys()]) this.stopPlayingStream(streamID);
+    }
+    this.roomState(roomID, "DISCONNECTED", reason, code, "");
+    if (this.rooms.size === 0 && reason === "LOGOUT") this.closeConnection();
+  }
+
+  private setPublishState(streamID: string, t: Transition<PublisherState>, extended: string): void {
+    this.setPublishStateDirect(streamID, t.state, t.errorCode, extended);
+  }
+
+  private setPublishStateDirect(streamID: string, state: PublisherState, errorCode: number, extended: string): void {
+    const p = this.publishing.get(streamID);
+    if (p) {
+      if (p.state === state && p.errorCode === errorCode) return;
+      p.state = state;
+      p.errorCode = errorCode;
+    }
+    this.emitter.emit("publisherStateUpdate", { streamID, state, errorCode, extendedData: extended });
+  }
+
+  private setPlayState(streamID: string, t: Transition<PlayerState>, extended = ""): void {
+    let p = this.playing.get(streamID);
+    if (!p) {
+      p = { state: "NO_PLAY", errorCode: 0 };
+      this.playing.set(streamID, p);
+    }
+    if (p.state === t.state && p.errorCode === t.errorCode) return;
+    p.state = t.state;
+    p.errorCode = t.errorCode;
+    this.emitter.emit("playerStateUpdate", { streamID, state: t.state, errorCode: t.errorCode, extendedData: extended });
+  }
+
+  private roomRequest(roomID: string, op: string, data: object, ok: (reply: any) => ZegoResult): Promise<ZegoResult> {
+    if (!this.rooms.has(roomID)) return Promise.resolve({ errorCode: SdkError.NOT_LOGGED_IN, extendedData: `not in room ${roomID}` });
+    if (!this.conn) return Promise.resolve({ errorCode: SdkError.CONNECTION_LOST, extendedData: "reconnecting; try again" });
+    return this.conn.request(op, data).then(ok, (err: DuetError) => ({ errorCode: err.code, extendedData: err.msg }));
+  }
+
+  private needBinding(api: string): PageBinding | undefined {
+    if (!this.binding) this.logger.error(`${api}: call initContext({wxContext: this, pushAtr, playAtr}) first`);
+    return this.binding;
+  }
+
+  private unsupported(what: string): Promise<ZegoResult> {
+    this.logger.warn(`${what}: this Duet server does not offer it yet`);
+    return Promise.resolve({ errorCode: SdkError.NOT_SUPPORTED, extendedData: `${what} is not supported by this Duet server yet` });
+  }
+}
+
+function withParams(url: string, params: string | undefined): string {
+  if (!params) return url;
+  const extra = params.replace(/^[?&]+/, "");
+  return extra ? `${url}${url.indexOf("?") >= 0 ? "&" : "?"}${extra}` : url;
+}
+
+function compareVersions(a: string, b: string): number {
+  const pa = a.split(".").map(Number);
+  const pb = b.split(".").map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] || 0) - (pb[i] || 0);
+    if (d !== 0) return d > 0 ? 1 : -1;
+  }
+  return 0;
+}
+
+function deviceID(): string {
+  try {
+    const known = wx.getStorageSync("duet_device_id");
+    if (typeof known === "string" && known) return known;
+    const id = `d${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
+    wx.setStorageSync("duet_device_id", id);
+    return id;
+  } catch {
+    return "unknown";
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.message}\n${err.stack || ""}` : String(err);
+}
