@@ -3,11 +3,13 @@
 
 use std::sync::Arc;
 
+use axum::extract::connect_info::Connected;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use axum::serve::IncomingStream;
 use axum::{Json, Router};
 use serde_json::json;
 
@@ -27,6 +29,24 @@ pub struct AppState {
     pub signaling: crate::signaling::Signaling,
     /// The media hub and what media requests share.
     pub media: crate::rtmp_ingest::MediaContext,
+    /// Where uploaded SDK logs go.
+    pub logs: Arc<crate::httplog::LogStore>,
+}
+
+/// The remote address of an HTTP connection, plain or TLS (`ConnectInfo<Peer>`).
+#[derive(Clone, Copy, Debug)]
+pub struct Peer(pub std::net::SocketAddr);
+
+impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        Peer(*stream.remote_addr())
+    }
+}
+
+impl Connected<IncomingStream<'_, crate::tls::TlsListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, crate::tls::TlsListener>) -> Self {
+        Peer(*stream.remote_addr())
+    }
 }
 
 /// All routes.
@@ -36,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/ws", get(crate::signaling::upgrade))
         .route("/live/{app}/{file}", get(crate::flv_http::play))
+        .route("/httplog", post(crate::httplog::upload))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .with_state(state)
@@ -61,6 +82,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
                 apps,
                 live_streams: state.media.hub.live_count(),
                 media: &state.media.hub.stats,
+                logs: &state.logs,
             };
             let body = state.metrics.render(&snapshot);
             ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()

@@ -16,6 +16,7 @@ pub mod config;
 pub mod credentials;
 pub mod flv_http;
 pub mod http;
+pub mod httplog;
 pub mod media_auth;
 pub mod metrics;
 pub mod os;

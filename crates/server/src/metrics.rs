@@ -36,6 +36,8 @@ pub struct Snapshot<'a> {
     pub live_streams: usize,
     /// The media hub's counters.
     pub media: &'a duet_media::MediaStats,
+    /// Uploaded SDK logs.
+    pub logs: &'a crate::httplog::LogStore,
 }
 
 impl Metrics {
@@ -46,7 +48,7 @@ impl Metrics {
 
     /// Prometheus text exposition format, version 0.0.4.
     pub fn render(&self, s: &Snapshot<'_>) -> String {
-        let counters: [(&str, &str, &str, &AtomicU64); 11] = [
+        let counters: [(&str, &str, &str, &AtomicU64); 13] = [
             ("duet_http_requests_total", "counter", "HTTP requests answered.", &self.http_requests),
             (
                 "duet_tls_handshake_failures_total",
@@ -93,6 +95,13 @@ impl Metrics {
                 "Signaling connections dropped because they could not keep up.",
                 &self.signaling_slow_drops,
             ),
+            ("duet_httplog_entries_total", "counter", "SDK log entries stored from POST /httplog.", &s.logs.entries),
+            (
+                "duet_httplog_refused_total",
+                "counter",
+                "SDK log uploads refused (malformed, unknown app, too large, over quota).",
+                &s.logs.refused,
+            ),
         ];
         let mut out = String::new();
         let mut family = |name: &str, kind: &str, help: &str, sample: String| {
@@ -119,7 +128,8 @@ mod tests {
         let m = Metrics::default();
         Metrics::inc(&m.http_requests);
         let media = duet_media::MediaStats::default();
-        let text = m.render(&Snapshot { start_time: 5, apps: 2, live_streams: 0, media: &media });
+        let logs = crate::httplog::LogStore::new(std::path::Path::new("/nonexistent"));
+        let text = m.render(&Snapshot { start_time: 5, apps: 2, live_streams: 0, media: &media, logs: &logs });
         assert!(text.contains("\nduet_apps 2\n"), "{text}");
         assert!(text.contains("duet_http_requests_total 1\n"));
         for line in text.lines().filter(|l| !l.starts_with('#')) {

@@ -82,8 +82,9 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         start_time: crate::os::now_unix(),
         signaling: signaling.clone(),
         media,
+        logs: Arc::new(crate::httplog::LogStore::new(&s.common.data)),
     };
-    let routes = router(state);
+    let routes = router(state).into_make_service_with_connect_info::<crate::http::Peer>();
     let server: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match tls {
         Some(config) => Box::pin(
             axum::serve(TlsListener::new(http, config, metrics)?, routes)

@@ -157,6 +157,25 @@ pub struct Response {
 /// Sends a GET over any stream and reads the whole response (the request asks to close).
 pub fn get_over(stream: &mut (impl Read + Write), host: &str, path: &str) -> std::io::Result<Response> {
     write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")?;
+    read_response(stream)
+}
+
+/// POSTs `body` as JSON; `length` overrides the Content-Length header (to announce a body
+/// larger than the one sent).
+pub fn post(addr: SocketAddr, path: &str, body: &[u8], length: Option<usize>) -> Response {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let len = length.unwrap_or(body.len());
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    read_response(&mut s).unwrap()
+}
+
+fn read_response(stream: &mut impl Read) -> std::io::Result<Response> {
     let mut raw = Vec::new();
     // A peer that closes without TLS close_notify still sent a complete response: keep it.
     if let Err(e) = stream.read_to_end(&mut raw) {

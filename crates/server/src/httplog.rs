@@ -1,0 +1,262 @@
+//! `POST /httplog`: log batches the mini-program SDK uploads (`setLogConfig`), stored per app
+//! and per UTC day as JSON lines under `<data>/logs/<appID>/<YYYY-MM-DD>.jsonl`.
+//!
+//! Bounded in every direction: a body is at most [`MAX_BODY`] bytes and [`MAX_ENTRIES`]
+//! entries, an app stores at most [`DAILY_QUOTA`] bytes a day, and days older than
+//! [`KEEP_DAYS`] are deleted. Each entry becomes one JSON line, so a message cannot forge
+//! another line.
+
+use std::collections::HashMap;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::http::{AppState, Peer, error};
+use crate::metrics::Metrics;
+
+/// Largest request body read.
+pub const MAX_BODY: usize = 64 * 1024;
+/// Most entries in one upload.
+pub const MAX_ENTRIES: usize = 500;
+/// Bytes one app may store per UTC day.
+pub const DAILY_QUOTA: u64 = 64 * 1024 * 1024;
+/// Days of logs kept per app.
+pub const KEEP_DAYS: i64 = 7;
+const MAX_FIELD: usize = 256;
+const MAX_MESSAGE: usize = 4096;
+
+/// One upload, as the SDK sends it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Upload {
+    #[serde(rename = "appID")]
+    app_id: u32,
+    #[serde(rename = "userID", default)]
+    user_id: Option<String>,
+    #[serde(rename = "roomID", default)]
+    room_id: Option<String>,
+    #[serde(rename = "sessionID", default)]
+    session_id: Option<String>,
+    #[serde(rename = "deviceID", default)]
+    device_id: Option<String>,
+    #[serde(default)]
+    sdk_version: Option<String>,
+    #[serde(default)]
+    dropped: u64,
+    entries: Vec<Entry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    time: u64,
+    level: String,
+    message: String,
+}
+
+/// Where logs go and how much each app wrote today.
+pub struct LogStore {
+    root: PathBuf,
+    used: Mutex<HashMap<u32, (i64, u64)>>,
+    /// Entries stored.
+    pub entries: AtomicU64,
+    /// Uploads refused (malformed, unknown app, over a limit or the quota).
+    pub refused: AtomicU64,
+}
+
+impl LogStore {
+    /// Logs live under `<data>/logs`.
+    pub fn new(data: &std::path::Path) -> Self {
+        Self { root: data.join("logs"), used: Mutex::default(), entries: AtomicU64::new(0), refused: AtomicU64::new(0) }
+    }
+
+    /// Appends the lines for one app; `Err(true)` when over today's quota.
+    fn append(&self, app_id: u32, day: i64, lines: &[u8]) -> Result<(), bool> {
+        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = self.root.join(app_id.to_string());
+        let path = dir.join(format!("{}.jsonl", civil_date(day)));
+        let today = match used.get(&app_id) {
+            Some(&(d, bytes)) if d == day => bytes,
+            _ => {
+                prune(&dir, day);
+                fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
+            }
+        };
+        if today + lines.len() as u64 > DAILY_QUOTA {
+            used.insert(app_id, (day, today));
+            return Err(true);
+        }
+        let written = fs::create_dir_all(&dir)
+            .and_then(|()| OpenOptions::new().create(true).append(true).open(&path))
+            .and_then(|mut f| f.write_all(lines));
+        if let Err(e) = written {
+            tracing::error!(app_id, path = %path.display(), error = %e, "cannot store uploaded logs");
+            return Err(false);
+        }
+        used.insert(app_id, (day, today + lines.len() as u64));
+        Ok(())
+    }
+}
+
+/// Deletes an app's log files older than [`KEEP_DAYS`].
+fn prune(dir: &std::path::Path, today: i64) {
+    let Ok(files) = fs::read_dir(dir) else { return };
+    let oldest = civil_date(today - KEEP_DAYS + 1);
+    for f in files.flatten() {
+        let name = f.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".jsonl") && name.as_str() < format!("{oldest}.jsonl").as_str() {
+            let _ = fs::remove_file(f.path());
+        }
+    }
+}
+
+/// `YYYY-MM-DD` of a day counted from 1970-01-01 (proleptic Gregorian).
+pub fn civil_date(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+fn refuse(store: &LogStore, status: StatusCode, code: &str, message: &str) -> Response {
+    Metrics::inc(&store.refused);
+    error(status, code, message)
+}
+
+fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// `POST /httplog`.
+pub async fn upload(
+    State(state): State<AppState>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    req: Request,
+) -> Response {
+    let store = state.logs.clone();
+    let announced = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_BODY as u64) {
+        let msg = format!("a log upload is at most {MAX_BODY} bytes");
+        return refuse(&store, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", &msg);
+    }
+    let body = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            let msg = format!("a log upload is at most {MAX_BODY} bytes");
+            return refuse(&store, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", &msg);
+        }
+    };
+    let upload: Upload = match serde_json::from_slice(&body) {
+        Ok(u) => u,
+        Err(e) => return refuse(&store, StatusCode::BAD_REQUEST, "invalid_log", &format!("not a log upload: {e}")),
+    };
+    if upload.entries.len() > MAX_ENTRIES {
+        let msg = format!("at most {MAX_ENTRIES} entries per upload");
+        return refuse(&store, StatusCode::BAD_REQUEST, "invalid_log", &msg);
+    }
+    let registry = state.registry.clone();
+    let app_id = upload.app_id;
+    match tokio::task::spawn_blocking(move || registry.get(app_id)).await {
+        Ok(Ok(Some(_))) => {}
+        Ok(Ok(None)) => return refuse(&store, StatusCode::NOT_FOUND, "unknown_app", "no app with this AppID"),
+        failed => {
+            tracing::error!(?failed, "httplog: cannot read the app registry");
+            return error(StatusCode::SERVICE_UNAVAILABLE, "registry_unavailable", "cannot read the app registry");
+        }
+    }
+    let received = crate::os::now_unix_ms();
+    let field = |v: &Option<String>| v.as_deref().map(|s| clip(s, MAX_FIELD).to_owned());
+    let mut lines = Vec::with_capacity(body.len() * 2);
+    for e in &upload.entries {
+        let line = json!({
+            "received": received,
+            "peer": peer.ip().to_string(),
+            "userID": field(&upload.user_id),
+            "roomID": field(&upload.room_id),
+            "sessionID": field(&upload.session_id),
+            "deviceID": field(&upload.device_id),
+            "sdkVersion": field(&upload.sdk_version),
+            "time": e.time,
+            "level": clip(&e.level, 16),
+            "message": clip(&e.message, MAX_MESSAGE),
+        });
+        // Serializing a Value into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut lines, &line);
+        lines.push(b'\n');
+    }
+    if upload.dropped > 0 {
+        tracing::debug!(app_id, dropped = upload.dropped, "a client dropped log entries before uploading");
+    }
+    let count = upload.entries.len() as u64;
+    let day = (received / 86_400_000) as i64;
+    let writer = store.clone();
+    match tokio::task::spawn_blocking(move || writer.append(app_id, day, &lines)).await {
+        Ok(Ok(())) => {
+            store.entries.fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+            (StatusCode::OK, axum::Json(json!({"stored": count}))).into_response()
+        }
+        Ok(Err(true)) => refuse(
+            &store,
+            StatusCode::TOO_MANY_REQUESTS,
+            "log_quota_exceeded",
+            "this app's log quota for today is used up",
+        ),
+        _ => error(StatusCode::SERVICE_UNAVAILABLE, "log_storage_failed", "cannot store the logs"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_date(0), "1970-01-01");
+        assert_eq!(civil_date(59), "1970-03-01");
+        assert_eq!(civil_date(11_016), "2000-02-29");
+        assert_eq!(civil_date(20_415), "2025-11-23");
+        assert_eq!(civil_date(-1), "1969-12-31");
+    }
+
+    #[test]
+    fn clipping_respects_char_boundaries() {
+        assert_eq!(clip("héllo", 2), "h");
+        assert_eq!(clip("abc", 5), "abc");
+    }
+
+    #[test]
+    fn quota_and_pruning() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LogStore::new(dir.path());
+        let old = store.root.join("7").join(format!("{}.jsonl", civil_date(100 - KEEP_DAYS)));
+        fs::create_dir_all(old.parent().unwrap()).unwrap();
+        fs::write(&old, "x\n").unwrap();
+        store.append(7, 100, b"{}\n").unwrap();
+        assert!(!old.exists(), "days beyond KEEP_DAYS are deleted");
+        let big = vec![b'x'; DAILY_QUOTA as usize];
+        assert_eq!(store.append(7, 100, &big), Err(true));
+        assert_eq!(store.append(8, 100, b"{}\n"), Ok(()), "other apps are unaffected");
+        assert_eq!(store.append(7, 101, b"{}\n"), Ok(()), "a new day has a new quota");
+    }
+}
