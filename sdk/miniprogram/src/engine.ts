@@ -62,9 +62,15 @@ interface Reconnecting {
 /** Live engines, so the duet-pusher/duet-player components can hand their events to the right one. */
 const ENGINES = new Set<DuetEngine>();
 
-/** Passes a component's event to every live engine; only the one that publishes or plays `id` acts. */
-export function routeComponentEvent(kind: "state" | "net" | "volume", id: string, event: any): void {
-  for (const engine of ENGINES) {
+/**
+ * Passes a component's event to the engine bound (initContext) to the page that holds the
+ * component, or, when that is unknown, to every live engine (only one that publishes or plays
+ * `id` acts).
+ */
+export function routeComponentEvent(kind: "state" | "net" | "volume", id: string, event: any, owner?: object): void {
+  const all = [...ENGINES];
+  const bound = all.filter((e) => owner !== undefined && e.boundTo(owner));
+  for (const engine of bound.length > 0 ? bound : all) {
     if (kind === "state") engine.updatePlayerState(id, event);
     else if (kind === "net") engine.updatePlayerNetStatus(id, event);
     else engine.updateAudioVolumeNotify(id, event);
@@ -179,9 +185,18 @@ export class DuetEngine {
       if (roomID !== undefined) this.logger.warn(`logoutRoom: not in room ${roomID}`);
       return;
     }
+    const sent: Promise<unknown>[] = [];
     for (const id of targets) {
-      if (this.conn) this.conn.request("logout", { roomID: id }).catch((err: DuetError) => this.logger.warn(`logout of ${id}: ${err.msg}`));
+      if (this.conn) sent.push(this.conn.request("logout", { roomID: id }).catch((err: DuetError) => this.quietWarn(`logout of ${id}`, err)));
       this.leave(id, "LOGOUT", 0);
+    }
+    // Out of every room: close once the server has the logout, unless a new login came first.
+    const conn = this.conn;
+    if (this.rooms.size === 0) {
+      this.stopReconnecting();
+      Promise.all(sent).then(() => {
+        if (this.rooms.size === 0 && this.conn === conn) this.closeConnection();
+      });
     }
   }
 
@@ -269,7 +284,7 @@ export class DuetEngine {
     const p = this.publishing.get(streamID);
     if (!p) return false;
     this.publishing.delete(streamID);
-    if (this.conn) this.conn.request("stopPublish", { streamID }).catch((err: DuetError) => this.logger.warn(`stopPublish ${streamID}: ${err.msg}`));
+    if (this.conn) this.conn.request("stopPublish", { streamID }).catch((err: DuetError) => this.quietWarn(`stopPublish ${streamID}`, err));
     if (this.binding && this.binding.pusher && this.binding.pusher.attributes.id === streamID) this.binding.pusher.unbind();
     if (p.state !== "NO_PUBLISH") this.emitter.emit("publisherStateUpdate", { streamID, state: "NO_PUBLISH", errorCode: 0, extendedData: "" });
     return true;
@@ -371,6 +386,11 @@ export class DuetEngine {
     }
     this.binding = new PageBinding(ctx, options.pushAtr || "pusher", options.playAtr || "playerList");
     ctx.setData({ [this.binding.pushAtr]: {}, [this.binding.playAtr]: [] });
+  }
+
+  /** Whether `initContext` bound this engine to `page`. */
+  boundTo(page: object): boolean {
+    return !!this.binding && this.binding.page === page;
   }
 
   createPusher(attrs?: Partial<PusherAttributes>): DuetPusher | null {
@@ -826,7 +846,12 @@ export class DuetEngine {
       for (const streamID of [...this.playing.keys()]) this.stopPlayingStream(streamID);
     }
     this.roomState(roomID, "DISCONNECTED", reason, code, "");
-    if (this.rooms.size === 0 && reason === "LOGOUT") this.closeConnection();
+  }
+
+  /** A failed fire-and-forget request; one cancelled by closing the connection is expected. */
+  private quietWarn(what: string, err: DuetError): void {
+    if (err.code === SdkError.CANCELLED) this.logger.debug(`${what}: ${err.msg}`);
+    else this.logger.warn(`${what}: ${err.msg}`);
   }
 
   private setPublishState(streamID: string, t: Transition<PublisherState>, extended: string): void {

@@ -3,6 +3,11 @@
 // engine playing that stream and, as statechange/netstatus, to the page.
 const { routeComponentEvent } = require("../../engine");
 
+/** The page (or component) this component sits in: the `wxContext` given to initContext. */
+function owner(component) {
+  return typeof component.selectOwnerComponent === "function" ? component.selectOwnerComponent() : undefined;
+}
+
 Component({
   properties: {
     playerId: { type: String, value: "" },
@@ -21,15 +26,15 @@ Component({
       if (player) player.stop();
     },
     onStateChange(e) {
-      routeComponentEvent("state", this.data.playerId, e);
+      routeComponentEvent("state", this.data.playerId, e, owner(this));
       this.triggerEvent("statechange", e.detail);
     },
     onNetStatus(e) {
-      routeComponentEvent("net", this.data.playerId, e);
+      routeComponentEvent("net", this.data.playerId, e, owner(this));
       this.triggerEvent("netstatus", e.detail);
     },
     onAudioVolume(e) {
-      routeComponentEvent("volume", this.data.playerId, e);
+      routeComponentEvent("volume", this.data.playerId, e, owner(this));
       this.triggerEvent("audiovolumenotify", e.detail);
     },
   },

@@ -3,6 +3,11 @@
 // statechange/netstatus/audiovolumenotify, to the page.
 const { routeComponentEvent } = require("../../engine");
 
+/** The page (or component) this component sits in: the `wxContext` given to initContext. */
+function owner(component) {
+  return typeof component.selectOwnerComponent === "function" ? component.selectOwnerComponent() : undefined;
+}
+
 Component({
   properties: {
     pusher: { type: Object, value: {} },
@@ -19,15 +24,15 @@ Component({
       if (pusher) pusher.stop();
     },
     onStateChange(e) {
-      routeComponentEvent("state", this.data.pusher.id, e);
+      routeComponentEvent("state", this.data.pusher.id, e, owner(this));
       this.triggerEvent("statechange", e.detail);
     },
     onNetStatus(e) {
-      routeComponentEvent("net", this.data.pusher.id, e);
+      routeComponentEvent("net", this.data.pusher.id, e, owner(this));
       this.triggerEvent("netstatus", e.detail);
     },
     onAudioVolume(e) {
-      routeComponentEvent("volume", this.data.pusher.id, e);
+      routeComponentEvent("volume", this.data.pusher.id, e, owner(this));
       this.triggerEvent("audiovolumenotify", e.detail);
     },
     onError(e) {

@@ -1,0 +1,112 @@
+// Video call with the duet-pusher/duet-player components: the seeds' component-version flow
+// (engine, events, login, initContext, createPusher().start(), startPlay on stream ADD, stop,
+// logout, destroy), pointed at a Duet server by config.js.
+const { ZegoExpressEngine } = require("duet-miniprogram");
+const config = require("../../config");
+const { getToken } = require("../../utils/token");
+const { randomID } = require("../../utils/ids");
+
+let zg;
+
+Page({
+  data: {
+    canShow: 1,
+    roomID: "",
+    userID: "",
+    pushStreamID: "",
+    pusher: {},
+    playerList: [],
+    duetPlayerList: [],
+    roomState: "DISCONNECTED",
+    publishState: "NO_PUBLISH",
+    playStates: {},
+    playQuality: {},
+    users: [],
+    error: "",
+  },
+
+  onLoad(query) {
+    const userID = query.userID || randomID("user");
+    this.setData({
+      roomID: query.roomID || config.roomID,
+      userID,
+      pushStreamID: query.streamID || `${userID}-video`,
+    });
+    this.initEngine();
+  },
+
+  initEngine() {
+    zg = new ZegoExpressEngine(config.appID, config.server);
+    zg.on("roomStateUpdate", (roomID, state, errorCode) => {
+      this.setData({ roomState: state, error: errorCode ? `room ${roomID}: ${errorCode}` : "" });
+    });
+    zg.on("roomUserUpdate", (roomID, updateType, userList) => {
+      const ids = userList.map((u) => u.userID);
+      const users = updateType === "ADD" ? this.data.users.concat(ids) : this.data.users.filter((u) => ids.indexOf(u) < 0);
+      this.setData({ users });
+    });
+    zg.on("publisherStateUpdate", (result) => this.setData({ publishState: result.state }));
+    zg.on("playerStateUpdate", (result) => this.setData({ [`playStates.${result.streamID}`]: result.state }));
+    zg.on("playQualityUpdate", (streamID, stats) => {
+      this.setData({ [`playQuality.${streamID}`]: { fps: stats.video.videoFPS, kbps: stats.video.videoBitrate } });
+    });
+    zg.on("roomStreamUpdate", async (roomID, updateType, streamList) => {
+      if (updateType === "ADD") {
+        for (let i = 0; i < streamList.length; i++) {
+          try {
+            const duetPlayerAttr = {
+              componentID: `duet-${streamList[i].streamID}`,
+              playerId: streamList[i].streamID,
+            };
+            this.data.duetPlayerList.push(duetPlayerAttr);
+            this.setData({ duetPlayerList: this.data.duetPlayerList });
+            const duetPlayer = this.selectComponent(`#${duetPlayerAttr.componentID}`);
+            if (!duetPlayer) return console.warn("no component for", streamList[i].streamID);
+            await duetPlayer.startPlay(zg, streamList[i].streamID);
+          } catch (error) {
+            console.error("play failed; the room will recover it after reconnecting", error);
+          }
+        }
+      } else {
+        streamList.forEach((streamItem) => {
+          zg.getPlayerInstance(streamItem.streamID).stop();
+          this.data.duetPlayerList = this.data.duetPlayerList.filter((c) => streamItem.streamID !== c.playerId);
+        });
+        this.setData({ duetPlayerList: this.data.duetPlayerList });
+      }
+    });
+    zg.initContext({ wxContext: this, pushAtr: "pusher", playAtr: "playerList" });
+  },
+
+  async openRoom() {
+    const { roomID, userID } = this.data;
+    try {
+      const token = await getToken(userID, roomID);
+      await zg.loginRoom(roomID, token, { userID, userName: userID }, { userUpdate: true });
+      const pusher = zg.createPusher();
+      await pusher.start(this.data.pushStreamID);
+    } catch (err) {
+      this.setData({ error: `${err.code || ""} ${err.msg || err.message}` });
+      throw err;
+    }
+  },
+
+  bindKeyInput(e) {
+    this.setData({ roomID: e.detail.value });
+  },
+
+  logout() {
+    if (!zg) return;
+    const pusher = zg.getPusherInstance();
+    if (pusher) pusher.stop();
+    this.data.duetPlayerList.forEach((c) => zg.getPlayerInstance(c.playerId).stop());
+    this.setData({ duetPlayerList: [] });
+    zg.logoutRoom(this.data.roomID);
+  },
+
+  onUnload() {
+    this.logout();
+    if (zg) zg.destroyEngine();
+    zg = null;
+  },
+});

@@ -1,0 +1,169 @@
+// A call page with WeChat's own <live-pusher>/<live-player>: the seeds' native flow.
+// startPublishingStream / startPlayingStream give the URLs the page binds; the components'
+// events go back to the SDK through updatePlayerState / updatePlayerNetStatus. The video and
+// audio call pages differ only in their WXML (enable-camera) and the options below.
+const { ZegoExpressEngine } = require("duet-miniprogram");
+const config = require("../config");
+const { getToken } = require("./token");
+const { randomID } = require("./ids");
+
+let zg;
+
+const setPlayUrl = (streamID, url, context) => {
+  if (!url) return;
+  const list = context.data.livePlayerList;
+  if (list.some((p) => p.streamID === streamID && p.url === url)) return;
+  const same = list.find((p) => p.streamID === streamID);
+  if (same) {
+    same.url = url;
+  } else {
+    list.push({ streamID, url, playerContext: wx.createLivePlayerContext(streamID) });
+  }
+  context.setData({ livePlayerList: list });
+};
+
+const playAll = async (streamList, context) => {
+  for (let i = 0; i < streamList.length; i++) {
+    try {
+      const { streamID, url } = await zg.startPlayingStream(streamList[i].streamID, {
+        sourceType: context.data.playSource || "BGP",
+      });
+      setPlayUrl(streamID, url, context);
+    } catch (error) {
+      console.error("startPlayingStream failed", error);
+    }
+  }
+};
+
+const stopPlayAll = (streamList, context) => {
+  const playStreamList = context.data.livePlayerList;
+  for (let i = 0; i < streamList.length; i++) {
+    const streamID = streamList[i].streamID;
+    zg.stopPlayingStream(streamID);
+    for (let j = 0; j < playStreamList.length; j++) {
+      if (playStreamList[j].streamID === streamID) {
+        playStreamList.splice(j, 1);
+        break;
+      }
+    }
+  }
+  context.setData({ livePlayerList: playStreamList });
+};
+
+/**
+ * The page definition. `streamSuffix` names this user's stream; `playSource` "BGP" plays RTMP,
+ * "CDN" plays HTTP-FLV.
+ */
+function nativeCallPage({ streamSuffix, playSource }) {
+  return {
+    data: {
+      canShow: 1,
+      roomID: "",
+      userID: "",
+      pushStreamID: "",
+      playSource: "BGP",
+      livePusherUrl: "",
+      livePusher: null,
+      livePlayerList: [],
+      roomState: "DISCONNECTED",
+      publishState: "NO_PUBLISH",
+      playStates: {},
+      publishQuality: {},
+      users: [],
+      error: "",
+    },
+
+    onLoad(query) {
+      const userID = query.userID || randomID("user");
+      this.setData({
+        roomID: query.roomID || config.roomID,
+        userID,
+        pushStreamID: query.streamID || `${userID}-${streamSuffix}`,
+        playSource: query.playSource || playSource,
+      });
+      zg = new ZegoExpressEngine(config.appID, config.server);
+      zg.on("roomStateUpdate", (roomID, state, errorCode) => {
+        this.setData({ roomState: state, error: errorCode ? `room ${roomID}: ${errorCode}` : "" });
+      });
+      zg.on("roomUserUpdate", (roomID, updateType, userList) => {
+        const ids = userList.map((u) => u.userID);
+        const users = updateType === "ADD" ? this.data.users.concat(ids) : this.data.users.filter((u) => ids.indexOf(u) < 0);
+        this.setData({ users });
+      });
+      zg.on("roomStreamUpdate", (roomID, updateType, streamList) => {
+        if (updateType === "ADD") {
+          playAll(streamList, this);
+        } else {
+          stopPlayAll(streamList, this);
+        }
+      });
+      zg.on("publisherStateUpdate", (result) => this.setData({ publishState: result.state }));
+      zg.on("publishQualityUpdate", (streamID, stats) => {
+        this.setData({ publishQuality: { fps: stats.video.videoFPS, kbps: stats.video.videoBitrate } });
+      });
+      zg.on("playerStateUpdate", (result) => this.setData({ [`playStates.${result.streamID}`]: result.state }));
+    },
+
+    async openRoom() {
+      const { roomID, userID } = this.data;
+      try {
+        const token = await getToken(userID, roomID);
+        await zg.loginRoom(roomID, token, { userID, userName: userID }, { userUpdate: true });
+        const { url } = await zg.startPublishingStream(this.data.pushStreamID, {});
+        this.setData({ livePusherUrl: url, livePusher: wx.createLivePusherContext() }, () => {
+          // autopush is set on <live-pusher>, so start() is only needed without it.
+        });
+      } catch (err) {
+        this.setData({ error: `${err.code || ""} ${err.msg || err.message}` });
+        throw err;
+      }
+    },
+
+    // <live-pusher bindstatechange>: hand the event to the SDK.
+    onPushStateChange(e) {
+      zg.updatePlayerState(this.data.pushStreamID, e);
+      const code = e.detail.code;
+      if ((code === -1307 || (code >= 3001 && code <= 3005)) && (this.pushRetries = (this.pushRetries || 0) + 1) <= 3) {
+        // The push failed: try the next address the server gave (a few times, then give up).
+        const next = zg.getNextUrl(this.data.pushStreamID);
+        if (next) this.setData({ livePusherUrl: "" }, () => this.setData({ livePusherUrl: next }));
+      }
+    },
+    onPushNetStateChange(e) {
+      zg.updatePlayerNetStatus(this.data.pushStreamID, e);
+    },
+    bindaudiovolumenotify(e) {
+      zg.updateAudioVolumeNotify(this.data.pushStreamID, e);
+    },
+    // <live-player bindstatechange>: the player's id is its streamID.
+    onPlayStateChange(e) {
+      zg.updatePlayerState(e.currentTarget.id, e);
+    },
+    onPlayNetStateChange(e) {
+      zg.updatePlayerNetStatus(e.currentTarget.id, e);
+    },
+    binddatachange() {},
+
+    bindKeyInput(e) {
+      this.setData({ roomID: e.detail.value });
+    },
+
+    logout() {
+      if (!zg) return;
+      if (this.data.livePusher) this.data.livePusher.stop && this.data.livePusher.stop();
+      zg.stopPublishingStream(this.data.pushStreamID);
+      const playStreamList = this.data.livePlayerList;
+      playStreamList.forEach((p) => zg.stopPlayingStream(p.streamID));
+      this.setData({ livePusherUrl: "", livePlayerList: [] });
+      zg.logoutRoom(this.data.roomID);
+    },
+
+    onUnload() {
+      this.logout();
+      if (zg) zg.destroyEngine();
+      zg = null;
+    },
+  };
+}
+
+module.exports = { nativeCallPage };
