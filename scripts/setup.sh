@@ -26,3 +26,12 @@ fi
 need_cmd cc || apt_install gcc libc6-dev
 # Real RTMP/FLV peers for the media tests: ffmpeg/ffprobe (publish, play, decode) and rtmpdump.
 apt_install ffmpeg rtmpdump
+# The mini-program SDK's build (TypeScript) and tests (node:test, ws) run on Node.js.
+need_cmd node || apt_install nodejs npm
+sdk=sdk/miniprogram
+stamp="$sdk/node_modules/.installed-from-lock"
+if ! cmp -s "$sdk/package-lock.json" "$stamp" 2>/dev/null; then
+  echo "setup: installing the SDK's npm packages" >&2
+  (cd "$sdk" && npm ci --no-audit --no-fund --loglevel=error)
+  cp "$sdk/package-lock.json" "$stamp"
+fi

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every Duet test: the Rust workspace (unit tests, and integration tests that start the real
-# `duet` binary on loopback ports). Installs what a fresh machine lacks first.
+# `duet` binary on loopback ports), then the mini-program SDK's tests (which drive that binary).
+# Installs what a fresh machine lacks first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo test --workspace --locked
+(cd sdk/miniprogram && npm test --silent)

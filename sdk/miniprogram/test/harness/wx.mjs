@@ -1,37 +1,37 @@
 // A faithful `wx` for Node: the APIs COMPAT.md §2 allows, over real sockets. connectSocket is a
 // real WebSocket (the `ws` package), request is a real HTTP request (fetch). The test can take
-// the network away (`network.down()`: sockets drop, new ones fail) and give it back
-// (`network.up()`: onNetworkStatusChange fires), and see the live-pusher/player contexts.
+// the network away from some or all addresses (`network.down(part)`: sockets drop, new ones
+// fail) and give it back (`network.up(part)`: onNetworkStatusChange fires), and see the
+// live-pusher/player contexts.
 import WebSocket from "ws";
 
 const networkListeners = new Set();
 const appShowListeners = new Set();
 const sockets = new Set();
 const storage = new Map();
-let online = true;
+/** URL fragments the network is down for; "" means every URL. */
+const blocked = new Set();
+
+const isBlocked = (url) => [...blocked].some((part) => url.includes(part));
 
 export const network = {
-  /** Drops every open socket (as a lost network would) and refuses new ones. */
-  down() {
-    online = false;
-    for (const s of sockets) s.terminate();
+  /**
+   * Takes the network away from sockets whose URL contains `part` (all when omitted): open ones
+   * drop, as a lost network would, and new ones fail until `up(part)`.
+   */
+  down(part = "") {
+    blocked.add(part);
+    for (const s of sockets) if (s.url.includes(part)) s.terminate();
     for (const cb of networkListeners) cb({ isConnected: false, networkType: "none" });
   },
-  up() {
-    online = true;
+  /** Gives the network back; onNetworkStatusChange tells the SDK. */
+  up(part = "") {
+    blocked.delete(part);
     for (const cb of networkListeners) cb({ isConnected: true, networkType: "wifi" });
   },
-  /** Drops open sockets without telling anyone (a dead NAT mapping, a server restart). */
-  dropSockets() {
-    for (const s of sockets) s.terminate();
-  },
-  get openSockets() {
-    return [...sockets].filter((s) => s.readyState === WebSocket.OPEN).length;
-  },
-  reset() {
-    online = true;
-    networkListeners.clear();
-    appShowListeners.clear();
+  /** Sockets open now whose URL contains `part`. */
+  openSockets(part = "") {
+    return [...sockets].filter((s) => s.readyState === WebSocket.OPEN && s.url.includes(part)).length;
   },
 };
 
@@ -44,7 +44,7 @@ function socketTask(url) {
     for (const cb of handlers[kind]) cb(arg);
   };
   let ws;
-  if (!online) {
+  if (isBlocked(url)) {
     setTimeout(() => {
       fire("error", { errMsg: "connectSocket:fail network is down" });
       fire("close", { code: 1006, reason: "network down" });
@@ -81,7 +81,7 @@ function socketTask(url) {
 export const wx = {
   connectSocket: ({ url }) => socketTask(url),
   request({ url, method = "GET", data, header = {}, timeout = 10000, success, fail }) {
-    if (!online) {
+    if (isBlocked(url)) {
       setTimeout(() => fail && fail({ errMsg: "request:fail network is down" }), 1);
       return;
     }
@@ -109,7 +109,7 @@ export const wx = {
   getSystemInfoSync: () => ({ SDKVersion: "3.3.4", platform: "devtools", system: "Node", version: "8.0.50" }),
   getStorageSync: (key) => (storage.has(key) ? storage.get(key) : ""),
   setStorageSync: (key, value) => storage.set(key, value),
-  getNetworkType: ({ success }) => success && success({ networkType: online ? "wifi" : "none" }),
+  getNetworkType: ({ success }) => success && success({ networkType: blocked.has("") ? "none" : "wifi" }),
   onNetworkStatusChange: (cb) => networkListeners.add(cb),
   onAppShow: (cb) => appShowListeners.add(cb),
   onAppHide: () => {},
