@@ -147,7 +147,7 @@ fn print_banner(
     };
     say!(
         "Duet {version} is running.
-  HTTP/WebSocket  {http_url}   (listening on {http}; /ws, /live/*.flv, /healthz, /metrics)
+  HTTP/WebSocket  {http_url}   (listening on {http}; /ws, /live/*.flv, /httplog, /healthz, /metrics)
   RTMP            {rtmp_url}   (listening on {rtmp})
   Data            {db}
 
