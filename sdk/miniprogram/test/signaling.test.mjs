@@ -238,3 +238,22 @@ test("destroyEngine logs out at once: others see the user leave without waiting 
   assert.equal(b.zg.on("roomStateUpdate", () => {}), true, "on() after destroy is harmless");
   a.zg.logoutRoom();
 });
+
+test("with enableMultiRoom one engine is in several rooms on one connection", async () => {
+  const e = engine(duet.server, "multi");
+  assert.equal(e.zg.enableMultiRoom(true), true);
+  const token = await duet.token("max");
+  assert.equal(await e.zg.loginRoom("m1", token, { userID: "max" }), true);
+  assert.equal(e.zg.enableMultiRoom(false), false, "too late once logged in");
+  assert.equal(await e.zg.loginRoom("m2", token, { userID: "max" }), true);
+  assert.equal(network.openSockets("?who=multi"), 1);
+  const other = await join("m2", "mia");
+  assert.equal((await other.zg.sendBroadcastMessage("m2", "to m2")).errorCode, 0);
+  await waitFor(() => has(e.events, "IMRecvBroadcastMessage", (x) => x[1] === "m2"), { what: "the message in m2" });
+  assert.equal((await e.zg.sendBroadcastMessage("m1", "in m1")).errorCode, 0);
+  e.zg.logoutRoom("m1");
+  assert.equal((await e.zg.sendBroadcastMessage("m2", "still in m2")).errorCode, 0);
+  e.zg.logoutRoom();
+  other.zg.logoutRoom();
+  await waitFor(() => network.openSockets("?who=multi") === 0, { what: "the socket to close after the last room" });
+});
