@@ -26,6 +26,8 @@ fi
 need_cmd cc || apt_install gcc libc6-dev
 # Real RTMP/FLV peers for the media tests: ffmpeg/ffprobe (publish, play, decode) and rtmpdump.
 apt_install ffmpeg rtmpdump
+# scripts/duet-api.sh (signed API calls, also tested) uses curl and openssl.
+apt_install curl openssl
 # The mini-program SDK's build (TypeScript) and tests (node:test, ws) run on Node.js.
 need_cmd node || apt_install nodejs npm
 sdk=sdk/miniprogram

@@ -87,7 +87,7 @@ impl Hub {
         let (ring, _) = broadcast::channel(RING);
         let live = Arc::new(Live { cache: Mutex::default(), ring, cut: Notify::new() });
         streams.insert(key.clone(), live.clone());
-        Ok(Publisher { hub: self.clone(), key, live })
+        Ok(Publisher { hub: self.clone(), key, live, received: AtomicU64::new(0) })
     }
 
     /// Attaches a player, or `None` when the stream is not live.
@@ -137,6 +137,7 @@ pub struct Publisher {
     hub: Arc<Hub>,
     key: StreamKey,
     live: Arc<Live>,
+    received: AtomicU64,
 }
 
 impl Publisher {
@@ -145,9 +146,15 @@ impl Publisher {
         &self.key
     }
 
+    /// Payload bytes pushed into this stream so far.
+    pub fn bytes_received(&self) -> u64 {
+        self.received.load(Relaxed)
+    }
+
     /// Packages and forwards one message.
     pub fn push(&self, kind: Kind, timestamp: u32, payload: &[u8]) {
         self.hub.stats.bytes_in.fetch_add(payload.len() as u64, Relaxed);
+        self.received.fetch_add(payload.len() as u64, Relaxed);
         let packet = Arc::new(Packet::new(kind, timestamp, payload));
         let mut cache = self.live.cache();
         match kind {

@@ -82,16 +82,28 @@ codes! {
     ResumeFailed = 40306, "resume_failed";
     /// The room holds the maximum number of extra-info keys.
     TooManyKeys = 40307, "too_many_keys";
+    /// HTTP API: the app has no open room with this roomID.
+    RoomNotFound = 40400, "room_not_found";
+    /// HTTP API: the user is not in that room.
+    UserNotFound = 40401, "user_not_found";
+    /// HTTP API: the stream is not live.
+    StreamNotFound = 40402, "stream_not_found";
     /// Close: the same userID logged in from another connection.
     KickedOut = 41000, "kicked_out";
+    /// Kickout: the app's business server took the user out of the room (HTTP API).
+    KickedByServer = 41001, "kicked_by_server";
     /// Close: no heartbeat within the announced timeout.
     HeartbeatTimeout = 41002, "heartbeat_timeout";
     /// Close: the connection kept breaking the protocol or the rate limit.
     Abusive = 41003, "abusive";
     /// Close: the server is shutting down.
     ServerShutdown = 41004, "server_shutdown";
+    /// Kickout: the app's business server closed the room (HTTP API).
+    RoomClosed = 41005, "room_closed";
     /// Publisher state: the media connection ended without stopPublish.
     PublishInterrupted = 41100, "publish_interrupted";
+    /// Publisher state: the app's business server stopped the stream (HTTP API).
+    StoppedByServer = 41101, "stopped_by_server";
     /// Something failed inside the server.
     Internal = 50000, "internal";
 }

@@ -68,6 +68,8 @@ pub enum Output {
         /// Stream.
         stream_id: String,
     },
+    /// Tell the app's business backend (webhooks).
+    Event(HubEvent),
 }
 
 /// What the media server reports.
@@ -94,7 +96,23 @@ pub enum MediaEvent {
         app_id: u32,
         /// Stream.
         stream_id: String,
+        /// Media payload bytes the stream carried.
+        bytes: u64,
     },
+}
+
+/// Something that happened in an app, for its business backend (webhooks): `name` is one of
+/// `room.created`, `room.closed`, `user.login`, `user.logout`, `stream.created`, `stream.closed`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HubEvent {
+    /// App.
+    pub app_id: u32,
+    /// What happened.
+    pub name: &'static str,
+    /// When, unix milliseconds.
+    pub at_ms: u64,
+    /// The event's fields (`roomID`, `userID`, ...; docs/http-api.md).
+    pub data: Value,
 }
 
 /// Tunables; [`RoomConfig::new`] gives the documented defaults.
@@ -213,6 +231,17 @@ pub(crate) struct Stream {
     pub user: User,
     pub extra_info: String,
     pub live: bool,
+    /// When media started arriving (unix ms), while live.
+    pub live_since_ms: u64,
+}
+
+/// A live stream whose reservation ended (stop, logout, kick) while its media connection is
+/// being cut: `stream.closed` goes out when the media side reports the end, with its bytes.
+pub(crate) struct Closing {
+    pub room_id: String,
+    pub user_id: String,
+    pub since_ms: u64,
+    pub reason: &'static str,
 }
 
 pub(crate) struct App {
@@ -233,6 +262,7 @@ pub struct Hub {
     pub(crate) timers: Timers,
     pub(crate) out: VecDeque<Output>,
     pub(crate) next_message_id: u64,
+    pub(crate) closing: HashMap<(u32, String), Closing>,
     prune_at: Option<Instant>,
 }
 
@@ -249,6 +279,7 @@ impl Hub {
             timers: Timers::default(),
             out: VecDeque::new(),
             next_message_id: 1,
+            closing: HashMap::new(),
             prune_at: None,
         }
     }
@@ -306,7 +337,7 @@ impl Hub {
                 c.violations += 1;
                 if c.violations > self.cfg.max_violations {
                     if let Some(sid) = self.close_conn(conn, ErrorCode::Abusive) {
-                        self.remove_session(now, sid);
+                        self.remove_session(now, sid, ErrorCode::Abusive.name());
                     }
                 }
             }
@@ -339,7 +370,7 @@ impl Hub {
                     let expired =
                         self.sessions.get(&sid).is_some_and(|s| s.conn.is_none() && s.grace_until == Some(at));
                     if expired {
-                        self.remove_session(now, sid);
+                        self.remove_session(now, sid, "timeout");
                     }
                 }
                 TimerKey::Token(sid, room) => crate::rooms::token_timer(self, now, sid, &room),
@@ -391,6 +422,11 @@ impl Hub {
         });
         app.secret = secret;
         app
+    }
+
+    /// Queues a webhook event.
+    pub(crate) fn event(&mut self, now: Now, app_id: u32, name: &'static str, data: Value) {
+        self.out.push_back(Output::Event(HubEvent { app_id, name, at_ms: now.unix_ms, data }));
     }
 
     pub(crate) fn send(&mut self, conn: ConnId, frame: Arc<str>) {

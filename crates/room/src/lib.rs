@@ -17,6 +17,7 @@
 //!         Output::Send { conn, frame } => { /* write `frame` to `conn` */ let _ = (conn, frame); }
 //!         Output::Close { conn, code } => { /* send a close push, then close */ let _ = (conn, code); }
 //!         Output::StopMedia { .. } => { /* cut the media connection */ }
+//!         Output::Event(event) => { /* queue a webhook */ let _ = event; }
 //!     }
 //! }
 //! let _wake_at = hub.poll_timeout(); // call hub.handle_timeout(now) then
@@ -24,6 +25,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod admin;
 mod error;
 mod hub;
 pub mod limits;
@@ -36,5 +38,5 @@ mod urls;
 pub mod wire;
 
 pub use error::{ErrorCode, Refusal};
-pub use hub::{ConnId, Hub, MediaEvent, Now, Output, RoomConfig};
+pub use hub::{ConnId, Hub, HubEvent, MediaEvent, Now, Output, RoomConfig};
 pub use urls::{UrlConfig, percent_encode};

@@ -85,6 +85,7 @@ pub(crate) fn login(hub: &mut Hub, now: Now, conn: ConnId, l: Login, secret: Opt
     let app = hub.apps.get_mut(&l.app_id).expect("inserted above");
     app.users.insert(l.user.user_id.clone(), sid);
     let max_members = if l.max_member_count == 0 { default_max } else { l.max_member_count.min(default_max) };
+    let created = !app.rooms.contains_key(&l.room_id);
     app.rooms
         .entry(l.room_id.clone())
         .or_insert_with(|| Room {
@@ -102,6 +103,11 @@ pub(crate) fn login(hub: &mut Hub, now: Now, conn: ConnId, l: Login, secret: Opt
         Membership { user_update: l.user_update, grant: claims.grant, token_expire: claims.expire, warned: false };
     hub.sessions.get_mut(&sid).expect("session exists").rooms.insert(l.room_id.clone(), membership);
     schedule_token_timer(hub, now, sid, &l.room_id);
+    if created {
+        hub.event(now, l.app_id, "room.created", json!({"roomID": l.room_id}));
+    }
+    let data = json!({"roomID": l.room_id, "userID": l.user.user_id, "userName": l.user.user_name});
+    hub.event(now, l.app_id, "user.login", data);
 
     let data = json!({"roomID": l.room_id, "updateType": "ADD", "userList": [l.user.to_json()]});
     hub.room_event(now, l.app_id, &l.room_id, "roomUserUpdate", data, Audience::UserUpdate { except: Some(sid) });
@@ -153,10 +159,10 @@ pub(crate) fn logout(hub: &mut Hub, now: Now, sid: u64, room_id: Option<&str>) -
         None => hub.sessions[&sid].rooms.keys().cloned().collect(),
     };
     for r in rooms {
-        hub.leave_room(now, sid, &r);
+        hub.leave_room(now, sid, &r, "logout");
     }
     if hub.sessions.get(&sid).is_some_and(|s| s.rooms.is_empty()) {
-        hub.remove_session(now, sid);
+        hub.remove_session(now, sid, "logout");
     }
     Ok(json!({}))
 }
@@ -215,12 +221,12 @@ pub(crate) fn token_timer(hub: &mut Hub, now: Now, sid: u64, room_id: &str) {
     let code = ErrorCode::TokenExpired;
     let data = json!({"roomID": room_id, "code": code.number(), "reason": code.name()});
     hub.send_session(sid, wire::push("kickout", None, data).into());
-    hub.leave_room(now, sid, room_id);
+    hub.leave_room(now, sid, room_id, code.name());
     if hub.sessions.get(&sid).is_some_and(|s| s.rooms.is_empty()) {
         if let Some(conn) = hub.sessions.get(&sid).and_then(|s| s.conn) {
             hub.close_conn(conn, code);
         }
-        hub.remove_session(now, sid);
+        hub.remove_session(now, sid, code.name());
     }
 }
 

@@ -15,7 +15,7 @@ impl Hub {
         let Some(s) = self.sessions.get_mut(&sid) else { return };
         s.conn = None;
         if s.rooms.is_empty() {
-            self.remove_session(now, sid);
+            self.remove_session(now, sid, "logout");
             return;
         }
         let until = now.at + grace;
@@ -24,14 +24,15 @@ impl Hub {
     }
 
     /// Ends a session: it leaves every room (others see user DELETE and its streams end).
-    pub(crate) fn remove_session(&mut self, now: Now, sid: u64) {
+    /// `reason` is what the `user.logout` events say.
+    pub(crate) fn remove_session(&mut self, now: Now, sid: u64, reason: &'static str) {
         let Some(rooms) = self.sessions.get(&sid).map(|s| s.rooms.keys().cloned().collect::<Vec<_>>()) else { return };
         for room in rooms {
-            self.leave_room(now, sid, &room);
+            self.leave_room(now, sid, &room, reason);
         }
         let Some(s) = self.sessions.remove(&sid) else { return };
         for stream in &s.streams {
-            crate::streams::release(self, now, s.app_id, stream, false);
+            crate::streams::release(self, now, s.app_id, stream, false, reason);
         }
         if let Some(app) = self.apps.get_mut(&s.app_id) {
             if app.users.get(&s.user.user_id) == Some(&sid) {
@@ -44,12 +45,14 @@ impl Hub {
     }
 
     /// Takes a session out of one room; the room closes when its last member leaves.
-    pub(crate) fn leave_room(&mut self, now: Now, sid: u64, room_id: &str) {
+    pub(crate) fn leave_room(&mut self, now: Now, sid: u64, room_id: &str, reason: &'static str) {
         let Some(s) = self.sessions.get_mut(&sid) else { return };
         if s.rooms.remove(room_id).is_none() {
             return;
         }
         let (app_id, user) = (s.app_id, s.user.clone());
+        let data = json!({"roomID": room_id, "userID": user.user_id, "userName": user.user_name, "reason": reason});
+        self.event(now, app_id, "user.logout", data);
         let published: Vec<String> = self
             .apps
             .get(&app_id)
@@ -62,12 +65,13 @@ impl Hub {
             })
             .unwrap_or_default();
         for stream in published {
-            crate::streams::release(self, now, app_id, &stream, false);
+            crate::streams::release(self, now, app_id, &stream, false, reason);
         }
         let Some(room) = self.apps.get_mut(&app_id).and_then(|a| a.rooms.get_mut(room_id)) else { return };
         room.members.remove(&sid);
         if room.members.is_empty() {
             self.apps.get_mut(&app_id).expect("app of a room").rooms.remove(room_id);
+            self.event(now, app_id, "room.closed", json!({"roomID": room_id}));
             return;
         }
         let data = json!({"roomID": room_id, "updateType": "DELETE", "userList": [user.to_json()]});
@@ -86,6 +90,6 @@ impl Hub {
         if let Some(conn) = self.sessions.get(&sid).and_then(|s| s.conn) {
             self.close_conn(conn, code);
         }
-        self.remove_session(now, sid);
+        self.remove_session(now, sid, code.name());
     }
 }

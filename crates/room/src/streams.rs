@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::error::{ErrorCode, Refusal};
-use crate::hub::{Audience, ConnId, EXTERNAL, Hub, MediaEvent, Now, Output, Stream};
+use crate::hub::{Audience, Closing, ConnId, EXTERNAL, Hub, MediaEvent, Now, Output, Stream};
 use crate::wire;
 
 type Reply = Result<Value, Refusal>;
@@ -91,7 +91,7 @@ fn reserve(hub: &mut Hub, now: Now, sid: u64, room_id: Option<String>, stream_id
         None => {
             app.streams.insert(
                 stream_id.to_owned(),
-                Stream { room_id, owner: sid, user: user.clone(), extra_info, live: false },
+                Stream { room_id, owner: sid, user: user.clone(), extra_info, live: false, live_since_ms: 0 },
             );
         }
     }
@@ -103,17 +103,21 @@ fn reserve(hub: &mut Hub, now: Now, sid: u64, room_id: Option<String>, stream_id
 
 pub(crate) fn stop_publish(hub: &mut Hub, now: Now, sid: u64, stream_id: &str) -> Reply {
     let app_id = owned(hub, sid, stream_id)?;
-    release(hub, now, app_id, stream_id, true);
+    release(hub, now, app_id, stream_id, true, "stopped");
     Ok(json!({}))
 }
 
-/// Ends a reservation: a live stream is announced DELETE and its media connection cut.
-pub(crate) fn release(hub: &mut Hub, now: Now, app_id: u32, stream_id: &str, tell_owner: bool) {
+/// Ends a reservation: a live stream is announced DELETE and its media connection cut
+/// (`reason` goes into its `stream.closed` event).
+pub(crate) fn release(hub: &mut Hub, now: Now, app_id: u32, stream_id: &str, tell_owner: bool, reason: &'static str) {
     let Some(s) = hub.apps.get_mut(&app_id).and_then(|a| a.streams.remove(stream_id)) else { return };
     if s.live {
         let data = json!({"roomID": s.room_id, "updateType": "DELETE", "streamList": [stream_json_of(hub, now, app_id, stream_id, &s)]});
         hub.room_event(now, app_id, &s.room_id, "roomStreamUpdate", data, Audience::All { except: Some(s.owner) });
         hub.out.push_back(Output::StopMedia { app_id, stream_id: stream_id.to_owned() });
+        let closing =
+            Closing { room_id: s.room_id.clone(), user_id: s.user.user_id.clone(), since_ms: s.live_since_ms, reason };
+        hub.closing.insert((app_id, stream_id.to_owned()), closing);
     }
     if let Some(owner) = hub.sessions.get_mut(&s.owner) {
         owner.streams.remove(stream_id);
@@ -151,10 +155,15 @@ pub(crate) fn set_extra(hub: &mut Hub, now: Now, sid: u64, stream_id: &str, extr
 }
 
 pub(crate) fn handle_media(hub: &mut Hub, now: Now, event: MediaEvent) {
-    let (app_id, stream_id, live) = match &event {
-        MediaEvent::Started { app_id, stream_id, .. } => (*app_id, stream_id.as_str(), true),
-        MediaEvent::Stopped { app_id, stream_id } => (*app_id, stream_id.as_str(), false),
+    let (app_id, stream_id, live, bytes) = match &event {
+        MediaEvent::Started { app_id, stream_id, .. } => (*app_id, stream_id.as_str(), true, 0),
+        MediaEvent::Stopped { app_id, stream_id, bytes } => (*app_id, stream_id.as_str(), false, *bytes),
     };
+    if !live {
+        if let Some(c) = hub.closing.remove(&(app_id, stream_id.to_owned())) {
+            closed_event(hub, now, app_id, stream_id, &c.room_id, &c.user_id, c.since_ms, bytes, c.reason);
+        }
+    }
     if let MediaEvent::Started { secret, .. } = &event {
         hub.app_entry(app_id, secret.clone());
     }
@@ -162,7 +171,14 @@ pub(crate) fn handle_media(hub: &mut Hub, now: Now, event: MediaEvent) {
     if let MediaEvent::Started { user_id, room_id, .. } = &event {
         if !app.streams.contains_key(stream_id) && !room_id.is_empty() {
             let user = wire::User { user_id: user_id.clone(), user_name: user_id.clone() };
-            let s = Stream { room_id: room_id.clone(), owner: EXTERNAL, user, extra_info: String::new(), live: false };
+            let s = Stream {
+                room_id: room_id.clone(),
+                owner: EXTERNAL,
+                user,
+                extra_info: String::new(),
+                live: false,
+                live_since_ms: 0,
+            };
             app.streams.insert(stream_id.to_owned(), s);
         }
     }
@@ -170,12 +186,24 @@ pub(crate) fn handle_media(hub: &mut Hub, now: Now, event: MediaEvent) {
     if s.live == live {
         return;
     }
+    let (room_id, user_id, since) = (s.room_id.clone(), s.user.user_id.clone(), s.live_since_ms);
+    if live {
+        s.live_since_ms = now.unix_ms;
+        hub.event(now, app_id, "stream.created", json!({"roomID": room_id, "streamID": stream_id, "userID": user_id}));
+    } else {
+        closed_event(hub, now, app_id, stream_id, &room_id, &user_id, since, bytes, "media_ended");
+    }
+    let Some(s) = hub.apps.get_mut(&app_id).and_then(|a| a.streams.get_mut(stream_id)) else { return };
     if !live && s.owner == EXTERNAL {
-        release(hub, now, app_id, stream_id, false);
+        // Already reported closed above; the DELETE goes out with the release.
+        s.live = false;
+        let data = json!({"roomID": room_id, "updateType": "DELETE", "streamList": [stream_json(hub, now, app_id, stream_id, &hub.apps[&app_id].streams[stream_id])]});
+        hub.room_event(now, app_id, &room_id, "roomStreamUpdate", data, Audience::All { except: Some(EXTERNAL) });
+        hub.apps.get_mut(&app_id).and_then(|a| a.streams.remove(stream_id));
         return;
     }
     s.live = live;
-    let (owner, room_id) = (s.owner, s.room_id.clone());
+    let owner = s.owner;
     let s = &hub.apps[&app_id].streams[stream_id];
     let kind = if live { "ADD" } else { "DELETE" };
     let data =
@@ -187,6 +215,25 @@ pub(crate) fn handle_media(hub: &mut Hub, now: Now, event: MediaEvent) {
         // The reservation stays: <live-pusher> retries and the stream may come back.
         publisher_state(hub, owner, stream_id, "PUBLISH_REQUESTING", Some(ErrorCode::PublishInterrupted));
     }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn closed_event(
+    hub: &mut Hub,
+    now: Now,
+    app_id: u32,
+    stream_id: &str,
+    room_id: &str,
+    user_id: &str,
+    since_ms: u64,
+    bytes: u64,
+    reason: &str,
+) {
+    let data = json!({
+        "roomID": room_id, "streamID": stream_id, "userID": user_id,
+        "durationMs": now.unix_ms.saturating_sub(since_ms), "bytes": bytes, "reason": reason,
+    });
+    hub.event(now, app_id, "stream.closed", data);
 }
 
 /// Publisher states of a session's streams (sent after a resume).

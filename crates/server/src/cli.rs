@@ -186,6 +186,24 @@ pub enum AppCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set, show or remove the app's webhook (events POSTed to your server, docs/http-api.md).
+    Webhook {
+        /// The AppID.
+        #[arg(long, value_parser = parse_app_id, allow_hyphen_values = true)]
+        app_id: u32,
+        /// Where to POST events (http:// or https://).
+        #[arg(long, conflicts_with = "clear")]
+        url: Option<String>,
+        /// The signing secret (default: a new random one, printed once).
+        #[arg(long, requires = "url", env = "DUET_WEBHOOK_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+        /// Remove the webhook and drop its undelivered events.
+        #[arg(long)]
+        clear: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete an app; its users can no longer log in.
     Delete {
         /// The AppID.

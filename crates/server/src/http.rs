@@ -31,6 +31,10 @@ pub struct AppState {
     pub media: crate::rtmp_ingest::MediaContext,
     /// Where uploaded SDK logs go.
     pub logs: Arc<crate::httplog::LogStore>,
+    /// Webhook delivery (its counters).
+    pub webhooks: crate::webhooks::Webhooks,
+    /// API nonces seen within the timestamp window.
+    pub nonces: Arc<crate::api::auth::Nonces>,
 }
 
 /// The remote address of an HTTP connection, plain or TLS (`ConnectInfo<Peer>`).
@@ -57,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(crate::signaling::upgrade))
         .route("/live/{app}/{file}", get(crate::flv_http::play))
         .route("/httplog", post(crate::httplog::upload))
+        .merge(crate::api::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .with_state(state)
@@ -83,6 +88,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
                 live_streams: state.media.hub.live_count(),
                 media: &state.media.hub.stats,
                 logs: &state.logs,
+                webhooks: &state.webhooks.stats,
             };
             let body = state.metrics.render(&snapshot);
             ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()

@@ -10,12 +10,14 @@ macro_rules! say {
     }};
 }
 
+pub mod api;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod credentials;
 pub mod flv_http;
 pub mod http;
+pub mod http_client;
 pub mod httplog;
 pub mod media_auth;
 pub mod metrics;
@@ -25,6 +27,7 @@ pub mod registry;
 pub mod rtmp_ingest;
 pub mod signaling;
 pub mod tls;
+pub mod webhooks;
 
 use std::process::ExitCode;
 

@@ -38,6 +38,8 @@ pub struct Snapshot<'a> {
     pub media: &'a duet_media::MediaStats,
     /// Uploaded SDK logs.
     pub logs: &'a crate::httplog::LogStore,
+    /// Webhook deliveries.
+    pub webhooks: &'a crate::webhooks::WebhookStats,
 }
 
 impl Metrics {
@@ -48,7 +50,7 @@ impl Metrics {
 
     /// Prometheus text exposition format, version 0.0.4.
     pub fn render(&self, s: &Snapshot<'_>) -> String {
-        let counters: [(&str, &str, &str, &AtomicU64); 13] = [
+        let counters: [(&str, &str, &str, &AtomicU64); 16] = [
             ("duet_http_requests_total", "counter", "HTTP requests answered.", &self.http_requests),
             (
                 "duet_tls_handshake_failures_total",
@@ -102,6 +104,19 @@ impl Metrics {
                 "SDK log uploads refused (malformed, unknown app, too large, over quota).",
                 &s.logs.refused,
             ),
+            ("duet_webhook_delivered_total", "counter", "Webhook events delivered (2xx).", &s.webhooks.delivered),
+            (
+                "duet_webhook_failed_attempts_total",
+                "counter",
+                "Webhook delivery attempts that failed (error, timeout, non-2xx); they are retried.",
+                &s.webhooks.failed_attempts,
+            ),
+            (
+                "duet_webhook_dropped_total",
+                "counter",
+                "Webhook events dropped (queue full, or undeliverable for a day).",
+                &s.webhooks.dropped,
+            ),
         ];
         let mut out = String::new();
         let mut family = |name: &str, kind: &str, help: &str, sample: String| {
@@ -129,7 +144,15 @@ mod tests {
         Metrics::inc(&m.http_requests);
         let media = duet_media::MediaStats::default();
         let logs = crate::httplog::LogStore::new(std::path::Path::new("/nonexistent"));
-        let text = m.render(&Snapshot { start_time: 5, apps: 2, live_streams: 0, media: &media, logs: &logs });
+        let hooks = crate::webhooks::WebhookStats::default();
+        let text = m.render(&Snapshot {
+            start_time: 5,
+            apps: 2,
+            live_streams: 0,
+            media: &media,
+            logs: &logs,
+            webhooks: &hooks,
+        });
         assert!(text.contains("\nduet_apps 2\n"), "{text}");
         assert!(text.contains("duet_http_requests_total 1\n"));
         for line in text.lines().filter(|l| !l.starts_with('#')) {

@@ -19,13 +19,27 @@ pub const DB_FILE: &str = "duet.sqlite3";
 /// Longest app name accepted.
 pub const MAX_NAME_LEN: usize = 128;
 
-const MIGRATIONS: &[&str] = &["CREATE TABLE apps (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE apps (
         app_id INTEGER PRIMARY KEY CHECK (app_id BETWEEN 1 AND 4294967295),
         name TEXT NOT NULL,
         server_secret TEXT NOT NULL,
         created_at INTEGER NOT NULL,
         secret_rotated_at INTEGER
-    ) STRICT;"];
+    ) STRICT;",
+    "CREATE TABLE webhooks (
+        app_id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE webhook_queue (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        app_id INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX webhook_queue_by_app ON webhook_queue (app_id, id);",
+];
 
 /// One registered app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +54,21 @@ pub struct App {
     pub created_at: i64,
     /// Unix seconds of the last secret rotation.
     pub secret_rotated_at: Option<i64>,
+}
+
+/// Where an app's events are POSTed, and the secret that signs them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Webhook {
+    /// `http://` or `https://` URL.
+    pub url: String,
+    /// HMAC key of the `X-Duet-Signature` header.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook").field("url", &self.url).field("secret", &"<redacted>").finish()
+    }
 }
 
 /// The registry, safe to share between threads.
@@ -150,11 +179,114 @@ impl Registry {
 
     /// Removes an app.
     pub fn delete(&self, app_id: u32) -> anyhow::Result<()> {
-        let changed = self.lock().execute("DELETE FROM apps WHERE app_id = ?1", params![app_id])?;
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let changed = tx.execute("DELETE FROM apps WHERE app_id = ?1", params![app_id])?;
         if changed == 0 {
             bail!("no app with AppID {app_id} (see `duet app list`)");
         }
+        tx.execute("DELETE FROM webhooks WHERE app_id = ?1", params![app_id])?;
+        tx.execute("DELETE FROM webhook_queue WHERE app_id = ?1", params![app_id])?;
+        tx.commit()?;
         Ok(())
+    }
+
+    /// The app's webhook, if one is set.
+    pub fn webhook(&self, app_id: u32) -> anyhow::Result<Option<Webhook>> {
+        let row = self
+            .lock()
+            .query_row("SELECT url, secret FROM webhooks WHERE app_id = ?1", params![app_id], |r| {
+                Ok(Webhook { url: r.get(0)?, secret: r.get(1)? })
+            })
+            .optional()?;
+        Ok(row)
+    }
+
+    /// Sets (or replaces) the app's webhook.
+    pub fn set_webhook(&self, app_id: u32, hook: &Webhook) -> anyhow::Result<()> {
+        self.require(app_id)?;
+        self.lock().execute(
+            "INSERT INTO webhooks (app_id, url, secret) VALUES (?1, ?2, ?3)
+             ON CONFLICT (app_id) DO UPDATE SET url = excluded.url, secret = excluded.secret",
+            params![app_id, hook.url, hook.secret],
+        )?;
+        Ok(())
+    }
+
+    /// Removes the app's webhook and drops its undelivered events.
+    pub fn clear_webhook(&self, app_id: u32) -> anyhow::Result<bool> {
+        let conn = self.lock();
+        conn.execute("DELETE FROM webhook_queue WHERE app_id = ?1", params![app_id])?;
+        Ok(conn.execute("DELETE FROM webhooks WHERE app_id = ?1", params![app_id])? > 0)
+    }
+
+    /// Queues events (app, JSON body) of apps that have a webhook, in one transaction; keeps
+    /// at most `cap` per app by dropping the oldest. Returns (queued, dropped).
+    pub fn enqueue_events(&self, events: &[(u32, String)], now: i64, cap: u64) -> anyhow::Result<(u64, u64)> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let (mut queued, mut dropped) = (0u64, 0u64);
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO webhook_queue (app_id, body, created_at)
+                 SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM webhooks WHERE app_id = ?1)",
+            )?;
+            for (app_id, body) in events {
+                queued += insert.execute(params![app_id, body, now])? as u64;
+            }
+            let mut apps: Vec<u32> = events.iter().map(|e| e.0).collect();
+            apps.sort_unstable();
+            apps.dedup();
+            for app_id in apps {
+                let n: i64 =
+                    tx.query_row("SELECT count(*) FROM webhook_queue WHERE app_id = ?1", params![app_id], |r| {
+                        r.get(0)
+                    })?;
+                let over = n.unsigned_abs().saturating_sub(cap);
+                if over > 0 {
+                    dropped += tx.execute(
+                        "DELETE FROM webhook_queue WHERE id IN
+                         (SELECT id FROM webhook_queue WHERE app_id = ?1 ORDER BY id LIMIT ?2)",
+                        params![app_id, over as i64],
+                    )? as u64;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok((queued, dropped))
+    }
+
+    /// Apps with undelivered events.
+    pub fn apps_with_events(&self) -> anyhow::Result<Vec<u32>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached("SELECT DISTINCT app_id FROM webhook_queue")?;
+        let apps = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<u32>>>()?;
+        Ok(apps)
+    }
+
+    /// The app's oldest undelivered event: (id, body, queued at).
+    pub fn oldest_event(&self, app_id: u32) -> anyhow::Result<Option<(i64, String, i64)>> {
+        let row = self
+            .lock()
+            .query_row(
+                "SELECT id, body, created_at FROM webhook_queue WHERE app_id = ?1 ORDER BY id LIMIT 1",
+                params![app_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        Ok(row)
+    }
+
+    /// Removes a delivered (or abandoned) event.
+    pub fn remove_event(&self, id: i64) -> anyhow::Result<()> {
+        self.lock().execute("DELETE FROM webhook_queue WHERE id = ?1", params![id])?;
+        Ok(())
+    }
+
+    /// How many events wait, over all apps.
+    pub fn queued_events(&self) -> anyhow::Result<u64> {
+        let n: i64 = self.lock().query_row("SELECT count(*) FROM webhook_queue", [], |r| r.get(0))?;
+        Ok(n.unsigned_abs())
     }
 
     /// How many apps are registered.

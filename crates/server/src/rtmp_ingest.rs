@@ -104,9 +104,9 @@ async fn connection(mut tcp: TcpStream, peer: SocketAddr, ctx: &MediaContext) ->
     };
     let result = c.run(&mut tcp).await;
     if let Role::Publishing(p) = std::mem::replace(&mut c.role, Role::None) {
-        let key = p.key().clone();
+        let (key, bytes) = (p.key().clone(), p.bytes_received());
         drop(p);
-        ctx.signaling.media(MediaEvent::Stopped { app_id: key.app_id, stream_id: key.stream_id }).await;
+        ctx.signaling.media(MediaEvent::Stopped { app_id: key.app_id, stream_id: key.stream_id, bytes }).await;
     }
     result
 }
@@ -258,11 +258,11 @@ impl Conn<'_> {
             }
             Event::Unpublish => {
                 if let Role::Publishing(p) = std::mem::replace(&mut self.role, Role::None) {
-                    let key = p.key().clone();
+                    let (key, bytes) = (p.key().clone(), p.bytes_received());
                     drop(p);
                     self.ctx
                         .signaling
-                        .media(MediaEvent::Stopped { app_id: key.app_id, stream_id: key.stream_id })
+                        .media(MediaEvent::Stopped { app_id: key.app_id, stream_id: key.stream_id, bytes })
                         .await;
                 }
             }

@@ -12,14 +12,16 @@ use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use duet_media::Hub as MediaHub;
-use duet_room::{ConnId, ErrorCode, Hub, MediaEvent, Now, Output, RoomConfig, wire};
+use duet_room::admin::AdminRequest;
+use duet_room::{ConnId, ErrorCode, Hub, MediaEvent, Now, Output, Refusal, RoomConfig, wire};
 use duet_token::AppSecret;
 use serde_json::json;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::http::AppState;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
+use crate::webhooks::Webhooks;
 
 /// Frames queued for one connection before it counts as too slow and is dropped.
 pub const OUTBOX: usize = 1024;
@@ -34,6 +36,7 @@ enum HubInput {
     Frame(ConnId, Result<wire::Frame, wire::FrameError>, Option<AppSecret>),
     Disconnect(ConnId),
     Media(MediaEvent),
+    Admin(u32, AdminRequest, oneshot::Sender<Result<serde_json::Value, Refusal>>),
     Shutdown,
 }
 
@@ -61,17 +64,26 @@ impl Drop for OpenGuard {
 }
 
 impl Signaling {
-    /// Starts the hub task; `media` is asked to cut publishers whose session released a stream.
-    pub fn start(config: RoomConfig, metrics: Arc<Metrics>, media: Arc<MediaHub>) -> Self {
+    /// Starts the hub task; `media` is asked to cut publishers whose session released a stream,
+    /// `webhooks` gets the apps' events.
+    pub fn start(config: RoomConfig, metrics: Arc<Metrics>, media: Arc<MediaHub>, webhooks: Webhooks) -> Self {
         let (inbox, rx) = mpsc::channel(HUB_INBOX);
         let hub = Hub::new(config, crate::os::random());
-        tokio::spawn(run_hub(hub, rx, metrics, media));
+        tokio::spawn(run_hub(hub, rx, Sinks { metrics, media, webhooks }));
         Self { inbox, next_conn: Arc::new(AtomicU64::new(1)), open: Arc::new(watch::Sender::new(0)) }
     }
 
     /// Reports a stream that started or stopped arriving.
     pub async fn media(&self, event: MediaEvent) {
         let _ = self.inbox.send(HubInput::Media(event)).await;
+    }
+
+    /// Runs an HTTP API request against the rooms of `app_id`.
+    pub async fn admin(&self, app_id: u32, request: AdminRequest) -> Result<serde_json::Value, Refusal> {
+        let (tx, rx) = oneshot::channel();
+        let gone = || Refusal::new(ErrorCode::Internal, "the signaling hub is not running");
+        self.inbox.send(HubInput::Admin(app_id, request, tx)).await.map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
     }
 
     /// Tells every client the server is going away and closes their connections.
@@ -89,7 +101,14 @@ fn now() -> Now {
     Now { at: Instant::now(), unix_ms: crate::os::now_unix_ms() }
 }
 
-async fn run_hub(mut hub: Hub, mut rx: mpsc::Receiver<HubInput>, metrics: Arc<Metrics>, media: Arc<MediaHub>) {
+/// Where the hub's outputs go besides connections.
+struct Sinks {
+    metrics: Arc<Metrics>,
+    media: Arc<MediaHub>,
+    webhooks: Webhooks,
+}
+
+async fn run_hub(mut hub: Hub, mut rx: mpsc::Receiver<HubInput>, sinks: Sinks) {
     let mut outboxes: HashMap<ConnId, mpsc::Sender<ToConn>> = HashMap::new();
     loop {
         let deadline = hub.poll_timeout().map(tokio::time::Instant::from_std);
@@ -97,7 +116,7 @@ async fn run_hub(mut hub: Hub, mut rx: mpsc::Receiver<HubInput>, metrics: Arc<Me
             input = rx.recv() => input,
             () = sleep_until(deadline) => {
                 hub.handle_timeout(now());
-                drain(&mut hub, &mut outboxes, &metrics, &media);
+                drain(&mut hub, &mut outboxes, &sinks);
                 continue;
             }
         };
@@ -114,6 +133,9 @@ async fn run_hub(mut hub: Hub, mut rx: mpsc::Receiver<HubInput>, metrics: Arc<Me
                 hub.disconnect(now, conn);
             }
             Some(HubInput::Media(event)) => hub.handle_media(now, event),
+            Some(HubInput::Admin(app_id, request, reply)) => {
+                let _ = reply.send(hub.admin(now, app_id, request));
+            }
             Some(HubInput::Shutdown) => {
                 for (_, outbox) in outboxes.drain() {
                     let _ = outbox.try_send(ToConn::Close(ErrorCode::ServerShutdown));
@@ -121,7 +143,7 @@ async fn run_hub(mut hub: Hub, mut rx: mpsc::Receiver<HubInput>, metrics: Arc<Me
                 return;
             }
         }
-        drain(&mut hub, &mut outboxes, &metrics, &media);
+        drain(&mut hub, &mut outboxes, &sinks);
     }
 }
 
@@ -134,7 +156,8 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 
 /// Carries out everything the hub asked for; a connection that cannot keep up is dropped,
 /// which may produce more outputs, so this repeats until the hub is quiet.
-fn drain(hub: &mut Hub, outboxes: &mut HashMap<ConnId, mpsc::Sender<ToConn>>, metrics: &Metrics, media: &MediaHub) {
+fn drain(hub: &mut Hub, outboxes: &mut HashMap<ConnId, mpsc::Sender<ToConn>>, sinks: &Sinks) {
+    let (metrics, media) = (&sinks.metrics, &sinks.media);
     loop {
         let mut too_slow = Vec::new();
         while let Some(out) = hub.poll_output() {
@@ -152,6 +175,7 @@ fn drain(hub: &mut Hub, outboxes: &mut HashMap<ConnId, mpsc::Sender<ToConn>>, me
                 Output::StopMedia { app_id, stream_id } => {
                     media.cut(&duet_media::StreamKey { app_id, stream_id });
                 }
+                Output::Event(event) => sinks.webhooks.offer(event),
             }
         }
         if too_slow.is_empty() {

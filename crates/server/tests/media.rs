@@ -12,7 +12,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Server, data_dir, get, join, ok};
+use common::{Server, data_dir, get, join, metric, ok};
 use peers::{Content, decode, probe, publish};
 use serde_json::{Value, json};
 
@@ -38,14 +38,6 @@ fn wait_live(server: &Server, n: usize) {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("{n} live streams never showed in /metrics");
-}
-
-fn metric(server: &Server, name: &str) -> u64 {
-    let body = get(server.http, "/metrics").body;
-    body.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {name}"))
 }
 
 #[test]

@@ -20,12 +20,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod api_auth;
 mod error;
 mod grant;
 mod media_url;
 mod secret;
 mod token04;
 
+pub use api_auth::{ApiRequest, hex, webhook_signature};
 pub use error::{MediaUrlError, MintError, SecretError, TokenError};
 pub use grant::Grant;
 pub use media_url::{MediaAction, MediaGrant};

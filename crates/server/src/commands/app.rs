@@ -59,6 +59,9 @@ pub fn run(common: &Common, cmd: AppCommand) -> anyhow::Result<()> {
             let app = registry.rotate_secret(app_id, now)?;
             print_credentials(&app, json, "Rotated the ServerSecret of");
         }
+        AppCommand::Webhook { app_id, url, secret, clear, json } => {
+            webhook(&registry, app_id, url, secret, clear, json)?
+        }
         AppCommand::Delete { app_id, yes } => {
             registry.require(app_id)?;
             if !yes {
@@ -68,6 +71,47 @@ pub fn run(common: &Common, cmd: AppCommand) -> anyhow::Result<()> {
             }
             registry.delete(app_id)?;
             say!("Deleted app {app_id}");
+        }
+    }
+    Ok(())
+}
+
+fn webhook(
+    registry: &Registry,
+    app_id: u32,
+    url: Option<String>,
+    secret: Option<String>,
+    clear: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    registry.require(app_id)?;
+    if clear {
+        let had = registry.clear_webhook(app_id)?;
+        say!("{}", if had { "Removed the webhook" } else { "The app had no webhook" });
+        return Ok(());
+    }
+    let Some(url) = url else {
+        match registry.webhook(app_id)? {
+            Some(h) if json => say!("{}", json!({"app_id": app_id, "url": h.url})),
+            Some(h) => say!("Webhook  {}", h.url),
+            None if json => say!("{}", json!({"app_id": app_id, "url": null})),
+            None => say!("no webhook: set one with --url"),
+        }
+        return Ok(());
+    };
+    crate::http_client::check_url(&url).map_err(|e| anyhow::anyhow!("--url: {e}"))?;
+    let generated = secret.is_none();
+    let secret = secret.unwrap_or_else(|| format!("whsec_{}", duet_token::hex(&crate::os::random::<24>())));
+    if secret.len() < 16 || secret.len() > 256 {
+        anyhow::bail!("--secret must be 16 to 256 characters");
+    }
+    registry.set_webhook(app_id, &crate::registry::Webhook { url: url.clone(), secret: secret.clone() })?;
+    if json {
+        say!("{}", json!({"app_id": app_id, "url": url, "secret": secret}));
+    } else {
+        say!("Webhook of app {app_id}\n  URL     {url}");
+        if generated {
+            say!("  Secret  {secret}   (verify X-Duet-Signature with it; shown once)");
         }
     }
     Ok(())

@@ -54,8 +54,13 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
 
     let metrics = Arc::new(Metrics::default());
     let media_hub = Arc::new(duet_media::Hub::default());
-    let signaling =
-        Signaling::start(room_config(&urls, s.heartbeat, s.resume_grace), metrics.clone(), media_hub.clone());
+    let webhooks = crate::webhooks::Webhooks::start(registry.clone());
+    let signaling = Signaling::start(
+        room_config(&urls, s.heartbeat, s.resume_grace),
+        metrics.clone(),
+        media_hub.clone(),
+        webhooks.clone(),
+    );
     let media = MediaContext {
         hub: media_hub,
         registry: registry.clone(),
@@ -83,6 +88,8 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         signaling: signaling.clone(),
         media,
         logs: Arc::new(crate::httplog::LogStore::new(&s.common.data)),
+        webhooks,
+        nonces: Arc::new(crate::api::auth::Nonces::default()),
     };
     let routes = router(state).into_make_service_with_connect_info::<crate::http::Peer>();
     let server: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match tls {

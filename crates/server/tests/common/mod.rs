@@ -163,14 +163,29 @@ pub fn get_over(stream: &mut (impl Read + Write), host: &str, path: &str) -> std
 /// POSTs `body` as JSON; `length` overrides the Content-Length header (to announce a body
 /// larger than the one sent).
 pub fn post(addr: SocketAddr, path: &str, body: &[u8], length: Option<usize>) -> Response {
+    request(addr, "POST", path, &[], body, length)
+}
+
+/// Sends one HTTP request with a JSON body and extra headers; reads the whole response.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+    length: Option<usize>,
+) -> Response {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let len = length.unwrap_or(body.len());
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {len}\r\nConnection: close\r\n"
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
     s.write_all(body).unwrap();
     read_response(&mut s).unwrap()
 }
@@ -187,6 +202,16 @@ fn read_response(stream: &mut impl Read) -> std::io::Result<Response> {
     let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     Ok(Response { status, headers: head.to_owned(), body: body.to_owned() })
+}
+
+/// A counter or gauge from `/metrics`.
+pub fn metric(server: &Server, name: &str) -> u64 {
+    get(server.http, "/metrics")
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
 }
 
 /// Plain HTTP GET.

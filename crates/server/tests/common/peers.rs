@@ -1,4 +1,5 @@
 //! Real media peers nobody here wrote: Debian's ffmpeg (publisher, player), ffprobe and rtmpdump.
+#![allow(dead_code)] // each test file uses a different part of the peers
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

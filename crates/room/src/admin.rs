@@ -1,0 +1,296 @@
+//! What a business backend may see and steer through the HTTP API: rooms, their members and
+//! streams, kicking users out, closing rooms, stopping streams, and speaking into a room as the
+//! server. Every request is scoped to one app; another app's rooms do not exist for it.
+
+use serde_json::{Value, json};
+
+use crate::error::{ErrorCode, Refusal};
+use crate::hub::{Audience, ExtraInfo, Hub, Now};
+use crate::wire::User;
+
+/// Largest page of `Users`.
+pub const MAX_PAGE: usize = 500;
+
+/// The user messages and extra info from the server appear to come from.
+pub fn server_user() -> User {
+    User { user_id: "$server".to_owned(), user_name: "server".to_owned() }
+}
+
+/// One admin request, for one app (see [`Hub::admin`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminRequest {
+    /// Every open room.
+    ListRooms,
+    /// One room: users, live streams, extra info.
+    Room {
+        /// Room.
+        room_id: String,
+    },
+    /// A page of a room's users, ordered by userID.
+    Users {
+        /// Room.
+        room_id: String,
+        /// Users to skip.
+        offset: usize,
+        /// Page size, 1..=[`MAX_PAGE`].
+        limit: usize,
+    },
+    /// Takes a user out of a room (`kickout` push with `kicked_by_server`).
+    Kick {
+        /// Room.
+        room_id: String,
+        /// User.
+        user_id: String,
+    },
+    /// Takes everyone out of a room (`kickout` push with `room_closed`).
+    CloseRoom {
+        /// Room.
+        room_id: String,
+    },
+    /// Every live stream of the app.
+    ListStreams,
+    /// Ends a live stream: DELETE to the room, media cut, the publisher told.
+    StopStream {
+        /// Stream.
+        stream_id: String,
+    },
+    /// A broadcast (or barrage) message from the server.
+    SendMessage {
+        /// Room.
+        room_id: String,
+        /// Text.
+        message: String,
+        /// Barrage instead of broadcast.
+        barrage: bool,
+    },
+    /// A custom command from the server to some members (all when empty).
+    SendCommand {
+        /// Room.
+        room_id: String,
+        /// Text.
+        command: String,
+        /// Recipients.
+        to_user_ids: Vec<String>,
+    },
+    /// Sets a room extra-info key as the server.
+    SetRoomExtra {
+        /// Room.
+        room_id: String,
+        /// Key.
+        key: String,
+        /// Value.
+        value: String,
+    },
+}
+
+fn no_room(room_id: &str) -> Refusal {
+    Refusal::new(ErrorCode::RoomNotFound, format!("no open room {room_id}"))
+}
+
+impl Hub {
+    /// Runs an admin request for `app_id`; the reply is the JSON the HTTP API returns.
+    pub fn admin(&mut self, now: Now, app_id: u32, request: AdminRequest) -> Result<Value, Refusal> {
+        use AdminRequest as A;
+        match request {
+            A::ListRooms => Ok(self.list_rooms(app_id)),
+            A::Room { room_id } => self.room_detail(now, app_id, &room_id),
+            A::Users { room_id, offset, limit } => self.room_users(app_id, &room_id, offset, limit),
+            A::Kick { room_id, user_id } => self.kick_user(now, app_id, &room_id, &user_id),
+            A::CloseRoom { room_id } => self.close_room(now, app_id, &room_id),
+            A::ListStreams => Ok(self.list_streams(app_id)),
+            A::StopStream { stream_id } => self.stop_stream(now, app_id, &stream_id),
+            A::SendMessage { room_id, message, barrage } => {
+                self.server_message(now, app_id, &room_id, message, barrage)
+            }
+            A::SendCommand { room_id, command, to_user_ids } => {
+                self.server_command(now, app_id, &room_id, command, &to_user_ids)
+            }
+            A::SetRoomExtra { room_id, key, value } => self.server_extra(now, app_id, &room_id, key, value),
+        }
+    }
+
+    fn list_rooms(&self, app_id: u32) -> Value {
+        let Some(app) = self.apps.get(&app_id) else { return json!({"rooms": []}) };
+        let mut rooms: Vec<(&String, usize, usize)> = app
+            .rooms
+            .iter()
+            .map(|(id, r)| {
+                let streams = app.streams.values().filter(|s| s.live && &s.room_id == id).count();
+                (id, r.members.len(), streams)
+            })
+            .collect();
+        rooms.sort();
+        let rooms: Vec<Value> =
+            rooms.into_iter().map(|(id, n, s)| json!({"roomID": id, "onlineCount": n, "streamCount": s})).collect();
+        json!({"rooms": rooms})
+    }
+
+    fn sorted_users(&self, app_id: u32, room_id: &str) -> Result<Vec<&User>, Refusal> {
+        let room = self.apps.get(&app_id).and_then(|a| a.rooms.get(room_id)).ok_or_else(|| no_room(room_id))?;
+        let mut users: Vec<&User> =
+            room.members.iter().filter_map(|sid| self.sessions.get(sid)).map(|s| &s.user).collect();
+        users.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+        Ok(users)
+    }
+
+    fn room_detail(&self, now: Now, app_id: u32, room_id: &str) -> Result<Value, Refusal> {
+        let users: Vec<Value> = self.sorted_users(app_id, room_id)?.into_iter().map(User::to_json).collect();
+        let app = &self.apps[&app_id];
+        let room = &app.rooms[room_id];
+        let mut streams: Vec<Value> = app
+            .streams
+            .iter()
+            .filter(|(_, s)| s.live && s.room_id == room_id)
+            .map(|(id, s)| crate::streams::stream_json(self, now, app_id, id, s))
+            .collect();
+        streams.sort_by(|a, b| a["streamID"].as_str().cmp(&b["streamID"].as_str()));
+        let extra: Vec<Value> = room
+            .extra
+            .iter()
+            .map(|(k, e)| json!({"key": k, "value": e.value, "updateUser": e.update_user.to_json(), "updateTime": e.update_time}))
+            .collect();
+        Ok(
+            json!({"roomID": room_id, "onlineCount": users.len(), "users": users, "streams": streams, "extraInfo": extra}),
+        )
+    }
+
+    fn room_users(&self, app_id: u32, room_id: &str, offset: usize, limit: usize) -> Result<Value, Refusal> {
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(Refusal::new(ErrorCode::InvalidField, format!("limit must be 1..={MAX_PAGE}")));
+        }
+        let users = self.sorted_users(app_id, room_id)?;
+        let total = users.len();
+        let page: Vec<Value> = users.into_iter().skip(offset).take(limit).map(User::to_json).collect();
+        let next = (offset.saturating_add(page.len()) < total).then(|| offset + page.len());
+        Ok(json!({"roomID": room_id, "total": total, "users": page, "nextOffset": next}))
+    }
+
+    /// Takes one session out of one room, telling it why; the session ends with its last room.
+    fn evict(&mut self, now: Now, sid: u64, room_id: &str, code: ErrorCode) {
+        let data = json!({"roomID": room_id, "code": code.number(), "reason": code.name()});
+        self.send_session(sid, crate::wire::push("kickout", None, data).into());
+        self.leave_room(now, sid, room_id, code.name());
+        if self.sessions.get(&sid).is_some_and(|s| s.rooms.is_empty()) {
+            if let Some(conn) = self.sessions.get(&sid).and_then(|s| s.conn) {
+                self.close_conn(conn, code);
+            }
+            self.remove_session(now, sid, code.name());
+        }
+    }
+
+    fn kick_user(&mut self, now: Now, app_id: u32, room_id: &str, user_id: &str) -> Result<Value, Refusal> {
+        let app = self.apps.get(&app_id).ok_or_else(|| no_room(room_id))?;
+        let room = app.rooms.get(room_id).ok_or_else(|| no_room(room_id))?;
+        let sid = app
+            .users
+            .get(user_id)
+            .copied()
+            .filter(|sid| room.members.contains(sid))
+            .ok_or_else(|| Refusal::new(ErrorCode::UserNotFound, format!("{user_id} is not in room {room_id}")))?;
+        self.evict(now, sid, room_id, ErrorCode::KickedByServer);
+        Ok(json!({}))
+    }
+
+    fn close_room(&mut self, now: Now, app_id: u32, room_id: &str) -> Result<Value, Refusal> {
+        let room = self.apps.get(&app_id).and_then(|a| a.rooms.get(room_id)).ok_or_else(|| no_room(room_id))?;
+        let members: Vec<u64> = room.members.iter().copied().collect();
+        for &sid in &members {
+            self.evict(now, sid, room_id, ErrorCode::RoomClosed);
+        }
+        Ok(json!({"kicked": members.len()}))
+    }
+
+    fn list_streams(&self, app_id: u32) -> Value {
+        let Some(app) = self.apps.get(&app_id) else { return json!({"streams": []}) };
+        let mut streams: Vec<Value> = app
+            .streams
+            .iter()
+            .filter(|(_, s)| s.live)
+            .map(|(id, s)| {
+                json!({"streamID": id, "roomID": s.room_id, "user": s.user.to_json(), "extraInfo": s.extra_info, "since": s.live_since_ms})
+            })
+            .collect();
+        streams.sort_by(|a, b| a["streamID"].as_str().cmp(&b["streamID"].as_str()));
+        json!({"streams": streams})
+    }
+
+    fn stop_stream(&mut self, now: Now, app_id: u32, stream_id: &str) -> Result<Value, Refusal> {
+        let live = self.apps.get(&app_id).and_then(|a| a.streams.get(stream_id)).filter(|s| s.live);
+        let Some(s) = live else {
+            return Err(Refusal::new(ErrorCode::StreamNotFound, format!("stream {stream_id} is not live")));
+        };
+        let owner = s.owner;
+        crate::streams::release(self, now, app_id, stream_id, false, ErrorCode::StoppedByServer.name());
+        let code = ErrorCode::StoppedByServer;
+        let data = json!({"streamID": stream_id, "state": "NO_PUBLISH", "errorCode": code.number()});
+        self.send_session(owner, crate::wire::push("publisherStateUpdate", None, data).into());
+        Ok(json!({}))
+    }
+
+    fn server_message(
+        &mut self,
+        now: Now,
+        app_id: u32,
+        room_id: &str,
+        message: String,
+        barrage: bool,
+    ) -> Result<Value, Refusal> {
+        self.apps.get(&app_id).and_then(|a| a.rooms.get(room_id)).ok_or_else(|| no_room(room_id))?;
+        let message_id = self.next_message_id;
+        self.next_message_id += 1;
+        let item = json!({"fromUser": server_user().to_json(), "message": message, "sendTime": now.unix_ms, "messageID": message_id});
+        let name = if barrage { "IMRecvBarrageMessage" } else { "IMRecvBroadcastMessage" };
+        let data = json!({"roomID": room_id, "messageList": [item]});
+        self.room_event(now, app_id, room_id, name, data, Audience::All { except: None });
+        Ok(json!({"messageID": message_id}))
+    }
+
+    fn server_command(
+        &mut self,
+        now: Now,
+        app_id: u32,
+        room_id: &str,
+        command: String,
+        to: &[String],
+    ) -> Result<Value, Refusal> {
+        let app = self.apps.get(&app_id).ok_or_else(|| no_room(room_id))?;
+        let room = app.rooms.get(room_id).ok_or_else(|| no_room(room_id))?;
+        let audience = if to.is_empty() {
+            Audience::All { except: None }
+        } else {
+            Audience::Only(
+                to.iter().filter_map(|u| app.users.get(u)).copied().filter(|t| room.members.contains(t)).collect(),
+            )
+        };
+        let delivered = match &audience {
+            Audience::Only(set) => set.len(),
+            _ => room.members.len(),
+        };
+        let data = json!({"roomID": room_id, "fromUser": server_user().to_json(), "command": command});
+        self.room_event(now, app_id, room_id, "IMRecvCustomCommand", data, audience);
+        Ok(json!({"delivered": delivered}))
+    }
+
+    fn server_extra(
+        &mut self,
+        now: Now,
+        app_id: u32,
+        room_id: &str,
+        key: String,
+        value: String,
+    ) -> Result<Value, Refusal> {
+        let room = self.apps.get_mut(&app_id).and_then(|a| a.rooms.get_mut(room_id)).ok_or_else(|| no_room(room_id))?;
+        if !room.extra.contains_key(&key) && room.extra.len() >= crate::limits::MAX_EXTRA_KEYS {
+            return Err(Refusal::new(
+                ErrorCode::TooManyKeys,
+                format!("a room holds at most {} keys", crate::limits::MAX_EXTRA_KEYS),
+            ));
+        }
+        let info = ExtraInfo { value, update_user: server_user(), update_time: now.unix_ms };
+        let item = json!({"key": key, "value": info.value, "updateUser": info.update_user.to_json(), "updateTime": info.update_time});
+        room.extra.insert(key, info);
+        let data = json!({"roomID": room_id, "roomExtraInfoList": [item]});
+        self.room_event(now, app_id, room_id, "roomExtraInfoUpdate", data, Audience::All { except: None });
+        Ok(json!({}))
+    }
+}

@@ -1,0 +1,162 @@
+//! Authentication of `/api/v1` requests: each carries `X-Duet-AppID`, `X-Duet-Timestamp`,
+//! `X-Duet-Nonce` and `X-Duet-Signature` (the scheme is in `duet_token::ApiRequest` and
+//! docs/http-api.md). Stale timestamps and reused nonces are refused.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Mutex;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::Response;
+use duet_token::ApiRequest;
+
+use crate::http::{AppState, error};
+use crate::registry::App;
+
+/// How far a request's timestamp may be from the server's clock, in seconds.
+pub const WINDOW_SECS: i64 = 300;
+/// Largest request body read.
+pub const MAX_BODY: usize = 64 * 1024;
+/// Nonces remembered at once; beyond, requests are refused until old ones expire.
+const MAX_NONCES: usize = 1_000_000;
+
+/// Nonces seen within the window, per app.
+#[derive(Default)]
+pub struct Nonces {
+    inner: Mutex<NonceSet>,
+}
+
+#[derive(Default)]
+struct NonceSet {
+    seen: HashSet<(u32, String)>,
+    order: VecDeque<(i64, u32, String)>,
+}
+
+impl Nonces {
+    /// Records a nonce; false when it was used already (or the set is full).
+    fn first_use(&self, app_id: u32, nonce: &str, now: i64) -> Result<(), (&'static str, &'static str)> {
+        let mut set = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        // A nonce only needs remembering while its timestamp could still pass the window check.
+        while set.order.front().is_some_and(|(at, _, _)| *at < now - 2 * WINDOW_SECS) {
+            if let Some((_, app, n)) = set.order.pop_front() {
+                set.seen.remove(&(app, n));
+            }
+        }
+        if set.seen.contains(&(app_id, nonce.to_owned())) {
+            return Err(("auth_nonce_reused", "this nonce was used already; send a fresh one per request"));
+        }
+        if set.seen.len() >= MAX_NONCES {
+            return Err(("rate_limited", "too many requests; try again shortly"));
+        }
+        set.seen.insert((app_id, nonce.to_owned()));
+        set.order.push_back((now, app_id, nonce.to_owned()));
+        Ok(())
+    }
+}
+
+/// A request whose signature checked out: the app it is for, and its body.
+pub struct Signed {
+    /// The app.
+    pub app: App,
+    /// The raw body.
+    pub body: Bytes,
+}
+
+fn unauthorized(code: &str, message: &str) -> Response {
+    error(StatusCode::UNAUTHORIZED, code, message)
+}
+
+fn valid_nonce(n: &str) -> bool {
+    (8..=64).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl FromRequest<AppState> for Signed {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (parts, body) = req.into_parts();
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let (Some(app_id), Some(timestamp), Some(nonce), Some(signature)) =
+            (header("x-duet-appid"), header("x-duet-timestamp"), header("x-duet-nonce"), header("x-duet-signature"))
+        else {
+            return Err(unauthorized(
+                "auth_missing",
+                "send X-Duet-AppID, X-Duet-Timestamp, X-Duet-Nonce and X-Duet-Signature (docs/http-api.md)",
+            ));
+        };
+        let Ok(app_id) = app_id.parse::<u32>() else {
+            return Err(unauthorized("auth_malformed", "X-Duet-AppID is not an AppID"));
+        };
+        let Ok(timestamp) = timestamp.parse::<i64>() else {
+            return Err(unauthorized("auth_malformed", "X-Duet-Timestamp is not unix seconds"));
+        };
+        if !valid_nonce(&nonce) {
+            return Err(unauthorized("auth_malformed", "X-Duet-Nonce must be 8-64 characters of [A-Za-z0-9_-]"));
+        }
+        let now = crate::os::now_unix();
+        if (now - timestamp).abs() > WINDOW_SECS {
+            return Err(unauthorized(
+                "auth_stale_timestamp",
+                &format!("X-Duet-Timestamp is more than {WINDOW_SECS} s from the server's clock ({now})"),
+            ));
+        }
+        let method = parts.method.as_str().to_owned();
+        let path = parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned());
+        let announced = header("content-length").and_then(|v| v.parse::<u64>().ok());
+        if announced.is_some_and(|n| n > MAX_BODY as u64) {
+            return Err(error(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "a request body is at most 64 KiB"));
+        }
+        let body = axum::body::to_bytes(body, MAX_BODY)
+            .await
+            .map_err(|_| error(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "a request body is at most 64 KiB"))?;
+        let registry = state.registry.clone();
+        let app = match tokio::task::spawn_blocking(move || registry.get(app_id)).await {
+            Ok(Ok(Some(app))) => app,
+            Ok(Ok(None)) => return Err(unauthorized("unknown_app", "no app with this AppID")),
+            failed => {
+                tracing::error!(?failed, "api: cannot read the app registry");
+                return Err(error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "registry_unavailable",
+                    "cannot read the app registry",
+                ));
+            }
+        };
+        let signed = ApiRequest { app_id, timestamp, nonce: &nonce, method: &method, path: &path, body: &body };
+        if !signed.verify(&app.secret, &signature) {
+            tracing::info!(app_id, %method, %path, "api request refused: bad signature");
+            return Err(unauthorized(
+                "auth_bad_signature",
+                "the signature does not match (docs/http-api.md shows how to sign)",
+            ));
+        }
+        if let Err((code, message)) = state.nonces.first_use(app_id, &nonce, now) {
+            let status = if code == "rate_limited" { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::UNAUTHORIZED };
+            return Err(error(status, code, message));
+        }
+        Ok(Self { app, body })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonces_are_single_use_per_app_and_forgotten_after_the_window() {
+        let n = Nonces::default();
+        assert!(n.first_use(1, "abcdefgh", 1000).is_ok());
+        assert_eq!(n.first_use(1, "abcdefgh", 1001).unwrap_err().0, "auth_nonce_reused");
+        assert!(n.first_use(2, "abcdefgh", 1001).is_ok(), "nonces are per app");
+        assert!(n.first_use(1, "abcdefgh", 1000 + 2 * WINDOW_SECS + 1).is_ok(), "long expired");
+    }
+
+    #[test]
+    fn nonce_format() {
+        assert!(valid_nonce("abcd-EFG_123"));
+        for bad in ["short", "has space!", &"x".repeat(65)] {
+            assert!(!valid_nonce(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! The server HTTP API under `/api/v1` for business backends: see and steer rooms, users and
+//! streams of one app, speak into rooms as the server, mint tokens. Requests are signed with
+//! the app's ServerSecret ([`auth`]); the room work is done by the signaling hub
+//! (`duet_room::admin`). docs/http-api.md documents every call; `/api/v1/openapi.json`
+//! describes them.
+
+// Handlers answer with a `Response` on every path; its size does not matter here.
+#![allow(clippy::result_large_err)]
+
+pub mod auth;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use duet_room::admin::{AdminRequest, MAX_PAGE};
+use duet_room::{ErrorCode, Refusal, limits};
+use duet_token::Grant;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use self::auth::Signed;
+use crate::http::{AppState, error};
+
+/// Longest token lifetime the API mints, in seconds (7 days).
+pub const MAX_TOKEN_TTL: u32 = 7 * 24 * 3600;
+
+/// The `/api/v1` routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/rooms", get(list_rooms))
+        .route("/api/v1/rooms/{room}", get(room))
+        .route("/api/v1/rooms/{room}/users", get(users))
+        .route("/api/v1/rooms/{room}/kick", post(kick))
+        .route("/api/v1/rooms/{room}/close", post(close))
+        .route("/api/v1/rooms/{room}/messages", post(message))
+        .route("/api/v1/rooms/{room}/commands", post(command))
+        .route("/api/v1/rooms/{room}/extra-info", put(extra_info))
+        .route("/api/v1/streams", get(list_streams))
+        .route("/api/v1/streams/{stream}/stop", post(stop_stream))
+        .route("/api/v1/tokens", post(mint_token))
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json")).into_response()
+}
+
+/// A refusal as an HTTP error: the code's name, with a status that says whose fault it is.
+fn refused(r: &Refusal) -> Response {
+    let status = match r.code {
+        ErrorCode::RoomNotFound | ErrorCode::UserNotFound | ErrorCode::StreamNotFound => StatusCode::NOT_FOUND,
+        ErrorCode::TooManyKeys => StatusCode::CONFLICT,
+        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    error(status, r.code.name(), &r.message)
+}
+
+fn invalid(message: impl Into<String>) -> Response {
+    error(StatusCode::BAD_REQUEST, "invalid_field", &message.into())
+}
+
+/// Parses a JSON body into `T` (unknown fields are refused).
+fn parse<T: DeserializeOwned>(signed: &Signed) -> Result<T, Response> {
+    serde_json::from_slice(&signed.body)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, "invalid_json", &format!("the body is not the expected JSON: {e}")))
+}
+
+fn check(result: Result<(), Refusal>) -> Result<(), Response> {
+    result.map_err(|r| invalid(r.message))
+}
+
+async fn run(state: &AppState, signed: &Signed, request: AdminRequest) -> Response {
+    match state.signaling.admin(signed.app.app_id, request).await {
+        Ok(v) => Json(v).into_response(),
+        Err(r) => refused(&r),
+    }
+}
+
+macro_rules! try_or_respond {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(response) => return response,
+        }
+    };
+}
+
+async fn list_rooms(State(state): State<AppState>, signed: Signed) -> Response {
+    run(&state, &signed, AdminRequest::ListRooms).await
+}
+
+async fn room(State(state): State<AppState>, Path(room_id): Path<String>, signed: Signed) -> Response {
+    try_or_respond!(check(limits::room_id(&room_id)));
+    run(&state, &signed, AdminRequest::Room { room_id }).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Page {
+    #[serde(default)]
+    offset: usize,
+    #[serde(default = "default_limit")]
+    limit: usize,
+}
+
+fn default_limit() -> usize {
+    100
+}
+
+async fn users(
+    State(state): State<AppState>,
+    Path(room_id): Path<String>,
+    page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
+    signed: Signed,
+) -> Response {
+    try_or_respond!(check(limits::room_id(&room_id)));
+    let Ok(Query(page)) = page else {
+        return invalid(format!("offset and limit must be numbers; limit 1..={MAX_PAGE}"));
+    };
+    run(&state, &signed, AdminRequest::Users { room_id, offset: page.offset, limit: page.limit }).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KickBody {
+    #[serde(rename = "userID")]
+    user_id: String,
+}
+
+async fn kick(State(state): State<AppState>, Path(room_id): Path<String>, signed: Signed) -> Response {
+    try_or_respond!(check(limits::room_id(&room_id)));
+    let body: KickBody = try_or_respond!(parse(&signed));
+    try_or_respond!(check(limits::user_id(&body.user_id)));
+    run(&state, &signed, AdminRequest::Kick { room_id, user_id: body.user_id }).await
+}
+
+async fn close(State(state): State<AppState>, Path(room_id): Path<String>, signed: Signed) -> Response {
+    try_or_respond!(check(limits::room_id(&room_id)));
+    run(&state, &signed, AdminRequest::CloseRoom { room_id }).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MessageBody {
+    message: String,
+    #[serde(default)]
+    barrage: bool,
+}
+
+async fn message(State(state): State<AppState>, Path(room_id): Path<String>, signed: Signed) -> Response {
+    try_or_respond!(check(limits::room_id(&room_id)));
+    let body: MessageBody = try_or_respond!(parse(&signed));
+    try_or_respond!(check(limits::text("message", &body.message, 1, limits::MAX_MESSAGE)));
+    run(&state, &signed, AdminRequest::SendMessage { room_id, message: body.message, barrage: body.barrage }).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommandBody {
+    command: String,
+    #[serde(rename = "toUserIDList", default)]
+    to_user_ids: Vec<String>,
+}
+
+async fn command(State(state): State<AppState>, Path(room_id): Path<String>, signed: Signed) -> Response {
+    try_or_respond!(check(limits::room_id(&room_id)));
+    let body: CommandBody = try_or_respond!(parse(&signed));
+    try_or_respond!(check(limits::text("command", &body.command, 1, limits::MAX_MESSAGE)));
+    if body.to_user_ids.len() > limits::MAX_COMMAND_TARGETS {
+        return invalid(format!("toUserIDList holds at most {} userIDs", limits::MAX_COMMAND_TARGETS));
+    }
+    for u in &body.to_user_ids {
+        try_or_respond!(check(limits::user_id(u)));
+    }
+    let request = AdminRequest::SendCommand { room_id, command: body.command, to_user_ids: body.to_user_ids };
+    run(&state, &signed, request).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExtraBody {
+    key: String,
+    value: String,
+}
+
+async fn extra_info(State(state): State<AppState>, Path(room_id): Path<String>, signed: Signed) -> Response {
+    try_or_respond!(check(limits::room_id(&room_id)));
+    let body: ExtraBody = try_or_respond!(parse(&signed));
+    try_or_respond!(check(limits::text("key", &body.key, 1, limits::MAX_EXTRA_KEY)));
+    try_or_respond!(check(limits::text("value", &body.value, 0, limits::MAX_EXTRA_VALUE)));
+    run(&state, &signed, AdminRequest::SetRoomExtra { room_id, key: body.key, value: body.value }).await
+}
+
+async fn list_streams(State(state): State<AppState>, signed: Signed) -> Response {
+    run(&state, &signed, AdminRequest::ListStreams).await
+}
+
+async fn stop_stream(State(state): State<AppState>, Path(stream_id): Path<String>, signed: Signed) -> Response {
+    try_or_respond!(check(limits::stream_id(&stream_id)));
+    run(&state, &signed, AdminRequest::StopStream { stream_id }).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    #[serde(rename = "userID")]
+    user_id: String,
+    #[serde(rename = "roomID")]
+    room_id: Option<String>,
+    #[serde(default)]
+    privileges: Option<Privileges>,
+    #[serde(rename = "streamIDs")]
+    stream_ids: Option<Vec<String>>,
+    #[serde(default = "default_ttl")]
+    ttl: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Privileges {
+    #[serde(default = "yes")]
+    login: bool,
+    #[serde(default = "yes")]
+    publish: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_ttl() -> u32 {
+    3600
+}
+
+async fn mint_token(signed: Signed) -> Response {
+    let body: TokenBody = try_or_respond!(parse(&signed));
+    try_or_respond!(check(limits::user_id(&body.user_id)));
+    if let Some(r) = &body.room_id {
+        try_or_respond!(check(limits::room_id(r)));
+    }
+    for s in body.stream_ids.iter().flatten() {
+        try_or_respond!(check(limits::stream_id(s)));
+    }
+    if body.ttl == 0 || body.ttl > MAX_TOKEN_TTL {
+        return invalid(format!("ttl must be 1..={MAX_TOKEN_TTL} seconds"));
+    }
+    let privileges = body.privileges.unwrap_or(Privileges { login: true, publish: true });
+    let grant = Grant {
+        room_id: body.room_id,
+        login: privileges.login,
+        publish: privileges.publish,
+        stream_ids: body.stream_ids.filter(|s| !s.is_empty()),
+    };
+    match crate::credentials::mint_token(&signed.app, &body.user_id, &grant, body.ttl) {
+        Ok(token) => {
+            let expire = crate::os::now_unix() + i64::from(body.ttl);
+            Json(json!({"token": token, "expire": expire, "userID": body.user_id})).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "api: cannot mint a token");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "cannot mint a token")
+        }
+    }
+}

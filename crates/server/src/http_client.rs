@@ -1,0 +1,122 @@
+//! A minimal HTTP/1.1 client for webhooks: one POST per connection, `http://` or `https://`
+//! (rustls with the Mozilla root store), bounded by a timeout covering connect, TLS, request
+//! and response head.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::Request;
+use hyper::header::{CONTENT_TYPE, HOST, USER_AGENT};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+/// Checks that `url` is something [`post`] can call: `http(s)://host[:port]/path`.
+pub fn check_url(url: &str) -> Result<(), String> {
+    target(url).map(|_| ())
+}
+
+struct Target {
+    tls: bool,
+    host: String,
+    port: u16,
+    path: String,
+    authority: String,
+}
+
+fn target(url: &str) -> Result<Target, String> {
+    if url.len() > 2048 {
+        return Err("the URL is longer than 2048 characters".into());
+    }
+    let uri: hyper::Uri = url.parse().map_err(|e| format!("not a URL: {e}"))?;
+    let tls = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => return Err("the URL must start with http:// or https://".into()),
+    };
+    let authority = uri.authority().ok_or("the URL has no host")?.clone();
+    let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
+    if host.is_empty() {
+        return Err("the URL has no host".into());
+    }
+    let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let path = uri.path_and_query().map_or("/".to_owned(), |p| p.as_str().to_owned());
+    Ok(Target { tls, host, port, path, authority: authority.as_str().to_owned() })
+}
+
+fn tls_config() -> Arc<rustls::ClientConfig> {
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+            let config =
+                rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                    .with_safe_default_protocol_versions()
+                    .expect("ring supports the default protocol versions")
+                    .with_root_certificates(roots)
+                    .with_no_client_auth();
+            Arc::new(config)
+        })
+        .clone()
+}
+
+/// POSTs a JSON body; returns the response status, or why there was none.
+pub async fn post_json(url: &str, headers: &[(&str, String)], body: String, timeout: Duration) -> Result<u16, String> {
+    let t = target(url)?;
+    tokio::time::timeout(timeout, send(t, headers, body)).await.map_err(|_| format!("no answer within {timeout:?}"))?
+}
+
+async fn send(t: Target, headers: &[(&str, String)], body: String) -> Result<u16, String> {
+    let tcp = TcpStream::connect((t.host.as_str(), t.port)).await.map_err(|e| format!("cannot connect: {e}"))?;
+    let _ = tcp.set_nodelay(true);
+    let mut req = Request::post(t.path.as_str())
+        .header(HOST, t.authority.as_str())
+        .header(CONTENT_TYPE, "application/json")
+        .header(USER_AGENT, concat!("duet/", env!("CARGO_PKG_VERSION")));
+    for (name, value) in headers {
+        req = req.header(*name, value.as_str());
+    }
+    let req = req.body(Full::new(Bytes::from(body))).map_err(|e| format!("bad request: {e}"))?;
+    if t.tls {
+        let name = ServerName::try_from(t.host.clone()).map_err(|e| format!("bad host name: {e}"))?;
+        let stream = tokio_rustls::TlsConnector::from(tls_config())
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("TLS failed: {e}"))?;
+        exchange(stream, req).await
+    } else {
+        exchange(tcp, req).await
+    }
+}
+
+async fn exchange<S>(stream: S, req: Request<Full<Bytes>>) -> Result<u16, String>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("HTTP failed: {e}"))?;
+    let driver = tokio::spawn(conn);
+    let result =
+        sender.send_request(req).await.map(|res| res.status().as_u16()).map_err(|e| format!("HTTP failed: {e}"));
+    driver.abort();
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let t = target("https://hooks.example.com/duet?x=1").unwrap();
+        assert!(t.tls && t.port == 443 && t.path == "/duet?x=1" && t.host == "hooks.example.com");
+        let t = target("http://127.0.0.1:9000").unwrap();
+        assert!(!t.tls && t.port == 9000 && t.path == "/");
+        for bad in ["ftp://x/", "hooks.example.com/x", "http://", "", "http:// /"] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Webhooks: room, user and stream events of an app, POSTed as signed JSON to the app's URL.
+//!
+//! The hub hands events over with [`Webhooks::offer`], which never waits: a bounded channel
+//! feeds a task that writes them, in batches, to the SQLite queue (so a restart loses nothing
+//! queued). A dispatcher delivers each app's events in order, one at a time per app, with
+//! retries and backoff; a receiver that hangs or fails delays only its own app. Delivery is
+//! at least once: a receiver may see an event twice (same `X-Duet-Delivery`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use duet_room::HubEvent;
+use serde_json::json;
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
+
+use crate::registry::Registry;
+
+/// Events a full channel refuses beyond this (the hub never waits).
+const CHANNEL: usize = 65_536;
+/// Undelivered events kept per app; older ones are dropped beyond it.
+pub const QUEUE_CAP: u64 = 100_000;
+/// One delivery attempt may take this long.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// An event still undelivered after this long is dropped.
+pub const GIVE_UP_SECS: i64 = 24 * 3600;
+/// Waits between attempts: 1 s doubling to 5 min.
+const BACKOFF_SECS: [u64; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 300];
+
+/// Delivery counters, shown in /metrics.
+#[derive(Default)]
+pub struct WebhookStats {
+    /// Events delivered (2xx).
+    pub delivered: AtomicU64,
+    /// Attempts that failed (error, timeout, non-2xx).
+    pub failed_attempts: AtomicU64,
+    /// Events dropped (channel full, queue over its cap, or undeliverable for a day).
+    pub dropped: AtomicU64,
+}
+
+/// The handle the hub uses.
+#[derive(Clone)]
+pub struct Webhooks {
+    tx: mpsc::Sender<HubEvent>,
+    /// Counters.
+    pub stats: Arc<WebhookStats>,
+}
+
+impl Webhooks {
+    /// Starts the queue writer and the dispatcher.
+    pub fn start(registry: Arc<Registry>) -> Self {
+        let (tx, rx) = mpsc::channel(CHANNEL);
+        let stats = Arc::new(WebhookStats::default());
+        let wake = Arc::new(Notify::new());
+        tokio::spawn(write_queue(rx, registry.clone(), wake.clone(), stats.clone()));
+        tokio::spawn(dispatch(registry, wake, stats.clone()));
+        Self { tx, stats }
+    }
+
+    /// Queues an event without waiting; counted and logged as dropped when the channel is full.
+    pub fn offer(&self, event: HubEvent) {
+        if self.tx.try_send(event).is_err() {
+            self.stats.dropped.fetch_add(1, Relaxed);
+            tracing::warn!("webhook event dropped: the queue writer is behind");
+        }
+    }
+}
+
+/// The JSON body of one event.
+pub fn body(event: &HubEvent) -> String {
+    json!({"event": event.name, "appID": event.app_id, "time": event.at_ms, "data": event.data}).to_string()
+}
+
+async fn write_queue(
+    mut rx: mpsc::Receiver<HubEvent>,
+    registry: Arc<Registry>,
+    wake: Arc<Notify>,
+    stats: Arc<WebhookStats>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![(first.app_id, body(&first))];
+        while batch.len() < 512 {
+            match rx.try_recv() {
+                Ok(e) => batch.push((e.app_id, body(&e))),
+                Err(_) => break,
+            }
+        }
+        let registry = registry.clone();
+        let now = crate::os::now_unix();
+        match tokio::task::spawn_blocking(move || registry.enqueue_events(&batch, now, QUEUE_CAP)).await {
+            Ok(Ok((queued, dropped))) => {
+                if dropped > 0 {
+                    stats.dropped.fetch_add(dropped, Relaxed);
+                    tracing::warn!(dropped, "webhook queue over {QUEUE_CAP} events for an app; dropped the oldest");
+                }
+                if queued > 0 {
+                    wake.notify_one();
+                }
+            }
+            failed => tracing::error!(?failed, "cannot queue webhook events"),
+        }
+    }
+}
+
+#[derive(Default)]
+struct AppDelivery {
+    busy: bool,
+    attempts: u32,
+    retry_at: Option<Instant>,
+}
+
+enum Outcome {
+    Delivered,
+    Failed,
+    Empty,
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> anyhow::Result<T> + Send + 'static) -> Option<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Some(v),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "webhook queue: cannot read the registry");
+            None
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "webhook queue: the registry task failed");
+            None
+        }
+    }
+}
+
+async fn dispatch(registry: Arc<Registry>, wake: Arc<Notify>, stats: Arc<WebhookStats>) {
+    let (done_tx, mut done) = mpsc::unbounded_channel::<(u32, Outcome)>();
+    let mut apps: HashMap<u32, AppDelivery> = HashMap::new();
+    loop {
+        let now = Instant::now();
+        let reg = registry.clone();
+        for app_id in blocking(move || reg.apps_with_events()).await.unwrap_or_default() {
+            let d = apps.entry(app_id).or_default();
+            if d.busy || d.retry_at.is_some_and(|at| at > now) {
+                continue;
+            }
+            d.busy = true;
+            let (registry, stats, done) = (registry.clone(), stats.clone(), done_tx.clone());
+            tokio::spawn(async move {
+                let outcome = deliver_oldest(&registry, app_id, &stats).await;
+                let _ = done.send((app_id, outcome));
+            });
+        }
+        let next_retry = apps.values().filter(|d| !d.busy).filter_map(|d| d.retry_at).min();
+        tokio::select! {
+            () = wake.notified() => {}
+            Some((app_id, outcome)) = done.recv() => {
+                let d = apps.entry(app_id).or_default();
+                d.busy = false;
+                match outcome {
+                    Outcome::Delivered => { d.attempts = 0; d.retry_at = None; }
+                    Outcome::Failed => {
+                        let wait = BACKOFF_SECS[(d.attempts as usize).min(BACKOFF_SECS.len() - 1)];
+                        d.attempts += 1;
+                        d.retry_at = Some(Instant::now() + Duration::from_secs(wait));
+                    }
+                    Outcome::Empty => { apps.remove(&app_id); }
+                }
+            }
+            () = async { match next_retry { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => {}
+        }
+    }
+}
+
+async fn deliver_oldest(registry: &Arc<Registry>, app_id: u32, stats: &WebhookStats) -> Outcome {
+    let reg = registry.clone();
+    let Some(found) = blocking(move || Ok((reg.oldest_event(app_id)?, reg.webhook(app_id)?))).await else {
+        return Outcome::Failed;
+    };
+    let (Some((id, body, queued_at)), Some(hook)) = found else { return Outcome::Empty };
+    let timestamp = crate::os::now_unix();
+    let event =
+        serde_json::from_str::<serde_json::Value>(&body).ok().and_then(|v| v["event"].as_str().map(str::to_owned));
+    let headers = [
+        ("x-duet-event", event.unwrap_or_default()),
+        ("x-duet-delivery", id.to_string()),
+        ("x-duet-timestamp", timestamp.to_string()),
+        ("x-duet-signature", duet_token::webhook_signature(&hook.secret, timestamp, body.as_bytes())),
+    ];
+    let result = crate::http_client::post_json(&hook.url, &headers, body, TIMEOUT).await;
+    let delivered = matches!(result, Ok(status) if (200..300).contains(&status));
+    if delivered {
+        stats.delivered.fetch_add(1, Relaxed);
+    } else {
+        stats.failed_attempts.fetch_add(1, Relaxed);
+        tracing::warn!(app_id, delivery = id, url = %hook.url, result = ?result, "webhook delivery failed; will retry");
+    }
+    let expired = !delivered && timestamp - queued_at > GIVE_UP_SECS;
+    if expired {
+        stats.dropped.fetch_add(1, Relaxed);
+        tracing::error!(app_id, delivery = id, "webhook event undeliverable for a day; dropped");
+    }
+    if delivered || expired {
+        let reg = registry.clone();
+        if blocking(move || reg.remove_event(id)).await.is_none() {
+            return Outcome::Failed;
+        }
+    }
+    if delivered { Outcome::Delivered } else { Outcome::Failed }
+}

@@ -1,0 +1,241 @@
+//! Webhooks against a real receiver (a local HTTP server in the test): the seeds' call flow
+//! arrives in order and signed; events queued while the receiver is down, and across a Duet
+//! restart, arrive later; a receiver that hangs delays only its own app.
+
+mod common;
+#[path = "common/peers.rs"]
+mod peers;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{Server, data_dir, join, metric, ok};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(10);
+const SECRET: &str = "whsec_test_0123456789";
+
+const ANSWER_OK: u8 = 0;
+const ANSWER_500: u8 = 1;
+const HANG: u8 = 2;
+
+struct Delivery {
+    headers: HashMap<String, String>,
+    body: String,
+}
+
+/// A webhook receiver: records what it accepted (2xx) and counts what it refused.
+struct Receiver {
+    addr: SocketAddr,
+    mode: Arc<AtomicU8>,
+    accepted: Arc<Mutex<Vec<Delivery>>>,
+}
+
+impl Receiver {
+    fn start(mode: u8) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mode = Arc::new(AtomicU8::new(mode));
+        let accepted = Arc::new(Mutex::new(Vec::new()));
+        let (m, acc) = (mode.clone(), accepted.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let (m, acc) = (m.clone(), acc.clone());
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(WAIT));
+                    let mut reader = BufReader::new(stream);
+                    let mut headers = HashMap::new();
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line.trim_end() != "" {
+                        if let Some((k, v)) = line.trim_end().split_once(':') {
+                            headers.insert(k.to_ascii_lowercase(), v.trim().to_owned());
+                        }
+                        line.clear();
+                    }
+                    let len = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+                    let mut body = vec![0; len];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let mut stream = reader.into_inner();
+                    match m.load(Ordering::SeqCst) {
+                        ANSWER_OK => {
+                            acc.lock().unwrap().push(Delivery { headers, body: String::from_utf8(body).unwrap() });
+                            let _ =
+                                stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                        }
+                        ANSWER_500 => {
+                            let _ = stream
+                                .write_all(b"HTTP/1.1 500 Oops\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                        }
+                        _ => std::thread::sleep(Duration::from_secs(30)),
+                    }
+                });
+            }
+        });
+        Self { addr, mode, accepted }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    /// Waits for `n` accepted deliveries and returns their bodies (parsed).
+    fn wait_for(&self, n: usize, limit: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let got = self.accepted.lock().unwrap();
+            if got.len() >= n {
+                return got.iter().map(|d| serde_json::from_str(&d.body).unwrap()).collect();
+            }
+            let seen: Vec<&str> = got.iter().map(|d| d.body.as_str()).collect();
+            assert!(Instant::now() < deadline, "{} of {n} webhook deliveries arrived: {seen:?}", got.len());
+            drop(got);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn set_webhook(data: &Path, app_id: u32, url: &str) {
+    let out = ok(data, &["app", "webhook", "--app-id", &app_id.to_string(), "--url", url, "--secret", SECRET]);
+    assert!(out.contains(url), "{out}");
+}
+
+/// "event room user [reason]" of each delivery, for comparing sequences.
+fn summary(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| {
+            let d = &e["data"];
+            let mut s = format!("{} {}", e["event"].as_str().unwrap(), d["roomID"].as_str().unwrap());
+            for k in ["userID", "reason"] {
+                if let Some(v) = d[k].as_str() {
+                    s = format!("{s} {v}");
+                }
+            }
+            s
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_call_flow_arrives_in_order_and_signed() {
+    let receiver = Receiver::start(ANSWER_OK);
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    set_webhook(&data, server.app_id, &receiver.url());
+
+    let (mut a, _) = join(&server, &data, "call", "A").await;
+    let (mut b, _) = join(&server, &data, "call", "B").await;
+    let url = b.ok("publish", json!({"streamID": "b-cam"})).await.unwrap()["url"].as_str().unwrap().to_owned();
+    let mut ffmpeg = peers::publish(&url, peers::Content::AudioVideo, 2);
+    assert_eq!(a.push("roomStreamUpdate", WAIT).await.unwrap()["data"]["updateType"], "ADD");
+    assert!(ffmpeg.wait_exit(WAIT).is_some());
+    assert_eq!(a.push("roomStreamUpdate", WAIT).await.unwrap()["data"]["updateType"], "DELETE");
+    b.ok("logout", json!({})).await.unwrap();
+    a.ok("logout", json!({})).await.unwrap();
+
+    let events = receiver.wait_for(8, WAIT);
+    assert_eq!(
+        summary(&events),
+        [
+            "room.created call",
+            "user.login call A",
+            "user.login call B",
+            "stream.created call B",
+            "stream.closed call B media_ended",
+            "user.logout call B logout",
+            "user.logout call A logout",
+            "room.closed call",
+        ]
+    );
+    let closed = &events[4]["data"];
+    assert_eq!(closed["streamID"], "b-cam");
+    assert!(closed["bytes"].as_u64().unwrap() > 10_000, "{closed}");
+    assert!(closed["durationMs"].as_u64().unwrap() >= 1000, "{closed}");
+    assert!(events.iter().all(|e| e["appID"] == server.app_id && e["time"].is_u64()));
+
+    let deliveries = receiver.accepted.lock().unwrap();
+    let mut last_id = 0;
+    for d in deliveries.iter() {
+        let ts: i64 = d.headers["x-duet-timestamp"].parse().unwrap();
+        assert_eq!(d.headers["x-duet-signature"], duet_token::webhook_signature(SECRET, ts, d.body.as_bytes()));
+        assert_ne!(
+            d.headers["x-duet-signature"],
+            duet_token::webhook_signature("another secret", ts, d.body.as_bytes())
+        );
+        let body: Value = serde_json::from_str(&d.body).unwrap();
+        assert_eq!(d.headers["x-duet-event"], body["event"].as_str().unwrap());
+        let id: u64 = d.headers["x-duet-delivery"].parse().unwrap();
+        assert!(id > last_id, "deliveries in order");
+        last_id = id;
+    }
+    drop(deliveries);
+    assert_eq!(metric(&server, "duet_webhook_delivered_total"), 8);
+}
+
+#[tokio::test]
+async fn queued_events_survive_a_down_receiver_and_a_restart() {
+    let receiver = Receiver::start(ANSWER_500);
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    set_webhook(&data, server.app_id, &receiver.url());
+    let (mut a, _) = join(&server, &data, "r", "A").await;
+    a.ok("logout", json!({})).await.unwrap();
+    let deadline = Instant::now() + WAIT;
+    while metric(&server, "duet_webhook_failed_attempts_total") < 1 {
+        assert!(Instant::now() < deadline, "no delivery attempt");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(server.stop().success());
+
+    // Back up, and Duet restarted: what was queued arrives, in order, once.
+    receiver.mode.store(ANSWER_OK, Ordering::SeqCst);
+    let server = Server::start(&data, &[]);
+    let events = receiver.wait_for(4, WAIT);
+    assert_eq!(summary(&events), ["room.created r", "user.login r A", "user.logout r A logout", "room.closed r"]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(receiver.accepted.lock().unwrap().len(), 4, "nothing twice");
+    assert_eq!(metric(&server, "duet_webhook_delivered_total"), 4);
+
+    // Removing the webhook stops deliveries.
+    ok(&data, &["app", "webhook", "--app-id", &server.app_id.to_string(), "--clear"]);
+    let (mut a, _) = join(&server, &data, "r2", "A").await;
+    a.ok("logout", json!({})).await.unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(receiver.accepted.lock().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn a_hanging_receiver_delays_only_its_own_app() {
+    let stuck = Receiver::start(HANG);
+    let fine = Receiver::start(ANSWER_OK);
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    set_webhook(&data, server.app_id, &stuck.url());
+    let other: Value = serde_json::from_str(&ok(&data, &["app", "create", "--json"])).unwrap();
+    let other_id = other["app_id"].as_u64().unwrap() as u32;
+    set_webhook(&data, other_id, &fine.url());
+
+    let (_a, _) = join(&server, &data, "slow", "A").await;
+    // Signaling goes on, and the other app's receiver hears about its room at once.
+    let mut c = duet_client::Client::connect(&format!("ws://{}/ws", server.http)).await.unwrap();
+    let token = ok(&data, &["token", "mint", "--app-id", &other_id.to_string(), "--user-id", "Z"]);
+    let p = duet_client::LoginParams {
+        app_id: other_id,
+        room_id: "quick",
+        token: token.trim(),
+        user_id: "Z",
+        user_name: "Z",
+        user_update: true,
+    };
+    assert_eq!(c.login(&p).await.unwrap()["code"], 0);
+    let events = fine.wait_for(2, Duration::from_secs(5));
+    assert_eq!(summary(&events), ["room.created quick", "user.login quick Z"]);
+    assert!(stuck.accepted.lock().unwrap().is_empty());
+}
