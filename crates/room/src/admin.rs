@@ -174,6 +174,7 @@ impl Hub {
             if let Some(conn) = self.sessions.get(&sid).and_then(|s| s.conn) {
                 self.close_conn(conn, code);
             }
+            self.remember_kick(now, sid, code);
             self.remove_session(now, sid, code.name());
         }
     }

@@ -36,7 +36,9 @@ impl Now {
     /// The instant at which wall-clock time reaches `unix_s` (now, if already past).
     pub fn instant_at_unix(&self, unix_s: i64) -> Instant {
         let ms = (unix_s.max(0) as u64).saturating_mul(1000).saturating_sub(self.unix_ms);
-        self.at + Duration::from_millis(ms)
+        // Absurdly far futures (tokens expiring in the year 292 billion) clamp to a century.
+        let far = Duration::from_secs(100 * 365 * 24 * 3600);
+        self.at.checked_add(Duration::from_millis(ms).min(far)).unwrap_or(self.at)
     }
 }
 
@@ -263,6 +265,9 @@ pub struct Hub {
     pub(crate) out: VecDeque<Output>,
     pub(crate) next_message_id: u64,
     pub(crate) closing: HashMap<(u32, String), Closing>,
+    /// Sessions that were kicked out recently, so a resume of one learns why it cannot
+    /// (and does not log in again, kicking the other device in turn).
+    pub(crate) kicked: HashMap<u64, (ErrorCode, Instant)>,
     prune_at: Option<Instant>,
 }
 
@@ -280,6 +285,7 @@ impl Hub {
             out: VecDeque::new(),
             next_message_id: 1,
             closing: HashMap::new(),
+            kicked: HashMap::new(),
             prune_at: None,
         }
     }
@@ -480,8 +486,15 @@ impl Hub {
         }
     }
 
+    /// Remembers that `sid` was kicked out with `code`, for as long as it could try a resume.
+    pub(crate) fn remember_kick(&mut self, now: Now, sid: u64, code: ErrorCode) {
+        let horizon = self.log_horizon();
+        self.kicked.retain(|_, (_, at)| now.at.saturating_duration_since(*at) <= horizon);
+        self.kicked.insert(sid, (code, now.at));
+    }
+
     /// Room events older than this can no longer be asked for by a resume.
-    fn log_horizon(&self) -> Duration {
+    pub(crate) fn log_horizon(&self) -> Duration {
         self.cfg.heartbeat_timeout + self.cfg.resume_grace + Duration::from_secs(5)
     }
 

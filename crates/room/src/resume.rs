@@ -43,7 +43,19 @@ pub(crate) fn resume(
         .filter(|sid| hub.sessions.contains_key(sid))
         .filter(|&sid| constant_time_eq(resume_token(&hub.key, sid).as_bytes(), token.as_bytes()));
     let Some(sid) = sid else {
-        hub.reply(conn, id, Err(failed("no such session: the grace period is over, or it was kicked out")));
+        // A session kicked out recently says so (with a valid token), so the client does not
+        // log in again and kick the other device in turn.
+        let kicked = session_id
+            .parse::<u64>()
+            .ok()
+            .filter(|&sid| constant_time_eq(resume_token(&hub.key, sid).as_bytes(), token.as_bytes()))
+            .and_then(|sid| hub.kicked.get(&sid))
+            .map(|(code, _)| *code);
+        let refusal = match kicked {
+            Some(code) => Refusal::new(code, "this session was ended; it cannot be resumed"),
+            None => failed("no such session: the grace period is over"),
+        };
+        hub.reply(conn, id, Err(refusal));
         return;
     };
     // A connection the server still thinks is alive is a dead one the client gave up on.

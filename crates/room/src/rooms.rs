@@ -193,7 +193,7 @@ pub(crate) fn renew_token(hub: &mut Hub, now: Now, sid: u64, token: &str, room_i
 /// When the membership's next token event is due: the warning, then the expiry.
 fn token_due(hub: &Hub, now: Now, m: &Membership) -> std::time::Instant {
     if m.warned {
-        now.instant_at_unix(m.token_expire + CLOCK_SKEW_SECS)
+        now.instant_at_unix(m.token_expire.saturating_add(CLOCK_SKEW_SECS))
     } else {
         now.instant_at_unix(m.token_expire).checked_sub(hub.cfg.token_warning).unwrap_or(now.at).max(now.at)
     }
@@ -226,6 +226,7 @@ pub(crate) fn token_timer(hub: &mut Hub, now: Now, sid: u64, room_id: &str) {
         if let Some(conn) = hub.sessions.get(&sid).and_then(|s| s.conn) {
             hub.close_conn(conn, code);
         }
+        hub.remember_kick(now, sid, code);
         hub.remove_session(now, sid, code.name());
     }
 }

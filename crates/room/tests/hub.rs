@@ -779,3 +779,29 @@ fn admin_lists_and_steers_rooms() {
     assert!(w.events.iter().any(|e| e == "user.logout r1 B kicked_by_server"), "{:?}", w.events);
     assert!(w.events.iter().any(|e| e == "room.closed r2"), "{:?}", w.events);
 }
+
+#[test]
+fn a_session_kicked_while_away_learns_why_on_resume() {
+    let mut w = World::new();
+    w.connect(1);
+    let login = w.login(1, "room", "A");
+    let (sid, token) = (login["data"]["sessionID"].clone(), login["data"]["resumeToken"].clone());
+    w.disconnect(1);
+    w.connect(2);
+    w.login(2, "room", "A"); // the same user on another device
+    w.connect(3);
+    let r = w.call(3, "resume", json!({"sessionID": sid, "resumeToken": token, "rooms": {"room": 1}}));
+    assert_eq!((r["code"].as_u64(), r["reason"].as_str()), (Some(41000), Some("kicked_out")), "{r}");
+    let forged = w.call(3, "resume", json!({"sessionID": sid, "resumeToken": "00", "rooms": {}}));
+    assert_eq!(forged["reason"], "resume_failed", "no reason without the session's token");
+}
+
+#[test]
+fn absurd_token_expiry_does_not_break_the_clock() {
+    let mut w = World::new();
+    w.connect(1);
+    let tok = token("A", u32::MAX, &Grant::everything(), w.now.unix_s());
+    assert_eq!(w.login_with(1, "room", "A", &tok, json!({}))["code"], 0);
+    w.advance(Duration::from_secs(3600));
+    assert!(w.take_push(1, "kickout").is_empty());
+}

@@ -46,6 +46,9 @@ export class Connection {
   private heartbeat: number | undefined;
   private serverClose: Ended | undefined;
   private done = false;
+  /** Pushes wait here until replies read in the same tick have been acted on. */
+  private pushes: { name: string; seq: number | undefined; data: any }[] = [];
+  private flushing = false;
 
   constructor(readonly url: string, private readonly log: Logger, private readonly handlers: ConnectionHandlers) {}
 
@@ -74,7 +77,7 @@ export class Connection {
         const frame = this.parse(msg.data);
         if (!frame) return;
         if (!settled && frame.push === "hello") {
-          const hello = frame.data as Hello;
+          const hello = (frame.data || {}) as Hello;
           if (hello.protocol !== PROTOCOL) {
             fail(`the server speaks protocol ${hello.protocol}, this SDK ${PROTOCOL}`);
             return;
@@ -144,12 +147,32 @@ export class Connection {
 
   private dispatch(frame: any): void {
     if (typeof frame.push === "string") {
-      if (frame.push === "close") this.serverClose = { code: frame.data.code, reason: frame.data.reason };
-      this.handlers.push(frame.push, typeof frame.seq === "number" ? frame.seq : undefined, frame.data || {});
+      const data = frame.data && typeof frame.data === "object" ? frame.data : {};
+      if (frame.push === "close") this.serverClose = { code: Number(data.code) || 0, reason: String(data.reason || "") };
+      this.queuePush(frame.push, typeof frame.seq === "number" ? frame.seq : undefined, data);
     } else if (typeof frame.id === "number") {
       if (frame.code === 0) this.settle(frame.id, frame.data || {}, undefined);
       else this.settle(frame.id, undefined, duetError(frame.code, frame.message || frame.reason || "refused"));
     }
+  }
+
+  /**
+   * A push may arrive in the same tick as the reply it follows (a login reply, then a room
+   * event): the code awaiting the reply runs in a microtask, so pushes are handed on two
+   * microtask hops later, in order, once that code has registered what the push refers to.
+   */
+  private queuePush(name: string, seq: number | undefined, data: any): void {
+    this.pushes.push({ name, seq, data });
+    if (this.flushing) return;
+    this.flushing = true;
+    Promise.resolve()
+      .then(() => undefined)
+      .then(() => {
+        this.flushing = false;
+        const batch = this.pushes;
+        this.pushes = [];
+        for (const p of batch) this.handlers.push(p.name, p.seq, p.data);
+      });
   }
 
   private settle(id: number, data: any, err: DuetError | undefined): void {
@@ -179,7 +202,11 @@ export class Connection {
     this.done = true;
     this.failPending(duetError(SdkError.CONNECTION_LOST, "the connection dropped"));
     this.teardown();
-    this.handlers.ended(this.serverClose || { code: SdkError.CONNECTION_LOST, reason: "connection_lost" });
+    // After the pushes still queued (a kickout before the close must be seen first).
+    Promise.resolve()
+      .then(() => undefined)
+      .then(() => undefined)
+      .then(() => this.handlers.ended(this.serverClose || { code: SdkError.CONNECTION_LOST, reason: "connection_lost" }));
   }
 
   private failPending(err: DuetError): void {

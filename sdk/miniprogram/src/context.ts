@@ -134,8 +134,8 @@ export class PageBinding {
     readonly playAtr: string,
   ) {}
 
-  renderPusher(): void {
-    if (this.pusher) this.page.setData({ [this.pushAtr]: { ...this.pusher.attributes } });
+  renderPusher(then?: () => void): void {
+    if (this.pusher) this.page.setData({ [this.pushAtr]: { ...this.pusher.attributes } }, then);
   }
 
   renderPlayers(): void {
@@ -160,8 +160,10 @@ export class DuetPusher {
     const result = await this.media.startPublishingStream(streamID, publishOption);
     this.attributes.id = streamID;
     this.attributes.url = result.url;
-    this.binding.renderPusher();
-    if (!this.attributes.autopush) startContext(wx.createLivePusherContext());
+    // Without autopush the pusher is started once <live-pusher> exists (after the render).
+    this.binding.renderPusher(() => {
+      if (!this.attributes.autopush) startContext(wx.createLivePusherContext());
+    });
     return result;
   }
 

@@ -33,8 +33,10 @@ const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
 /** How long the SDK keeps trying to get back into its rooms after a drop. */
 const RECONNECT_WINDOW_MS = 5 * 60 * 1000;
 const STREAM_ID = /^[0-9A-Za-z_-]{1,256}$/;
-/** Server codes after which logging in again cannot help. */
-const TERMINAL_CLOSE = ["kicked_out", "abusive"];
+/** Server close reasons after which logging in again cannot help. */
+const TERMINAL_CLOSE = ["kicked_out", "kicked_by_server", "room_closed", "abusive"];
+/** Resume refusals saying the session was ended on purpose: logging in again would kick the device that took over. */
+const ENDED_CODES = [40104, 41000, 41001, 41005];
 
 interface Publishing {
   roomID: string;
@@ -99,6 +101,13 @@ export class DuetEngine {
   private readonly playing = new Map<string, Playing>();
   private binding: PageBinding | undefined;
   private reconnecting: Reconnecting | undefined;
+  private reconnectWaiters: (() => void)[] = [];
+  private pendingLogins = 0;
+  /** Requests made while disconnected, sent once the session is back. */
+  private stoppedWhileAway = new Set<string>();
+  private leftWhileAway = new Set<string>();
+  private networkHandler: ((res: { isConnected: boolean }) => void) | undefined;
+  private showHandler: (() => void) | undefined;
   private destroyed = false;
 
   constructor(
@@ -152,10 +161,17 @@ export class DuetEngine {
     if (!user || !isNonEmptyString(user.userID)) {
       throw duetError(SdkError.INVALID_ARGUMENT, "user must be {userID, userName?} with a non-empty userID");
     }
+    if (this.rooms.has(roomID)) throw duetError(40301, `already in room ${roomID}`);
     const cfg: ZegoRoomConfig = { userUpdate: !!(config && config.userUpdate), maxMemberCount: (config && config.maxMemberCount) || 0 };
     const who: ZegoUser = { userID: user.userID, userName: user.userName === undefined ? user.userID : String(user.userName) };
     this.roomState(roomID, "CONNECTING", "LOGINING", 0, "");
+    this.pendingLogins++;
     try {
+      // A login must not race a reconnect: it would replace the session being resumed.
+      if (this.reconnecting) {
+        this.reconnectSoon();
+        await new Promise<void>((resolve) => this.reconnectWaiters.push(resolve));
+      }
       const conn = await this.connection();
       const reply = await conn.request("login", this.loginRequest(roomID, token, who, cfg));
       if (this.destroyed) throw duetError(SdkError.DESTROYED, "the engine was destroyed");
@@ -166,15 +182,17 @@ export class DuetEngine {
       const room = new Room(roomID, token, who, cfg);
       this.rooms.set(roomID, room);
       const diff = room.apply(reply as Snapshot);
+      this.pendingLogins--;
       this.roomState(roomID, "CONNECTED", "LOGINED", 0, "");
       this.emitDiff(room, diff);
       this.logger.info(`logged into room ${roomID} as ${who.userID}`);
       return true;
     } catch (e) {
+      this.pendingLogins--;
       const err = e as DuetError;
       this.logger.error(`login to room ${roomID} failed: ${err.code} ${err.msg}`);
       this.roomState(roomID, "DISCONNECTED", "LOGIN_FAILED", err.code, JSON.stringify({ msg: err.msg }));
-      if (this.rooms.size === 0) this.closeConnection();
+      this.closeIfIdle();
       throw err;
     }
   }
@@ -188,23 +206,24 @@ export class DuetEngine {
     const sent: Promise<unknown>[] = [];
     for (const id of targets) {
       if (this.conn) sent.push(this.conn.request("logout", { roomID: id }).catch((err: DuetError) => this.quietWarn(`logout of ${id}`, err)));
+      else this.leftWhileAway.add(id);
       this.leave(id, "LOGOUT", 0);
     }
     // Out of every room: close once the server has the logout, unless a new login came first.
     const conn = this.conn;
-    if (this.rooms.size === 0) {
-      this.stopReconnecting();
-      Promise.all(sent).then(() => {
-        if (this.rooms.size === 0 && this.conn === conn) this.closeConnection();
-      });
-    }
+    Promise.all(sent).then(() => {
+      if (this.conn === conn) this.closeIfIdle();
+    });
   }
 
   renewToken(token: string, roomID?: string): boolean {
     if (!isNonEmptyString(token)) return false;
     const targets = roomID === undefined ? [...this.rooms.values()] : [this.rooms.get(roomID)].filter((r): r is Room => !!r);
     if (targets.length === 0) return false;
-    for (const room of targets) room.token = token;
+    for (const room of targets) {
+      room.token = token;
+      room.tokenUnsent = !this.conn;
+    }
     const conn = this.conn;
     if (conn) {
       const data: { token: string; roomID?: string } = { token };
@@ -285,6 +304,7 @@ export class DuetEngine {
     if (!p) return false;
     this.publishing.delete(streamID);
     if (this.conn) this.conn.request("stopPublish", { streamID }).catch((err: DuetError) => this.quietWarn(`stopPublish ${streamID}`, err));
+    else this.stoppedWhileAway.add(streamID);
     if (this.binding && this.binding.pusher && this.binding.pusher.attributes.id === streamID) this.binding.pusher.unbind();
     if (p.state !== "NO_PUBLISH") this.emitter.emit("publisherStateUpdate", { streamID, state: "NO_PUBLISH", errorCode: 0, extendedData: "" });
     return true;
@@ -516,6 +536,9 @@ export class DuetEngine {
     this.logoutRoom();
     this.destroyed = true;
     ENGINES.delete(this);
+    const w = wx as unknown as WxOptional;
+    if (this.networkHandler && typeof w.offNetworkStatusChange === "function") w.offNetworkStatusChange(this.networkHandler);
+    if (this.showHandler && typeof w.offAppShow === "function") w.offAppShow(this.showHandler);
     this.stopReconnecting();
     this.closeConnection();
     void this.logger.close();
@@ -587,6 +610,11 @@ export class DuetEngine {
     return this.conn;
   }
 
+  /** Closes the socket when nothing needs it: no room, no login under way, no reconnect. */
+  private closeIfIdle(): void {
+    if (this.rooms.size === 0 && this.pendingLogins === 0 && !this.reconnecting) this.closeConnection();
+  }
+
   private closeConnection(): void {
     const conn = this.conn;
     this.conn = undefined;
@@ -632,6 +660,9 @@ export class DuetEngine {
   private stopReconnecting(): void {
     if (this.reconnecting && this.reconnecting.timer !== undefined) clearTimeout(this.reconnecting.timer);
     this.reconnecting = undefined;
+    const waiters = this.reconnectWaiters;
+    this.reconnectWaiters = [];
+    for (const w of waiters) w();
   }
 
   private async reconnectOnce(): Promise<void> {
@@ -641,12 +672,18 @@ export class DuetEngine {
     r.attempt++;
     try {
       const conn = await this.connection();
-      const resumed = this.session ? await this.tryResume(conn) : false;
-      if (!resumed) await this.loginAgain(conn);
-      if (this.reconnecting !== r) return;
+      if (this.reconnecting !== r) return this.closeIfIdle();
+      const outcome = this.session ? await this.tryResume(conn) : "lost";
+      if (outcome === "ended" || this.reconnecting !== r) {
+        this.stopReconnecting();
+        return this.closeIfIdle();
+      }
+      const missing = outcome === "lost" ? [...this.rooms.values()] : outcome;
+      if (missing.length > 0) await this.loginAgain(conn, missing);
+      if (this.reconnecting !== r) return this.closeIfIdle();
       this.stopReconnecting();
       for (const id of this.rooms.keys()) this.roomState(id, "CONNECTED", "RECONNECTED", 0, "");
-      if (this.rooms.size === 0) this.closeConnection();
+      this.closeIfIdle();
       return;
     } catch (e) {
       const err = e as DuetError;
@@ -658,40 +695,74 @@ export class DuetEngine {
     if (now() >= r.deadline) {
       this.stopReconnecting();
       for (const id of [...this.rooms.keys()]) this.leave(id, "RECONNECT_FAILED", SdkError.RECONNECT_FAILED);
-      this.closeConnection();
+      this.closeIfIdle();
       return;
     }
     const base = BACKOFF_MS[Math.min(r.attempt - 1, BACKOFF_MS.length - 1)];
     this.scheduleReconnect(Math.round(base * (1 + Math.random() * 0.2)));
   }
 
-  /** Resumes the session on a new connection; false when the server no longer has it. */
-  private async tryResume(conn: Connection): Promise<boolean> {
+  /**
+   * Resumes the session on a new connection. Returns the rooms the server no longer has this
+   * session in (to log into again), "lost" when the session is gone, or "ended" when it was
+   * ended on purpose while away (kicked out, room closed, token expired).
+   */
+  private async tryResume(conn: Connection): Promise<Room[] | "lost" | "ended"> {
+    const session = this.session!;
     const rooms: Record<string, number> = {};
     for (const room of this.rooms.values()) rooms[room.roomID] = room.seq;
+    let reply: any;
     try {
-      const reply = await conn.request("resume", { ...this.session, rooms });
-      for (const r of reply.rooms || []) {
-        const room = this.rooms.get(r.roomID);
-        if (room && typeof r.onlineCount === "number" && r.onlineCount !== room.onlineCount) {
-          room.onlineCount = r.onlineCount;
-          this.emitter.emit("roomOnlineUserCountUpdate", room.roomID, r.onlineCount);
-        }
-      }
-      this.logger.info(`session ${this.session!.sessionID} resumed`);
-      return true;
+      reply = await conn.request("resume", { ...session, rooms });
     } catch (e) {
       const err = e as DuetError;
+      if (ENDED_CODES.indexOf(err.code) >= 0) {
+        this.logger.warn(`the session was ended while away: ${err.code} ${err.msg}`);
+        this.session = undefined;
+        for (const id of [...this.rooms.keys()]) this.leave(id, "KICKOUT", err.code);
+        return "ended";
+      }
       if (err.code !== 40306) throw err;
       this.logger.warn("the session could not be resumed; logging in again");
       this.session = undefined;
-      return false;
+      return "lost";
+    }
+    const held = new Set<string>();
+    for (const r of reply.rooms || []) {
+      held.add(r.roomID);
+      const room = this.rooms.get(r.roomID);
+      if (room && typeof r.onlineCount === "number" && r.onlineCount !== room.onlineCount) {
+        room.onlineCount = r.onlineCount;
+        this.emitter.emit("roomOnlineUserCountUpdate", room.roomID, r.onlineCount);
+      }
+    }
+    this.logger.info(`session ${session.sessionID} resumed`);
+    this.sendWhatWaited(conn, held);
+    return [...this.rooms.values()].filter((room) => !held.has(room.roomID));
+  }
+
+  /** What the page asked for while disconnected: logouts, stopped streams, new tokens. */
+  private sendWhatWaited(conn: Connection, held: Set<string>): void {
+    const quiet = (what: string) => (err: DuetError) => this.quietWarn(what, err);
+    for (const id of held) {
+      if (!this.rooms.has(id)) conn.request("logout", { roomID: id }).catch(quiet(`logout of ${id}`));
+    }
+    this.leftWhileAway.clear();
+    for (const streamID of this.stoppedWhileAway) {
+      conn.request("stopPublish", { streamID }).catch(quiet(`stopPublish ${streamID}`));
+    }
+    this.stoppedWhileAway.clear();
+    for (const room of this.rooms.values()) {
+      if (!room.tokenUnsent || !held.has(room.roomID)) continue;
+      room.tokenUnsent = false;
+      conn.request("renewToken", { token: room.token, roomID: room.roomID }).catch(quiet(`renewToken of ${room.roomID}`));
     }
   }
 
-  /** Logs into every room again after the session was lost, reporting what changed. */
-  private async loginAgain(conn: Connection): Promise<void> {
-    for (const room of [...this.rooms.values()]) {
+  /** Logs into rooms again after the session lost them, reporting what changed. */
+  private async loginAgain(conn: Connection, rooms: Room[]): Promise<void> {
+    for (const room of rooms) {
+      if (!this.rooms.has(room.roomID)) continue;
       let reply: any;
       try {
         reply = await conn.request("login", this.loginRequest(room.roomID, room.token, room.user, room.config));
@@ -704,6 +775,7 @@ export class DuetEngine {
       }
       this.session = { sessionID: reply.sessionID, resumeToken: reply.resumeToken };
       this.logger.identity.sessionID = reply.sessionID;
+      room.tokenUnsent = false;
       this.emitDiff(room, room.apply(reply as Snapshot));
       await this.publishAgain(conn, room.roomID);
     }
@@ -724,13 +796,15 @@ export class DuetEngine {
   }
 
   private watchNetwork(): void {
+    this.networkHandler = (res) => {
+      if (!this.destroyed && res && res.isConnected) this.reconnectSoon();
+    };
+    this.showHandler = () => {
+      if (!this.destroyed) this.reconnectSoon();
+    };
     try {
-      wx.onNetworkStatusChange((res) => {
-        if (!this.destroyed && res && res.isConnected) this.reconnectSoon();
-      });
-      wx.onAppShow(() => {
-        if (!this.destroyed) this.reconnectSoon();
-      });
+      wx.onNetworkStatusChange(this.networkHandler);
+      wx.onAppShow(this.showHandler);
     } catch {
       // Not every host has these; reconnecting then relies on the backoff alone.
     }
@@ -752,7 +826,7 @@ export class DuetEngine {
         if (room.config.userUpdate) this.emitter.emit("roomUserUpdate", room.roomID, data.updateType, data.userList || []);
         return;
       case "roomOnlineUserCountUpdate":
-        if (!room) return;
+        if (!room || room.onlineCount === data.count) return;
         room.onlineCount = data.count;
         this.emitter.emit("roomOnlineUserCountUpdate", room.roomID, data.count);
         return;
@@ -799,7 +873,7 @@ export class DuetEngine {
         if (room) {
           this.logger.warn(`kicked out of room ${room.roomID}: ${data.reason} (${data.code})`);
           this.leave(room.roomID, "KICKOUT", data.code);
-          if (this.rooms.size === 0) this.closeConnection();
+          this.closeIfIdle();
         }
         return;
       case "roomResync":
@@ -844,6 +918,7 @@ export class DuetEngine {
     }
     if (this.rooms.size === 0) {
       for (const streamID of [...this.playing.keys()]) this.stopPlayingStream(streamID);
+      this.stopReconnecting();
     }
     this.roomState(roomID, "DISCONNECTED", reason, code, "");
   }

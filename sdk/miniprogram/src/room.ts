@@ -33,6 +33,8 @@ export class Room {
   extraInfo = new Map<string, ZegoRoomExtraInfo>();
   onlineCount = 0;
   tokenExpire = 0;
+  /** renewToken was called while disconnected: the server still holds the old token. */
+  tokenUnsent = false;
 
   constructor(
     readonly roomID: string,

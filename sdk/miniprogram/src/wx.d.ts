@@ -56,3 +56,9 @@ declare function setTimeout(cb: () => void, ms: number): number;
 declare function clearTimeout(id: number | undefined): void;
 declare function setInterval(cb: () => void, ms: number): number;
 declare function clearInterval(id: number | undefined): void;
+
+/** `wx` APIs outside COMPAT.md §2: used only after checking they exist. */
+interface WxOptional {
+  offNetworkStatusChange?(cb: (res: { isConnected: boolean; networkType: string }) => void): void;
+  offAppShow?(cb: () => void): void;
+}

@@ -257,3 +257,41 @@ test("with enableMultiRoom one engine is in several rooms on one connection", as
   other.zg.logoutRoom();
   await waitFor(() => network.openSockets("?who=multi") === 0, { what: "the socket to close after the last room" });
 });
+
+test("logging out of one room and into another on the same engine works", async () => {
+  const e = engine(duet.server, "switch");
+  const token = await duet.token("sam");
+  assert.equal(await e.zg.loginRoom("s1", token, { userID: "sam" }), true);
+  e.zg.logoutRoom("s1");
+  assert.equal(await e.zg.loginRoom("s2", token, { userID: "sam" }), true, "the logout's close must not cancel the new login");
+  assert.equal((await e.zg.sendBroadcastMessage("s2", "here")).errorCode, 0);
+  await assert.rejects(e.zg.loginRoom("s2", token, { userID: "sam" }), (err) => err.code === 40301, "already in it");
+  e.zg.logoutRoom();
+  await waitFor(() => network.openSockets("?who=switch") === 0, { what: "the socket to close" });
+});
+
+test("a session taken over by another device while away ends with KICKOUT, without logging in again", async () => {
+  const away = await join("takeover", "tom", { tag: "tom-phone" });
+  network.down("?who=tom-phone");
+  await waitFor(() => has(away.events, "roomStateChanged", (e) => e[2] === "RECONNECTING"), { what: "RECONNECTING" });
+  const other = await join("takeover", "tom", { tag: "tom-tablet" });
+  network.up("?who=tom-phone");
+  await waitFor(() => has(away.events, "roomStateChanged", (e) => e[2] === "KICKOUT"), { what: "KICKOUT on resume" });
+  assert.deepEqual(named(away.events, "roomStateChanged").slice(-1)[0].slice(1, 4), ["takeover", "KICKOUT", 41000]);
+  await sleep(500);
+  assert.ok(!has(other.events, "roomStateChanged", (e) => e[2] === "KICKOUT"), "the device that took over stays in");
+  assert.equal((await other.zg.sendBroadcastMessage("takeover", "still mine")).errorCode, 0);
+  await waitFor(() => network.openSockets("?who=tom-phone") === 0, { what: "the kicked device's socket to close" });
+  other.zg.logoutRoom();
+});
+
+test("logging out while reconnecting stops reconnecting and leaves no socket open", async () => {
+  const e = await join("giveup", "gil", { tag: "gil" });
+  network.down("?who=gil");
+  await waitFor(() => has(e.events, "roomStateChanged", (x) => x[2] === "RECONNECTING"), { what: "RECONNECTING" });
+  e.zg.logoutRoom();
+  network.up("?who=gil");
+  await sleep(1500);
+  assert.equal(network.openSockets("?who=gil"), 0);
+  assert.ok(!has(e.events, "roomStateChanged", (x) => x[2] === "RECONNECTED"));
+});
