@@ -15,6 +15,8 @@ use crate::packet::{Kind, Packet};
 pub const RING: usize = 1024;
 /// Most packets kept in the GOP cache; a longer GOP is dropped (players then wait for a keyframe).
 pub const MAX_GOP_PACKETS: usize = 4096;
+/// Most payload bytes kept in the GOP cache (about 40 s at 4 Mbit/s); beyond, it is dropped too.
+pub const MAX_GOP_BYTES: usize = 20 * 1024 * 1024;
 
 /// Identifies a stream.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -44,6 +46,7 @@ struct Cache {
     video_header: Option<Arc<Packet>>,
     audio_header: Option<Arc<Packet>>,
     gop: Vec<Arc<Packet>>,
+    gop_bytes: usize,
     has_video: bool,
     has_audio: bool,
 }
@@ -65,6 +68,7 @@ impl Live {
 #[derive(Default)]
 pub struct Hub {
     streams: Mutex<HashMap<StreamKey, Arc<Live>>>,
+    next_publisher: AtomicU64,
     /// Counters.
     pub stats: Arc<MediaStats>,
 }
@@ -87,7 +91,8 @@ impl Hub {
         let (ring, _) = broadcast::channel(RING);
         let live = Arc::new(Live { cache: Mutex::default(), ring, cut: Notify::new() });
         streams.insert(key.clone(), live.clone());
-        Ok(Publisher { hub: self.clone(), key, live, received: AtomicU64::new(0) })
+        let id = self.next_publisher.fetch_add(1, Relaxed) + 1;
+        Ok(Publisher { hub: self.clone(), key, live, received: AtomicU64::new(0), id })
     }
 
     /// Attaches a player, or `None` when the stream is not live.
@@ -138,12 +143,18 @@ pub struct Publisher {
     key: StreamKey,
     live: Arc<Live>,
     received: AtomicU64,
+    id: u64,
 }
 
 impl Publisher {
     /// The stream.
     pub fn key(&self) -> &StreamKey {
         &self.key
+    }
+
+    /// Unique among this hub's publishers (never 0).
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// Payload bytes pushed into this stream so far.
@@ -171,8 +182,10 @@ impl Publisher {
                 cache.has_video = true;
                 if packet.keyframe {
                     cache.gop.clear();
+                    cache.gop_bytes = 0;
                 }
                 if !cache.gop.is_empty() || packet.keyframe {
+                    cache.gop_bytes += packet.payload_len;
                     cache.gop.push(packet.clone());
                 }
             }
@@ -180,12 +193,14 @@ impl Publisher {
                 cache.has_audio = true;
                 // Audio rides along with the GOP so a new player gets both from the keyframe on.
                 if !cache.gop.is_empty() {
+                    cache.gop_bytes += packet.payload_len;
                     cache.gop.push(packet.clone());
                 }
             }
         }
-        if cache.gop.len() > MAX_GOP_PACKETS {
+        if cache.gop.len() > MAX_GOP_PACKETS || cache.gop_bytes > MAX_GOP_BYTES {
             cache.gop.clear();
+            cache.gop_bytes = 0;
         }
         // Sent under the lock so a subscriber's snapshot and its ring position never overlap
         // or leave a gap. No receivers is fine.

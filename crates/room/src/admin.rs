@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::error::{ErrorCode, Refusal};
-use crate::hub::{Audience, ExtraInfo, Hub, Now};
+use crate::hub::{Audience, EXTERNAL, ExtraInfo, Hub, Now};
 use crate::wire::User;
 
 /// Largest page of `Users`.
@@ -197,6 +197,17 @@ impl Hub {
         let members: Vec<u64> = room.members.iter().copied().collect();
         for &sid in &members {
             self.evict(now, sid, room_id, ErrorCode::RoomClosed);
+        }
+        // Streams pushed into the room by external encoders end with it.
+        let external: Vec<String> = self.apps.get(&app_id).map_or_else(Vec::new, |a| {
+            a.streams
+                .iter()
+                .filter(|(_, s)| s.owner == EXTERNAL && s.room_id == room_id)
+                .map(|(id, _)| id.clone())
+                .collect()
+        });
+        for stream_id in external {
+            crate::streams::release(self, now, app_id, &stream_id, false, ErrorCode::RoomClosed.name());
         }
         Ok(json!({"kicked": members.len()}))
     }

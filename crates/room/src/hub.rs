@@ -91,6 +91,9 @@ pub enum MediaEvent {
         room_id: String,
         /// The app's secret (the ingest verified the URL with it; stream URLs are signed with it).
         secret: AppSecret,
+        /// Which media connection publishes (unique per publish), so a late `Stopped` of an
+        /// earlier connection does not end a stream a newer one carries.
+        publisher: u64,
     },
     /// Media for this stream ended.
     Stopped {
@@ -100,6 +103,8 @@ pub enum MediaEvent {
         stream_id: String,
         /// Media payload bytes the stream carried.
         bytes: u64,
+        /// The media connection that stopped (as in `Started`).
+        publisher: u64,
     },
 }
 
@@ -235,6 +240,8 @@ pub(crate) struct Stream {
     pub live: bool,
     /// When media started arriving (unix ms), while live.
     pub live_since_ms: u64,
+    /// The media connection carrying it, while live.
+    pub publisher: u64,
 }
 
 /// A live stream whose reservation ended (stop, logout, kick) while its media connection is
@@ -244,6 +251,7 @@ pub(crate) struct Closing {
     pub user_id: String,
     pub since_ms: u64,
     pub reason: &'static str,
+    pub publisher: u64,
 }
 
 pub(crate) struct App {
@@ -308,6 +316,7 @@ impl Hub {
 
     /// A connection closed (by the peer or the network). Its session, if any, waits for a resume.
     pub fn disconnect(&mut self, now: Now, conn: ConnId) {
+        self.timers.cancel(&TimerKey::Heartbeat(conn.0));
         if let Some(c) = self.conns.remove(&conn) {
             if let Some(sid) = c.session {
                 self.detach(now, sid);
@@ -399,6 +408,11 @@ impl Hub {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.next()
+    }
+
+    /// Pending deadlines (one per live connection, grace period, membership token, ...).
+    pub fn timer_count(&self) -> usize {
+        self.timers.len()
     }
 
     /// Sessions (attached or waiting for resume).
@@ -519,6 +533,7 @@ impl Hub {
     /// Closes a connection from the server side and returns the session that was on it, now
     /// detached; the caller either lets it wait for a resume or removes it.
     pub(crate) fn close_conn(&mut self, conn: ConnId, code: ErrorCode) -> Option<u64> {
+        self.timers.cancel(&TimerKey::Heartbeat(conn.0));
         let c = self.conns.remove(&conn)?;
         self.out.push_back(Output::Close { conn, code });
         let sid = c.session?;

@@ -45,9 +45,14 @@ pub fn room_id(s: &str) -> Result<(), Refusal> {
     printable_id("roomID", s, MAX_ROOM_ID)
 }
 
-/// Checks a userID.
+/// Checks a userID. A leading `$` is reserved (`$server` is the business server speaking
+/// through the HTTP API), so no client can pose as it.
 pub fn user_id(s: &str) -> Result<(), Refusal> {
-    printable_id("userID", s, MAX_USER_ID)
+    printable_id("userID", s, MAX_USER_ID)?;
+    if s.starts_with('$') {
+        return Err(invalid("userID", "must not start with `$` (reserved for the server)"));
+    }
+    Ok(())
 }
 
 /// Checks a userName.

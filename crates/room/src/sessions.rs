@@ -50,6 +50,7 @@ impl Hub {
         if s.rooms.remove(room_id).is_none() {
             return;
         }
+        self.timers.cancel(&TimerKey::Token(sid, room_id.to_owned()));
         let (app_id, user) = (s.app_id, s.user.clone());
         let data = json!({"roomID": room_id, "userID": user.user_id, "userName": user.user_name, "reason": reason});
         self.event(now, app_id, "user.logout", data);

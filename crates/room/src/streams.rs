@@ -91,7 +91,15 @@ fn reserve(hub: &mut Hub, now: Now, sid: u64, room_id: Option<String>, stream_id
         None => {
             app.streams.insert(
                 stream_id.to_owned(),
-                Stream { room_id, owner: sid, user: user.clone(), extra_info, live: false, live_since_ms: 0 },
+                Stream {
+                    room_id,
+                    owner: sid,
+                    user: user.clone(),
+                    extra_info,
+                    live: false,
+                    live_since_ms: 0,
+                    publisher: 0,
+                },
             );
         }
     }
@@ -115,8 +123,13 @@ pub(crate) fn release(hub: &mut Hub, now: Now, app_id: u32, stream_id: &str, tel
         let data = json!({"roomID": s.room_id, "updateType": "DELETE", "streamList": [stream_json_of(hub, now, app_id, stream_id, &s)]});
         hub.room_event(now, app_id, &s.room_id, "roomStreamUpdate", data, Audience::All { except: Some(s.owner) });
         hub.out.push_back(Output::StopMedia { app_id, stream_id: stream_id.to_owned() });
-        let closing =
-            Closing { room_id: s.room_id.clone(), user_id: s.user.user_id.clone(), since_ms: s.live_since_ms, reason };
+        let closing = Closing {
+            room_id: s.room_id.clone(),
+            user_id: s.user.user_id.clone(),
+            since_ms: s.live_since_ms,
+            reason,
+            publisher: s.publisher,
+        };
         hub.closing.insert((app_id, stream_id.to_owned()), closing);
     }
     if let Some(owner) = hub.sessions.get_mut(&s.owner) {
@@ -155,47 +168,65 @@ pub(crate) fn set_extra(hub: &mut Hub, now: Now, sid: u64, stream_id: &str, extr
 }
 
 pub(crate) fn handle_media(hub: &mut Hub, now: Now, event: MediaEvent) {
-    let (app_id, stream_id, live, bytes) = match &event {
-        MediaEvent::Started { app_id, stream_id, .. } => (*app_id, stream_id.as_str(), true, 0),
-        MediaEvent::Stopped { app_id, stream_id, bytes } => (*app_id, stream_id.as_str(), false, *bytes),
-    };
-    if !live {
-        if let Some(c) = hub.closing.remove(&(app_id, stream_id.to_owned())) {
-            closed_event(hub, now, app_id, stream_id, &c.room_id, &c.user_id, c.since_ms, bytes, c.reason);
+    let (app_id, stream_id, live, bytes, publisher) = match &event {
+        MediaEvent::Started { app_id, stream_id, publisher, .. } => (*app_id, stream_id.as_str(), true, 0, *publisher),
+        MediaEvent::Stopped { app_id, stream_id, bytes, publisher } => {
+            (*app_id, stream_id.as_str(), false, *bytes, *publisher)
         }
+    };
+    let key = (app_id, stream_id.to_owned());
+    if !live && hub.closing.get(&key).is_some_and(|c| c.publisher == publisher) {
+        let c = hub.closing.remove(&key).expect("checked");
+        closed_event(hub, now, app_id, stream_id, &c.room_id, &c.user_id, c.since_ms, bytes, c.reason);
     }
     if let MediaEvent::Started { secret, .. } = &event {
         hub.app_entry(app_id, secret.clone());
     }
     let Some(app) = hub.apps.get_mut(&app_id) else { return };
     if let MediaEvent::Started { user_id, room_id, .. } = &event {
-        if !app.streams.contains_key(stream_id) && !room_id.is_empty() {
-            let user = wire::User { user_id: user_id.clone(), user_name: user_id.clone() };
-            let s = Stream {
-                room_id: room_id.clone(),
-                owner: EXTERNAL,
-                user,
-                extra_info: String::new(),
-                live: false,
-                live_since_ms: 0,
-            };
-            app.streams.insert(stream_id.to_owned(), s);
+        match app.streams.get(stream_id) {
+            None if !room_id.is_empty() => {
+                let user = wire::User { user_id: user_id.clone(), user_name: user_id.clone() };
+                let s = Stream {
+                    room_id: room_id.clone(),
+                    owner: EXTERNAL,
+                    user,
+                    extra_info: String::new(),
+                    live: false,
+                    live_since_ms: 0,
+                    publisher: 0,
+                };
+                app.streams.insert(stream_id.to_owned(), s);
+            }
+            // A URL signed for another user (an old one of a previous owner of this name)
+            // cannot publish into this reservation.
+            Some(s) if s.owner != EXTERNAL && !user_id.is_empty() && *user_id != s.user.user_id => {
+                hub.out.push_back(Output::StopMedia { app_id, stream_id: stream_id.to_owned() });
+                return;
+            }
+            _ => {}
         }
     }
     let Some(s) = app.streams.get_mut(stream_id) else { return };
-    if s.live == live {
+    if live && s.live {
+        // A new connection took over before the old one's end was reported.
+        s.publisher = publisher;
         return;
+    }
+    if s.live == live || (!live && s.publisher != publisher) {
+        return; // nothing changed, or the end of a connection that no longer carries it
     }
     let (room_id, user_id, since) = (s.room_id.clone(), s.user.user_id.clone(), s.live_since_ms);
     if live {
         s.live_since_ms = now.unix_ms;
+        s.publisher = publisher;
         hub.event(now, app_id, "stream.created", json!({"roomID": room_id, "streamID": stream_id, "userID": user_id}));
     } else {
         closed_event(hub, now, app_id, stream_id, &room_id, &user_id, since, bytes, "media_ended");
     }
     let Some(s) = hub.apps.get_mut(&app_id).and_then(|a| a.streams.get_mut(stream_id)) else { return };
     if !live && s.owner == EXTERNAL {
-        // Already reported closed above; the DELETE goes out with the release.
+        // Already reported closed above; the DELETE goes out with the removal.
         s.live = false;
         let data = json!({"roomID": room_id, "updateType": "DELETE", "streamList": [stream_json(hub, now, app_id, stream_id, &hub.apps[&app_id].streams[stream_id])]});
         hub.room_event(now, app_id, &room_id, "roomStreamUpdate", data, Audience::All { except: Some(EXTERNAL) });

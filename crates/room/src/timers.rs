@@ -1,9 +1,7 @@
-//! `Timers`: a min-heap of deadlines with lazy cancellation. An entry fires only if its key's
-//! current deadline (kept by the owner) still equals the entry's time, so rescheduling is a push
-//! and cancelling is free.
+//! `Timers`: one deadline per key, ordered by time. Rescheduling a key replaces its deadline,
+//! cancelling removes it, so the number of entries never exceeds the number of live keys.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 /// What a deadline is for.
@@ -21,34 +19,48 @@ pub enum TimerKey {
     Prune,
 }
 
-/// The heap.
+/// The deadlines.
 #[derive(Debug, Default)]
 pub struct Timers {
-    heap: BinaryHeap<Reverse<(Instant, TimerKey)>>,
+    order: BTreeSet<(Instant, TimerKey)>,
+    by_key: HashMap<TimerKey, Instant>,
 }
 
 impl Timers {
-    /// Schedules `key` at `at`.
+    /// Schedules `key` at `at`, replacing its previous deadline.
     pub fn schedule(&mut self, at: Instant, key: TimerKey) {
-        self.heap.push(Reverse((at, key)));
+        if let Some(old) = self.by_key.insert(key.clone(), at) {
+            self.order.remove(&(old, key.clone()));
+        }
+        self.order.insert((at, key));
     }
 
-    /// The earliest deadline, possibly a stale one (firing a stale entry does nothing).
+    /// Forgets `key`'s deadline.
+    pub fn cancel(&mut self, key: &TimerKey) {
+        if let Some(old) = self.by_key.remove(key) {
+            self.order.remove(&(old, key.clone()));
+        }
+    }
+
+    /// The earliest deadline.
     pub fn next(&self) -> Option<Instant> {
-        self.heap.peek().map(|Reverse((at, _))| *at)
+        self.order.first().map(|(at, _)| *at)
     }
 
     /// Removes and returns the entries due at `now`.
     pub fn due(&mut self, now: Instant) -> Vec<(Instant, TimerKey)> {
         let mut out = Vec::new();
-        while let Some(Reverse((at, _))) = self.heap.peek() {
-            if *at > now {
-                break;
-            }
-            let Reverse(entry) = self.heap.pop().expect("peeked");
-            out.push(entry);
+        while self.order.first().is_some_and(|(at, _)| *at <= now) {
+            let (at, key) = self.order.pop_first().expect("checked");
+            self.by_key.remove(&key);
+            out.push((at, key));
         }
         out
+    }
+
+    /// Pending deadlines.
+    pub fn len(&self) -> usize {
+        self.order.len()
     }
 }
 

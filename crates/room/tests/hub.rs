@@ -171,9 +171,10 @@ impl World {
                 user_id: String::new(),
                 room_id: String::new(),
                 secret: secret(),
+                publisher: 1,
             }
         } else {
-            MediaEvent::Stopped { app_id: APP, stream_id: stream.into(), bytes: 1000 }
+            MediaEvent::Stopped { app_id: APP, stream_id: stream.into(), bytes: 1000, publisher: 1 }
         };
         self.hub.handle_media(self.now, ev);
         self.drain();
@@ -619,6 +620,7 @@ fn external_encoders_publish_into_a_room_by_url() {
         user_id: "encoder".into(),
         room_id: "room".into(),
         secret: secret(),
+        publisher: 1,
     };
     w.hub.handle_media(w.now, ev);
     w.drain();
@@ -639,6 +641,7 @@ fn external_encoders_publish_into_a_room_by_url() {
         user_id: "enc".into(),
         room_id: "later".into(),
         secret: secret(),
+        publisher: 1,
     };
     w.hub.handle_media(w.now, ev);
     w.drain();
@@ -652,6 +655,7 @@ fn external_encoders_publish_into_a_room_by_url() {
         user_id: "u".into(),
         room_id: String::new(),
         secret: secret(),
+        publisher: 1,
     };
     w.hub.handle_media(w.now, ev);
     w.drain();
@@ -804,4 +808,72 @@ fn absurd_token_expiry_does_not_break_the_clock() {
     assert_eq!(w.login_with(1, "room", "A", &tok, json!({}))["code"], 0);
     w.advance(Duration::from_secs(3600));
     assert!(w.take_push(1, "kickout").is_empty());
+}
+
+#[test]
+fn timers_do_not_pile_up_with_renewals_and_login_cycles() {
+    let mut w = World::new();
+    w.connect(1);
+    w.login(1, "room", "A");
+    let base = w.hub.timer_count();
+    for i in 0..200 {
+        let tok = token("A", 3600 + i, &Grant::everything(), w.now.unix_s());
+        w.advance(Duration::from_millis(100)); // within the request rate
+        assert_eq!(w.call(1, "renewToken", json!({"token": tok}))["code"], 0);
+    }
+    for _ in 0..200 {
+        w.advance(Duration::from_millis(200));
+        assert_eq!(w.call(1, "logout", json!({}))["code"], 0);
+        w.login(1, "room", "A");
+    }
+    assert!(w.hub.timer_count() <= base + 2, "{} timers after the cycles, {base} before", w.hub.timer_count());
+}
+
+fn started(stream: &str, user: &str, publisher: u64) -> MediaEvent {
+    MediaEvent::Started {
+        app_id: APP,
+        stream_id: stream.into(),
+        user_id: user.into(),
+        room_id: String::new(),
+        secret: secret(),
+        publisher,
+    }
+}
+
+#[test]
+fn a_late_end_of_an_older_connection_does_not_end_the_stream() {
+    let mut w = World::new();
+    w.connect(1);
+    w.connect(2);
+    w.login(1, "room", "A");
+    w.login(2, "room", "B");
+    assert_eq!(w.call(2, "publish", json!({"streamID": "b1"}))["code"], 0);
+    w.hub.handle_media(w.now, started("b1", "B", 7));
+    // The pusher reconnects: the new connection starts before the old one's end is reported.
+    w.hub.handle_media(w.now, started("b1", "B", 8));
+    w.hub.handle_media(w.now, MediaEvent::Stopped { app_id: APP, stream_id: "b1".into(), bytes: 5, publisher: 7 });
+    w.drain();
+    let updates: Vec<String> = w
+        .take_push(1, "roomStreamUpdate")
+        .iter()
+        .map(|p| p["data"]["updateType"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(updates, ["ADD"], "no DELETE for the stale end");
+    w.hub.handle_media(w.now, MediaEvent::Stopped { app_id: APP, stream_id: "b1".into(), bytes: 5, publisher: 8 });
+    w.drain();
+    assert_eq!(w.take_push(1, "roomStreamUpdate")[0]["data"]["updateType"], "DELETE");
+}
+
+#[test]
+fn an_old_url_of_another_user_cannot_publish_into_a_reservation() {
+    let mut w = World::new();
+    w.connect(1);
+    w.connect(2);
+    w.login(1, "room", "A");
+    w.login(2, "room", "B");
+    assert_eq!(w.call(1, "publish", json!({"streamID": "s"}))["code"], 0);
+    w.hub.handle_media(w.now, started("s", "B", 3)); // B's URL from when B held this name
+    w.drain();
+    assert_eq!(w.stopped_media, ["s"], "the media connection is cut");
+    assert!(w.take_push(2, "roomStreamUpdate").is_empty(), "nothing went live");
 }

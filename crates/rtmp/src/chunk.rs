@@ -169,7 +169,8 @@ impl Decoder {
             return Err(RtmpError::Protocol("too much data in unfinished messages"));
         }
         self.buffered += take;
-        let partial = s.partial.get_or_insert_with(|| BytesMut::with_capacity(length));
+        // Grow with the data: a header announcing a large message reserves nothing up front.
+        let partial = s.partial.get_or_insert_with(|| BytesMut::with_capacity(length.min(64 * 1024)));
         partial.extend_from_slice(data);
         if partial.len() < length {
             return Ok((pos + take, None));

@@ -1,7 +1,8 @@
 //! The RTMP listener: one task per connection drives a `duet_rtmp::Session`, checks signed
 //! URLs, and either publishes into the media hub (telling signaling when the stream starts and
-//! ends) or plays from it. Handshakes must finish in 10 s; a player that cannot take data for
-//! 30 s is dropped. Every refusal is logged with its code and counted.
+//! ends) or plays from it. Handshakes must finish in 10 s and a publish or play must follow
+//! within 60 s; a publisher silent for 20 s and a player that cannot take data for 30 s are
+//! dropped. Every refusal is logged with its code and counted.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,8 +25,12 @@ use crate::signaling::Signaling;
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest a write to a peer may block.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-/// A connection that neither publishes nor plays is closed after this much silence.
+/// A connection that neither publishes nor plays is closed this long after the handshake (or
+/// after its stream ended), whatever it sends meanwhile.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// A publisher that sends nothing for this long is taken for dead (a lost network often
+/// leaves no FIN): its stream ends so the pusher's retry can take the name again.
+pub const PUBLISHER_SILENCE: Duration = Duration::from_secs(20);
 
 /// What every RTMP connection shares.
 #[derive(Clone)]
@@ -104,37 +109,53 @@ async fn connection(mut tcp: TcpStream, peer: SocketAddr, ctx: &MediaContext) ->
     };
     let result = c.run(&mut tcp).await;
     if let Role::Publishing(p) = std::mem::replace(&mut c.role, Role::None) {
-        let (key, bytes) = (p.key().clone(), p.bytes_received());
+        let (key, bytes, publisher) = (p.key().clone(), p.bytes_received(), p.id());
         drop(p);
-        ctx.signaling.media(MediaEvent::Stopped { app_id: key.app_id, stream_id: key.stream_id, bytes }).await;
+        ctx.signaling
+            .media(MediaEvent::Stopped { app_id: key.app_id, stream_id: key.stream_id, bytes, publisher })
+            .await;
     }
     result
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Conn<'_> {
     async fn run(&mut self, tcp: &mut TcpStream) -> Result<(), String> {
         let mut buf = vec![0u8; 64 * 1024];
         let started = tokio::time::Instant::now();
+        // When the connection last had no role (its start, or its stream's end), and last read.
+        let (mut roleless_since, mut last_read) = (started, started);
         loop {
             self.flush(tcp).await?;
             if self.session.should_close() {
                 return Err("closed after a refusal".into());
             }
-            let idle_limit = if self.session.handshake_done() {
-                IDLE_TIMEOUT
-            } else {
-                HANDSHAKE_TIMEOUT.saturating_sub(started.elapsed())
+            let deadline = match &self.role {
+                Role::None if !self.session.handshake_done() => Some(started + HANDSHAKE_TIMEOUT),
+                Role::None => Some(roleless_since + IDLE_TIMEOUT),
+                Role::Publishing(_) => Some(last_read + PUBLISHER_SILENCE),
+                Role::Playing(_) => None,
             };
-            let watch_idle = matches!(self.role, Role::None);
             tokio::select! {
                 read = tcp.read(&mut buf) => {
                     let n = read.map_err(|e| format!("read failed: {e}"))?;
                     if n == 0 {
                         return Ok(());
                     }
+                    last_read = tokio::time::Instant::now();
+                    let had_role = !matches!(self.role, Role::None);
                     self.session.handle_bytes(&buf[..n]).map_err(|e| self.protocol_error(e))?;
                     while let Some(event) = self.session.poll_event().map_err(|e| self.protocol_error(e))? {
                         self.handle(event).await;
+                    }
+                    if had_role && matches!(self.role, Role::None) {
+                        roleless_since = last_read;
                     }
                 }
                 happening = role_event(&mut self.role) => match happening {
@@ -146,13 +167,23 @@ impl Conn<'_> {
                     }
                     RoleEvent::StreamEnded => {
                         self.role = Role::None;
+                        roleless_since = tokio::time::Instant::now();
                         self.session.end_play();
                     }
                     RoleEvent::Cut => return Err("its publishing session ended".into()),
                 },
-                () = tokio::time::sleep(idle_limit), if watch_idle => {
-                    Metrics::inc(&self.ctx.metrics.media_refused);
-                    return Err(if self.session.handshake_done() { "idle".into() } else { "handshake timed out".into() });
+                () = sleep_until(deadline) => {
+                    return Err(match self.role {
+                        Role::Publishing(_) => format!("publisher silent for {}s", PUBLISHER_SILENCE.as_secs()),
+                        _ if self.session.handshake_done() => {
+                            Metrics::inc(&self.ctx.metrics.media_refused);
+                            "neither published nor played".into()
+                        }
+                        _ => {
+                            Metrics::inc(&self.ctx.metrics.media_refused);
+                            "handshake timed out".into()
+                        }
+                    });
                 }
             }
         }
@@ -211,6 +242,7 @@ impl Conn<'_> {
                         }
                         Ok(publisher) => {
                             tracing::info!(peer = %self.peer, app_id, stream = %v.stream_id, user = %v.user_id, "publishing");
+                            let id = publisher.id();
                             self.role = Role::Publishing(publisher);
                             self.session.accept_publish("Publishing.");
                             let event = MediaEvent::Started {
@@ -219,6 +251,7 @@ impl Conn<'_> {
                                 user_id: v.user_id,
                                 room_id: v.room_id,
                                 secret,
+                                publisher: id,
                             };
                             self.ctx.signaling.media(event).await;
                         }
@@ -258,12 +291,10 @@ impl Conn<'_> {
             }
             Event::Unpublish => {
                 if let Role::Publishing(p) = std::mem::replace(&mut self.role, Role::None) {
-                    let (key, bytes) = (p.key().clone(), p.bytes_received());
+                    let (key, bytes, publisher) = (p.key().clone(), p.bytes_received(), p.id());
                     drop(p);
-                    self.ctx
-                        .signaling
-                        .media(MediaEvent::Stopped { app_id: key.app_id, stream_id: key.stream_id, bytes })
-                        .await;
+                    let event = MediaEvent::Stopped { app_id: key.app_id, stream_id: key.stream_id, bytes, publisher };
+                    self.ctx.signaling.media(event).await;
                 }
             }
             _ => {}

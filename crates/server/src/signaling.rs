@@ -30,6 +30,8 @@ const HUB_INBOX: usize = 4096;
 /// WebSocket messages above this are not read at all: the connection is closed. Between the
 /// protocol limit (`limits::MAX_FRAME`) and this, the client gets `frame_too_large`.
 pub const MAX_WS_MESSAGE: usize = 64 * 1024;
+/// Longest a write to a client may block before the connection is dropped.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 enum HubInput {
     Connect(ConnId, mpsc::Sender<ToConn>),
@@ -199,7 +201,9 @@ fn drain(hub: &mut Hub, outboxes: &mut HashMap<ConnId, mpsc::Sender<ToConn>>, si
 pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     let signaling = state.signaling.clone();
     let registry = state.registry.clone();
-    ws.max_message_size(MAX_WS_MESSAGE).on_upgrade(move |socket| connection(socket, signaling, registry))
+    ws.max_message_size(MAX_WS_MESSAGE)
+        .max_frame_size(MAX_WS_MESSAGE)
+        .on_upgrade(move |socket| connection(socket, signaling, registry))
 }
 
 async fn connection(mut socket: WebSocket, signaling: Signaling, registry: Arc<Registry>) {
@@ -236,15 +240,16 @@ async fn connection(mut socket: WebSocket, signaling: Signaling, registry: Arc<R
             }
             out = from_hub.recv() => match out {
                 Some(ToConn::Frame(frame)) => {
-                    if socket.send(Message::Text(frame.as_ref().into())).await.is_err() {
+                    if !send(&mut socket, Message::Text(frame.as_ref().into())).await {
                         break;
                     }
                 }
                 Some(ToConn::Close(code)) => {
                     let push = wire::push("close", None, json!({"code": code.number(), "reason": code.name()}));
-                    let _ = socket.send(Message::Text(push.into())).await;
-                    let close = CloseFrame { code: 4000, reason: code.name().into() };
-                    let _ = socket.send(Message::Close(Some(close))).await;
+                    if send(&mut socket, Message::Text(push.into())).await {
+                        let close = CloseFrame { code: 4000, reason: code.name().into() };
+                        let _ = send(&mut socket, Message::Close(Some(close))).await;
+                    }
                     break;
                 }
                 // The hub dropped us (too slow) or is gone.
@@ -253,6 +258,12 @@ async fn connection(mut socket: WebSocket, signaling: Signaling, registry: Arc<R
         }
     }
     let _ = signaling.inbox.send(HubInput::Disconnect(conn)).await;
+}
+
+/// Sends one message; false when the peer is gone or has not taken it within [`WRITE_TIMEOUT`]
+/// (a client that stopped reading must not hold its task and socket forever).
+async fn send(socket: &mut WebSocket, msg: Message) -> bool {
+    matches!(tokio::time::timeout(WRITE_TIMEOUT, socket.send(msg)).await, Ok(Ok(())))
 }
 
 async fn lookup_secret(registry: &Arc<Registry>, app_id: u32) -> Option<AppSecret> {
