@@ -165,14 +165,7 @@ impl World {
 
     fn media(&mut self, stream: &str, live: bool) {
         let ev = if live {
-            MediaEvent::Started {
-                app_id: APP,
-                stream_id: stream.into(),
-                user_id: String::new(),
-                room_id: String::new(),
-                secret: secret(),
-                publisher: 1,
-            }
+            started_in(stream, "", "", 1)
         } else {
             MediaEvent::Stopped { app_id: APP, stream_id: stream.into(), bytes: 1000, publisher: 1 }
         };
@@ -187,6 +180,22 @@ impl World {
         self.drain();
         r
     }
+}
+
+/// Media of `stream` starts arriving, from a URL naming `user` (and `room`: external encoders).
+fn started_in(stream: &str, user: &str, room: &str, publisher: u64) -> MediaEvent {
+    MediaEvent::Started {
+        app_id: APP,
+        stream_id: stream.into(),
+        user_id: user.into(),
+        room_id: room.into(),
+        secret: secret(),
+        publisher,
+    }
+}
+
+fn started(stream: &str, user: &str, publisher: u64) -> MediaEvent {
+    started_in(stream, user, "", publisher)
 }
 
 fn users(push: &Value) -> Vec<String> {
@@ -614,14 +623,7 @@ fn external_encoders_publish_into_a_room_by_url() {
     w.connect(1);
     w.login(1, "room", "A");
     w.clear();
-    let ev = MediaEvent::Started {
-        app_id: APP,
-        stream_id: "obs".into(),
-        user_id: "encoder".into(),
-        room_id: "room".into(),
-        secret: secret(),
-        publisher: 1,
-    };
+    let ev = started_in("obs", "encoder", "room", 1);
     w.hub.handle_media(w.now, ev);
     w.drain();
     let add = &w.take_push(1, "roomStreamUpdate")[0]["data"];
@@ -635,28 +637,14 @@ fn external_encoders_publish_into_a_room_by_url() {
     assert_eq!(w.take_push(1, "roomStreamUpdate")[0]["data"]["updateType"], "DELETE");
     assert_eq!(w.call(1, "publish", json!({"streamID": "obs"}))["code"], 0, "free again");
     // An encoder may start before anyone joins: the stream is in the first joiner's snapshot.
-    let ev = MediaEvent::Started {
-        app_id: APP,
-        stream_id: "early".into(),
-        user_id: "enc".into(),
-        room_id: "later".into(),
-        secret: secret(),
-        publisher: 1,
-    };
+    let ev = started_in("early", "enc", "later", 1);
     w.hub.handle_media(w.now, ev);
     w.drain();
     w.connect(2);
     let joined = w.login(2, "later", "B");
     assert_eq!(joined["data"]["streams"][0]["streamID"], "early");
     // Without a room, an unreserved stream is not announced anywhere.
-    let ev = MediaEvent::Started {
-        app_id: APP,
-        stream_id: "loose".into(),
-        user_id: "u".into(),
-        room_id: String::new(),
-        secret: secret(),
-        publisher: 1,
-    };
+    let ev = started_in("loose", "u", "", 1);
     w.hub.handle_media(w.now, ev);
     w.drain();
     assert!(w.take_push(1, "roomStreamUpdate").is_empty());
@@ -827,17 +815,6 @@ fn timers_do_not_pile_up_with_renewals_and_login_cycles() {
         w.login(1, "room", "A");
     }
     assert!(w.hub.timer_count() <= base + 2, "{} timers after the cycles, {base} before", w.hub.timer_count());
-}
-
-fn started(stream: &str, user: &str, publisher: u64) -> MediaEvent {
-    MediaEvent::Started {
-        app_id: APP,
-        stream_id: stream.into(),
-        user_id: user.into(),
-        room_id: String::new(),
-        secret: secret(),
-        publisher,
-    }
 }
 
 #[test]
