@@ -101,6 +101,8 @@ pub enum PlayFormat {
     Rtmp,
     /// http(s)://.../live/APP/STREAM.flv
     Flv,
+    /// http(s)://.../live/APP/STREAM.mp4 (fragmented MP4 for browsers' Media Source Extensions)
+    Mp4,
 }
 
 /// `duet serve` flags.

@@ -59,7 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/ws", get(crate::signaling::upgrade))
-        .route("/live/{app}/{file}", get(crate::flv_http::play))
+        .route("/live/{app}/{file}", get(crate::live_http::play))
         .route("/httplog", post(crate::httplog::upload))
         .merge(crate::api::routes())
         .fallback(not_found)

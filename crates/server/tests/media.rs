@@ -306,3 +306,34 @@ fn silent_rtmp_clients_are_closed_after_the_handshake_timeout() {
     assert_eq!(metric(&server, "duet_media_refused_total"), 1);
     assert!(server.stderr().contains("handshake timed out"));
 }
+
+#[test]
+fn fragmented_mp4_for_browsers_decodes() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let _ffmpeg = publish(&url(&data, &server, &["publish", "--stream-id", "web"]), Content::AudioVideo, 30);
+    wait_live(&server, 1);
+    let mp4 = url(&data, &server, &["play", "--stream-id", "web", "--format", "mp4"]);
+    assert!(mp4.contains("/live/") && mp4.contains("/web.mp4?"), "{mp4}");
+
+    // The Content-Type names the codecs MediaSource needs.
+    let path = &mp4[mp4.find("/live/").unwrap()..];
+    let mut s = TcpStream::connect(server.http).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut head = vec![0u8; 1024];
+    let n = s.read(&mut head).unwrap();
+    let head = String::from_utf8_lossy(&head[..n]).to_ascii_lowercase();
+    assert!(head.contains("content-type: video/mp4; codecs=\"avc1.42c0"), "{head}");
+    assert!(head.contains("mp4a.40.2"), "{head}");
+    drop(s);
+
+    assert_eq!(probe(&mp4), ["aac", "h264"]);
+    let (video, audio) = decode(&mp4, 3);
+    assert!(video >= 40, "{video} video frames in 3 s");
+    assert!(audio > 0);
+
+    // Unsigned, and not yet configured, requests are refused like FLV ones.
+    let unsigned = get(server.http, &format!("/live/{}/web.mp4", server.app_id));
+    assert_eq!(unsigned.status, 401);
+}

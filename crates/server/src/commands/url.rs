@@ -51,7 +51,9 @@ pub fn run(common: &Common, loaded: &Loaded, cmd: UrlCommand) -> anyhow::Result<
                 room_id: "",
                 expire: now + u64::from(ttl),
             };
-            urls.signed(&app.secret, &grant, format == PlayFormat::Flv)
+            let url = urls.signed(&app.secret, &grant, format != PlayFormat::Rtmp);
+            // The .mp4 endpoint takes the same signed query as .flv.
+            if format == PlayFormat::Mp4 { url.replacen(".flv?", ".mp4?", 1) } else { url }
         }
     };
     say!("{url}");

@@ -51,7 +51,9 @@ pub fn publish(url: &str, content: Content, seconds: u32) -> Publisher {
     }
     cmd.args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", &seconds.to_string()]);
     if let Content::AudioVideo = content {
-        cmd.args(["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-threads", "1"]);
+        // yuv420p, as phones send (x264 would pick 4:4:4 for the RGB test source).
+        cmd.args(["-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency"]);
+        cmd.args(["-g", "25", "-threads", "1"]);
     }
     cmd.args(["-c:a", "aac", "-f", "flv", url]).stdout(Stdio::null()).stderr(Stdio::piped());
     Publisher(cmd.spawn().expect("ffmpeg runs (scripts/setup.sh installs it)"))

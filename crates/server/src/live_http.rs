@@ -1,0 +1,160 @@
+//! HTTP playback of live streams, signed like RTMP play URLs, with CORS so browsers can fetch:
+//! - `GET /live/{appID}/{streamID}.flv?expire&user&room&sign`: FLV (header, metadata, sequence
+//!   headers, GOP cache, then live tags), for `<live-player>`, ffmpeg, flv.js;
+//! - `GET /live/{appID}/{streamID}.mp4?...`: fragmented MP4 for Media Source Extensions (the
+//!   `Content-Type` carries the codecs for `addSourceBuffer`), for the browser debug page.
+//!
+//! The same slow-player rule as RTMP applies: the body is produced only as fast as the client
+//! reads, and a player that falls behind skips to the next keyframe.
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use duet_media::{StreamKey, flv_header};
+use duet_token::MediaAction;
+use futures_util::stream;
+
+use crate::http::AppState;
+use crate::media_auth::{Query, Refused};
+
+fn refusal(state: &AppState, status: StatusCode, r: &Refused) -> Response {
+    state.media.refuse("http-flv", "play", r);
+    let mut res = crate::http::error(status, r.code, &r.message);
+    res.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    res
+}
+
+/// `GET /live/{app}/{file}`.
+pub async fn play(
+    State(state): State<AppState>,
+    Path((app, file)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let bad = |code: &'static str, message: &str| Refused { code, message: message.to_owned() };
+    let (stream_id, mp4) = match (file.strip_suffix(".flv"), file.strip_suffix(".mp4")) {
+        (Some(id), _) => (id, false),
+        (None, Some(id)) => (id, true),
+        _ => return refusal(&state, StatusCode::NOT_FOUND, &bad("not_found", "play URLs end in .flv or .mp4")),
+    };
+    if let Err(r) = duet_room::limits::stream_id(stream_id) {
+        return refusal(&state, StatusCode::BAD_REQUEST, &bad("bad_stream_id", &r.message));
+    }
+    let Ok(app_id) = app.parse::<u32>() else {
+        return refusal(&state, StatusCode::NOT_FOUND, &bad("unknown_app", "no such app"));
+    };
+    let Some(secret) = state.media.secret(app_id).await else {
+        return refusal(&state, StatusCode::NOT_FOUND, &bad("unknown_app", "no such app"));
+    };
+    let verified = Query::parse(query.as_deref().unwrap_or_default())
+        .and_then(|q| q.verify(&secret, app_id, stream_id, MediaAction::Play, crate::os::now_unix() as u64));
+    if let Err(r) = verified {
+        let status = if r.code == "url_missing" { StatusCode::UNAUTHORIZED } else { StatusCode::FORBIDDEN };
+        return refusal(&state, status, &r);
+    }
+    let Some(sub) = state.media.hub.subscribe(&StreamKey { app_id, stream_id: stream_id.to_owned() }) else {
+        return refusal(&state, StatusCode::NOT_FOUND, &bad("stream_not_found", "the stream is not live"));
+    };
+    if mp4 {
+        return match fmp4_response(sub).await {
+            Some(response) => response,
+            None => {
+                let r = bad("stream_not_ready", "the stream has sent no H.264/AAC configuration yet; try again");
+                refusal(&state, StatusCode::SERVICE_UNAVAILABLE, &r)
+            }
+        };
+    }
+    let (audio, video) = sub.tracks();
+    let header = flv_header(audio || !video, video || !audio);
+    let body = stream::once(async move { Ok::<_, std::io::Error>(header) }).chain_packets(sub);
+    (
+        [
+            (header::CONTENT_TYPE, "video/x-flv"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
+
+trait ChainPackets {
+    fn chain_packets(
+        self,
+        sub: duet_media::Subscriber,
+    ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send;
+}
+
+impl<S> ChainPackets for S
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send,
+{
+    fn chain_packets(
+        self,
+        sub: duet_media::Subscriber,
+    ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send {
+        use futures_util::StreamExt;
+        let tags = stream::unfold(sub, |mut sub| async move {
+            let p = sub.next().await?;
+            sub.sent(p.flv.len());
+            Some((Ok(p.flv.clone()), sub))
+        });
+        self.chain(tags)
+    }
+}
+
+/// How long an `.mp4` request waits for the stream's first media sample (its decoder
+/// configuration comes first, from the cache).
+const FIRST_SAMPLE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads the subscriber up to its first media sample, then answers with the init segment and
+/// the fragments; `None` when no H.264 or AAC configuration came in time.
+async fn fmp4_response(mut sub: duet_media::Subscriber) -> Option<Response> {
+    use duet_media::Kind;
+    use duet_media::fmp4::{AacConfig, AvcConfig, Fmp4Muxer, mime_type};
+    let (mut video, mut audio) = (None, None);
+    let mut first = Vec::new();
+    let deadline = tokio::time::Instant::now() + FIRST_SAMPLE_WAIT;
+    loop {
+        let p = tokio::time::timeout_at(deadline, sub.next()).await.ok()??;
+        let payload = &p.flv[11..p.flv.len() - 4];
+        match p.kind {
+            Kind::Video if p.sequence_header => video = AvcConfig::from_sequence_header(payload),
+            Kind::Audio if p.sequence_header => audio = AacConfig::from_sequence_header(payload),
+            Kind::Metadata => {}
+            _ => {
+                first.push(p);
+                break;
+            }
+        }
+    }
+    if video.is_none() && audio.is_none() {
+        return None;
+    }
+    let mime = mime_type(video.as_ref(), audio.as_ref());
+    let mut muxer = Fmp4Muxer::new(video, audio);
+    let mut head = vec![muxer.init_segment()];
+    head.extend(first.iter().filter_map(|p| muxer.push(p)));
+    let tags = stream::unfold((sub, muxer), |(mut sub, mut muxer)| async move {
+        loop {
+            let p = sub.next().await?;
+            if let Some(fragment) = muxer.push(&p) {
+                sub.sent(fragment.len());
+                return Some((Ok::<_, std::io::Error>(fragment), (sub, muxer)));
+            }
+        }
+    });
+    use futures_util::StreamExt;
+    let body = stream::iter(head.into_iter().map(Ok)).chain(tags);
+    Some(
+        (
+            [
+                (header::CONTENT_TYPE, mime),
+                (header::CACHE_CONTROL, "no-cache".to_owned()),
+                (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*".to_owned()),
+            ],
+            Body::from_stream(body),
+        )
+            .into_response(),
+    )
+}
