@@ -30,10 +30,15 @@ apt_install ffmpeg rtmpdump
 apt_install curl openssl
 # The mini-program SDK's build (TypeScript) and tests (node:test, ws) run on Node.js.
 need_cmd node || apt_install nodejs npm
-sdk=sdk/miniprogram
-stamp="$sdk/node_modules/.installed-from-lock"
-if ! cmp -s "$sdk/package-lock.json" "$stamp" 2>/dev/null; then
-  echo "setup: installing the SDK's npm packages" >&2
-  (cd "$sdk" && npm ci --no-audit --no-fund --loglevel=error)
-  cp "$sdk/package-lock.json" "$stamp"
-fi
+npm_ci() {
+  local dir=$1 stamp="$1/node_modules/.installed-from-lock"
+  if ! cmp -s "$dir/package-lock.json" "$stamp" 2>/dev/null; then
+    echo "setup: installing npm packages in $dir" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$dir/package-lock.json" "$stamp"
+  fi
+}
+npm_ci sdk/miniprogram
+# Browser tests of the console and debug page: Debian's chromium driven by playwright-core.
+apt_install chromium
+npm_ci web

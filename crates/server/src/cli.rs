@@ -42,6 +42,23 @@ pub enum Command {
     /// Print signed media URLs for external encoders and players (ffmpeg, OBS, VLC).
     #[command(subcommand)]
     Url(UrlCommand),
+    /// Manage the web console's users.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+/// `duet admin ...`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Set a console user's password (creating the user); prints a generated one when none is given.
+    Password {
+        /// The console user.
+        #[arg(long, default_value = "admin")]
+        username: String,
+        /// The new password (at least 10 characters).
+        #[arg(long, env = "DUET_ADMIN_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
 }
 
 /// `duet url ...`.

@@ -35,6 +35,12 @@ pub struct AppState {
     pub webhooks: crate::webhooks::Webhooks,
     /// API nonces seen within the timestamp window.
     pub nonces: Arc<crate::api::auth::Nonces>,
+    /// Console logins.
+    pub console: Arc<crate::console::ConsoleSessions>,
+    /// The public addresses clients use.
+    pub urls: crate::public_url::PublicUrls,
+    /// Whether HTTP is served over TLS (console cookies are then `Secure`).
+    pub tls: bool,
 }
 
 /// The remote address of an HTTP connection, plain or TLS (`ConnectInfo<Peer>`).
@@ -62,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/live/{app}/{file}", get(crate::live_http::play))
         .route("/httplog", post(crate::httplog::upload))
         .merge(crate::api::routes())
+        .merge(crate::console::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .with_state(state)

@@ -14,6 +14,7 @@ pub mod api;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod console;
 pub mod credentials;
 pub mod http;
 pub mod http_client;
@@ -22,6 +23,7 @@ pub mod live_http;
 pub mod media_auth;
 pub mod metrics;
 pub mod os;
+pub mod password;
 pub mod public_url;
 pub mod registry;
 pub mod rtmp_ingest;
@@ -68,6 +70,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Url(cmd) => {
             init_logging(quiet_unless_asked(common.log_level));
             commands::url::run(&common, &loaded, cmd)
+        }
+        Command::Admin(cmd) => {
+            init_logging(quiet_unless_asked(common.log_level));
+            commands::admin::run(&common, cmd)
         }
     }
 }

@@ -39,6 +39,12 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX webhook_queue_by_app ON webhook_queue (app_id, id);",
+    "CREATE TABLE admins (
+        username TEXT PRIMARY KEY,
+        salt BLOB NOT NULL,
+        hash BLOB NOT NULL,
+        iterations INTEGER NOT NULL
+    ) STRICT;",
 ];
 
 /// One registered app.
@@ -286,6 +292,43 @@ impl Registry {
     /// How many events wait, over all apps.
     pub fn queued_events(&self) -> anyhow::Result<u64> {
         let n: i64 = self.lock().query_row("SELECT count(*) FROM webhook_queue", [], |r| r.get(0))?;
+        Ok(n.unsigned_abs())
+    }
+
+    /// Sets a console user's password (creating the user).
+    pub fn set_admin_password(&self, username: &str, password: &str) -> anyhow::Result<()> {
+        if username.is_empty() || username.len() > 64 || !username.bytes().all(|b| b.is_ascii_graphic()) {
+            bail!("the username must be 1 to 64 printable ASCII characters");
+        }
+        if password.chars().count() < 10 {
+            bail!("the password must be at least 10 characters");
+        }
+        let salt = crate::os::random::<16>();
+        let hash = crate::password::pbkdf2(password, &salt, crate::password::ITERATIONS);
+        self.lock().execute(
+            "INSERT INTO admins (username, salt, hash, iterations) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (username) DO UPDATE SET salt = excluded.salt, hash = excluded.hash, iterations = excluded.iterations",
+            params![username, salt.as_slice(), hash.as_slice(), crate::password::ITERATIONS],
+        )?;
+        Ok(())
+    }
+
+    /// Whether the console user exists and the password is right.
+    pub fn check_admin(&self, username: &str, password: &str) -> anyhow::Result<bool> {
+        let row: Option<(Vec<u8>, Vec<u8>, u32)> = self
+            .lock()
+            .query_row("SELECT salt, hash, iterations FROM admins WHERE username = ?1", params![username], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        // Unknown users cost the same time as wrong passwords.
+        let (salt, hash, iterations) = row.unwrap_or_else(|| (vec![0; 16], vec![1; 32], crate::password::ITERATIONS));
+        Ok(crate::password::verify(password, &salt, &hash, iterations))
+    }
+
+    /// How many console users exist.
+    pub fn admin_count(&self) -> anyhow::Result<u64> {
+        let n: i64 = self.lock().query_row("SELECT count(*) FROM admins", [], |r| r.get(0))?;
         Ok(n.unsigned_abs())
     }
 

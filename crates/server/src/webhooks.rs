@@ -68,6 +68,11 @@ impl Webhooks {
     }
 }
 
+/// A new random webhook signing secret.
+pub fn new_secret() -> String {
+    format!("whsec_{}", duet_token::hex(&crate::os::random::<24>()))
+}
+
 /// The JSON body of one event.
 pub fn body(event: &HubEvent) -> String {
     json!({"event": event.name, "appID": event.app_id, "time": event.at_ms, "data": event.data}).to_string()

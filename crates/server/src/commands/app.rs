@@ -101,7 +101,7 @@ fn webhook(
     };
     crate::http_client::check_url(&url).map_err(|e| anyhow::anyhow!("--url: {e}"))?;
     let generated = secret.is_none();
-    let secret = secret.unwrap_or_else(|| format!("whsec_{}", duet_token::hex(&crate::os::random::<24>())));
+    let secret = secret.unwrap_or_else(crate::webhooks::new_secret);
     if secret.len() < 16 || secret.len() > 256 {
         anyhow::bail!("--secret must be 16 to 256 characters");
     }

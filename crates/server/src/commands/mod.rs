@@ -1,5 +1,6 @@
 //! One module per `duet` subcommand; each takes settings and returns a result, never exits.
 
+pub mod admin;
 pub mod app;
 pub mod serve;
 pub mod token;

@@ -24,6 +24,8 @@ use crate::tls::{TlsListener, load_config};
 
 /// How long open connections may take to finish after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// The console user created on first start.
+pub const CONSOLE_USER: &str = "admin";
 /// The user the printed test token is for.
 pub const TEST_USER: &str = "test-user";
 /// Lifetime of the printed test token.
@@ -50,7 +52,8 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     let urls =
         PublicUrls::resolve(s.public_ws_url, s.public_rtmp_url, s.public_http_url, http_addr, rtmp_addr, tls.is_some());
     let token = crate::credentials::mint_token(&app, TEST_USER, &Grant::everything(), TEST_TOKEN_TTL)?;
-    print_banner(&urls, http_addr, rtmp_addr, &registry, &app, created, &token);
+    let console_password = first_admin(&registry)?;
+    print_banner(&urls, http_addr, rtmp_addr, &registry, &app, created, console_password.as_deref(), &token);
 
     let metrics = Arc::new(Metrics::default());
     let media_hub = Arc::new(duet_media::Hub::default());
@@ -90,6 +93,9 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         logs: Arc::new(crate::httplog::LogStore::new(&s.common.data)),
         webhooks,
         nonces: Arc::new(crate::api::auth::Nonces::default()),
+        console: Arc::new(crate::console::ConsoleSessions::default()),
+        urls: urls.clone(),
+        tls: tls.is_some(),
     };
     let routes = router(state).into_make_service_with_connect_info::<crate::http::Peer>();
     let server: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match tls {
@@ -137,6 +143,17 @@ fn default_app(registry: &Registry) -> anyhow::Result<(App, bool)> {
     }
 }
 
+/// Creates the console user `admin` on first start; returns its password to print once.
+fn first_admin(registry: &Registry) -> anyhow::Result<Option<String>> {
+    if registry.admin_count()? > 0 {
+        return Ok(None);
+    }
+    let password = crate::password::generate();
+    registry.set_admin_password(CONSOLE_USER, &password)?;
+    Ok(Some(password))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn print_banner(
     urls: &PublicUrls,
     http: SocketAddr,
@@ -144,6 +161,7 @@ fn print_banner(
     registry: &Registry,
     app: &App,
     created: bool,
+    console_password: Option<&str>,
     token: &str,
 ) {
     let id = app.app_id;
@@ -152,10 +170,16 @@ fn print_banner(
     } else {
         format!("run `duet app show --app-id {id}`")
     };
+    let console = match console_password {
+        Some(p) => format!("user {CONSOLE_USER}, password {p}   (shown once; `duet admin password` sets another)"),
+        None => format!("user {CONSOLE_USER} (`duet admin password` sets a new password)"),
+    };
     say!(
         "Duet {version} is running.
-  HTTP/WebSocket  {http_url}   (listening on {http}; /ws, /live/*.flv, /httplog, /healthz, /metrics)
+  HTTP/WebSocket  {http_url}   (listening on {http}; /ws, /live/*.flv|mp4, /httplog, /api/v1, /healthz, /metrics)
   RTMP            {rtmp_url}   (listening on {rtmp})
+  Console         {http_url}/   {console}
+  Debug page      {http_url}/debug   (join a room from a browser)
   Data            {db}
 
 {state} app \"{name}\"

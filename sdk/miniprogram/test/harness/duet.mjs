@@ -51,6 +51,8 @@ export class Duet {
         this.rtmp = /RTMP .*listening on ([\d.:]+)\)/.exec(this.stdout)[1];
         this.appID = Number(/AppID\s+(\d+)/.exec(this.stdout)[1]);
         this.secret = /ServerSecret\s+([0-9a-f]{32})/.exec(this.stdout)[1];
+        const consoleLine = /Console .*password (\S+)/.exec(this.stdout);
+        this.consolePassword = consoleLine ? consoleLine[1] : undefined;
         this.http = `http://${http}`;
         this.server = `ws://${http}/ws`;
         resolve();

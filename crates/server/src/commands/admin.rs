@@ -1,0 +1,23 @@
+//! `duet admin ...`: the web console's users.
+
+use crate::cli::AdminCommand;
+use crate::config::Common;
+use crate::registry::Registry;
+
+/// Runs one `duet admin` subcommand.
+pub fn run(common: &Common, cmd: AdminCommand) -> anyhow::Result<()> {
+    let registry = Registry::open(&common.data)?;
+    match cmd {
+        AdminCommand::Password { username, password } => {
+            let generated = password.is_none();
+            let password = password.unwrap_or_else(crate::password::generate);
+            registry.set_admin_password(&username, &password)?;
+            if generated {
+                say!("Console user \"{username}\", password {password}");
+            } else {
+                say!("Set the password of console user \"{username}\"");
+            }
+        }
+    }
+    Ok(())
+}

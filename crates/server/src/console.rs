@@ -1,0 +1,439 @@
+//! The web console and the browser debug page, served from assets embedded in the binary:
+//! `/` (console), `/debug` (join a room from a browser), `/assets/*`, and the console's JSON
+//! API under `/console/api/` behind a login (users and password hashes in the registry;
+//! sessions are random cookies kept in memory for 12 hours).
+//!
+//! Cross-site requests cannot act: the cookie is `SameSite=Strict` and every state-changing
+//! call must be JSON (a form post cannot send that without a CORS preflight, which is refused).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use duet_room::admin::AdminRequest;
+use duet_token::{AppSecret, Grant};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::http::{AppState, error};
+
+const COOKIE: &str = "duet_console";
+const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+/// Failed logins allowed per minute (all users together); beyond, logins wait.
+const FAILURES_PER_MINUTE: usize = 10;
+
+/// Console sessions and recent login failures.
+#[derive(Default)]
+pub struct ConsoleSessions {
+    sessions: Mutex<HashMap<String, (String, Instant)>>,
+    failures: Mutex<Vec<Instant>>,
+}
+
+impl ConsoleSessions {
+    fn create(&self, user: &str) -> String {
+        let token = duet_token::hex(&crate::os::random::<32>());
+        let mut s = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        s.retain(|_, (_, expires)| *expires > now);
+        s.insert(token.clone(), (user.to_owned(), now + SESSION_TTL));
+        token
+    }
+
+    fn user(&self, token: &str) -> Option<String> {
+        let s = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        s.get(token).filter(|(_, expires)| *expires > Instant::now()).map(|(u, _)| u.clone())
+    }
+
+    fn end(&self, token: &str) {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(token);
+    }
+
+    /// Records a failure; false when too many happened in the last minute.
+    fn allow_attempt(&self) -> bool {
+        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        f.retain(|t| now.duration_since(*t) < Duration::from_secs(60));
+        f.len() < FAILURES_PER_MINUTE
+    }
+
+    fn failed(&self) {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner()).push(Instant::now());
+    }
+}
+
+/// The console and debug routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| page(CONSOLE_HTML)))
+        .route("/debug", get(|| page(DEBUG_HTML)))
+        .route("/assets/{file}", get(asset))
+        .route("/console/api/login", post(login))
+        .route("/console/api/logout", post(logout))
+        .route("/console/api/overview", get(overview))
+        .route("/console/api/apps", post(create_app))
+        .route("/console/api/apps/import", post(import_app))
+        .route("/console/api/apps/{app}/secret", get(reveal_secret))
+        .route("/console/api/apps/{app}/token", post(mint_token))
+        .route("/console/api/apps/{app}/live", get(live))
+        .route("/console/api/apps/{app}/webhook", post(set_webhook))
+}
+
+const CONSOLE_HTML: &str = include_str!("../../../web/console.html");
+const DEBUG_HTML: &str = include_str!("../../../web/debug.html");
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("style.css", "text/css; charset=utf-8", include_str!("../../../web/style.css")),
+    ("console.js", "text/javascript; charset=utf-8", include_str!("../../../web/console.js")),
+    ("debug.js", "text/javascript; charset=utf-8", include_str!("../../../web/debug.js")),
+    ("signaling.js", "text/javascript; charset=utf-8", include_str!("../../../web/signaling.js")),
+];
+
+fn security_headers() -> [(header::HeaderName, &'static str); 3] {
+    [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; media-src 'self' blob:; connect-src 'self' ws: wss:; img-src 'self' data:",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+    ]
+}
+
+async fn page(html: &'static str) -> Response {
+    (security_headers(), [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+}
+
+async fn asset(Path(file): Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, _, _)| *name == file) {
+        Some((_, mime, body)) => {
+            ([(header::CONTENT_TYPE, *mime), (header::CACHE_CONTROL, "no-cache")], *body).into_response()
+        }
+        None => error(StatusCode::NOT_FOUND, "not_found", "no such asset"),
+    }
+}
+
+fn cookie(headers: &HeaderMap) -> Option<String> {
+    let raw = headers.get(header::COOKIE)?.to_str().ok()?;
+    raw.split(';').filter_map(|c| c.trim().split_once('=')).find(|(k, _)| *k == COOKIE).map(|(_, v)| v.to_owned())
+}
+
+/// A request from a logged-in console user.
+pub struct ConsoleUser(pub String);
+
+impl FromRequestParts<AppState> for ConsoleUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let user = cookie(&parts.headers).and_then(|t| state.console.user(&t));
+        user.map(ConsoleUser).ok_or_else(|| error(StatusCode::UNAUTHORIZED, "login_required", "log into the console"))
+    }
+}
+
+/// Parses a JSON body; refuses anything not sent as JSON (a cross-site form cannot).
+fn json_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, Box<Response>> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return Err(Box::new(error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "json_required", "send application/json")));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| Box::new(error(StatusCode::BAD_REQUEST, "invalid_json", &format!("not the expected JSON: {e}"))))
+}
+
+macro_rules! body_or_respond {
+    ($headers:expr, $body:expr) => {
+        match json_body(&$headers, &$body) {
+            Ok(v) => v,
+            Err(response) => return *response,
+        }
+    };
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> anyhow::Result<T> + Send + 'static) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(error(StatusCode::BAD_REQUEST, "refused", &format!("{e:#}"))),
+        Err(_) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the registry task failed")),
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    username: String,
+    password: String,
+}
+
+async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let b: LoginBody = body_or_respond!(headers, body);
+    if !state.console.allow_attempt() {
+        return error(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", "too many failed logins; wait a minute");
+    }
+    let registry = state.registry.clone();
+    let username = b.username.clone();
+    let ok = match blocking(move || registry.check_admin(&username, &b.password)).await {
+        Ok(ok) => ok,
+        Err(r) => return r,
+    };
+    if !ok {
+        state.console.failed();
+        tracing::warn!(user = %b.username, "console login failed");
+        return error(StatusCode::UNAUTHORIZED, "bad_credentials", "wrong username or password");
+    }
+    let token = state.console.create(&b.username);
+    let secure = if state.tls { "; Secure" } else { "" };
+    let set = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}", SESSION_TTL.as_secs());
+    ([(header::SET_COOKIE, set)], Json(json!({"username": b.username}))).into_response()
+}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(t) = cookie(&headers) {
+        state.console.end(&t);
+    }
+    let clear = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    ([(header::SET_COOKIE, clear)], Json(json!({}))).into_response()
+}
+
+/// `wss://host/ws` → `wss://host`: what goes into WeChat's legal-domain lists.
+fn domain_of(url: &str) -> String {
+    match url.find("://") {
+        Some(i) => match url[i + 3..].find('/') {
+            Some(j) => url[..i + 3 + j].to_owned(),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+async fn overview(State(state): State<AppState>, ConsoleUser(user): ConsoleUser) -> Response {
+    let registry = state.registry.clone();
+    let apps = blocking(move || {
+        let mut out = Vec::new();
+        for a in registry.list()? {
+            let hook = registry.webhook(a.app_id)?.map(|h| h.url);
+            out.push(json!({"appID": a.app_id, "name": a.name, "createdAt": a.created_at, "webhookURL": hook}));
+        }
+        Ok(out)
+    })
+    .await;
+    let apps = match apps {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let u = &state.urls;
+    let log_url = format!("{}/httplog", u.http.as_str().trim_end_matches('/'));
+    Json(json!({
+        "user": user,
+        "addresses": {
+            "server": u.ws.as_str(),
+            "socketDomain": domain_of(u.ws.as_str()),
+            "logURL": log_url,
+            "requestDomain": domain_of(&log_url),
+            "rtmp": u.rtmp.as_str(),
+            "http": u.http.as_str(),
+        },
+        "apps": apps,
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct CreateBody {
+    name: String,
+}
+
+async fn create_app(State(state): State<AppState>, _u: ConsoleUser, headers: HeaderMap, body: Bytes) -> Response {
+    let b: CreateBody = body_or_respond!(headers, body);
+    let registry = state.registry.clone();
+    match blocking(move || registry.create(&b.name, crate::os::now_unix())).await {
+        Ok(app) => {
+            Json(json!({"appID": app.app_id, "name": app.name, "serverSecret": app.secret.expose()})).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+struct ImportBody {
+    #[serde(rename = "appID")]
+    app_id: u32,
+    #[serde(rename = "serverSecret")]
+    server_secret: String,
+    name: String,
+}
+
+async fn import_app(State(state): State<AppState>, _u: ConsoleUser, headers: HeaderMap, body: Bytes) -> Response {
+    let b: ImportBody = body_or_respond!(headers, body);
+    let Ok(secret) = AppSecret::new(&b.server_secret) else {
+        return error(StatusCode::BAD_REQUEST, "invalid_field", "serverSecret must be 32 characters");
+    };
+    if b.app_id == 0 {
+        return error(StatusCode::BAD_REQUEST, "invalid_field", "appID must be 1 to 4294967295");
+    }
+    let registry = state.registry.clone();
+    match blocking(move || registry.import(b.app_id, secret, &b.name, crate::os::now_unix())).await {
+        Ok(app) => Json(json!({"appID": app.app_id, "name": app.name})).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn reveal_secret(
+    State(state): State<AppState>,
+    ConsoleUser(user): ConsoleUser,
+    Path(app_id): Path<u32>,
+) -> Response {
+    let registry = state.registry.clone();
+    match blocking(move || registry.require(app_id)).await {
+        Ok(app) => {
+            tracing::info!(%user, app_id, "console: ServerSecret revealed");
+            Json(json!({"appID": app_id, "serverSecret": app.secret.expose()})).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenBody {
+    #[serde(rename = "userID")]
+    user_id: String,
+    #[serde(rename = "roomID", default)]
+    room_id: String,
+    #[serde(default = "yes")]
+    login: bool,
+    #[serde(default = "yes")]
+    publish: bool,
+    #[serde(default = "hour")]
+    ttl: u32,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn hour() -> u32 {
+    3600
+}
+
+async fn mint_token(
+    State(state): State<AppState>,
+    _u: ConsoleUser,
+    Path(app_id): Path<u32>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let b: TokenBody = body_or_respond!(headers, body);
+    if let Err(r) = duet_room::limits::user_id(&b.user_id) {
+        return error(StatusCode::BAD_REQUEST, "invalid_field", &r.message);
+    }
+    if !b.room_id.is_empty() {
+        if let Err(r) = duet_room::limits::room_id(&b.room_id) {
+            return error(StatusCode::BAD_REQUEST, "invalid_field", &r.message);
+        }
+    }
+    if b.ttl == 0 || b.ttl > crate::api::MAX_TOKEN_TTL {
+        return error(StatusCode::BAD_REQUEST, "invalid_field", "ttl must be 1 to 604800 seconds");
+    }
+    let grant = if b.room_id.is_empty() && b.login && b.publish {
+        Grant::everything()
+    } else {
+        Grant {
+            room_id: Some(b.room_id.clone()).filter(|r| !r.is_empty()),
+            login: b.login,
+            publish: b.publish,
+            stream_ids: None,
+        }
+    };
+    let registry = state.registry.clone();
+    let (user, ttl) = (b.user_id.clone(), b.ttl);
+    match blocking(move || crate::credentials::mint_token(&registry.require(app_id)?, &user, &grant, ttl)).await {
+        Ok(token) => {
+            Json(json!({"token": token, "userID": b.user_id, "expire": crate::os::now_unix() + i64::from(ttl)}))
+                .into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+/// Rooms of an app with their users and live streams (with play URLs).
+async fn live(State(state): State<AppState>, _u: ConsoleUser, Path(app_id): Path<u32>) -> Response {
+    let rooms = match state.signaling.admin(app_id, AdminRequest::ListRooms).await {
+        Ok(v) => v,
+        Err(r) => return error(StatusCode::INTERNAL_SERVER_ERROR, r.code.name(), &r.message),
+    };
+    let mut detailed: Vec<Value> = Vec::new();
+    for room in rooms["rooms"].as_array().into_iter().flatten() {
+        let room_id = room["roomID"].as_str().unwrap_or_default().to_owned();
+        if let Ok(d) = state.signaling.admin(app_id, AdminRequest::Room { room_id }).await {
+            detailed.push(d);
+        }
+    }
+    Json(json!({"appID": app_id, "rooms": detailed})).into_response()
+}
+
+#[derive(Deserialize)]
+struct WebhookBody {
+    url: String,
+    #[serde(default)]
+    secret: Option<String>,
+}
+
+async fn set_webhook(
+    State(state): State<AppState>,
+    _u: ConsoleUser,
+    Path(app_id): Path<u32>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let b: WebhookBody = body_or_respond!(headers, body);
+    if b.url.is_empty() {
+        let registry = state.registry.clone();
+        return match blocking(move || registry.clear_webhook(app_id)).await {
+            Ok(_) => Json(json!({"appID": app_id, "url": null})).into_response(),
+            Err(r) => r,
+        };
+    }
+    if let Err(e) = crate::http_client::check_url(&b.url) {
+        return error(StatusCode::BAD_REQUEST, "invalid_field", &e);
+    }
+    let secret = b.secret.filter(|s| !s.is_empty()).unwrap_or_else(crate::webhooks::new_secret);
+    let hook = crate::registry::Webhook { url: b.url.clone(), secret: secret.clone() };
+    let registry = state.registry.clone();
+    match blocking(move || registry.set_webhook(app_id, &hook)).await {
+        Ok(()) => Json(json!({"appID": app_id, "url": b.url, "secret": secret})).into_response(),
+        Err(r) => r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legal_domains_drop_the_path() {
+        assert_eq!(domain_of("wss://rtc.example.com/ws"), "wss://rtc.example.com");
+        assert_eq!(domain_of("https://rtc.example.com:8443/httplog"), "https://rtc.example.com:8443");
+        assert_eq!(domain_of("ws://127.0.0.1:8080"), "ws://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn sessions_expire_and_end() {
+        let s = ConsoleSessions::default();
+        let t = s.create("admin");
+        assert_eq!(s.user(&t).as_deref(), Some("admin"));
+        assert_eq!(s.user("forged"), None);
+        s.end(&t);
+        assert_eq!(s.user(&t), None);
+        for _ in 0..FAILURES_PER_MINUTE {
+            assert!(s.allow_attempt());
+            s.failed();
+        }
+        assert!(!s.allow_attempt());
+    }
+}

@@ -1,0 +1,57 @@
+//! The console's login against the real server: the first-start password, `duet admin
+//! password`, refusals, and pages served with their security headers. (The pages themselves
+//! are driven in Chromium by web/test/browser.test.mjs.)
+
+mod common;
+
+use common::{Server, data_dir, get, ok, request};
+use serde_json::json;
+
+fn login(server: &Server, user: &str, password: &str) -> common::Response {
+    let body = json!({"username": user, "password": password}).to_string();
+    request(server.http, "POST", "/console/api/login", &[], body.as_bytes(), None)
+}
+
+#[test]
+fn console_logins_and_password_changes() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let line = server.banner.lines().find(|l| l.trim_start().starts_with("Console")).unwrap();
+    let first = line.split("password ").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    assert_eq!(first.len(), 20, "{line}");
+
+    let res = login(&server, "admin", &first);
+    assert_eq!(res.status, 200, "{}", res.body);
+    let cookie = res.headers.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie:")).unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let session = cookie.split_once(':').unwrap().1.trim().split(';').next().unwrap().to_owned();
+    let overview = request(server.http, "GET", "/console/api/overview", &[("Cookie", session.clone())], b"", None);
+    assert_eq!(overview.status, 200, "{}", overview.body);
+    assert!(overview.body.contains(&server.app_id.to_string()));
+    let forged =
+        request(server.http, "GET", "/console/api/overview", &[("Cookie", "duet_console=00".into())], b"", None);
+    assert_eq!(forged.status, 401);
+
+    assert_eq!(login(&server, "admin", "wrong-password").status, 401);
+    assert_eq!(login(&server, "nobody", &first).status, 401);
+
+    // A new password replaces the old; a restart does not print it again.
+    let out = ok(&data, &["admin", "password", "--password", "correct horse battery"]);
+    assert!(out.contains("admin"), "{out}");
+    assert_eq!(login(&server, "admin", &first).status, 401);
+    assert_eq!(login(&server, "admin", "correct horse battery").status, 200);
+    let short = common::fails(&data, &["admin", "password", "--password", "short"]);
+    assert!(short.contains("at least 10 characters"), "{short}");
+    assert!(server.stop().success());
+    let again = Server::start(&data, &[]);
+    assert!(!again.banner.contains("password correct"), "{}", again.banner);
+    assert!(again.banner.contains("duet admin password"), "{}", again.banner);
+
+    for path in ["/", "/debug"] {
+        let page = get(again.http, path);
+        assert_eq!(page.status, 200);
+        assert!(page.headers.to_ascii_lowercase().contains("content-security-policy: default-src 'self'"), "{path}");
+    }
+    assert_eq!(get(again.http, "/assets/debug.js").status, 200);
+    assert_eq!(get(again.http, "/assets/nope.js").status, 404);
+}
