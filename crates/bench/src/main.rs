@@ -1,0 +1,148 @@
+//! `duet-bench`: load generators and measurements for Duet, or any RTMP/HTTP-FLV server on
+//! loopback: fan-out cost, relay latency and first frame (`fanout`), the kernel's cost floor
+//! (`floor`), and signaling scale (`signaling`). Every run is bounded in players and seconds and
+//! prints one JSON line; `scripts/bench.sh` runs the set and prints the table.
+#![forbid(unsafe_code)]
+
+mod fanout;
+mod flv_client;
+mod procstat;
+mod rtmp_client;
+mod signaling;
+mod synthetic;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "duet-bench", about = "Loopback load for Duet and other RTMP/HTTP-FLV servers")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Hard limits, so no run is unbounded.
+const MAX_PLAYERS: usize = 5000;
+const MAX_SECONDS: u64 = 120;
+const MAX_SESSIONS: usize = 20_000;
+
+#[derive(Subcommand)]
+enum Command {
+    /// One publisher, N players; reports server CPU, bytes, latency, first frame.
+    Fanout {
+        /// Label of this run.
+        #[arg(long)]
+        name: String,
+        /// RTMP publish URL (omit with --raw: the floor sender makes the stream).
+        #[arg(long)]
+        publish: Option<String>,
+        /// RTMP play URL.
+        #[arg(long, conflicts_with_all = ["flv", "raw"])]
+        play: Option<String>,
+        /// HTTP-FLV play URL.
+        #[arg(long, conflicts_with = "raw")]
+        flv: Option<String>,
+        /// host:port of `duet-bench floor`.
+        #[arg(long)]
+        raw: Option<String>,
+        /// Players.
+        #[arg(long, default_value_t = 1000)]
+        players: usize,
+        /// Steady-window seconds.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Publisher bitrate, kbit/s.
+        #[arg(long, default_value_t = 1000)]
+        kbps: u32,
+        /// Keyframe interval, ms.
+        #[arg(long, default_value_t = 2000)]
+        gop_ms: u32,
+        /// PID of the server to measure.
+        #[arg(long)]
+        server_pid: u32,
+    },
+    /// The cost floor: writes pre-packaged chunks to every connected socket.
+    Floor {
+        /// Listen address (loopback).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: String,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Bitrate, kbit/s.
+        #[arg(long, default_value_t = 1000)]
+        kbps: u32,
+        /// Keyframe interval, ms.
+        #[arg(long, default_value_t = 2000)]
+        gop_ms: u32,
+    },
+    /// Signaling scale: logins, memory per session, broadcast and stream ADD to a big room.
+    Signaling {
+        /// ws://host:port/ws
+        #[arg(long)]
+        ws: String,
+        /// AppID.
+        #[arg(long)]
+        app_id: u32,
+        /// ServerSecret (tokens are minted locally).
+        #[arg(long)]
+        secret: String,
+        /// Sessions.
+        #[arg(long, default_value_t = 10_000)]
+        sessions: usize,
+        /// Members of the big room.
+        #[arg(long, default_value_t = 1000)]
+        big: usize,
+        /// PID of the server to measure.
+        #[arg(long)]
+        server_pid: u32,
+    },
+}
+
+fn loopback(url: &str) -> anyhow::Result<()> {
+    let host = url.split("://").nth(1).unwrap_or(url);
+    anyhow::ensure!(
+        host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]"),
+        "benchmarks run on loopback only: {url}"
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Fanout { name, publish, play, flv, raw, players, seconds, kbps, gop_ms, server_pid } => {
+            anyhow::ensure!(
+                players <= MAX_PLAYERS && seconds <= MAX_SECONDS,
+                "at most {MAX_PLAYERS} players and {MAX_SECONDS} s"
+            );
+            let source = match (play, flv, raw) {
+                (Some(u), _, _) => fanout::Source::Rtmp(u),
+                (_, Some(u), _) => fanout::Source::Flv(u),
+                (_, _, Some(a)) => fanout::Source::Raw(a),
+                _ => anyhow::bail!("give --play, --flv or --raw"),
+            };
+            for u in publish.iter().chain(match &source {
+                fanout::Source::Rtmp(u) | fanout::Source::Flv(u) | fanout::Source::Raw(u) => Some(u),
+            }) {
+                loopback(u)?;
+            }
+            let plan = fanout::Plan { name, publish, source, players, seconds, kbps, gop_ms, server_pid };
+            println!("{}", fanout::run(plan).await?);
+        }
+        Command::Floor { listen, seconds, kbps, gop_ms } => {
+            loopback(&listen)?;
+            anyhow::ensure!(seconds <= 10 * MAX_SECONDS, "at most {} s", 10 * MAX_SECONDS);
+            fanout::floor_server(listen, kbps, gop_ms, seconds).await?;
+        }
+        Command::Signaling { ws, app_id, secret, sessions, big, server_pid } => {
+            loopback(&ws)?;
+            anyhow::ensure!(sessions <= MAX_SESSIONS && big <= sessions, "at most {MAX_SESSIONS} sessions");
+            let secret = duet_token::AppSecret::new(&secret).map_err(|e| anyhow::anyhow!("--secret: {e}"))?;
+            #[allow(clippy::disallowed_methods)]
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
+            let plan = signaling::Plan { ws, app_id, secret, sessions, big, server_pid, now };
+            println!("{}", signaling::run(plan).await?);
+        }
+    }
+    Ok(())
+}
