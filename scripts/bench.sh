@@ -30,7 +30,7 @@ if ! need nginx-light && ! need nginx || ! need libnginx-mod-rtmp; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nginx-light libnginx-mod-rtmp >/dev/null
 fi
 scripts/setup.sh >/dev/null
-cargo build --release --quiet --bin duet --bin duet-bench
+cargo build --release --quiet --workspace --bins
 DUET=target/release/duet
 BENCH=target/release/duet-bench
 ulimit -n "$(ulimit -Hn)" || true
@@ -62,10 +62,14 @@ run() { # run NAME ARGS...: one fan-out, its JSON appended to the results
 
 # --- Duet -------------------------------------------------------------------------------------
 start_duet fanout
-url() { "$DUET" url "$@" --data "$DUET_DATA" --app-id "$APP" --public-rtmp-url "rtmp://$RTMP" --public-http-url "http://$HTTP" --ttl 3600; }
-run "duet-rtmp" --publish "$(url publish --stream-id a)" --play "$(url play --stream-id a)" --players "$PLAYERS" --server-pid "$DUET_PID"
-run "duet-flv" --publish "$(url publish --stream-id b)" --flv "$(url play --stream-id b --format flv)" --players "$PLAYERS" --server-pid "$DUET_PID"
-run "duet-rtmp-1" --publish "$(url publish --stream-id c)" --play "$(url play --stream-id c)" --players 1 --server-pid "$DUET_PID"
+publish_url() { "$DUET" url publish --data "$DUET_DATA" --app-id "$APP" --public-rtmp-url "rtmp://$RTMP" --ttl 3600 --stream-id "$1"; }
+play_url() {
+  "$DUET" url play --data "$DUET_DATA" --app-id "$APP" --public-rtmp-url "rtmp://$RTMP" --public-http-url "http://$HTTP" \
+    --ttl 3600 --stream-id "$1" --format "$2"
+}
+run "duet-rtmp" --publish "$(publish_url a)" --play "$(play_url a rtmp)" --players "$PLAYERS" --server-pid "$DUET_PID"
+run "duet-flv" --publish "$(publish_url b)" --flv "$(play_url b flv)" --players "$PLAYERS" --server-pid "$DUET_PID"
+run "duet-rtmp-1" --publish "$(publish_url c)" --play "$(play_url c rtmp)" --players 1 --server-pid "$DUET_PID"
 
 # --- nginx-rtmp -------------------------------------------------------------------------------
 NGINX_PORT=19350

@@ -258,51 +258,37 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
     }))
 }
 
-/// The floor: accepts players on `addr` and writes the same pre-packaged RTMP chunks to every
-/// socket, with no protocol work, until `seconds` have passed.
-pub async fn floor_server(addr: String, kbps: u32, gop_ms: u32, seconds: u64) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
+/// The floor: accepts players on `addr` and, from one thread, writes the same pre-packaged
+/// RTMP chunks to every socket (one blocking write per socket per message, no protocol work,
+/// no per-player task), until `seconds` have passed.
+pub fn floor_server(addr: &str, kbps: u32, gop_ms: u32, seconds: u64) -> anyhow::Result<()> {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind(addr)?;
     println!("floor listening on {}", listener.local_addr()?);
-    let (tx, _) = tokio::sync::broadcast::channel::<bytes::Bytes>(1024);
-    let header: bytes::Bytes = {
-        let mut out = Vec::new();
-        for m in synthetic::sequence_headers() {
-            duet_rtmp::chunk::encode(&mut out, 6, 0, m.type_id, 1, &m.payload, 4096);
-        }
-        out.into()
-    };
-    let sender = tx.clone();
-    tokio::spawn(async move {
-        let mut source = Synthetic::new(kbps, gop_ms);
-        let start = Instant::now();
-        let mut tick = tokio::time::interval(Duration::from_millis(5));
-        loop {
-            tick.tick().await;
-            for m in source.due(start.elapsed().as_millis() as u32) {
-                let mut out = Vec::with_capacity(m.payload.len() + 32);
-                let csid = if m.type_id == synthetic::AUDIO { 4 } else { 6 };
-                duet_rtmp::chunk::encode(&mut out, csid, m.timestamp, m.type_id, 1, &m.payload, 4096);
-                let _ = sender.send(out.into());
+    let mut header = Vec::new();
+    for m in synthetic::sequence_headers() {
+        duet_rtmp::chunk::encode(&mut header, 6, 0, m.type_id, 1, &m.payload, 4096);
+    }
+    let sockets = Arc::new(std::sync::Mutex::new(Vec::<std::net::TcpStream>::new()));
+    let accepted = sockets.clone();
+    std::thread::spawn(move || {
+        for mut tcp in listener.incoming().map_while(Result::ok) {
+            let _ = tcp.set_nodelay(true);
+            if tcp.write_all(&header).is_ok() {
+                accepted.lock().unwrap_or_else(|p| p.into_inner()).push(tcp);
             }
         }
     });
-    let end = Instant::now() + Duration::from_secs(seconds);
-    loop {
-        let accepted = tokio::time::timeout_at(end.into(), listener.accept()).await;
-        let Ok(Ok((mut tcp, _))) = accepted else { return Ok(()) };
-        let mut rx = tx.subscribe();
-        let header = header.clone();
-        tokio::spawn(async move {
-            use tokio::io::AsyncWriteExt;
-            let _ = tcp.set_nodelay(true);
-            if tcp.write_all(&header).await.is_err() {
-                return;
-            }
-            while let Ok(bytes) = rx.recv().await {
-                if tcp.write_all(&bytes).await.is_err() {
-                    return;
-                }
-            }
-        });
+    let mut source = Synthetic::new(kbps, gop_ms);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(seconds) {
+        std::thread::sleep(Duration::from_millis(5));
+        for m in source.due(start.elapsed().as_millis() as u32) {
+            let mut out = Vec::with_capacity(m.payload.len() + 32);
+            let csid = if m.type_id == synthetic::AUDIO { 4 } else { 6 };
+            duet_rtmp::chunk::encode(&mut out, csid, m.timestamp, m.type_id, 1, &m.payload, 4096);
+            sockets.lock().unwrap_or_else(|p| p.into_inner()).retain_mut(|tcp| tcp.write_all(&out).is_ok());
+        }
     }
+    Ok(())
 }

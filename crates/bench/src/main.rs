@@ -132,7 +132,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Floor { listen, seconds, kbps, gop_ms } => {
             loopback(&listen)?;
             anyhow::ensure!(seconds <= 10 * MAX_SECONDS, "at most {} s", 10 * MAX_SECONDS);
-            fanout::floor_server(listen, kbps, gop_ms, seconds).await?;
+            tokio::task::spawn_blocking(move || fanout::floor_server(&listen, kbps, gop_ms, seconds)).await??;
         }
         Command::Signaling { ws, app_id, secret, sessions, big, server_pid } => {
             loopback(&ws)?;

@@ -267,6 +267,36 @@ impl Subscriber {
         }
     }
 
+    /// The next packet if one is ready now (for batching writes); `None` when none is, or
+    /// when the stream ended (the next [`Subscriber::next`] says which).
+    pub fn try_next(&mut self) -> Option<Arc<Packet>> {
+        if let Some(p) = self.start.pop() {
+            return Some(p);
+        }
+        loop {
+            match self.rx.try_recv() {
+                Ok(p) => {
+                    self.has_video |= p.kind == Kind::Video;
+                    if self.skipping {
+                        let resumes = p.keyframe || !self.has_video || p.sequence_header || p.kind == Kind::Metadata;
+                        if !resumes {
+                            continue;
+                        }
+                        self.skipping = !p.keyframe && self.has_video;
+                    }
+                    return Some(p);
+                }
+                Err(broadcast::error::TryRecvError::Lagged(_)) => {
+                    if !self.skipping {
+                        self.stats.keyframe_skips.fetch_add(1, Relaxed);
+                    }
+                    self.skipping = true;
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+
     /// Counts bytes sent to this player.
     pub fn sent(&self, bytes: usize) {
         self.stats.bytes_out.fetch_add(bytes as u64, Relaxed);

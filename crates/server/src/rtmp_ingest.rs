@@ -23,6 +23,8 @@ use crate::signaling::Signaling;
 
 /// Time allowed from TCP accept to the end of the handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A player's write gathers ready packets up to this many bytes.
+const BATCH_BYTES: usize = 256 * 1024;
 /// Longest a write to a peer may block.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// A connection that neither publishes nor plays is closed this long after the handshake (or
@@ -159,10 +161,10 @@ impl Conn<'_> {
                     }
                 }
                 happening = role_event(&mut self.role) => match happening {
-                    RoleEvent::Packet(bytes) => {
-                        write(tcp, &bytes).await?;
+                    RoleEvent::Packets(batch) => {
+                        let sent = write_batch(tcp, &batch).await?;
                         if let Role::Playing(sub) = &self.role {
-                            sub.sent(bytes.len());
+                            sub.sent(sent);
                         }
                     }
                     RoleEvent::StreamEnded => {
@@ -316,6 +318,41 @@ impl Conn<'_> {
     }
 }
 
+/// Writes packets with as few system calls as the socket allows (vectored writes); returns
+/// the bytes written.
+async fn write_batch(tcp: &mut TcpStream, batch: &[bytes::Bytes]) -> Result<usize, String> {
+    let total: usize = batch.iter().map(|b| b.len()).sum();
+    let all = async {
+        let (mut index, mut offset) = (0, 0);
+        while index < batch.len() {
+            let slices: Vec<std::io::IoSlice<'_>> = std::iter::once(std::io::IoSlice::new(&batch[index][offset..]))
+                .chain(batch[index + 1..].iter().map(|b| std::io::IoSlice::new(b)))
+                .collect();
+            let mut n = tcp.write_vectored(&slices).await?;
+            if n == 0 {
+                return Err(std::io::Error::from(std::io::ErrorKind::WriteZero));
+            }
+            while n > 0 && index < batch.len() {
+                let left = batch[index].len() - offset;
+                if n >= left {
+                    n -= left;
+                    index += 1;
+                    offset = 0;
+                } else {
+                    offset += n;
+                    n = 0;
+                }
+            }
+        }
+        Ok::<(), std::io::Error>(())
+    };
+    match tokio::time::timeout(WRITE_TIMEOUT, all).await {
+        Ok(Ok(())) => Ok(total),
+        Ok(Err(e)) => Err(format!("write failed: {e}")),
+        Err(_) => Err("peer stopped reading".into()),
+    }
+}
+
 async fn write(tcp: &mut TcpStream, bytes: &[u8]) -> Result<(), String> {
     match tokio::time::timeout(WRITE_TIMEOUT, tcp.write_all(bytes)).await {
         Ok(Ok(())) => Ok(()),
@@ -325,8 +362,8 @@ async fn write(tcp: &mut TcpStream, bytes: &[u8]) -> Result<(), String> {
 }
 
 enum RoleEvent {
-    /// RTMP bytes for a player.
-    Packet(bytes::Bytes),
+    /// RTMP bytes for a player, one or more packets.
+    Packets(Vec<bytes::Bytes>),
     /// The played stream ended.
     StreamEnded,
     /// Signaling asked to stop this publisher.
@@ -337,7 +374,18 @@ enum RoleEvent {
 /// a request to cut the publisher. Pending forever for a connection that does neither.
 async fn role_event(role: &mut Role) -> RoleEvent {
     match role {
-        Role::Playing(sub) => sub.next().await.map_or(RoleEvent::StreamEnded, |p| RoleEvent::Packet(p.rtmp.clone())),
+        Role::Playing(sub) => {
+            let Some(first) = sub.next().await else { return RoleEvent::StreamEnded };
+            // Whatever else is ready goes out in the same write.
+            let mut batch = vec![first.rtmp.clone()];
+            let mut size = first.rtmp.len();
+            while size < BATCH_BYTES {
+                let Some(p) = sub.try_next() else { break };
+                size += p.rtmp.len();
+                batch.push(p.rtmp.clone());
+            }
+            RoleEvent::Packets(batch)
+        }
         Role::Publishing(p) => {
             p.cut_requested().await;
             RoleEvent::Cut

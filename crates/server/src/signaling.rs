@@ -30,6 +30,10 @@ const HUB_INBOX: usize = 4096;
 /// WebSocket messages above this are not read at all: the connection is closed. Between the
 /// protocol limit (`limits::MAX_FRAME`) and this, the client gets `frame_too_large`.
 pub const MAX_WS_MESSAGE: usize = 64 * 1024;
+/// Initial read buffer of a connection.
+const READ_BUFFER: usize = 4 * 1024;
+/// How long a looked-up app secret is reused (a rotation takes effect within this).
+const SECRET_CACHE: Duration = Duration::from_secs(2);
 /// Longest a write to a client may block before the connection is dropped.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -47,10 +51,15 @@ enum ToConn {
     Close(ErrorCode),
 }
 
+/// App secrets (None: no such app) and when they were read.
+type SecretCache = HashMap<u32, (Option<AppSecret>, Instant)>;
+
 /// A handle to the hub task, shared by connection tasks.
 #[derive(Clone)]
 pub struct Signaling {
     inbox: mpsc::Sender<HubInput>,
+    /// Recently looked-up app secrets, so a burst of logins does not queue on SQLite.
+    secrets: Arc<std::sync::Mutex<SecretCache>>,
     next_conn: Arc<AtomicU64>,
     /// Connection tasks still running, so shutdown can wait for their farewell frames.
     open: Arc<watch::Sender<usize>>,
@@ -72,7 +81,12 @@ impl Signaling {
         let (inbox, rx) = mpsc::channel(HUB_INBOX);
         let hub = Hub::new(config, crate::os::random());
         tokio::spawn(run_hub(hub, rx, Sinks { metrics, media, webhooks }));
-        Self { inbox, next_conn: Arc::new(AtomicU64::new(1)), open: Arc::new(watch::Sender::new(0)) }
+        Self {
+            inbox,
+            secrets: Arc::default(),
+            next_conn: Arc::new(AtomicU64::new(1)),
+            open: Arc::new(watch::Sender::new(0)),
+        }
     }
 
     /// Reports a stream that started or stopped arriving.
@@ -91,6 +105,24 @@ impl Signaling {
     /// Tells every client the server is going away and closes their connections.
     pub async fn shutdown(&self) {
         let _ = self.inbox.send(HubInput::Shutdown).await;
+    }
+
+    /// The app's secret (or `None` when it has no app), from the cache or the registry.
+    async fn secret(&self, registry: &Arc<Registry>, app_id: u32) -> Option<AppSecret> {
+        let cached = {
+            let cache = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
+            cache.get(&app_id).filter(|(_, at)| at.elapsed() < SECRET_CACHE).map(|(s, _)| s.clone())
+        };
+        if let Some(secret) = cached {
+            return secret;
+        }
+        let secret = lookup_secret(registry, app_id).await;
+        let mut cache = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() > 10_000 {
+            cache.retain(|_, (_, at)| at.elapsed() < SECRET_CACHE);
+        }
+        cache.insert(app_id, (secret.clone(), Instant::now()));
+        secret
     }
 
     /// Waits until every connection task has ended (after [`Signaling::shutdown`]).
@@ -203,6 +235,9 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Res
     let registry = state.registry.clone();
     ws.max_message_size(MAX_WS_MESSAGE)
         .max_frame_size(MAX_WS_MESSAGE)
+        // Idle sessions are most of a server's sessions: small buffers (they grow when needed).
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| connection(socket, signaling, registry))
 }
 
@@ -231,7 +266,7 @@ async fn connection(mut socket: WebSocket, signaling: Signaling, registry: Arc<R
                 };
                 let frame = wire::parse(text.as_str());
                 let secret = match frame.as_ref().ok().and_then(|f| f.request.app_to_look_up()) {
-                    Some(app_id) => lookup_secret(&registry, app_id).await,
+                    Some(app_id) => signaling.secret(&registry, app_id).await,
                     None => None,
                 };
                 if signaling.inbox.send(HubInput::Frame(conn, frame, secret)).await.is_err() {
