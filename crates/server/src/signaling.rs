@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use duet_media::Hub as MediaHub;
 use duet_room::admin::AdminRequest;
@@ -47,7 +47,8 @@ enum HubInput {
 }
 
 enum ToConn {
-    Frame(Arc<str>),
+    /// A text frame; the bytes are shared by every recipient of the same push.
+    Frame(Utf8Bytes),
     Close(ErrorCode),
 }
 
@@ -192,12 +193,23 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 /// which may produce more outputs, so this repeats until the hub is quiet.
 fn drain(hub: &mut Hub, outboxes: &mut HashMap<ConnId, mpsc::Sender<ToConn>>, sinks: &Sinks) {
     let (metrics, media) = (&sinks.metrics, &sinks.media);
+    // A push to many members comes out as consecutive sends of one `Arc<str>`: convert it to
+    // WebSocket bytes once and share them.
+    let mut last: Option<(Arc<str>, Utf8Bytes)> = None;
     loop {
         let mut too_slow = Vec::new();
         while let Some(out) = hub.poll_output() {
             match out {
                 Output::Send { conn, frame } => {
-                    if outboxes.get(&conn).is_some_and(|o| o.try_send(ToConn::Frame(frame)).is_err()) {
+                    let bytes = match &last {
+                        Some((text, bytes)) if Arc::ptr_eq(text, &frame) => bytes.clone(),
+                        _ => {
+                            let bytes = Utf8Bytes::from(frame.as_ref());
+                            last = Some((frame, bytes.clone()));
+                            bytes
+                        }
+                    };
+                    if outboxes.get(&conn).is_some_and(|o| o.try_send(ToConn::Frame(bytes)).is_err()) {
                         too_slow.push(conn);
                     }
                 }
@@ -275,7 +287,7 @@ async fn connection(mut socket: WebSocket, signaling: Signaling, registry: Arc<R
             }
             out = from_hub.recv() => match out {
                 Some(ToConn::Frame(frame)) => {
-                    if !send(&mut socket, Message::Text(frame.as_ref().into())).await {
+                    if !send(&mut socket, Message::Text(frame)).await {
                         break;
                     }
                 }
