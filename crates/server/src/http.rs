@@ -47,8 +47,8 @@ pub struct AppState {
 #[derive(Clone, Copy, Debug)]
 pub struct Peer(pub std::net::SocketAddr);
 
-impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+impl Connected<IncomingStream<'_, crate::write_deadline::PlainListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, crate::write_deadline::PlainListener>) -> Self {
         Peer(*stream.remote_addr())
     }
 }

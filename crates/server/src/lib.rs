@@ -30,6 +30,7 @@ pub mod rtmp_ingest;
 pub mod signaling;
 pub mod tls;
 pub mod webhooks;
+pub mod write_deadline;
 
 use std::process::ExitCode;
 

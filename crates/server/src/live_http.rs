@@ -4,8 +4,9 @@
 //! - `GET /live/{appID}/{streamID}.mp4?...`: fragmented MP4 for Media Source Extensions (the
 //!   `Content-Type` carries the codecs for `addSourceBuffer`), for the browser debug page.
 //!
-//! The same slow-player rule as RTMP applies: the body is produced only as fast as the client
-//! reads, and a player that falls behind skips to the next keyframe.
+//! The same slow-player rules as RTMP apply: the body is produced only as fast as the client
+//! reads, a player that falls behind skips to the next keyframe, and one that takes no data for
+//! 30 s is disconnected (`write_deadline`).
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};

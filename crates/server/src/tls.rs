@@ -15,6 +15,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use crate::metrics::Metrics;
+use crate::write_deadline::WriteDeadline;
 
 /// How long a client gets to finish its TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,7 +46,7 @@ pub fn load_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::Server
 
 /// An [`axum::serve::Listener`] yielding connections whose TLS handshake already succeeded.
 pub struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    ready: mpsc::Receiver<(TlsStream<WriteDeadline<TcpStream>>, SocketAddr)>,
     local: SocketAddr,
 }
 
@@ -72,6 +73,7 @@ impl TlsListener {
                 };
                 let (acceptor, tx, metrics) = (acceptor.clone(), tx.clone(), metrics.clone());
                 tokio::spawn(async move {
+                    let stream = WriteDeadline::new(stream, crate::write_deadline::LIMIT);
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => {
                             let _ = tx.send((tls, peer)).await;
@@ -93,7 +95,7 @@ impl TlsListener {
 }
 
 impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
+    type Io = TlsStream<WriteDeadline<TcpStream>>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {

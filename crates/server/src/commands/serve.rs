@@ -104,7 +104,11 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
                 .with_graceful_shutdown(stopped(stop_rx.clone()))
                 .into_future(),
         ),
-        None => Box::pin(axum::serve(http, routes).with_graceful_shutdown(stopped(stop_rx.clone())).into_future()),
+        None => Box::pin(
+            axum::serve(crate::write_deadline::PlainListener(http), routes)
+                .with_graceful_shutdown(stopped(stop_rx.clone()))
+                .into_future(),
+        ),
     };
     tracing::info!(http = %http_addr, rtmp = %rtmp_addr, tls = s.tls.is_some(), "duet is serving");
     // WebSocket connections outlive the HTTP server's graceful shutdown: wait for them too, so
