@@ -195,7 +195,10 @@ async function play(s) {
   } catch (e) {
     if (!me.stopped) log(`playback of ${s.streamID} stopped: ${e.message || e}`, "error");
   }
-  if (!me.stopped) log(`stream ${s.streamID} ended`);
+  if (me.stopped) return;
+  log(`stream ${s.streamID} ended`);
+  // The server ends the body when the stream's codec configuration changed: start again.
+  if (streams.has(s.streamID) && player === me) setTimeout(() => player === me && play(streams.get(s.streamID)), 500);
 }
 
 setInterval(() => {

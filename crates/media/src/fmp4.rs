@@ -58,7 +58,8 @@ impl AacConfig {
     /// From an FLV/RTMP AAC sequence header (audio payload with packet type 0).
     pub fn from_sequence_header(payload: &[u8]) -> Option<Self> {
         let asc = payload.get(2..)?.to_vec();
-        if asc.len() < 2 {
+        // Descriptor lengths are written in one byte: a config this long is not AAC anyway.
+        if asc.len() < 2 || asc.len() > 64 {
             return None;
         }
         const RATES: [u32; 13] =
@@ -148,6 +149,20 @@ impl Fmp4Muxer {
             });
         });
         out.into()
+    }
+
+    /// Whether `p` is a sequence header different from the one in the init segment (an encoder
+    /// restart or a resolution change): the player then needs a new init segment.
+    pub fn config_changed(&self, p: &Packet) -> bool {
+        if !p.sequence_header || p.flv.len() < 15 {
+            return false;
+        }
+        let payload = &p.flv[11..p.flv.len() - 4];
+        match p.kind {
+            Kind::Video => self.video.as_ref().is_some_and(|v| payload.get(5..) != Some(&v.record[..])),
+            Kind::Audio => self.audio.as_ref().is_some_and(|a| payload.get(2..) != Some(&a.asc[..])),
+            Kind::Metadata => false,
+        }
     }
 
     /// Takes one packet; returns the fragment of the previous sample of its track, if any.
@@ -403,7 +418,7 @@ impl Bits {
                 return None;
             }
         }
-        Some((1u32 << zeros) - 1 + self.bits(zeros)?)
+        ((1u32 << zeros) - 1).checked_add(self.bits(zeros)?)
     }
 
     fn se(&mut self) -> Option<i64> {
@@ -448,8 +463,8 @@ fn sps_size(sps: &[u8]) -> Option<(u16, u16)> {
     }
     b.ue()?; // max_num_ref_frames
     b.bit()?;
-    let width_mbs = b.ue()? + 1;
-    let height_units = b.ue()? + 1;
+    let width_mbs = b.ue()?.checked_add(1)?;
+    let height_units = b.ue()?.checked_add(1)?;
     let frame_mbs_only = b.bit()?;
     if frame_mbs_only == 0 {
         b.bit()?;
@@ -459,14 +474,16 @@ fn sps_size(sps: &[u8]) -> Option<(u16, u16)> {
     if b.bit()? == 1 {
         (cl, cr, ct, cb) = (b.ue()?, b.ue()?, b.ue()?, b.ue()?);
     }
-    let (crop_x, crop_y) = match chroma {
+    let (crop_x, crop_y): (u32, u32) = match chroma {
         0 => (1, 2 - frame_mbs_only),
         1 => (2, 2 * (2 - frame_mbs_only)),
         2 => (2, 2 - frame_mbs_only),
         _ => (1, 2 - frame_mbs_only),
     };
-    let width = (width_mbs * 16).checked_sub(crop_x * (cl + cr))?;
-    let height = ((2 - frame_mbs_only) * height_units * 16).checked_sub(crop_y * (ct + cb))?;
+    let crop_w = crop_x.checked_mul(cl.checked_add(cr)?)?;
+    let crop_h = crop_y.checked_mul(ct.checked_add(cb)?)?;
+    let width = width_mbs.checked_mul(16)?.checked_sub(crop_w)?;
+    let height = (2 - frame_mbs_only).checked_mul(height_units)?.checked_mul(16)?.checked_sub(crop_h)?;
     Some((u16::try_from(width).ok()?, u16::try_from(height).ok()?))
 }
 
@@ -506,6 +523,15 @@ mod tests {
         assert_eq!(mime_type(None, Some(&a)), "audio/mp4; codecs=\"mp4a.40.2\"");
         assert!(AvcConfig::from_sequence_header(&[0x17, 0, 0]).is_none());
         assert!(AacConfig::from_sequence_header(&[0xaf, 0, 0x17, 0x90]).is_none(), "sample rate index 15");
+        let mut long = vec![0xaf, 0, 0x12, 0x10];
+        long.resize(200, 0);
+        assert!(AacConfig::from_sequence_header(&long).is_none(), "too long for one-byte descriptor lengths");
+        let m = Fmp4Muxer::new(Some(v.clone()), Some(a.clone()));
+        assert!(!m.config_changed(&Packet::new(Kind::Video, 0, &avc_header())));
+        let mut other = avc_header();
+        *other.last_mut().unwrap() ^= 1;
+        assert!(m.config_changed(&Packet::new(Kind::Video, 0, &other)));
+        assert!(m.config_changed(&Packet::new(Kind::Audio, 0, &[0xaf, 0, 0x11, 0x90])));
     }
 
     fn boxes(mut data: &[u8]) -> Vec<(String, usize)> {

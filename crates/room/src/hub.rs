@@ -410,6 +410,19 @@ impl Hub {
         self.timers.next()
     }
 
+    /// The server is stopping: every connection is closed with `server_shutdown` and every
+    /// session ends (their `user.logout`, `stream.closed` and `room.closed` events go out).
+    pub fn shutdown(&mut self, now: Now) {
+        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in conns {
+            self.close_conn(conn, ErrorCode::ServerShutdown);
+        }
+        let sessions: Vec<u64> = self.sessions.keys().copied().collect();
+        for sid in sessions {
+            self.remove_session(now, sid, ErrorCode::ServerShutdown.name());
+        }
+    }
+
     /// Pending deadlines (one per live connection, grace period, membership token, ...).
     pub fn timer_count(&self) -> usize {
         self.timers.len()

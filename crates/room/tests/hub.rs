@@ -854,3 +854,25 @@ fn an_old_url_of_another_user_cannot_publish_into_a_reservation() {
     assert_eq!(w.stopped_media, ["s"], "the media connection is cut");
     assert!(w.take_push(2, "roomStreamUpdate").is_empty(), "nothing went live");
 }
+
+#[test]
+fn shutdown_closes_everyone_and_reports_their_logouts() {
+    let mut w = World::new();
+    w.connect(1);
+    w.connect(2);
+    w.login(1, "room", "A");
+    w.login(2, "room", "B");
+    w.events.clear();
+    w.hub.shutdown(w.now);
+    w.drain();
+    assert_eq!(w.closed.get(&1), Some(&ErrorCode::ServerShutdown));
+    assert_eq!(w.closed.get(&2), Some(&ErrorCode::ServerShutdown));
+    let mut events = w.events.clone();
+    events.sort();
+    assert_eq!(
+        events,
+        ["room.closed room", "user.logout room A server_shutdown", "user.logout room B server_shutdown"]
+    );
+    assert_eq!(w.hub.session_count(), 0);
+    assert_eq!(w.hub.room_count(), 0);
+}

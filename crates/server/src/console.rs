@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -22,18 +22,26 @@ use duet_token::{AppSecret, Grant};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::http::{AppState, error};
+use crate::http::{AppState, Peer, error};
 
 const COOKIE: &str = "duet_console";
 const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
-/// Failed logins allowed per minute (all users together); beyond, logins wait.
+/// Login attempts allowed per minute from one address (each counts until it succeeds).
 const FAILURES_PER_MINUTE: usize = 10;
+/// Login attempts allowed per minute from all addresses together (bounds the hashing work).
+const ATTEMPTS_PER_MINUTE: usize = 120;
 
-/// Console sessions and recent login failures.
+/// Console sessions and recent login attempts.
 #[derive(Default)]
 pub struct ConsoleSessions {
     sessions: Mutex<HashMap<String, (String, Instant)>>,
-    failures: Mutex<Vec<Instant>>,
+    attempts: Mutex<Attempts>,
+}
+
+#[derive(Default)]
+struct Attempts {
+    by_ip: HashMap<std::net::IpAddr, Vec<Instant>>,
+    all: Vec<Instant>,
 }
 
 impl ConsoleSessions {
@@ -55,16 +63,31 @@ impl ConsoleSessions {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(token);
     }
 
-    /// Records a failure; false when too many happened in the last minute.
-    fn allow_attempt(&self) -> bool {
-        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+    /// Counts an attempt from `ip` (as a failure until [`Self::succeeded`]); false when that
+    /// address, or everyone together, tried too often in the last minute.
+    fn begin_attempt(&self, ip: std::net::IpAddr) -> bool {
+        let mut a = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        f.retain(|t| now.duration_since(*t) < Duration::from_secs(60));
-        f.len() < FAILURES_PER_MINUTE
+        let recent = |t: &Instant| now.duration_since(*t) < Duration::from_secs(60);
+        a.all.retain(recent);
+        a.by_ip.retain(|_, v| {
+            v.retain(recent);
+            !v.is_empty()
+        });
+        if a.all.len() >= ATTEMPTS_PER_MINUTE || a.by_ip.get(&ip).is_some_and(|v| v.len() >= FAILURES_PER_MINUTE) {
+            return false;
+        }
+        a.all.push(now);
+        a.by_ip.entry(ip).or_default().push(now);
+        true
     }
 
-    fn failed(&self) {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).push(Instant::now());
+    /// A successful login does not count against its address.
+    fn succeeded(&self, ip: std::net::IpAddr) {
+        let mut a = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = a.by_ip.get_mut(&ip) {
+            v.pop();
+        }
     }
 }
 
@@ -171,10 +194,15 @@ struct LoginBody {
     password: String,
 }
 
-async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let b: LoginBody = body_or_respond!(headers, body);
-    if !state.console.allow_attempt() {
-        return error(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", "too many failed logins; wait a minute");
+    if !state.console.begin_attempt(peer.ip()) {
+        return error(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", "too many login attempts; wait a minute");
     }
     let registry = state.registry.clone();
     let username = b.username.clone();
@@ -183,10 +211,11 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
         Err(r) => return r,
     };
     if !ok {
-        state.console.failed();
-        tracing::warn!(user = %b.username, "console login failed");
+        // The typed name is not logged: people sometimes type a password there.
+        tracing::warn!(peer = %peer.ip(), "console login failed");
         return error(StatusCode::UNAUTHORIZED, "bad_credentials", "wrong username or password");
     }
+    state.console.succeeded(peer.ip());
     let token = state.console.create(&b.username);
     let secure = if state.tls { "; Secure" } else { "" };
     let set = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}", SESSION_TTL.as_secs());
@@ -430,10 +459,13 @@ mod tests {
         assert_eq!(s.user("forged"), None);
         s.end(&t);
         assert_eq!(s.user(&t), None);
+        let (a, b): (std::net::IpAddr, std::net::IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
         for _ in 0..FAILURES_PER_MINUTE {
-            assert!(s.allow_attempt());
-            s.failed();
+            assert!(s.begin_attempt(a));
         }
-        assert!(!s.allow_attempt());
+        assert!(!s.begin_attempt(a), "this address is over its limit");
+        assert!(s.begin_attempt(b), "others are not locked out");
+        s.succeeded(b);
+        assert_eq!(s.attempts.lock().unwrap().by_ip[&b].len(), 0);
     }
 }

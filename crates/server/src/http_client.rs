@@ -14,7 +14,19 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-/// Checks that `url` is something [`post`] can call: `http(s)://host[:port]/path`.
+/// `scheme://host[:port]` of a URL, for logs (paths and queries may hold tokens).
+pub fn origin(url: &str) -> String {
+    match url.find("://") {
+        Some(i) => {
+            let rest = &url[i + 3..];
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            format!("{}{}", &url[..i + 3], &rest[..end])
+        }
+        None => "(not a URL)".to_owned(),
+    }
+}
+
+/// Checks that `url` is something [`post_json`] can call: `http(s)://host[:port]/path`.
 pub fn check_url(url: &str) -> Result<(), String> {
     target(url).map(|_| ())
 }
@@ -38,6 +50,9 @@ fn target(url: &str) -> Result<Target, String> {
         _ => return Err("the URL must start with http:// or https://".into()),
     };
     let authority = uri.authority().ok_or("the URL has no host")?.clone();
+    if authority.as_str().contains('@') {
+        return Err("the URL must not carry a user name or password (put a token in the path or query)".into());
+    }
     let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
     if host.is_empty() {
         return Err("the URL has no host".into());
@@ -115,7 +130,8 @@ mod tests {
         assert!(t.tls && t.port == 443 && t.path == "/duet?x=1" && t.host == "hooks.example.com");
         let t = target("http://127.0.0.1:9000").unwrap();
         assert!(!t.tls && t.port == 9000 && t.path == "/");
-        for bad in ["ftp://x/", "hooks.example.com/x", "http://", "", "http:// /"] {
+        assert_eq!(origin("https://hooks.example.com:8443/duet?token=s3cret"), "https://hooks.example.com:8443");
+        for bad in ["ftp://x/", "hooks.example.com/x", "http://", "", "http:// /", "https://user:pw@example.com/x"] {
             assert!(check_url(bad).is_err(), "{bad}");
         }
     }

@@ -139,6 +139,9 @@ async fn fmp4_response(mut sub: duet_media::Subscriber) -> Option<Response> {
     let tags = stream::unfold((sub, muxer), |(mut sub, mut muxer)| async move {
         loop {
             let p = sub.next().await?;
+            if muxer.config_changed(&p) {
+                return None; // a new init segment is needed: the player requests again
+            }
             if let Some(fragment) = muxer.push(&p) {
                 sub.sent(fragment.len());
                 return Some((Ok::<_, std::io::Error>(fragment), (sub, muxer)));

@@ -219,11 +219,22 @@ impl Registry {
         Ok(())
     }
 
-    /// Removes the app's webhook and drops its undelivered events.
+    /// Removes the app's webhook and drops its undelivered events (in one transaction).
     pub fn clear_webhook(&self, app_id: u32) -> anyhow::Result<bool> {
-        let conn = self.lock();
-        conn.execute("DELETE FROM webhook_queue WHERE app_id = ?1", params![app_id])?;
-        Ok(conn.execute("DELETE FROM webhooks WHERE app_id = ?1", params![app_id])? > 0)
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let had = tx.execute("DELETE FROM webhooks WHERE app_id = ?1", params![app_id])? > 0;
+        tx.execute("DELETE FROM webhook_queue WHERE app_id = ?1", params![app_id])?;
+        tx.commit()?;
+        Ok(had)
+    }
+
+    /// Drops the app's events queued before `cutoff` (unix seconds); returns how many.
+    pub fn drop_events_before(&self, app_id: u32, cutoff: i64) -> anyhow::Result<u64> {
+        let n = self
+            .lock()
+            .execute("DELETE FROM webhook_queue WHERE app_id = ?1 AND created_at < ?2", params![app_id, cutoff])?;
+        Ok(n as u64)
     }
 
     /// Queues events (app, JSON body) of apps that have a webhook, in one transaction; keeps

@@ -172,9 +172,8 @@ async fn run_hub(mut hub: Hub, mut rx: mpsc::Receiver<HubInput>, sinks: Sinks) {
                 let _ = reply.send(hub.admin(now, app_id, request));
             }
             Some(HubInput::Shutdown) => {
-                for (_, outbox) in outboxes.drain() {
-                    let _ = outbox.try_send(ToConn::Close(ErrorCode::ServerShutdown));
-                }
+                hub.shutdown(now);
+                drain(&mut hub, &mut outboxes, &sinks);
                 return;
             }
         }

@@ -48,15 +48,28 @@ pub struct Webhooks {
     pub stats: Arc<WebhookStats>,
 }
 
+/// Completes when every event handed to [`Webhooks::offer`] is in SQLite, once all handles are
+/// dropped (shutdown).
+pub struct QueueWriter(tokio::task::JoinHandle<()>);
+
+impl QueueWriter {
+    /// Waits (at most `limit`) for the queue writer to store what it holds.
+    pub async fn finish(self, limit: Duration) {
+        if tokio::time::timeout(limit, self.0).await.is_err() {
+            tracing::warn!("webhook events still unwritten at exit");
+        }
+    }
+}
+
 impl Webhooks {
     /// Starts the queue writer and the dispatcher.
-    pub fn start(registry: Arc<Registry>) -> Self {
+    pub fn start(registry: Arc<Registry>) -> (Self, QueueWriter) {
         let (tx, rx) = mpsc::channel(CHANNEL);
         let stats = Arc::new(WebhookStats::default());
         let wake = Arc::new(Notify::new());
-        tokio::spawn(write_queue(rx, registry.clone(), wake.clone(), stats.clone()));
+        let writer = tokio::spawn(write_queue(rx, registry.clone(), wake.clone(), stats.clone()));
         tokio::spawn(dispatch(registry, wake, stats.clone()));
-        Self { tx, stats }
+        (Self { tx, stats }, QueueWriter(writer))
     }
 
     /// Queues an event without waiting; counted and logged as dropped when the channel is full.
@@ -92,19 +105,28 @@ async fn write_queue(
                 Err(_) => break,
             }
         }
-        let registry = registry.clone();
-        let now = crate::os::now_unix();
-        match tokio::task::spawn_blocking(move || registry.enqueue_events(&batch, now, QUEUE_CAP)).await {
-            Ok(Ok((queued, dropped))) => {
-                if dropped > 0 {
-                    stats.dropped.fetch_add(dropped, Relaxed);
-                    tracing::warn!(dropped, "webhook queue over {QUEUE_CAP} events for an app; dropped the oldest");
+        let batch = Arc::new(batch);
+        // SQLite may be busy (another process writing): retry, then give up counting the loss.
+        for attempt in 0..5u32 {
+            let (registry, events) = (registry.clone(), batch.clone());
+            let now = crate::os::now_unix();
+            match tokio::task::spawn_blocking(move || registry.enqueue_events(&events, now, QUEUE_CAP)).await {
+                Ok(Ok((queued, dropped))) => {
+                    if dropped > 0 {
+                        stats.dropped.fetch_add(dropped, Relaxed);
+                        tracing::warn!(dropped, "webhook queue over {QUEUE_CAP} events for an app; dropped the oldest");
+                    }
+                    if queued > 0 {
+                        wake.notify_one();
+                    }
+                    break;
                 }
-                if queued > 0 {
-                    wake.notify_one();
+                failed if attempt == 4 => {
+                    stats.dropped.fetch_add(batch.len() as u64, Relaxed);
+                    tracing::error!(?failed, events = batch.len(), "cannot queue webhook events; dropped");
                 }
+                _ => tokio::time::sleep(Duration::from_millis(200 << attempt)).await,
             }
-            failed => tracing::error!(?failed, "cannot queue webhook events"),
         }
     }
 }
@@ -142,7 +164,11 @@ async fn dispatch(registry: Arc<Registry>, wake: Arc<Notify>, stats: Arc<Webhook
     loop {
         let now = Instant::now();
         let reg = registry.clone();
-        for app_id in blocking(move || reg.apps_with_events()).await.unwrap_or_default() {
+        let pending = blocking(move || reg.apps_with_events()).await.unwrap_or_default();
+        // An app whose queue emptied some other way (webhook cleared, app deleted) is forgotten,
+        // so its old retry time cannot keep waking this loop.
+        apps.retain(|app_id, d| d.busy || pending.contains(app_id));
+        for app_id in pending {
             let d = apps.entry(app_id).or_default();
             if d.busy || d.retry_at.is_some_and(|at| at > now) {
                 continue;
@@ -177,10 +203,23 @@ async fn dispatch(registry: Arc<Registry>, wake: Arc<Notify>, stats: Arc<Webhook
 
 async fn deliver_oldest(registry: &Arc<Registry>, app_id: u32, stats: &WebhookStats) -> Outcome {
     let reg = registry.clone();
-    let Some(found) = blocking(move || Ok((reg.oldest_event(app_id)?, reg.webhook(app_id)?))).await else {
-        return Outcome::Failed;
-    };
-    let (Some((id, body, queued_at)), Some(hook)) = found else { return Outcome::Empty };
+    let cutoff = crate::os::now_unix() - GIVE_UP_SECS;
+    let found = blocking(move || {
+        let expired = reg.drop_events_before(app_id, cutoff)?;
+        let hook = reg.webhook(app_id)?;
+        if hook.is_none() {
+            // Events of an app without a webhook (cleared while they were being queued).
+            reg.clear_webhook(app_id)?;
+        }
+        Ok((expired, reg.oldest_event(app_id)?, hook))
+    })
+    .await;
+    let Some((expired, oldest, hook)) = found else { return Outcome::Failed };
+    if expired > 0 {
+        stats.dropped.fetch_add(expired, Relaxed);
+        tracing::error!(app_id, expired, "webhook events undeliverable for a day; dropped");
+    }
+    let (Some((id, body, _)), Some(hook)) = (oldest, hook) else { return Outcome::Empty };
     let timestamp = crate::os::now_unix();
     let event =
         serde_json::from_str::<serde_json::Value>(&body).ok().and_then(|v| v["event"].as_str().map(str::to_owned));
@@ -196,14 +235,10 @@ async fn deliver_oldest(registry: &Arc<Registry>, app_id: u32, stats: &WebhookSt
         stats.delivered.fetch_add(1, Relaxed);
     } else {
         stats.failed_attempts.fetch_add(1, Relaxed);
-        tracing::warn!(app_id, delivery = id, url = %hook.url, result = ?result, "webhook delivery failed; will retry");
+        let target = crate::http_client::origin(&hook.url);
+        tracing::warn!(app_id, delivery = id, %target, result = ?result, "webhook delivery failed; will retry");
     }
-    let expired = !delivered && timestamp - queued_at > GIVE_UP_SECS;
-    if expired {
-        stats.dropped.fetch_add(1, Relaxed);
-        tracing::error!(app_id, delivery = id, "webhook event undeliverable for a day; dropped");
-    }
-    if delivered || expired {
+    if delivered {
         let reg = registry.clone();
         if blocking(move || reg.remove_event(id)).await.is_none() {
             return Outcome::Failed;

@@ -57,7 +57,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
 
     let metrics = Arc::new(Metrics::default());
     let media_hub = Arc::new(duet_media::Hub::default());
-    let webhooks = crate::webhooks::Webhooks::start(registry.clone());
+    let (webhooks, webhook_writer) = crate::webhooks::Webhooks::start(registry.clone());
     let signaling = Signaling::start(
         room_config(&urls, s.heartbeat, s.resume_grace),
         metrics.clone(),
@@ -124,6 +124,8 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
             tracing::warn!("connections still open {}s after shutdown began; closing them", SHUTDOWN_GRACE.as_secs());
         }
     }
+    // Events the hub emitted last (logouts of the closed sessions) reach SQLite before exit.
+    webhook_writer.finish(Duration::from_secs(3)).await;
     tracing::info!("duet stopped");
     Ok(())
 }
