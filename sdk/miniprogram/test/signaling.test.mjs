@@ -295,3 +295,32 @@ test("logging out while reconnecting stops reconnecting and leaves no socket ope
   assert.equal(network.openSockets("?who=gil"), 0);
   assert.ok(!has(e.events, "roomStateChanged", (x) => x[2] === "RECONNECTED"));
 });
+
+test("what the page asked for while disconnected is sent once the session is back", async () => {
+  const a = engine(duet.server, "away");
+  assert.equal(a.zg.enableMultiRoom(true), true);
+  const token = await duet.token("wes");
+  await a.zg.loginRoom("w1", token, { userID: "wes" }, { userUpdate: true });
+  await a.zg.loginRoom("w2", token, { userID: "wes" }, { userUpdate: true });
+  await a.zg.startPublishingStream("wes-cam", { roomID: "w1" });
+  const b = await join("w2", "bel");
+  network.down("?who=away");
+  await waitFor(() => has(a.events, "roomStateChanged", (e) => e[2] === "RECONNECTING"), { what: "RECONNECTING" });
+  assert.equal(a.zg.stopPublishingStream("wes-cam"), true);
+  a.zg.logoutRoom("w2");
+  network.up("?who=away");
+  await waitFor(() => has(a.events, "roomStateChanged", (e) => e[1] === "w1" && e[2] === "RECONNECTED"), { what: "RECONNECTED in w1" });
+  // The logout of w2 reached the server: bel sees wes leave now, not after the grace period.
+  await waitFor(() => has(b.events, "roomUserUpdate", (e) => e[2] === "DELETE" && e[3][0].userID === "wes"), { what: "wes leaving w2", timeout: 5000 });
+  // The stopped stream's name is free again.
+  const c = await join("w1", "cid");
+  await waitFor(async () => {
+    try {
+      await c.zg.startPublishingStream("wes-cam");
+      return true;
+    } catch (e) {
+      return e.code === 40303 ? false : Promise.reject(e);
+    }
+  }, { what: "wes-cam to be released", timeout: 5000 });
+  for (const e of [a, b, c]) e.zg.logoutRoom();
+});
