@@ -579,6 +579,37 @@ mod tests {
     }
 
     #[test]
+    fn random_sequence_headers_and_samples_never_panic() {
+        // xorshift: deterministic, no dependency.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..20_000 {
+            let len = (next() % 64) as usize;
+            let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if round % 2 == 0 && bytes.len() > 11 {
+                // Keep the avcC shape often enough to reach the SPS reader.
+                bytes[..7].copy_from_slice(&[0x17, 0, 0, 0, 0, 1, 0x64]);
+                bytes[11] = 0x67;
+            }
+            let v = AvcConfig::from_sequence_header(&bytes);
+            let a = AacConfig::from_sequence_header(&bytes);
+            if v.is_some() || a.is_some() {
+                let mut m = Fmp4Muxer::new(v, a);
+                let _ = m.init_segment();
+                for kind in [Kind::Video, Kind::Audio, Kind::Metadata] {
+                    let _ = m.push(&Packet::new(kind, next() as u32, &bytes));
+                    let _ = m.config_changed(&Packet::new(kind, 0, &bytes));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn hostile_sps_does_not_panic() {
         for n in 0..SPS_320X240.len() {
             let _ = sps_size(&SPS_320X240[..n]);
