@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use crate::procstat::{cpu_seconds, percentile, rss_bytes};
-use crate::rtmp_client::{Conn, Target};
 use crate::synthetic::{self, Synthetic};
+use duet_server::rtmp_client::{Conn, Target};
 
 /// How players pull.
 #[derive(Clone, Debug)]

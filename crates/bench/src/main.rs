@@ -7,7 +7,6 @@
 mod fanout;
 mod flv_client;
 mod procstat;
-mod rtmp_client;
 mod signaling;
 mod synthetic;
 

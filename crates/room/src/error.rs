@@ -82,6 +82,8 @@ codes! {
     ResumeFailed = 40306, "resume_failed";
     /// The room holds the maximum number of extra-info keys.
     TooManyKeys = 40307, "too_many_keys";
+    /// The stream is relayed to the maximum number of targets.
+    TooManyRelays = 40308, "too_many_relays";
     /// HTTP API: the app has no open room with this roomID.
     RoomNotFound = 40400, "room_not_found";
     /// HTTP API: the user is not in that room.

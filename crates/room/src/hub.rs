@@ -72,6 +72,17 @@ pub enum Output {
     },
     /// Tell the app's business backend (webhooks).
     Event(HubEvent),
+    /// Start (or stop) relaying a stream to an external RTMP URL, whenever it is live.
+    Relay {
+        /// App.
+        app_id: u32,
+        /// Stream.
+        stream_id: String,
+        /// Target.
+        url: String,
+        /// Start (true) or stop.
+        start: bool,
+    },
 }
 
 /// What the media server reports.
@@ -242,6 +253,8 @@ pub(crate) struct Stream {
     pub live_since_ms: u64,
     /// The media connection carrying it, while live.
     pub publisher: u64,
+    /// External RTMP URLs it is relayed to.
+    pub relays: BTreeSet<String>,
 }
 
 /// A live stream whose reservation ended (stop, logout, kick) while its media connection is
@@ -590,6 +603,9 @@ impl Hub {
             }
             (R::StopPublish { stream_id }, Some(sid)) => crate::streams::stop_publish(self, now, sid, &stream_id),
             (R::Play { stream_id }, Some(sid)) => crate::streams::play(self, now, sid, &stream_id),
+            (R::Relay { stream_id, target_url, add }, Some(sid)) => {
+                crate::streams::relay(self, sid, &stream_id, target_url, add)
+            }
         };
         self.reply(conn, id, result);
     }

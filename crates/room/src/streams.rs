@@ -99,6 +99,7 @@ fn reserve(hub: &mut Hub, now: Now, sid: u64, room_id: Option<String>, stream_id
                     live: false,
                     live_since_ms: 0,
                     publisher: 0,
+                    relays: Default::default(),
                 },
             );
         }
@@ -119,6 +120,9 @@ pub(crate) fn stop_publish(hub: &mut Hub, now: Now, sid: u64, stream_id: &str) -
 /// (`reason` goes into its `stream.closed` event).
 pub(crate) fn release(hub: &mut Hub, now: Now, app_id: u32, stream_id: &str, tell_owner: bool, reason: &'static str) {
     let Some(s) = hub.apps.get_mut(&app_id).and_then(|a| a.streams.remove(stream_id)) else { return };
+    for url in &s.relays {
+        hub.out.push_back(Output::Relay { app_id, stream_id: stream_id.to_owned(), url: url.clone(), start: false });
+    }
     if s.live {
         let data = json!({"roomID": s.room_id, "updateType": "DELETE", "streamList": [stream_json_of(hub, now, app_id, stream_id, &s)]});
         hub.room_event(now, app_id, &s.room_id, "roomStreamUpdate", data, Audience::All { except: Some(s.owner) });
@@ -195,6 +199,7 @@ pub(crate) fn handle_media(hub: &mut Hub, now: Now, event: MediaEvent) {
                     live: false,
                     live_since_ms: 0,
                     publisher: 0,
+                    relays: Default::default(),
                 };
                 app.streams.insert(stream_id.to_owned(), s);
             }
@@ -279,4 +284,29 @@ pub(crate) fn resend_states(hub: &mut Hub, sid: u64) {
     for (id, live) in states {
         publisher_state(hub, sid, &id, if live { "PUBLISHING" } else { "PUBLISH_REQUESTING" }, None);
     }
+}
+
+/// Most relay targets per stream.
+pub const MAX_RELAYS: usize = 4;
+
+/// `addPublishCdnUrl` / `removePublishCdnUrl`: the publisher asks the server to push its
+/// stream to an external RTMP URL (a CDN) whenever it is live.
+pub(crate) fn relay(hub: &mut Hub, sid: u64, stream_id: &str, url: String, add: bool) -> Reply {
+    let app_id = owned(hub, sid, stream_id)?;
+    let s = hub.apps.get_mut(&app_id).and_then(|a| a.streams.get_mut(stream_id)).expect("owned");
+    let changed = if add {
+        if !s.relays.contains(&url) && s.relays.len() >= MAX_RELAYS {
+            return Err(Refusal::new(
+                ErrorCode::TooManyRelays,
+                format!("a stream is relayed to at most {MAX_RELAYS} URLs"),
+            ));
+        }
+        s.relays.insert(url.clone())
+    } else {
+        s.relays.remove(&url)
+    };
+    if changed {
+        hub.out.push_back(Output::Relay { app_id, stream_id: stream_id.to_owned(), url, start: add });
+    }
+    Ok(json!({}))
 }

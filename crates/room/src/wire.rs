@@ -159,6 +159,16 @@ pub enum Request {
         /// The stream.
         stream_id: String,
     },
+    /// Relay a published stream to an external RTMP URL (`addPublishCdnUrl`), or stop
+    /// relaying it (`removePublishCdnUrl`).
+    Relay {
+        /// The stream.
+        stream_id: String,
+        /// `rtmp://host[:port]/app/stream[?query]`.
+        target_url: String,
+        /// Start (true) or stop.
+        add: bool,
+    },
 }
 
 impl Request {
@@ -202,6 +212,7 @@ data_struct!(RoomExtraData { "roomID" => room_id: String, "key" => key: String, 
 data_struct!(StreamExtraData { "streamID" => stream_id: String, "extraInfo" => extra_info: String });
 data_struct!(PublishData { "roomID" => room_id: Option<String> = default, "streamID" => stream_id: String, "extraInfo" => extra_info: String = default });
 data_struct!(StreamData { "streamID" => stream_id: String });
+data_struct!(RelayData { "streamID" => stream_id: String, "targetURL" => target_url: String });
 
 /// Parses and validates one text frame.
 pub fn parse(text: &str) -> Result<Frame, FrameError> {
@@ -265,6 +276,10 @@ fn decode(op: &str, data: Value) -> Result<Request, Refusal> {
         }
         "stopPublish" => Request::StopPublish { stream_id: field::<StreamData>(data)?.stream_id },
         "play" => Request::Play { stream_id: field::<StreamData>(data)?.stream_id },
+        "addPublishCdnUrl" | "removePublishCdnUrl" => {
+            let d: RelayData = field(data)?;
+            Request::Relay { stream_id: d.stream_id, target_url: d.target_url, add: op == "addPublishCdnUrl" }
+        }
         other => {
             let shown: String = other.chars().take(64).collect();
             return Err(Refusal::new(ErrorCode::UnknownOp, format!("unknown op `{shown}`")));
@@ -326,8 +341,32 @@ fn validate(r: &Request) -> Result<(), Refusal> {
             text("extraInfo", extra_info, 0, MAX_STREAM_EXTRA)
         }
         Request::StopPublish { stream_id: s } | Request::Play { stream_id: s } => stream_id(s),
+        Request::Relay { stream_id: s, target_url, .. } => {
+            stream_id(s)?;
+            relay_url(target_url)
+        }
     }
 }
+
+/// A relay target: `rtmp://host[:port]/app/stream[?query]`, printable ASCII, at most 1024 bytes.
+fn relay_url(url: &str) -> Result<(), Refusal> {
+    let bad = |why: &str| Err(Refusal::new(ErrorCode::InvalidField, format!("targetURL {why}")));
+    if url.len() > MAX_RELAY_URL || !url.bytes().all(|b| b.is_ascii_graphic()) {
+        return bad("must be at most 1024 printable ASCII characters");
+    }
+    let Some(rest) = url.strip_prefix("rtmp://") else { return bad("must start with rtmp://") };
+    match rest.split_once('/') {
+        Some((host, path))
+            if !host.is_empty() && path.split_once('/').is_some_and(|(a, s)| !a.is_empty() && !s.is_empty()) =>
+        {
+            Ok(())
+        }
+        _ => bad("must be rtmp://host[:port]/app/stream"),
+    }
+}
+
+/// Longest relay target URL.
+pub const MAX_RELAY_URL: usize = 1024;
 
 /// A success reply.
 pub fn reply_ok(id: u64, data: Value) -> String {

@@ -20,6 +20,8 @@ struct World {
     stopped_media: Vec<String>,
     /// Webhook events as "name room user [reason]".
     events: Vec<String>,
+    /// Relay starts and stops as "+url" / "-url".
+    relays: Vec<String>,
     next_id: u64,
 }
 
@@ -56,6 +58,7 @@ impl World {
             closed: HashMap::new(),
             stopped_media: Vec::new(),
             events: Vec::new(),
+            relays: Vec::new(),
             next_id: 1,
         }
     }
@@ -70,6 +73,7 @@ impl World {
                     self.closed.insert(conn.0, code);
                 }
                 Output::StopMedia { stream_id, .. } => self.stopped_media.push(stream_id),
+                Output::Relay { url, start, .. } => self.relays.push(format!("{}{url}", if start { "+" } else { "-" })),
                 Output::Event(e) => {
                     assert_eq!(e.app_id, APP);
                     let field = |k: &str| e.data[k].as_str().unwrap_or("").to_owned();
@@ -875,4 +879,23 @@ fn shutdown_closes_everyone_and_reports_their_logouts() {
     );
     assert_eq!(w.hub.session_count(), 0);
     assert_eq!(w.hub.room_count(), 0);
+}
+
+#[test]
+fn relays_follow_the_publisher_and_end_with_the_stream() {
+    let mut w = World::new();
+    w.connect(1);
+    w.connect(2);
+    w.login(1, "room", "A");
+    w.login(2, "room", "B");
+    assert_eq!(w.call(1, "publish", json!({"streamID": "a1"}))["code"], 0);
+    let add = |url: &str| json!({"streamID": "a1", "targetURL": url});
+    assert_eq!(w.call(1, "addPublishCdnUrl", add("rtmp://cdn/live/a"))["code"], 0);
+    assert_eq!(w.call(1, "addPublishCdnUrl", add("rtmp://cdn/live/a"))["code"], 0, "adding twice is one relay");
+    assert_eq!(w.call(2, "addPublishCdnUrl", add("rtmp://cdn/live/b"))["code"], 40304, "not B's stream");
+    assert_eq!(w.call(1, "addPublishCdnUrl", add("rtmp://cdn"))["code"], 40002);
+    assert_eq!(w.call(1, "addPublishCdnUrl", add("rtmp://cdn/live/b"))["code"], 0);
+    assert_eq!(w.call(1, "removePublishCdnUrl", add("rtmp://cdn/live/a"))["code"], 0);
+    assert_eq!(w.call(1, "stopPublish", json!({"streamID": "a1"}))["code"], 0);
+    assert_eq!(w.relays, ["+rtmp://cdn/live/a", "+rtmp://cdn/live/b", "-rtmp://cdn/live/a", "-rtmp://cdn/live/b"]);
 }

@@ -26,6 +26,8 @@ pub mod os;
 pub mod password;
 pub mod public_url;
 pub mod registry;
+pub mod relay;
+pub mod rtmp_client;
 pub mod rtmp_ingest;
 pub mod signaling;
 pub mod tls;

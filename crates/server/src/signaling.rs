@@ -81,7 +81,8 @@ impl Signaling {
     pub fn start(config: RoomConfig, metrics: Arc<Metrics>, media: Arc<MediaHub>, webhooks: Webhooks) -> Self {
         let (inbox, rx) = mpsc::channel(HUB_INBOX);
         let hub = Hub::new(config, crate::os::random());
-        tokio::spawn(run_hub(hub, rx, Sinks { metrics, media, webhooks }));
+        let relays = crate::relay::Relays::new(media.clone());
+        tokio::spawn(run_hub(hub, rx, Sinks { metrics, media, webhooks, relays }));
         Self {
             inbox,
             secrets: Arc::default(),
@@ -141,6 +142,7 @@ struct Sinks {
     metrics: Arc<Metrics>,
     media: Arc<MediaHub>,
     webhooks: Webhooks,
+    relays: crate::relay::Relays,
 }
 
 async fn run_hub(mut hub: Hub, mut rx: mpsc::Receiver<HubInput>, sinks: Sinks) {
@@ -221,6 +223,7 @@ fn drain(hub: &mut Hub, outboxes: &mut HashMap<ConnId, mpsc::Sender<ToConn>>, si
                     media.cut(&duet_media::StreamKey { app_id, stream_id });
                 }
                 Output::Event(event) => sinks.webhooks.offer(event),
+                Output::Relay { app_id, stream_id, url, start } => sinks.relays.set(app_id, stream_id, url, start),
             }
         }
         if too_slow.is_empty() {

@@ -337,3 +337,42 @@ fn fragmented_mp4_for_browsers_decodes() {
     let unsigned = get(server.http, &format!("/live/{}/web.mp4", server.app_id));
     assert_eq!(unsigned.status, 401);
 }
+
+#[tokio::test]
+async fn a_publisher_relays_its_stream_to_another_rtmp_url() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let (mut a, _) = join(&server, &data, "room", "A").await;
+    let src = a.ok("publish", json!({"streamID": "src"})).await.unwrap()["url"].as_str().unwrap().to_owned();
+    let _ffmpeg = publish(&src, Content::AudioVideo, 30);
+    wait_live(&server, 1);
+
+    // The "CDN" is this same server, under another name, announced in another room.
+    let target = url(&data, &server, &["publish", "--stream-id", "relayed", "--room-id", "cdn", "--user-id", "cdn"]);
+    a.ok("addPublishCdnUrl", json!({"streamID": "src", "targetURL": target})).await.unwrap();
+    wait_live(&server, 2);
+    let relayed = url(&data, &server, &["play", "--stream-id", "relayed"]);
+    assert_eq!(probe(&relayed), ["aac", "h264"]);
+    let (video, _) = decode(&relayed, 2);
+    assert!(video >= 20, "{video} frames through the relay");
+
+    // Refusals: not this session's stream, not an RTMP URL, too many targets.
+    let r = a.request("addPublishCdnUrl", json!({"streamID": "other", "targetURL": target})).await.unwrap();
+    assert_eq!(r["code"], 40304, "{r}");
+    let r = a.request("addPublishCdnUrl", json!({"streamID": "src", "targetURL": "http://x/y/z"})).await.unwrap();
+    assert_eq!(r["code"], 40002, "{r}");
+    for i in 0..3 {
+        a.ok("addPublishCdnUrl", json!({"streamID": "src", "targetURL": format!("rtmp://127.0.0.1:9/app/s{i}")}))
+            .await
+            .unwrap();
+    }
+    let r = a
+        .request("addPublishCdnUrl", json!({"streamID": "src", "targetURL": "rtmp://127.0.0.1:9/app/s9"}))
+        .await
+        .unwrap();
+    assert_eq!(r["code"], 40308, "{r}");
+
+    // Removing the target ends the relayed stream; the source goes on.
+    a.ok("removePublishCdnUrl", json!({"streamID": "src", "targetURL": target})).await.unwrap();
+    wait_live(&server, 1);
+}

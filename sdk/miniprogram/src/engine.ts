@@ -484,12 +484,22 @@ export class DuetEngine {
 
   // ---- features this server does not offer yet ---------------------------------------
 
-  addPublishCdnUrl(streamID: string, url: string): Promise<ZegoResult> {
-    return this.unsupported(`addPublishCdnUrl(${streamID}, ${url})`);
+  /** Has the server relay a stream this user publishes to an RTMP URL (a CDN's ingest). */
+  addPublishCdnUrl(streamID: string, targetURL: string): Promise<ZegoResult> {
+    return this.relayRequest("addPublishCdnUrl", streamID, targetURL);
   }
 
-  removePublishCdnUrl(streamID: string, url: string): Promise<ZegoResult> {
-    return this.unsupported(`removePublishCdnUrl(${streamID}, ${url})`);
+  removePublishCdnUrl(streamID: string, targetURL: string): Promise<ZegoResult> {
+    return this.relayRequest("removePublishCdnUrl", streamID, targetURL);
+  }
+
+  private relayRequest(op: string, streamID: string, targetURL: string): Promise<ZegoResult> {
+    const p = this.publishing.get(streamID);
+    if (!p) return Promise.resolve({ errorCode: 40304, extendedData: `not publishing ${streamID}` });
+    if (typeof targetURL !== "string" || !/^rtmp:\/\//.test(targetURL)) {
+      return Promise.resolve({ errorCode: SdkError.INVALID_ARGUMENT, extendedData: "the URL must start with rtmp://" });
+    }
+    return this.roomRequest(p.roomID, op, { streamID, targetURL }, () => ({ errorCode: 0 }));
   }
 
   startMixerTask(_config: object): Promise<ZegoResult> {

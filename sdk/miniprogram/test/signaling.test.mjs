@@ -324,3 +324,17 @@ test("what the page asked for while disconnected is sent once the session is bac
   }, { what: "wes-cam to be released", timeout: 5000 });
   for (const e of [a, b, c]) e.zg.logoutRoom();
 });
+
+test("addPublishCdnUrl and removePublishCdnUrl reach the server", async () => {
+  const e = await join("relay", "ray");
+  await e.zg.startPublishingStream("ray-cam");
+  const ok = await e.zg.addPublishCdnUrl("ray-cam", "rtmp://127.0.0.1:9/live/elsewhere");
+  assert.deepEqual(ok, { errorCode: 0 });
+  assert.equal((await e.zg.addPublishCdnUrl("not-mine", "rtmp://127.0.0.1:9/live/x")).errorCode, 40304);
+  assert.equal((await e.zg.addPublishCdnUrl("ray-cam", "http://example.com/x")).errorCode, SdkError.INVALID_ARGUMENT);
+  for (let i = 0; i < 3; i++) await e.zg.addPublishCdnUrl("ray-cam", `rtmp://127.0.0.1:9/live/s${i}`);
+  assert.equal((await e.zg.addPublishCdnUrl("ray-cam", "rtmp://127.0.0.1:9/live/s9")).errorCode, 40308, "four at most");
+  assert.deepEqual(await e.zg.removePublishCdnUrl("ray-cam", "rtmp://127.0.0.1:9/live/elsewhere"), { errorCode: 0 });
+  assert.deepEqual(await e.zg.addPublishCdnUrl("ray-cam", "rtmp://127.0.0.1:9/live/s9"), { errorCode: 0 }, "a slot is free again");
+  e.zg.logoutRoom();
+});

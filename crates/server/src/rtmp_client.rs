@@ -1,6 +1,7 @@
-//! A minimal RTMP client for load: the plain handshake, connect, createStream, then publish or
-//! play; messages are read with `duet_rtmp::chunk`. Works against any RTMP server (Duet,
-//! nginx-rtmp), and, without handshake and commands, against the floor sender's raw chunks.
+//! A minimal RTMP client: the plain handshake, connect, createStream, then publish or play;
+//! messages are read with `duet_rtmp::chunk`. The server relays streams with it
+//! (`addPublishCdnUrl`); `duet-bench` loads servers with it (Duet, nginx-rtmp, and, without
+//! handshake and commands, the floor sender's raw chunks).
 
 use anyhow::{Context, bail};
 use duet_rtmp::amf0::{self, Value};
@@ -172,7 +173,11 @@ impl Conn {
     /// Sends one media message (csid 4 audio, 6 video) on the published stream.
     pub async fn send_media(&mut self, type_id: u8, timestamp: u32, payload: &[u8]) -> anyhow::Result<()> {
         let mut out = Vec::with_capacity(payload.len() + 64);
-        let csid = if type_id == 8 { 4 } else { 6 };
+        let csid = match type_id {
+            8 => 4,
+            9 => 6,
+            _ => 5,
+        };
         chunk::encode(&mut out, csid, timestamp, type_id, self.stream_id, payload, OUT_CHUNK);
         self.tcp.write_all(&out).await?;
         Ok(())
