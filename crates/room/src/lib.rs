@@ -18,6 +18,7 @@
 //!         Output::Close { conn, code } => { /* send a close push, then close */ let _ = (conn, code); }
 //!         Output::StopMedia { .. } => { /* cut the media connection */ }
 //!         Output::Event(event) => { /* queue a webhook */ let _ = event; }
+//!         Output::Relay { .. } => { /* start or stop pushing a stream to a CDN URL */ }
 //!     }
 //! }
 //! let _wake_at = hub.poll_timeout(); // call hub.handle_timeout(now) then
