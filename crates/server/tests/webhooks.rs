@@ -192,23 +192,37 @@ async fn queued_events_survive_a_down_receiver_and_a_restart() {
         assert!(Instant::now() < deadline, "no delivery attempt");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // Still in a room when the server stops: its logout is reported too.
+    let (_b, _) = join(&server, &data, "s", "B").await;
     assert!(server.stop().success());
 
     // Back up, and Duet restarted: what was queued arrives, in order, once.
     receiver.mode.store(ANSWER_OK, Ordering::SeqCst);
     let server = Server::start(&data, &[]);
-    let events = receiver.wait_for(4, WAIT);
-    assert_eq!(summary(&events), ["room.created r", "user.login r A", "user.logout r A logout", "room.closed r"]);
+    let events = receiver.wait_for(8, WAIT);
+    assert_eq!(
+        summary(&events),
+        [
+            "room.created r",
+            "user.login r A",
+            "user.logout r A logout",
+            "room.closed r",
+            "room.created s",
+            "user.login s B",
+            "user.logout s B server_shutdown",
+            "room.closed s",
+        ]
+    );
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(receiver.accepted.lock().unwrap().len(), 4, "nothing twice");
-    assert_eq!(metric(&server, "duet_webhook_delivered_total"), 4);
+    assert_eq!(receiver.accepted.lock().unwrap().len(), 8, "nothing twice");
+    assert_eq!(metric(&server, "duet_webhook_delivered_total"), 8);
 
     // Removing the webhook stops deliveries.
     ok(&data, &["app", "webhook", "--app-id", &server.app_id.to_string(), "--clear"]);
     let (mut a, _) = join(&server, &data, "r2", "A").await;
     a.ok("logout", json!({})).await.unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(receiver.accepted.lock().unwrap().len(), 4);
+    assert_eq!(receiver.accepted.lock().unwrap().len(), 8);
 }
 
 #[tokio::test]
