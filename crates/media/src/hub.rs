@@ -246,25 +246,35 @@ impl Subscriber {
         loop {
             match self.rx.recv().await {
                 Ok(p) => {
-                    self.has_video |= p.kind == Kind::Video;
-                    if self.skipping {
-                        let resumes = p.keyframe || !self.has_video || p.sequence_header || p.kind == Kind::Metadata;
-                        if !resumes {
-                            continue;
-                        }
-                        self.skipping = !p.keyframe && self.has_video;
+                    if let Some(p) = self.admit(p) {
+                        return Some(p);
                     }
-                    return Some(p);
                 }
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    if !self.skipping {
-                        self.stats.keyframe_skips.fetch_add(1, Relaxed);
-                    }
-                    self.skipping = true;
-                }
+                Err(broadcast::error::RecvError::Lagged(_)) => self.fell_behind(),
                 Err(broadcast::error::RecvError::Closed) => return None,
             }
         }
+    }
+
+    /// A packet from the ring, unless the player is skipping to a keyframe.
+    fn admit(&mut self, p: Arc<Packet>) -> Option<Arc<Packet>> {
+        self.has_video |= p.kind == Kind::Video;
+        if self.skipping {
+            let resumes = p.keyframe || !self.has_video || p.sequence_header || p.kind == Kind::Metadata;
+            if !resumes {
+                return None;
+            }
+            self.skipping = !p.keyframe && self.has_video;
+        }
+        Some(p)
+    }
+
+    /// The ring overtook this player: skip to the next keyframe (counted once per skip).
+    fn fell_behind(&mut self) {
+        if !self.skipping {
+            self.stats.keyframe_skips.fetch_add(1, Relaxed);
+        }
+        self.skipping = true;
     }
 
     /// The next packet if one is ready now (for batching writes); `None` when none is, or
@@ -276,22 +286,11 @@ impl Subscriber {
         loop {
             match self.rx.try_recv() {
                 Ok(p) => {
-                    self.has_video |= p.kind == Kind::Video;
-                    if self.skipping {
-                        let resumes = p.keyframe || !self.has_video || p.sequence_header || p.kind == Kind::Metadata;
-                        if !resumes {
-                            continue;
-                        }
-                        self.skipping = !p.keyframe && self.has_video;
+                    if let Some(p) = self.admit(p) {
+                        return Some(p);
                     }
-                    return Some(p);
                 }
-                Err(broadcast::error::TryRecvError::Lagged(_)) => {
-                    if !self.skipping {
-                        self.stats.keyframe_skips.fetch_add(1, Relaxed);
-                    }
-                    self.skipping = true;
-                }
+                Err(broadcast::error::TryRecvError::Lagged(_)) => self.fell_behind(),
                 Err(_) => return None,
             }
         }
