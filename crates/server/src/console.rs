@@ -18,10 +18,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use duet_room::admin::AdminRequest;
-use duet_token::{AppSecret, Grant};
+use duet_token::AppSecret;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::credentials::{OrderError, TokenOrder, mint_order};
 use crate::http::{AppState, Peer, error};
 
 const COOKIE: &str = "duet_console";
@@ -358,34 +359,20 @@ async fn mint_token(
     body: Bytes,
 ) -> Response {
     let b: TokenBody = body_or_respond!(headers, body);
-    if let Err(r) = duet_room::limits::user_id(&b.user_id) {
-        return error(StatusCode::BAD_REQUEST, "invalid_field", &r.message);
-    }
-    if !b.room_id.is_empty() {
-        if let Err(r) = duet_room::limits::room_id(&b.room_id) {
-            return error(StatusCode::BAD_REQUEST, "invalid_field", &r.message);
-        }
-    }
-    if b.ttl == 0 || b.ttl > crate::api::MAX_TOKEN_TTL {
-        return error(StatusCode::BAD_REQUEST, "invalid_field", "ttl must be 1 to 604800 seconds");
-    }
-    let grant = if b.room_id.is_empty() && b.login && b.publish {
-        Grant::everything()
-    } else {
-        Grant {
-            room_id: Some(b.room_id.clone()).filter(|r| !r.is_empty()),
-            login: b.login,
-            publish: b.publish,
-            stream_ids: None,
-        }
+    let user_id = b.user_id.clone();
+    let order = TokenOrder {
+        user_id: b.user_id,
+        room_id: Some(b.room_id).filter(|r| !r.is_empty()),
+        login: b.login,
+        publish: b.publish,
+        stream_ids: None,
+        ttl: b.ttl,
     };
     let registry = state.registry.clone();
-    let (user, ttl) = (b.user_id.clone(), b.ttl);
-    match blocking(move || crate::credentials::mint_token(&registry.require(app_id)?, &user, &grant, ttl)).await {
-        Ok(token) => {
-            Json(json!({"token": token, "userID": b.user_id, "expire": crate::os::now_unix() + i64::from(ttl)}))
-                .into_response()
-        }
+    match blocking(move || Ok(mint_order(&registry.require(app_id)?, order))).await {
+        Ok(Ok((token, expire))) => Json(json!({"token": token, "userID": user_id, "expire": expire})).into_response(),
+        Ok(Err(OrderError::Invalid(message))) => error(StatusCode::BAD_REQUEST, "invalid_field", &message),
+        Ok(Err(OrderError::Failed(e))) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &format!("{e:#}")),
         Err(r) => r,
     }
 }

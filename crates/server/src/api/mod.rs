@@ -9,6 +9,7 @@
 
 pub mod auth;
 
+use crate::credentials::{OrderError, TokenOrder, mint_order};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,16 +17,12 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use duet_room::admin::{AdminRequest, MAX_PAGE};
 use duet_room::{ErrorCode, Refusal, limits};
-use duet_token::Grant;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use self::auth::Signed;
 use crate::http::{AppState, error};
-
-/// Longest token lifetime the API mints, in seconds (7 days).
-pub const MAX_TOKEN_TTL: u32 = 7 * 24 * 3600;
 
 /// The `/api/v1` routes.
 pub fn routes() -> Router<AppState> {
@@ -238,29 +235,20 @@ fn default_ttl() -> u32 {
 
 async fn mint_token(signed: Signed) -> Response {
     let body: TokenBody = try_or_respond!(parse(&signed));
-    try_or_respond!(check(limits::user_id(&body.user_id)));
-    if let Some(r) = &body.room_id {
-        try_or_respond!(check(limits::room_id(r)));
-    }
-    for s in body.stream_ids.iter().flatten() {
-        try_or_respond!(check(limits::stream_id(s)));
-    }
-    if body.ttl == 0 || body.ttl > MAX_TOKEN_TTL {
-        return invalid(format!("ttl must be 1..={MAX_TOKEN_TTL} seconds"));
-    }
     let privileges = body.privileges.unwrap_or(Privileges { login: true, publish: true });
-    let grant = Grant {
+    let user_id = body.user_id.clone();
+    let order = TokenOrder {
+        user_id: body.user_id,
         room_id: body.room_id,
         login: privileges.login,
         publish: privileges.publish,
-        stream_ids: body.stream_ids.filter(|s| !s.is_empty()),
+        stream_ids: body.stream_ids,
+        ttl: body.ttl,
     };
-    match crate::credentials::mint_token(&signed.app, &body.user_id, &grant, body.ttl) {
-        Ok(token) => {
-            let expire = crate::os::now_unix() + i64::from(body.ttl);
-            Json(json!({"token": token, "expire": expire, "userID": body.user_id})).into_response()
-        }
-        Err(e) => {
+    match mint_order(&signed.app, order) {
+        Ok((token, expire)) => Json(json!({"token": token, "expire": expire, "userID": user_id})).into_response(),
+        Err(OrderError::Invalid(message)) => invalid(message),
+        Err(OrderError::Failed(e)) => {
             tracing::error!(error = %e, "api: cannot mint a token");
             error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "cannot mint a token")
         }
