@@ -1,0 +1,150 @@
+//! The room hub driven without sockets: what the server's business side sees and steers:
+//! webhook events, admin requests, shutdown.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn webhook_events_follow_the_call_flow() {
+    let mut w = World::new();
+    w.connect(1);
+    w.connect(2);
+    w.login(1, "room", "A");
+    w.login(2, "room", "B");
+    assert_eq!(w.call(2, "publish", json!({"streamID": "b1"}))["code"], 0);
+    w.media("b1", true);
+    w.media("b1", false);
+    w.media("b1", true);
+    assert_eq!(w.call(2, "stopPublish", json!({"streamID": "b1"}))["code"], 0);
+    w.media("b1", false); // the cut publisher's end arrives after the release
+    assert_eq!(w.call(2, "logout", json!({}))["code"], 0);
+    w.disconnect(1);
+    w.advance(Duration::from_secs(60)); // A's grace runs out
+    assert_eq!(
+        w.events,
+        [
+            "room.created room",
+            "user.login room A",
+            "user.login room B",
+            "stream.created room B b1",
+            "stream.closed room B b1 media_ended bytes=1000",
+            "stream.created room B b1",
+            "stream.closed room B b1 stopped bytes=1000",
+            "user.logout room B logout",
+            "user.logout room A timeout",
+            "room.closed room",
+        ]
+    );
+}
+
+#[test]
+fn admin_lists_and_steers_rooms() {
+    let mut w = World::new();
+    for c in 1..=3 {
+        w.connect(c);
+    }
+    w.login(1, "r1", "A");
+    w.login(2, "r1", "B");
+    w.login(3, "r2", "C");
+    assert_eq!(w.call(2, "publish", json!({"streamID": "b1"}))["code"], 0);
+    w.media("b1", true);
+    w.clear();
+
+    let rooms = w.admin(AdminRequest::ListRooms).unwrap();
+    assert_eq!(
+        rooms["rooms"],
+        json!([{"roomID": "r1", "onlineCount": 2, "streamCount": 1}, {"roomID": "r2", "onlineCount": 1, "streamCount": 0}])
+    );
+    let detail = w.admin(AdminRequest::Room { room_id: "r1".into() }).unwrap();
+    assert_eq!(detail["users"].as_array().unwrap().len(), 2);
+    assert_eq!(detail["streams"][0]["streamID"], "b1");
+    let page = w.admin(AdminRequest::Users { room_id: "r1".into(), offset: 1, limit: 1 }).unwrap();
+    assert_eq!(
+        (page["total"].clone(), page["users"][0]["userID"].clone(), page["nextOffset"].clone()),
+        (json!(2), json!("B"), Value::Null)
+    );
+    assert_eq!(
+        w.admin(AdminRequest::Users { room_id: "r1".into(), offset: 0, limit: 0 }).unwrap_err().code,
+        ErrorCode::InvalidField
+    );
+    assert_eq!(w.admin(AdminRequest::Room { room_id: "nope".into() }).unwrap_err().code, ErrorCode::RoomNotFound);
+    assert_eq!(w.admin(AdminRequest::ListStreams).unwrap()["streams"][0]["user"]["userID"], "B");
+
+    // Speaking as the server reaches everyone, including would-be senders.
+    let sent =
+        w.admin(AdminRequest::SendMessage { room_id: "r1".into(), message: "hi all".into(), barrage: false }).unwrap();
+    assert!(sent["messageID"].is_u64());
+    for c in [1, 2] {
+        let m = w.take_push(c, "IMRecvBroadcastMessage");
+        assert_eq!(m[0]["data"]["messageList"][0]["fromUser"]["userID"], "$server", "conn {c}");
+    }
+    assert!(w.take_push(3, "IMRecvBroadcastMessage").is_empty(), "other rooms hear nothing");
+    let cmd = w
+        .admin(AdminRequest::SendCommand {
+            room_id: "r1".into(),
+            command: "ring".into(),
+            to_user_ids: vec!["A".into(), "C".into()],
+        })
+        .unwrap();
+    assert_eq!(cmd["delivered"], 1, "C is not in r1");
+    assert_eq!(w.take_push(1, "IMRecvCustomCommand").len(), 1);
+    w.admin(AdminRequest::SetRoomExtra { room_id: "r1".into(), key: "k".into(), value: "v".into() }).unwrap();
+    assert_eq!(
+        w.take_push(2, "roomExtraInfoUpdate")[0]["data"]["roomExtraInfoList"][0]["updateUser"]["userName"],
+        "server"
+    );
+
+    // Stopping a stream: DELETE to the room, media cut, the publisher told why.
+    w.admin(AdminRequest::StopStream { stream_id: "b1".into() }).unwrap();
+    assert_eq!(w.take_push(1, "roomStreamUpdate")[0]["data"]["updateType"], "DELETE");
+    assert_eq!(w.stopped_media, ["b1"]);
+    let state = w.take_push(2, "publisherStateUpdate");
+    assert_eq!(
+        (state[0]["data"]["state"].as_str(), state[0]["data"]["errorCode"].as_u64()),
+        (Some("NO_PUBLISH"), Some(41101))
+    );
+    assert_eq!(
+        w.admin(AdminRequest::StopStream { stream_id: "b1".into() }).unwrap_err().code,
+        ErrorCode::StreamNotFound
+    );
+
+    // Kicking: out of the room with a reason, others see DELETE.
+    assert_eq!(
+        w.admin(AdminRequest::Kick { room_id: "r1".into(), user_id: "C".into() }).unwrap_err().code,
+        ErrorCode::UserNotFound
+    );
+    w.admin(AdminRequest::Kick { room_id: "r1".into(), user_id: "B".into() }).unwrap();
+    assert_eq!(w.take_push(2, "kickout")[0]["data"]["reason"], "kicked_by_server");
+    assert_eq!(w.closed.get(&2), Some(&ErrorCode::KickedByServer));
+    assert_eq!(users(&w.take_push(1, "roomUserUpdate")[0]), ["B"]);
+
+    // Closing: everyone out, the room gone.
+    assert_eq!(w.admin(AdminRequest::CloseRoom { room_id: "r2".into() }).unwrap()["kicked"], 1);
+    assert_eq!(w.take_push(3, "kickout")[0]["data"]["reason"], "room_closed");
+    assert_eq!(w.admin(AdminRequest::ListRooms).unwrap()["rooms"].as_array().unwrap().len(), 1);
+    assert!(w.events.iter().any(|e| e == "user.logout r1 B kicked_by_server"), "{:?}", w.events);
+    assert!(w.events.iter().any(|e| e == "room.closed r2"), "{:?}", w.events);
+}
+
+#[test]
+fn shutdown_closes_everyone_and_reports_their_logouts() {
+    let mut w = World::new();
+    w.connect(1);
+    w.connect(2);
+    w.login(1, "room", "A");
+    w.login(2, "room", "B");
+    w.events.clear();
+    w.hub.shutdown(w.now);
+    w.drain();
+    assert_eq!(w.closed.get(&1), Some(&ErrorCode::ServerShutdown));
+    assert_eq!(w.closed.get(&2), Some(&ErrorCode::ServerShutdown));
+    let mut events = w.events.clone();
+    events.sort();
+    assert_eq!(
+        events,
+        ["room.closed room", "user.logout room A server_shutdown", "user.logout room B server_shutdown"]
+    );
+    assert_eq!(w.hub.session_count(), 0);
+    assert_eq!(w.hub.room_count(), 0);
+}

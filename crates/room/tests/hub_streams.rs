@@ -1,0 +1,184 @@
+//! The room hub driven without sockets: publish intents, media start and end, external
+//! encoders, stale media events, relays.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn the_seeds_call_flow_publish_add_stop_delete() {
+    let mut w = World::new();
+    w.connect(1);
+    w.connect(2);
+    w.login(1, "room", "A");
+    w.login(2, "room", "B");
+    w.clear();
+
+    let r = w.call(2, "publish", json!({"streamID": "streamID_b", "extraInfo": "cam"}));
+    let url = r["data"]["url"].as_str().unwrap();
+    assert!(url.starts_with(&format!("rtmp://127.0.0.1:1935/{APP}/streamID_b?expire=")), "{url}");
+    assert_eq!(w.take_push(2, "publisherStateUpdate")[0]["data"]["state"], "PUBLISH_REQUESTING");
+    assert!(w.take_push(1, "roomStreamUpdate").is_empty(), "no ADD before media arrives");
+
+    w.media("streamID_b", true);
+    let add = &w.take_push(1, "roomStreamUpdate")[0]["data"];
+    assert_eq!(add["updateType"], "ADD");
+    let s = &add["streamList"][0];
+    assert_eq!(
+        (s["streamID"].as_str(), s["user"]["userID"].as_str(), s["extraInfo"].as_str()),
+        (Some("streamID_b"), Some("B"), Some("cam"))
+    );
+    assert!(s["urlsRTMP"][0].as_str().unwrap().contains("/streamID_b?expire="));
+    assert!(
+        s["urlsFLV"][0].as_str().unwrap().starts_with(&format!("http://127.0.0.1:8080/live/{APP}/streamID_b.flv?"))
+    );
+    assert_eq!(w.take_push(2, "publisherStateUpdate")[0]["data"]["state"], "PUBLISHING");
+    assert!(w.take_push(2, "roomStreamUpdate").is_empty(), "the publisher is not told of its own stream");
+
+    // A late joiner sees the live stream in its snapshot; play gives signed URLs.
+    w.connect(3);
+    let c = w.login(3, "room", "C");
+    assert_eq!(c["data"]["streams"][0]["streamID"], "streamID_b");
+    let play = w.call(3, "play", json!({"streamID": "streamID_b"}));
+    assert_eq!(play["data"]["live"], true);
+    assert!(play["data"]["url"].as_str().unwrap().contains("user=C&room=&sign="));
+
+    w.clear();
+    assert_eq!(w.call(2, "stopPublish", json!({"streamID": "streamID_b"}))["code"], 0);
+    assert_eq!(w.take_push(1, "roomStreamUpdate")[0]["data"]["updateType"], "DELETE");
+    assert_eq!(w.take_push(2, "publisherStateUpdate")[0]["data"]["state"], "NO_PUBLISH");
+    assert_eq!(w.stopped_media, ["streamID_b"]);
+}
+
+#[test]
+fn media_interruptions_keep_the_reservation() {
+    let mut w = World::new();
+    w.connect(1);
+    w.connect(2);
+    w.login(1, "room", "A");
+    w.login(2, "room", "B");
+    w.call(2, "publish", json!({"streamID": "s"}));
+    w.media("s", true);
+    w.clear();
+    w.media("s", false);
+    assert_eq!(w.take_push(1, "roomStreamUpdate")[0]["data"]["updateType"], "DELETE");
+    let st = &w.take_push(2, "publisherStateUpdate")[0]["data"];
+    assert_eq!(
+        (st["state"].as_str(), &st["errorCode"]),
+        (Some("PUBLISH_REQUESTING"), &json!(ErrorCode::PublishInterrupted.number()))
+    );
+    w.media("s", true);
+    assert_eq!(w.take_push(1, "roomStreamUpdate")[0]["data"]["updateType"], "ADD");
+}
+
+#[test]
+fn a_stream_id_belongs_to_one_user_per_app() {
+    let mut w = World::new();
+    for c in [1, 2, 3] {
+        w.connect(c);
+    }
+    w.login(1, "room", "A");
+    w.login(2, "other-room", "B");
+    assert_eq!(w.call(1, "publish", json!({"streamID": "s1"}))["code"], 0);
+    let r = w.call(2, "publish", json!({"streamID": "s1"}));
+    assert_eq!(r["code"], ErrorCode::StreamTaken.number());
+    assert_eq!(w.call(2, "stopPublish", json!({"streamID": "s1"}))["code"], ErrorCode::StreamNotOwned.number());
+    // Publish privileges and stream lists from the token apply.
+    let limited = Grant { room_id: None, login: true, publish: true, stream_ids: Some(vec!["only".into()]) };
+    w.login_with(3, "room", "C", &token("C", 3600, &limited, w.now.unix_s()), json!({}));
+    assert_eq!(w.call(3, "publish", json!({"streamID": "s2"}))["code"], ErrorCode::TokenStreamNotAllowed.number());
+    assert_eq!(w.call(3, "publish", json!({"streamID": "only"}))["code"], 0);
+    // Leaving releases: another user may now take s1.
+    w.call(1, "logout", json!({}));
+    assert_eq!(w.call(2, "publish", json!({"streamID": "s1"}))["code"], 0);
+}
+
+#[test]
+fn external_encoders_publish_into_a_room_by_url() {
+    let mut w = World::new();
+    w.connect(1);
+    w.login(1, "room", "A");
+    w.clear();
+    let ev = started_in("obs", "encoder", "room", 1);
+    w.hub.handle_media(w.now, ev);
+    w.drain();
+    let add = &w.take_push(1, "roomStreamUpdate")[0]["data"];
+    assert_eq!(
+        (add["updateType"].as_str(), add["streamList"][0]["user"]["userID"].as_str()),
+        (Some("ADD"), Some("encoder"))
+    );
+    // A session cannot take a live external stream's ID.
+    assert_eq!(w.call(1, "publish", json!({"streamID": "obs"}))["code"], ErrorCode::StreamTaken.number());
+    w.media("obs", false);
+    assert_eq!(w.take_push(1, "roomStreamUpdate")[0]["data"]["updateType"], "DELETE");
+    assert_eq!(w.call(1, "publish", json!({"streamID": "obs"}))["code"], 0, "free again");
+    // An encoder may start before anyone joins: the stream is in the first joiner's snapshot.
+    let ev = started_in("early", "enc", "later", 1);
+    w.hub.handle_media(w.now, ev);
+    w.drain();
+    w.connect(2);
+    let joined = w.login(2, "later", "B");
+    assert_eq!(joined["data"]["streams"][0]["streamID"], "early");
+    // Without a room, an unreserved stream is not announced anywhere.
+    let ev = started_in("loose", "u", "", 1);
+    w.hub.handle_media(w.now, ev);
+    w.drain();
+    assert!(w.take_push(1, "roomStreamUpdate").is_empty());
+}
+
+#[test]
+fn a_late_end_of_an_older_connection_does_not_end_the_stream() {
+    let mut w = World::new();
+    w.connect(1);
+    w.connect(2);
+    w.login(1, "room", "A");
+    w.login(2, "room", "B");
+    assert_eq!(w.call(2, "publish", json!({"streamID": "b1"}))["code"], 0);
+    w.hub.handle_media(w.now, started("b1", "B", 7));
+    // The pusher reconnects: the new connection starts before the old one's end is reported.
+    w.hub.handle_media(w.now, started("b1", "B", 8));
+    w.hub.handle_media(w.now, MediaEvent::Stopped { app_id: APP, stream_id: "b1".into(), bytes: 5, publisher: 7 });
+    w.drain();
+    let updates: Vec<String> = w
+        .take_push(1, "roomStreamUpdate")
+        .iter()
+        .map(|p| p["data"]["updateType"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(updates, ["ADD"], "no DELETE for the stale end");
+    w.hub.handle_media(w.now, MediaEvent::Stopped { app_id: APP, stream_id: "b1".into(), bytes: 5, publisher: 8 });
+    w.drain();
+    assert_eq!(w.take_push(1, "roomStreamUpdate")[0]["data"]["updateType"], "DELETE");
+}
+
+#[test]
+fn an_old_url_of_another_user_cannot_publish_into_a_reservation() {
+    let mut w = World::new();
+    w.connect(1);
+    w.connect(2);
+    w.login(1, "room", "A");
+    w.login(2, "room", "B");
+    assert_eq!(w.call(1, "publish", json!({"streamID": "s"}))["code"], 0);
+    w.hub.handle_media(w.now, started("s", "B", 3)); // B's URL from when B held this name
+    w.drain();
+    assert_eq!(w.stopped_media, ["s"], "the media connection is cut");
+    assert!(w.take_push(2, "roomStreamUpdate").is_empty(), "nothing went live");
+}
+
+#[test]
+fn relays_follow_the_publisher_and_end_with_the_stream() {
+    let mut w = World::new();
+    w.connect(1);
+    w.connect(2);
+    w.login(1, "room", "A");
+    w.login(2, "room", "B");
+    assert_eq!(w.call(1, "publish", json!({"streamID": "a1"}))["code"], 0);
+    let add = |url: &str| json!({"streamID": "a1", "targetURL": url});
+    assert_eq!(w.call(1, "addPublishCdnUrl", add("rtmp://cdn/live/a"))["code"], 0);
+    assert_eq!(w.call(1, "addPublishCdnUrl", add("rtmp://cdn/live/a"))["code"], 0, "adding twice is one relay");
+    assert_eq!(w.call(2, "addPublishCdnUrl", add("rtmp://cdn/live/b"))["code"], 40304, "not B's stream");
+    assert_eq!(w.call(1, "addPublishCdnUrl", add("rtmp://cdn"))["code"], 40002);
+    assert_eq!(w.call(1, "addPublishCdnUrl", add("rtmp://cdn/live/b"))["code"], 0);
+    assert_eq!(w.call(1, "removePublishCdnUrl", add("rtmp://cdn/live/a"))["code"], 0);
+    assert_eq!(w.call(1, "stopPublish", json!({"streamID": "a1"}))["code"], 0);
+    assert_eq!(w.relays, ["+rtmp://cdn/live/a", "+rtmp://cdn/live/b", "-rtmp://cdn/live/a", "-rtmp://cdn/live/b"]);
+}
