@@ -5,21 +5,19 @@
  * reporting the difference), kick-out, and token renewal.
  */
 
-import { isPushFailure, playerTransition, pusherTransition, qualityStats, Transition } from "./codes";
 import { Connection, Ended, PROTOCOL } from "./connection";
 import { DuetPlayer, DuetPusher, PageBinding, PlayerAttributes, PusherAttributes, WxContext } from "./context";
 import { Emitter } from "./emitter";
 import { duetError, SdkError } from "./errors";
 import { Logger, logURLFor } from "./logger";
 import { Room, Snapshot, SnapshotDiff } from "./room";
+import { StreamStates } from "./stream_states";
 import type {
   DuetError,
   DuetEvents,
   EventName,
   LogConfig,
-  PlayerState,
   PlayOption,
-  PublisherState,
   PublishOption,
   ZegoResult,
   ZegoRoomConfig,
@@ -37,22 +35,6 @@ const STREAM_ID = /^[0-9A-Za-z_-]{1,256}$/;
 const TERMINAL_CLOSE = ["kicked_out", "kicked_by_server", "room_closed", "abusive"];
 /** Resume refusals saying the session was ended on purpose: logging in again would kick the device that took over. */
 const ENDED_CODES = [40104, 41000, 41001, 41005];
-
-interface Publishing {
-  roomID: string;
-  extraInfo: string;
-  urls: string[];
-  next: number;
-  state: PublisherState;
-  errorCode: number;
-  soundLevel?: number;
-}
-
-interface Playing {
-  state: PlayerState;
-  errorCode: number;
-  soundLevel?: number;
-}
 
 interface Reconnecting {
   attempt: number;
@@ -97,8 +79,7 @@ export class DuetEngine {
   private session: { sessionID: string; resumeToken: string } | undefined;
   private multiRoom = false;
   private readonly rooms = new Map<string, Room>();
-  private readonly publishing = new Map<string, Publishing>();
-  private readonly playing = new Map<string, Playing>();
+  private readonly streams: StreamStates;
   private binding: PageBinding | undefined;
   private reconnecting: Reconnecting | undefined;
   private reconnectWaiters: (() => void)[] = [];
@@ -129,6 +110,7 @@ export class DuetEngine {
     this.servers = servers;
     this.logger = new Logger(logURLFor(servers[0]), { appID, sdkVersion: VERSION, deviceID: deviceID() }, now);
     this.emitter = new Emitter((event, err) => this.logger.error(`a ${event} handler threw: ${describe(err)}`));
+    this.streams = new StreamStates(this.emitter, this.logger);
     this.watchNetwork();
     ENGINES.add(this);
   }
@@ -258,7 +240,7 @@ export class DuetEngine {
   }
 
   setStreamExtraInfo(streamID: string, extraInfo: string): Promise<ZegoResult> {
-    const p = this.publishing.get(streamID);
+    const p = this.streams.publishing.get(streamID);
     if (!p) return Promise.resolve({ errorCode: 40304, extendedData: `not publishing ${streamID}` });
     p.extraInfo = extraInfo;
     return this.roomRequest(p.roomID, "setStreamExtraInfo", { streamID, extraInfo }, () => ({ errorCode: 0 }));
@@ -280,8 +262,8 @@ export class DuetEngine {
       const conn = this.liveConnection();
       const reply = await conn.request("publish", { roomID, streamID, extraInfo });
       const urls = (reply.urls && reply.urls.length ? reply.urls : [reply.url]).map((u: string) => withParams(u, opt.streamParams));
-      const previous = this.publishing.get(streamID);
-      this.publishing.set(streamID, {
+      const previous = this.streams.publishing.get(streamID);
+      this.streams.publishing.set(streamID, {
         roomID,
         extraInfo,
         urls,
@@ -300,9 +282,9 @@ export class DuetEngine {
   }
 
   stopPublishingStream(streamID: string): boolean {
-    const p = this.publishing.get(streamID);
+    const p = this.streams.publishing.get(streamID);
     if (!p) return false;
-    this.publishing.delete(streamID);
+    this.streams.publishing.delete(streamID);
     if (this.conn) this.conn.request("stopPublish", { streamID }).catch((err: DuetError) => this.quietWarn(`stopPublish ${streamID}`, err));
     else this.stoppedWhileAway.add(streamID);
     if (this.binding && this.binding.pusher && this.binding.pusher.attributes.id === streamID) this.binding.pusher.unbind();
@@ -316,7 +298,7 @@ export class DuetEngine {
     }
     if (this.rooms.size === 0) throw duetError(SdkError.NOT_LOGGED_IN, "log into a room first");
     const opt = option || {};
-    this.setPlayState(streamID, { state: "PLAY_REQUESTING", errorCode: 0 });
+    this.streams.setPlayState(streamID, "PLAY_REQUESTING", 0);
     try {
       const reply = await this.liveConnection().request("play", { streamID });
       // BGP (the default) plays RTMP, the lowest-latency path of <live-player mode="RTC">;
@@ -328,72 +310,39 @@ export class DuetEngine {
     } catch (e) {
       const err = e as DuetError;
       this.logger.error(`play ${streamID} refused: ${err.code} ${err.msg}`);
-      this.setPlayState(streamID, { state: "NO_PLAY", errorCode: err.code });
-      this.playing.delete(streamID);
+      this.streams.setPlayState(streamID, "NO_PLAY", err.code);
+      this.streams.playing.delete(streamID);
       throw err;
     }
   }
 
   stopPlayingStream(streamID: string): void {
-    const p = this.playing.get(streamID);
-    this.playing.delete(streamID);
+    const p = this.streams.playing.get(streamID);
+    this.streams.playing.delete(streamID);
     const player = this.binding && this.binding.players.get(streamID);
     if (player) player.unbind();
     if (p && p.state !== "NO_PLAY") this.emitter.emit("playerStateUpdate", { streamID, state: "NO_PLAY", errorCode: 0, extendedData: "" });
   }
 
   getNextUrl(streamID: string): string {
-    const p = this.publishing.get(streamID);
-    if (!p) return "";
-    p.next = (p.next + 1) % p.urls.length;
-    return p.urls[p.next];
+    return this.streams.nextUrl(streamID);
   }
 
   // ---- WeChat component events --------------------------------------------------------
 
   updatePlayerState(id: string, event: { detail?: { code?: number } }): void {
     const code = event && event.detail ? Number(event.detail.code) : NaN;
-    if (!isFinite(code)) return;
-    if (this.publishing.has(id)) {
-      this.logger.debug(`<live-pusher> ${id}: ${code}`);
-      const t = pusherTransition(code);
-      if (t) this.setPublishState(id, t, JSON.stringify({ wxCode: code }));
-      if (isPushFailure(code)) this.logger.warn(`push of ${id} failed (${code}); getNextUrl gives the next address`);
-    } else if (this.playing.has(id)) {
-      this.logger.debug(`<live-player> ${id}: ${code}`);
-      const t = playerTransition(code);
-      if (t) this.setPlayState(id, t, JSON.stringify({ wxCode: code }));
-    } else {
-      this.logger.debug(`state ${code} for ${id}, which is neither published nor played`);
-    }
+    if (isFinite(code)) this.streams.componentState(id, code);
   }
 
   updatePlayerNetStatus(id: string, event: { detail?: { info?: Record<string, unknown> } }): void {
     const info = event && event.detail && event.detail.info;
-    if (!info || typeof info !== "object") return;
-    const pub = this.publishing.get(id);
-    if (pub) {
-      this.emitter.emit("publishQualityUpdate", id, qualityStats(info, pub.soundLevel));
-      return;
-    }
-    const play = this.playing.get(id);
-    if (play) this.emitter.emit("playQualityUpdate", id, qualityStats(info, play.soundLevel));
+    if (info && typeof info === "object") this.streams.netStatus(id, info);
   }
 
   updateAudioVolumeNotify(id: string, event: { detail?: { volume?: number } }): void {
     const volume = event && event.detail ? Number(event.detail.volume) : NaN;
-    if (!isFinite(volume)) return;
-    const pub = this.publishing.get(id);
-    if (pub) {
-      pub.soundLevel = volume;
-      this.emitter.emit("capturedSoundLevelUpdate", volume);
-      return;
-    }
-    const play = this.playing.get(id);
-    if (play) {
-      play.soundLevel = volume;
-      this.emitter.emit("soundLevelUpdate", [{ streamID: id, soundLevel: volume }]);
-    }
+    if (isFinite(volume)) this.streams.volume(id, volume);
   }
 
   // ---- component mode -----------------------------------------------------------------
@@ -494,7 +443,7 @@ export class DuetEngine {
   }
 
   private relayRequest(op: string, streamID: string, targetURL: string): Promise<ZegoResult> {
-    const p = this.publishing.get(streamID);
+    const p = this.streams.publishing.get(streamID);
     if (!p) return Promise.resolve({ errorCode: 40304, extendedData: `not publishing ${streamID}` });
     if (typeof targetURL !== "string" || !/^rtmp:\/\//.test(targetURL)) {
       return Promise.resolve({ errorCode: SdkError.INVALID_ARGUMENT, extendedData: "the URL must start with rtmp://" });
@@ -793,14 +742,14 @@ export class DuetEngine {
 
   /** A new session holds no reservations: take back the streams this user was publishing. */
   private async publishAgain(conn: Connection, roomID: string): Promise<void> {
-    for (const [streamID, p] of this.publishing) {
+    for (const [streamID, p] of this.streams.publishing) {
       if (p.roomID !== roomID) continue;
       try {
         await conn.request("publish", { roomID, streamID, extraInfo: p.extraInfo });
       } catch (e) {
         const err = e as DuetError;
-        this.publishing.delete(streamID);
-        this.setPublishStateDirect(streamID, "NO_PUBLISH", err.code, err.msg);
+        this.streams.publishing.delete(streamID);
+        this.streams.setPublishState(streamID, "NO_PUBLISH", err.code, err.msg);
       }
     }
   }
@@ -869,8 +818,8 @@ export class DuetEngine {
         if (room) this.emitter.emit("IMRecvCustomCommand", room.roomID, data.fromUser, data.command);
         return;
       case "publisherStateUpdate":
-        if (this.publishing.has(data.streamID)) {
-          this.setPublishStateDirect(data.streamID, data.state, data.errorCode || 0, "");
+        if (this.streams.publishing.has(data.streamID)) {
+          this.streams.setPublishState(data.streamID, data.state, data.errorCode || 0, "");
         }
         return;
       case "tokenWillExpire":
@@ -920,14 +869,14 @@ export class DuetEngine {
   /** Forgets a room and what this user published there, and says so. */
   private leave(roomID: string, reason: "LOGOUT" | "KICKOUT" | "RECONNECT_FAILED", code: number): void {
     if (!this.rooms.delete(roomID)) return;
-    for (const [streamID, p] of [...this.publishing]) {
+    for (const [streamID, p] of [...this.streams.publishing]) {
       if (p.roomID !== roomID) continue;
-      this.publishing.delete(streamID);
+      this.streams.publishing.delete(streamID);
       if (this.binding && this.binding.pusher && this.binding.pusher.attributes.id === streamID) this.binding.pusher.unbind();
       if (p.state !== "NO_PUBLISH") this.emitter.emit("publisherStateUpdate", { streamID, state: "NO_PUBLISH", errorCode: code, extendedData: "" });
     }
     if (this.rooms.size === 0) {
-      for (const streamID of [...this.playing.keys()]) this.stopPlayingStream(streamID);
+      for (const streamID of [...this.streams.playing.keys()]) this.stopPlayingStream(streamID);
       this.stopReconnecting();
     }
     this.roomState(roomID, "DISCONNECTED", reason, code, "");
@@ -937,32 +886,6 @@ export class DuetEngine {
   private quietWarn(what: string, err: DuetError): void {
     if (err.code === SdkError.CANCELLED) this.logger.debug(`${what}: ${err.msg}`);
     else this.logger.warn(`${what}: ${err.msg}`);
-  }
-
-  private setPublishState(streamID: string, t: Transition<PublisherState>, extended: string): void {
-    this.setPublishStateDirect(streamID, t.state, t.errorCode, extended);
-  }
-
-  private setPublishStateDirect(streamID: string, state: PublisherState, errorCode: number, extended: string): void {
-    const p = this.publishing.get(streamID);
-    if (p) {
-      if (p.state === state && p.errorCode === errorCode) return;
-      p.state = state;
-      p.errorCode = errorCode;
-    }
-    this.emitter.emit("publisherStateUpdate", { streamID, state, errorCode, extendedData: extended });
-  }
-
-  private setPlayState(streamID: string, t: Transition<PlayerState>, extended = ""): void {
-    let p = this.playing.get(streamID);
-    if (!p) {
-      p = { state: "NO_PLAY", errorCode: 0 };
-      this.playing.set(streamID, p);
-    }
-    if (p.state === t.state && p.errorCode === t.errorCode) return;
-    p.state = t.state;
-    p.errorCode = t.errorCode;
-    this.emitter.emit("playerStateUpdate", { streamID, state: t.state, errorCode: t.errorCode, extendedData: extended });
   }
 
   private roomRequest(roomID: string, op: string, data: object, ok: (reply: any) => ZegoResult): Promise<ZegoResult> {
