@@ -10,7 +10,8 @@ import { DuetPlayer, DuetPusher, PageBinding, PlayerAttributes, PusherAttributes
 import { Emitter } from "./emitter";
 import { duetError, SdkError } from "./errors";
 import { Logger, logURLFor } from "./logger";
-import { Room, Snapshot, SnapshotDiff } from "./room";
+import { Room, Snapshot } from "./room";
+import { applyRoomEvent, emitDiff } from "./room_events";
 import { StreamStates } from "./stream_states";
 import type {
   DuetError,
@@ -166,7 +167,7 @@ export class DuetEngine {
       const diff = room.apply(reply as Snapshot);
       this.pendingLogins--;
       this.roomState(roomID, "CONNECTED", "LOGINED", 0, "");
-      this.emitDiff(room, diff);
+      emitDiff(room, diff, this.emitter);
       this.logger.info(`logged into room ${roomID} as ${who.userID}`);
       return true;
     } catch (e) {
@@ -735,7 +736,7 @@ export class DuetEngine {
       this.session = { sessionID: reply.sessionID, resumeToken: reply.resumeToken };
       this.logger.identity.sessionID = reply.sessionID;
       room.tokenUnsent = false;
-      this.emitDiff(room, room.apply(reply as Snapshot));
+      emitDiff(room, room.apply(reply as Snapshot), this.emitter);
       await this.publishAgain(conn, room.roomID);
     }
   }
@@ -775,48 +776,8 @@ export class DuetEngine {
     if (conn !== this.conn || this.destroyed) return;
     const room = typeof data.roomID === "string" ? this.rooms.get(data.roomID) : undefined;
     if (seq !== undefined && (!room || !room.accept(seq))) return;
+    if (room && applyRoomEvent(room, name, data, this.emitter)) return;
     switch (name) {
-      case "roomUserUpdate":
-        if (!room) return;
-        for (const u of data.userList || []) {
-          if (data.updateType === "ADD") room.users.set(u.userID, u);
-          else room.users.delete(u.userID);
-        }
-        if (room.config.userUpdate) this.emitter.emit("roomUserUpdate", room.roomID, data.updateType, data.userList || []);
-        return;
-      case "roomOnlineUserCountUpdate":
-        if (!room || room.onlineCount === data.count) return;
-        room.onlineCount = data.count;
-        this.emitter.emit("roomOnlineUserCountUpdate", room.roomID, data.count);
-        return;
-      case "roomStreamUpdate":
-        if (!room) return;
-        for (const s of data.streamList || []) {
-          if (data.updateType === "ADD") room.streams.set(s.streamID, s);
-          else room.streams.delete(s.streamID);
-        }
-        this.emitter.emit("roomStreamUpdate", room.roomID, data.updateType, data.streamList || [], "");
-        return;
-      case "streamExtraInfoUpdate":
-        if (!room) return;
-        for (const s of data.streamList || []) {
-          const known = room.streams.get(s.streamID);
-          if (known) known.extraInfo = s.extraInfo;
-        }
-        this.emitter.emit("streamExtraInfoUpdate", room.roomID, data.streamList || []);
-        return;
-      case "roomExtraInfoUpdate":
-        if (!room) return;
-        for (const e of data.roomExtraInfoList || []) room.extraInfo.set(e.key, e);
-        this.emitter.emit("roomExtraInfoUpdate", room.roomID, data.roomExtraInfoList || []);
-        return;
-      case "IMRecvBroadcastMessage":
-      case "IMRecvBarrageMessage":
-        if (room) this.emitter.emit(name, room.roomID, data.messageList || []);
-        return;
-      case "IMRecvCustomCommand":
-        if (room) this.emitter.emit("IMRecvCustomCommand", room.roomID, data.fromUser, data.command);
-        return;
       case "publisherStateUpdate":
         if (this.streams.publishing.has(data.streamID)) {
           this.streams.setPublishState(data.streamID, data.state, data.errorCode || 0, "");
@@ -836,27 +797,14 @@ export class DuetEngine {
         }
         return;
       case "roomResync":
-        if (room) this.emitDiff(room, room.apply(data as Snapshot));
+        if (room) emitDiff(room, room.apply(data as Snapshot), this.emitter);
         return;
       case "close":
       case "hello":
         return;
       default:
-        this.logger.debug(`ignored push ${name}`);
+        if (!room) this.logger.debug(`ignored push ${name}`);
     }
-  }
-
-  /** Announces a snapshot's difference the way live events would have. */
-  private emitDiff(room: Room, diff: SnapshotDiff): void {
-    const id = room.roomID;
-    if (room.config.userUpdate) {
-      if (diff.usersRemoved.length) this.emitter.emit("roomUserUpdate", id, "DELETE", diff.usersRemoved);
-      if (diff.usersAdded.length) this.emitter.emit("roomUserUpdate", id, "ADD", diff.usersAdded);
-    }
-    if (diff.onlineCount !== undefined) this.emitter.emit("roomOnlineUserCountUpdate", id, diff.onlineCount);
-    if (diff.streamsRemoved.length) this.emitter.emit("roomStreamUpdate", id, "DELETE", diff.streamsRemoved, "");
-    if (diff.streamsAdded.length) this.emitter.emit("roomStreamUpdate", id, "ADD", diff.streamsAdded, "");
-    if (diff.extraInfoChanged.length) this.emitter.emit("roomExtraInfoUpdate", id, diff.extraInfoChanged);
   }
 
   // ---- internals: state ---------------------------------------------------------------
