@@ -6,6 +6,7 @@ const { ZegoExpressEngine } = require("duet-miniprogram");
 const config = require("../config");
 const { getToken } = require("./token");
 const { randomID } = require("./ids");
+const { showStatus } = require("./status");
 
 let zg;
 
@@ -82,14 +83,7 @@ function nativeCallPage({ streamSuffix, playSource }) {
         playSource: query.playSource || playSource,
       });
       zg = new ZegoExpressEngine(config.appID, config.server);
-      zg.on("roomStateUpdate", (roomID, state, errorCode) => {
-        this.setData({ roomState: state, error: errorCode ? `room ${roomID}: ${errorCode}` : "" });
-      });
-      zg.on("roomUserUpdate", (roomID, updateType, userList) => {
-        const ids = userList.map((u) => u.userID);
-        const users = updateType === "ADD" ? this.data.users.concat(ids) : this.data.users.filter((u) => ids.indexOf(u) < 0);
-        this.setData({ users });
-      });
+      showStatus(zg, this);
       zg.on("roomStreamUpdate", (roomID, updateType, streamList) => {
         if (updateType === "ADD") {
           playAll(streamList, this);
@@ -97,11 +91,9 @@ function nativeCallPage({ streamSuffix, playSource }) {
           stopPlayAll(streamList, this);
         }
       });
-      zg.on("publisherStateUpdate", (result) => this.setData({ publishState: result.state }));
       zg.on("publishQualityUpdate", (streamID, stats) => {
         this.setData({ publishQuality: { fps: stats.video.videoFPS, kbps: stats.video.videoBitrate } });
       });
-      zg.on("playerStateUpdate", (result) => this.setData({ [`playStates.${result.streamID}`]: result.state }));
     },
 
     async openRoom() {

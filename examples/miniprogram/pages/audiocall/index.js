@@ -5,6 +5,7 @@ const { ZegoExpressEngine } = require("duet-miniprogram");
 const config = require("../../config");
 const { getToken } = require("../../utils/token");
 const { randomID } = require("../../utils/ids");
+const { showStatus } = require("../../utils/status");
 
 let zg;
 
@@ -32,14 +33,7 @@ Page({
       publishStreamID: query.streamID || `${userID}-audio`,
     });
     zg = new ZegoExpressEngine(config.appID, config.server);
-    zg.on("roomStateUpdate", (roomID, state, errorCode) => {
-      this.setData({ roomState: state, error: errorCode ? `room ${roomID}: ${errorCode}` : "" });
-    });
-    zg.on("roomUserUpdate", (roomID, updateType, userList) => {
-      const ids = userList.map((u) => u.userID);
-      const users = updateType === "ADD" ? this.data.users.concat(ids) : this.data.users.filter((u) => ids.indexOf(u) < 0);
-      this.setData({ users });
-    });
+    showStatus(zg, this);
     zg.on("roomStreamUpdate", (roomID, updateType, streamList) => {
       if (updateType === "ADD") {
         streamList.forEach((i) => {
@@ -54,8 +48,6 @@ Page({
       const remoteStreams = updateType === "ADD" ? this.data.remoteStreams.concat(ids) : this.data.remoteStreams.filter((s) => ids.indexOf(s) < 0);
       this.setData({ remoteStreams });
     });
-    zg.on("publisherStateUpdate", (result) => this.setData({ publishState: result.state }));
-    zg.on("playerStateUpdate", (result) => this.setData({ [`playStates.${result.streamID}`]: result.state }));
     zg.initContext({ wxContext: this, pushAtr: "pusher", playAtr: "playerList" });
   },
 

@@ -5,6 +5,7 @@ const { ZegoExpressEngine } = require("duet-miniprogram");
 const config = require("../../config");
 const { getToken } = require("../../utils/token");
 const { randomID } = require("../../utils/ids");
+const { showStatus } = require("../../utils/status");
 
 let zg;
 
@@ -37,16 +38,7 @@ Page({
 
   initEngine() {
     zg = new ZegoExpressEngine(config.appID, config.server);
-    zg.on("roomStateUpdate", (roomID, state, errorCode) => {
-      this.setData({ roomState: state, error: errorCode ? `room ${roomID}: ${errorCode}` : "" });
-    });
-    zg.on("roomUserUpdate", (roomID, updateType, userList) => {
-      const ids = userList.map((u) => u.userID);
-      const users = updateType === "ADD" ? this.data.users.concat(ids) : this.data.users.filter((u) => ids.indexOf(u) < 0);
-      this.setData({ users });
-    });
-    zg.on("publisherStateUpdate", (result) => this.setData({ publishState: result.state }));
-    zg.on("playerStateUpdate", (result) => this.setData({ [`playStates.${result.streamID}`]: result.state }));
+    showStatus(zg, this);
     zg.on("playQualityUpdate", (streamID, stats) => {
       this.setData({ [`playQuality.${streamID}`]: { fps: stats.video.videoFPS, kbps: stats.video.videoBitrate } });
     });
