@@ -142,6 +142,65 @@ export class PageBinding {
     const list = [...this.players.values()].filter((p) => p.listed).map((p) => ({ ...p.attributes }));
     this.page.setData({ [this.playAtr]: list });
   }
+
+  /** A new pusher with `attrs`; one already pushing keeps its stream and URL. */
+  createPusher(media: MediaControl, attrs: Partial<PusherAttributes>): DuetPusher {
+    const old = this.pusher;
+    this.pusher = new DuetPusher(media, this, attrs);
+    if (old && old.attributes.url) {
+      this.pusher.attributes.id = old.attributes.id;
+      this.pusher.attributes.url = old.attributes.url;
+    }
+    this.renderPusher();
+    return this.pusher;
+  }
+
+  /** The player of `streamID`, made on first use (it joins the list when it plays). */
+  player(media: MediaControl, streamID: string): DuetPlayer {
+    let player = this.players.get(streamID);
+    if (!player) {
+      player = new DuetPlayer(media, this, streamID);
+      this.players.set(streamID, player);
+    }
+    return player;
+  }
+
+  /** Changes pusher attributes other than `url` and `id` (those are the SDK's). */
+  setPusherAttributes(attrs: Partial<PusherAttributes>): boolean {
+    if (!this.pusher || !attrs) return false;
+    const { url: _url, id: _id, ...rest } = attrs;
+    Object.assign(this.pusher.attributes, rest);
+    this.renderPusher();
+    return true;
+  }
+
+  /** Changes a player's attributes other than `url`, `id` and `streamID`. */
+  setPlayerAttributes(streamID: string, attrs: Partial<PlayerAttributes>): boolean {
+    const player = this.players.get(streamID);
+    if (!player || !attrs) return false;
+    const { url: _url, id: _id, streamID: _s, ...rest } = attrs;
+    Object.assign(player.attributes, rest);
+    if (player.listed) this.renderPlayers();
+    return true;
+  }
+
+  /** The players in the page's list (all, or the one of `streamID`). */
+  listed(streamID?: string): PlayerAttributes[] | PlayerAttributes | null {
+    const listed = [...this.players.values()].filter((p) => p.listed).map((p) => p.attributes);
+    if (streamID === undefined) return listed;
+    return listed.find((p) => p.streamID === streamID) || null;
+  }
+
+  /** The publishing of `streamID` ended: <live-pusher> loses its URL if it was that stream's. */
+  unbindPusher(streamID: string): void {
+    if (this.pusher && this.pusher.attributes.id === streamID) this.pusher.unbind();
+  }
+
+  /** The playing of `streamID` ended: its player leaves the list. */
+  unbindPlayer(streamID: string): void {
+    const player = this.players.get(streamID);
+    if (player) player.unbind();
+  }
 }
 
 /** The pusher of component mode: `start` publishes and binds the URL, `stop` unbinds it. */

@@ -12,6 +12,7 @@ import { duetError, SdkError } from "./errors";
 import { Logger, logURLFor } from "./logger";
 import { Room, Snapshot } from "./room";
 import { applyRoomEvent, emitDiff } from "./room_events";
+import { Outcome, Retrier } from "./retry";
 import { StreamStates } from "./stream_states";
 import type {
   DuetError,
@@ -27,8 +28,6 @@ import type {
 
 export const VERSION = "0.1.0";
 
-/** Reconnect delays grow from the first to the last, with up to 20% jitter. */
-const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
 /** How long the SDK keeps trying to get back into its rooms after a drop. */
 const RECONNECT_WINDOW_MS = 5 * 60 * 1000;
 const STREAM_ID = /^[0-9A-Za-z_-]{1,256}$/;
@@ -36,13 +35,6 @@ const STREAM_ID = /^[0-9A-Za-z_-]{1,256}$/;
 const TERMINAL_CLOSE = ["kicked_out", "kicked_by_server", "room_closed", "abusive"];
 /** Resume refusals saying the session was ended on purpose: logging in again would kick the device that took over. */
 const ENDED_CODES = [40104, 41000, 41001, 41005];
-
-interface Reconnecting {
-  attempt: number;
-  deadline: number;
-  timer: number | undefined;
-  running: boolean;
-}
 
 /** Live engines, so the duet-pusher/duet-player components can hand their events to the right one. */
 const ENGINES = new Set<DuetEngine>();
@@ -82,8 +74,7 @@ export class DuetEngine {
   private readonly rooms = new Map<string, Room>();
   private readonly streams: StreamStates;
   private binding: PageBinding | undefined;
-  private reconnecting: Reconnecting | undefined;
-  private reconnectWaiters: (() => void)[] = [];
+  private readonly retry: Retrier;
   private pendingLogins = 0;
   /** Requests made while disconnected, sent once the session is back. */
   private stoppedWhileAway = new Set<string>();
@@ -112,6 +103,7 @@ export class DuetEngine {
     this.logger = new Logger(logURLFor(servers[0]), { appID, sdkVersion: VERSION, deviceID: deviceID() }, now);
     this.emitter = new Emitter((event, err) => this.logger.error(`a ${event} handler threw: ${describe(err)}`));
     this.streams = new StreamStates(this.emitter, this.logger);
+    this.retry = new Retrier(RECONNECT_WINDOW_MS, now, (run) => this.reconnectOnce(run), () => this.reconnectFailed());
     this.watchNetwork();
     ENGINES.add(this);
   }
@@ -151,9 +143,9 @@ export class DuetEngine {
     this.pendingLogins++;
     try {
       // A login must not race a reconnect: it would replace the session being resumed.
-      if (this.reconnecting) {
-        this.reconnectSoon();
-        await new Promise<void>((resolve) => this.reconnectWaiters.push(resolve));
+      if (this.retry.retrying) {
+        this.retry.soon();
+        await this.retry.settled();
       }
       const conn = await this.connection();
       const reply = await conn.request("login", this.loginRequest(roomID, token, who, cfg));
@@ -288,7 +280,7 @@ export class DuetEngine {
     this.streams.publishing.delete(streamID);
     if (this.conn) this.conn.request("stopPublish", { streamID }).catch((err: DuetError) => this.quietWarn(`stopPublish ${streamID}`, err));
     else this.stoppedWhileAway.add(streamID);
-    if (this.binding && this.binding.pusher && this.binding.pusher.attributes.id === streamID) this.binding.pusher.unbind();
+    if (this.binding) this.binding.unbindPusher(streamID);
     if (p.state !== "NO_PUBLISH") this.emitter.emit("publisherStateUpdate", { streamID, state: "NO_PUBLISH", errorCode: 0, extendedData: "" });
     return true;
   }
@@ -320,8 +312,7 @@ export class DuetEngine {
   stopPlayingStream(streamID: string): void {
     const p = this.streams.playing.get(streamID);
     this.streams.playing.delete(streamID);
-    const player = this.binding && this.binding.players.get(streamID);
-    if (player) player.unbind();
+    if (this.binding) this.binding.unbindPlayer(streamID);
     if (p && p.state !== "NO_PLAY") this.emitter.emit("playerStateUpdate", { streamID, state: "NO_PLAY", errorCode: 0, extendedData: "" });
   }
 
@@ -365,15 +356,7 @@ export class DuetEngine {
 
   createPusher(attrs?: Partial<PusherAttributes>): DuetPusher | null {
     const binding = this.needBinding("createPusher");
-    if (!binding) return null;
-    const old = binding.pusher;
-    binding.pusher = new DuetPusher(this, binding, attrs || {});
-    if (old && old.attributes.url) {
-      binding.pusher.attributes.id = old.attributes.id;
-      binding.pusher.attributes.url = old.attributes.url;
-    }
-    binding.renderPusher();
-    return binding.pusher;
+    return binding ? binding.createPusher(this, attrs || {}) : null;
   }
 
   getPusherInstance(): DuetPusher | null {
@@ -382,38 +365,20 @@ export class DuetEngine {
 
   getPlayerInstance(streamID: string): DuetPlayer | null {
     const binding = this.needBinding("getPlayerInstance");
-    if (!binding || !isNonEmptyString(streamID)) return null;
-    let player = binding.players.get(streamID);
-    if (!player) {
-      player = new DuetPlayer(this, binding, streamID);
-      binding.players.set(streamID, player);
-    }
-    return player;
+    return binding && isNonEmptyString(streamID) ? binding.player(this, streamID) : null;
   }
 
   setPusherAttributes(attrs: Partial<PusherAttributes>): boolean {
-    const pusher = this.getPusherInstance();
-    if (!pusher || !attrs) return false;
-    const { url: _url, id: _id, ...rest } = attrs;
-    Object.assign(pusher.attributes, rest);
-    this.binding!.renderPusher();
-    return true;
+    return !!this.binding && this.binding.setPusherAttributes(attrs);
   }
 
   setPlayerAttributes(streamID: string, attrs: Partial<PlayerAttributes>): boolean {
-    const player = this.binding && this.binding.players.get(streamID);
-    if (!player || !attrs) return false;
-    const { url: _url, id: _id, streamID: _s, ...rest } = attrs;
-    Object.assign(player.attributes, rest);
-    if (player.listed) this.binding!.renderPlayers();
-    return true;
+    return !!this.binding && this.binding.setPlayerAttributes(streamID, attrs);
   }
 
   getPlayerList(streamID?: string): PlayerAttributes[] | PlayerAttributes | null {
     if (!this.binding) return streamID === undefined ? [] : null;
-    const listed = [...this.binding.players.values()].filter((p) => p.listed).map((p) => p.attributes);
-    if (streamID === undefined) return listed;
-    return listed.find((p) => p.streamID === streamID) || null;
+    return this.binding.listed(streamID);
   }
 
   mutePublishStreamVideo(mute: boolean): void {
@@ -499,7 +464,7 @@ export class DuetEngine {
     const w = wx as unknown as WxOptional;
     if (this.networkHandler && typeof w.offNetworkStatusChange === "function") w.offNetworkStatusChange(this.networkHandler);
     if (this.showHandler && typeof w.offAppShow === "function") w.offAppShow(this.showHandler);
-    this.stopReconnecting();
+    this.retry.stop();
     this.closeConnection();
     void this.logger.close();
     this.emitter.clear();
@@ -572,7 +537,7 @@ export class DuetEngine {
 
   /** Closes the socket when nothing needs it: no room, no login under way, no reconnect. */
   private closeIfIdle(): void {
-    if (this.rooms.size === 0 && this.pendingLogins === 0 && !this.reconnecting) this.closeConnection();
+    if (this.rooms.size === 0 && this.pendingLogins === 0 && !this.retry.retrying) this.closeConnection();
   }
 
   private closeConnection(): void {
@@ -596,70 +561,45 @@ export class DuetEngine {
   }
 
   private startReconnecting(code: number): void {
-    if (this.reconnecting) return;
+    if (this.retry.retrying) return;
     for (const id of this.rooms.keys()) this.roomState(id, "CONNECTING", "RECONNECTING", code, "");
-    this.reconnecting = { attempt: 0, deadline: now() + RECONNECT_WINDOW_MS, timer: undefined, running: false };
-    this.scheduleReconnect(0);
+    this.retry.start();
   }
 
-  private scheduleReconnect(delay: number): void {
-    const r = this.reconnecting;
-    if (!r) return;
-    if (r.timer !== undefined) clearTimeout(r.timer);
-    r.timer = setTimeout(() => {
-      r.timer = undefined;
-      void this.reconnectOnce();
-    }, delay);
-  }
-
-  /** Network back or app in front again: try now instead of waiting out the backoff. */
-  private reconnectSoon(): void {
-    if (this.reconnecting && !this.reconnecting.running) this.scheduleReconnect(0);
-  }
-
-  private stopReconnecting(): void {
-    if (this.reconnecting && this.reconnecting.timer !== undefined) clearTimeout(this.reconnecting.timer);
-    this.reconnecting = undefined;
-    const waiters = this.reconnectWaiters;
-    this.reconnectWaiters = [];
-    for (const w of waiters) w();
-  }
-
-  private async reconnectOnce(): Promise<void> {
-    const r = this.reconnecting;
-    if (!r || r.running || this.destroyed) return;
-    r.running = true;
-    r.attempt++;
+  /** One attempt to get back into every room (run `run` of the retrier). */
+  private async reconnectOnce(run: number): Promise<Outcome> {
+    if (this.destroyed) return "done";
     try {
       const conn = await this.connection();
-      if (this.reconnecting !== r) return this.closeIfIdle();
+      if (!this.retry.current(run)) return this.gone();
       const outcome = this.session ? await this.tryResume(conn) : "lost";
-      if (outcome === "ended" || this.reconnecting !== r) {
-        this.stopReconnecting();
-        return this.closeIfIdle();
+      if (outcome === "ended" || !this.retry.current(run)) {
+        this.retry.stop();
+        return this.gone();
       }
       const missing = outcome === "lost" ? [...this.rooms.values()] : outcome;
       if (missing.length > 0) await this.loginAgain(conn, missing);
-      if (this.reconnecting !== r) return this.closeIfIdle();
-      this.stopReconnecting();
+      if (!this.retry.current(run)) return this.gone();
+      this.retry.stop();
       for (const id of this.rooms.keys()) this.roomState(id, "CONNECTED", "RECONNECTED", 0, "");
       this.closeIfIdle();
-      return;
+      return "done";
     } catch (e) {
       const err = e as DuetError;
-      this.logger.warn(`reconnect attempt ${r.attempt} failed: ${err.code} ${err.msg}`);
-    } finally {
-      r.running = false;
+      this.logger.warn(`reconnect attempt failed: ${err.code} ${err.msg}`);
+      return "failed";
     }
-    if (this.reconnecting !== r) return;
-    if (now() >= r.deadline) {
-      this.stopReconnecting();
-      for (const id of [...this.rooms.keys()]) this.leave(id, "RECONNECT_FAILED", SdkError.RECONNECT_FAILED);
-      this.closeIfIdle();
-      return;
-    }
-    const base = BACKOFF_MS[Math.min(r.attempt - 1, BACKOFF_MS.length - 1)];
-    this.scheduleReconnect(Math.round(base * (1 + Math.random() * 0.2)));
+  }
+
+  /** The rooms that needed the reconnect are gone (logged out, kicked): drop the socket if idle. */
+  private gone(): Outcome {
+    this.closeIfIdle();
+    return "done";
+  }
+
+  private reconnectFailed(): void {
+    for (const id of [...this.rooms.keys()]) this.leave(id, "RECONNECT_FAILED", SdkError.RECONNECT_FAILED);
+    this.closeIfIdle();
   }
 
   /**
@@ -757,10 +697,10 @@ export class DuetEngine {
 
   private watchNetwork(): void {
     this.networkHandler = (res) => {
-      if (!this.destroyed && res && res.isConnected) this.reconnectSoon();
+      if (!this.destroyed && res && res.isConnected) this.retry.soon();
     };
     this.showHandler = () => {
-      if (!this.destroyed) this.reconnectSoon();
+      if (!this.destroyed) this.retry.soon();
     };
     try {
       wx.onNetworkStatusChange(this.networkHandler);
@@ -820,12 +760,12 @@ export class DuetEngine {
     for (const [streamID, p] of [...this.streams.publishing]) {
       if (p.roomID !== roomID) continue;
       this.streams.publishing.delete(streamID);
-      if (this.binding && this.binding.pusher && this.binding.pusher.attributes.id === streamID) this.binding.pusher.unbind();
+      if (this.binding) this.binding.unbindPusher(streamID);
       if (p.state !== "NO_PUBLISH") this.emitter.emit("publisherStateUpdate", { streamID, state: "NO_PUBLISH", errorCode: code, extendedData: "" });
     }
     if (this.rooms.size === 0) {
       for (const streamID of [...this.streams.playing.keys()]) this.stopPlayingStream(streamID);
-      this.stopReconnecting();
+      this.retry.stop();
     }
     this.roomState(roomID, "DISCONNECTED", reason, code, "");
   }
