@@ -21,6 +21,8 @@ pub fn server_user() -> User {
 pub enum AdminRequest {
     /// Every open room.
     ListRooms,
+    /// Every open room in detail (as [`AdminRequest::Room`] gives one), in one request.
+    RoomDetails,
     /// One room: users, live streams, extra info.
     Room {
         /// Room.
@@ -93,6 +95,13 @@ impl Hub {
         use AdminRequest as A;
         match request {
             A::ListRooms => Ok(self.list_rooms(app_id)),
+            A::RoomDetails => {
+                let mut ids: Vec<String> =
+                    self.apps.get(&app_id).map(|a| a.rooms.keys().cloned().collect()).unwrap_or_default();
+                ids.sort();
+                let rooms: Result<Vec<Value>, Refusal> = ids.iter().map(|r| self.room_detail(now, app_id, r)).collect();
+                Ok(json!({"rooms": rooms?}))
+            }
             A::Room { room_id } => self.room_detail(now, app_id, &room_id),
             A::Users { room_id, offset, limit } => self.room_users(app_id, &room_id, offset, limit),
             A::Kick { room_id, user_id } => self.kick_user(now, app_id, &room_id, &user_id),

@@ -20,7 +20,7 @@ use axum::{Json, Router};
 use duet_room::admin::AdminRequest;
 use duet_token::AppSecret;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::credentials::{OrderError, TokenOrder, mint_order};
 use crate::http::{AppState, Peer, error};
@@ -379,18 +379,13 @@ async fn mint_token(
 
 /// Rooms of an app with their users and live streams (with play URLs).
 async fn live(State(state): State<AppState>, _u: ConsoleUser, Path(app_id): Path<u32>) -> Response {
-    let rooms = match state.signaling.admin(app_id, AdminRequest::ListRooms).await {
-        Ok(v) => v,
-        Err(r) => return error(StatusCode::INTERNAL_SERVER_ERROR, r.code.name(), &r.message),
-    };
-    let mut detailed: Vec<Value> = Vec::new();
-    for room in rooms["rooms"].as_array().into_iter().flatten() {
-        let room_id = room["roomID"].as_str().unwrap_or_default().to_owned();
-        if let Ok(d) = state.signaling.admin(app_id, AdminRequest::Room { room_id }).await {
-            detailed.push(d);
+    match state.signaling.admin(app_id, AdminRequest::RoomDetails).await {
+        Ok(mut v) => {
+            v["appID"] = json!(app_id);
+            Json(v).into_response()
         }
+        Err(r) => error(StatusCode::INTERNAL_SERVER_ERROR, r.code.name(), &r.message),
     }
-    Json(json!({"appID": app_id, "rooms": detailed})).into_response()
 }
 
 #[derive(Deserialize)]
