@@ -1,5 +1,6 @@
-//! The `duet` server as a library: the CLI, settings, the app registry, HTTP (and later
-//! WebSocket signaling and media) wired to the protocol cores. `main.rs` only calls [`main`].
+//! The `duet` server as a library: the CLI and settings, the app store, and the I/O around the
+//! protocol cores: signaling over WebSocket, media over RTMP and HTTP, the HTTP API and console,
+//! webhooks. `main.rs` only calls [`main`]; docs/architecture.md is the map.
 #![forbid(unsafe_code)]
 
 /// Prints a line to stdout, ignoring a closed pipe (`duet app list | head -1` must not panic).
@@ -10,29 +11,17 @@ macro_rules! say {
     }};
 }
 
-pub mod api;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod console;
-pub mod credentials;
 pub mod http;
-pub mod http_client;
-pub mod httplog;
-pub mod live_http;
-pub mod media_auth;
+pub mod media;
 pub mod metrics;
 pub mod os;
-pub mod password;
 pub mod public_url;
-pub mod registry;
-pub mod relay;
-pub mod rtmp_client;
-pub mod rtmp_ingest;
 pub mod signaling;
-pub mod tls;
+pub mod store;
 pub mod webhooks;
-pub mod write_deadline;
 
 use std::process::ExitCode;
 

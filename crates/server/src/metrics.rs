@@ -37,7 +37,7 @@ pub struct Snapshot<'a> {
     /// The media hub's counters.
     pub media: &'a duet_media::MediaStats,
     /// Uploaded SDK logs.
-    pub logs: &'a crate::httplog::LogStore,
+    pub logs: &'a crate::http::httplog::LogStore,
     /// Webhook deliveries.
     pub webhooks: &'a crate::webhooks::WebhookStats,
 }
@@ -143,7 +143,7 @@ mod tests {
         let m = Metrics::default();
         Metrics::inc(&m.http_requests);
         let media = duet_media::MediaStats::default();
-        let logs = crate::httplog::LogStore::new(std::path::Path::new("/nonexistent"));
+        let logs = crate::http::httplog::LogStore::new(std::path::Path::new("/nonexistent"));
         let hooks = crate::webhooks::WebhookStats::default();
         let text = m.render(&Snapshot {
             start_time: 5,

@@ -2,7 +2,7 @@
 
 use crate::cli::AdminCommand;
 use crate::config::Common;
-use crate::registry::Registry;
+use crate::store::registry::Registry;
 
 /// Runs one `duet admin` subcommand.
 pub fn run(common: &Common, cmd: AdminCommand) -> anyhow::Result<()> {
@@ -10,7 +10,7 @@ pub fn run(common: &Common, cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
         AdminCommand::Password { username, password } => {
             let generated = password.is_none();
-            let password = password.unwrap_or_else(crate::password::generate);
+            let password = password.unwrap_or_else(crate::store::password::generate);
             registry.set_admin_password(&username, &password)?;
             if generated {
                 say!("Console user \"{username}\", password {password}");

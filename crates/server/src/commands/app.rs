@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::cli::AppCommand;
 use crate::config::Common;
-use crate::registry::{App, Registry};
+use crate::store::registry::{App, Registry};
 
 /// Runs one `duet app` subcommand.
 pub fn run(common: &Common, cmd: AppCommand) -> anyhow::Result<()> {
@@ -99,13 +99,13 @@ fn webhook(
         }
         return Ok(());
     };
-    crate::http_client::check_url(&url).map_err(|e| anyhow::anyhow!("--url: {e}"))?;
+    crate::webhooks::http_client::check_url(&url).map_err(|e| anyhow::anyhow!("--url: {e}"))?;
     let generated = secret.is_none();
     let secret = secret.unwrap_or_else(crate::webhooks::new_secret);
     if secret.len() < 16 || secret.len() > 256 {
         anyhow::bail!("--secret must be 16 to 256 characters");
     }
-    registry.set_webhook(app_id, &crate::registry::Webhook { url: url.clone(), secret: secret.clone() })?;
+    registry.set_webhook(app_id, &crate::store::registry::Webhook { url: url.clone(), secret: secret.clone() })?;
     if json {
         say!("{}", json!({"app_id": app_id, "url": url, "secret": secret}));
     } else {

@@ -17,10 +17,10 @@ use crate::config::ServeSettings;
 use crate::http::{AppState, router};
 use crate::metrics::Metrics;
 use crate::public_url::PublicUrls;
-use crate::registry::{App, Registry};
-use crate::rtmp_ingest::MediaContext;
+use crate::store::registry::{App, Registry};
+use crate::media::MediaContext;
 use crate::signaling::{Signaling, room_config};
-use crate::tls::{TlsListener, load_config};
+use crate::http::tls::{TlsListener, load_config};
 
 /// How long open connections may take to finish after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -51,7 +51,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     let (http_addr, rtmp_addr) = (http.local_addr()?, rtmp.local_addr()?);
     let urls =
         PublicUrls::resolve(s.public_ws_url, s.public_rtmp_url, s.public_http_url, http_addr, rtmp_addr, tls.is_some());
-    let token = crate::credentials::mint_token(&app, TEST_USER, &Grant::everything(), TEST_TOKEN_TTL)?;
+    let token = crate::store::credentials::mint_token(&app, TEST_USER, &Grant::everything(), TEST_TOKEN_TTL)?;
     let console_password = first_admin(&registry)?;
     print_banner(&urls, http_addr, rtmp_addr, &registry, &app, created, console_password.as_deref(), &token);
 
@@ -83,17 +83,17 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         hub.shutdown().await;
     });
 
-    tokio::spawn(crate::rtmp_ingest::serve(rtmp, media.clone(), stop_rx.clone()));
+    tokio::spawn(crate::media::rtmp::serve(rtmp, media.clone(), stop_rx.clone()));
     let state = AppState {
         registry,
         metrics: metrics.clone(),
         start_time: crate::os::now_unix(),
         signaling: signaling.clone(),
         media,
-        logs: Arc::new(crate::httplog::LogStore::new(&s.common.data)),
+        logs: Arc::new(crate::http::httplog::LogStore::new(&s.common.data)),
         webhooks,
-        nonces: Arc::new(crate::api::auth::Nonces::default()),
-        console: Arc::new(crate::console::ConsoleSessions::default()),
+        nonces: Arc::new(crate::http::api::auth::Nonces::default()),
+        console: Arc::new(crate::http::console::ConsoleSessions::default()),
         urls: urls.clone(),
         tls: tls.is_some(),
     };
@@ -105,7 +105,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
                 .into_future(),
         ),
         None => Box::pin(
-            axum::serve(crate::write_deadline::PlainListener(http), routes)
+            axum::serve(crate::http::write_deadline::PlainListener(http), routes)
                 .with_graceful_shutdown(stopped(stop_rx.clone()))
                 .into_future(),
         ),
@@ -154,7 +154,7 @@ fn first_admin(registry: &Registry) -> anyhow::Result<Option<String>> {
     if registry.admin_count()? > 0 {
         return Ok(None);
     }
-    let password = crate::password::generate();
+    let password = crate::store::password::generate();
     registry.set_admin_password(CONSOLE_USER, &password)?;
     Ok(Some(password))
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::cli::TokenCommand;
 use crate::config::Common;
-use crate::registry::Registry;
+use crate::store::registry::Registry;
 
 /// Runs one `duet token` subcommand.
 pub fn run(common: &Common, cmd: TokenCommand) -> anyhow::Result<()> {
@@ -32,7 +32,7 @@ pub fn run(common: &Common, cmd: TokenCommand) -> anyhow::Result<()> {
             } else {
                 Grant::everything()
             };
-            say!("{}", crate::credentials::mint_token(&app, &user_id, &grant, ttl)?);
+            say!("{}", crate::store::credentials::mint_token(&app, &user_id, &grant, ttl)?);
         }
         TokenCommand::Inspect { app_id, token, user_id } => {
             let app = registry.require(app_id)?;

@@ -6,7 +6,7 @@ use duet_token::{MediaAction, MediaGrant};
 
 use crate::cli::{PlayFormat, UrlCommand};
 use crate::config::{Common, Loaded};
-use crate::registry::Registry;
+use crate::store::registry::Registry;
 
 /// Runs one `duet url` subcommand.
 pub fn run(common: &Common, loaded: &Loaded, cmd: UrlCommand) -> anyhow::Result<()> {

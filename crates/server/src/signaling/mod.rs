@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::http::AppState;
 use crate::metrics::Metrics;
-use crate::registry::Registry;
+use crate::store::registry::Registry;
 use crate::webhooks::Webhooks;
 
 /// Frames queued for one connection before it counts as too slow and is dropped.
@@ -81,7 +81,7 @@ impl Signaling {
     pub fn start(config: RoomConfig, metrics: Arc<Metrics>, media: Arc<MediaHub>, webhooks: Webhooks) -> Self {
         let (inbox, rx) = mpsc::channel(HUB_INBOX);
         let hub = Hub::new(config, crate::os::random());
-        let relays = crate::relay::Relays::new(media.clone());
+        let relays = crate::media::relay::Relays::new(media.clone());
         tokio::spawn(run_hub(hub, rx, Sinks { metrics, media, webhooks, relays }));
         Self {
             inbox,
@@ -142,7 +142,7 @@ struct Sinks {
     metrics: Arc<Metrics>,
     media: Arc<MediaHub>,
     webhooks: Webhooks,
-    relays: crate::relay::Relays,
+    relays: crate::media::relay::Relays,
 }
 
 async fn run_hub(mut hub: Hub, mut rx: mpsc::Receiver<HubInput>, sinks: Sinks) {

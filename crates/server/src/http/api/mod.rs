@@ -9,7 +9,7 @@
 
 pub mod auth;
 
-use crate::credentials::{OrderError, TokenOrder, mint_order};
+use crate::store::credentials::{OrderError, TokenOrder, mint_order};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};

@@ -17,7 +17,7 @@ use duet_token::MediaAction;
 use futures_util::stream;
 
 use crate::http::AppState;
-use crate::media_auth::{Query, Refused};
+use crate::media::auth::{Query, Refused};
 
 fn refusal(state: &AppState, status: StatusCode, r: &Refused) -> Response {
     state.media.refuse("http-flv", "play", r);

@@ -315,11 +315,11 @@ impl Registry {
             bail!("the password must be at least 10 characters");
         }
         let salt = crate::os::random::<16>();
-        let hash = crate::password::pbkdf2(password, &salt, crate::password::ITERATIONS);
+        let hash = crate::store::password::pbkdf2(password, &salt, crate::store::password::ITERATIONS);
         self.lock().execute(
             "INSERT INTO admins (username, salt, hash, iterations) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (username) DO UPDATE SET salt = excluded.salt, hash = excluded.hash, iterations = excluded.iterations",
-            params![username, salt.as_slice(), hash.as_slice(), crate::password::ITERATIONS],
+            params![username, salt.as_slice(), hash.as_slice(), crate::store::password::ITERATIONS],
         )?;
         Ok(())
     }
@@ -333,8 +333,8 @@ impl Registry {
             })
             .optional()?;
         // Unknown users cost the same time as wrong passwords.
-        let (salt, hash, iterations) = row.unwrap_or_else(|| (vec![0; 16], vec![1; 32], crate::password::ITERATIONS));
-        Ok(crate::password::verify(password, &salt, &hash, iterations))
+        let (salt, hash, iterations) = row.unwrap_or_else(|| (vec![0; 16], vec![1; 32], crate::store::password::ITERATIONS));
+        Ok(crate::store::password::verify(password, &salt, &hash, iterations))
     }
 
     /// How many console users exist.

@@ -22,7 +22,7 @@ use duet_token::AppSecret;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::credentials::{OrderError, TokenOrder, mint_order};
+use crate::store::credentials::{OrderError, TokenOrder, mint_order};
 use crate::http::{AppState, Peer, error};
 
 const COOKIE: &str = "duet_console";
@@ -109,13 +109,13 @@ pub fn routes() -> Router<AppState> {
         .route("/console/api/apps/{app}/webhook", post(set_webhook))
 }
 
-const CONSOLE_HTML: &str = include_str!("../../../web/console.html");
-const DEBUG_HTML: &str = include_str!("../../../web/debug.html");
+const CONSOLE_HTML: &str = include_str!("../../../../web/console.html");
+const DEBUG_HTML: &str = include_str!("../../../../web/debug.html");
 const ASSETS: &[(&str, &str, &str)] = &[
-    ("style.css", "text/css; charset=utf-8", include_str!("../../../web/style.css")),
-    ("console.js", "text/javascript; charset=utf-8", include_str!("../../../web/console.js")),
-    ("debug.js", "text/javascript; charset=utf-8", include_str!("../../../web/debug.js")),
-    ("signaling.js", "text/javascript; charset=utf-8", include_str!("../../../web/signaling.js")),
+    ("style.css", "text/css; charset=utf-8", include_str!("../../../../web/style.css")),
+    ("console.js", "text/javascript; charset=utf-8", include_str!("../../../../web/console.js")),
+    ("debug.js", "text/javascript; charset=utf-8", include_str!("../../../../web/debug.js")),
+    ("signaling.js", "text/javascript; charset=utf-8", include_str!("../../../../web/signaling.js")),
 ];
 
 fn security_headers() -> [(header::HeaderName, &'static str); 3] {
@@ -410,11 +410,11 @@ async fn set_webhook(
             Err(r) => r,
         };
     }
-    if let Err(e) = crate::http_client::check_url(&b.url) {
+    if let Err(e) = crate::webhooks::http_client::check_url(&b.url) {
         return error(StatusCode::BAD_REQUEST, "invalid_field", &e);
     }
     let secret = b.secret.filter(|s| !s.is_empty()).unwrap_or_else(crate::webhooks::new_secret);
-    let hook = crate::registry::Webhook { url: b.url.clone(), secret: secret.clone() };
+    let hook = crate::store::registry::Webhook { url: b.url.clone(), secret: secret.clone() };
     let registry = state.registry.clone();
     match blocking(move || registry.set_webhook(app_id, &hook)).await {
         Ok(()) => Json(json!({"appID": app_id, "url": b.url, "secret": secret})).into_response(),

@@ -5,10 +5,9 @@
 //! dropped. Every refusal is logged with its code and counted.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use duet_media::{Hub as MediaHub, Kind, Publisher, StreamKey, Subscriber};
+use duet_media::{Kind, Publisher, StreamKey, Subscriber};
 use duet_room::MediaEvent;
 use duet_rtmp::{Event, Session, handshake};
 use duet_token::{AppSecret, MediaAction};
@@ -16,10 +15,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::media_auth::{self, Refused};
+use crate::media::MediaContext;
+use crate::media::auth::{self, Refused};
 use crate::metrics::Metrics;
-use crate::registry::Registry;
-use crate::signaling::Signaling;
 
 /// Time allowed from TCP accept to the end of the handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,33 +31,6 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// A publisher that sends nothing for this long is taken for dead (a lost network often
 /// leaves no FIN): its stream ends so the pusher's retry can take the name again.
 pub const PUBLISHER_SILENCE: Duration = Duration::from_secs(20);
-
-/// What every RTMP connection shares.
-#[derive(Clone)]
-pub struct MediaContext {
-    /// Live streams.
-    pub hub: Arc<MediaHub>,
-    /// Apps and secrets.
-    pub registry: Arc<Registry>,
-    /// Where stream start/stop goes.
-    pub signaling: Signaling,
-    /// Counters.
-    pub metrics: Arc<Metrics>,
-}
-
-impl MediaContext {
-    /// The secret of a registered app.
-    pub async fn secret(&self, app_id: u32) -> Option<AppSecret> {
-        let registry = self.registry.clone();
-        tokio::task::spawn_blocking(move || registry.get(app_id)).await.ok()?.ok()?.map(|a| a.secret)
-    }
-
-    /// Logs and counts a refused media request.
-    pub fn refuse(&self, peer: &str, what: &str, r: &Refused) {
-        Metrics::inc(&self.metrics.media_refused);
-        tracing::warn!(%peer, code = r.code, "{what} refused: {}", r.message);
-    }
-}
 
 /// Accepts RTMP connections until `stop`.
 pub async fn serve(listener: TcpListener, ctx: MediaContext, mut stop: watch::Receiver<bool>) {
@@ -303,7 +274,7 @@ impl Conn<'_> {
         }
     }
 
-    fn verify(&self, name: &str, action: MediaAction) -> Result<(u32, AppSecret, media_auth::Verified), Refused> {
+    fn verify(&self, name: &str, action: MediaAction) -> Result<(u32, AppSecret, auth::Verified), Refused> {
         let (app_id, secret) =
             self.app.clone().ok_or_else(|| Refused { code: "unknown_app", message: "no connect".into() })?;
         // The query may sit on the stream name or (some clients) on the app.
@@ -312,7 +283,7 @@ impl Conn<'_> {
         } else {
             format!("{name}?{}", self.app_query)
         };
-        let (stream_id, query) = media_auth::parse(&full)?;
+        let (stream_id, query) = auth::parse(&full)?;
         let v = query.verify(&secret, app_id, &stream_id, action, crate::os::now_unix() as u64)?;
         Ok((app_id, secret, v))
     }

@@ -6,6 +6,8 @@
 //! retries and backoff; a receiver that hangs or fails delays only its own app. Delivery is
 //! at least once: a receiver may see an event twice (same `X-Duet-Delivery`).
 
+pub mod http_client;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -16,7 +18,7 @@ use serde_json::json;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
-use crate::registry::Registry;
+use crate::store::registry::Registry;
 
 /// Events a full channel refuses beyond this (the hub never waits).
 const CHANNEL: usize = 65_536;
@@ -229,13 +231,13 @@ async fn deliver_oldest(registry: &Arc<Registry>, app_id: u32, stats: &WebhookSt
         ("x-duet-timestamp", timestamp.to_string()),
         ("x-duet-signature", duet_token::webhook_signature(&hook.secret, timestamp, body.as_bytes())),
     ];
-    let result = crate::http_client::post_json(&hook.url, &headers, body, TIMEOUT).await;
+    let result = crate::webhooks::http_client::post_json(&hook.url, &headers, body, TIMEOUT).await;
     let delivered = matches!(result, Ok(status) if (200..300).contains(&status));
     if delivered {
         stats.delivered.fetch_add(1, Relaxed);
     } else {
         stats.failed_attempts.fetch_add(1, Relaxed);
-        let target = crate::http_client::origin(&hook.url);
+        let target = crate::webhooks::http_client::origin(&hook.url);
         tracing::warn!(app_id, delivery = id, %target, result = ?result, "webhook delivery failed; will retry");
     }
     if delivered {

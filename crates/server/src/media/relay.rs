@@ -10,7 +10,7 @@ use std::time::Duration;
 use duet_media::{Hub as MediaHub, Kind, StreamKey};
 use tokio::task::AbortHandle;
 
-use crate::rtmp_client::{Conn, Target};
+use crate::media::rtmp_client::{Conn, Target};
 
 /// Wait between attempts when the stream is not live or the target failed.
 const RETRY: Duration = Duration::from_secs(2);
@@ -49,7 +49,7 @@ impl Relays {
 }
 
 async fn relay(media: Arc<MediaHub>, key: StreamKey, url: String) {
-    let shown = crate::http_client::origin(&url);
+    let shown = crate::webhooks::http_client::origin(&url);
     loop {
         if let Some(sub) = media.subscribe(&key) {
             match push(sub, &url).await {

@@ -1,5 +1,13 @@
-//! The HTTP surface: routes and the state they share. Later issues add `/ws`, media and the
-//! console here; handlers stay thin and call the piece that owns the concern.
+//! The HTTP surface: routes and the state they share, the listeners (plain with a write
+//! deadline, TLS), the business-server API (`api`), the console and debug page (`console`) and
+//! SDK log uploads (`httplog`). `/ws` and `/live/*` route to `signaling` and `media`. Handlers
+//! stay thin and call the piece that owns the concern.
+
+pub mod api;
+pub mod console;
+pub mod httplog;
+pub mod tls;
+pub mod write_deadline;
 
 use std::sync::Arc;
 
@@ -14,7 +22,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::metrics::{Metrics, Snapshot};
-use crate::registry::Registry;
+use crate::store::registry::Registry;
 
 /// What handlers share.
 #[derive(Clone)]
@@ -28,15 +36,15 @@ pub struct AppState {
     /// The signaling hub.
     pub signaling: crate::signaling::Signaling,
     /// The media hub and what media requests share.
-    pub media: crate::rtmp_ingest::MediaContext,
+    pub media: crate::media::MediaContext,
     /// Where uploaded SDK logs go.
-    pub logs: Arc<crate::httplog::LogStore>,
+    pub logs: Arc<crate::http::httplog::LogStore>,
     /// Webhook delivery (its counters).
     pub webhooks: crate::webhooks::Webhooks,
     /// API nonces seen within the timestamp window.
-    pub nonces: Arc<crate::api::auth::Nonces>,
+    pub nonces: Arc<crate::http::api::auth::Nonces>,
     /// Console logins.
-    pub console: Arc<crate::console::ConsoleSessions>,
+    pub console: Arc<crate::http::console::ConsoleSessions>,
     /// The public addresses clients use.
     pub urls: crate::public_url::PublicUrls,
     /// Whether HTTP is served over TLS (console cookies are then `Secure`).
@@ -47,14 +55,14 @@ pub struct AppState {
 #[derive(Clone, Copy, Debug)]
 pub struct Peer(pub std::net::SocketAddr);
 
-impl Connected<IncomingStream<'_, crate::write_deadline::PlainListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, crate::write_deadline::PlainListener>) -> Self {
+impl Connected<IncomingStream<'_, crate::http::write_deadline::PlainListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, crate::http::write_deadline::PlainListener>) -> Self {
         Peer(*stream.remote_addr())
     }
 }
 
-impl Connected<IncomingStream<'_, crate::tls::TlsListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, crate::tls::TlsListener>) -> Self {
+impl Connected<IncomingStream<'_, crate::http::tls::TlsListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, crate::http::tls::TlsListener>) -> Self {
         Peer(*stream.remote_addr())
     }
 }
@@ -65,10 +73,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/ws", get(crate::signaling::upgrade))
-        .route("/live/{app}/{file}", get(crate::live_http::play))
-        .route("/httplog", post(crate::httplog::upload))
-        .merge(crate::api::routes())
-        .merge(crate::console::routes())
+        .route("/live/{app}/{file}", get(crate::media::http_play::play))
+        .route("/httplog", post(crate::http::httplog::upload))
+        .merge(crate::http::api::routes())
+        .merge(crate::http::console::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .with_state(state)

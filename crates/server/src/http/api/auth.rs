@@ -12,7 +12,7 @@ use axum::response::Response;
 use duet_token::ApiRequest;
 
 use crate::http::{AppState, error};
-use crate::registry::App;
+use crate::store::registry::App;
 
 /// How far a request's timestamp may be from the server's clock, in seconds.
 pub const WINDOW_SECS: i64 = 300;

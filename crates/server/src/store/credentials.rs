@@ -4,7 +4,7 @@
 
 use duet_token::{Cipher, Grant, MintRequest, mint};
 
-use crate::registry::App;
+use crate::store::registry::App;
 
 /// Mints a token04 (AES-GCM layout) for `user_id` in `app`, valid `ttl_secs` from now.
 pub fn mint_token(app: &App, user_id: &str, grant: &Grant, ttl_secs: u32) -> anyhow::Result<String> {

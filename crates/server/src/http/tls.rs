@@ -15,7 +15,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use crate::metrics::Metrics;
-use crate::write_deadline::WriteDeadline;
+use crate::http::write_deadline::WriteDeadline;
 
 /// How long a client gets to finish its TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -73,7 +73,7 @@ impl TlsListener {
                 };
                 let (acceptor, tx, metrics) = (acceptor.clone(), tx.clone(), metrics.clone());
                 tokio::spawn(async move {
-                    let stream = WriteDeadline::new(stream, crate::write_deadline::LIMIT);
+                    let stream = WriteDeadline::new(stream, crate::http::write_deadline::LIMIT);
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => {
                             let _ = tx.send((tls, peer)).await;

@@ -1,0 +1,48 @@
+//! The media edge: everything that moves audio and video in and out of the node's live-stream
+//! hub (`duet_media::Hub`). `rtmp` drives RTMP connections (publish and play), `http_play`
+//! serves HTTP-FLV and fMP4, `auth` checks signed media URLs, `relay` pushes live streams to
+//! external RTMP URLs with `rtmp_client`.
+
+pub mod auth;
+pub mod http_play;
+pub mod relay;
+pub mod rtmp;
+pub mod rtmp_client;
+
+use std::sync::Arc;
+
+use duet_media::Hub as MediaHub;
+use duet_token::AppSecret;
+
+use crate::media::auth::Refused;
+use crate::metrics::Metrics;
+use crate::signaling::Signaling;
+use crate::store::registry::Registry;
+
+/// What every media connection (RTMP, HTTP playback) shares.
+#[derive(Clone)]
+pub struct MediaContext {
+    /// Live streams.
+    pub hub: Arc<MediaHub>,
+    /// Apps and secrets.
+    pub registry: Arc<Registry>,
+    /// Where stream start/stop goes.
+    pub signaling: Signaling,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+}
+
+impl MediaContext {
+    /// The secret of a registered app.
+    pub async fn secret(&self, app_id: u32) -> Option<AppSecret> {
+        let registry = self.registry.clone();
+        tokio::task::spawn_blocking(move || registry.get(app_id)).await.ok()?.ok()?.map(|a| a.secret)
+    }
+
+    /// Logs and counts a refused media request.
+    pub fn refuse(&self, peer: &str, what: &str, r: &Refused) {
+        Metrics::inc(&self.metrics.media_refused);
+        tracing::warn!(%peer, code = r.code, "{what} refused: {}", r.message);
+    }
+}
+

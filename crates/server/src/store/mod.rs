@@ -1,0 +1,6 @@
+//! What the server keeps: the SQLite app registry (apps, secrets, webhooks, the webhook queue,
+//! console users), password hashing for console users, and minting tokens with an app's secret.
+
+pub mod credentials;
+pub mod password;
+pub mod registry;
