@@ -154,10 +154,10 @@ impl Fmp4Muxer {
     /// Whether `p` is a sequence header different from the one in the init segment (an encoder
     /// restart or a resolution change): the player then needs a new init segment.
     pub fn config_changed(&self, p: &Packet) -> bool {
-        if !p.sequence_header || p.flv.len() < 15 {
+        if !p.sequence_header {
             return false;
         }
-        let payload = &p.flv[11..p.flv.len() - 4];
+        let payload = &p.payload[..];
         match p.kind {
             Kind::Video => self.video.as_ref().is_some_and(|v| payload.get(5..) != Some(&v.record[..])),
             Kind::Audio => self.audio.as_ref().is_some_and(|a| payload.get(2..) != Some(&a.asc[..])),
@@ -168,18 +168,18 @@ impl Fmp4Muxer {
     /// Takes one packet; returns the fragment of the previous sample of its track, if any.
     /// Sequence headers and metadata produce nothing (the init segment carries the config).
     pub fn push(&mut self, p: &Packet) -> Option<Bytes> {
-        if p.sequence_header || p.kind == Kind::Metadata || p.flv.len() < 15 {
+        if p.sequence_header || p.kind == Kind::Metadata {
             return None;
         }
-        let payload = &p.flv[11..p.flv.len() - 4];
+        let payload = &p.payload[..];
         let (sample, track) = match p.kind {
             Kind::Video if self.video.is_some() && payload.len() > 5 => {
                 let cto = i32::from_be_bytes([0, payload[2], payload[3], payload[4]]) << 8 >> 8;
-                let data = p.flv.slice(16..p.flv.len() - 4);
+                let data = p.payload.slice(5..);
                 (Pending { timestamp: p.timestamp, keyframe: p.keyframe, cto, data }, VIDEO_TRACK)
             }
             Kind::Audio if self.audio.is_some() && payload.len() > 2 => {
-                let data = p.flv.slice(13..p.flv.len() - 4);
+                let data = p.payload.slice(2..);
                 (Pending { timestamp: p.timestamp, keyframe: true, cto: 0, data }, AUDIO_TRACK)
             }
             _ => return None,
@@ -491,6 +491,10 @@ fn sps_size(sps: &[u8]) -> Option<(u16, u16)> {
 mod tests {
     use super::*;
 
+    fn pk(kind: Kind, timestamp: u32, payload: &[u8]) -> Packet {
+        Packet::new(kind, timestamp, Bytes::copy_from_slice(payload))
+    }
+
     // SPSs x264 wrote for a 320x240 test pattern: yuv420p (Constrained Baseline) and yuv444p
     // (High 4:4:4 Predictive, which ffmpeg picks for RGB sources).
     const SPS_320X240: &[u8] = &[
@@ -527,11 +531,11 @@ mod tests {
         long.resize(200, 0);
         assert!(AacConfig::from_sequence_header(&long).is_none(), "too long for one-byte descriptor lengths");
         let m = Fmp4Muxer::new(Some(v.clone()), Some(a.clone()));
-        assert!(!m.config_changed(&Packet::new(Kind::Video, 0, &avc_header())));
+        assert!(!m.config_changed(&pk(Kind::Video, 0, &avc_header())));
         let mut other = avc_header();
         *other.last_mut().unwrap() ^= 1;
-        assert!(m.config_changed(&Packet::new(Kind::Video, 0, &other)));
-        assert!(m.config_changed(&Packet::new(Kind::Audio, 0, &[0xaf, 0, 0x11, 0x90])));
+        assert!(m.config_changed(&pk(Kind::Video, 0, &other)));
+        assert!(m.config_changed(&pk(Kind::Audio, 0, &[0xaf, 0, 0x11, 0x90])));
     }
 
     fn boxes(mut data: &[u8]) -> Vec<(String, usize)> {
@@ -554,10 +558,10 @@ mod tests {
         assert_eq!(top, ["ftyp", "moov"]);
         assert_eq!(boxes(&init).iter().map(|b| b.1).sum::<usize>(), init.len());
 
-        assert!(m.push(&Packet::new(Kind::Audio, 990, &[0xaf, 1, 1, 2])).is_none(), "audio before a keyframe");
-        assert!(m.push(&Packet::new(Kind::Video, 1000, &[0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65])).is_none());
-        assert!(m.push(&Packet::new(Kind::Audio, 1010, &[0xaf, 1, 1, 2])).is_none());
-        let frag = m.push(&Packet::new(Kind::Video, 1040, &[0x27, 1, 0, 0, 0, 0, 0, 0, 1, 0x41])).unwrap();
+        assert!(m.push(&pk(Kind::Audio, 990, &[0xaf, 1, 1, 2])).is_none(), "audio before a keyframe");
+        assert!(m.push(&pk(Kind::Video, 1000, &[0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65])).is_none());
+        assert!(m.push(&pk(Kind::Audio, 1010, &[0xaf, 1, 1, 2])).is_none());
+        let frag = m.push(&pk(Kind::Video, 1040, &[0x27, 1, 0, 0, 0, 0, 0, 0, 1, 0x41])).unwrap();
         let parts = boxes(&frag);
         assert_eq!(parts.iter().map(|b| b.0.as_str()).collect::<Vec<_>>(), ["moof", "mdat"]);
         assert_eq!(parts[1].1, 8 + 5, "the keyframe's AVCC NAL unit");
@@ -572,7 +576,7 @@ mod tests {
         let offset = u32::from_be_bytes(moof[trun + 12..trun + 16].try_into().unwrap()) as usize;
         assert_eq!(offset, parts[0].1 + 8, "data offset points into mdat");
         assert_eq!(u32::from_be_bytes(moof[trun + 16..trun + 20].try_into().unwrap()), 40, "duration");
-        let audio = m.push(&Packet::new(Kind::Audio, 1033, &[0xaf, 1, 3])).unwrap();
+        let audio = m.push(&pk(Kind::Audio, 1033, &[0xaf, 1, 3])).unwrap();
         let moof = &audio[..boxes(&audio)[0].1];
         let tfdt = moof.windows(4).position(|w| w == b"tfdt").unwrap();
         assert_eq!(u64::from_be_bytes(moof[tfdt + 8..tfdt + 16].try_into().unwrap()), 10);
@@ -602,8 +606,8 @@ mod tests {
                 let mut m = Fmp4Muxer::new(v, a);
                 let _ = m.init_segment();
                 for kind in [Kind::Video, Kind::Audio, Kind::Metadata] {
-                    let _ = m.push(&Packet::new(kind, next() as u32, &bytes));
-                    let _ = m.config_changed(&Packet::new(kind, 0, &bytes));
+                    let _ = m.push(&pk(kind, next() as u32, &bytes));
+                    let _ = m.config_changed(&pk(kind, 0, &bytes));
                 }
             }
         }

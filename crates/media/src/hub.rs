@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use bytes::Bytes;
 use tokio::sync::{Notify, broadcast};
 
 use crate::packet::{Kind, Packet};
@@ -162,8 +163,8 @@ impl Publisher {
         self.received.load(Relaxed)
     }
 
-    /// Packages and forwards one message.
-    pub fn push(&self, kind: Kind, timestamp: u32, payload: &[u8]) {
+    /// Forwards one message (its payload is shared, not copied).
+    pub fn push(&self, kind: Kind, timestamp: u32, payload: Bytes) {
         self.hub.stats.bytes_in.fetch_add(payload.len() as u64, Relaxed);
         self.received.fetch_add(payload.len() as u64, Relaxed);
         let packet = Arc::new(Packet::new(kind, timestamp, payload));
@@ -185,7 +186,7 @@ impl Publisher {
                     cache.gop_bytes = 0;
                 }
                 if !cache.gop.is_empty() || packet.keyframe {
-                    cache.gop_bytes += packet.payload_len;
+                    cache.gop_bytes += packet.payload.len();
                     cache.gop.push(packet.clone());
                 }
             }
@@ -193,7 +194,7 @@ impl Publisher {
                 cache.has_audio = true;
                 // Audio rides along with the GOP so a new player gets both from the keyframe on.
                 if !cache.gop.is_empty() {
-                    cache.gop_bytes += packet.payload_len;
+                    cache.gop_bytes += packet.payload.len();
                     cache.gop.push(packet.clone());
                 }
             }
@@ -327,14 +328,14 @@ mod tests {
         let hub = Arc::new(Hub::default());
         let p = hub.publish(key("s")).unwrap();
         assert_eq!(hub.publish(key("s")).err(), Some(AlreadyLive));
-        p.push(Kind::Metadata, 0, b"meta");
-        p.push(Kind::Video, 0, AVC_HEADER);
-        p.push(Kind::Audio, 0, AAC_HEADER);
-        p.push(Kind::Video, 0, KEY);
-        p.push(Kind::Video, 40, INTER);
-        p.push(Kind::Video, 80, KEY);
-        p.push(Kind::Audio, 85, AAC);
-        p.push(Kind::Video, 120, INTER);
+        p.push(Kind::Metadata, 0, Bytes::from_static(b"meta"));
+        p.push(Kind::Video, 0, Bytes::from_static(AVC_HEADER));
+        p.push(Kind::Audio, 0, Bytes::from_static(AAC_HEADER));
+        p.push(Kind::Video, 0, Bytes::from_static(KEY));
+        p.push(Kind::Video, 40, Bytes::from_static(INTER));
+        p.push(Kind::Video, 80, Bytes::from_static(KEY));
+        p.push(Kind::Audio, 85, Bytes::from_static(AAC));
+        p.push(Kind::Video, 120, Bytes::from_static(INTER));
         let mut sub = hub.subscribe(&key("s")).unwrap();
         assert_eq!(sub.tracks(), (true, true));
         let mut got = Vec::new();
@@ -353,7 +354,7 @@ mod tests {
                 (Kind::Video, 120, false)
             ]
         );
-        p.push(Kind::Video, 160, INTER);
+        p.push(Kind::Video, 160, Bytes::from_static(INTER));
         assert_eq!(sub.next().await.unwrap().timestamp, 160);
         drop(p);
         assert!(sub.next().await.is_none(), "the stream ended");
@@ -365,17 +366,17 @@ mod tests {
     async fn a_lagging_player_skips_to_the_next_keyframe() {
         let hub = Arc::new(Hub::default());
         let p = hub.publish(key("s")).unwrap();
-        p.push(Kind::Video, 0, KEY);
+        p.push(Kind::Video, 0, Bytes::from_static(KEY));
         let mut slow = hub.subscribe(&key("s")).unwrap();
         let mut fast = hub.subscribe(&key("s")).unwrap();
         assert!(slow.next().await.unwrap().keyframe);
         assert!(fast.next().await.unwrap().keyframe);
         for i in 1..=(RING as u32 + 10) {
-            p.push(Kind::Video, i, INTER);
+            p.push(Kind::Video, i, Bytes::from_static(INTER));
             assert_eq!(fast.next().await.unwrap().timestamp, i, "the fast player sees everything");
         }
-        p.push(Kind::Video, 5000, KEY);
-        p.push(Kind::Video, 5040, INTER);
+        p.push(Kind::Video, 5000, Bytes::from_static(KEY));
+        p.push(Kind::Video, 5040, Bytes::from_static(INTER));
         let resumed = slow.next().await.unwrap();
         assert_eq!((resumed.timestamp, resumed.keyframe), (5000, true));
         assert_eq!(slow.next().await.unwrap().timestamp, 5040);
@@ -386,12 +387,12 @@ mod tests {
     async fn audio_only_streams_play_without_keyframes() {
         let hub = Arc::new(Hub::default());
         let p = hub.publish(key("a")).unwrap();
-        p.push(Kind::Audio, 0, AAC_HEADER);
-        p.push(Kind::Audio, 23, AAC);
+        p.push(Kind::Audio, 0, Bytes::from_static(AAC_HEADER));
+        p.push(Kind::Audio, 23, Bytes::from_static(AAC));
         let mut sub = hub.subscribe(&key("a")).unwrap();
         assert_eq!(sub.tracks(), (true, false));
         assert!(sub.next().await.unwrap().sequence_header);
-        p.push(Kind::Audio, 46, AAC);
+        p.push(Kind::Audio, 46, Bytes::from_static(AAC));
         assert_eq!(sub.next().await.unwrap().timestamp, 46);
     }
 

@@ -1,6 +1,10 @@
-//! `Packet`: one audio, video or metadata message, packaged once for every player: as RTMP
-//! chunks (type 0 header with the absolute timestamp, so the bytes fit any player) and as an FLV
-//! tag (with its trailing previous-tag-size).
+//! `Packet`: one audio, video or metadata message as published: its payload (the RTMP/FLV
+//! message body, shared `Bytes`, never copied), kind, timestamp and what a player needs to know
+//! (keyframe, decoder configuration). Each wire form a player needs is made from the payload
+//! on first use and then shared by every player of that form: RTMP chunks ([`Packet::rtmp`])
+//! and the FLV tag ([`Packet::flv`]). A stream nobody plays over RTMP is never chunked.
+
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 use duet_rtmp::{MEDIA_STREAM_ID, OUT_CHUNK_SIZE, chunk, msg};
@@ -17,7 +21,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn type_id(self) -> u8 {
+    /// The RTMP message type id (also the FLV tag type).
+    pub fn type_id(self) -> u8 {
         match self {
             Self::Audio => msg::AUDIO,
             Self::Video => msg::VIDEO,
@@ -25,7 +30,18 @@ impl Kind {
         }
     }
 
-    fn csid(self) -> u8 {
+    /// The kind of an RTMP audio (8), video (9) or data (18) message.
+    pub fn from_type_id(type_id: u8) -> Option<Self> {
+        match type_id {
+            msg::AUDIO => Some(Self::Audio),
+            msg::VIDEO => Some(Self::Video),
+            msg::DATA => Some(Self::Metadata),
+            _ => None,
+        }
+    }
+
+    /// The chunk stream Duet sends this kind on.
+    pub fn csid(self) -> u8 {
         match self {
             Self::Audio => 4,
             Self::Video => 6,
@@ -34,8 +50,8 @@ impl Kind {
     }
 }
 
-/// A packaged message.
-#[derive(Debug, Clone)]
+/// One message of a stream.
+#[derive(Debug)]
 pub struct Packet {
     /// Audio, video or metadata.
     pub kind: Kind,
@@ -45,17 +61,15 @@ pub struct Packet {
     pub keyframe: bool,
     /// An AVC or AAC sequence header (decoder configuration).
     pub sequence_header: bool,
-    /// RTMP chunks for players (chunk size [`OUT_CHUNK_SIZE`], message stream [`MEDIA_STREAM_ID`]).
-    pub rtmp: Bytes,
-    /// FLV tag plus previous-tag-size.
-    pub flv: Bytes,
-    /// Payload size in bytes.
-    pub payload_len: usize,
+    /// The message body as published (FLV audio/video tag body, or AMF0 `onMetaData`).
+    pub payload: Bytes,
+    rtmp: OnceLock<Bytes>,
+    flv: OnceLock<Bytes>,
 }
 
 impl Packet {
-    /// Packages a payload.
-    pub fn new(kind: Kind, timestamp: u32, payload: &[u8]) -> Self {
+    /// A packet of `payload` (shared, not copied).
+    pub fn new(kind: Kind, timestamp: u32, payload: Bytes) -> Self {
         let first = payload.first().copied().unwrap_or(0);
         let second = payload.get(1).copied();
         let (keyframe, sequence_header) = match kind {
@@ -69,63 +83,77 @@ impl Packet {
             Kind::Audio => (false, first >> 4 == 10 && second == Some(0)),
             Kind::Metadata => (false, false),
         };
-        let mut rtmp = Vec::with_capacity(payload.len() + 16 + payload.len() / OUT_CHUNK_SIZE);
-        chunk::encode(&mut rtmp, kind.csid(), timestamp, kind.type_id(), MEDIA_STREAM_ID, payload, OUT_CHUNK_SIZE);
-        let mut flv = Vec::with_capacity(payload.len() + 15);
-        flv.push(kind.type_id());
-        flv.extend_from_slice(&(payload.len() as u32).to_be_bytes()[1..]);
-        flv.extend_from_slice(&timestamp.to_be_bytes()[1..]);
-        flv.push((timestamp >> 24) as u8);
-        flv.extend_from_slice(&[0, 0, 0]);
-        flv.extend_from_slice(payload);
-        flv.extend_from_slice(&(payload.len() as u32 + 11).to_be_bytes());
-        Self {
-            kind,
-            timestamp,
-            keyframe,
-            sequence_header,
-            rtmp: rtmp.into(),
-            flv: flv.into(),
-            payload_len: payload.len(),
-        }
+        Self { kind, timestamp, keyframe, sequence_header, payload, rtmp: OnceLock::new(), flv: OnceLock::new() }
     }
-}
 
-/// The FLV file header (with PreviousTagSize0) announcing the tracks a stream has.
-pub fn flv_header(audio: bool, video: bool) -> Bytes {
-    let flags = u8::from(audio) << 2 | u8::from(video);
-    Bytes::from(vec![b'F', b'L', b'V', 1, flags, 0, 0, 0, 9, 0, 0, 0, 0])
+    /// RTMP chunks for players: a type 0 header with the absolute timestamp (so the bytes fit
+    /// any player wherever it joined), chunk size [`OUT_CHUNK_SIZE`], message stream
+    /// [`MEDIA_STREAM_ID`]. Made on first use, then shared.
+    pub fn rtmp(&self) -> &Bytes {
+        self.rtmp.get_or_init(|| {
+            let len = self.payload.len();
+            let mut out = Vec::with_capacity(len + 16 + len / OUT_CHUNK_SIZE);
+            let (kind, ts) = (self.kind, self.timestamp);
+            chunk::encode(&mut out, kind.csid(), ts, kind.type_id(), MEDIA_STREAM_ID, &self.payload, OUT_CHUNK_SIZE);
+            out.into()
+        })
+    }
+
+    /// The FLV tag with its trailing previous-tag-size. Made on first use, then shared.
+    pub fn flv(&self) -> &Bytes {
+        self.flv.get_or_init(|| crate::flv::tag(self.kind.type_id(), self.timestamp, &self.payload))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn packet(kind: Kind, timestamp: u32, payload: &'static [u8]) -> Packet {
+        Packet::new(kind, timestamp, Bytes::from_static(payload))
+    }
+
     #[test]
     fn classifies_avc_and_aac() {
-        let header = Packet::new(Kind::Video, 0, &[0x17, 0, 0, 0, 0]);
+        let header = packet(Kind::Video, 0, &[0x17, 0, 0, 0, 0]);
         assert!(header.sequence_header && !header.keyframe);
-        let key = Packet::new(Kind::Video, 0, &[0x17, 1, 0, 0, 0]);
+        let key = packet(Kind::Video, 0, &[0x17, 1, 0, 0, 0]);
         assert!(key.keyframe && !key.sequence_header);
-        assert!(!Packet::new(Kind::Video, 0, &[0x27, 1, 0, 0, 0]).keyframe);
-        assert!(Packet::new(Kind::Audio, 0, &[0xAF, 0, 0x12, 0x10]).sequence_header);
-        assert!(!Packet::new(Kind::Audio, 0, &[0xAF, 1, 1]).sequence_header);
+        assert!(!packet(Kind::Video, 0, &[0x27, 1, 0, 0, 0]).keyframe);
+        assert!(packet(Kind::Audio, 0, &[0xAF, 0, 0x12, 0x10]).sequence_header);
+        assert!(!packet(Kind::Audio, 0, &[0xAF, 1, 1]).sequence_header);
     }
 
     #[test]
     fn flv_tag_layout() {
-        let p = Packet::new(Kind::Audio, 0x0102_0304, &[0xAF, 1, 9]);
-        assert_eq!(&p.flv[..], &[8, 0, 0, 3, 0x02, 0x03, 0x04, 0x01, 0, 0, 0, 0xAF, 1, 9, 0, 0, 0, 14]);
-        assert_eq!(&flv_header(true, false)[..5], b"FLV\x01\x04");
+        let p = packet(Kind::Audio, 0x0102_0304, &[0xAF, 1, 9]);
+        assert_eq!(&p.flv()[..], &[8, 0, 0, 3, 0x02, 0x03, 0x04, 0x01, 0, 0, 0, 0xAF, 1, 9, 0, 0, 0, 14]);
+        assert_eq!(&crate::flv_header(true, false)[..5], b"FLV\x01\x04");
+    }
+
+    #[test]
+    fn forms_are_made_once_and_shared() {
+        let p = packet(Kind::Video, 5, &[0x27, 1, 0, 0, 0, 1]);
+        assert_eq!(p.flv().as_ptr(), p.flv().as_ptr());
+        assert_eq!(p.rtmp().as_ptr(), p.rtmp().as_ptr());
+        assert_eq!(&p.payload[..], &[0x27, 1, 0, 0, 0, 1]);
+    }
+
+    #[test]
+    fn type_ids_round_trip() {
+        for kind in [Kind::Audio, Kind::Video, Kind::Metadata] {
+            assert_eq!(Kind::from_type_id(kind.type_id()), Some(kind));
+        }
+        assert_eq!(Kind::from_type_id(20), None);
     }
 
     #[test]
     fn rtmp_bytes_decode_back() {
         let payload: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
-        let p = Packet::new(Kind::Video, 77, &payload);
+        let p = Packet::new(Kind::Video, 77, payload.into());
         let mut d = chunk::Decoder::default();
         d.set_chunk_size(OUT_CHUNK_SIZE as u32).unwrap();
-        let mut buf = &p.rtmp[..];
+        let mut buf = &p.rtmp()[..];
         let mut got = None;
         while got.is_none() {
             let (n, m) = d.decode(buf).unwrap();

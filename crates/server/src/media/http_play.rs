@@ -97,8 +97,8 @@ where
         use futures_util::StreamExt;
         let tags = stream::unfold(sub, |mut sub| async move {
             let p = sub.next().await?;
-            sub.sent(p.flv.len());
-            Some((Ok(p.flv.clone()), sub))
+            sub.sent(p.flv().len());
+            Some((Ok(p.flv().clone()), sub))
         });
         self.chain(tags)
     }
@@ -118,7 +118,7 @@ async fn fmp4_response(mut sub: duet_media::Subscriber) -> Option<Response> {
     let deadline = tokio::time::Instant::now() + FIRST_SAMPLE_WAIT;
     loop {
         let p = tokio::time::timeout_at(deadline, sub.next()).await.ok()??;
-        let payload = &p.flv[11..p.flv.len() - 4];
+        let payload = &p.payload[..];
         match p.kind {
             Kind::Video if p.sequence_header => video = AvcConfig::from_sequence_header(payload),
             Kind::Audio if p.sequence_header => audio = AacConfig::from_sequence_header(payload),

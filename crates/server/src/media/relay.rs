@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use duet_media::{Hub as MediaHub, Kind, StreamKey};
+use duet_media::{Hub as MediaHub, StreamKey};
 use tokio::task::AbortHandle;
 
 use crate::media::rtmp_client::{Conn, Target};
@@ -69,14 +69,9 @@ async fn push(mut sub: duet_media::Subscriber, url: &str) -> anyhow::Result<()> 
     let mut conn = tokio::time::timeout(Duration::from_secs(10), Conn::open(&target)).await??;
     tokio::time::timeout(Duration::from_secs(10), conn.publish(&target)).await??;
     while let Some(p) = sub.next().await {
-        let type_id = match p.kind {
-            Kind::Audio => 8,
-            Kind::Video => 9,
-            Kind::Metadata => 18,
-        };
-        let payload = &p.flv[11..p.flv.len() - 4];
-        tokio::time::timeout(Duration::from_secs(30), conn.send_media(type_id, p.timestamp, payload)).await??;
-        sub.sent(payload.len());
+        let send = conn.send_media(p.kind.type_id(), p.timestamp, &p.payload);
+        tokio::time::timeout(Duration::from_secs(30), send).await??;
+        sub.sent(p.payload.len());
     }
     Ok(())
 }

@@ -254,12 +254,12 @@ impl Conn<'_> {
             Event::Media(m) => {
                 if let Role::Publishing(p) = &self.role {
                     let kind = if m.type_id == duet_rtmp::msg::AUDIO { Kind::Audio } else { Kind::Video };
-                    p.push(kind, m.timestamp, &m.payload);
+                    p.push(kind, m.timestamp, m.payload);
                 }
             }
             Event::Metadata(meta) => {
                 if let Role::Publishing(p) = &self.role {
-                    p.push(Kind::Metadata, 0, &meta);
+                    p.push(Kind::Metadata, 0, meta);
                 }
             }
             Event::Unpublish => {
@@ -348,12 +348,12 @@ async fn role_event(role: &mut Role) -> RoleEvent {
         Role::Playing(sub) => {
             let Some(first) = sub.next().await else { return RoleEvent::StreamEnded };
             // Whatever else is ready goes out in the same write.
-            let mut batch = vec![first.rtmp.clone()];
-            let mut size = first.rtmp.len();
+            let mut batch = vec![first.rtmp().clone()];
+            let mut size = first.rtmp().len();
             while size < BATCH_BYTES {
                 let Some(p) = sub.try_next() else { break };
-                size += p.rtmp.len();
-                batch.push(p.rtmp.clone());
+                size += p.rtmp().len();
+                batch.push(p.rtmp().clone());
             }
             RoleEvent::Packets(batch)
         }
