@@ -7,7 +7,8 @@
 //! use std::time::Instant;
 //! use duet_room::{ConnId, Hub, Now, Output, RoomConfig, UrlConfig, wire};
 //!
-//! let urls = UrlConfig { rtmp_base: "rtmp://127.0.0.1:1935".into(), http_base: "http://127.0.0.1:8080".into(), ttl_secs: 3600 };
+//! let bases = duet_token::MediaBases { rtmp: "rtmp://127.0.0.1:1935".into(), http: "http://127.0.0.1:8080".into() };
+//! let urls = UrlConfig { bases, ttl_secs: 3600 };
 //! let mut hub = Hub::new(RoomConfig::new(urls), [7; 32]);
 //! let now = Now { at: Instant::now(), unix_ms: 1_790_000_000_000 };
 //! hub.connect(now, ConnId(1));
@@ -40,4 +41,4 @@ pub mod wire;
 
 pub use error::{ErrorCode, Refusal};
 pub use hub::{ConnId, Hub, HubEvent, MediaEvent, Now, Output, RoomConfig};
-pub use urls::{UrlConfig, percent_encode};
+pub use urls::UrlConfig;

@@ -9,8 +9,8 @@ pub const MAX_ROOM_ID: usize = 128;
 pub const MAX_USER_ID: usize = 64;
 /// userName: 0..=256 bytes of UTF-8 without control characters.
 pub const MAX_USER_NAME: usize = 256;
-/// streamID: 1..=256 bytes of `[0-9A-Za-z_-]`.
-pub const MAX_STREAM_ID: usize = 256;
+/// streamID: 1..=256 bytes of `[0-9A-Za-z_-]` (the rule is `duet_token::is_stream_id`'s).
+pub const MAX_STREAM_ID: usize = duet_token::MAX_STREAM_ID;
 /// Broadcast and barrage messages, custom commands: 1..=1024 bytes.
 pub const MAX_MESSAGE: usize = 1024;
 /// Room extra-info key: 1..=128 bytes; value: 0..=4096 bytes.
@@ -65,10 +65,7 @@ pub fn user_name(s: &str) -> Result<(), Refusal> {
 
 /// Checks a streamID.
 pub fn stream_id(s: &str) -> Result<(), Refusal> {
-    if s.is_empty()
-        || s.len() > MAX_STREAM_ID
-        || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
+    if !duet_token::is_stream_id(s) {
         return Err(invalid("streamID", &format!("must be 1 to {MAX_STREAM_ID} bytes of [0-9A-Za-z_-]")));
     }
     Ok(())

@@ -143,7 +143,7 @@ impl Loaded {
 
     /// The public bases `duet url` prints with: flag or env, else the config file, else the
     /// default listen addresses.
-    pub fn url_bases(&self, rtmp: Option<RtmpUrl>, http: Option<HttpUrl>) -> (RtmpUrl, HttpUrl) {
+    pub fn media_bases(&self, rtmp: Option<RtmpUrl>, http: Option<HttpUrl>) -> duet_token::MediaBases {
         let f = &self.file;
         let rtmp_addr = f.rtmp.unwrap_or_else(|| DEFAULT_RTMP.parse().expect("valid default"));
         let http_addr = f.http.unwrap_or_else(|| DEFAULT_HTTP.parse().expect("valid default"));
@@ -156,7 +156,7 @@ impl Loaded {
             rtmp_addr,
             tls,
         );
-        (urls.rtmp, urls.http)
+        urls.media_bases()
     }
 
     fn path(&self, p: &Option<PathBuf>) -> Option<PathBuf> {

@@ -87,6 +87,11 @@ pub struct PublicUrls {
 }
 
 impl PublicUrls {
+    /// The RTMP and HTTP bases media URLs are built on.
+    pub fn media_bases(&self) -> duet_token::MediaBases {
+        duet_token::MediaBases { rtmp: self.rtmp.as_str().to_owned(), http: self.http.as_str().to_owned() }
+    }
+
     /// Fills the unset bases from the addresses Duet actually listens on.
     pub fn resolve(
         ws: Option<WsUrl>,

@@ -112,15 +112,34 @@ pub enum MediaUrlError {
         /// Expiry in unix seconds.
         expire: u64,
     },
+    /// The URL carries no signature (`expire` and `sign`).
+    #[error("the URL carries no signature (expire and sign)")]
+    Missing,
+    /// The query cannot be read.
+    #[error("malformed media URL: {0}")]
+    BadQuery(String),
+    /// The stream ID breaks the rules (1 to 256 bytes of `[0-9A-Za-z_-]`).
+    #[error("the stream ID must be 1 to 256 bytes of [0-9A-Za-z_-]")]
+    BadStreamId,
+    /// The AppID is not a number.
+    #[error("no such app")]
+    UnknownApp,
+    /// An HTTP play path that names no format Duet serves.
+    #[error("play URLs end in .flv or .mp4")]
+    UnknownFormat,
 }
 
 impl MediaUrlError {
     /// Stable code for logs and HTTP/RTMP refusals.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Malformed => "url_malformed",
+            Self::Malformed | Self::BadQuery(_) => "url_malformed",
             Self::BadSignature => "url_bad_signature",
             Self::Expired { .. } => "url_expired",
+            Self::Missing => "url_missing",
+            Self::BadStreamId => "bad_stream_id",
+            Self::UnknownApp => "unknown_app",
+            Self::UnknownFormat => "not_found",
         }
     }
 }

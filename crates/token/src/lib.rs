@@ -23,6 +23,7 @@
 mod api_auth;
 mod error;
 mod grant;
+mod media_grant;
 mod media_url;
 mod secret;
 mod token04;
@@ -30,6 +31,7 @@ mod token04;
 pub use api_auth::{ApiRequest, hex, webhook_signature};
 pub use error::{MediaUrlError, MintError, SecretError, TokenError};
 pub use grant::Grant;
-pub use media_url::{MediaAction, MediaGrant};
+pub use media_grant::{MediaAction, MediaGrant};
+pub use media_url::{MAX_STREAM_ID, MediaBases, MediaFormat, MediaUrl, Unverified, is_stream_id};
 pub use secret::{AppSecret, SECRET_LEN};
 pub use token04::{CLOCK_SKEW_SECS, Cipher, Claims, MAX_TOKEN_LEN, MintRequest, mint, verify};

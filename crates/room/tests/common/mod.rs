@@ -45,11 +45,8 @@ impl World {
 
     #[allow(clippy::disallowed_methods)] // the virtual clock starts at some real instant
     pub fn with(tune: impl FnOnce(&mut RoomConfig)) -> Self {
-        let urls = UrlConfig {
-            rtmp_base: "rtmp://127.0.0.1:1935".into(),
-            http_base: "http://127.0.0.1:8080".into(),
-            ttl_secs: 3600,
-        };
+        let bases = duet_token::MediaBases { rtmp: "rtmp://127.0.0.1:1935".into(), http: "http://127.0.0.1:8080".into() };
+        let urls = UrlConfig { bases, ttl_secs: 3600 };
         let mut cfg = RoomConfig::new(urls);
         cfg.heartbeat_timeout = Duration::from_secs(3600);
         tune(&mut cfg);

@@ -1,8 +1,7 @@
 //! `duet url ...`: signed media URLs for encoders and players that do not speak signaling
 //! (ffmpeg, OBS, VLC, test tools), signed with the app's secret exactly as signaling signs them.
 
-use duet_room::UrlConfig;
-use duet_token::{MediaAction, MediaGrant};
+use duet_token::{MediaAction, MediaFormat, MediaUrl};
 
 use crate::cli::{PlayFormat, UrlCommand};
 use crate::config::{Common, Loaded};
@@ -23,37 +22,35 @@ pub fn run(common: &Common, loaded: &Loaded, cmd: UrlCommand) -> anyhow::Result<
         UrlCommand::Publish { app_id, stream_id, user_id, room_id, ttl, public_rtmp_url } => {
             check_ids(&stream_id, room_id.as_deref())?;
             let app = registry.require(app_id)?;
-            let (rtmp, http) = loaded.url_bases(public_rtmp_url, None);
-            let urls =
-                UrlConfig { rtmp_base: rtmp.as_str().to_owned(), http_base: http.as_str().to_owned(), ttl_secs: 0 };
-            let room = room_id.unwrap_or_default();
-            let grant = MediaGrant {
+            let bases = loaded.media_bases(public_rtmp_url, None);
+            let url = MediaUrl {
                 app_id,
-                stream_id: &stream_id,
+                stream_id,
                 action: MediaAction::Publish,
-                user_id: &user_id,
-                room_id: &room,
+                user_id,
+                room_id: room_id.unwrap_or_default(),
                 expire: now + u64::from(ttl),
             };
-            urls.signed(&app.secret, &grant, false)
+            url.signed(&app.secret, &bases, MediaFormat::Rtmp)
         }
         UrlCommand::Play { app_id, stream_id, user_id, format, ttl, public_rtmp_url, public_http_url } => {
             check_ids(&stream_id, None)?;
             let app = registry.require(app_id)?;
-            let (rtmp, http) = loaded.url_bases(public_rtmp_url, public_http_url);
-            let urls =
-                UrlConfig { rtmp_base: rtmp.as_str().to_owned(), http_base: http.as_str().to_owned(), ttl_secs: 0 };
-            let grant = MediaGrant {
+            let bases = loaded.media_bases(public_rtmp_url, public_http_url);
+            let url = MediaUrl {
                 app_id,
-                stream_id: &stream_id,
+                stream_id,
                 action: MediaAction::Play,
-                user_id: &user_id,
-                room_id: "",
+                user_id,
+                room_id: String::new(),
                 expire: now + u64::from(ttl),
             };
-            let url = urls.signed(&app.secret, &grant, format != PlayFormat::Rtmp);
-            // The .mp4 endpoint takes the same signed query as .flv.
-            if format == PlayFormat::Mp4 { url.replacen(".flv?", ".mp4?", 1) } else { url }
+            let format = match format {
+                PlayFormat::Rtmp => MediaFormat::Rtmp,
+                PlayFormat::Flv => MediaFormat::Flv,
+                PlayFormat::Mp4 => MediaFormat::Fmp4,
+            };
+            url.signed(&app.secret, &bases, format)
         }
     };
     say!("{url}");

@@ -13,11 +13,11 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use duet_media::{StreamKey, flv_header};
-use duet_token::MediaAction;
+use duet_token::{MediaFormat, MediaUrl};
 use futures_util::stream;
 
 use crate::http::AppState;
-use crate::media::auth::{Query, Refused};
+use crate::media::auth::Refused;
 
 fn refusal(state: &AppState, status: StatusCode, r: &Refused) -> Response {
     state.media.refuse("http-flv", "play", r);
@@ -26,43 +26,46 @@ fn refusal(state: &AppState, status: StatusCode, r: &Refused) -> Response {
     res
 }
 
+/// The HTTP status of a refused play request.
+fn status(code: &str) -> StatusCode {
+    match code {
+        "not_found" | "unknown_app" | "stream_not_found" => StatusCode::NOT_FOUND,
+        "bad_stream_id" => StatusCode::BAD_REQUEST,
+        "url_missing" => StatusCode::UNAUTHORIZED,
+        "stream_not_ready" => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::FORBIDDEN,
+    }
+}
+
 /// `GET /live/{app}/{file}`.
 pub async fn play(
     State(state): State<AppState>,
     Path((app, file)): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let bad = |code: &'static str, message: &str| Refused { code, message: message.to_owned() };
-    let (stream_id, mp4) = match (file.strip_suffix(".flv"), file.strip_suffix(".mp4")) {
-        (Some(id), _) => (id, false),
-        (None, Some(id)) => (id, true),
-        _ => return refusal(&state, StatusCode::NOT_FOUND, &bad("not_found", "play URLs end in .flv or .mp4")),
+    let refuse = |r: Refused| refusal(&state, status(r.code), &r);
+    let (unverified, format) = match MediaUrl::from_http(&app, &file, query.as_deref().unwrap_or_default()) {
+        Ok(found) => found,
+        Err(e) => return refuse(e.into()),
     };
-    if let Err(r) = duet_room::limits::stream_id(stream_id) {
-        return refusal(&state, StatusCode::BAD_REQUEST, &bad("bad_stream_id", &r.message));
-    }
-    let Ok(app_id) = app.parse::<u32>() else {
-        return refusal(&state, StatusCode::NOT_FOUND, &bad("unknown_app", "no such app"));
+    let Some(secret) = state.media.secret(unverified.app_id()).await else {
+        return refuse(Refused::new("unknown_app", "no such app"));
     };
-    let Some(secret) = state.media.secret(app_id).await else {
-        return refusal(&state, StatusCode::NOT_FOUND, &bad("unknown_app", "no such app"));
+    let url = match unverified.verify(&secret, crate::os::now_unix() as u64) {
+        Ok(url) => url,
+        Err(e) => return refuse(e.into()),
     };
-    let verified = Query::parse(query.as_deref().unwrap_or_default())
-        .and_then(|q| q.verify(&secret, app_id, stream_id, MediaAction::Play, crate::os::now_unix() as u64));
-    if let Err(r) = verified {
-        let status = if r.code == "url_missing" { StatusCode::UNAUTHORIZED } else { StatusCode::FORBIDDEN };
-        return refusal(&state, status, &r);
-    }
-    let Some(sub) = state.media.hub.subscribe(&StreamKey { app_id, stream_id: stream_id.to_owned() }) else {
-        return refusal(&state, StatusCode::NOT_FOUND, &bad("stream_not_found", "the stream is not live"));
+    let (app_id, stream_id) = (url.app_id, url.stream_id);
+    let Some(sub) = state.media.hub.subscribe(&StreamKey { app_id, stream_id }) else {
+        return refuse(Refused::new("stream_not_found", "the stream is not live"));
     };
-    if mp4 {
+    if format == MediaFormat::Fmp4 {
         return match fmp4_response(sub).await {
             Some(response) => response,
-            None => {
-                let r = bad("stream_not_ready", "the stream has sent no H.264/AAC configuration yet; try again");
-                refusal(&state, StatusCode::SERVICE_UNAVAILABLE, &r)
-            }
+            None => refuse(Refused::new(
+                "stream_not_ready",
+                "the stream has sent no H.264/AAC configuration yet; try again",
+            )),
         };
     }
     let (audio, video) = sub.tracks();

@@ -10,13 +10,13 @@ use std::time::Duration;
 use duet_media::{Kind, Publisher, StreamKey, Subscriber};
 use duet_room::MediaEvent;
 use duet_rtmp::{Event, Session, handshake};
-use duet_token::{AppSecret, MediaAction};
+use duet_token::{AppSecret, MediaAction, MediaUrl};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::media::MediaContext;
-use crate::media::auth::{self, Refused};
+use crate::media::auth::Refused;
 use crate::metrics::Metrics;
 
 /// Time allowed from TCP accept to the end of the handshake.
@@ -67,7 +67,8 @@ struct Conn<'a> {
     peer: String,
     session: Session,
     app: Option<(u32, AppSecret)>,
-    app_query: String,
+    /// The `app` of the accepted connect, as sent.
+    app_name: String,
     role: Role,
 }
 
@@ -77,7 +78,7 @@ async fn connection(mut tcp: TcpStream, peer: SocketAddr, ctx: &MediaContext) ->
         peer: peer.to_string(),
         session: Session::new(crate::os::random::<{ handshake::PACKET }>()),
         app: None,
-        app_query: String::new(),
+        app_name: String::new(),
         role: Role::None,
     };
     let result = c.run(&mut tcp).await;
@@ -176,23 +177,19 @@ impl Conn<'_> {
         match event {
             Event::Connect { app, .. } => {
                 // The RTMP "app" is the AppID; some clients attach the URL's query to it.
-                let (id, query) = app.split_once('?').unwrap_or((&app, ""));
-                self.app_query = query.to_owned();
-                let secret = match id.parse::<u32>() {
+                let secret = match MediaUrl::rtmp_app_id(&app) {
                     Ok(app_id) => self.ctx.secret(app_id).await.map(|s| (app_id, s)),
                     Err(_) => None,
                 };
                 match secret {
                     Some(found) => {
                         self.app = Some(found);
+                        self.app_name = app;
                         self.session.accept_connect();
                     }
                     None => {
-                        self.ctx.refuse(
-                            &self.peer,
-                            "connect",
-                            &Refused { code: "unknown_app", message: format!("no app `{id}`") },
-                        );
+                        let r = Refused::new("unknown_app", format!("no app `{app}`"));
+                        self.ctx.refuse(&self.peer, "connect", &r);
                         self.session.reject_connect("unknown app");
                     }
                 }
@@ -206,10 +203,7 @@ impl Conn<'_> {
                     let key = StreamKey { app_id, stream_id: v.stream_id.clone() };
                     match self.ctx.hub.publish(key) {
                         Err(_) => {
-                            let r = Refused {
-                                code: "stream_live",
-                                message: format!("{} is already being published", v.stream_id),
-                            };
+                            let r = Refused::new("stream_live", format!("{} is already being published", v.stream_id));
                             self.ctx.refuse(&self.peer, "publish", &r);
                             self.session.reject_publish("NetStream.Publish.BadName", &r.message);
                         }
@@ -240,7 +234,7 @@ impl Conn<'_> {
                     match self.ctx.hub.subscribe(&StreamKey { app_id, stream_id: v.stream_id.clone() }) {
                         None => {
                             let r =
-                                Refused { code: "stream_not_found", message: format!("{} is not live", v.stream_id) };
+                                Refused::new("stream_not_found", format!("{} is not live", v.stream_id));
                             self.ctx.refuse(&self.peer, "play", &r);
                             self.session.reject_play("NetStream.Play.StreamNotFound", &r.message);
                         }
@@ -274,18 +268,10 @@ impl Conn<'_> {
         }
     }
 
-    fn verify(&self, name: &str, action: MediaAction) -> Result<(u32, AppSecret, auth::Verified), Refused> {
-        let (app_id, secret) =
-            self.app.clone().ok_or_else(|| Refused { code: "unknown_app", message: "no connect".into() })?;
-        // The query may sit on the stream name or (some clients) on the app.
-        let full = if name.contains('?') || self.app_query.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{name}?{}", self.app_query)
-        };
-        let (stream_id, query) = auth::parse(&full)?;
-        let v = query.verify(&secret, app_id, &stream_id, action, crate::os::now_unix() as u64)?;
-        Ok((app_id, secret, v))
+    fn verify(&self, name: &str, action: MediaAction) -> Result<(u32, AppSecret, MediaUrl), Refused> {
+        let (app_id, secret) = self.app.clone().ok_or_else(|| Refused::new("unknown_app", "no connect"))?;
+        let url = MediaUrl::from_rtmp(&self.app_name, name, action)?.verify(&secret, crate::os::now_unix() as u64)?;
+        Ok((app_id, secret, url))
     }
 }
 

@@ -328,11 +328,7 @@ async fn lookup_secret(registry: &Arc<Registry>, app_id: u32) -> Option<AppSecre
 
 /// Settings the hub takes from the server's configuration.
 pub fn room_config(urls: &crate::public_url::PublicUrls, heartbeat: Duration, resume_grace: Duration) -> RoomConfig {
-    let mut cfg = RoomConfig::new(duet_room::UrlConfig {
-        rtmp_base: urls.rtmp.as_str().to_owned(),
-        http_base: urls.http.as_str().to_owned(),
-        ttl_secs: 3600,
-    });
+    let mut cfg = RoomConfig::new(duet_room::UrlConfig { bases: urls.media_bases(), ttl_secs: 3600 });
     cfg.heartbeat = heartbeat;
     cfg.heartbeat_timeout = heartbeat * 3;
     cfg.resume_grace = resume_grace;
