@@ -96,10 +96,6 @@ export class PendingOps {
     return op;
   }
 
-  hasPublish(streamID: string): boolean {
-    return this.findPublish(streamID) !== undefined;
-  }
-
   /** Forgets everything queued for `roomID` (the room was left); publishes are rejected with `err`. */
   dropRoom(roomID: string, err: DuetError): void {
     rejectPublishes(this.remove((o) => o.roomID === roomID), err);
