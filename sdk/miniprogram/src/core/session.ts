@@ -13,24 +13,20 @@
 import { Connection, Ended } from "./connection";
 import { duetError, SdkError } from "./errors";
 import type { Logger } from "./logger";
-import { PendingOp, PendingOps, PublishOp } from "./pending";
+import { PendingOps, PublishOp } from "./pending";
 import type { Platform } from "./platform";
 import type { Presence, RoomReason } from "./presence";
-import { PROTOCOL, Reply, ServerError, ServerReason, SessionIDs } from "./protocol";
+import { PROTOCOL, Reply, RequestData, ServerReason, SessionIDs } from "./protocol";
 import { handlePush } from "./pushes";
+import { loginAgain, quietly, RecoveryHost, resume, sendPending } from "./recovery";
 import { Outcome, Retrier } from "./retry";
 import { Room, SnapshotDiff } from "./room";
-import { emitDiff } from "./room_events";
 import type { DuetError, ZegoRoomConfig, ZegoUser } from "./types";
 
 /** How long the SDK keeps trying to get back into its rooms after a drop. */
 const RECONNECT_WINDOW_MS = 5 * 60 * 1000;
 /** Server close reasons after which logging in again cannot help. */
 const TERMINAL_CLOSE: ServerReason[] = ["kicked_out", "kicked_by_server", "room_closed", "abusive"];
-/** Resume refusals saying the session was ended on purpose: logging in again would kick the device that took over. */
-const ENDED_CODES: number[] = [ServerError.token_expired, ServerError.kicked_out, ServerError.kicked_by_server, ServerError.room_closed];
-/** Failures of the connection rather than of the request: worth sending again on the next one. */
-const CONNECTION_CODES: number[] = [SdkError.CONNECTION_LOST, SdkError.REQUEST_TIMEOUT, SdkError.CANCELLED];
 
 function loggedOut(roomID: string): DuetError {
   return duetError(SdkError.CANCELLED, `cancelled by logoutRoom(${roomID})`);
@@ -44,7 +40,7 @@ export interface SessionConfig {
   logger: Logger;
 }
 
-export class Session {
+export class Session implements RecoveryHost {
   /** Set by enableMultiRoom before the first login. */
   multiRoom = false;
   private serverIndex = 0;
@@ -52,7 +48,7 @@ export class Session {
   private connecting: Promise<Connection> | undefined;
   private ids: SessionIDs | undefined;
   private readonly retry: Retrier;
-  private readonly pending = new PendingOps();
+  readonly pending = new PendingOps();
   private pendingLogins = 0;
   private destroyed = false;
   private readonly stopWaking: () => void;
@@ -70,11 +66,11 @@ export class Session {
     this.stopWaking = stop;
   }
 
-  private get presence(): Presence {
+  get presence(): Presence {
     return this.cfg.presence;
   }
 
-  private get logger(): Logger {
+  get logger(): Logger {
     return this.cfg.logger;
   }
 
@@ -96,7 +92,7 @@ export class Session {
         await this.retry.settled();
       }
       const conn = await this.connection();
-      const reply = await conn.request("login", this.loginData(roomID, token, user, config));
+      const reply = await conn.request("login", this.loginData({ roomID, token, user, config }));
       if (this.destroyed) throw duetError(SdkError.DESTROYED, "the engine was destroyed");
       this.adopt(reply);
       this.logger.identity.userID = user.userID;
@@ -114,7 +110,7 @@ export class Session {
     const conn = this.live();
     const sent: Promise<unknown>[] = [];
     for (const roomID of roomIDs) {
-      if (conn) sent.push(this.quietly(conn.request("logout", { roomID }), `logout of ${roomID}`));
+      if (conn) sent.push(quietly(this.logger, conn.request("logout", { roomID }), `logout of ${roomID}`));
       this.leave(roomID, "LOGOUT", 0);
       if (!conn && this.retry.retrying) this.pending.logout(roomID, loggedOut(roomID));
     }
@@ -161,7 +157,7 @@ export class Session {
   /** Releases a stream the server may hold for this session: now, or once the session is back. */
   stopPublish(roomID: string, streamID: string): void {
     const conn = this.live();
-    if (conn) void this.quietly(conn.request("stopPublish", { streamID }), `stopPublish ${streamID}`);
+    if (conn) void quietly(this.logger, conn.request("stopPublish", { streamID }), `stopPublish ${streamID}`);
     else if (this.retry.retrying) this.pending.stopPublish(roomID, streamID);
   }
 
@@ -192,20 +188,21 @@ export class Session {
 
   // ---- connection ---------------------------------------------------------------------
 
-  private loginData(roomID: string, token: string, user: ZegoUser, cfg: ZegoRoomConfig) {
+  /** What `login` sends for `room` (also when logging in again). */
+  loginData(room: Pick<Room, "roomID" | "token" | "user" | "config">): RequestData<"login"> {
     return {
       protocol: PROTOCOL,
       appID: this.cfg.appID,
-      roomID,
-      token,
-      user,
-      userUpdate: cfg.userUpdate,
-      maxMemberCount: cfg.maxMemberCount,
+      roomID: room.roomID,
+      token: room.token,
+      user: room.user,
+      userUpdate: room.config.userUpdate,
+      maxMemberCount: room.config.maxMemberCount,
       multiRoom: this.multiRoom,
     };
   }
 
-  private adopt(reply: Reply<"login">): void {
+  adopt(reply: Reply<"login">): void {
     this.ids = { sessionID: reply.sessionID, resumeToken: reply.resumeToken };
     this.logger.identity.sessionID = reply.sessionID;
   }
@@ -296,16 +293,20 @@ export class Session {
     try {
       const conn = await this.connection();
       if (!this.retry.current(run)) return this.gone();
-      const held = this.ids ? await this.tryResume(conn) : "lost";
-      if (held === "ended" || !this.retry.current(run)) {
+      const resumed = this.ids ? await resume(conn, this.ids, this) : "lost";
+      if (!(resumed instanceof Set)) this.ids = undefined;
+      if (resumed !== "lost" && !(resumed instanceof Set)) {
+        // Ended on purpose while away: logging in again would kick the device that took over.
+        for (const id of [...this.presence.rooms.keys()]) this.leave(id, "KICKOUT", resumed.ended.code);
         this.retry.stop();
         return this.gone();
       }
-      const kept = held === "lost" ? new Set<string>() : held;
-      const missing = [...this.presence.rooms.values()].filter((room) => !kept.has(room.roomID));
-      if (missing.length > 0) await this.loginAgain(conn, missing);
       if (!this.retry.current(run)) return this.gone();
-      await this.sendPending(conn, kept);
+      const held = resumed instanceof Set ? resumed : new Set<string>();
+      const missing = [...this.presence.rooms.values()].filter((room) => !held.has(room.roomID));
+      if (missing.length > 0) await loginAgain(conn, missing, this);
+      if (!this.retry.current(run)) return this.gone();
+      await sendPending(conn, held, this);
       if (!this.retry.current(run)) return this.gone();
       this.retry.stop();
       for (const id of this.presence.rooms.keys()) this.presence.roomState(id, "CONNECTED", "RECONNECTED", 0, "");
@@ -327,142 +328,5 @@ export class Session {
   private reconnectFailed(): void {
     for (const id of [...this.presence.rooms.keys()]) this.leave(id, "RECONNECT_FAILED", SdkError.RECONNECT_FAILED);
     this.closeIfIdle();
-  }
-
-  /**
-   * Resumes the session on a new connection. Returns the rooms the server still has this
-   * session in, "lost" when the session is gone, or "ended" when it was ended on purpose while
-   * away (kicked out, room closed, token expired).
-   */
-  private async tryResume(conn: Connection): Promise<Set<string> | "lost" | "ended"> {
-    const ids = this.ids!;
-    const rooms: Record<string, number> = {};
-    for (const room of this.presence.rooms.values()) rooms[room.roomID] = room.seq;
-    let reply: Reply<"resume">;
-    try {
-      reply = await conn.request("resume", { ...ids, rooms });
-    } catch (e) {
-      const err = e as DuetError;
-      if (ENDED_CODES.indexOf(err.code) >= 0) {
-        this.logger.warn(`the session was ended while away: ${err.code} ${err.msg}`);
-        this.ids = undefined;
-        for (const id of [...this.presence.rooms.keys()]) this.leave(id, "KICKOUT", err.code);
-        return "ended";
-      }
-      if (err.code !== ServerError.resume_failed) throw err;
-      this.logger.warn("the session could not be resumed; logging in again");
-      this.ids = undefined;
-      return "lost";
-    }
-    const held = new Set<string>();
-    for (const r of reply.rooms || []) {
-      held.add(r.roomID);
-      const room = this.presence.rooms.get(r.roomID);
-      if (room && typeof r.onlineCount === "number" && r.onlineCount !== room.onlineCount) {
-        room.onlineCount = r.onlineCount;
-        this.presence.emitter.emit("roomOnlineUserCountUpdate", room.roomID, r.onlineCount);
-      }
-    }
-    this.logger.info(`session ${ids.sessionID} resumed`);
-    return held;
-  }
-
-  /** Logs into rooms again after the session lost them, reporting what changed. */
-  private async loginAgain(conn: Connection, rooms: Room[]): Promise<void> {
-    for (const room of rooms) {
-      if (!this.presence.rooms.has(room.roomID)) continue;
-      let reply: Reply<"login">;
-      try {
-        reply = await conn.request("login", this.loginData(room.roomID, room.token, room.user, room.config));
-      } catch (e) {
-        const err = e as DuetError;
-        if (err.code >= 60000) throw err; // the connection, not the login: try again later
-        this.logger.error(`cannot log into ${room.roomID} again: ${err.code} ${err.msg}`);
-        this.leave(room.roomID, "RECONNECT_FAILED", err.code);
-        continue;
-      }
-      this.adopt(reply);
-      emitDiff(room, room.apply(reply), this.presence.emitter);
-      await this.publishAgain(conn, room.roomID);
-    }
-  }
-
-  /** A new session holds no reservations: take back the streams this user was publishing. */
-  private async publishAgain(conn: Connection, roomID: string): Promise<void> {
-    const streams = this.presence.streams;
-    for (const [streamID, p] of streams.publishing) {
-      if (p.roomID !== roomID) continue;
-      try {
-        await conn.request("publish", { roomID, streamID, extraInfo: p.extraInfo });
-      } catch (e) {
-        const err = e as DuetError;
-        streams.publishing.delete(streamID);
-        streams.setPublishState(streamID, "NO_PUBLISH", err.code, err.msg);
-      }
-    }
-  }
-
-  /**
-   * Sends what the page asked for while away, oldest first. `held`: the rooms the resumed
-   * session kept (logouts, stops and tokens matter only there; a fresh login already has the
-   * newest token and holds no streams). An operation cut short by the connection stays queued
-   * for the next attempt.
-   */
-  private async sendPending(conn: Connection, held: Set<string>): Promise<void> {
-    for (let op = this.pending.next(); op; op = this.pending.next()) {
-      try {
-        await this.sendOp(conn, op, held);
-      } catch (e) {
-        this.pending.putBack(op);
-        throw e;
-      }
-    }
-  }
-
-  private async sendOp(conn: Connection, op: PendingOp, held: Set<string>): Promise<void> {
-    const room = this.presence.rooms.get(op.roomID);
-    switch (op.kind) {
-      case "logout":
-        if (held.has(op.roomID)) await this.quietly(conn.request("logout", { roomID: op.roomID }), `logout of ${op.roomID}`, true);
-        return;
-      case "stopPublish":
-        if (held.has(op.roomID)) await this.quietly(conn.request("stopPublish", { streamID: op.streamID }), `stopPublish ${op.streamID}`, true);
-        return;
-      case "renewToken":
-        if (room && held.has(op.roomID)) {
-          const reply = await this.quietly(conn.request("renewToken", { token: room.token, roomID: op.roomID }), `renewToken of ${op.roomID}`, true);
-          if (reply) room.tokenExpire = reply.tokenExpire;
-        }
-        return;
-      case "publish": {
-        if (!room) {
-          for (const w of op.waiters) w.reject(duetError(SdkError.NOT_LOGGED_IN, `not in room ${op.roomID}`));
-          return;
-        }
-        let result: { streamID: string; url: string };
-        try {
-          result = await this.presence.publish(conn, op.roomID, op.streamID, op.extraInfo, op.streamParams);
-        } catch (e) {
-          if (CONNECTION_CODES.indexOf((e as DuetError).code) >= 0) throw e;
-          for (const w of op.waiters) w.reject(e as DuetError);
-          return;
-        }
-        for (const w of op.waiters) w.resolve(result);
-        return;
-      }
-    }
-  }
-
-  /**
-   * A request whose refusal is only worth a log line (one cancelled by closing the connection is
-   * expected). With `rethrowConnection`, a failure of the connection itself is passed on.
-   */
-  private quietly<T>(request: Promise<T>, what: string, rethrowConnection = false): Promise<T | undefined> {
-    return request.catch((err: DuetError) => {
-      if (rethrowConnection && CONNECTION_CODES.indexOf(err.code) >= 0) throw err;
-      if (err.code === SdkError.CANCELLED) this.logger.debug(`${what}: ${err.msg}`);
-      else this.logger.warn(`${what}: ${err.msg}`);
-      return undefined;
-    });
   }
 }
