@@ -1,13 +1,16 @@
 /**
- * WeChat <live-pusher>/<live-player> event codes (COMPAT.md §3) turned into the SDK's
- * publisher and player states. Pure functions: the engine feeds them what the page passes to
- * `updatePlayerState` / `updatePlayerNetStatus` and emits what they return.
+ * Mini-program adapter: WeChat <live-pusher>/<live-player> event codes (COMPAT.md §3) turned
+ * into the SDK's publisher and player states and quality stats. Pure functions, plus
+ * `componentState`, which applies a code the page passes to `updatePlayerState` to the core's
+ * stream states.
  *
  * PUBLISHING never comes from here: only the server knows the stream arrived.
  */
 
-import { SdkError } from "./errors";
-import type { PlayerState, PublisherState, QualityStats } from "./types";
+import { SdkError } from "./core/errors";
+import type { Logger } from "./core/logger";
+import type { StreamStates } from "./core/stream_states";
+import type { PlayerState, PublisherState, QualityStats } from "./core/types";
 
 export interface Transition<S> {
   state: S;
@@ -112,4 +115,21 @@ export function qualityStats(info: Record<string, unknown>, soundLevel?: number)
   if (info.avRecvInterval !== undefined) stats.avRecvInterval = num(info.avRecvInterval);
   if (soundLevel !== undefined) stats.audio.soundLevel = soundLevel;
   return stats;
+}
+
+/** A `bindstatechange` code of the pusher or player of `id` (a streamID), applied to its state. */
+export function componentState(streams: StreamStates, logger: Logger, id: string, code: number): void {
+  const extended = JSON.stringify({ wxCode: code });
+  if (streams.publishing.has(id)) {
+    logger.debug(`<live-pusher> ${id}: ${code}`);
+    const t = pusherTransition(code);
+    if (t) streams.setPublishState(id, t.state, t.errorCode, extended);
+    if (isPushFailure(code)) logger.warn(`push of ${id} failed (${code}); getNextUrl gives the next address`);
+  } else if (streams.playing.has(id)) {
+    logger.debug(`<live-player> ${id}: ${code}`);
+    const t = playerTransition(code);
+    if (t) streams.setPlayState(id, t.state, t.errorCode, extended);
+  } else {
+    logger.debug(`state ${code} for ${id}, which is neither published nor played`);
+  }
 }

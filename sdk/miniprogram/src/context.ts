@@ -1,10 +1,12 @@
 /**
- * The page side of component mode (`initContext`): the pusher object at `data[pushAtr]` and the
- * player array at `data[playAtr]` that `<live-pusher>`/`<live-player>` (or the duet-pusher and
- * duet-player components) are bound to, kept current through the page's `setData`.
+ * Mini-program adapter: the page side of component mode (`initContext`): the pusher object at
+ * `data[pushAtr]` and the player array at `data[playAtr]` that `<live-pusher>`/`<live-player>`
+ * (or the duet-pusher and duet-player components) are bound to, kept current through the page's
+ * `setData`. It is the core's `MediaBinding` for the page.
  */
 
-import type { PlayOption, PublishOption } from "./types";
+import type { MediaBinding } from "./core/platform";
+import type { PlayOption, PublishOption } from "./core/types";
 
 export interface PusherAttributes {
   id: string;
@@ -123,7 +125,7 @@ export interface MediaControl {
 }
 
 /** Owns `data[pushAtr]` and `data[playAtr]` of one page. */
-export class PageBinding {
+export class PageBinding implements MediaBinding {
   pusher: DuetPusher | undefined;
   /** Players by streamID; those with `listed` appear in the page's player array. */
   players = new Map<string, DuetPlayer>();

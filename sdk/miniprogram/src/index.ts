@@ -7,7 +7,7 @@ import { DuetEngine, VERSION } from "./engine";
 
 export { DuetEngine, VERSION };
 export const ZegoExpressEngine = DuetEngine;
-export { SdkError } from "./errors";
+export { SdkError } from "./core/errors";
 export { pusherTransition, playerTransition, qualityStats, isPushFailure } from "./codes";
 export type { DuetPusher, DuetPlayer, PusherAttributes, PlayerAttributes } from "./context";
-export * from "./types";
+export * from "./core/types";

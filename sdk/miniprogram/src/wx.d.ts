@@ -1,6 +1,7 @@
 /**
  * The `wx` APIs this SDK may call (docs: COMPAT.md §2), declared as narrowly as the SDK uses
- * them. Anything else is feature-detected at run time through `WxOptional`.
+ * them. Anything else is feature-detected at run time through `WxOptional`. Only the
+ * mini-program adapter (engine.ts, wx_platform.ts, context.ts) may use them; src/core never does.
  */
 
 interface WxSocketTask {
@@ -43,19 +44,6 @@ interface Wx {
 }
 
 declare const wx: Wx;
-
-declare const console: {
-  log(...args: unknown[]): void;
-  info(...args: unknown[]): void;
-  warn(...args: unknown[]): void;
-  error(...args: unknown[]): void;
-  debug(...args: unknown[]): void;
-};
-
-declare function setTimeout(cb: () => void, ms: number): number;
-declare function clearTimeout(id: number | undefined): void;
-declare function setInterval(cb: () => void, ms: number): number;
-declare function clearInterval(id: number | undefined): void;
 
 /** `wx` APIs outside COMPAT.md §2: used only after checking they exist. */
 interface WxOptional {

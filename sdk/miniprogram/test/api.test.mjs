@@ -4,7 +4,7 @@ import { test } from "node:test";
 
 import "./harness/wx.mjs";
 import * as sdk from "../dist/index.js";
-import { logURLFor } from "../dist/logger.js";
+import { logURLFor } from "../dist/core/logger.js";
 
 const { DuetEngine, ZegoExpressEngine, SdkError } = sdk;
 

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { Room } from "../dist/room.js";
+import { Room } from "../dist/core/room.js";
 
 const user = (id) => ({ userID: id, userName: id });
 const stream = (id, owner) => ({ streamID: id, user: user(owner), extraInfo: "", urlsRTMP: [], urlsFLV: [], urlsHLS: [], urlsHttpsFLV: [], urlsHttpsHLS: [] });

@@ -325,6 +325,30 @@ test("what the page asked for while disconnected is sent once the session is bac
   for (const e of [a, b, c]) e.zg.logoutRoom();
 });
 
+test("a stream stopped and published again while disconnected is published after the resume", async () => {
+  const a = await join("again", "ivy", { tag: "ivy" });
+  await a.zg.startPublishingStream("ivy-cam");
+  await waitFor(() => has(a.events, "publisherStateUpdate", (e) => e[1].state === "PUBLISH_REQUESTING"), { what: "PUBLISH_REQUESTING" });
+  network.down("?who=ivy");
+  await waitFor(() => has(a.events, "roomStateChanged", (e) => e[2] === "RECONNECTING"), { what: "RECONNECTING" });
+  assert.equal(a.zg.stopPublishingStream("ivy-cam"), true);
+  const again = a.zg.startPublishingStream("ivy-cam");
+  again.catch(() => {}); // awaited below, after the network is back
+  const mark = a.events.length;
+  network.up("?who=ivy");
+  await waitFor(() => has(a.events.slice(mark), "roomStateChanged", (e) => e[2] === "RECONNECTED"), { what: "RECONNECTED" });
+  const { url } = await again;
+  assert.match(url, new RegExp(`^rtmp://${duet.rtmp}/${duet.appID}/ivy-cam\\?`));
+  await sleep(500); // time for a stopPublish sent by the resume to take effect
+  // The server still has ivy-cam reserved by ivy: another user cannot take it.
+  const other = await join("again", "jay");
+  await assert.rejects(other.zg.startPublishingStream("ivy-cam"), (e) => e.code === 40303, "ivy-cam is still ivy's");
+  const states = named(a.events.slice(mark), "publisherStateUpdate").map((e) => e[1].state);
+  assert.notEqual(states[states.length - 1], "NO_PUBLISH", `publisher states after the resume: ${states.join(", ")}`);
+  assert.equal(a.zg.getNextUrl("ivy-cam"), url, "the SDK publishes ivy-cam again");
+  for (const e of [a, other]) e.zg.logoutRoom();
+});
+
 test("addPublishCdnUrl and removePublishCdnUrl reach the server", async () => {
   const e = await join("relay", "ray");
   await e.zg.startPublishingStream("ray-cam");

@@ -5,17 +5,10 @@
  * sees ADD/DELETE for exactly what changed while it was away.
  */
 
+import type { Snapshot } from "./protocol";
 import type { ZegoRoomConfig, ZegoRoomExtraInfo, ZegoStreamList, ZegoUser } from "./types";
 
-export interface Snapshot {
-  roomID: string;
-  seq: number;
-  users?: ZegoUser[];
-  streams?: ZegoStreamList[];
-  extraInfo?: ZegoRoomExtraInfo[];
-  onlineCount?: number;
-  tokenExpire?: number;
-}
+export type { Snapshot };
 
 export interface SnapshotDiff {
   usersAdded: ZegoUser[];
@@ -33,8 +26,6 @@ export class Room {
   extraInfo = new Map<string, ZegoRoomExtraInfo>();
   onlineCount = 0;
   tokenExpire = 0;
-  /** renewToken was called while disconnected: the server still holds the old token. */
-  tokenUnsent = false;
 
   constructor(
     readonly roomID: string,

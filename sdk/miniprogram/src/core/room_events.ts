@@ -5,48 +5,57 @@
  */
 
 import type { Emitter } from "./emitter";
+import type { Push } from "./protocol";
 import type { Room, SnapshotDiff } from "./room";
 
-/** Applies and announces one room event; false when `name` is not a room event. */
-export function applyRoomEvent(room: Room, name: string, data: any, emitter: Emitter): boolean {
-  switch (name) {
-    case "roomUserUpdate":
-      for (const u of data.userList || []) {
-        if (data.updateType === "ADD") room.users.set(u.userID, u);
+/** Applies and announces one room event; false when the push is not a room event. */
+export function applyRoomEvent(room: Room, push: Push, emitter: Emitter): boolean {
+  switch (push.name) {
+    case "roomUserUpdate": {
+      const { updateType, userList = [] } = push.data;
+      for (const u of userList) {
+        if (updateType === "ADD") room.users.set(u.userID, u);
         else room.users.delete(u.userID);
       }
-      if (room.config.userUpdate) emitter.emit("roomUserUpdate", room.roomID, data.updateType, data.userList || []);
+      if (room.config.userUpdate) emitter.emit("roomUserUpdate", room.roomID, updateType, userList);
       return true;
+    }
     case "roomOnlineUserCountUpdate":
-      if (room.onlineCount !== data.count) {
-        room.onlineCount = data.count;
-        emitter.emit("roomOnlineUserCountUpdate", room.roomID, data.count);
+      if (room.onlineCount !== push.data.count) {
+        room.onlineCount = push.data.count;
+        emitter.emit("roomOnlineUserCountUpdate", room.roomID, push.data.count);
       }
       return true;
-    case "roomStreamUpdate":
-      for (const s of data.streamList || []) {
-        if (data.updateType === "ADD") room.streams.set(s.streamID, s);
+    case "roomStreamUpdate": {
+      const { updateType, streamList = [] } = push.data;
+      for (const s of streamList) {
+        if (updateType === "ADD") room.streams.set(s.streamID, s);
         else room.streams.delete(s.streamID);
       }
-      emitter.emit("roomStreamUpdate", room.roomID, data.updateType, data.streamList || [], "");
+      emitter.emit("roomStreamUpdate", room.roomID, updateType, streamList, "");
       return true;
-    case "streamExtraInfoUpdate":
-      for (const s of data.streamList || []) {
+    }
+    case "streamExtraInfoUpdate": {
+      const streamList = push.data.streamList || [];
+      for (const s of streamList) {
         const known = room.streams.get(s.streamID);
         if (known) known.extraInfo = s.extraInfo;
       }
-      emitter.emit("streamExtraInfoUpdate", room.roomID, data.streamList || []);
+      emitter.emit("streamExtraInfoUpdate", room.roomID, streamList);
       return true;
-    case "roomExtraInfoUpdate":
-      for (const e of data.roomExtraInfoList || []) room.extraInfo.set(e.key, e);
-      emitter.emit("roomExtraInfoUpdate", room.roomID, data.roomExtraInfoList || []);
+    }
+    case "roomExtraInfoUpdate": {
+      const list = push.data.roomExtraInfoList || [];
+      for (const e of list) room.extraInfo.set(e.key, e);
+      emitter.emit("roomExtraInfoUpdate", room.roomID, list);
       return true;
+    }
     case "IMRecvBroadcastMessage":
     case "IMRecvBarrageMessage":
-      emitter.emit(name, room.roomID, data.messageList || []);
+      emitter.emit(push.name, room.roomID, push.data.messageList || []);
       return true;
     case "IMRecvCustomCommand":
-      emitter.emit("IMRecvCustomCommand", room.roomID, data.fromUser, data.command);
+      emitter.emit("IMRecvCustomCommand", room.roomID, push.data.fromUser, push.data.command);
       return true;
     default:
       return false;

@@ -1,10 +1,11 @@
 /**
  * The SDK's log: levels, console output (`setDebugVerbose`), and batched upload of entries at
- * or above `remoteLogLevel` to the server's `POST /httplog` through `wx.request`.
+ * or above `remoteLogLevel` to the server's `POST /httplog` through the platform's HTTP POST.
  * Uploads are bounded: at most MAX_BUFFERED entries wait (older ones are dropped and counted),
  * and one upload carries at most MAX_BATCH_BYTES.
  */
 
+import type { Platform } from "./platform";
 import type { LogConfig, LogLevel } from "./types";
 
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3, report: 4, disable: 5 };
@@ -39,7 +40,12 @@ export class Logger {
   private timer: number | undefined;
   private uploading = false;
 
-  constructor(defaultURL: string, readonly identity: LogIdentity, private readonly now: () => number) {
+  constructor(
+    defaultURL: string,
+    readonly identity: LogIdentity,
+    private readonly now: () => number,
+    private readonly platform: Pick<Platform, "postJSON">,
+  ) {
     this.url = defaultURL;
   }
 
@@ -98,30 +104,17 @@ export class Logger {
     }
     const body = { ...this.identity, dropped: this.dropped, entries: batch };
     this.uploading = true;
-    return new Promise((resolve) => {
-      wx.request({
-        url: this.url,
-        method: "POST",
-        data: JSON.stringify(body),
-        header: { "content-type": "application/json" },
-        timeout: 10000,
-        success: (res) => {
-          if (res.statusCode >= 200 && res.statusCode < 300) {
-            this.buffer.splice(0, batch.length);
-            this.dropped = 0;
-          } else if (res.statusCode >= 400 && res.statusCode < 500 && res.statusCode !== 429) {
-            // The server will never take this batch; keeping it would block the rest.
-            this.buffer.splice(0, batch.length);
-          }
-          this.uploading = false;
-          resolve();
-        },
-        fail: () => {
-          this.uploading = false;
-          resolve();
-        },
-      });
-    });
+    const sent = (status: number) => {
+      if (status >= 200 && status < 300) {
+        this.buffer.splice(0, batch.length);
+        this.dropped = 0;
+      } else if (status >= 400 && status < 500 && status !== 429) {
+        // The server will never take this batch; keeping it would block the rest.
+        this.buffer.splice(0, batch.length);
+      }
+      this.uploading = false;
+    };
+    return this.platform.postJSON(this.url, JSON.stringify(body), 10000).then(sent, () => sent(0));
   }
 
   private schedule(): void {
@@ -138,6 +131,19 @@ export class Logger {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     return this.flush();
+  }
+}
+
+/** This device's ID for log entries, kept in the platform's storage (made on first use). */
+export function deviceID(platform: Pick<Platform, "load" | "save">): string {
+  try {
+    const known = platform.load("duet_device_id");
+    if (known) return known;
+    const id = `d${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
+    platform.save("duet_device_id", id);
+    return id;
+  } catch {
+    return "unknown";
   }
 }
 

@@ -1,14 +1,12 @@
 /**
  * The streams this engine publishes and plays, and their states: what the server pushes
- * (PUBLISH_REQUESTING, PUBLISHING), what the WeChat components report (their codes, net status
- * and volume, passed in by the page), and the fallback push URLs behind `getNextUrl`.
+ * (PUBLISH_REQUESTING, PUBLISHING), what the platform's media elements report (states, quality
+ * and volume, as the adapter translates them), and the fallback push URLs behind `getNextUrl`.
  * A state is emitted only when it or its error code changes.
  */
 
-import { isPushFailure, playerTransition, pusherTransition, qualityStats } from "./codes";
 import type { Emitter } from "./emitter";
-import type { Logger } from "./logger";
-import type { PlayerState, PublisherState } from "./types";
+import type { PlayerState, PublisherState, QualityStats } from "./types";
 
 export interface Publishing {
   roomID: string;
@@ -30,10 +28,7 @@ export class StreamStates {
   readonly publishing = new Map<string, Publishing>();
   readonly playing = new Map<string, Playing>();
 
-  constructor(
-    private readonly emitter: Emitter,
-    private readonly logger: Logger,
-  ) {}
+  constructor(private readonly emitter: Emitter) {}
 
   setPublishState(streamID: string, state: PublisherState, errorCode: number, extended: string): void {
     const p = this.publishing.get(streamID);
@@ -57,35 +52,18 @@ export class StreamStates {
     this.emitter.emit("playerStateUpdate", { streamID, state, errorCode, extendedData: extended });
   }
 
-  /** A `bindstatechange` code of the pusher or player of `id` (a streamID). */
-  componentState(id: string, code: number): void {
-    const extended = JSON.stringify({ wxCode: code });
-    if (this.publishing.has(id)) {
-      this.logger.debug(`<live-pusher> ${id}: ${code}`);
-      const t = pusherTransition(code);
-      if (t) this.setPublishState(id, t.state, t.errorCode, extended);
-      if (isPushFailure(code)) this.logger.warn(`push of ${id} failed (${code}); getNextUrl gives the next address`);
-    } else if (this.playing.has(id)) {
-      this.logger.debug(`<live-player> ${id}: ${code}`);
-      const t = playerTransition(code);
-      if (t) this.setPlayState(id, t.state, t.errorCode, extended);
-    } else {
-      this.logger.debug(`state ${code} for ${id}, which is neither published nor played`);
-    }
-  }
-
-  /** A `bindnetstatus` `detail.info`. */
-  netStatus(id: string, info: Record<string, unknown>): void {
+  /** Quality of the stream `id` (published or played), made by `stats` with its last sound level. */
+  quality(id: string, stats: (soundLevel: number | undefined) => QualityStats): void {
     const pub = this.publishing.get(id);
     if (pub) {
-      this.emitter.emit("publishQualityUpdate", id, qualityStats(info, pub.soundLevel));
+      this.emitter.emit("publishQualityUpdate", id, stats(pub.soundLevel));
       return;
     }
     const play = this.playing.get(id);
-    if (play) this.emitter.emit("playQualityUpdate", id, qualityStats(info, play.soundLevel));
+    if (play) this.emitter.emit("playQualityUpdate", id, stats(play.soundLevel));
   }
 
-  /** A `bindaudiovolumenotify` `detail.volume`. */
+  /** The sound level of the stream `id` (published: captured; played: received). */
   volume(id: string, volume: number): void {
     const pub = this.publishing.get(id);
     if (pub) {

@@ -1,24 +1,19 @@
 /**
- * One WebSocket to Duet's signaling (docs/protocol.md): opens it through `wx.connectSocket`,
- * waits for `hello`, matches replies to requests by id, sends heartbeats, and reports pushes
- * and the connection's end. It knows nothing of rooms; the engine decides what a drop means.
+ * One WebSocket to Duet's signaling (docs/protocol.md), opened through the platform: waits for
+ * `hello`, matches replies to requests by id, sends heartbeats, and reports pushes and the
+ * connection's end. It knows nothing of rooms; the session decides what a drop means.
  */
 
 import { duetError, SdkError } from "./errors";
 import type { Logger } from "./logger";
+import type { Platform, SignalSocket } from "./platform";
+import { isPushName, Op, PROTOCOL, Push, Pushes, Reply, RequestData } from "./protocol";
 import type { DuetError } from "./types";
 
-export const PROTOCOL = 1;
 const REQUEST_TIMEOUT_MS = 10000;
 const OPEN_TIMEOUT_MS = 10000;
 
-export interface Hello {
-  protocol: number;
-  heartbeatMs: number;
-  heartbeatTimeoutMs: number;
-  resumeGraceMs: number;
-  maxFrameBytes: number;
-}
+export type Hello = Pushes["hello"];
 
 /** Why a connection ended: the server's `close` push when it sent one. */
 export interface Ended {
@@ -27,7 +22,8 @@ export interface Ended {
 }
 
 export interface ConnectionHandlers {
-  push(name: string, seq: number | undefined, data: any): void;
+  /** A push this SDK knows (others are logged and dropped). */
+  push(push: Push): void;
   /** The connection ended without `close()` being called. */
   ended(why: Ended): void;
 }
@@ -40,17 +36,22 @@ interface Pending {
 
 export class Connection {
   hello: Hello | undefined;
-  private socket: WxSocketTask | undefined;
+  private socket: SignalSocket | undefined;
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private heartbeat: number | undefined;
   private serverClose: Ended | undefined;
   private done = false;
   /** Pushes wait here until replies read in the same tick have been acted on. */
-  private pushes: { name: string; seq: number | undefined; data: any }[] = [];
+  private pushes: Push[] = [];
   private flushing = false;
 
-  constructor(readonly url: string, private readonly log: Logger, private readonly handlers: ConnectionHandlers) {}
+  constructor(
+    readonly url: string,
+    private readonly platform: Platform,
+    private readonly log: Logger,
+    private readonly handlers: ConnectionHandlers,
+  ) {}
 
   /** Connects and resolves with the server's hello; rejects with NETWORK_UNREACHABLE. */
   open(): Promise<Hello> {
@@ -65,16 +66,8 @@ export class Connection {
         reject(duetError(SdkError.NETWORK_UNREACHABLE, `cannot reach ${this.url}: ${why}`));
       };
       const timer = setTimeout(() => fail("no hello within 10 s"), OPEN_TIMEOUT_MS);
-      let socket: WxSocketTask;
-      try {
-        socket = wx.connectSocket({ url: this.url, timeout: OPEN_TIMEOUT_MS });
-      } catch (err) {
-        fail(String(err));
-        return;
-      }
-      this.socket = socket;
-      socket.onMessage((msg) => {
-        const frame = this.parse(msg.data);
+      const message = (data: string | ArrayBuffer) => {
+        const frame = this.parse(data);
         if (!frame) return;
         if (!settled && frame.push === "hello") {
           const hello = (frame.data || {}) as Hello;
@@ -90,20 +83,21 @@ export class Connection {
           return;
         }
         this.dispatch(frame);
-      });
-      socket.onError((err) => {
-        if (!settled) fail(err && err.errMsg ? err.errMsg : "socket error");
-        else this.lost();
-      });
-      socket.onClose((res) => {
-        if (!settled) fail(`closed (${res && res.code})`);
-        else this.lost();
-      });
+      };
+      try {
+        this.socket = this.platform.connect(this.url, OPEN_TIMEOUT_MS, {
+          message,
+          error: (why) => (settled ? this.lost() : fail(why || "socket error")),
+          closed: (code) => (settled ? this.lost() : fail(`closed (${code})`)),
+        });
+      } catch (err) {
+        fail(String(err));
+      }
     });
   }
 
   /** Sends a request; resolves with the reply's data or rejects with {code, msg}. */
-  request(op: string, data: object, timeoutMs = REQUEST_TIMEOUT_MS): Promise<any> {
+  request<O extends Op>(op: O, data: RequestData<O>, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Reply<O>> {
     if (this.done || !this.socket) {
       return Promise.reject(duetError(SdkError.CONNECTION_LOST, "not connected"));
     }
@@ -116,10 +110,7 @@ export class Connection {
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
       this.log.debug(`→ ${op} #${id}`);
-      this.socket!.send({
-        data: frame,
-        fail: () => this.settle(id, undefined, duetError(SdkError.CONNECTION_LOST, `cannot send ${op}`)),
-      });
+      this.socket!.send(frame, () => this.settle(id, undefined, duetError(SdkError.CONNECTION_LOST, `cannot send ${op}`)));
     });
   }
 
@@ -149,7 +140,11 @@ export class Connection {
     if (typeof frame.push === "string") {
       const data = frame.data && typeof frame.data === "object" ? frame.data : {};
       if (frame.push === "close") this.serverClose = { code: Number(data.code) || 0, reason: String(data.reason || "") };
-      this.queuePush(frame.push, typeof frame.seq === "number" ? frame.seq : undefined, data);
+      if (!isPushName(frame.push)) {
+        this.log.debug(`ignored the unknown push ${frame.push}`);
+        return;
+      }
+      this.queuePush({ name: frame.push, seq: typeof frame.seq === "number" ? frame.seq : undefined, data } as Push);
     } else if (typeof frame.id === "number") {
       if (frame.code === 0) this.settle(frame.id, frame.data || {}, undefined);
       else this.settle(frame.id, undefined, duetError(frame.code, frame.message || frame.reason || "refused"));
@@ -161,8 +156,8 @@ export class Connection {
    * event): the code awaiting the reply runs in a microtask, so pushes are handed on two
    * microtask hops later, in order, once that code has registered what the push refers to.
    */
-  private queuePush(name: string, seq: number | undefined, data: any): void {
-    this.pushes.push({ name, seq, data });
+  private queuePush(push: Push): void {
+    this.pushes.push(push);
     if (this.flushing) return;
     this.flushing = true;
     Promise.resolve()
@@ -171,11 +166,11 @@ export class Connection {
         this.flushing = false;
         const batch = this.pushes;
         this.pushes = [];
-        for (const p of batch) this.handlers.push(p.name, p.seq, p.data);
+        for (const p of batch) this.handlers.push(p);
       });
   }
 
-  private settle(id: number, data: any, err: DuetError | undefined): void {
+  private settle(id: number, data: unknown, err: DuetError | undefined): void {
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);
@@ -224,7 +219,7 @@ export class Connection {
     this.socket = undefined;
     if (socket) {
       try {
-        socket.close({ code: 1000, reason: "bye" });
+        socket.close();
       } catch {
         // Already closed.
       }
