@@ -237,3 +237,32 @@ async fn shutdown_tells_clients() {
     assert!(status.success());
     assert_eq!(a.closed(WAIT).await.unwrap()["reason"], "server_shutdown");
 }
+
+/// A secret rotated while members are logged in (with `duet app rotate-secret`, from another
+/// process) reaches the play URLs signaling hands out within seconds, without a new login.
+#[tokio::test]
+async fn a_rotated_secret_reaches_play_urls_without_a_new_login() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let (mut a, _) = join(&server, &data, "room-1", "A").await;
+    let status = |url: &str| {
+        let path = &url[url.find("/live/").unwrap()..];
+        let res = common::get(server.http, path);
+        (res.status, serde_json::from_str::<Value>(&res.body).map(|b| b["code"].clone()).unwrap_or_default())
+    };
+    let play = a.ok("play", json!({"streamID": "cam"})).await.unwrap();
+    assert_eq!(status(play["urlsFLV"][0].as_str().unwrap()), (404, json!("stream_not_found")), "signed right");
+    ok(&data, &["app", "rotate-secret", "--app-id", &server.app_id.to_string()]);
+    // Bounded: the server notices the rotation within a few seconds.
+    let mut last = None;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let play = a.ok("play", json!({"streamID": "cam"})).await.unwrap();
+        let got = status(play["urlsFLV"][0].as_str().unwrap());
+        if got == (404, json!("stream_not_found")) {
+            return;
+        }
+        last = Some(got);
+    }
+    panic!("play URLs are still signed with the old secret 10 s after the rotation: {last:?}");
+}
