@@ -377,6 +377,14 @@ impl Hub {
         crate::streams::handle_media(self, now, event);
     }
 
+    /// An app's secret changed (rotated while its users are logged in): URLs signed from now
+    /// on use it. An app the hub does not know yet is left alone (its first login brings it).
+    pub fn update_app_secret(&mut self, app_id: u32, secret: AppSecret) {
+        if let Some(app) = self.apps.get_mut(&app_id) {
+            app.secret = secret;
+        }
+    }
+
     /// Fires every deadline that is due.
     pub fn handle_timeout(&mut self, now: Now) {
         for (at, key) in self.timers.due(now.at) {

@@ -58,15 +58,17 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
     let media_hub = Arc::new(duet_media::Hub::default());
     let (webhooks, webhook_writer) = crate::webhooks::Webhooks::start(registry.clone());
+    let apps = crate::store::apps::Apps::new(registry.clone());
     let signaling = Signaling::start(
         room_config(&urls, s.heartbeat, s.resume_grace),
+        apps.clone(),
         metrics.clone(),
         media_hub.clone(),
         webhooks.clone(),
     );
     let media = MediaContext {
         hub: media_hub,
-        registry: registry.clone(),
+        apps: apps.clone(),
         signaling: signaling.clone(),
         metrics: metrics.clone(),
     };
@@ -83,9 +85,13 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         hub.shutdown().await;
     });
 
+    let refresher = apps.clone();
+    let until = stopped(stop_rx.clone());
+    tokio::spawn(async move { refresher.refresh_until(until).await });
     tokio::spawn(crate::media::rtmp::serve(rtmp, media.clone(), stop_rx.clone()));
     let state = AppState {
         registry,
+        apps: apps.clone(),
         metrics: metrics.clone(),
         start_time: crate::os::now_unix(),
         signaling: signaling.clone(),

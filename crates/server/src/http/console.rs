@@ -284,6 +284,7 @@ async fn create_app(State(state): State<AppState>, _u: ConsoleUser, headers: Hea
     let registry = state.registry.clone();
     match blocking(move || registry.create(&b.name, crate::os::now_unix())).await {
         Ok(app) => {
+            state.apps.invalidate(app.app_id).await;
             Json(json!({"appID": app.app_id, "name": app.name, "serverSecret": app.secret.expose()})).into_response()
         }
         Err(r) => r,
@@ -309,7 +310,10 @@ async fn import_app(State(state): State<AppState>, _u: ConsoleUser, headers: Hea
     }
     let registry = state.registry.clone();
     match blocking(move || registry.import(b.app_id, secret, &b.name, crate::os::now_unix())).await {
-        Ok(app) => Json(json!({"appID": app.app_id, "name": app.name})).into_response(),
+        Ok(app) => {
+            state.apps.invalidate(app.app_id).await;
+            Json(json!({"appID": app.app_id, "name": app.name})).into_response()
+        }
         Err(r) => r,
     }
 }

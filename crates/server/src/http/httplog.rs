@@ -175,13 +175,11 @@ pub async fn upload(
         let msg = format!("at most {MAX_ENTRIES} entries per upload");
         return refuse(&store, StatusCode::BAD_REQUEST, "invalid_log", &msg);
     }
-    let registry = state.registry.clone();
     let app_id = upload.app_id;
-    match tokio::task::spawn_blocking(move || registry.get(app_id)).await {
-        Ok(Ok(Some(_))) => {}
-        Ok(Ok(None)) => return refuse(&store, StatusCode::NOT_FOUND, "unknown_app", "no app with this AppID"),
-        failed => {
-            tracing::error!(?failed, "httplog: cannot read the app registry");
+    match state.apps.get(app_id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return refuse(&store, StatusCode::NOT_FOUND, "unknown_app", "no app with this AppID"),
+        Err(_) => {
             return error(StatusCode::SERVICE_UNAVAILABLE, "registry_unavailable", "cannot read the app registry");
         }
     }

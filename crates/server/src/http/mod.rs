@@ -27,8 +27,10 @@ use crate::store::registry::Registry;
 /// What handlers share.
 #[derive(Clone)]
 pub struct AppState {
-    /// The app registry.
+    /// The app registry (the console's reads and writes).
     pub registry: Arc<Registry>,
+    /// The cached app lookup every other request uses.
+    pub apps: crate::store::apps::Apps,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// Unix time the server started.

@@ -17,7 +17,7 @@ use duet_token::AppSecret;
 use crate::media::auth::Refused;
 use crate::metrics::Metrics;
 use crate::signaling::Signaling;
-use crate::store::registry::Registry;
+use crate::store::apps::Apps;
 
 /// What every media connection (RTMP, HTTP playback) shares.
 #[derive(Clone)]
@@ -25,7 +25,7 @@ pub struct MediaContext {
     /// Live streams.
     pub hub: Arc<MediaHub>,
     /// Apps and secrets.
-    pub registry: Arc<Registry>,
+    pub apps: Apps,
     /// Where stream start/stop goes.
     pub signaling: Signaling,
     /// Counters.
@@ -35,8 +35,7 @@ pub struct MediaContext {
 impl MediaContext {
     /// The secret of a registered app.
     pub async fn secret(&self, app_id: u32) -> Option<AppSecret> {
-        let registry = self.registry.clone();
-        tokio::task::spawn_blocking(move || registry.get(app_id)).await.ok()?.ok()?.map(|a| a.secret)
+        self.apps.secret(app_id).await
     }
 
     /// Logs and counts a refused media request.

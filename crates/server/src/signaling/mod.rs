@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::http::AppState;
 use crate::metrics::Metrics;
-use crate::store::registry::Registry;
+use crate::store::apps::{AppChange, Apps};
 use crate::webhooks::Webhooks;
 
 /// Frames queued for one connection before it counts as too slow and is dropped.
@@ -32,8 +32,6 @@ const HUB_INBOX: usize = 4096;
 pub const MAX_WS_MESSAGE: usize = 64 * 1024;
 /// Initial read buffer of a connection.
 const READ_BUFFER: usize = 4 * 1024;
-/// How long a looked-up app secret is reused (a rotation takes effect within this).
-const SECRET_CACHE: Duration = Duration::from_secs(2);
 /// Longest a write to a client may block before the connection is dropped.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -52,15 +50,12 @@ enum ToConn {
     Close(ErrorCode),
 }
 
-/// App secrets (None: no such app) and when they were read.
-type SecretCache = HashMap<u32, (Option<AppSecret>, Instant)>;
-
 /// A handle to the hub task, shared by connection tasks.
 #[derive(Clone)]
 pub struct Signaling {
     inbox: mpsc::Sender<HubInput>,
-    /// Recently looked-up app secrets, so a burst of logins does not queue on SQLite.
-    secrets: Arc<std::sync::Mutex<SecretCache>>,
+    /// Apps and their secrets.
+    apps: Apps,
     next_conn: Arc<AtomicU64>,
     /// Connection tasks still running, so shutdown can wait for their farewell frames.
     open: Arc<watch::Sender<usize>>,
@@ -78,14 +73,14 @@ impl Drop for OpenGuard {
 impl Signaling {
     /// Starts the hub task; `media` is asked to cut publishers whose session released a stream,
     /// `webhooks` gets the apps' events.
-    pub fn start(config: RoomConfig, metrics: Arc<Metrics>, media: Arc<MediaHub>, webhooks: Webhooks) -> Self {
+    pub fn start(config: RoomConfig, apps: Apps, metrics: Arc<Metrics>, media: Arc<MediaHub>, webhooks: Webhooks) -> Self {
         let (inbox, rx) = mpsc::channel(HUB_INBOX);
         let hub = Hub::new(config, crate::os::random());
         let relays = crate::media::relay::Relays::new(media.clone());
-        tokio::spawn(run_hub(hub, rx, Sinks { metrics, media, webhooks, relays }));
+        tokio::spawn(run_hub(hub, rx, apps.changes(), Sinks { metrics, media, webhooks, relays }));
         Self {
             inbox,
-            secrets: Arc::default(),
+            apps,
             next_conn: Arc::new(AtomicU64::new(1)),
             open: Arc::new(watch::Sender::new(0)),
         }
@@ -109,24 +104,6 @@ impl Signaling {
         let _ = self.inbox.send(HubInput::Shutdown).await;
     }
 
-    /// The app's secret (or `None` when it has no app), from the cache or the registry.
-    async fn secret(&self, registry: &Arc<Registry>, app_id: u32) -> Option<AppSecret> {
-        let cached = {
-            let cache = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
-            cache.get(&app_id).filter(|(_, at)| at.elapsed() < SECRET_CACHE).map(|(s, _)| s.clone())
-        };
-        if let Some(secret) = cached {
-            return secret;
-        }
-        let secret = lookup_secret(registry, app_id).await;
-        let mut cache = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() > 10_000 {
-            cache.retain(|_, (_, at)| at.elapsed() < SECRET_CACHE);
-        }
-        cache.insert(app_id, (secret.clone(), Instant::now()));
-        secret
-    }
-
     /// Waits until every connection task has ended (after [`Signaling::shutdown`]).
     pub async fn all_closed(&self) {
         let _ = self.open.subscribe().wait_for(|n| *n == 0).await;
@@ -145,12 +122,24 @@ struct Sinks {
     relays: crate::media::relay::Relays,
 }
 
-async fn run_hub(mut hub: Hub, mut rx: mpsc::Receiver<HubInput>, sinks: Sinks) {
+async fn run_hub(
+    mut hub: Hub,
+    mut rx: mpsc::Receiver<HubInput>,
+    mut apps: tokio::sync::broadcast::Receiver<AppChange>,
+    sinks: Sinks,
+) {
     let mut outboxes: HashMap<ConnId, mpsc::Sender<ToConn>> = HashMap::new();
     loop {
         let deadline = hub.poll_timeout().map(tokio::time::Instant::from_std);
         let input = tokio::select! {
             input = rx.recv() => input,
+            change = apps.recv() => {
+                // A lagging follower missed changes it will see at the apps' next logins.
+                if let Ok(AppChange { app_id, secret: Some(secret) }) = change {
+                    hub.update_app_secret(app_id, secret);
+                }
+                continue;
+            }
             () = sleep_until(deadline) => {
                 hub.handle_timeout(now());
                 drain(&mut hub, &mut outboxes, &sinks);
@@ -246,16 +235,16 @@ fn drain(hub: &mut Hub, outboxes: &mut HashMap<ConnId, mpsc::Sender<ToConn>>, si
 /// `GET /ws`: upgrades and runs one connection.
 pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     let signaling = state.signaling.clone();
-    let registry = state.registry.clone();
+    let apps = state.signaling.apps.clone();
     ws.max_message_size(MAX_WS_MESSAGE)
         .max_frame_size(MAX_WS_MESSAGE)
         // Idle sessions are most of a server's sessions: small buffers (they grow when needed).
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
-        .on_upgrade(move |socket| connection(socket, signaling, registry))
+        .on_upgrade(move |socket| connection(socket, signaling, apps))
 }
 
-async fn connection(mut socket: WebSocket, signaling: Signaling, registry: Arc<Registry>) {
+async fn connection(mut socket: WebSocket, signaling: Signaling, apps: Apps) {
     signaling.open.send_modify(|n| *n += 1);
     let _open = OpenGuard(signaling.open.clone());
     let conn = ConnId(signaling.next_conn.fetch_add(1, Relaxed));
@@ -280,7 +269,7 @@ async fn connection(mut socket: WebSocket, signaling: Signaling, registry: Arc<R
                 };
                 let frame = wire::parse(text.as_str());
                 let secret = match frame.as_ref().ok().and_then(|f| f.request.app_to_look_up()) {
-                    Some(app_id) => signaling.secret(&registry, app_id).await,
+                    Some(app_id) => apps.secret(app_id).await,
                     None => None,
                 };
                 if signaling.inbox.send(HubInput::Frame(conn, frame, secret)).await.is_err() {
@@ -313,17 +302,6 @@ async fn connection(mut socket: WebSocket, signaling: Signaling, registry: Arc<R
 /// (a client that stopped reading must not hold its task and socket forever).
 async fn send(socket: &mut WebSocket, msg: Message) -> bool {
     matches!(tokio::time::timeout(WRITE_TIMEOUT, socket.send(msg)).await, Ok(Ok(())))
-}
-
-async fn lookup_secret(registry: &Arc<Registry>, app_id: u32) -> Option<AppSecret> {
-    let registry = registry.clone();
-    match tokio::task::spawn_blocking(move || registry.get(app_id)).await {
-        Ok(Ok(app)) => app.map(|a| a.secret),
-        failed => {
-            tracing::error!(app_id, ?failed, "cannot read the app registry");
-            None
-        }
-    }
 }
 
 /// Settings the hub takes from the server's configuration.

@@ -107,6 +107,12 @@ impl Registry {
         Ok(Self { conn: Mutex::new(conn), path })
     }
 
+    /// A number that changes when another process (the CLI) commits to the database, so a
+    /// cache can tell when to read again (SQLite's `data_version`).
+    pub fn data_version(&self) -> anyhow::Result<i64> {
+        Ok(self.lock().pragma_query_value(None, "data_version", |row| row.get(0))?)
+    }
+
     /// Where the database file is.
     pub fn path(&self) -> &Path {
         &self.path

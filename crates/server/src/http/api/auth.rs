@@ -119,12 +119,10 @@ impl FromRequest<AppState> for Signed {
         let body = axum::body::to_bytes(body, MAX_BODY)
             .await
             .map_err(|_| error(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "a request body is at most 64 KiB"))?;
-        let registry = state.registry.clone();
-        let app = match tokio::task::spawn_blocking(move || registry.get(app_id)).await {
-            Ok(Ok(Some(app))) => app,
-            Ok(Ok(None)) => return Err(unauthorized("unknown_app", "no app with this AppID")),
-            failed => {
-                tracing::error!(?failed, "api: cannot read the app registry");
+        let app = match state.apps.get(app_id).await {
+            Ok(Some(app)) => app,
+            Ok(None) => return Err(unauthorized("unknown_app", "no app with this AppID")),
+            Err(_) => {
                 return Err(error(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "registry_unavailable",
