@@ -266,6 +266,30 @@ async fn an_encoder_url_with_a_room_appears_in_that_room() {
     assert_eq!(a.push("roomStreamUpdate", WAIT).await.unwrap()["data"]["updateType"], "DELETE");
 }
 
+/// Admission comes before acceptance: a URL signed for another user cannot publish into a
+/// stream a session reserved, and is refused before `NetStream.Publish.Start` (nothing goes
+/// live, nobody in the room hears of it, the name stays free for its owner).
+#[tokio::test]
+async fn a_url_of_another_user_is_refused_before_the_publish_starts() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let (mut a, _) = join(&server, &data, "room-1", "A").await;
+    let (mut b, _) = join(&server, &data, "room-1", "B").await;
+    a.ok("publish", json!({"streamID": "a-cam"})).await.unwrap();
+    let foreign = url(&data, &server, &["publish", "--stream-id", "a-cam", "--user-id", "B"]);
+    let mut ffmpeg = publish(&foreign, Content::AudioOnly, 60);
+    let exited = tokio::task::spawn_blocking(move || ffmpeg.wait_exit(WAIT)).await.unwrap();
+    assert_eq!(exited, Some(false), "ffmpeg was refused");
+    assert!(server.stderr().contains("code=stream_taken"), "{}", server.stderr());
+    assert!(!server.stderr().contains("stream=a-cam user=B publishing"), "never accepted: {}", server.stderr());
+    assert_eq!(metric(&server, "duet_media_refused_total"), 1);
+    assert!(b.push("roomStreamUpdate", Duration::from_secs(1)).await.is_err(), "nothing went live");
+    // The owner's own URL still publishes.
+    let own = a.ok("publish", json!({"streamID": "a-cam"})).await.unwrap();
+    let _owner = publish(own["url"].as_str().unwrap(), Content::AudioOnly, 60);
+    assert_eq!(b.push("roomStreamUpdate", WAIT).await.unwrap()["data"]["updateType"], "ADD");
+}
+
 #[test]
 fn hostile_rtmp_peers_are_closed_and_others_unaffected() {
     let (_tmp, data) = data_dir();
