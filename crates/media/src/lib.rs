@@ -11,6 +11,6 @@ pub mod fmp4;
 mod hub;
 mod packet;
 
-pub use hub::{AlreadyLive, Hub, MAX_GOP_PACKETS, MediaStats, Publisher, RING, StreamKey, Subscriber};
 pub use flv::flv_header;
+pub use hub::{AlreadyLive, Hub, MAX_GOP_PACKETS, MediaStats, Publisher, RING, StreamKey, Subscriber};
 pub use packet::{Kind, Packet};

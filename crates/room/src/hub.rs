@@ -1,7 +1,7 @@
 //! `Hub`: every app, room, session and connection of one node, as a sans-IO state machine.
 //!
 //! Inputs are methods taking [`Now`]: [`Hub::connect`], [`Hub::disconnect`],
-//! [`Hub::handle_frame`], [`Hub::handle_media`], [`Hub::handle_timeout`]. After any of them,
+//! [`Hub::handle_frame`], [`Hub::admit_publish`], [`Hub::publish_ended`], [`Hub::handle_timeout`]. After any of them,
 //! drain [`Hub::poll_output`] until `None`, then sleep until [`Hub::poll_timeout`].
 //! The hub never blocks and never reads a clock; the server owns sockets and the app registry.
 
@@ -85,38 +85,43 @@ pub enum Output {
     },
 }
 
-/// What the media server reports.
+/// Which admitted publish carries a stream (unique per publish on a node), so the late end of
+/// an earlier connection does not end a stream a newer one carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PublisherId(pub u64);
+
+/// A publisher asks to start a stream: every ingest (RTMP today; WHIP, relays, mixer outputs,
+/// cluster edges) asks [`Hub::admit_publish`] before it accepts the publish. `user_id` and
+/// `room_id` come from the signed publish URL: a stream no session reserved appears in
+/// `room_id` (when set) as published by `user_id` (streams pushed by external encoders with
+/// `duet url publish --room-id`).
 #[derive(Debug, Clone, PartialEq)]
-pub enum MediaEvent {
-    /// Media for this stream started arriving. `user_id` and `room_id` come from the signed
-    /// publish URL: a stream no session reserved appears in `room_id` (when set) as published
-    /// by `user_id` (streams pushed by external encoders with `duet url publish --room-id`).
-    Started {
-        /// App.
-        app_id: u32,
-        /// Stream.
-        stream_id: String,
-        /// Publisher named in the URL.
-        user_id: String,
-        /// Room named in the URL (may be empty).
-        room_id: String,
-        /// The app's secret (the ingest verified the URL with it; stream URLs are signed with it).
-        secret: AppSecret,
-        /// Which media connection publishes (unique per publish), so a late `Stopped` of an
-        /// earlier connection does not end a stream a newer one carries.
-        publisher: u64,
-    },
-    /// Media for this stream ended.
-    Stopped {
-        /// App.
-        app_id: u32,
-        /// Stream.
-        stream_id: String,
-        /// Media payload bytes the stream carried.
-        bytes: u64,
-        /// The media connection that stopped (as in `Started`).
-        publisher: u64,
-    },
+pub struct PublishRequest {
+    /// App.
+    pub app_id: u32,
+    /// Stream.
+    pub stream_id: String,
+    /// Publisher named in the URL.
+    pub user_id: String,
+    /// Room named in the URL (may be empty).
+    pub room_id: String,
+    /// The app's secret (the ingest verified the URL with it; stream URLs are signed with it).
+    pub secret: AppSecret,
+    /// The publish asking.
+    pub publisher: PublisherId,
+}
+
+/// An admitted publish ended (the encoder stopped, its connection died, or it was cut).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishEnded {
+    /// App.
+    pub app_id: u32,
+    /// Stream.
+    pub stream_id: String,
+    /// Media payload bytes the stream carried.
+    pub bytes: u64,
+    /// The publish that ended (as admitted).
+    pub publisher: PublisherId,
 }
 
 /// Something that happened in an app, for its business backend (webhooks): `name` is one of
@@ -251,10 +256,26 @@ pub(crate) struct Stream {
     pub live: bool,
     /// When media started arriving (unix ms), while live.
     pub live_since_ms: u64,
-    /// The media connection carrying it, while live.
-    pub publisher: u64,
+    /// The publish carrying it, while live.
+    pub publisher: PublisherId,
     /// External RTMP URLs it is relayed to.
     pub relays: BTreeSet<String>,
+}
+
+impl Stream {
+    /// A reservation (or an external stream) that is not live yet.
+    pub(crate) fn new(room_id: String, owner: u64, user: User) -> Self {
+        Self {
+            room_id,
+            owner,
+            user,
+            extra_info: String::new(),
+            live: false,
+            live_since_ms: 0,
+            publisher: PublisherId(0),
+            relays: BTreeSet::new(),
+        }
+    }
 }
 
 /// A live stream whose reservation ended (stop, logout, kick) while its media connection is
@@ -264,7 +285,7 @@ pub(crate) struct Closing {
     pub user_id: String,
     pub since_ms: u64,
     pub reason: &'static str,
-    pub publisher: u64,
+    pub publisher: PublisherId,
 }
 
 pub(crate) struct App {
@@ -372,9 +393,16 @@ impl Hub {
         }
     }
 
-    /// Media started or stopped.
-    pub fn handle_media(&mut self, now: Now, event: MediaEvent) {
-        crate::streams::handle_media(self, now, event);
+    /// Admission of a publish: `Ok` means the stream is live now (its room hears
+    /// `roomStreamUpdate ADD`, its owner `PUBLISHING`); a refusal means nothing changed and the
+    /// ingest must refuse the publish. A stream no room announces is admitted silently.
+    pub fn admit_publish(&mut self, now: Now, request: PublishRequest) -> Result<(), Refusal> {
+        crate::streams::admit_publish(self, now, request)
+    }
+
+    /// An admitted publish ended.
+    pub fn publish_ended(&mut self, now: Now, ended: PublishEnded) {
+        crate::streams::publish_ended(self, now, ended);
     }
 
     /// An app's secret changed (rotated while its users are logged in): URLs signed from now

@@ -40,5 +40,5 @@ mod urls;
 pub mod wire;
 
 pub use error::{ErrorCode, Refusal};
-pub use hub::{ConnId, Hub, HubEvent, MediaEvent, Now, Output, RoomConfig};
+pub use hub::{ConnId, Hub, HubEvent, Now, Output, PublishEnded, PublishRequest, PublisherId, RoomConfig};
 pub use urls::UrlConfig;

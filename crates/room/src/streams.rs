@@ -5,10 +5,10 @@
 use serde_json::{Value, json};
 
 use crate::error::{ErrorCode, Refusal};
-use crate::hub::{Audience, Closing, ConnId, EXTERNAL, Hub, MediaEvent, Now, Output, Stream};
+use crate::hub::{Audience, Closing, ConnId, EXTERNAL, Hub, Now, Output, PublishEnded, PublishRequest, Stream};
 use crate::wire;
 
-type Reply = Result<Value, Refusal>;
+type Reply<T = Value> = Result<T, Refusal>;
 
 /// The stream object of roomStreamUpdate: `{streamID, user, extraInfo, urls...}`. Play URLs in
 /// room pushes are signed for no particular user.
@@ -89,19 +89,9 @@ fn reserve(hub: &mut Hub, now: Now, sid: u64, room_id: Option<String>, stream_id
         }
         Some(existing) => existing.extra_info = extra_info,
         None => {
-            app.streams.insert(
-                stream_id.to_owned(),
-                Stream {
-                    room_id,
-                    owner: sid,
-                    user: user.clone(),
-                    extra_info,
-                    live: false,
-                    live_since_ms: 0,
-                    publisher: 0,
-                    relays: Default::default(),
-                },
-            );
+            let mut stream = Stream::new(room_id, sid, user.clone());
+            stream.extra_info = extra_info;
+            app.streams.insert(stream_id.to_owned(), stream);
         }
     }
     hub.sessions.get_mut(&sid).expect("exists").streams.insert(stream_id.to_owned());
@@ -171,86 +161,75 @@ pub(crate) fn set_extra(hub: &mut Hub, now: Now, sid: u64, stream_id: &str, extr
     Ok(json!({}))
 }
 
-pub(crate) fn handle_media(hub: &mut Hub, now: Now, event: MediaEvent) {
-    let (app_id, stream_id, live, bytes, publisher) = match &event {
-        MediaEvent::Started { app_id, stream_id, publisher, .. } => (*app_id, stream_id.as_str(), true, 0, *publisher),
-        MediaEvent::Stopped { app_id, stream_id, bytes, publisher } => {
-            (*app_id, stream_id.as_str(), false, *bytes, *publisher)
+pub(crate) fn admit_publish(hub: &mut Hub, now: Now, req: PublishRequest) -> Reply<()> {
+    let app_id = req.app_id;
+    let app = hub.app_entry(app_id, req.secret);
+    match app.streams.get(&req.stream_id) {
+        None if !req.room_id.is_empty() => {
+            let user = wire::User { user_id: req.user_id.clone(), user_name: req.user_id.clone() };
+            app.streams.insert(req.stream_id.clone(), Stream::new(req.room_id, EXTERNAL, user));
         }
-    };
-    let key = (app_id, stream_id.to_owned());
-    if !live && hub.closing.get(&key).is_some_and(|c| c.publisher == publisher) {
-        let c = hub.closing.remove(&key).expect("checked");
-        closed_event(hub, now, app_id, stream_id, &c.room_id, &c.user_id, c.since_ms, bytes, c.reason);
-    }
-    if let MediaEvent::Started { secret, .. } = &event {
-        hub.app_entry(app_id, secret.clone());
-    }
-    let Some(app) = hub.apps.get_mut(&app_id) else { return };
-    if let MediaEvent::Started { user_id, room_id, .. } = &event {
-        match app.streams.get(stream_id) {
-            None if !room_id.is_empty() => {
-                let user = wire::User { user_id: user_id.clone(), user_name: user_id.clone() };
-                let s = Stream {
-                    room_id: room_id.clone(),
-                    owner: EXTERNAL,
-                    user,
-                    extra_info: String::new(),
-                    live: false,
-                    live_since_ms: 0,
-                    publisher: 0,
-                    relays: Default::default(),
-                };
-                app.streams.insert(stream_id.to_owned(), s);
-            }
-            // A URL signed for another user (an old one of a previous owner of this name)
-            // cannot publish into this reservation.
-            Some(s) if s.owner != EXTERNAL && !user_id.is_empty() && *user_id != s.user.user_id => {
-                hub.out.push_back(Output::StopMedia { app_id, stream_id: stream_id.to_owned() });
-                return;
-            }
-            _ => {}
+        // A URL signed for another user (an old one of a previous owner of this name) cannot
+        // publish into this reservation.
+        Some(s) if s.owner != EXTERNAL && !req.user_id.is_empty() && req.user_id != s.user.user_id => {
+            return Err(Refusal::new(
+                ErrorCode::StreamTaken,
+                format!("stream {} is reserved by another user", req.stream_id),
+            ));
         }
+        _ => {}
     }
-    let Some(s) = app.streams.get_mut(stream_id) else { return };
-    if live && s.live {
+    let stream_id = req.stream_id.as_str();
+    // A stream no session reserved and no room names is live but announced nowhere.
+    let Some(s) = app.streams.get_mut(stream_id) else { return Ok(()) };
+    if s.live {
         // A new connection took over before the old one's end was reported.
-        s.publisher = publisher;
-        return;
+        s.publisher = req.publisher;
+        return Ok(());
     }
-    if s.live == live || (!live && s.publisher != publisher) {
-        return; // nothing changed, or the end of a connection that no longer carries it
-    }
-    let (room_id, user_id, since) = (s.room_id.clone(), s.user.user_id.clone(), s.live_since_ms);
-    if live {
-        s.live_since_ms = now.unix_ms;
-        s.publisher = publisher;
-        hub.event(now, app_id, "stream.created", json!({"roomID": room_id, "streamID": stream_id, "userID": user_id}));
-    } else {
-        closed_event(hub, now, app_id, stream_id, &room_id, &user_id, since, bytes, "media_ended");
+    s.live = true;
+    s.live_since_ms = now.unix_ms;
+    s.publisher = req.publisher;
+    let (room_id, user_id, owner) = (s.room_id.clone(), s.user.user_id.clone(), s.owner);
+    hub.event(now, app_id, "stream.created", json!({"roomID": room_id, "streamID": stream_id, "userID": user_id}));
+    announce(hub, now, app_id, stream_id, "ADD");
+    publisher_state(hub, owner, stream_id, "PUBLISHING", None);
+    Ok(())
+}
+
+pub(crate) fn publish_ended(hub: &mut Hub, now: Now, ended: PublishEnded) {
+    let (app_id, stream_id) = (ended.app_id, ended.stream_id.as_str());
+    let key = (app_id, ended.stream_id.clone());
+    if hub.closing.get(&key).is_some_and(|c| c.publisher == ended.publisher) {
+        let c = hub.closing.remove(&key).expect("checked");
+        closed_event(hub, now, app_id, stream_id, &c.room_id, &c.user_id, c.since_ms, ended.bytes, c.reason);
     }
     let Some(s) = hub.apps.get_mut(&app_id).and_then(|a| a.streams.get_mut(stream_id)) else { return };
-    if !live && s.owner == EXTERNAL {
-        // Already reported closed above; the DELETE goes out with the removal.
-        s.live = false;
-        let data = json!({"roomID": room_id, "updateType": "DELETE", "streamList": [stream_json(hub, now, app_id, stream_id, &hub.apps[&app_id].streams[stream_id])]});
-        hub.room_event(now, app_id, &room_id, "roomStreamUpdate", data, Audience::All { except: Some(EXTERNAL) });
+    if !s.live || s.publisher != ended.publisher {
+        return; // not live, or the end of a connection that no longer carries it
+    }
+    let (room_id, user_id, since, owner) = (s.room_id.clone(), s.user.user_id.clone(), s.live_since_ms, s.owner);
+    closed_event(hub, now, app_id, stream_id, &room_id, &user_id, since, ended.bytes, "media_ended");
+    announce(hub, now, app_id, stream_id, "DELETE");
+    if owner == EXTERNAL {
+        // Nobody holds a reservation for it: it is gone.
         hub.apps.get_mut(&app_id).and_then(|a| a.streams.remove(stream_id));
         return;
     }
-    s.live = live;
-    let owner = s.owner;
+    if let Some(s) = hub.apps.get_mut(&app_id).and_then(|a| a.streams.get_mut(stream_id)) {
+        s.live = false;
+    }
+    // The reservation stays: <live-pusher> retries and the stream may come back.
+    publisher_state(hub, owner, stream_id, "PUBLISH_REQUESTING", Some(ErrorCode::PublishInterrupted));
+}
+
+/// `roomStreamUpdate` (ADD or DELETE) of a stream to its room, except its owner.
+fn announce(hub: &mut Hub, now: Now, app_id: u32, stream_id: &str, kind: &str) {
     let s = &hub.apps[&app_id].streams[stream_id];
-    let kind = if live { "ADD" } else { "DELETE" };
+    let (room_id, owner) = (s.room_id.clone(), s.owner);
     let data =
         json!({"roomID": room_id, "updateType": kind, "streamList": [stream_json(hub, now, app_id, stream_id, s)]});
     hub.room_event(now, app_id, &room_id, "roomStreamUpdate", data, Audience::All { except: Some(owner) });
-    if live {
-        publisher_state(hub, owner, stream_id, "PUBLISHING", None);
-    } else {
-        // The reservation stays: <live-pusher> retries and the stream may come back.
-        publisher_state(hub, owner, stream_id, "PUBLISH_REQUESTING", Some(ErrorCode::PublishInterrupted));
-    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -99,8 +99,7 @@ fn external_encoders_publish_into_a_room_by_url() {
     w.connect(1);
     w.login(1, "room", "A");
     w.clear();
-    let ev = started_in("obs", "encoder", "room", 1);
-    w.hub.handle_media(w.now, ev);
+    w.hub.admit_publish(w.now, started_in("obs", "encoder", "room", 1)).unwrap();
     w.drain();
     let add = &w.take_push(1, "roomStreamUpdate")[0]["data"];
     assert_eq!(
@@ -113,15 +112,13 @@ fn external_encoders_publish_into_a_room_by_url() {
     assert_eq!(w.take_push(1, "roomStreamUpdate")[0]["data"]["updateType"], "DELETE");
     assert_eq!(w.call(1, "publish", json!({"streamID": "obs"}))["code"], 0, "free again");
     // An encoder may start before anyone joins: the stream is in the first joiner's snapshot.
-    let ev = started_in("early", "enc", "later", 1);
-    w.hub.handle_media(w.now, ev);
+    w.hub.admit_publish(w.now, started_in("early", "enc", "later", 1)).unwrap();
     w.drain();
     w.connect(2);
     let joined = w.login(2, "later", "B");
     assert_eq!(joined["data"]["streams"][0]["streamID"], "early");
     // Without a room, an unreserved stream is not announced anywhere.
-    let ev = started_in("loose", "u", "", 1);
-    w.hub.handle_media(w.now, ev);
+    w.hub.admit_publish(w.now, started_in("loose", "u", "", 1)).unwrap();
     w.drain();
     assert!(w.take_push(1, "roomStreamUpdate").is_empty());
 }
@@ -134,10 +131,10 @@ fn a_late_end_of_an_older_connection_does_not_end_the_stream() {
     w.login(1, "room", "A");
     w.login(2, "room", "B");
     assert_eq!(w.call(2, "publish", json!({"streamID": "b1"}))["code"], 0);
-    w.hub.handle_media(w.now, started("b1", "B", 7));
+    w.hub.admit_publish(w.now, started("b1", "B", 7)).unwrap();
     // The pusher reconnects: the new connection starts before the old one's end is reported.
-    w.hub.handle_media(w.now, started("b1", "B", 8));
-    w.hub.handle_media(w.now, MediaEvent::Stopped { app_id: APP, stream_id: "b1".into(), bytes: 5, publisher: 7 });
+    w.hub.admit_publish(w.now, started("b1", "B", 8)).unwrap();
+    w.hub.publish_ended(w.now, ended("b1", 5, 7));
     w.drain();
     let updates: Vec<String> = w
         .take_push(1, "roomStreamUpdate")
@@ -145,7 +142,7 @@ fn a_late_end_of_an_older_connection_does_not_end_the_stream() {
         .map(|p| p["data"]["updateType"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(updates, ["ADD"], "no DELETE for the stale end");
-    w.hub.handle_media(w.now, MediaEvent::Stopped { app_id: APP, stream_id: "b1".into(), bytes: 5, publisher: 8 });
+    w.hub.publish_ended(w.now, ended("b1", 5, 8));
     w.drain();
     assert_eq!(w.take_push(1, "roomStreamUpdate")[0]["data"]["updateType"], "DELETE");
 }
@@ -158,10 +155,13 @@ fn an_old_url_of_another_user_cannot_publish_into_a_reservation() {
     w.login(1, "room", "A");
     w.login(2, "room", "B");
     assert_eq!(w.call(1, "publish", json!({"streamID": "s"}))["code"], 0);
-    w.hub.handle_media(w.now, started("s", "B", 3)); // B's URL from when B held this name
+    // B's URL from when B held this name: refused before anything is accepted.
+    let refused = w.hub.admit_publish(w.now, started("s", "B", 3)).unwrap_err();
+    assert_eq!(refused.code, ErrorCode::StreamTaken);
     w.drain();
-    assert_eq!(w.stopped_media, ["s"], "the media connection is cut");
+    assert!(w.stopped_media.is_empty(), "nothing to cut: nothing was accepted");
     assert!(w.take_push(2, "roomStreamUpdate").is_empty(), "nothing went live");
+    assert!(w.take_push(1, "publisherStateUpdate").iter().all(|p| p["data"]["state"] != "PUBLISHING"));
 }
 
 #[test]

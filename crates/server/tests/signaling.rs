@@ -63,7 +63,15 @@ async fn seeds_flow_users_messages_publish_and_logout() {
     let del = a.push("roomUserUpdate", WAIT).await.unwrap();
     assert_eq!((del["data"]["updateType"].as_str(), user_ids(&del)), (Some("DELETE"), vec!["B"]));
 
-    let metrics = common::get(server.http, "/metrics").body;
+    // The hub updates its gauges after it has sent the pushes of a request: poll briefly.
+    let mut metrics = String::new();
+    for _ in 0..50 {
+        metrics = common::get(server.http, "/metrics").body;
+        if metrics.contains("duet_signaling_sessions 1\n") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(metrics.contains("duet_signaling_sessions 1\n"), "{metrics}");
     assert!(metrics.contains("duet_rooms 1\n"), "{metrics}");
 }

@@ -282,7 +282,8 @@ mod tests {
         assert_eq!(code(check("9", MediaAction::Play, 50)), "url_bad_signature");
         assert_eq!(code(check("8", MediaAction::Publish, 50)), "url_bad_signature");
         assert_eq!(code(check("9", MediaAction::Publish, 1000)), "url_expired");
-        let read = |name: &str| MediaUrl::from_rtmp("9", name, MediaAction::Publish).and_then(|u| u.verify(&secret(), 50));
+        let read =
+            |name: &str| MediaUrl::from_rtmp("9", name, MediaAction::Publish).and_then(|u| u.verify(&secret(), 50));
         assert_eq!(code(read("cam")), "url_missing");
         assert_eq!(code(read("cam?expire=x&sign=a")), "url_malformed");
         assert_eq!(code(read("../x?expire=1&sign=a")), "bad_stream_id");
@@ -315,7 +316,9 @@ mod tests {
         assert_eq!(unverified.verify(&secret(), 50).unwrap(), url);
         let (_, format) = MediaUrl::from_http(app, "cam.mp4", query).unwrap();
         assert_eq!(format, MediaFormat::Fmp4);
-        for (file, code) in [("cam.ts", "not_found"), ("cam", "not_found"), ("a.b.flv", "bad_stream_id"), (".flv", "bad_stream_id")] {
+        for (file, code) in
+            [("cam.ts", "not_found"), ("cam", "not_found"), ("a.b.flv", "bad_stream_id"), (".flv", "bad_stream_id")]
+        {
             assert_eq!(MediaUrl::from_http(app, file, query).unwrap_err().code(), code, "{file}");
         }
         assert_eq!(MediaUrl::from_http("nine", "cam.flv", query).unwrap_err().code(), "unknown_app");

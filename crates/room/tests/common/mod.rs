@@ -6,7 +6,9 @@ use std::collections::HashMap;
 pub use std::time::{Duration, Instant};
 
 pub use duet_room::admin::AdminRequest;
-pub use duet_room::{ConnId, ErrorCode, Hub, MediaEvent, Now, Output, RoomConfig, UrlConfig, wire};
+pub use duet_room::{
+    ConnId, ErrorCode, Hub, Now, Output, PublishEnded, PublishRequest, PublisherId, RoomConfig, UrlConfig, wire,
+};
 pub use duet_token::{AppSecret, Cipher, Grant, MintRequest, mint};
 pub use serde_json::{Value, json};
 
@@ -45,7 +47,8 @@ impl World {
 
     #[allow(clippy::disallowed_methods)] // the virtual clock starts at some real instant
     pub fn with(tune: impl FnOnce(&mut RoomConfig)) -> Self {
-        let bases = duet_token::MediaBases { rtmp: "rtmp://127.0.0.1:1935".into(), http: "http://127.0.0.1:8080".into() };
+        let bases =
+            duet_token::MediaBases { rtmp: "rtmp://127.0.0.1:1935".into(), http: "http://127.0.0.1:8080".into() };
         let urls = UrlConfig { bases, ttl_secs: 3600 };
         let mut cfg = RoomConfig::new(urls);
         cfg.heartbeat_timeout = Duration::from_secs(3600);
@@ -167,12 +170,11 @@ impl World {
     }
 
     pub fn media(&mut self, stream: &str, live: bool) {
-        let ev = if live {
-            started_in(stream, "", "", 1)
+        if live {
+            self.hub.admit_publish(self.now, started_in(stream, "", "", 1)).expect("admitted");
         } else {
-            MediaEvent::Stopped { app_id: APP, stream_id: stream.into(), bytes: 1000, publisher: 1 }
-        };
-        self.hub.handle_media(self.now, ev);
+            self.hub.publish_ended(self.now, ended(stream, 1000, 1));
+        }
         self.drain();
     }
 }
@@ -185,20 +187,25 @@ impl World {
     }
 }
 
-/// Media of `stream` starts arriving, from a URL naming `user` (and `room`: external encoders).
-pub fn started_in(stream: &str, user: &str, room: &str, publisher: u64) -> MediaEvent {
-    MediaEvent::Started {
+/// A publish of `stream` asks to start, from a URL naming `user` (and `room`: external encoders).
+pub fn started_in(stream: &str, user: &str, room: &str, publisher: u64) -> PublishRequest {
+    PublishRequest {
         app_id: APP,
         stream_id: stream.into(),
         user_id: user.into(),
         room_id: room.into(),
         secret: secret(),
-        publisher,
+        publisher: PublisherId(publisher),
     }
 }
 
-pub fn started(stream: &str, user: &str, publisher: u64) -> MediaEvent {
+pub fn started(stream: &str, user: &str, publisher: u64) -> PublishRequest {
     started_in(stream, user, "", publisher)
+}
+
+/// The publish `publisher` of `stream` ended after `bytes`.
+pub fn ended(stream: &str, bytes: u64, publisher: u64) -> PublishEnded {
+    PublishEnded { app_id: APP, stream_id: stream.into(), bytes, publisher: PublisherId(publisher) }
 }
 
 pub fn users(push: &Value) -> Vec<String> {

@@ -14,13 +14,13 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
 use crate::config::ServeSettings;
+use crate::http::tls::{TlsListener, load_config};
 use crate::http::{AppState, router};
+use crate::media::MediaContext;
 use crate::metrics::Metrics;
 use crate::public_url::PublicUrls;
-use crate::store::registry::{App, Registry};
-use crate::media::MediaContext;
 use crate::signaling::{Signaling, room_config};
-use crate::http::tls::{TlsListener, load_config};
+use crate::store::registry::{App, Registry};
 
 /// How long open connections may take to finish after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -66,12 +66,8 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         media_hub.clone(),
         webhooks.clone(),
     );
-    let media = MediaContext {
-        hub: media_hub,
-        apps: apps.clone(),
-        signaling: signaling.clone(),
-        metrics: metrics.clone(),
-    };
+    let media =
+        MediaContext { hub: media_hub, apps: apps.clone(), signaling: signaling.clone(), metrics: metrics.clone() };
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let hub = signaling.clone();

@@ -22,8 +22,8 @@ use duet_token::AppSecret;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::store::credentials::{OrderError, TokenOrder, mint_order};
 use crate::http::{AppState, Peer, error};
+use crate::store::credentials::{OrderError, TokenOrder, mint_order};
 
 const COOKIE: &str = "duet_console";
 const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);

@@ -14,8 +14,8 @@ use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use crate::metrics::Metrics;
 use crate::http::write_deadline::WriteDeadline;
+use crate::metrics::Metrics;
 
 /// How long a client gets to finish its TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -3,6 +3,7 @@
 //! serves HTTP-FLV and fMP4, `auth` checks signed media URLs, `relay` pushes live streams to
 //! external RTMP URLs with `rtmp_client`.
 
+pub mod admission;
 pub mod auth;
 pub mod http_play;
 pub mod relay;
@@ -44,4 +45,3 @@ impl MediaContext {
         tracing::warn!(%peer, code = r.code, "{what} refused: {}", r.message);
     }
 }
-

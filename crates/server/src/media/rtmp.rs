@@ -8,15 +8,14 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use duet_media::{Kind, Publisher, StreamKey, Subscriber};
-use duet_room::MediaEvent;
 use duet_rtmp::{Event, Session, handshake};
 use duet_token::{AppSecret, MediaAction, MediaUrl};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::media::MediaContext;
 use crate::media::auth::Refused;
+use crate::media::{MediaContext, admission};
 use crate::metrics::Metrics;
 
 /// Time allowed from TCP accept to the end of the handshake.
@@ -83,11 +82,7 @@ async fn connection(mut tcp: TcpStream, peer: SocketAddr, ctx: &MediaContext) ->
     };
     let result = c.run(&mut tcp).await;
     if let Role::Publishing(p) = std::mem::replace(&mut c.role, Role::None) {
-        let (key, bytes, publisher) = (p.key().clone(), p.bytes_received(), p.id());
-        drop(p);
-        ctx.signaling
-            .media(MediaEvent::Stopped { app_id: key.app_id, stream_id: key.stream_id, bytes, publisher })
-            .await;
+        admission::end(ctx, p).await;
     }
     result
 }
@@ -194,37 +189,25 @@ impl Conn<'_> {
                     }
                 }
             }
-            Event::Publish { name } => match self.verify(&name, MediaAction::Publish) {
-                Err(r) => {
-                    self.ctx.refuse(&self.peer, "publish", &r);
-                    self.session.reject_publish("NetStream.Publish.Denied", &r.message);
-                }
-                Ok((app_id, secret, v)) => {
-                    let key = StreamKey { app_id, stream_id: v.stream_id.clone() };
-                    match self.ctx.hub.publish(key) {
-                        Err(_) => {
-                            let r = Refused::new("stream_live", format!("{} is already being published", v.stream_id));
-                            self.ctx.refuse(&self.peer, "publish", &r);
-                            self.session.reject_publish("NetStream.Publish.BadName", &r.message);
-                        }
-                        Ok(publisher) => {
-                            tracing::info!(peer = %self.peer, app_id, stream = %v.stream_id, user = %v.user_id, "publishing");
-                            let id = publisher.id();
-                            self.role = Role::Publishing(publisher);
-                            self.session.accept_publish("Publishing.");
-                            let event = MediaEvent::Started {
-                                app_id,
-                                stream_id: v.stream_id,
-                                user_id: v.user_id,
-                                room_id: v.room_id,
-                                secret,
-                                publisher: id,
-                            };
-                            self.ctx.signaling.media(event).await;
-                        }
+            Event::Publish { name } => {
+                let admitted = match self.verify(&name, MediaAction::Publish) {
+                    Ok((_, secret, url)) => admission::admit(self.ctx, &url, &secret).await.map(|p| (p, url)),
+                    Err(r) => Err(r),
+                };
+                match admitted {
+                    Err(r) => {
+                        self.ctx.refuse(&self.peer, "publish", &r);
+                        let taken = matches!(r.code, "stream_live" | "stream_taken");
+                        let code = if taken { "NetStream.Publish.BadName" } else { "NetStream.Publish.Denied" };
+                        self.session.reject_publish(code, &r.message);
+                    }
+                    Ok((publisher, url)) => {
+                        tracing::info!(peer = %self.peer, app_id = url.app_id, stream = %url.stream_id, user = %url.user_id, "publishing");
+                        self.role = Role::Publishing(publisher);
+                        self.session.accept_publish("Publishing.");
                     }
                 }
-            },
+            }
             Event::Play { name } => match self.verify(&name, MediaAction::Play) {
                 Err(r) => {
                     self.ctx.refuse(&self.peer, "play", &r);
@@ -233,8 +216,7 @@ impl Conn<'_> {
                 Ok((app_id, _, v)) => {
                     match self.ctx.hub.subscribe(&StreamKey { app_id, stream_id: v.stream_id.clone() }) {
                         None => {
-                            let r =
-                                Refused::new("stream_not_found", format!("{} is not live", v.stream_id));
+                            let r = Refused::new("stream_not_found", format!("{} is not live", v.stream_id));
                             self.ctx.refuse(&self.peer, "play", &r);
                             self.session.reject_play("NetStream.Play.StreamNotFound", &r.message);
                         }
@@ -258,10 +240,7 @@ impl Conn<'_> {
             }
             Event::Unpublish => {
                 if let Role::Publishing(p) = std::mem::replace(&mut self.role, Role::None) {
-                    let (key, bytes, publisher) = (p.key().clone(), p.bytes_received(), p.id());
-                    drop(p);
-                    let event = MediaEvent::Stopped { app_id: key.app_id, stream_id: key.stream_id, bytes, publisher };
-                    self.ctx.signaling.media(event).await;
+                    admission::end(self.ctx, p).await;
                 }
             }
             _ => {}

@@ -13,7 +13,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::response::Response;
 use duet_media::Hub as MediaHub;
 use duet_room::admin::AdminRequest;
-use duet_room::{ConnId, ErrorCode, Hub, MediaEvent, Now, Output, Refusal, RoomConfig, wire};
+use duet_room::{ConnId, ErrorCode, Hub, Now, Output, PublishEnded, PublishRequest, Refusal, RoomConfig, wire};
 use duet_token::AppSecret;
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -39,7 +39,8 @@ enum HubInput {
     Connect(ConnId, mpsc::Sender<ToConn>),
     Frame(ConnId, Result<wire::Frame, wire::FrameError>, Option<AppSecret>),
     Disconnect(ConnId),
-    Media(MediaEvent),
+    AdmitPublish(PublishRequest, oneshot::Sender<Result<(), Refusal>>),
+    PublishEnded(PublishEnded),
     Admin(u32, AdminRequest, oneshot::Sender<Result<serde_json::Value, Refusal>>),
     Shutdown,
 }
@@ -73,22 +74,31 @@ impl Drop for OpenGuard {
 impl Signaling {
     /// Starts the hub task; `media` is asked to cut publishers whose session released a stream,
     /// `webhooks` gets the apps' events.
-    pub fn start(config: RoomConfig, apps: Apps, metrics: Arc<Metrics>, media: Arc<MediaHub>, webhooks: Webhooks) -> Self {
+    pub fn start(
+        config: RoomConfig,
+        apps: Apps,
+        metrics: Arc<Metrics>,
+        media: Arc<MediaHub>,
+        webhooks: Webhooks,
+    ) -> Self {
         let (inbox, rx) = mpsc::channel(HUB_INBOX);
         let hub = Hub::new(config, crate::os::random());
         let relays = crate::media::relay::Relays::new(media.clone());
         tokio::spawn(run_hub(hub, rx, apps.changes(), Sinks { metrics, media, webhooks, relays }));
-        Self {
-            inbox,
-            apps,
-            next_conn: Arc::new(AtomicU64::new(1)),
-            open: Arc::new(watch::Sender::new(0)),
-        }
+        Self { inbox, apps, next_conn: Arc::new(AtomicU64::new(1)), open: Arc::new(watch::Sender::new(0)) }
     }
 
-    /// Reports a stream that started or stopped arriving.
-    pub async fn media(&self, event: MediaEvent) {
-        let _ = self.inbox.send(HubInput::Media(event)).await;
+    /// Asks the room hub to admit a publish (`media::admission` asks, for every ingest).
+    pub async fn admit_publish(&self, request: PublishRequest) -> Result<(), Refusal> {
+        let (tx, rx) = oneshot::channel();
+        let gone = || Refusal::new(ErrorCode::Internal, "the signaling hub is not running");
+        self.inbox.send(HubInput::AdmitPublish(request, tx)).await.map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    /// Reports the end of an admitted publish.
+    pub async fn publish_ended(&self, ended: PublishEnded) {
+        let _ = self.inbox.send(HubInput::PublishEnded(ended)).await;
     }
 
     /// Runs an HTTP API request against the rooms of `app_id`.
@@ -158,7 +168,10 @@ async fn run_hub(
                 outboxes.remove(&conn);
                 hub.disconnect(now, conn);
             }
-            Some(HubInput::Media(event)) => hub.handle_media(now, event),
+            Some(HubInput::AdmitPublish(request, reply)) => {
+                let _ = reply.send(hub.admit_publish(now, request));
+            }
+            Some(HubInput::PublishEnded(ended)) => hub.publish_ended(now, ended),
             Some(HubInput::Admin(app_id, request, reply)) => {
                 let _ = reply.send(hub.admin(now, app_id, request));
             }

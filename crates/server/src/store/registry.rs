@@ -339,7 +339,8 @@ impl Registry {
             })
             .optional()?;
         // Unknown users cost the same time as wrong passwords.
-        let (salt, hash, iterations) = row.unwrap_or_else(|| (vec![0; 16], vec![1; 32], crate::store::password::ITERATIONS));
+        let (salt, hash, iterations) =
+            row.unwrap_or_else(|| (vec![0; 16], vec![1; 32], crate::store::password::ITERATIONS));
         Ok(crate::store::password::verify(password, &salt, &hash, iterations))
     }
 

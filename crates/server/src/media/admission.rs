@@ -1,0 +1,55 @@
+//! Admission of publishers: the one question every ingest asks before it accepts a publish
+//! (RTMP today; WHIP, CDN pulls, mixer outputs and cluster edges next), and the one way an
+//! admitted publish ends.
+//!
+//! The ingest has verified the signed URL ([`duet_token::MediaUrl`]). Admission then claims
+//! the stream in the node's media hub (a second live publisher of the name is refused,
+//! `stream_live`) and asks the room hub, which owns reservations ([`Signaling::admit_publish`]:
+//! a URL of another user cannot publish into a reserved name, `stream_taken`). Only when both
+//! agree does the ingest accept; a refusal leaves nothing behind. Admitted, the stream is live
+//! for signaling (room `roomStreamUpdate ADD`, the owner's `PUBLISHING`, `stream.created`).
+//!
+//! [`Signaling::admit_publish`]: crate::signaling::Signaling::admit_publish
+
+use duet_media::{Publisher, StreamKey};
+use duet_room::{PublishEnded, PublishRequest, PublisherId, Refusal};
+use duet_token::{AppSecret, MediaUrl};
+
+use crate::media::MediaContext;
+use crate::media::auth::Refused;
+
+impl From<Refusal> for Refused {
+    fn from(r: Refusal) -> Self {
+        Refused::new(r.code.name(), r.message)
+    }
+}
+
+/// Admits the publish `url` grants (verified with `secret`): the right to push packets into
+/// the stream, or why not.
+pub async fn admit(ctx: &MediaContext, url: &MediaUrl, secret: &AppSecret) -> Result<Publisher, Refused> {
+    let key = StreamKey { app_id: url.app_id, stream_id: url.stream_id.clone() };
+    let publisher = ctx
+        .hub
+        .publish(key)
+        .map_err(|_| Refused::new("stream_live", format!("{} is already being published", url.stream_id)))?;
+    let request = PublishRequest {
+        app_id: url.app_id,
+        stream_id: url.stream_id.clone(),
+        user_id: url.user_id.clone(),
+        room_id: url.room_id.clone(),
+        secret: secret.clone(),
+        publisher: PublisherId(publisher.id()),
+    };
+    // Refused: dropping the publisher frees the name again.
+    ctx.signaling.admit_publish(request).await?;
+    Ok(publisher)
+}
+
+/// Ends an admitted publish: the stream leaves the media hub (its players see the end) and
+/// signaling hears of it with the bytes it carried.
+pub async fn end(ctx: &MediaContext, publisher: Publisher) {
+    let (key, bytes, id) = (publisher.key().clone(), publisher.bytes_received(), publisher.id());
+    drop(publisher);
+    let ended = PublishEnded { app_id: key.app_id, stream_id: key.stream_id, bytes, publisher: PublisherId(id) };
+    ctx.signaling.publish_ended(ended).await;
+}
