@@ -83,7 +83,9 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         hub.shutdown().await;
     });
 
-    tokio::spawn(crate::media::rtmp::serve(rtmp, media.clone(), stop_rx.clone()));
+    let rtmp_config =
+        duet_rtmp::SessionConfig { handshake_timeout: s.rtmp_handshake_timeout, ..duet_rtmp::SessionConfig::default() };
+    tokio::spawn(crate::media::rtmp::serve(rtmp, media.clone(), rtmp_config, stop_rx.clone()));
     let state = AppState {
         registry,
         metrics: metrics.clone(),
