@@ -1,6 +1,6 @@
 //! RTMP as a sans-IO protocol core: the handshake (plain and digest), the chunk stream codec,
 //! AMF0, a server [`Session`] that turns bytes into events (connect, publish, play, media)
-//! and the server's decisions into bytes, and a client session.
+//! and the server's decisions into bytes, and a [`ClientSession`] that publishes or plays.
 //! No I/O, no clock, no other internal crate: time comes in as `now`, and each session says
 //! when it next needs it ([`Session::poll_timeout`]).
 //!
@@ -30,6 +30,7 @@
 
 pub mod amf0;
 pub mod chunk;
+mod client;
 mod error;
 pub mod handshake;
 mod link;
@@ -37,6 +38,7 @@ pub mod msg;
 mod session;
 mod timeout;
 
+pub use client::{ClientConfig, ClientEvent, ClientFailure, ClientSession, Status};
 pub use error::RtmpError;
 pub use session::{Event, MEDIA_STREAM_ID, OUT_CHUNK_SIZE, Session, WINDOW_ACK_SIZE};
 pub use timeout::{SessionConfig, Timeout};

@@ -127,6 +127,13 @@ impl Link {
         Ok(true)
     }
 
+    /// Sets the chunk size the peer sends with, without waiting for its Set Chunk Size (a raw
+    /// reader of pre-packaged chunks).
+    pub(crate) fn set_in_chunk(&mut self, size: usize) {
+        // The sizes passed are constants within the decoder's range.
+        self.decoder.set_chunk_size(size as u32).expect("a valid chunk size");
+    }
+
     /// Sets the chunk size of what this end sends, and tells the peer.
     pub(crate) fn set_out_chunk(&mut self, size: usize) {
         self.control(msg::SET_CHUNK_SIZE, &(size as u32).to_be_bytes());

@@ -147,5 +147,6 @@ fn timeouts_read_as_the_server_logs_them() {
 fn a_session_is_send_and_its_events_small() {
     fn send<T: Send>() {}
     send::<Session>();
+    send::<duet_rtmp::ClientSession>();
     assert!(std::mem::size_of::<Event>() <= 64, "{}", std::mem::size_of::<Event>());
 }

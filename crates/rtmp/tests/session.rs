@@ -2,28 +2,8 @@
 
 mod common;
 
-use common::{contains, publisher_bytes, session};
+use common::{contains, publisher_bytes, run, session};
 use duet_rtmp::{Event, msg};
-
-/// Runs the conversation with the server accepting everything; returns events and output.
-fn run(pieces: &[&[u8]]) -> (Vec<Event>, Vec<u8>) {
-    let (mut session, now) = session();
-    let mut events = Vec::new();
-    let mut out = Vec::new();
-    for p in pieces {
-        session.handle_bytes(now, p).unwrap();
-        while let Some(e) = session.poll_event().unwrap() {
-            match &e {
-                Event::Connect { .. } => session.accept_connect(),
-                Event::Publish { .. } => session.accept_publish("go"),
-                _ => {}
-            }
-            events.push(e);
-        }
-        out.extend(session.take_output());
-    }
-    (events, out)
-}
 
 #[test]
 fn a_publisher_conversation_in_one_piece() {

@@ -1,12 +1,14 @@
-//! What the RTMP integration tests share: a virtual clock's start and a publisher's
-//! conversation as bytes.
+//! What the RTMP integration tests share: a virtual clock's start, a publisher's conversation
+//! as bytes, and [`pair::Pair`], a client and a server session wired together in memory.
 #![allow(dead_code)] // each test file uses a part
+
+pub mod pair;
 
 use std::time::Instant;
 
 use duet_rtmp::amf0::{Value, encode_all, object};
 use duet_rtmp::chunk::encode;
-use duet_rtmp::{Session, SessionConfig, msg};
+use duet_rtmp::{Event, Session, SessionConfig, msg};
 
 /// Some real instant for a virtual clock to start at.
 #[allow(clippy::disallowed_methods)] // the virtual clock starts at some real instant
@@ -66,6 +68,26 @@ pub fn publisher_bytes() -> Vec<u8> {
     encode(&mut b, 6, 40, msg::VIDEO, 1, &[0x17, 0, 0, 0, 0, 1, 2, 3], 128);
     encode(&mut b, 4, 45, msg::AUDIO, 1, &[0xAF, 1, 9, 9], 128);
     b
+}
+
+/// Runs the conversation with the server accepting everything; returns events and output.
+pub fn run(pieces: &[&[u8]]) -> (Vec<Event>, Vec<u8>) {
+    let (mut session, now) = session();
+    let mut events = Vec::new();
+    let mut out = Vec::new();
+    for p in pieces {
+        session.handle_bytes(now, p).unwrap();
+        while let Some(e) = session.poll_event().unwrap() {
+            match &e {
+                Event::Connect { .. } => session.accept_connect(),
+                Event::Publish { .. } => session.accept_publish("go"),
+                _ => {}
+            }
+            events.push(e);
+        }
+        out.extend(session.take_output());
+    }
+    (events, out)
 }
 
 /// True when `needle` occurs in `hay`.
