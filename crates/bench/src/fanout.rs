@@ -11,7 +11,7 @@ use tokio::sync::Mutex;
 
 use crate::procstat::{cpu_seconds, percentile, rss_bytes};
 use crate::synthetic::{self, Synthetic};
-use duet_server::media::rtmp_client::{Conn, Target};
+use duet_client::rtmp::{Conn, Target};
 
 /// How players pull.
 #[derive(Clone, Debug)]

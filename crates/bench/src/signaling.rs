@@ -145,8 +145,8 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
     // Stream ADD: the sender publishes over RTMP; members hear ADD when media arrives.
     let reply = sender.ok("publish", json!({"roomID": "big", "streamID": "bench-add"})).await?;
     let url = reply["url"].as_str().unwrap_or_default().to_owned();
-    let target = duet_server::media::rtmp_client::Target::parse(&url)?;
-    let mut conn = duet_server::media::rtmp_client::Conn::open(&target).await?;
+    let target = duet_client::rtmp::Target::parse(&url)?;
+    let mut conn = duet_client::rtmp::Conn::open(&target).await?;
     let t0 = Instant::now();
     conn.publish(&target).await?;
     for m in crate::synthetic::sequence_headers() {

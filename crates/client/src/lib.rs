@@ -1,10 +1,13 @@
-//! A Rust client of Duet's signaling protocol (docs/protocol.md): connect, send requests and
-//! await their replies, and read server pushes. Used by tests, the benchmark and bots.
+//! Rust clients of Duet's protocols. At the root, the signaling client (docs/protocol.md):
+//! connect, send requests and await their replies, and read server pushes. [`rtmp`] publishes
+//! and plays RTMP. Used by tests, the benchmark, the server's relay and bots.
 //!
 //! Pushes that arrive while waiting for a reply are queued, never lost; [`Client::push`] takes
 //! the next push of a given name (keeping others queued), [`Client::next_push`] the next of any.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod rtmp;
 
 use std::collections::VecDeque;
 use std::time::Duration;

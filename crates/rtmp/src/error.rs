@@ -1,8 +1,9 @@
-//! `RtmpError`: why a peer's bytes were refused. Any error ends the connection.
+//! `RtmpError`: why a peer's bytes were refused (any such error ends the connection), or a
+//! call the session's state does not allow.
 
 use crate::amf0::AmfError;
 
-/// A protocol violation by the peer.
+/// A protocol violation by the peer, or a caller's mistake ([`RtmpError::Misuse`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RtmpError {
@@ -18,4 +19,7 @@ pub enum RtmpError {
     /// A command that is not valid AMF0.
     #[error("bad command: {0}")]
     Amf(#[from] AmfError),
+    /// A call out of order (e.g. media before the publish started); the session is unchanged.
+    #[error("RTMP session misuse: {0}")]
+    Misuse(&'static str),
 }

@@ -1,4 +1,5 @@
-//! The RTMP handshake, server side: C0+C1 in, S0+S1+S2 out, then C2 in.
+//! The RTMP handshake. Server side: C0+C1 in, S0+S1+S2 out, then C2 in. Client side (plain
+//! handshake only): C0+C1 out, S0+S1+S2 in, then C2 (an echo of S1) out.
 //!
 //! Clients either send a plain C1 (answered with an echo in S2) or the digest handshake used by
 //! Flash, librtmp (rtmpdump) and ffmpeg: C1 carries an HMAC-SHA256 digest keyed with the
@@ -78,6 +79,15 @@ pub fn respond(c1: &[u8; PACKET], random: &[u8; PACKET]) -> Vec<u8> {
             out.extend_from_slice(&s2);
         }
     }
+    out
+}
+
+/// C0+C1 of a client's plain handshake: version 3, time and zero fields 0, then `random`.
+pub fn client_hello(random: &[u8; PACKET]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + PACKET);
+    out.push(3);
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&random[8..]);
     out
 }
 

@@ -4,15 +4,23 @@
 //! answers with `accept_*`/`reject_*`, so replies keep protocol order however the input was split.
 //! Bytes to send accumulate for [`Session::take_output`]. After a refusal
 //! [`Session::should_close`] turns true: flush, then close.
+//!
+//! The session also owns its deadlines (see [`SessionConfig`]): [`Session::poll_timeout`] says
+//! when to call [`Session::handle_timeout`], and a deadline that passed closes the session with
+//! [`Event::TimedOut`].
 
 use std::collections::VecDeque;
+use std::time::Instant;
 
 use bytes::Bytes;
 
 use crate::amf0::{self, Value, object};
-use crate::chunk::{self, Decoder, Message};
+use crate::chunk::Message;
 use crate::error::RtmpError;
 use crate::handshake;
+use crate::link::{CSID_COMMAND, CSID_STREAM, Link, amf_values, status};
+use crate::msg;
+use crate::timeout::{SessionConfig, Timeout};
 
 /// Chunk size Duet sends with; media packaged for players uses the same.
 pub const OUT_CHUNK_SIZE: usize = 4096;
@@ -20,34 +28,6 @@ pub const OUT_CHUNK_SIZE: usize = 4096;
 pub const MEDIA_STREAM_ID: u32 = 1;
 /// Acknowledgement window Duet announces.
 pub const WINDOW_ACK_SIZE: u32 = 2_500_000;
-
-/// Message type ids.
-pub mod msg {
-    /// Set Chunk Size.
-    pub const SET_CHUNK_SIZE: u8 = 1;
-    /// Abort Message.
-    pub const ABORT: u8 = 2;
-    /// Acknowledgement.
-    pub const ACK: u8 = 3;
-    /// User Control.
-    pub const USER_CONTROL: u8 = 4;
-    /// Window Acknowledgement Size.
-    pub const WINDOW_ACK: u8 = 5;
-    /// Set Peer Bandwidth.
-    pub const PEER_BANDWIDTH: u8 = 6;
-    /// Audio.
-    pub const AUDIO: u8 = 8;
-    /// Video.
-    pub const VIDEO: u8 = 9;
-    /// AMF3 data.
-    pub const DATA_AMF3: u8 = 15;
-    /// AMF3 command.
-    pub const COMMAND_AMF3: u8 = 17;
-    /// AMF0 data.
-    pub const DATA: u8 = 18;
-    /// AMF0 command.
-    pub const COMMAND: u8 = 20;
-}
 
 /// What happened on the connection.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +56,8 @@ pub enum Event {
     Metadata(Bytes),
     /// The publisher stopped publishing (deleteStream, FCUnpublish, closeStream).
     Unpublish,
+    /// A deadline passed (see [`SessionConfig`]); the session is closed: flush, then close.
+    TimedOut(Timeout),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,47 +69,44 @@ enum State {
 
 /// One RTMP connection.
 pub struct Session {
+    config: SessionConfig,
     state: State,
     random: [u8; handshake::PACKET],
-    inbuf: Vec<u8>,
-    decoder: Decoder,
-    out: Vec<u8>,
-    out_chunk: usize,
+    link: Link,
     events: VecDeque<Event>,
-    bytes_in: u64,
-    acked: u64,
-    peer_window: u32,
     connect_tid: f64,
     request_tid: f64,
     publishing: bool,
     playing: bool,
     closing: bool,
     awaiting_decision: bool,
+    /// When the session was created.
+    started: Instant,
+    /// When bytes last arrived.
+    last_read: Instant,
+    /// When the connection last lost its role (its creation if it never had one).
+    roleless_since: Instant,
 }
 
-/// Received bytes held while the server decides (beyond one message): more is a violation.
-const MAX_INBUF: usize = crate::chunk::MAX_MESSAGE + 64 * 1024;
-
 impl Session {
-    /// A session; `random` fills the handshake packets.
-    pub fn new(random: [u8; handshake::PACKET]) -> Self {
+    /// A session created at `now` (the connection's accept); `random` fills the handshake
+    /// packets.
+    pub fn new(config: SessionConfig, random: [u8; handshake::PACKET], now: Instant) -> Self {
         Self {
+            config,
             state: State::AwaitC0C1,
             random,
-            inbuf: Vec::new(),
-            decoder: Decoder::default(),
-            out: Vec::new(),
-            out_chunk: 128,
+            link: Link::new(1),
             events: VecDeque::new(),
-            bytes_in: 0,
-            acked: 0,
-            peer_window: 0,
             connect_tid: 1.0,
             request_tid: 0.0,
             publishing: false,
             playing: false,
             closing: false,
             awaiting_decision: false,
+            started: now,
+            last_read: now,
+            roleless_since: now,
         }
     }
 
@@ -143,108 +122,108 @@ impl Session {
 
     /// Bytes to write to the peer.
     pub fn take_output(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.out)
+        self.link.take_output()
     }
 
     /// The next event, processing buffered input as needed. An error is a peer violation:
     /// close the connection.
     pub fn poll_event(&mut self) -> Result<Option<Event>, RtmpError> {
-        if self.events.is_empty() && !self.awaiting_decision {
+        if self.events.is_empty() && !self.awaiting_decision && !self.closing {
             self.process()?;
         }
         Ok(self.events.pop_front())
     }
 
-    /// Buffers received bytes (call [`Session::poll_event`] next).
-    pub fn handle_bytes(&mut self, data: &[u8]) -> Result<(), RtmpError> {
-        if self.inbuf.len() + data.len() > MAX_INBUF {
-            return Err(RtmpError::Protocol("too much input before the server answered"));
+    /// Buffers bytes received at `now` (call [`Session::poll_event`] next). Bytes that arrive
+    /// after the session closed are dropped.
+    pub fn handle_bytes(&mut self, now: Instant, data: &[u8]) -> Result<(), RtmpError> {
+        if self.closing {
+            return Ok(());
         }
-        self.inbuf.extend_from_slice(data);
-        self.bytes_in += data.len() as u64;
-        if self.peer_window > 0 && self.bytes_in - self.acked >= u64::from(self.peer_window) {
-            self.acked = self.bytes_in;
-            self.control(msg::ACK, &(self.bytes_in as u32).to_be_bytes());
+        self.last_read = now;
+        self.link.receive(data)
+    }
+
+    /// When [`Session::handle_timeout`] should next be called: the handshake deadline, the
+    /// deadline for taking a role, or a publisher's silence deadline. `None` for a player and
+    /// for a closing session.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.deadline().map(|(at, _)| at)
+    }
+
+    /// Closes the session with [`Event::TimedOut`] if its deadline passed at `now`; an early
+    /// call does nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some((at, why)) = self.deadline() {
+            if now >= at {
+                self.closing = true;
+                self.events.push_back(Event::TimedOut(why));
+            }
         }
-        Ok(())
+    }
+
+    fn deadline(&self) -> Option<(Instant, Timeout)> {
+        let c = &self.config;
+        match () {
+            _ if self.closing || self.playing => None,
+            _ if self.publishing => {
+                Some((self.last_read + c.publisher_silence, Timeout::PublisherSilent(c.publisher_silence)))
+            }
+            _ if self.state != State::Connected => Some((self.started + c.handshake_timeout, Timeout::Handshake)),
+            _ => Some((self.roleless_since + c.no_role_timeout, Timeout::NoRole)),
+        }
     }
 
     fn process(&mut self) -> Result<(), RtmpError> {
-        let mut pos = 0;
-        let result = loop {
+        let result = self.process_pending();
+        self.link.compact();
+        result
+    }
+
+    fn process_pending(&mut self) -> Result<(), RtmpError> {
+        loop {
             if self.awaiting_decision || !self.events.is_empty() && self.state == State::Connected {
-                break Ok(());
+                return Ok(());
             }
-            let rest = &self.inbuf[pos..];
+            let rest = self.link.pending();
             match self.state {
                 State::AwaitC0C1 => {
                     if let Some(&v) = rest.first().filter(|&&v| v != 3) {
-                        break Err(RtmpError::Version(v));
+                        return Err(RtmpError::Version(v));
                     }
                     if rest.len() < 1 + handshake::PACKET {
-                        break Ok(());
+                        return Ok(());
                     }
                     let c1: [u8; handshake::PACKET] =
                         rest[1..1 + handshake::PACKET].try_into().expect("length checked");
-                    self.out.extend_from_slice(&handshake::respond(&c1, &self.random));
-                    pos += 1 + handshake::PACKET;
+                    self.link.send_raw(&handshake::respond(&c1, &self.random));
+                    self.link.consume(1 + handshake::PACKET);
                     self.state = State::AwaitC2;
                 }
                 State::AwaitC2 => {
                     if rest.len() < handshake::PACKET {
-                        break Ok(());
+                        return Ok(());
                     }
-                    pos += handshake::PACKET;
+                    self.link.consume(handshake::PACKET);
                     self.state = State::Connected;
                 }
-                State::Connected => match self.decoder.decode(rest) {
-                    Err(e) => break Err(e),
-                    Ok((0, _)) => break Ok(()),
-                    Ok((n, message)) => {
-                        pos += n;
-                        if let Some(m) = message {
-                            if let Err(e) = self.handle_message(m) {
-                                break Err(e);
-                            }
-                        }
-                    }
+                State::Connected => match self.link.next_message()? {
+                    None => return Ok(()),
+                    Some(m) => self.handle_message(m)?,
                 },
             }
-        };
-        self.inbuf.drain(..pos);
-        result
+        }
     }
 
     fn handle_message(&mut self, m: Message) -> Result<(), RtmpError> {
-        let u32_at = |p: &Bytes| p.get(..4).map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")));
+        if self.link.handle_control(&m)? {
+            return Ok(());
+        }
         match m.type_id {
-            msg::SET_CHUNK_SIZE => {
-                let size = u32_at(&m.payload).ok_or(RtmpError::Protocol("short Set Chunk Size"))?;
-                self.decoder.set_chunk_size(size & 0x7FFF_FFFF)?;
-            }
-            msg::ABORT => {
-                let csid = u32_at(&m.payload).ok_or(RtmpError::Protocol("short Abort"))?;
-                self.decoder.abort(csid);
-            }
-            msg::WINDOW_ACK => {
-                self.peer_window = u32_at(&m.payload).ok_or(RtmpError::Protocol("short Window Ack Size"))?
-            }
-            msg::ACK | msg::PEER_BANDWIDTH => {}
-            msg::USER_CONTROL
-                // Ping request (6): answer with a ping response (7) carrying the same timestamp.
-                if m.payload.len() >= 6 && m.payload[..2] == [0, 6] => {
-                    let mut p = vec![0, 7];
-                    p.extend_from_slice(&m.payload[2..6]);
-                    self.control(msg::USER_CONTROL, &p);
-                }
             msg::AUDIO | msg::VIDEO if self.publishing => self.events.push_back(Event::Media(m)),
             msg::DATA | msg::DATA_AMF3 if self.publishing => {
-                let body = if m.type_id == msg::DATA_AMF3 {
-                    m.payload.slice(1.min(m.payload.len())..)
-                } else {
-                    m.payload.clone()
-                };
-                let values = amf0::decode_all(&body)?;
+                let values = amf_values(&m)?;
                 let values = match values.first().and_then(Value::as_str) {
                     Some("@setDataFrame") => &values[1..],
                     _ => &values[..],
@@ -253,14 +232,7 @@ impl Session {
                     self.events.push_back(Event::Metadata(Bytes::from(amf0::encode_all(values))));
                 }
             }
-            msg::COMMAND | msg::COMMAND_AMF3 => {
-                let body = if m.type_id == msg::COMMAND_AMF3 {
-                    m.payload.slice(1.min(m.payload.len())..)
-                } else {
-                    m.payload.clone()
-                };
-                self.handle_command(&amf0::decode_all(&body)?);
-            }
+            msg::COMMAND | msg::COMMAND_AMF3 => self.handle_command(&amf_values(&m)?),
             _ => {}
         }
         Ok(())
@@ -279,17 +251,14 @@ impl Session {
                 self.events.push_back(Event::Connect { app: field("app"), tc_url: field("tcUrl") });
             }
             "releaseStream" | "FCPublish" | "getStreamLength" => {
-                self.command(0, &[Value::String("_result".into()), Value::Number(tid), Value::Null, Value::Undefined])
+                self.command(&[Value::String("_result".into()), Value::Number(tid), Value::Null, Value::Undefined])
             }
-            "createStream" => self.command(
-                0,
-                &[
-                    Value::String("_result".into()),
-                    Value::Number(tid),
-                    Value::Null,
-                    Value::Number(f64::from(MEDIA_STREAM_ID)),
-                ],
-            ),
+            "createStream" => self.command(&[
+                Value::String("_result".into()),
+                Value::Number(tid),
+                Value::Null,
+                Value::Number(f64::from(MEDIA_STREAM_ID)),
+            ]),
             "publish" if !self.publishing && !self.playing => {
                 self.request_tid = tid;
                 self.awaiting_decision = true;
@@ -302,6 +271,7 @@ impl Session {
             }
             "deleteStream" | "FCUnpublish" | "closeStream" if self.publishing => {
                 self.publishing = false;
+                self.roleless_since = self.last_read;
                 self.events.push_back(Event::Unpublish);
             }
             _ => {}
@@ -315,8 +285,7 @@ impl Session {
         let mut bw = WINDOW_ACK_SIZE.to_be_bytes().to_vec();
         bw.push(2); // dynamic
         self.control(msg::PEER_BANDWIDTH, &bw);
-        self.control(msg::SET_CHUNK_SIZE, &(OUT_CHUNK_SIZE as u32).to_be_bytes());
-        self.out_chunk = OUT_CHUNK_SIZE;
+        self.link.set_out_chunk(OUT_CHUNK_SIZE);
         let props = object(&[("fmsVer", Value::String("FMS/3,0,1,123".into())), ("capabilities", Value::Number(31.0))]);
         let info = object(&[
             ("level", Value::String("status".into())),
@@ -324,14 +293,14 @@ impl Session {
             ("description", Value::String("Connection succeeded.".into())),
             ("objectEncoding", Value::Number(0.0)),
         ]);
-        self.command(0, &[Value::String("_result".into()), Value::Number(self.connect_tid), props, info]);
+        self.command(&[Value::String("_result".into()), Value::Number(self.connect_tid), props, info]);
     }
 
     /// Refuses the connect request (`NetConnection.Connect.Rejected`) and closes.
     pub fn reject_connect(&mut self, description: &str) {
         self.awaiting_decision = false;
         let info = status("error", "NetConnection.Connect.Rejected", description);
-        self.command(0, &[Value::String("_error".into()), Value::Number(self.connect_tid), Value::Null, info]);
+        self.command(&[Value::String("_error".into()), Value::Number(self.connect_tid), Value::Null, info]);
         self.closing = true;
     }
 
@@ -360,7 +329,7 @@ impl Session {
         self.on_status("status", "NetStream.Play.Start", description);
         let access =
             amf0::encode_all(&[Value::String("|RtmpSampleAccess".into()), Value::Boolean(true), Value::Boolean(true)]);
-        chunk::encode(&mut self.out, 5, 0, msg::DATA, MEDIA_STREAM_ID, &access, self.out_chunk);
+        self.link.send(CSID_STREAM, 0, msg::DATA, MEDIA_STREAM_ID, &access);
     }
 
     /// Refuses the play request with `code` (e.g. `NetStream.Play.StreamNotFound`) and closes.
@@ -376,6 +345,7 @@ impl Session {
         let mut p = vec![0, 1];
         p.extend_from_slice(&MEDIA_STREAM_ID.to_be_bytes());
         self.control(msg::USER_CONTROL, &p);
+        self.playing = false;
         self.closing = true;
     }
 
@@ -388,22 +358,14 @@ impl Session {
     fn on_status(&mut self, level: &str, code: &str, description: &str) {
         let info = status(level, code, description);
         let values = [Value::String("onStatus".into()), Value::Number(self.request_tid), Value::Null, info];
-        chunk::encode(&mut self.out, 5, 0, msg::COMMAND, MEDIA_STREAM_ID, &amf0::encode_all(&values), self.out_chunk);
+        self.link.command(CSID_STREAM, MEDIA_STREAM_ID, &values);
     }
 
-    fn command(&mut self, stream_id: u32, values: &[Value]) {
-        chunk::encode(&mut self.out, 3, 0, msg::COMMAND, stream_id, &amf0::encode_all(values), self.out_chunk);
+    fn command(&mut self, values: &[Value]) {
+        self.link.command(CSID_COMMAND, 0, values);
     }
 
     fn control(&mut self, type_id: u8, payload: &[u8]) {
-        chunk::encode(&mut self.out, 2, 0, type_id, 0, payload, self.out_chunk);
+        self.link.control(type_id, payload);
     }
-}
-
-fn status(level: &str, code: &str, description: &str) -> Value {
-    object(&[
-        ("level", Value::String(level.into())),
-        ("code", Value::String(code.into())),
-        ("description", Value::String(description.into())),
-    ])
 }

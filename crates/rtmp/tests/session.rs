@@ -1,78 +1,9 @@
 //! A whole publisher conversation fed to `Session` in one piece and split at every offset.
 
-use duet_rtmp::amf0::{Value, encode_all, object};
-use duet_rtmp::chunk::encode;
-use duet_rtmp::{Event, Session, msg};
+mod common;
 
-fn command(values: &[Value]) -> Vec<u8> {
-    let mut out = Vec::new();
-    encode(&mut out, 3, 0, msg::COMMAND, 0, &encode_all(values), 128);
-    out
-}
-
-fn s(v: &str) -> Value {
-    Value::String(v.into())
-}
-
-/// C0+C1+C2, connect, createStream, publish, metadata, a video and an audio message.
-fn publisher_bytes() -> Vec<u8> {
-    let mut b = vec![3];
-    b.extend_from_slice(&[0x11; 1536]);
-    b.extend_from_slice(&[0x22; 1536]);
-    b.extend(command(&[
-        s("connect"),
-        Value::Number(1.0),
-        object(&[("app", s("1234")), ("tcUrl", s("rtmp://h/1234"))]),
-    ]));
-    b.extend(command(&[s("createStream"), Value::Number(2.0), Value::Null]));
-    let mut publish = Vec::new();
-    encode(
-        &mut publish,
-        5,
-        0,
-        msg::COMMAND,
-        1,
-        &encode_all(&[s("publish"), Value::Number(3.0), Value::Null, s("cam?sign=x"), s("live")]),
-        128,
-    );
-    b.extend(publish);
-    encode(
-        &mut b,
-        4,
-        0,
-        msg::DATA,
-        1,
-        &encode_all(&[s("@setDataFrame"), s("onMetaData"), object(&[("width", Value::Number(320.0))])]),
-        128,
-    );
-    encode(&mut b, 6, 40, msg::VIDEO, 1, &[0x17, 0, 0, 0, 0, 1, 2, 3], 128);
-    encode(&mut b, 4, 45, msg::AUDIO, 1, &[0xAF, 1, 9, 9], 128);
-    b
-}
-
-/// Runs the conversation with the server accepting everything; returns events and output.
-fn run(pieces: &[&[u8]]) -> (Vec<Event>, Vec<u8>) {
-    let mut session = Session::new([7; 1536]);
-    let mut events = Vec::new();
-    let mut out = Vec::new();
-    for p in pieces {
-        session.handle_bytes(p).unwrap();
-        while let Some(e) = session.poll_event().unwrap() {
-            match &e {
-                Event::Connect { .. } => session.accept_connect(),
-                Event::Publish { .. } => session.accept_publish("go"),
-                _ => {}
-            }
-            events.push(e);
-        }
-        out.extend(session.take_output());
-    }
-    (events, out)
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
+use common::{contains, publisher_bytes, run, session};
+use duet_rtmp::{Event, msg};
 
 #[test]
 fn a_publisher_conversation_in_one_piece() {
@@ -107,21 +38,21 @@ fn the_same_conversation_split_at_every_offset() {
 #[test]
 fn garbage_is_refused_without_panicking() {
     for first in [0u8, 6, 0xFF] {
-        let mut s = Session::new([0; 1536]);
-        s.handle_bytes(&[first, 1, 2]).unwrap();
+        let (mut s, now) = session();
+        s.handle_bytes(now, &[first, 1, 2]).unwrap();
         assert!(s.poll_event().is_err());
     }
     // After a valid handshake, random bytes either wait for more or are refused; never panic.
     let mut seed = 0x1234_5678u32;
     for _ in 0..200 {
-        let mut s = Session::new([0; 1536]);
+        let (mut s, now) = session();
         let mut b = vec![3];
         b.extend_from_slice(&[0; 3072]);
         for _ in 0..400 {
             seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
             b.push((seed >> 16) as u8);
         }
-        if s.handle_bytes(&b).is_ok() {
+        if s.handle_bytes(now, &b).is_ok() {
             while let Ok(Some(e)) = s.poll_event() {
                 if matches!(e, Event::Connect { .. }) {
                     s.accept_connect();
@@ -133,9 +64,9 @@ fn garbage_is_refused_without_panicking() {
 
 #[test]
 fn refusals_send_the_status_code_and_ask_to_close() {
-    let mut session = Session::new([7; 1536]);
+    let (mut session, now) = session();
     let bytes = publisher_bytes();
-    session.handle_bytes(&bytes).unwrap();
+    session.handle_bytes(now, &bytes).unwrap();
     let mut out = Vec::new();
     while let Some(e) = session.poll_event().unwrap() {
         match e {

@@ -152,6 +152,9 @@ pub struct ServeArgs {
     /// How long a session whose connection dropped may be resumed [default: 30].
     #[arg(long, env = "DUET_RESUME_GRACE_SECS", value_name = "SECS", value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub resume_grace_secs: Option<u64>,
+    /// Time an RTMP connection has to finish its handshake before it is closed [default: 10].
+    #[arg(long, env = "DUET_RTMP_HANDSHAKE_TIMEOUT_SECS", value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub rtmp_handshake_timeout_secs: Option<u64>,
 }
 
 /// `duet app ...`.

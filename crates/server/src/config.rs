@@ -34,6 +34,7 @@ pub struct FileConfig {
     tls_key: Option<PathBuf>,
     heartbeat_secs: Option<Ranged<1, 300>>,
     resume_grace_secs: Option<Ranged<0, 3600>>,
+    rtmp_handshake_timeout_secs: Option<Ranged<1, 60>>,
 }
 
 /// An integer setting that must lie in `MIN..=MAX`; checked while parsing so errors get a line.
@@ -78,6 +79,8 @@ pub struct ServeSettings {
     pub heartbeat: Duration,
     /// Resume grace period.
     pub resume_grace: Duration,
+    /// Time an RTMP connection has to finish its handshake.
+    pub rtmp_handshake_timeout: Duration,
 }
 
 /// The config file as loaded, with its folder for resolving relative paths.
@@ -137,6 +140,9 @@ impl Loaded {
             heartbeat: Duration::from_secs(args.heartbeat_secs.or(f.heartbeat_secs.map(|r| r.0)).unwrap_or(10)),
             resume_grace: Duration::from_secs(
                 args.resume_grace_secs.or(f.resume_grace_secs.map(|r| r.0)).unwrap_or(30),
+            ),
+            rtmp_handshake_timeout: Duration::from_secs(
+                args.rtmp_handshake_timeout_secs.or(f.rtmp_handshake_timeout_secs.map(|r| r.0)).unwrap_or(10),
             ),
         })
     }
@@ -210,6 +216,7 @@ tls_cert = "cert.pem"
 tls_key = "key.pem"
 heartbeat_secs = 5
 resume_grace_secs = 0
+rtmp_handshake_timeout_secs = 10
 "#,
         )
         .unwrap();

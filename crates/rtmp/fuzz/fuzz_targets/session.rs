@@ -1,16 +1,19 @@
 //! A whole server session fed arbitrary bytes after a valid handshake, in arbitrary pieces,
 //! accepting every request, never panics.
 #![no_main]
-use duet_rtmp::{Event, Session};
+use std::time::Instant;
+
+use duet_rtmp::{Event, Session, SessionConfig};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let mut s = Session::new([0; 1536]);
+    let now = Instant::now();
+    let mut s = Session::new(SessionConfig::default(), [0; 1536], now);
     let mut hello = vec![3u8];
     hello.extend_from_slice(&[0; 3072]);
-    let _ = s.handle_bytes(&hello);
+    let _ = s.handle_bytes(now, &hello);
     for piece in data.chunks(97) {
-        if s.handle_bytes(piece).is_err() {
+        if s.handle_bytes(now, piece).is_err() {
             return;
         }
         loop {

@@ -84,7 +84,9 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     let refresher = apps.clone();
     let until = stopped(stop_rx.clone());
     tokio::spawn(async move { refresher.refresh_until(until).await });
-    tokio::spawn(crate::media::rtmp::serve(rtmp, media.clone(), stop_rx.clone()));
+    let rtmp_config =
+        duet_rtmp::SessionConfig { handshake_timeout: s.rtmp_handshake_timeout, ..duet_rtmp::SessionConfig::default() };
+    tokio::spawn(crate::media::rtmp::serve(rtmp, media.clone(), rtmp_config, stop_rx.clone()));
     let state = AppState {
         registry,
         apps: apps.clone(),

@@ -1,14 +1,13 @@
 //! The media edge: everything that moves audio and video in and out of the node's live-stream
 //! hub (`duet_media::Hub`). `rtmp` drives RTMP connections (publish and play), `http_play`
 //! serves HTTP-FLV and fMP4, `auth` checks signed media URLs, `relay` pushes live streams to
-//! external RTMP URLs with `rtmp_client`.
+//! external RTMP URLs with `duet_client::rtmp`.
 
 pub mod admission;
 pub mod auth;
 pub mod http_play;
 pub mod relay;
 pub mod rtmp;
-pub mod rtmp_client;
 
 use std::sync::Arc;
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use duet_media::{Hub as MediaHub, StreamKey};
 use tokio::task::AbortHandle;
 
-use crate::media::rtmp_client::{Conn, Target};
+use duet_client::rtmp::{Conn, Target};
 
 /// Wait between attempts when the stream is not live or the target failed.
 const RETRY: Duration = Duration::from_secs(2);
@@ -66,8 +66,9 @@ async fn relay(media: Arc<MediaHub>, key: StreamKey, url: String) {
 /// Publishes to the target and forwards packets until the stream ends.
 async fn push(mut sub: duet_media::Subscriber, url: &str) -> anyhow::Result<()> {
     let target = Target::parse(url)?;
-    let mut conn = tokio::time::timeout(Duration::from_secs(10), Conn::open(&target)).await??;
-    tokio::time::timeout(Duration::from_secs(10), conn.publish(&target)).await??;
+    // Each setup step has the client session's deadline (10 s).
+    let mut conn = Conn::open(&target).await?;
+    conn.publish(&target).await?;
     while let Some(p) = sub.next().await {
         let send = conn.send_media(p.kind.type_id(), p.timestamp, &p.payload);
         tokio::time::timeout(Duration::from_secs(30), send).await??;

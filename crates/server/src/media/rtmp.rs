@@ -1,14 +1,15 @@
 //! The RTMP listener: one task per connection drives a `duet_rtmp::Session`, checks signed
 //! URLs, and either publishes into the media hub (telling signaling when the stream starts and
-//! ends) or plays from it. Handshakes must finish in 10 s and a publish or play must follow
-//! within 60 s; a publisher silent for 20 s and a player that cannot take data for 30 s are
-//! dropped. Every refusal is logged with its code and counted.
+//! ends) or plays from it. The session owns the protocol's deadlines (handshake, no role,
+//! publisher silence: `duet_rtmp::SessionConfig`); this driver sleeps until the session's
+//! `poll_timeout` and drops a player that cannot take data for 30 s. Every refusal is logged
+//! with its code and counted.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use duet_media::{Kind, Publisher, StreamKey, Subscriber};
-use duet_rtmp::{Event, Session, handshake};
+use duet_rtmp::{Event, Session, SessionConfig, handshake};
 use duet_token::{AppSecret, MediaAction, MediaUrl};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -18,21 +19,13 @@ use crate::media::auth::Refused;
 use crate::media::{MediaContext, admission};
 use crate::metrics::Metrics;
 
-/// Time allowed from TCP accept to the end of the handshake.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A player's write gathers ready packets up to this many bytes.
 const BATCH_BYTES: usize = 256 * 1024;
 /// Longest a write to a peer may block.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-/// A connection that neither publishes nor plays is closed this long after the handshake (or
-/// after its stream ended), whatever it sends meanwhile.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// A publisher that sends nothing for this long is taken for dead (a lost network often
-/// leaves no FIN): its stream ends so the pusher's retry can take the name again.
-pub const PUBLISHER_SILENCE: Duration = Duration::from_secs(20);
 
-/// Accepts RTMP connections until `stop`.
-pub async fn serve(listener: TcpListener, ctx: MediaContext, mut stop: watch::Receiver<bool>) {
+/// Accepts RTMP connections until `stop`; each session gets `config`'s deadlines.
+pub async fn serve(listener: TcpListener, ctx: MediaContext, config: SessionConfig, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             () = async { let _ = stop.wait_for(|s| *s).await; } => return,
@@ -41,7 +34,7 @@ pub async fn serve(listener: TcpListener, ctx: MediaContext, mut stop: watch::Re
                     let ctx = ctx.clone();
                     tokio::spawn(async move {
                         let _ = tcp.set_nodelay(true);
-                        if let Err(reason) = connection(tcp, peer, &ctx).await {
+                        if let Err(reason) = connection(tcp, peer, &ctx, config).await {
                             tracing::info!(%peer, "RTMP connection closed: {reason}");
                         }
                     });
@@ -71,11 +64,17 @@ struct Conn<'a> {
     role: Role,
 }
 
-async fn connection(mut tcp: TcpStream, peer: SocketAddr, ctx: &MediaContext) -> Result<(), String> {
+async fn connection(
+    mut tcp: TcpStream,
+    peer: SocketAddr,
+    ctx: &MediaContext,
+    config: SessionConfig,
+) -> Result<(), String> {
+    let random = crate::os::random::<{ handshake::PACKET }>();
     let mut c = Conn {
         ctx,
         peer: peer.to_string(),
-        session: Session::new(crate::os::random::<{ handshake::PACKET }>()),
+        session: Session::new(config, random, now()),
         app: None,
         app_name: String::new(),
         role: Role::None,
@@ -87,9 +86,14 @@ async fn connection(mut tcp: TcpStream, peer: SocketAddr, ctx: &MediaContext) ->
     result
 }
 
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+/// The clock the sessions are given (tokio's, so paused-time tests could drive it too).
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+async fn sleep_until(deadline: Option<std::time::Instant>) {
     match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
+        Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
     }
 }
@@ -97,35 +101,19 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 impl Conn<'_> {
     async fn run(&mut self, tcp: &mut TcpStream) -> Result<(), String> {
         let mut buf = vec![0u8; 64 * 1024];
-        let started = tokio::time::Instant::now();
-        // When the connection last had no role (its start, or its stream's end), and last read.
-        let (mut roleless_since, mut last_read) = (started, started);
         loop {
             self.flush(tcp).await?;
             if self.session.should_close() {
                 return Err("closed after a refusal".into());
             }
-            let deadline = match &self.role {
-                Role::None if !self.session.handshake_done() => Some(started + HANDSHAKE_TIMEOUT),
-                Role::None => Some(roleless_since + IDLE_TIMEOUT),
-                Role::Publishing(_) => Some(last_read + PUBLISHER_SILENCE),
-                Role::Playing(_) => None,
-            };
             tokio::select! {
                 read = tcp.read(&mut buf) => {
                     let n = read.map_err(|e| format!("read failed: {e}"))?;
                     if n == 0 {
                         return Ok(());
                     }
-                    last_read = tokio::time::Instant::now();
-                    let had_role = !matches!(self.role, Role::None);
-                    self.session.handle_bytes(&buf[..n]).map_err(|e| self.protocol_error(e))?;
-                    while let Some(event) = self.session.poll_event().map_err(|e| self.protocol_error(e))? {
-                        self.handle(event).await;
-                    }
-                    if had_role && matches!(self.role, Role::None) {
-                        roleless_since = last_read;
-                    }
+                    self.session.handle_bytes(now(), &buf[..n]).map_err(|e| self.protocol_error(e))?;
+                    self.drain().await?;
                 }
                 happening = role_event(&mut self.role) => match happening {
                     RoleEvent::Packets(batch) => {
@@ -136,26 +124,30 @@ impl Conn<'_> {
                     }
                     RoleEvent::StreamEnded => {
                         self.role = Role::None;
-                        roleless_since = tokio::time::Instant::now();
                         self.session.end_play();
                     }
                     RoleEvent::Cut => return Err("its publishing session ended".into()),
                 },
-                () = sleep_until(deadline) => {
-                    return Err(match self.role {
-                        Role::Publishing(_) => format!("publisher silent for {}s", PUBLISHER_SILENCE.as_secs()),
-                        _ if self.session.handshake_done() => {
-                            Metrics::inc(&self.ctx.metrics.media_refused);
-                            "neither published nor played".into()
-                        }
-                        _ => {
-                            Metrics::inc(&self.ctx.metrics.media_refused);
-                            "handshake timed out".into()
-                        }
-                    });
+                () = sleep_until(self.session.poll_timeout()) => {
+                    self.session.handle_timeout(now());
+                    self.drain().await?;
                 }
             }
         }
+    }
+
+    /// Handles every event the session has; a deadline that passed ends the connection.
+    async fn drain(&mut self) -> Result<(), String> {
+        while let Some(event) = self.session.poll_event().map_err(|e| self.protocol_error(e))? {
+            if let Event::TimedOut(why) = event {
+                if why.is_refusal() {
+                    Metrics::inc(&self.ctx.metrics.media_refused);
+                }
+                return Err(why.to_string());
+            }
+            self.handle(event).await;
+        }
+        Ok(())
     }
 
     fn protocol_error(&self, e: duet_rtmp::RtmpError) -> String {
