@@ -52,7 +52,7 @@ impl<const MIN: u64, const MAX: u64> TryFrom<u64> for Ranged<MIN, MAX> {
 /// What every command needs.
 #[derive(Debug, Clone)]
 pub struct Common {
-    /// The data folder (SQLite registry and, later, logs and recordings).
+    /// The data folder (the SQLite registry and uploaded SDK logs).
     pub data: PathBuf,
     /// Log verbosity.
     pub log_level: LogLevel,
