@@ -11,18 +11,9 @@ use crate::store::registry::Registry;
 pub fn run(common: &Common, loaded: &Loaded, cmd: UrlCommand) -> anyhow::Result<()> {
     let registry = Registry::open(&common.data)?;
     let now = crate::os::now_unix() as u64;
-    let check_ids = |stream: &str, room: Option<&str>| -> anyhow::Result<()> {
-        duet_room::limits::stream_id(stream).map_err(|r| anyhow::anyhow!(r.message))?;
-        if let Some(r) = room {
-            duet_room::limits::room_id(r).map_err(|r| anyhow::anyhow!(r.message))?;
-        }
-        Ok(())
-    };
-    let url = match cmd {
+    // What each form asks for: the URL's claims, its format and the public bases.
+    let (url, format, bases) = match cmd {
         UrlCommand::Publish { app_id, stream_id, user_id, room_id, ttl, public_rtmp_url } => {
-            check_ids(&stream_id, room_id.as_deref())?;
-            let app = registry.require(app_id)?;
-            let bases = loaded.media_bases(public_rtmp_url, None);
             let url = MediaUrl {
                 app_id,
                 stream_id,
@@ -31,12 +22,9 @@ pub fn run(common: &Common, loaded: &Loaded, cmd: UrlCommand) -> anyhow::Result<
                 room_id: room_id.unwrap_or_default(),
                 expire: now + u64::from(ttl),
             };
-            url.signed(&app.secret, &bases, MediaFormat::Rtmp)
+            (url, MediaFormat::Rtmp, loaded.media_bases(public_rtmp_url, None))
         }
         UrlCommand::Play { app_id, stream_id, user_id, format, ttl, public_rtmp_url, public_http_url } => {
-            check_ids(&stream_id, None)?;
-            let app = registry.require(app_id)?;
-            let bases = loaded.media_bases(public_rtmp_url, public_http_url);
             let url = MediaUrl {
                 app_id,
                 stream_id,
@@ -50,9 +38,15 @@ pub fn run(common: &Common, loaded: &Loaded, cmd: UrlCommand) -> anyhow::Result<
                 PlayFormat::Flv => MediaFormat::Flv,
                 PlayFormat::Mp4 => MediaFormat::Fmp4,
             };
-            url.signed(&app.secret, &bases, format)
+            (url, format, loaded.media_bases(public_rtmp_url, public_http_url))
         }
     };
+    duet_room::limits::stream_id(&url.stream_id).map_err(|r| anyhow::anyhow!(r.message))?;
+    if !url.room_id.is_empty() {
+        duet_room::limits::room_id(&url.room_id).map_err(|r| anyhow::anyhow!(r.message))?;
+    }
+    let app = registry.require(url.app_id)?;
+    let url = url.signed(&app.secret, &bases, format);
     say!("{url}");
     Ok(())
 }

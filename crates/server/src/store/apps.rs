@@ -177,18 +177,19 @@ fn forget_least_used(entries: &mut HashMap<u32, Entry>) {
 mod tests {
     use super::*;
 
-    fn open() -> (tempfile::TempDir, Arc<Registry>) {
+    /// A registry in a fresh folder with one app, the lookup in front of it, and its changes.
+    fn open() -> (tempfile::TempDir, Arc<Registry>, App, Apps, broadcast::Receiver<AppChange>) {
         let dir = tempfile::tempdir().unwrap();
         let registry = Arc::new(Registry::open(dir.path()).unwrap());
-        (dir, registry)
+        let app = registry.create("a", 0).unwrap();
+        let apps = Apps::new(registry.clone());
+        let changes = apps.changes();
+        (dir, registry, app, apps, changes)
     }
 
     #[tokio::test]
     async fn a_rotation_by_another_process_is_noticed_and_announced() {
-        let (dir, registry) = open();
-        let app = registry.create("a", 0).unwrap();
-        let apps = Apps::new(registry.clone());
-        let mut changes = apps.changes();
+        let (dir, _registry, app, apps, mut changes) = open();
         assert_eq!(apps.secret(app.app_id).await, Some(app.secret.clone()));
         assert_eq!(apps.get(app.app_id + 1).await, Ok(None), "unknown AppIDs are cached too");
         apps.refresh().await; // the first look only records the version
@@ -211,10 +212,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_change_in_this_process_is_announced_on_invalidate() {
-        let (_dir, registry) = open();
-        let app = registry.create("a", 0).unwrap();
-        let apps = Apps::new(registry.clone());
-        let mut changes = apps.changes();
+        let (_dir, registry, app, apps, mut changes) = open();
         apps.get(app.app_id).await.unwrap();
         let rotated = registry.rotate_secret(app.app_id, 1).unwrap();
         apps.invalidate(app.app_id).await;
