@@ -6,7 +6,7 @@
 //! Pushes: `{"push": "roomUserUpdate", "seq": 12, "data": {...}}` (`seq` only on room events).
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::error::{ErrorCode, Refusal};
 use crate::limits;
@@ -14,8 +14,9 @@ use crate::limits;
 /// The protocol version this server speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// A user as the SDK names it.
+/// A user as the SDK names it (read only from a JSON object).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Map<String, Value>")]
 pub struct User {
     /// userID.
     #[serde(rename = "userID")]
@@ -23,6 +24,22 @@ pub struct User {
     /// userName (defaults to empty).
     #[serde(rename = "userName", default)]
     pub user_name: String,
+}
+
+impl TryFrom<Map<String, Value>> for User {
+    type Error = serde_json::Error;
+
+    fn try_from(object: Map<String, Value>) -> Result<Self, Self::Error> {
+        #[derive(Deserialize)]
+        struct Fields {
+            #[serde(rename = "userID")]
+            user_id: String,
+            #[serde(rename = "userName", default)]
+            user_name: String,
+        }
+        let f: Fields = serde_json::from_value(Value::Object(object))?;
+        Ok(Self { user_id: f.user_id, user_name: f.user_name })
+    }
 }
 
 impl User {
@@ -189,7 +206,11 @@ struct RawFrame {
     data: Value,
 }
 
+/// Reads a request's `data`, which must be a JSON object.
 fn field<T: for<'de> Deserialize<'de>>(data: Value) -> Result<T, Refusal> {
+    if !data.is_object() {
+        return Err(Refusal::new(ErrorCode::InvalidField, "`data` must be a JSON object"));
+    }
     serde_json::from_value(data).map_err(|e| Refusal::new(ErrorCode::InvalidField, e.to_string()))
 }
 
@@ -221,10 +242,13 @@ pub fn parse(text: &str) -> Result<Frame, FrameError> {
             Refusal::new(ErrorCode::FrameTooLarge, format!("frames are limited to {} bytes", limits::MAX_FRAME));
         return Err(FrameError { id: None, refusal });
     }
-    let raw: RawFrame = serde_json::from_str(text).map_err(|e| FrameError {
-        id: None,
-        refusal: Refusal::new(ErrorCode::BadFrame, format!("not a JSON request object: {e}")),
-    })?;
+    // Read as an object first: serde would also read a struct from an array, positionally.
+    let raw = serde_json::from_str::<Map<String, Value>>(text)
+        .and_then(|object| RawFrame::deserialize(Value::Object(object)))
+        .map_err(|e| FrameError {
+            id: None,
+            refusal: Refusal::new(ErrorCode::BadFrame, format!("not a JSON request object: {e}")),
+        })?;
     let id = raw.id;
     let fail = |refusal: Refusal| FrameError { id, refusal };
     let Some(req_id) = id else {
@@ -407,6 +431,13 @@ mod tests {
     fn refuses_with_codes() {
         assert_eq!(code("not json"), ErrorCode::BadFrame);
         assert_eq!(code("[1,2]"), ErrorCode::BadFrame);
+        // A frame, its data and the objects in it are JSON objects, never arrays in their place
+        // (serde would read `[id, op, data]` positionally).
+        assert_eq!(code(r#"[1,"ping"]"#), ErrorCode::BadFrame);
+        assert_eq!(code(r#"{"id":1,"op":"play","data":["abc"]}"#), ErrorCode::InvalidField);
+        let login = r#"{"id":1,"op":"login","data":{"protocol":1,"appID":1,"roomID":"r","token":"t","user":["u","n"]}}"#;
+        assert_eq!(code(login), ErrorCode::InvalidField);
+        assert!(parse(&login.replace(r#"["u","n"]"#, r#"{"userID":"u","userName":"n"}"#)).is_ok());
         assert_eq!(code(r#"{"op":"ping"}"#), ErrorCode::BadFrame);
         assert_eq!(code(r#"{"id":1}"#), ErrorCode::BadFrame);
         assert_eq!(code(r#"{"id":1,"op":"fly"}"#), ErrorCode::UnknownOp);

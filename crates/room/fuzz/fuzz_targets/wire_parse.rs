@@ -49,11 +49,11 @@ fn check(text: &str) {
         Ok(frame) => {
             if let Some(v) = &value {
                 assert_eq!(
-                    member(v, "id", 0).and_then(Value::as_u64),
+                    member(v, "id").and_then(Value::as_u64),
                     Some(frame.id),
                     "the frame's id is the JSON `id`"
                 );
-                assert!(member(v, "op", 1).is_some_and(Value::is_string));
+                assert!(member(v, "op").is_some_and(Value::is_string));
                 // The same value written by serde_json (other whitespace, escapes and key order)
                 // parses to the same request.
                 let again = wire::parse(&v.to_string());
@@ -76,7 +76,7 @@ fn check(text: &str) {
             );
             assert_eq!(code == ErrorCode::FrameTooLarge, text.len() > limits::MAX_FRAME);
             if let (Some(id), Some(v)) = (e.id, &value) {
-                assert_eq!(member(v, "id", 0).and_then(Value::as_u64), Some(id), "the error's id is the JSON `id`");
+                assert_eq!(member(v, "id").and_then(Value::as_u64), Some(id), "the error's id is the JSON `id`");
             }
             let reply: Value = serde_json::from_str(&wire::reply_err(e.id, &e.refusal)).expect("reply_err is JSON");
             let obj = reply.as_object().expect("reply_err is an object");
@@ -89,14 +89,8 @@ fn check(text: &str) {
     }
 }
 
-/// The member `name` of a request object. docs/protocol.md says a frame is a JSON object, but
-/// `wire::parse` (serde's derived struct deserializers) also takes the positional array form
-/// `[id, op, data]`, and arrays for `data` and `user` too; until that is decided, an array's
-/// member is the one at `position`, where serde reads it, so the checks hold for both forms.
-fn member<'a>(v: &'a Value, name: &str, position: usize) -> Option<&'a Value> {
-    match v {
-        Value::Object(o) => o.get(name),
-        Value::Array(a) => a.get(position),
-        _ => None,
-    }
+/// The member `name` of a request object (a frame is a JSON object: `wire::parse` refuses an
+/// array in its place, which serde would read positionally).
+fn member<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
+    v.as_object()?.get(name)
 }
