@@ -5,7 +5,10 @@
 use serde_json::{Value, json};
 
 use crate::error::{ErrorCode, Refusal};
-use crate::hub::{Audience, EXTERNAL, ExtraInfo, Hub, Now};
+use crate::hub::Hub;
+use crate::ids::Owner;
+use crate::io::Now;
+use crate::speaker::{Speaker, no_room};
 use crate::wire::User;
 
 /// Largest page of `Users`.
@@ -85,10 +88,6 @@ pub enum AdminRequest {
     },
 }
 
-fn no_room(room_id: &str) -> Refusal {
-    Refusal::new(ErrorCode::RoomNotFound, format!("no open room {room_id}"))
-}
-
 impl Hub {
     /// Runs an admin request for `app_id`; the reply is the JSON the HTTP API returns.
     pub fn admin(&mut self, now: Now, app_id: u32, request: AdminRequest) -> Result<Value, Refusal> {
@@ -97,7 +96,7 @@ impl Hub {
             A::ListRooms => Ok(self.list_rooms(app_id)),
             A::RoomDetails => {
                 let mut ids: Vec<String> =
-                    self.apps.get(&app_id).map(|a| a.rooms.keys().cloned().collect()).unwrap_or_default();
+                    self.apps.get(&app_id).map(|a| a.rooms().map(|(id, _)| id.clone()).collect()).unwrap_or_default();
                 ids.sort();
                 let rooms: Result<Vec<Value>, Refusal> = ids.iter().map(|r| self.room_detail(now, app_id, r)).collect();
                 Ok(json!({"rooms": rooms?}))
@@ -109,25 +108,21 @@ impl Hub {
             A::ListStreams => Ok(self.list_streams(app_id)),
             A::StopStream { stream_id } => self.stop_stream(now, app_id, &stream_id),
             A::SendMessage { room_id, message, barrage } => {
-                self.server_message(now, app_id, &room_id, message, barrage)
+                Ok(Speaker::server(self, app_id, &room_id)?.message(self, now, message, barrage))
             }
             A::SendCommand { room_id, command, to_user_ids } => {
-                self.server_command(now, app_id, &room_id, command, &to_user_ids)
+                Ok(Speaker::server(self, app_id, &room_id)?.command(self, now, command, &to_user_ids))
             }
-            A::SetRoomExtra { room_id, key, value } => self.server_extra(now, app_id, &room_id, key, value),
+            A::SetRoomExtra { room_id, key, value } => {
+                Speaker::server(self, app_id, &room_id)?.set_extra(self, now, key, value)
+            }
         }
     }
 
     fn list_rooms(&self, app_id: u32) -> Value {
         let Some(app) = self.apps.get(&app_id) else { return json!({"rooms": []}) };
-        let mut rooms: Vec<(&String, usize, usize)> = app
-            .rooms
-            .iter()
-            .map(|(id, r)| {
-                let streams = app.streams.values().filter(|s| s.live && &s.room_id == id).count();
-                (id, r.members.len(), streams)
-            })
-            .collect();
+        let mut rooms: Vec<(&String, usize, usize)> =
+            app.rooms().map(|(id, r)| (id, r.member_count(), app.streams.live_in(id).count())).collect();
         rooms.sort();
         let rooms: Vec<Value> =
             rooms.into_iter().map(|(id, n, s)| json!({"roomID": id, "onlineCount": n, "streamCount": s})).collect();
@@ -135,29 +130,23 @@ impl Hub {
     }
 
     fn sorted_users(&self, app_id: u32, room_id: &str) -> Result<Vec<&User>, Refusal> {
-        let room = self.apps.get(&app_id).and_then(|a| a.rooms.get(room_id)).ok_or_else(|| no_room(room_id))?;
-        let mut users: Vec<&User> =
-            room.members.iter().filter_map(|sid| self.sessions.get(sid)).map(|s| &s.user).collect();
+        let room = self.room(app_id, room_id).ok_or_else(|| no_room(room_id))?;
+        let mut users: Vec<&User> = room.members().filter_map(|sid| self.sessions.get(sid)).map(|s| &s.user).collect();
         users.sort_by(|a, b| a.user_id.cmp(&b.user_id));
         Ok(users)
     }
 
     fn room_detail(&self, now: Now, app_id: u32, room_id: &str) -> Result<Value, Refusal> {
         let users: Vec<Value> = self.sorted_users(app_id, room_id)?.into_iter().map(User::to_json).collect();
-        let app = &self.apps[&app_id];
-        let room = &app.rooms[room_id];
+        let app = self.apps.get(&app_id).ok_or_else(|| no_room(room_id))?;
+        let room = app.room(room_id).ok_or_else(|| no_room(room_id))?;
         let mut streams: Vec<Value> = app
             .streams
-            .iter()
-            .filter(|(_, s)| s.live && s.room_id == room_id)
-            .map(|(id, s)| crate::streams::stream_json(self, now, app_id, id, s))
+            .live_in(room_id)
+            .map(|(id, s)| crate::streams::stream_json(&self.cfg, app, now, id, s))
             .collect();
         streams.sort_by(|a, b| a["streamID"].as_str().cmp(&b["streamID"].as_str()));
-        let extra: Vec<Value> = room
-            .extra
-            .iter()
-            .map(|(k, e)| json!({"key": k, "value": e.value, "updateUser": e.update_user.to_json(), "updateTime": e.update_time}))
-            .collect();
+        let extra = room.extra_json();
         Ok(
             json!({"roomID": room_id, "onlineCount": users.len(), "users": users, "streams": streams, "extraInfo": extra}),
         )
@@ -174,46 +163,27 @@ impl Hub {
         Ok(json!({"roomID": room_id, "total": total, "users": page, "nextOffset": next}))
     }
 
-    /// Takes one session out of one room, telling it why; the session ends with its last room.
-    fn evict(&mut self, now: Now, sid: u64, room_id: &str, code: ErrorCode) {
-        let data = json!({"roomID": room_id, "code": code.number(), "reason": code.name()});
-        self.send_session(sid, crate::wire::push("kickout", None, data).into());
-        self.leave_room(now, sid, room_id, code.name());
-        if self.sessions.get(&sid).is_some_and(|s| s.rooms.is_empty()) {
-            if let Some(conn) = self.sessions.get(&sid).and_then(|s| s.conn) {
-                self.close_conn(conn, code);
-            }
-            self.remember_kick(now, sid, code);
-            self.remove_session(now, sid, code.name());
-        }
-    }
-
     fn kick_user(&mut self, now: Now, app_id: u32, room_id: &str, user_id: &str) -> Result<Value, Refusal> {
-        let app = self.apps.get(&app_id).ok_or_else(|| no_room(room_id))?;
-        let room = app.rooms.get(room_id).ok_or_else(|| no_room(room_id))?;
-        let sid = app
-            .users
-            .get(user_id)
-            .copied()
-            .filter(|sid| room.members.contains(sid))
+        let room = self.room(app_id, room_id).ok_or_else(|| no_room(room_id))?;
+        let sid = self
+            .apps
+            .get(&app_id)
+            .and_then(|a| a.session_of(user_id))
+            .filter(|&sid| room.has_member(sid))
             .ok_or_else(|| Refusal::new(ErrorCode::UserNotFound, format!("{user_id} is not in room {room_id}")))?;
         self.evict(now, sid, room_id, ErrorCode::KickedByServer);
         Ok(json!({}))
     }
 
     fn close_room(&mut self, now: Now, app_id: u32, room_id: &str) -> Result<Value, Refusal> {
-        let room = self.apps.get(&app_id).and_then(|a| a.rooms.get(room_id)).ok_or_else(|| no_room(room_id))?;
-        let members: Vec<u64> = room.members.iter().copied().collect();
+        let room = self.room(app_id, room_id).ok_or_else(|| no_room(room_id))?;
+        let members: Vec<_> = room.members().collect();
         for &sid in &members {
             self.evict(now, sid, room_id, ErrorCode::RoomClosed);
         }
         // Streams pushed into the room by external encoders end with it.
         let external: Vec<String> = self.apps.get(&app_id).map_or_else(Vec::new, |a| {
-            a.streams
-                .iter()
-                .filter(|(_, s)| s.owner == EXTERNAL && s.room_id == room_id)
-                .map(|(id, _)| id.clone())
-                .collect()
+            a.streams.in_room(room_id).filter(|(_, s)| s.owner() == Owner::External).map(|(id, _)| id.clone()).collect()
         });
         for stream_id in external {
             crate::streams::release(self, now, app_id, &stream_id, false, ErrorCode::RoomClosed.name());
@@ -240,78 +210,9 @@ impl Hub {
         let Some(s) = live else {
             return Err(Refusal::new(ErrorCode::StreamNotFound, format!("stream {stream_id} is not live")));
         };
-        let owner = s.owner;
+        let owner = s.owner().session();
         crate::streams::release(self, now, app_id, stream_id, false, ErrorCode::StoppedByServer.name());
-        let code = ErrorCode::StoppedByServer;
-        let data = json!({"streamID": stream_id, "state": "NO_PUBLISH", "errorCode": code.number()});
-        self.send_session(owner, crate::wire::push("publisherStateUpdate", None, data).into());
-        Ok(json!({}))
-    }
-
-    fn server_message(
-        &mut self,
-        now: Now,
-        app_id: u32,
-        room_id: &str,
-        message: String,
-        barrage: bool,
-    ) -> Result<Value, Refusal> {
-        self.apps.get(&app_id).and_then(|a| a.rooms.get(room_id)).ok_or_else(|| no_room(room_id))?;
-        let message_id = self.next_message_id;
-        self.next_message_id += 1;
-        let item = json!({"fromUser": server_user().to_json(), "message": message, "sendTime": now.unix_ms, "messageID": message_id});
-        let name = if barrage { "IMRecvBarrageMessage" } else { "IMRecvBroadcastMessage" };
-        let data = json!({"roomID": room_id, "messageList": [item]});
-        self.room_event(now, app_id, room_id, name, data, Audience::All { except: None });
-        Ok(json!({"messageID": message_id}))
-    }
-
-    fn server_command(
-        &mut self,
-        now: Now,
-        app_id: u32,
-        room_id: &str,
-        command: String,
-        to: &[String],
-    ) -> Result<Value, Refusal> {
-        let app = self.apps.get(&app_id).ok_or_else(|| no_room(room_id))?;
-        let room = app.rooms.get(room_id).ok_or_else(|| no_room(room_id))?;
-        let audience = if to.is_empty() {
-            Audience::All { except: None }
-        } else {
-            Audience::Only(
-                to.iter().filter_map(|u| app.users.get(u)).copied().filter(|t| room.members.contains(t)).collect(),
-            )
-        };
-        let delivered = match &audience {
-            Audience::Only(set) => set.len(),
-            _ => room.members.len(),
-        };
-        let data = json!({"roomID": room_id, "fromUser": server_user().to_json(), "command": command});
-        self.room_event(now, app_id, room_id, "IMRecvCustomCommand", data, audience);
-        Ok(json!({"delivered": delivered}))
-    }
-
-    fn server_extra(
-        &mut self,
-        now: Now,
-        app_id: u32,
-        room_id: &str,
-        key: String,
-        value: String,
-    ) -> Result<Value, Refusal> {
-        let room = self.apps.get_mut(&app_id).and_then(|a| a.rooms.get_mut(room_id)).ok_or_else(|| no_room(room_id))?;
-        if !room.extra.contains_key(&key) && room.extra.len() >= crate::limits::MAX_EXTRA_KEYS {
-            return Err(Refusal::new(
-                ErrorCode::TooManyKeys,
-                format!("a room holds at most {} keys", crate::limits::MAX_EXTRA_KEYS),
-            ));
-        }
-        let info = ExtraInfo { value, update_user: server_user(), update_time: now.unix_ms };
-        let item = json!({"key": key, "value": info.value, "updateUser": info.update_user.to_json(), "updateTime": info.update_time});
-        room.extra.insert(key, info);
-        let data = json!({"roomID": room_id, "roomExtraInfoList": [item]});
-        self.room_event(now, app_id, room_id, "roomExtraInfoUpdate", data, Audience::All { except: None });
+        crate::streams::publisher_state(self, owner, stream_id, "NO_PUBLISH", Some(ErrorCode::StoppedByServer));
         Ok(json!({}))
     }
 }

@@ -28,17 +28,28 @@
 #![deny(missing_docs)]
 
 pub mod admin;
+mod app;
+mod config;
 mod error;
 mod hub;
+mod ids;
+mod io;
 pub mod limits;
+mod membership;
 mod resume;
+mod room;
 mod rooms;
-mod sessions;
+mod session;
+mod speaker;
+mod stream;
 mod streams;
 mod timers;
 mod urls;
 pub mod wire;
 
+pub use config::RoomConfig;
 pub use error::{ErrorCode, Refusal};
-pub use hub::{ConnId, Hub, HubEvent, Now, Output, PublishEnded, PublishRequest, PublisherId, RoomConfig};
+pub use hub::Hub;
+pub use ids::{ConnId, PublisherId};
+pub use io::{HubEvent, Now, Output, PublishEnded, PublishRequest};
 pub use urls::UrlConfig;

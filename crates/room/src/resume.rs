@@ -3,16 +3,20 @@
 //! the client saw); when the log no longer reaches back that far, a `roomResync` snapshot is
 //! sent instead and the client diffs it into ADD/DELETE events.
 
+use std::sync::Arc;
+
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::json;
 use sha2::Sha256;
 
 use crate::error::{ErrorCode, Refusal};
-use crate::hub::{ConnId, Hub, Now};
+use crate::hub::Hub;
+use crate::ids::{ConnId, SessionId};
+use crate::io::Now;
 use crate::wire;
 
 /// The secret a client presents to resume session `sid`: HMAC-SHA256(hub key, sid), hex.
-pub(crate) fn resume_token(key: &[u8; 32], sid: u64) -> String {
+pub(crate) fn resume_token(key: &[u8; 32], sid: SessionId) -> String {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("any key length");
     mac.update(b"duet/resume/v1");
     mac.update(&sid.to_be_bytes());
@@ -37,20 +41,12 @@ pub(crate) fn resume(
         hub.reply(conn, id, Err(failed("resume on a fresh connection, before any login")));
         return;
     }
-    let sid = session_id
-        .parse::<u64>()
-        .ok()
-        .filter(|sid| hub.sessions.contains_key(sid))
+    let signed = SessionId::parse(session_id)
         .filter(|&sid| constant_time_eq(resume_token(&hub.key, sid).as_bytes(), token.as_bytes()));
-    let Some(sid) = sid else {
+    let Some(sid) = signed.filter(|&sid| hub.sessions.get(sid).is_some()) else {
         // A session kicked out recently says so (with a valid token), so the client does not
         // log in again and kick the other device in turn.
-        let kicked = session_id
-            .parse::<u64>()
-            .ok()
-            .filter(|&sid| constant_time_eq(resume_token(&hub.key, sid).as_bytes(), token.as_bytes()))
-            .and_then(|sid| hub.kicked.get(&sid))
-            .map(|(code, _)| *code);
+        let kicked = signed.and_then(|sid| hub.kicked.get(&sid)).map(|(code, _)| *code);
         let refusal = match kicked {
             Some(code) => Refusal::new(code, "this session was ended; it cannot be resumed"),
             None => failed("no such session: the grace period is over"),
@@ -58,25 +54,16 @@ pub(crate) fn resume(
         hub.reply(conn, id, Err(refusal));
         return;
     };
-    // A connection the server still thinks is alive is a dead one the client gave up on.
-    if let Some(old) = hub.sessions[&sid].conn {
-        hub.close_conn(old, ErrorCode::KickedOut);
-    }
-    let s = hub.sessions.get_mut(&sid).expect("checked");
-    s.conn = Some(conn);
-    s.grace_until = None;
-    hub.conns.get_mut(&conn).expect("frame came from it").session = Some(sid);
+    hub.attach(sid, conn);
 
+    let Some(s) = hub.sessions.get(sid) else { return };
     let app_id = s.app_id;
-    let member_rooms: Vec<String> = s.rooms.keys().cloned().collect();
+    let Some(app) = hub.apps.get(&app_id) else { return };
     let mut plan = Vec::new();
-    for room_id in &member_rooms {
-        let room = &hub.apps[&app_id].rooms[room_id];
+    for (room_id, room) in s.rooms().keys().filter_map(|r| Some((r, app.room(r)?))) {
         let last = rooms.iter().find(|(r, _)| r == room_id).map(|(_, seq)| *seq);
-        let covered = last.is_some_and(|last| {
-            last <= room.seq && room.log.front().map_or(last == room.seq, |first| first.seq <= last + 1)
-        });
-        plan.push((room_id.clone(), if covered { last } else { None }, room.members.len()));
+        let replayed = last.filter(|&last| room.replays_from(last));
+        plan.push((room_id.clone(), replayed, room.member_count()));
     }
     let listed: Vec<_> = plan
         .iter()
@@ -85,23 +72,18 @@ pub(crate) fn resume(
     hub.reply(conn, id, Ok(json!({"sessionID": sid.to_string(), "rooms": listed})));
 
     for (room_id, last, _) in plan {
-        match last {
-            Some(last) => {
-                let room = &hub.apps[&app_id].rooms[&room_id];
-                let frames: Vec<_> = room
-                    .log
-                    .iter()
-                    .filter(|e| e.seq > last && hub.audience_includes(&e.to, sid, &room_id))
-                    .map(|e| e.frame.clone())
-                    .collect();
-                for f in frames {
-                    hub.send(conn, f);
-                }
-            }
-            None => {
-                let snap = crate::rooms::snapshot(hub, now, sid, &room_id);
-                hub.send(conn, wire::push("roomResync", None, snap).into());
-            }
+        let frames: Vec<Arc<str>> = match last {
+            Some(last) => hub.room(app_id, &room_id).map_or_else(Vec::new, |room| {
+                let missed = room.log.iter().filter(|e| e.seq > last && hub.audience_includes(&e.to, sid, &room_id));
+                missed.map(|e| e.frame.clone()).collect()
+            }),
+            None => crate::rooms::snapshot(hub, now, sid, &room_id)
+                .map(|snap| wire::push("roomResync", None, snap).into())
+                .into_iter()
+                .collect(),
+        };
+        for f in frames {
+            hub.send(conn, f);
         }
     }
     crate::streams::resend_states(hub, sid);

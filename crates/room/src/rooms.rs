@@ -1,21 +1,20 @@
-//! Room requests: login (with the room snapshot), logout, token renewal and expiry, messages,
-//! custom commands, room extra info, and the coalesced online-count push.
-
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+//! Room requests: login (with the room snapshot), logout, token renewal and expiry, what a
+//! member says into a room (through a `Speaker`), and the coalesced online-count push.
 
 use duet_token::{AppSecret, CLOCK_SKEW_SECS};
 use serde_json::{Value, json};
 
 use crate::error::{ErrorCode, Refusal};
-use crate::hub::{Audience, ConnId, ExtraInfo, Hub, Membership, Now, Room, Session};
+use crate::hub::Hub;
+use crate::ids::{ConnId, SessionId};
+use crate::io::Now;
+use crate::room::Audience;
+use crate::session::Membership;
+use crate::speaker::Speaker;
 use crate::timers::TimerKey;
 use crate::wire::{self, Login};
 
 type Reply = Result<Value, Refusal>;
-
-fn not_in_room(room_id: &str) -> Refusal {
-    Refusal::new(ErrorCode::NotInRoom, format!("not logged into room {room_id}"))
-}
 
 pub(crate) fn login(hub: &mut Hub, now: Now, conn: ConnId, l: Login, secret: Option<AppSecret>) -> Reply {
     if l.protocol != wire::PROTOCOL_VERSION {
@@ -31,11 +30,11 @@ pub(crate) fn login(hub: &mut Hub, now: Now, conn: ConnId, l: Login, secret: Opt
     claims.grant.ensure_login(&l.room_id)?;
 
     let current = hub.conns.get(&conn).and_then(|c| c.session);
-    if let Some(s) = current.and_then(|sid| hub.sessions.get(&sid)) {
+    if let Some(s) = current.and_then(|sid| hub.sessions.get(sid)) {
         if s.app_id != l.app_id || s.user.user_id != l.user.user_id {
             return Err(Refusal::new(ErrorCode::UserMismatch, "this connection is logged in as another user"));
         }
-        if s.rooms.contains_key(&l.room_id) {
+        if s.rooms().contains_key(&l.room_id) {
             return Err(Refusal::new(ErrorCode::AlreadyInRoom, format!("already in room {}", l.room_id)));
         }
         if !(l.multi_room && s.multi_room) {
@@ -46,62 +45,23 @@ pub(crate) fn login(hub: &mut Hub, now: Now, conn: ConnId, l: Login, secret: Opt
         }
     }
     let app = hub.app_entry(l.app_id, secret);
-    if let Some(room) = app.rooms.get(&l.room_id) {
-        if room.members.len() >= room.max_members as usize {
-            return Err(Refusal::new(
-                ErrorCode::RoomFull,
-                format!("room {} is full ({} members)", l.room_id, room.max_members),
-            ));
-        }
+    if let Some(room) = app.room(&l.room_id) {
+        room.check_room_for_one_more(&l.room_id)?;
     }
-    if let Some(&other) = app.users.get(&l.user.user_id) {
-        if Some(other) != current {
-            hub.kick(now, other, ErrorCode::KickedOut);
-        }
+    if let Some(other) = app.session_of(&l.user.user_id).filter(|&other| Some(other) != current) {
+        hub.kick(now, other, ErrorCode::KickedOut);
     }
 
+    // A connection already logged in (as this user: checked above) adds a room to its session.
     let sid = match current {
         Some(sid) => sid,
-        None => {
-            let sid = hub.next_session;
-            hub.next_session += 1;
-            hub.sessions.insert(
-                sid,
-                Session {
-                    app_id: l.app_id,
-                    user: l.user.clone(),
-                    conn: Some(conn),
-                    rooms: BTreeMap::new(),
-                    multi_room: l.multi_room,
-                    grace_until: None,
-                    streams: BTreeSet::new(),
-                },
-            );
-            hub.conns.get_mut(&conn).expect("frame came from it").session = Some(sid);
-            sid
-        }
+        None => hub.open_session(conn, l.app_id, l.user.clone(), l.multi_room),
     };
     let default_max = hub.cfg.default_max_members;
-    let app = hub.apps.get_mut(&l.app_id).expect("inserted above");
-    app.users.insert(l.user.user_id.clone(), sid);
     let max_members = if l.max_member_count == 0 { default_max } else { l.max_member_count.min(default_max) };
-    let created = !app.rooms.contains_key(&l.room_id);
-    app.rooms
-        .entry(l.room_id.clone())
-        .or_insert_with(|| Room {
-            members: BTreeSet::new(),
-            max_members,
-            extra: BTreeMap::new(),
-            seq: 0,
-            log: VecDeque::new(),
-            count_sent: 0,
-            count_pending: false,
-        })
-        .members
-        .insert(sid);
     let membership =
         Membership { user_update: l.user_update, grant: claims.grant, token_expire: claims.expire, warned: false };
-    hub.sessions.get_mut(&sid).expect("session exists").rooms.insert(l.room_id.clone(), membership);
+    let created = hub.join_room(sid, &l.room_id, membership, max_members);
     schedule_token_timer(hub, now, sid, &l.room_id);
     if created {
         hub.event(now, l.app_id, "room.created", json!({"roomID": l.room_id}));
@@ -113,7 +73,8 @@ pub(crate) fn login(hub: &mut Hub, now: Now, conn: ConnId, l: Login, secret: Opt
     hub.room_event(now, l.app_id, &l.room_id, "roomUserUpdate", data, Audience::UserUpdate { except: Some(sid) });
     mark_count(hub, now, l.app_id, &l.room_id);
 
-    let mut reply = snapshot(hub, now, sid, &l.room_id);
+    // The session and the room exist: the session was found or opened and joined the room above.
+    let mut reply = snapshot(hub, now, sid, &l.room_id).expect("joined above");
     reply["sessionID"] = json!(sid.to_string());
     reply["resumeToken"] = json!(crate::resume::resume_token(&hub.key, sid));
     reply["tokenExpire"] = json!(claims.expire);
@@ -123,68 +84,51 @@ pub(crate) fn login(hub: &mut Hub, now: Now, conn: ConnId, l: Login, secret: Opt
 
 /// What a member sees of a room: users (if it asked for them), live streams with play URLs,
 /// extra info, the online count, and the room's event `seq` the snapshot is current to.
-pub(crate) fn snapshot(hub: &Hub, now: Now, sid: u64, room_id: &str) -> Value {
-    let s = &hub.sessions[&sid];
-    let app = &hub.apps[&s.app_id];
-    let room = &app.rooms[room_id];
-    let user_update = s.rooms.get(room_id).is_some_and(|m| m.user_update);
+/// `None` when `sid` is not a member of an open `room_id`.
+pub(crate) fn snapshot(hub: &Hub, now: Now, sid: SessionId, room_id: &str) -> Option<Value> {
+    let s = hub.sessions.get(sid)?;
+    let app = hub.apps.get(&s.app_id)?;
+    let room = app.room(room_id)?;
+    let user_update = s.rooms().get(room_id).is_some_and(|m| m.user_update);
     let users: Vec<Value> = if user_update {
-        room.members
-            .iter()
-            .filter(|&&m| m != sid)
-            .filter_map(|m| hub.sessions.get(m))
-            .map(|m| m.user.to_json())
-            .collect()
+        let others = room.members().filter(|&m| m != sid);
+        others.filter_map(|m| hub.sessions.get(m)).map(|m| m.user.to_json()).collect()
     } else {
         Vec::new()
     };
-    let streams: Vec<Value> = app
-        .streams
-        .iter()
-        .filter(|(_, st)| st.live && st.room_id == room_id)
-        .map(|(id, st)| crate::streams::stream_json(hub, now, s.app_id, id, st))
-        .collect();
-    let extra: Vec<Value> = room.extra.iter().map(|(k, e)| extra_json(k, e)).collect();
-    json!({"roomID": room_id, "seq": room.seq, "users": users, "streams": streams, "extraInfo": extra, "onlineCount": room.members.len()})
+    let streams: Vec<Value> =
+        app.streams.live_in(room_id).map(|(id, st)| crate::streams::stream_json(&hub.cfg, app, now, id, st)).collect();
+    let (seq, extra, count) = (room.seq, room.extra_json(), room.member_count());
+    Some(
+        json!({"roomID": room_id, "seq": seq, "users": users, "streams": streams, "extraInfo": extra, "onlineCount": count}),
+    )
 }
 
-fn extra_json(key: &str, e: &ExtraInfo) -> Value {
-    json!({"key": key, "value": e.value, "updateUser": e.update_user.to_json(), "updateTime": e.update_time})
-}
-
-pub(crate) fn logout(hub: &mut Hub, now: Now, sid: u64, room_id: Option<&str>) -> Reply {
-    let rooms: Vec<String> = match room_id {
-        Some(r) if !hub.sessions[&sid].rooms.contains_key(r) => return Err(not_in_room(r)),
-        Some(r) => vec![r.to_owned()],
-        None => hub.sessions[&sid].rooms.keys().cloned().collect(),
-    };
+pub(crate) fn logout(hub: &mut Hub, now: Now, sid: SessionId, room_id: Option<&str>) -> Reply {
+    let rooms = hub.caller(sid)?.rooms_named(room_id)?;
     for r in rooms {
         hub.leave_room(now, sid, &r, "logout");
     }
-    if hub.sessions.get(&sid).is_some_and(|s| s.rooms.is_empty()) {
+    if hub.sessions.is_roomless(sid) {
         hub.remove_session(now, sid, "logout");
     }
     Ok(json!({}))
 }
 
-pub(crate) fn renew_token(hub: &mut Hub, now: Now, sid: u64, token: &str, room_id: Option<&str>) -> Reply {
-    let s = &hub.sessions[&sid];
-    let secret = &hub.apps[&s.app_id].secret;
-    let claims = duet_token::verify(token, s.app_id, secret, now.unix_s())?;
+pub(crate) fn renew_token(hub: &mut Hub, now: Now, sid: SessionId, token: &str, room_id: Option<&str>) -> Reply {
+    let (s, app) = hub.caller_app(sid)?;
+    let claims = duet_token::verify(token, s.app_id, &app.secret, now.unix_s())?;
     claims.ensure_user(&s.user.user_id)?;
-    let rooms: Vec<String> = match room_id {
-        Some(r) if !s.rooms.contains_key(r) => return Err(not_in_room(r)),
-        Some(r) => vec![r.to_owned()],
-        None => s.rooms.keys().cloned().collect(),
-    };
+    let rooms = s.rooms_named(room_id)?;
     for r in &rooms {
         claims.grant.ensure_login(r)?;
     }
     for r in &rooms {
-        let m = hub.sessions.get_mut(&sid).and_then(|s| s.rooms.get_mut(r)).expect("checked membership");
-        m.grant = claims.grant.clone();
-        m.token_expire = claims.expire;
-        m.warned = false;
+        if let Some(m) = hub.sessions.get_mut(sid).and_then(|s| s.membership_mut(r)) {
+            m.grant = claims.grant.clone();
+            m.token_expire = claims.expire;
+            m.warned = false;
+        }
         schedule_token_timer(hub, now, sid, r);
     }
     Ok(json!({"tokenExpire": claims.expire}))
@@ -199,98 +143,67 @@ fn token_due(hub: &Hub, now: Now, m: &Membership) -> std::time::Instant {
     }
 }
 
-fn schedule_token_timer(hub: &mut Hub, now: Now, sid: u64, room_id: &str) {
-    let Some(m) = hub.sessions.get(&sid).and_then(|s| s.rooms.get(room_id)) else { return };
+fn schedule_token_timer(hub: &mut Hub, now: Now, sid: SessionId, room_id: &str) {
+    let Some(m) = hub.sessions.get(sid).and_then(|s| s.rooms().get(room_id)) else { return };
     let at = token_due(hub, now, m);
     hub.timers.schedule(at, TimerKey::Token(sid, room_id.to_owned()));
 }
 
 /// A token timer fired: warn once, then end the membership when the token has expired.
-pub(crate) fn token_timer(hub: &mut Hub, now: Now, sid: u64, room_id: &str) {
-    let Some(m) = hub.sessions.get(&sid).and_then(|s| s.rooms.get(room_id)) else { return };
+pub(crate) fn token_timer(hub: &mut Hub, now: Now, sid: SessionId, room_id: &str) {
+    let Some(m) = hub.sessions.get(sid).and_then(|s| s.rooms().get(room_id)) else { return };
     if token_due(hub, now, m) > now.at {
         return; // stale entry: the token was renewed and a later timer is scheduled
     }
     if !m.warned {
         let data = json!({"roomID": room_id, "tokenExpire": m.token_expire});
-        hub.sessions.get_mut(&sid).and_then(|s| s.rooms.get_mut(room_id)).expect("checked").warned = true;
+        if let Some(m) = hub.sessions.get_mut(sid).and_then(|s| s.membership_mut(room_id)) {
+            m.warned = true;
+        }
         hub.send_session(sid, wire::push("tokenWillExpire", None, data).into());
         schedule_token_timer(hub, now, sid, room_id);
         return;
     }
-    let code = ErrorCode::TokenExpired;
-    let data = json!({"roomID": room_id, "code": code.number(), "reason": code.name()});
-    hub.send_session(sid, wire::push("kickout", None, data).into());
-    hub.leave_room(now, sid, room_id, code.name());
-    if hub.sessions.get(&sid).is_some_and(|s| s.rooms.is_empty()) {
-        if let Some(conn) = hub.sessions.get(&sid).and_then(|s| s.conn) {
-            hub.close_conn(conn, code);
-        }
-        hub.remember_kick(now, sid, code);
-        hub.remove_session(now, sid, code.name());
-    }
+    hub.evict(now, sid, room_id, ErrorCode::TokenExpired);
 }
 
-fn member_room<'a>(hub: &'a Hub, sid: u64, room_id: &str) -> Result<&'a Session, Refusal> {
-    let s = &hub.sessions[&sid];
-    if s.rooms.contains_key(room_id) { Ok(s) } else { Err(not_in_room(room_id)) }
+pub(crate) fn send_message(
+    hub: &mut Hub,
+    now: Now,
+    sid: SessionId,
+    room_id: &str,
+    message: String,
+    barrage: bool,
+) -> Reply {
+    Ok(Speaker::member(hub, sid, room_id)?.message(hub, now, message, barrage))
 }
 
-pub(crate) fn send_message(hub: &mut Hub, now: Now, sid: u64, room_id: &str, message: String, barrage: bool) -> Reply {
-    let s = member_room(hub, sid, room_id)?;
-    let (app_id, from) = (s.app_id, s.user.to_json());
-    let message_id = hub.next_message_id;
-    hub.next_message_id += 1;
-    let item = json!({"fromUser": from, "message": message, "sendTime": now.unix_ms, "messageID": message_id});
-    let name = if barrage { "IMRecvBarrageMessage" } else { "IMRecvBroadcastMessage" };
-    let data = json!({"roomID": room_id, "messageList": [item]});
-    hub.room_event(now, app_id, room_id, name, data, Audience::All { except: Some(sid) });
-    Ok(json!({"messageID": message_id}))
+pub(crate) fn send_command(
+    hub: &mut Hub,
+    now: Now,
+    sid: SessionId,
+    room_id: &str,
+    command: String,
+    to: &[String],
+) -> Reply {
+    Ok(Speaker::member(hub, sid, room_id)?.command(hub, now, command, to))
 }
 
-pub(crate) fn send_command(hub: &mut Hub, now: Now, sid: u64, room_id: &str, command: String, to: &[String]) -> Reply {
-    let s = member_room(hub, sid, room_id)?;
-    let (app_id, from) = (s.app_id, s.user.to_json());
-    let app = &hub.apps[&app_id];
-    let room = &app.rooms[room_id];
-    let audience = if to.is_empty() {
-        Audience::All { except: Some(sid) }
-    } else {
-        Audience::Only(
-            to.iter().filter_map(|u| app.users.get(u)).copied().filter(|t| room.members.contains(t)).collect(),
-        )
-    };
-    let delivered = match &audience {
-        Audience::Only(set) => set.len(),
-        _ => room.members.len() - 1,
-    };
-    let data = json!({"roomID": room_id, "fromUser": from, "command": command});
-    hub.room_event(now, app_id, room_id, "IMRecvCustomCommand", data, audience);
-    Ok(json!({"delivered": delivered}))
-}
-
-pub(crate) fn set_room_extra(hub: &mut Hub, now: Now, sid: u64, room_id: &str, key: String, value: String) -> Reply {
-    let s = member_room(hub, sid, room_id)?;
-    let (app_id, user) = (s.app_id, s.user.clone());
-    let room = hub.apps.get_mut(&app_id).and_then(|a| a.rooms.get_mut(room_id)).expect("member of it");
-    if !room.extra.contains_key(&key) && room.extra.len() >= crate::limits::MAX_EXTRA_KEYS {
-        return Err(Refusal::new(
-            ErrorCode::TooManyKeys,
-            format!("a room holds at most {} keys", crate::limits::MAX_EXTRA_KEYS),
-        ));
-    }
-    let info = ExtraInfo { value, update_user: user, update_time: now.unix_ms };
-    let item = extra_json(&key, &info);
-    room.extra.insert(key, info);
-    let data = json!({"roomID": room_id, "roomExtraInfoList": [item]});
-    hub.room_event(now, app_id, room_id, "roomExtraInfoUpdate", data, Audience::All { except: Some(sid) });
-    Ok(json!({}))
+pub(crate) fn set_room_extra(
+    hub: &mut Hub,
+    now: Now,
+    sid: SessionId,
+    room_id: &str,
+    key: String,
+    value: String,
+) -> Reply {
+    Speaker::member(hub, sid, room_id)?.set_extra(hub, now, key, value)
 }
 
 /// Asks for the room's online count to be pushed soon (coalesced to one push per interval).
 pub(crate) fn mark_count(hub: &mut Hub, now: Now, app_id: u32, room_id: &str) {
     let interval = hub.cfg.count_interval;
-    let Some(room) = hub.apps.get_mut(&app_id).and_then(|a| a.rooms.get_mut(room_id)) else { return };
+    let Some(room) = hub.room_mut(app_id, room_id) else { return };
     if !room.count_pending {
         room.count_pending = true;
         hub.timers.schedule(now.at + interval, TimerKey::Count(app_id, room_id.to_owned()));
@@ -299,15 +212,15 @@ pub(crate) fn mark_count(hub: &mut Hub, now: Now, app_id: u32, room_id: &str) {
 
 /// Pushes `roomOnlineUserCountUpdate` to every member when the count changed.
 pub(crate) fn push_count(hub: &mut Hub, app_id: u32, room_id: &str) {
-    let Some(room) = hub.apps.get_mut(&app_id).and_then(|a| a.rooms.get_mut(room_id)) else { return };
+    let Some(room) = hub.room_mut(app_id, room_id) else { return };
     room.count_pending = false;
-    if room.members.len() == room.count_sent {
+    if room.member_count() == room.count_sent {
         return;
     }
-    room.count_sent = room.members.len();
+    room.count_sent = room.member_count();
     let frame: std::sync::Arc<str> =
         wire::push("roomOnlineUserCountUpdate", None, json!({"roomID": room_id, "count": room.count_sent})).into();
-    let members: Vec<u64> = room.members.iter().copied().collect();
+    let members: Vec<SessionId> = room.members().collect();
     for sid in members {
         hub.send_session(sid, frame.clone());
     }

@@ -4,15 +4,17 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
+use crate::ids::{ConnId, SessionId};
+
 /// What a deadline is for.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TimerKey {
     /// A connection's heartbeat deadline.
-    Heartbeat(u64),
+    Heartbeat(ConnId),
     /// A detached session's resume grace period.
-    Grace(u64),
+    Grace(SessionId),
     /// A session's next token event (warning or expiry) in one room.
-    Token(u64, String),
+    Token(SessionId, String),
     /// A room's coalesced online-count push.
     Count(u32, String),
     /// Pruning of old room events.
@@ -102,11 +104,11 @@ mod tests {
         let t0 = Instant::now();
         let mut t = Timers::default();
         t.schedule(t0 + Duration::from_secs(2), TimerKey::Prune);
-        t.schedule(t0 + Duration::from_secs(1), TimerKey::Heartbeat(1));
+        t.schedule(t0 + Duration::from_secs(1), TimerKey::Heartbeat(ConnId(1)));
         assert_eq!(t.next(), Some(t0 + Duration::from_secs(1)));
         assert_eq!(
             t.due(t0 + Duration::from_millis(1500)),
-            vec![(t0 + Duration::from_secs(1), TimerKey::Heartbeat(1))]
+            vec![(t0 + Duration::from_secs(1), TimerKey::Heartbeat(ConnId(1)))]
         );
         assert_eq!(t.next(), Some(t0 + Duration::from_secs(2)));
     }

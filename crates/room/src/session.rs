@@ -1,0 +1,140 @@
+//! `Session` (one user logged into rooms of one app) and `Sessions`, the hub's table of them.
+//! What ties a session to its connection, its rooms and its app's user map is kept by the
+//! hub's methods in `membership.rs`; the streams it owns are indexed by its app's `Streams`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use duet_token::Grant;
+
+use crate::error::{ErrorCode, Refusal};
+use crate::ids::{ConnId, SessionId};
+use crate::wire::User;
+
+/// A session's place in one room.
+pub(crate) struct Membership {
+    /// It asked for `roomUserUpdate` pushes.
+    pub user_update: bool,
+    /// What its token allows in this room.
+    pub grant: Grant,
+    /// When its token expires (unix seconds).
+    pub token_expire: i64,
+    /// `tokenWillExpire` was pushed for the current token.
+    pub warned: bool,
+}
+
+/// One user logged into rooms of one app.
+pub(crate) struct Session {
+    pub app_id: u32,
+    pub user: User,
+    /// The connection it is attached to; none while it waits for a resume.
+    pub conn: Option<ConnId>,
+    pub multi_room: bool,
+    pub grace_until: Option<Instant>,
+    /// Its rooms; changed only by `Hub::join_room` and `Hub::leave_room`, which change the
+    /// rooms' member sets with them.
+    rooms: BTreeMap<String, Membership>,
+}
+
+impl Session {
+    /// A session in no room yet, attached to `conn`.
+    pub(crate) fn new(app_id: u32, user: User, conn: ConnId, multi_room: bool) -> Self {
+        Self { app_id, user, conn: Some(conn), multi_room, grace_until: None, rooms: BTreeMap::new() }
+    }
+
+    /// Its rooms, by ID.
+    pub(crate) fn rooms(&self) -> &BTreeMap<String, Membership> {
+        &self.rooms
+    }
+
+    /// The IDs of its rooms, in order.
+    pub(crate) fn room_ids(&self) -> Vec<String> {
+        self.rooms.keys().cloned().collect()
+    }
+
+    /// Its membership of `room_id`, or `not_in_room`.
+    pub(crate) fn membership(&self, room_id: &str) -> Result<&Membership, Refusal> {
+        self.rooms.get(room_id).ok_or_else(|| not_in_room(room_id))
+    }
+
+    /// Its membership of `room_id`, to renew or warn.
+    pub(crate) fn membership_mut(&mut self, room_id: &str) -> Option<&mut Membership> {
+        self.rooms.get_mut(room_id)
+    }
+
+    /// The rooms a request names: `room_id` (which must be one of its rooms), or all of them.
+    pub(crate) fn rooms_named(&self, room_id: Option<&str>) -> Result<Vec<String>, Refusal> {
+        match room_id {
+            Some(r) => self.membership(r).map(|_| vec![r.to_owned()]),
+            None => Ok(self.room_ids()),
+        }
+    }
+
+    /// Only for `Hub::join_room`.
+    pub(crate) fn enter(&mut self, room_id: String, membership: Membership) {
+        self.rooms.insert(room_id, membership);
+    }
+
+    /// Only for `Hub::leave_room`; false when it was not in the room.
+    pub(crate) fn exit(&mut self, room_id: &str) -> bool {
+        self.rooms.remove(room_id).is_some()
+    }
+}
+
+/// The refusal of a request naming a room the session is not in.
+pub(crate) fn not_in_room(room_id: &str) -> Refusal {
+    Refusal::new(ErrorCode::NotInRoom, format!("not logged into room {room_id}"))
+}
+
+/// Every session of a hub, by ID. It hands out the IDs: from [`SessionId::FIRST`] up, never one
+/// twice.
+pub(crate) struct Sessions {
+    map: HashMap<SessionId, Session>,
+    next: SessionId,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Self { map: HashMap::new(), next: SessionId::FIRST }
+    }
+}
+
+impl Sessions {
+    /// Adds a session under a new ID.
+    pub(crate) fn open(&mut self, session: Session) -> SessionId {
+        let sid = self.next;
+        self.next = sid.next();
+        self.map.insert(sid, session);
+        sid
+    }
+
+    pub(crate) fn get(&self, sid: SessionId) -> Option<&Session> {
+        self.map.get(&sid)
+    }
+
+    pub(crate) fn get_mut(&mut self, sid: SessionId) -> Option<&mut Session> {
+        self.map.get_mut(&sid)
+    }
+
+    pub(crate) fn remove(&mut self, sid: SessionId) -> Option<Session> {
+        self.map.remove(&sid)
+    }
+
+    /// The connection `sid` is attached to.
+    pub(crate) fn conn(&self, sid: SessionId) -> Option<ConnId> {
+        self.get(sid).and_then(|s| s.conn)
+    }
+
+    /// Whether `sid` exists and is in no room (a session ends with its last room).
+    pub(crate) fn is_roomless(&self, sid: SessionId) -> bool {
+        self.get(sid).is_some_and(|s| s.rooms.is_empty())
+    }
+
+    pub(crate) fn ids(&self) -> Vec<SessionId> {
+        self.map.keys().copied().collect()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+}
