@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -22,7 +22,8 @@ use duet_token::AppSecret;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::http::{AppState, Peer, error};
+use crate::http::error::HttpError;
+use crate::http::{AppState, Peer};
 use crate::store::credentials::{OrderError, TokenOrder, mint_order};
 
 const COOKIE: &str = "duet_console";
@@ -133,13 +134,10 @@ async fn page(html: &'static str) -> Response {
     (security_headers(), [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
 }
 
-async fn asset(Path(file): Path<String>) -> Response {
-    match ASSETS.iter().find(|(name, _, _)| *name == file) {
-        Some((_, mime, body)) => {
-            ([(header::CONTENT_TYPE, *mime), (header::CACHE_CONTROL, "no-cache")], *body).into_response()
-        }
-        None => error(StatusCode::NOT_FOUND, "not_found", "no such asset"),
-    }
+async fn asset(Path(file): Path<String>) -> Result<Response, HttpError> {
+    let (_, mime, body) =
+        ASSETS.iter().find(|(name, _, _)| *name == file).ok_or_else(|| HttpError::not_found("no such asset"))?;
+    Ok(([(header::CONTENT_TYPE, *mime), (header::CACHE_CONTROL, "no-cache")], *body).into_response())
 }
 
 fn cookie(headers: &HeaderMap) -> Option<String> {
@@ -151,43 +149,50 @@ fn cookie(headers: &HeaderMap) -> Option<String> {
 pub struct ConsoleUser(pub String);
 
 impl FromRequestParts<AppState> for ConsoleUser {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpError> {
+        let user = cookie(&parts.headers).and_then(|t| state.console.user(&t));
+        user.map(ConsoleUser).ok_or_else(|| HttpError::unauthorized("login_required", "log into the console"))
+    }
+}
+
+/// The JSON body of a console call. Anything not sent as JSON is refused (a cross-site form
+/// cannot send it), and so is JSON of another shape.
+struct JsonBody<T>(T);
+
+impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    /// An unreadable body keeps axum's own answer.
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let user = cookie(&parts.headers).and_then(|t| state.console.user(&t));
-        user.map(ConsoleUser).ok_or_else(|| error(StatusCode::UNAUTHORIZED, "login_required", "log into the console"))
-    }
-}
-
-/// Parses a JSON body; refuses anything not sent as JSON (a cross-site form cannot).
-fn json_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, Box<Response>> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !is_json {
-        return Err(Box::new(error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "json_required", "send application/json")));
-    }
-    serde_json::from_slice(body)
-        .map_err(|e| Box::new(error(StatusCode::BAD_REQUEST, "invalid_json", &format!("not the expected JSON: {e}"))))
-}
-
-macro_rules! body_or_respond {
-    ($headers:expr, $body:expr) => {
-        match json_body(&$headers, &$body) {
-            Ok(v) => v,
-            Err(response) => return *response,
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        let body = Bytes::from_request(req, state).await.map_err(IntoResponse::into_response)?;
+        if !is_json {
+            let refused = HttpError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "json_required", "send application/json");
+            return Err(refused.into_response());
         }
-    };
+        serde_json::from_slice(&body)
+            .map(JsonBody)
+            .map_err(|e| HttpError::invalid_json(format!("not the expected JSON: {e}")).into_response())
+    }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> anyhow::Result<T> + Send + 'static) -> Result<T, Response> {
+/// Runs registry work off the async threads; what the registry refuses is `refused`.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> anyhow::Result<T> + Send + 'static) -> Result<T, HttpError> {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(error(StatusCode::BAD_REQUEST, "refused", &format!("{e:#}"))),
-        Err(_) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the registry task failed")),
+        Ok(Err(e)) => Err(HttpError::new(StatusCode::BAD_REQUEST, "refused", format!("{e:#}"))),
+        Err(_) => Err(HttpError::internal("the registry task failed")),
     }
 }
+
+/// What a console call answers.
+type Answer = Result<Json<serde_json::Value>, HttpError>;
 
 #[derive(Deserialize)]
 struct LoginBody {
@@ -198,29 +203,24 @@ struct LoginBody {
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let b: LoginBody = body_or_respond!(headers, body);
+    JsonBody(b): JsonBody<LoginBody>,
+) -> Result<Response, HttpError> {
     if !state.console.begin_attempt(peer.ip()) {
-        return error(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", "too many login attempts; wait a minute");
+        let message = "too many login attempts; wait a minute";
+        return Err(HttpError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", message));
     }
     let registry = state.registry.clone();
     let username = b.username.clone();
-    let ok = match blocking(move || registry.check_admin(&username, &b.password)).await {
-        Ok(ok) => ok,
-        Err(r) => return r,
-    };
-    if !ok {
+    if !blocking(move || registry.check_admin(&username, &b.password)).await? {
         // The typed name is not logged: people sometimes type a password there.
         tracing::warn!(peer = %peer.ip(), "console login failed");
-        return error(StatusCode::UNAUTHORIZED, "bad_credentials", "wrong username or password");
+        return Err(HttpError::unauthorized("bad_credentials", "wrong username or password"));
     }
     state.console.succeeded(peer.ip());
     let token = state.console.create(&b.username);
     let secure = if state.tls { "; Secure" } else { "" };
     let set = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}", SESSION_TTL.as_secs());
-    ([(header::SET_COOKIE, set)], Json(json!({"username": b.username}))).into_response()
+    Ok(([(header::SET_COOKIE, set)], Json(json!({"username": b.username}))).into_response())
 }
 
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -242,7 +242,7 @@ fn domain_of(url: &str) -> String {
     }
 }
 
-async fn overview(State(state): State<AppState>, ConsoleUser(user): ConsoleUser) -> Response {
+async fn overview(State(state): State<AppState>, ConsoleUser(user): ConsoleUser) -> Answer {
     let registry = state.registry.clone();
     let apps = blocking(move || {
         let mut out = Vec::new();
@@ -252,14 +252,10 @@ async fn overview(State(state): State<AppState>, ConsoleUser(user): ConsoleUser)
         }
         Ok(out)
     })
-    .await;
-    let apps = match apps {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    .await?;
     let u = &state.urls;
     let log_url = format!("{}/httplog", u.http.as_str().trim_end_matches('/'));
-    Json(json!({
+    Ok(Json(json!({
         "user": user,
         "addresses": {
             "server": u.ws.as_str(),
@@ -270,8 +266,7 @@ async fn overview(State(state): State<AppState>, ConsoleUser(user): ConsoleUser)
             "http": u.http.as_str(),
         },
         "apps": apps,
-    }))
-    .into_response()
+    })))
 }
 
 #[derive(Deserialize)]
@@ -279,16 +274,11 @@ struct CreateBody {
     name: String,
 }
 
-async fn create_app(State(state): State<AppState>, _u: ConsoleUser, headers: HeaderMap, body: Bytes) -> Response {
-    let b: CreateBody = body_or_respond!(headers, body);
+async fn create_app(State(state): State<AppState>, _u: ConsoleUser, JsonBody(b): JsonBody<CreateBody>) -> Answer {
     let registry = state.registry.clone();
-    match blocking(move || registry.create(&b.name, crate::os::now_unix())).await {
-        Ok(app) => {
-            state.apps.invalidate(app.app_id).await;
-            Json(json!({"appID": app.app_id, "name": app.name, "serverSecret": app.secret.expose()})).into_response()
-        }
-        Err(r) => r,
-    }
+    let app = blocking(move || registry.create(&b.name, crate::os::now_unix())).await?;
+    state.apps.invalidate(app.app_id).await;
+    Ok(Json(json!({"appID": app.app_id, "name": app.name, "serverSecret": app.secret.expose()})))
 }
 
 #[derive(Deserialize)]
@@ -300,37 +290,27 @@ struct ImportBody {
     name: String,
 }
 
-async fn import_app(State(state): State<AppState>, _u: ConsoleUser, headers: HeaderMap, body: Bytes) -> Response {
-    let b: ImportBody = body_or_respond!(headers, body);
-    let Ok(secret) = AppSecret::new(&b.server_secret) else {
-        return error(StatusCode::BAD_REQUEST, "invalid_field", "serverSecret must be 32 characters");
-    };
+async fn import_app(State(state): State<AppState>, _u: ConsoleUser, JsonBody(b): JsonBody<ImportBody>) -> Answer {
+    let secret =
+        AppSecret::new(&b.server_secret).map_err(|_| HttpError::invalid_field("serverSecret must be 32 characters"))?;
     if b.app_id == 0 {
-        return error(StatusCode::BAD_REQUEST, "invalid_field", "appID must be 1 to 4294967295");
+        return Err(HttpError::invalid_field("appID must be 1 to 4294967295"));
     }
     let registry = state.registry.clone();
-    match blocking(move || registry.import(b.app_id, secret, &b.name, crate::os::now_unix())).await {
-        Ok(app) => {
-            state.apps.invalidate(app.app_id).await;
-            Json(json!({"appID": app.app_id, "name": app.name})).into_response()
-        }
-        Err(r) => r,
-    }
+    let app = blocking(move || registry.import(b.app_id, secret, &b.name, crate::os::now_unix())).await?;
+    state.apps.invalidate(app.app_id).await;
+    Ok(Json(json!({"appID": app.app_id, "name": app.name})))
 }
 
 async fn reveal_secret(
     State(state): State<AppState>,
     ConsoleUser(user): ConsoleUser,
     Path(app_id): Path<u32>,
-) -> Response {
+) -> Answer {
     let registry = state.registry.clone();
-    match blocking(move || registry.require(app_id)).await {
-        Ok(app) => {
-            tracing::info!(%user, app_id, "console: ServerSecret revealed");
-            Json(json!({"appID": app_id, "serverSecret": app.secret.expose()})).into_response()
-        }
-        Err(r) => r,
-    }
+    let app = blocking(move || registry.require(app_id)).await?;
+    tracing::info!(%user, app_id, "console: ServerSecret revealed");
+    Ok(Json(json!({"appID": app_id, "serverSecret": app.secret.expose()})))
 }
 
 #[derive(Deserialize)]
@@ -359,10 +339,8 @@ async fn mint_token(
     State(state): State<AppState>,
     _u: ConsoleUser,
     Path(app_id): Path<u32>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let b: TokenBody = body_or_respond!(headers, body);
+    JsonBody(b): JsonBody<TokenBody>,
+) -> Answer {
     let user_id = b.user_id.clone();
     let order = TokenOrder {
         user_id: b.user_id,
@@ -373,23 +351,20 @@ async fn mint_token(
         ttl: b.ttl,
     };
     let registry = state.registry.clone();
-    match blocking(move || Ok(mint_order(&registry.require(app_id)?, order))).await {
-        Ok(Ok((token, expire))) => Json(json!({"token": token, "userID": user_id, "expire": expire})).into_response(),
-        Ok(Err(OrderError::Invalid(message))) => error(StatusCode::BAD_REQUEST, "invalid_field", &message),
-        Ok(Err(OrderError::Failed(e))) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", &format!("{e:#}")),
-        Err(r) => r,
-    }
+    let minted = blocking(move || Ok(mint_order(&registry.require(app_id)?, order))).await?;
+    let (token, expire) = minted.map_err(|e| match e {
+        OrderError::Invalid(message) => HttpError::invalid_field(message),
+        OrderError::Failed(e) => HttpError::internal(format!("{e:#}")),
+    })?;
+    Ok(Json(json!({"token": token, "userID": user_id, "expire": expire})))
 }
 
-/// Rooms of an app with their users and live streams (with play URLs).
-async fn live(State(state): State<AppState>, _u: ConsoleUser, Path(app_id): Path<u32>) -> Response {
-    match state.signaling.admin(app_id, AdminRequest::RoomDetails).await {
-        Ok(mut v) => {
-            v["appID"] = json!(app_id);
-            Json(v).into_response()
-        }
-        Err(r) => error(StatusCode::INTERNAL_SERVER_ERROR, r.code.name(), &r.message),
-    }
+/// Rooms of an app with their users and live streams (with play URLs). The hub refuses only
+/// when it is not running (`internal`, 500).
+async fn live(State(state): State<AppState>, _u: ConsoleUser, Path(app_id): Path<u32>) -> Answer {
+    let mut v = state.signaling.admin(app_id, AdminRequest::RoomDetails).await?;
+    v["appID"] = json!(app_id);
+    Ok(Json(v))
 }
 
 #[derive(Deserialize)]
@@ -403,27 +378,19 @@ async fn set_webhook(
     State(state): State<AppState>,
     _u: ConsoleUser,
     Path(app_id): Path<u32>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let b: WebhookBody = body_or_respond!(headers, body);
+    JsonBody(b): JsonBody<WebhookBody>,
+) -> Answer {
     if b.url.is_empty() {
         let registry = state.registry.clone();
-        return match blocking(move || registry.clear_webhook(app_id)).await {
-            Ok(_) => Json(json!({"appID": app_id, "url": null})).into_response(),
-            Err(r) => r,
-        };
+        blocking(move || registry.clear_webhook(app_id)).await?;
+        return Ok(Json(json!({"appID": app_id, "url": null})));
     }
-    if let Err(e) = crate::webhooks::http_client::check_url(&b.url) {
-        return error(StatusCode::BAD_REQUEST, "invalid_field", &e);
-    }
+    crate::webhooks::http_client::check_url(&b.url).map_err(HttpError::invalid_field)?;
     let secret = b.secret.filter(|s| !s.is_empty()).unwrap_or_else(crate::webhooks::new_secret);
     let hook = crate::store::registry::Webhook { url: b.url.clone(), secret: secret.clone() };
     let registry = state.registry.clone();
-    match blocking(move || registry.set_webhook(app_id, &hook)).await {
-        Ok(()) => Json(json!({"appID": app_id, "url": b.url, "secret": secret})).into_response(),
-        Err(r) => r,
-    }
+    blocking(move || registry.set_webhook(app_id, &hook)).await?;
+    Ok(Json(json!({"appID": app_id, "url": b.url, "secret": secret})))
 }
 
 #[cfg(test)]

@@ -13,13 +13,14 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
 
+use axum::Json;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::http::{AppState, Peer, error};
+use crate::http::error::HttpError;
+use crate::http::{AppState, Peer};
 use crate::metrics::Metrics;
 
 /// Largest request body read.
@@ -78,8 +79,8 @@ impl LogStore {
         Self { root: data.join("logs"), used: Mutex::default(), entries: AtomicU64::new(0), refused: AtomicU64::new(0) }
     }
 
-    /// Appends the lines for one app; `Err(true)` when over today's quota.
-    fn append(&self, app_id: u32, day: i64, lines: &[u8]) -> Result<(), bool> {
+    /// Appends the lines for one app, unless that would go over today's quota.
+    fn append(&self, app_id: u32, day: i64, lines: &[u8]) -> Result<(), NotStored> {
         let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
         let dir = self.root.join(app_id.to_string());
         let path = dir.join(format!("{}.jsonl", civil_date(day)));
@@ -92,17 +93,41 @@ impl LogStore {
         };
         if today + lines.len() as u64 > DAILY_QUOTA {
             used.insert(app_id, (day, today));
-            return Err(true);
+            return Err(NotStored::OverQuota);
         }
         let written = fs::create_dir_all(&dir)
             .and_then(|()| OpenOptions::new().create(true).append(true).open(&path))
             .and_then(|mut f| f.write_all(lines));
         if let Err(e) = written {
             tracing::error!(app_id, path = %path.display(), error = %e, "cannot store uploaded logs");
-            return Err(false);
+            return Err(NotStored::Failed);
         }
         used.insert(app_id, (day, today + lines.len() as u64));
         Ok(())
+    }
+}
+
+/// Why an upload's lines were not stored.
+#[derive(Debug, PartialEq, Eq)]
+enum NotStored {
+    /// 429 `log_quota_exceeded`: the app stored [`DAILY_QUOTA`] bytes today.
+    OverQuota,
+    /// 503 `log_storage_failed`: the file could not be written (logged).
+    Failed,
+}
+
+impl From<NotStored> for HttpError {
+    fn from(e: NotStored) -> Self {
+        match e {
+            NotStored::OverQuota => HttpError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "log_quota_exceeded",
+                "this app's log quota for today is used up",
+            ),
+            NotStored::Failed => {
+                HttpError::new(StatusCode::SERVICE_UNAVAILABLE, "log_storage_failed", "cannot store the logs")
+            }
+        }
     }
 }
 
@@ -132,11 +157,6 @@ pub fn civil_date(days: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-fn refuse(store: &LogStore, status: StatusCode, code: &str, message: &str) -> Response {
-    Metrics::inc(&store.refused);
-    error(status, code, message)
-}
-
 fn clip(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
@@ -148,40 +168,42 @@ fn clip(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// `POST /httplog`.
+/// `POST /httplog`. A refused upload (a client error: too large, malformed, unknown app, over
+/// the quota) is counted; a failure of the server (registry, disk) is not.
 pub async fn upload(
     State(state): State<AppState>,
     ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     req: Request,
-) -> Response {
-    let store = state.logs.clone();
+) -> Result<Json<serde_json::Value>, HttpError> {
+    store_upload(&state, peer, req).await.inspect_err(|e| {
+        if e.status.is_client_error() {
+            Metrics::inc(&state.logs.refused);
+        }
+    })
+}
+
+async fn store_upload(
+    state: &AppState,
+    peer: std::net::SocketAddr,
+    req: Request,
+) -> Result<Json<serde_json::Value>, HttpError> {
+    let too_large = || {
+        let message = format!("a log upload is at most {MAX_BODY} bytes");
+        HttpError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", message)
+    };
+    let invalid = |message: String| HttpError::new(StatusCode::BAD_REQUEST, "invalid_log", message);
     let announced = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if announced.is_some_and(|n| n > MAX_BODY as u64) {
-        let msg = format!("a log upload is at most {MAX_BODY} bytes");
-        return refuse(&store, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", &msg);
+        return Err(too_large());
     }
-    let body = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => {
-            let msg = format!("a log upload is at most {MAX_BODY} bytes");
-            return refuse(&store, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", &msg);
-        }
-    };
-    let upload: Upload = match serde_json::from_slice(&body) {
-        Ok(u) => u,
-        Err(e) => return refuse(&store, StatusCode::BAD_REQUEST, "invalid_log", &format!("not a log upload: {e}")),
-    };
+    let body = axum::body::to_bytes(req.into_body(), MAX_BODY).await.map_err(|_| too_large())?;
+    let upload: Upload = serde_json::from_slice(&body).map_err(|e| invalid(format!("not a log upload: {e}")))?;
     if upload.entries.len() > MAX_ENTRIES {
-        let msg = format!("at most {MAX_ENTRIES} entries per upload");
-        return refuse(&store, StatusCode::BAD_REQUEST, "invalid_log", &msg);
+        return Err(invalid(format!("at most {MAX_ENTRIES} entries per upload")));
     }
     let app_id = upload.app_id;
-    match state.apps.get(app_id).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return refuse(&store, StatusCode::NOT_FOUND, "unknown_app", "no app with this AppID"),
-        Err(_) => {
-            return error(StatusCode::SERVICE_UNAVAILABLE, "registry_unavailable", "cannot read the app registry");
-        }
+    if state.apps.get(app_id).await?.is_none() {
+        return Err(HttpError::new(StatusCode::NOT_FOUND, "unknown_app", "no app with this AppID"));
     }
     let received = crate::os::now_unix_ms();
     let field = |v: &Option<String>| v.as_deref().map(|s| clip(s, MAX_FIELD).to_owned());
@@ -208,20 +230,10 @@ pub async fn upload(
     }
     let count = upload.entries.len() as u64;
     let day = (received / 86_400_000) as i64;
-    let writer = store.clone();
-    match tokio::task::spawn_blocking(move || writer.append(app_id, day, &lines)).await {
-        Ok(Ok(())) => {
-            store.entries.fetch_add(count, std::sync::atomic::Ordering::Relaxed);
-            (StatusCode::OK, axum::Json(json!({"stored": count}))).into_response()
-        }
-        Ok(Err(true)) => refuse(
-            &store,
-            StatusCode::TOO_MANY_REQUESTS,
-            "log_quota_exceeded",
-            "this app's log quota for today is used up",
-        ),
-        _ => error(StatusCode::SERVICE_UNAVAILABLE, "log_storage_failed", "cannot store the logs"),
-    }
+    let writer = state.logs.clone();
+    tokio::task::spawn_blocking(move || writer.append(app_id, day, &lines)).await.unwrap_or(Err(NotStored::Failed))?;
+    state.logs.entries.fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+    Ok(Json(json!({"stored": count})))
 }
 
 #[cfg(test)]
@@ -253,7 +265,7 @@ mod tests {
         store.append(7, 100, b"{}\n").unwrap();
         assert!(!old.exists(), "days beyond KEEP_DAYS are deleted");
         let big = vec![b'x'; DAILY_QUOTA as usize];
-        assert_eq!(store.append(7, 100, &big), Err(true));
+        assert_eq!(store.append(7, 100, &big), Err(NotStored::OverQuota));
         assert_eq!(store.append(8, 100, b"{}\n"), Ok(()), "other apps are unaffected");
         assert_eq!(store.append(7, 101, b"{}\n"), Ok(()), "a new day has a new quota");
     }

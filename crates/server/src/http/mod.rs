@@ -1,10 +1,11 @@
 //! The HTTP surface: routes and the state they share, the listeners (plain with a write
 //! deadline, TLS), the business-server API (`api`), the console and debug page (`console`) and
 //! SDK log uploads (`httplog`). `/ws` and `/live/*` route to `signaling` and `media`. Handlers
-//! stay thin and call the piece that owns the concern.
+//! stay thin, call the piece that owns the concern, and fail with [`error::HttpError`].
 
 pub mod api;
 pub mod console;
+pub mod error;
 pub mod httplog;
 pub mod tls;
 pub mod write_deadline;
@@ -13,13 +14,15 @@ use std::sync::Arc;
 
 use axum::extract::connect_info::Connected;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::serve::IncomingStream;
 use axum::{Json, Router};
 use serde_json::json;
+
+use crate::http::error::HttpError;
 
 use crate::metrics::{Metrics, Snapshot};
 use crate::store::registry::Registry;
@@ -94,7 +97,7 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(state): State<AppState>) -> Result<Response, HttpError> {
     let registry = state.registry.clone();
     let apps = tokio::task::spawn_blocking(move || registry.count()).await;
     match apps {
@@ -108,20 +111,15 @@ async fn metrics(State(state): State<AppState>) -> Response {
                 webhooks: &state.webhooks.stats,
             };
             let body = state.metrics.render(&snapshot);
-            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+            Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response())
         }
         failed => {
             tracing::error!(?failed, "metrics: cannot read the app registry");
-            error(StatusCode::SERVICE_UNAVAILABLE, "registry_unavailable", "cannot read the app registry")
+            Err(crate::store::apps::RegistryUnavailable.into())
         }
     }
 }
 
-async fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
-}
-
-/// The JSON error body every endpoint uses: `{"code": "...", "message": "..."}`.
-pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(json!({"code": code, "message": message}))).into_response()
+async fn not_found() -> HttpError {
+    HttpError::not_found("no such endpoint")
 }

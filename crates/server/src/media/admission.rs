@@ -12,26 +12,20 @@
 //! [`Signaling::admit_publish`]: crate::signaling::Signaling::admit_publish
 
 use duet_media::{Publisher, StreamKey};
-use duet_room::{PublishEnded, PublishRequest, PublisherId, Refusal};
+use duet_room::{PublishEnded, PublishRequest, PublisherId};
 use duet_token::{AppSecret, MediaUrl};
 
 use crate::media::MediaContext;
-use crate::media::auth::Refused;
-
-impl From<Refusal> for Refused {
-    fn from(r: Refusal) -> Self {
-        Refused::new(r.code.name(), r.message)
-    }
-}
+use crate::media::error::MediaRefusal;
 
 /// Admits the publish `url` grants (verified with `secret`): the right to push packets into
 /// the stream, or why not.
-pub async fn admit(ctx: &MediaContext, url: &MediaUrl, secret: &AppSecret) -> Result<Publisher, Refused> {
+pub async fn admit(ctx: &MediaContext, url: &MediaUrl, secret: &AppSecret) -> Result<Publisher, MediaRefusal> {
     let key = StreamKey { app_id: url.app_id, stream_id: url.stream_id.clone() };
     let publisher = ctx
         .hub
         .publish(key)
-        .map_err(|_| Refused::new("stream_live", format!("{} is already being published", url.stream_id)))?;
+        .map_err(|_| MediaRefusal::new("stream_live", format!("{} is already being published", url.stream_id)))?;
     let request = PublishRequest {
         app_id: url.app_id,
         stream_id: url.stream_id.clone(),

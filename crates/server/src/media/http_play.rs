@@ -10,68 +10,47 @@
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use duet_media::{StreamKey, flv_header};
 use duet_token::{MediaFormat, MediaUrl};
 use futures_util::stream;
 
 use crate::http::AppState;
-use crate::media::auth::Refused;
+use crate::http::error::HttpError;
+use crate::media::error::MediaRefusal;
 
-fn refusal(state: &AppState, status: StatusCode, r: &Refused) -> Response {
-    state.media.refuse("http-flv", "play", r);
-    let mut res = crate::http::error(status, r.code, &r.message);
-    res.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    res
-}
-
-/// The HTTP status of a refused play request.
-fn status(code: &str) -> StatusCode {
-    match code {
-        "not_found" | "unknown_app" | "stream_not_found" => StatusCode::NOT_FOUND,
-        "bad_stream_id" => StatusCode::BAD_REQUEST,
-        "url_missing" => StatusCode::UNAUTHORIZED,
-        "stream_not_ready" => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::FORBIDDEN,
-    }
-}
-
-/// `GET /live/{app}/{file}`.
+/// `GET /live/{app}/{file}`. A refusal is logged and counted, and readable cross-origin.
 pub async fn play(
     State(state): State<AppState>,
     Path((app, file)): Path<(String, String)>,
     RawQuery(query): RawQuery,
-) -> Response {
-    let refuse = |r: Refused| refusal(&state, status(r.code), &r);
-    let (unverified, format) = match MediaUrl::from_http(&app, &file, query.as_deref().unwrap_or_default()) {
-        Ok(found) => found,
-        Err(e) => return refuse(e.into()),
-    };
-    let Some(secret) = state.media.secret(unverified.app_id()).await else {
-        return refuse(Refused::new("unknown_app", "no such app"));
-    };
-    let url = match unverified.verify(&secret, crate::os::now_unix() as u64) {
-        Ok(url) => url,
-        Err(e) => return refuse(e.into()),
-    };
+) -> Result<Response, HttpError> {
+    open(&state, &app, &file, query.as_deref().unwrap_or_default()).await.map_err(|r| {
+        state.media.refuse("http-flv", "play", &r);
+        HttpError::from(r).with_cors()
+    })
+}
+
+async fn open(state: &AppState, app: &str, file: &str, query: &str) -> Result<Response, MediaRefusal> {
+    let (unverified, format) = MediaUrl::from_http(app, file, query)?;
+    let secret =
+        state.media.secret(unverified.app_id()).await.ok_or_else(|| MediaRefusal::new("unknown_app", "no such app"))?;
+    let url = unverified.verify(&secret, crate::os::now_unix() as u64)?;
     let (app_id, stream_id) = (url.app_id, url.stream_id);
-    let Some(sub) = state.media.hub.subscribe(&StreamKey { app_id, stream_id }) else {
-        return refuse(Refused::new("stream_not_found", "the stream is not live"));
-    };
+    let sub = state
+        .media
+        .hub
+        .subscribe(&StreamKey { app_id, stream_id })
+        .ok_or_else(|| MediaRefusal::new("stream_not_found", "the stream is not live"))?;
     if format == MediaFormat::Fmp4 {
-        return match fmp4_response(sub).await {
-            Some(response) => response,
-            None => refuse(Refused::new(
-                "stream_not_ready",
-                "the stream has sent no H.264/AAC configuration yet; try again",
-            )),
-        };
+        let not_ready = "the stream has sent no H.264/AAC configuration yet; try again";
+        return fmp4_response(sub).await.ok_or_else(|| MediaRefusal::new("stream_not_ready", not_ready));
     }
     let (audio, video) = sub.tracks();
     let header = flv_header(audio || !video, video || !audio);
     let body = stream::once(async move { Ok::<_, std::io::Error>(header) }).chain_packets(sub);
-    (
+    Ok((
         [
             (header::CONTENT_TYPE, "video/x-flv"),
             (header::CACHE_CONTROL, "no-cache"),
@@ -79,7 +58,7 @@ pub async fn play(
         ],
         Body::from_stream(body),
     )
-        .into_response()
+        .into_response())
 }
 
 trait ChainPackets {

@@ -1,10 +1,11 @@
 //! The media edge: everything that moves audio and video in and out of the node's live-stream
 //! hub (`duet_media::Hub`). `rtmp` drives RTMP connections (publish and play), `http_play`
-//! serves HTTP-FLV and fMP4, `auth` checks signed media URLs, `relay` pushes live streams to
-//! external RTMP URLs with `duet_client::rtmp`.
+//! serves HTTP-FLV and fMP4, `admission` admits publishers, `error` says why a request was
+//! refused or a connection ended, `relay` pushes live streams to external RTMP URLs with
+//! `duet_client::rtmp`.
 
 pub mod admission;
-pub mod auth;
+pub mod error;
 pub mod http_play;
 pub mod relay;
 pub mod rtmp;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use duet_media::Hub as MediaHub;
 use duet_token::AppSecret;
 
-use crate::media::auth::Refused;
+use crate::media::error::MediaRefusal;
 use crate::metrics::Metrics;
 use crate::signaling::Signaling;
 use crate::store::apps::Apps;
@@ -39,7 +40,7 @@ impl MediaContext {
     }
 
     /// Logs and counts a refused media request.
-    pub fn refuse(&self, peer: &str, what: &str, r: &Refused) {
+    pub fn refuse(&self, peer: &str, what: &str, r: &MediaRefusal) {
         Metrics::inc(&self.metrics.media_refused);
         tracing::warn!(%peer, code = r.code, "{what} refused: {}", r.message);
     }

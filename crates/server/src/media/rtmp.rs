@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use crate::media::auth::Refused;
+use crate::media::error::{MediaRefusal, RtmpEnd};
 use crate::media::{MediaContext, admission};
 use crate::metrics::Metrics;
 
@@ -34,9 +34,7 @@ pub async fn serve(listener: TcpListener, ctx: MediaContext, config: SessionConf
                     let ctx = ctx.clone();
                     tokio::spawn(async move {
                         let _ = tcp.set_nodelay(true);
-                        if let Err(reason) = connection(tcp, peer, &ctx, config).await {
-                            tracing::info!(%peer, "RTMP connection closed: {reason}");
-                        }
+                        connection(tcp, peer, &ctx, config).await;
                     });
                 }
                 Err(e) => {
@@ -64,12 +62,9 @@ struct Conn<'a> {
     role: Role,
 }
 
-async fn connection(
-    mut tcp: TcpStream,
-    peer: SocketAddr,
-    ctx: &MediaContext,
-    config: SessionConfig,
-) -> Result<(), String> {
+/// Runs one connection to its end, which is counted (a refusal) and logged before the socket
+/// closes.
+async fn connection(mut tcp: TcpStream, peer: SocketAddr, ctx: &MediaContext, config: SessionConfig) {
     let random = crate::os::random::<{ handshake::PACKET }>();
     let mut c = Conn {
         ctx,
@@ -79,11 +74,16 @@ async fn connection(
         app_name: String::new(),
         role: Role::None,
     };
-    let result = c.run(&mut tcp).await;
+    let Err(end) = c.run(&mut tcp).await;
     if let Role::Publishing(p) = std::mem::replace(&mut c.role, Role::None) {
         admission::end(ctx, p).await;
     }
-    result
+    if end.is_refusal() {
+        Metrics::inc(&ctx.metrics.media_refused);
+    }
+    if !matches!(end, RtmpEnd::PeerClosed) {
+        tracing::info!(%peer, "RTMP connection closed: {end}");
+    }
 }
 
 /// The clock the sessions are given (tokio's, so paused-time tests could drive it too).
@@ -99,20 +99,21 @@ async fn sleep_until(deadline: Option<std::time::Instant>) {
 }
 
 impl Conn<'_> {
-    async fn run(&mut self, tcp: &mut TcpStream) -> Result<(), String> {
+    /// Drives the connection until it ends, and says why.
+    async fn run(&mut self, tcp: &mut TcpStream) -> Result<std::convert::Infallible, RtmpEnd> {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             self.flush(tcp).await?;
             if self.session.should_close() {
-                return Err("closed after a refusal".into());
+                return Err(RtmpEnd::Refused);
             }
             tokio::select! {
                 read = tcp.read(&mut buf) => {
-                    let n = read.map_err(|e| format!("read failed: {e}"))?;
+                    let n = read.map_err(RtmpEnd::ReadFailed)?;
                     if n == 0 {
-                        return Ok(());
+                        return Err(RtmpEnd::PeerClosed);
                     }
-                    self.session.handle_bytes(now(), &buf[..n]).map_err(|e| self.protocol_error(e))?;
+                    self.session.handle_bytes(now(), &buf[..n]).map_err(RtmpEnd::Protocol)?;
                     self.drain().await?;
                 }
                 happening = role_event(&mut self.role) => match happening {
@@ -126,7 +127,7 @@ impl Conn<'_> {
                         self.role = Role::None;
                         self.session.end_play();
                     }
-                    RoleEvent::Cut => return Err("its publishing session ended".into()),
+                    RoleEvent::Cut => return Err(RtmpEnd::Cut),
                 },
                 () = sleep_until(self.session.poll_timeout()) => {
                     self.session.handle_timeout(now());
@@ -137,25 +138,17 @@ impl Conn<'_> {
     }
 
     /// Handles every event the session has; a deadline that passed ends the connection.
-    async fn drain(&mut self) -> Result<(), String> {
-        while let Some(event) = self.session.poll_event().map_err(|e| self.protocol_error(e))? {
+    async fn drain(&mut self) -> Result<(), RtmpEnd> {
+        while let Some(event) = self.session.poll_event().map_err(RtmpEnd::Protocol)? {
             if let Event::TimedOut(why) = event {
-                if why.is_refusal() {
-                    Metrics::inc(&self.ctx.metrics.media_refused);
-                }
-                return Err(why.to_string());
+                return Err(RtmpEnd::TimedOut(why));
             }
             self.handle(event).await;
         }
         Ok(())
     }
 
-    fn protocol_error(&self, e: duet_rtmp::RtmpError) -> String {
-        Metrics::inc(&self.ctx.metrics.media_refused);
-        format!("protocol error: {e}")
-    }
-
-    async fn flush(&mut self, tcp: &mut TcpStream) -> Result<(), String> {
+    async fn flush(&mut self, tcp: &mut TcpStream) -> Result<(), RtmpEnd> {
         let out = self.session.take_output();
         if out.is_empty() { Ok(()) } else { write(tcp, &out).await }
     }
@@ -175,7 +168,7 @@ impl Conn<'_> {
                         self.session.accept_connect();
                     }
                     None => {
-                        let r = Refused::new("unknown_app", format!("no app `{app}`"));
+                        let r = MediaRefusal::new("unknown_app", format!("no app `{app}`"));
                         self.ctx.refuse(&self.peer, "connect", &r);
                         self.session.reject_connect("unknown app");
                     }
@@ -208,7 +201,7 @@ impl Conn<'_> {
                 Ok((app_id, _, v)) => {
                     match self.ctx.hub.subscribe(&StreamKey { app_id, stream_id: v.stream_id.clone() }) {
                         None => {
-                            let r = Refused::new("stream_not_found", format!("{} is not live", v.stream_id));
+                            let r = MediaRefusal::new("stream_not_found", format!("{} is not live", v.stream_id));
                             self.ctx.refuse(&self.peer, "play", &r);
                             self.session.reject_play("NetStream.Play.StreamNotFound", &r.message);
                         }
@@ -239,8 +232,8 @@ impl Conn<'_> {
         }
     }
 
-    fn verify(&self, name: &str, action: MediaAction) -> Result<(u32, AppSecret, MediaUrl), Refused> {
-        let (app_id, secret) = self.app.clone().ok_or_else(|| Refused::new("unknown_app", "no connect"))?;
+    fn verify(&self, name: &str, action: MediaAction) -> Result<(u32, AppSecret, MediaUrl), MediaRefusal> {
+        let (app_id, secret) = self.app.clone().ok_or_else(|| MediaRefusal::new("unknown_app", "no connect"))?;
         let url = MediaUrl::from_rtmp(&self.app_name, name, action)?.verify(&secret, crate::os::now_unix() as u64)?;
         Ok((app_id, secret, url))
     }
@@ -248,7 +241,7 @@ impl Conn<'_> {
 
 /// Writes packets with as few system calls as the socket allows (vectored writes); returns
 /// the bytes written.
-async fn write_batch(tcp: &mut TcpStream, batch: &[bytes::Bytes]) -> Result<usize, String> {
+async fn write_batch(tcp: &mut TcpStream, batch: &[bytes::Bytes]) -> Result<usize, RtmpEnd> {
     let total: usize = batch.iter().map(|b| b.len()).sum();
     let all = async {
         let (mut index, mut offset) = (0, 0);
@@ -274,18 +267,18 @@ async fn write_batch(tcp: &mut TcpStream, batch: &[bytes::Bytes]) -> Result<usiz
         }
         Ok::<(), std::io::Error>(())
     };
-    match tokio::time::timeout(WRITE_TIMEOUT, all).await {
-        Ok(Ok(())) => Ok(total),
-        Ok(Err(e)) => Err(format!("write failed: {e}")),
-        Err(_) => Err("peer stopped reading".into()),
-    }
+    within_write_timeout(all).await.map(|()| total)
 }
 
-async fn write(tcp: &mut TcpStream, bytes: &[u8]) -> Result<(), String> {
-    match tokio::time::timeout(WRITE_TIMEOUT, tcp.write_all(bytes)).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("write failed: {e}")),
-        Err(_) => Err("peer stopped reading".into()),
+async fn write(tcp: &mut TcpStream, bytes: &[u8]) -> Result<(), RtmpEnd> {
+    within_write_timeout(tcp.write_all(bytes)).await
+}
+
+/// A write that fails, or takes longer than [`WRITE_TIMEOUT`], ends the connection.
+async fn within_write_timeout(write: impl Future<Output = std::io::Result<()>>) -> Result<(), RtmpEnd> {
+    match tokio::time::timeout(WRITE_TIMEOUT, write).await {
+        Ok(result) => result.map_err(RtmpEnd::WriteFailed),
+        Err(_) => Err(RtmpEnd::StoppedReading),
     }
 }
 

@@ -8,10 +8,10 @@ use std::sync::Mutex;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
-use axum::response::Response;
 use duet_token::ApiRequest;
 
-use crate::http::{AppState, error};
+use crate::http::AppState;
+use crate::http::error::HttpError;
 use crate::store::registry::App;
 
 /// How far a request's timestamp may be from the server's clock, in seconds.
@@ -36,8 +36,9 @@ struct NonceSet {
 }
 
 impl Nonces {
-    /// Records a nonce; false when it was used already (or the set is full).
-    fn first_use(&self, app_id: u32, nonce: &str, now: i64) -> Result<(), (&'static str, &'static str)> {
+    /// Records a nonce; `auth_nonce_reused` when it was used already, `rate_limited` when the
+    /// app's set is full.
+    fn first_use(&self, app_id: u32, nonce: &str, now: i64) -> Result<(), HttpError> {
         let mut set = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         // A nonce only needs remembering while its timestamp could still pass the window check.
         while set.order.front().is_some_and(|(at, _, _)| *at < now - 2 * WINDOW_SECS) {
@@ -52,10 +53,14 @@ impl Nonces {
             }
         }
         if set.seen.contains(&(app_id, nonce.to_owned())) {
-            return Err(("auth_nonce_reused", "this nonce was used already; send a fresh one per request"));
+            return Err(HttpError::unauthorized(
+                "auth_nonce_reused",
+                "this nonce was used already; send a fresh one per request",
+            ));
         }
         if set.per_app.get(&app_id).is_some_and(|&c| c >= MAX_NONCES_PER_APP) {
-            return Err(("rate_limited", "too many requests for this app; try again shortly"));
+            let message = "too many requests for this app; try again shortly";
+            return Err(HttpError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message));
         }
         *set.per_app.entry(app_id).or_default() += 1;
         set.seen.insert((app_id, nonce.to_owned()));
@@ -72,76 +77,64 @@ pub struct Signed {
     pub body: Bytes,
 }
 
-fn unauthorized(code: &str, message: &str) -> Response {
-    error(StatusCode::UNAUTHORIZED, code, message)
-}
-
 fn valid_nonce(n: &str) -> bool {
     (8..=64).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl FromRequest<AppState> for Signed {
-    type Rejection = Response;
+    type Rejection = HttpError;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, HttpError> {
         let (parts, body) = req.into_parts();
         let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let (Some(app_id), Some(timestamp), Some(nonce), Some(signature)) =
             (header("x-duet-appid"), header("x-duet-timestamp"), header("x-duet-nonce"), header("x-duet-signature"))
         else {
-            return Err(unauthorized(
+            return Err(HttpError::unauthorized(
                 "auth_missing",
                 "send X-Duet-AppID, X-Duet-Timestamp, X-Duet-Nonce and X-Duet-Signature (docs/http-api.md)",
             ));
         };
         let Ok(app_id) = app_id.parse::<u32>() else {
-            return Err(unauthorized("auth_malformed", "X-Duet-AppID is not an AppID"));
+            return Err(HttpError::unauthorized("auth_malformed", "X-Duet-AppID is not an AppID"));
         };
         let Ok(timestamp) = timestamp.parse::<i64>() else {
-            return Err(unauthorized("auth_malformed", "X-Duet-Timestamp is not unix seconds"));
+            return Err(HttpError::unauthorized("auth_malformed", "X-Duet-Timestamp is not unix seconds"));
         };
         if !valid_nonce(&nonce) {
-            return Err(unauthorized("auth_malformed", "X-Duet-Nonce must be 8-64 characters of [A-Za-z0-9_-]"));
+            return Err(HttpError::unauthorized(
+                "auth_malformed",
+                "X-Duet-Nonce must be 8-64 characters of [A-Za-z0-9_-]",
+            ));
         }
         let now = crate::os::now_unix();
         if now.abs_diff(timestamp) > WINDOW_SECS as u64 {
-            return Err(unauthorized(
+            return Err(HttpError::unauthorized(
                 "auth_stale_timestamp",
-                &format!("X-Duet-Timestamp is more than {WINDOW_SECS} s from the server's clock ({now})"),
+                format!("X-Duet-Timestamp is more than {WINDOW_SECS} s from the server's clock ({now})"),
             ));
         }
         let method = parts.method.as_str().to_owned();
         let path = parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned());
         let announced = header("content-length").and_then(|v| v.parse::<u64>().ok());
+        let too_large =
+            || HttpError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "a request body is at most 64 KiB");
         if announced.is_some_and(|n| n > MAX_BODY as u64) {
-            return Err(error(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "a request body is at most 64 KiB"));
+            return Err(too_large());
         }
-        let body = axum::body::to_bytes(body, MAX_BODY)
-            .await
-            .map_err(|_| error(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "a request body is at most 64 KiB"))?;
-        let app = match state.apps.get(app_id).await {
-            Ok(Some(app)) => app,
-            Ok(None) => return Err(unauthorized("unknown_app", "no app with this AppID")),
-            Err(_) => {
-                return Err(error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "registry_unavailable",
-                    "cannot read the app registry",
-                ));
-            }
+        let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| too_large())?;
+        let Some(app) = state.apps.get(app_id).await? else {
+            return Err(HttpError::unauthorized("unknown_app", "no app with this AppID"));
         };
         let signed = ApiRequest { app_id, timestamp, nonce: &nonce, method: &method, path: &path, body: &body };
         if !signed.verify(&app.secret, &signature) {
             tracing::info!(app_id, %method, %path, "api request refused: bad signature");
-            return Err(unauthorized(
+            return Err(HttpError::unauthorized(
                 "auth_bad_signature",
                 "the signature does not match (docs/http-api.md shows how to sign)",
             ));
         }
-        if let Err((code, message)) = state.nonces.first_use(app_id, &nonce, now) {
-            let status = if code == "rate_limited" { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::UNAUTHORIZED };
-            return Err(error(status, code, message));
-        }
+        state.nonces.first_use(app_id, &nonce, now)?;
         Ok(Self { app, body })
     }
 }
@@ -154,7 +147,7 @@ mod tests {
     fn nonces_are_single_use_per_app_and_forgotten_after_the_window() {
         let n = Nonces::default();
         assert!(n.first_use(1, "abcdefgh", 1000).is_ok());
-        assert_eq!(n.first_use(1, "abcdefgh", 1001).unwrap_err().0, "auth_nonce_reused");
+        assert_eq!(n.first_use(1, "abcdefgh", 1001).unwrap_err().code, "auth_nonce_reused");
         assert!(n.first_use(2, "abcdefgh", 1001).is_ok(), "nonces are per app");
         assert!(n.first_use(1, "abcdefgh", 1000 + 2 * WINDOW_SECS + 1).is_ok(), "long expired");
     }

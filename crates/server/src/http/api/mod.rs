@@ -4,25 +4,23 @@
 //! (`duet_room::admin`). docs/http-api.md documents every call; `/api/v1/openapi.json`
 //! describes them.
 
-// Handlers answer with a `Response` on every path; its size does not matter here.
-#![allow(clippy::result_large_err)]
-
 pub mod auth;
 
 use crate::store::credentials::{OrderError, TokenOrder, mint_order};
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use duet_room::admin::{AdminRequest, MAX_PAGE};
-use duet_room::{ErrorCode, Refusal, limits};
+use duet_room::{Refusal, limits};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use self::auth::Signed;
-use crate::http::{AppState, error};
+use crate::http::AppState;
+use crate::http::error::HttpError;
 
 /// The `/api/v1` routes.
 pub fn routes() -> Router<AppState> {
@@ -45,53 +43,30 @@ async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], include_str!("openapi.json")).into_response()
 }
 
-/// A refusal as an HTTP error: the code's name, with a status that says whose fault it is.
-fn refused(r: &Refusal) -> Response {
-    let status = match r.code {
-        ErrorCode::RoomNotFound | ErrorCode::UserNotFound | ErrorCode::StreamNotFound => StatusCode::NOT_FOUND,
-        ErrorCode::TooManyKeys => StatusCode::CONFLICT,
-        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    error(status, r.code.name(), &r.message)
-}
-
-fn invalid(message: impl Into<String>) -> Response {
-    error(StatusCode::BAD_REQUEST, "invalid_field", &message.into())
-}
+/// What a handler answers.
+type Answer = Result<Json<Value>, HttpError>;
 
 /// Parses a JSON body into `T` (unknown fields are refused).
-fn parse<T: DeserializeOwned>(signed: &Signed) -> Result<T, Response> {
+fn parse<T: DeserializeOwned>(signed: &Signed) -> Result<T, HttpError> {
     serde_json::from_slice(&signed.body)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, "invalid_json", &format!("the body is not the expected JSON: {e}")))
+        .map_err(|e| HttpError::invalid_json(format!("the body is not the expected JSON: {e}")))
 }
 
-fn check(result: Result<(), Refusal>) -> Result<(), Response> {
-    result.map_err(|r| invalid(r.message))
+/// A field that breaks its limits is `invalid_field`, whatever the room crate calls it.
+fn check(result: Result<(), Refusal>) -> Result<(), HttpError> {
+    result.map_err(|r| HttpError::invalid_field(r.message))
 }
 
-async fn run(state: &AppState, signed: &Signed, request: AdminRequest) -> Response {
-    match state.signaling.admin(signed.app.app_id, request).await {
-        Ok(v) => Json(v).into_response(),
-        Err(r) => refused(&r),
-    }
+async fn run(state: &AppState, signed: &Signed, request: AdminRequest) -> Answer {
+    Ok(Json(state.signaling.admin(signed.app.app_id, request).await?))
 }
 
-macro_rules! try_or_respond {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(response) => return response,
-        }
-    };
-}
-
-async fn list_rooms(State(state): State<AppState>, signed: Signed) -> Response {
+async fn list_rooms(State(state): State<AppState>, signed: Signed) -> Answer {
     run(&state, &signed, AdminRequest::ListRooms).await
 }
 
-async fn room(State(state): State<AppState>, Path(room_id): Path<String>, signed: Signed) -> Response {
-    try_or_respond!(check(limits::room_id(&room_id)));
+async fn room(State(state): State<AppState>, Path(room_id): Path<String>, signed: Signed) -> Answer {
+    check(limits::room_id(&room_id))?;
     run(&state, &signed, AdminRequest::Room { room_id }).await
 }
 
@@ -113,10 +88,10 @@ async fn users(
     Path(room_id): Path<String>,
     page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
     signed: Signed,
-) -> Response {
-    try_or_respond!(check(limits::room_id(&room_id)));
+) -> Answer {
+    check(limits::room_id(&room_id))?;
     let Ok(Query(page)) = page else {
-        return invalid(format!("offset and limit must be numbers; limit 1..={MAX_PAGE}"));
+        return Err(HttpError::invalid_field(format!("offset and limit must be numbers; limit 1..={MAX_PAGE}")));
     };
     run(&state, &signed, AdminRequest::Users { room_id, offset: page.offset, limit: page.limit }).await
 }
@@ -128,15 +103,15 @@ struct KickBody {
     user_id: String,
 }
 
-async fn kick(State(state): State<AppState>, Path(room_id): Path<String>, signed: Signed) -> Response {
-    try_or_respond!(check(limits::room_id(&room_id)));
-    let body: KickBody = try_or_respond!(parse(&signed));
-    try_or_respond!(check(limits::user_id(&body.user_id)));
+async fn kick(State(state): State<AppState>, Path(room_id): Path<String>, signed: Signed) -> Answer {
+    check(limits::room_id(&room_id))?;
+    let body: KickBody = parse(&signed)?;
+    check(limits::user_id(&body.user_id))?;
     run(&state, &signed, AdminRequest::Kick { room_id, user_id: body.user_id }).await
 }
 
-async fn close(State(state): State<AppState>, Path(room_id): Path<String>, signed: Signed) -> Response {
-    try_or_respond!(check(limits::room_id(&room_id)));
+async fn close(State(state): State<AppState>, Path(room_id): Path<String>, signed: Signed) -> Answer {
+    check(limits::room_id(&room_id))?;
     run(&state, &signed, AdminRequest::CloseRoom { room_id }).await
 }
 
@@ -148,10 +123,10 @@ struct MessageBody {
     barrage: bool,
 }
 
-async fn message(State(state): State<AppState>, Path(room_id): Path<String>, signed: Signed) -> Response {
-    try_or_respond!(check(limits::room_id(&room_id)));
-    let body: MessageBody = try_or_respond!(parse(&signed));
-    try_or_respond!(check(limits::text("message", &body.message, 1, limits::MAX_MESSAGE)));
+async fn message(State(state): State<AppState>, Path(room_id): Path<String>, signed: Signed) -> Answer {
+    check(limits::room_id(&room_id))?;
+    let body: MessageBody = parse(&signed)?;
+    check(limits::text("message", &body.message, 1, limits::MAX_MESSAGE))?;
     run(&state, &signed, AdminRequest::SendMessage { room_id, message: body.message, barrage: body.barrage }).await
 }
 
@@ -163,15 +138,16 @@ struct CommandBody {
     to_user_ids: Vec<String>,
 }
 
-async fn command(State(state): State<AppState>, Path(room_id): Path<String>, signed: Signed) -> Response {
-    try_or_respond!(check(limits::room_id(&room_id)));
-    let body: CommandBody = try_or_respond!(parse(&signed));
-    try_or_respond!(check(limits::text("command", &body.command, 1, limits::MAX_MESSAGE)));
+async fn command(State(state): State<AppState>, Path(room_id): Path<String>, signed: Signed) -> Answer {
+    check(limits::room_id(&room_id))?;
+    let body: CommandBody = parse(&signed)?;
+    check(limits::text("command", &body.command, 1, limits::MAX_MESSAGE))?;
     if body.to_user_ids.len() > limits::MAX_COMMAND_TARGETS {
-        return invalid(format!("toUserIDList holds at most {} userIDs", limits::MAX_COMMAND_TARGETS));
+        let most = limits::MAX_COMMAND_TARGETS;
+        return Err(HttpError::invalid_field(format!("toUserIDList holds at most {most} userIDs")));
     }
     for u in &body.to_user_ids {
-        try_or_respond!(check(limits::user_id(u)));
+        check(limits::user_id(u))?;
     }
     let request = AdminRequest::SendCommand { room_id, command: body.command, to_user_ids: body.to_user_ids };
     run(&state, &signed, request).await
@@ -184,20 +160,20 @@ struct ExtraBody {
     value: String,
 }
 
-async fn extra_info(State(state): State<AppState>, Path(room_id): Path<String>, signed: Signed) -> Response {
-    try_or_respond!(check(limits::room_id(&room_id)));
-    let body: ExtraBody = try_or_respond!(parse(&signed));
-    try_or_respond!(check(limits::text("key", &body.key, 1, limits::MAX_EXTRA_KEY)));
-    try_or_respond!(check(limits::text("value", &body.value, 0, limits::MAX_EXTRA_VALUE)));
+async fn extra_info(State(state): State<AppState>, Path(room_id): Path<String>, signed: Signed) -> Answer {
+    check(limits::room_id(&room_id))?;
+    let body: ExtraBody = parse(&signed)?;
+    check(limits::text("key", &body.key, 1, limits::MAX_EXTRA_KEY))?;
+    check(limits::text("value", &body.value, 0, limits::MAX_EXTRA_VALUE))?;
     run(&state, &signed, AdminRequest::SetRoomExtra { room_id, key: body.key, value: body.value }).await
 }
 
-async fn list_streams(State(state): State<AppState>, signed: Signed) -> Response {
+async fn list_streams(State(state): State<AppState>, signed: Signed) -> Answer {
     run(&state, &signed, AdminRequest::ListStreams).await
 }
 
-async fn stop_stream(State(state): State<AppState>, Path(stream_id): Path<String>, signed: Signed) -> Response {
-    try_or_respond!(check(limits::stream_id(&stream_id)));
+async fn stop_stream(State(state): State<AppState>, Path(stream_id): Path<String>, signed: Signed) -> Answer {
+    check(limits::stream_id(&stream_id))?;
     run(&state, &signed, AdminRequest::StopStream { stream_id }).await
 }
 
@@ -233,8 +209,8 @@ fn default_ttl() -> u32 {
     3600
 }
 
-async fn mint_token(signed: Signed) -> Response {
-    let body: TokenBody = try_or_respond!(parse(&signed));
+async fn mint_token(signed: Signed) -> Answer {
+    let body: TokenBody = parse(&signed)?;
     let privileges = body.privileges.unwrap_or(Privileges { login: true, publish: true });
     let user_id = body.user_id.clone();
     let order = TokenOrder {
@@ -245,12 +221,12 @@ async fn mint_token(signed: Signed) -> Response {
         stream_ids: body.stream_ids,
         ttl: body.ttl,
     };
-    match mint_order(&signed.app, order) {
-        Ok((token, expire)) => Json(json!({"token": token, "expire": expire, "userID": user_id})).into_response(),
-        Err(OrderError::Invalid(message)) => invalid(message),
-        Err(OrderError::Failed(e)) => {
+    let (token, expire) = mint_order(&signed.app, order).map_err(|e| match e {
+        OrderError::Invalid(message) => HttpError::invalid_field(message),
+        OrderError::Failed(e) => {
             tracing::error!(error = %e, "api: cannot mint a token");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "cannot mint a token")
+            HttpError::internal("cannot mint a token")
         }
-    }
+    })?;
+    Ok(Json(json!({"token": token, "expire": expire, "userID": user_id})))
 }

@@ -1,0 +1,126 @@
+//! The HTTP layer's error: a status, a stable code and a message, answered with the JSON body
+//! every endpoint uses, `{"code": "...", "message": "..."}`. Handlers return
+//! `Result<_, HttpError>` and use `?`.
+//!
+//! The codes and their statuses are a contract: docs/error-codes.md (HTTP, SDK log uploads,
+//! the web console, HTTP-FLV playback) and docs/http-api.md#errors (the server API). Each
+//! mapping from a lower layer's error to a status is written once, here: room refusals
+//! ([`Refusal`]), an unreadable registry ([`RegistryUnavailable`]) and refused media requests
+//! ([`MediaRefusal`]).
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use duet_room::{ErrorCode, Refusal};
+use serde_json::json;
+
+use crate::media::error::MediaRefusal;
+use crate::store::apps::RegistryUnavailable;
+
+/// A request that failed: the status, the code (`not_found`, `auth_*`, `invalid_json`,
+/// `invalid_field`, `registry_unavailable`, a room or media code, ...) and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpError {
+    /// The status.
+    pub status: StatusCode,
+    /// The stable code.
+    pub code: &'static str,
+    /// Detail for a person; may change.
+    pub message: String,
+    /// Adds `Access-Control-Allow-Origin: *` (browsers may read `/live/*` refusals).
+    cors: bool,
+}
+
+impl HttpError {
+    /// An error with this status and code.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), cors: false }
+    }
+
+    /// 400 `invalid_field`: a field or path segment breaks its limits (the message names it).
+    pub fn invalid_field(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_field", message)
+    }
+
+    /// 400 `invalid_json`: the body is not JSON of the expected shape.
+    pub fn invalid_json(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_json", message)
+    }
+
+    /// 401 with this code.
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+
+    /// 404 `not_found`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 500 `internal`.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+
+    /// The same error, readable by any origin.
+    pub fn with_cors(self) -> Self {
+        Self { cors: true, ..self }
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let mut res = (self.status, Json(json!({"code": self.code, "message": self.message}))).into_response();
+        if self.cors {
+            res.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        }
+        res
+    }
+}
+
+/// A refusal of the room hub, with a status that says whose fault it is.
+impl From<Refusal> for HttpError {
+    fn from(r: Refusal) -> Self {
+        let status = match r.code {
+            ErrorCode::RoomNotFound | ErrorCode::UserNotFound | ErrorCode::StreamNotFound => StatusCode::NOT_FOUND,
+            ErrorCode::TooManyKeys => StatusCode::CONFLICT,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Self::new(status, r.code.name(), r.message)
+    }
+}
+
+/// 503 `registry_unavailable`.
+impl From<RegistryUnavailable> for HttpError {
+    fn from(_: RegistryUnavailable) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "registry_unavailable", "cannot read the app registry")
+    }
+}
+
+/// A refused play request over HTTP ([`MediaRefusal::status`]).
+impl From<MediaRefusal> for HttpError {
+    fn from(r: MediaRefusal) -> Self {
+        Self::new(r.status(), r.code, r.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_body_is_code_and_message() {
+        let res = HttpError::not_found("no such endpoint").with_cors().into_response();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert_eq!(res.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+        let body = axum::body::to_bytes(res.into_body(), 1024).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body, json!({"code": "not_found", "message": "no such endpoint"}));
+        let res = HttpError::from(Refusal::new(ErrorCode::TooManyKeys, "full")).into_response();
+        assert_eq!(
+            (res.status(), res.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN)),
+            (StatusCode::CONFLICT, None)
+        );
+    }
+}
