@@ -435,7 +435,8 @@ mod tests {
         // (serde would read `[id, op, data]` positionally).
         assert_eq!(code(r#"[1,"ping"]"#), ErrorCode::BadFrame);
         assert_eq!(code(r#"{"id":1,"op":"play","data":["abc"]}"#), ErrorCode::InvalidField);
-        let login = r#"{"id":1,"op":"login","data":{"protocol":1,"appID":1,"roomID":"r","token":"t","user":["u","n"]}}"#;
+        let login =
+            r#"{"id":1,"op":"login","data":{"protocol":1,"appID":1,"roomID":"r","token":"t","user":["u","n"]}}"#;
         assert_eq!(code(login), ErrorCode::InvalidField);
         assert!(parse(&login.replace(r#"["u","n"]"#, r#"{"userID":"u","userName":"n"}"#)).is_ok());
         assert_eq!(code(r#"{"op":"ping"}"#), ErrorCode::BadFrame);
