@@ -7,11 +7,7 @@ use common::*;
 
 #[test]
 fn webhook_events_follow_the_call_flow() {
-    let mut w = World::new();
-    w.connect(1);
-    w.connect(2);
-    w.login(1, "room", "A");
-    w.login(2, "room", "B");
+    let mut w = World::two_in("room");
     assert_eq!(w.call(2, "publish", json!({"streamID": "b1"}))["code"], 0);
     w.media("b1", true);
     w.media("b1", false);
@@ -129,11 +125,7 @@ fn admin_lists_and_steers_rooms() {
 
 #[test]
 fn shutdown_closes_everyone_and_reports_their_logouts() {
-    let mut w = World::new();
-    w.connect(1);
-    w.connect(2);
-    w.login(1, "room", "A");
-    w.login(2, "room", "B");
+    let mut w = World::two_in("room");
     w.events.clear();
     w.hub.shutdown(w.now);
     w.drain();

@@ -7,11 +7,7 @@ use common::*;
 
 #[test]
 fn the_seeds_call_flow_publish_add_stop_delete() {
-    let mut w = World::new();
-    w.connect(1);
-    w.connect(2);
-    w.login(1, "room", "A");
-    w.login(2, "room", "B");
+    let mut w = World::two_in("room");
     w.clear();
 
     let r = w.call(2, "publish", json!({"streamID": "streamID_b", "extraInfo": "cam"}));
@@ -52,11 +48,7 @@ fn the_seeds_call_flow_publish_add_stop_delete() {
 
 #[test]
 fn media_interruptions_keep_the_reservation() {
-    let mut w = World::new();
-    w.connect(1);
-    w.connect(2);
-    w.login(1, "room", "A");
-    w.login(2, "room", "B");
+    let mut w = World::two_in("room");
     w.call(2, "publish", json!({"streamID": "s"}));
     w.media("s", true);
     w.clear();
@@ -125,11 +117,7 @@ fn external_encoders_publish_into_a_room_by_url() {
 
 #[test]
 fn a_late_end_of_an_older_connection_does_not_end_the_stream() {
-    let mut w = World::new();
-    w.connect(1);
-    w.connect(2);
-    w.login(1, "room", "A");
-    w.login(2, "room", "B");
+    let mut w = World::two_in("room");
     assert_eq!(w.call(2, "publish", json!({"streamID": "b1"}))["code"], 0);
     w.hub.admit_publish(w.now, started("b1", "B", 7)).unwrap();
     // The pusher reconnects: the new connection starts before the old one's end is reported.
@@ -149,11 +137,7 @@ fn a_late_end_of_an_older_connection_does_not_end_the_stream() {
 
 #[test]
 fn an_old_url_of_another_user_cannot_publish_into_a_reservation() {
-    let mut w = World::new();
-    w.connect(1);
-    w.connect(2);
-    w.login(1, "room", "A");
-    w.login(2, "room", "B");
+    let mut w = World::two_in("room");
     assert_eq!(w.call(1, "publish", json!({"streamID": "s"}))["code"], 0);
     // B's URL from when B held this name: refused before anything is accepted.
     let refused = w.hub.admit_publish(w.now, started("s", "B", 3)).unwrap_err();
@@ -166,11 +150,7 @@ fn an_old_url_of_another_user_cannot_publish_into_a_reservation() {
 
 #[test]
 fn relays_follow_the_publisher_and_end_with_the_stream() {
-    let mut w = World::new();
-    w.connect(1);
-    w.connect(2);
-    w.login(1, "room", "A");
-    w.login(2, "room", "B");
+    let mut w = World::two_in("room");
     assert_eq!(w.call(1, "publish", json!({"streamID": "a1"}))["code"], 0);
     let add = |url: &str| json!({"streamID": "a1", "targetURL": url});
     assert_eq!(w.call(1, "addPublishCdnUrl", add("rtmp://cdn/live/a"))["code"], 0);

@@ -164,6 +164,16 @@ impl World {
         self.now.at - Duration::from_millis(self.now.unix_ms - T0)
     }
 
+    /// A world where A (connection 1) and B (connection 2) are logged into `room`.
+    pub fn two_in(room: &str) -> Self {
+        let mut w = Self::new();
+        w.connect(1);
+        w.connect(2);
+        w.login(1, room, "A");
+        w.login(2, room, "B");
+        w
+    }
+
     pub fn disconnect(&mut self, c: u64) {
         self.hub.disconnect(self.now, ConnId(c));
         self.drain();
