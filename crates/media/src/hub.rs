@@ -384,6 +384,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn hevc_over_enhanced_rtmp_is_cached_like_avc() {
+        let hub = Arc::new(Hub::default());
+        let p = hub.publish(key("h")).unwrap();
+        // Enhanced RTMP: 0x80 | frame type << 4 | packet type, then the FourCC.
+        let start = Bytes::from_static(b"\x90hvc1\x01\x02");
+        let key_frame = Bytes::from_static(b"\x91hvc1\x00\x00\x00\x26");
+        let inter = Bytes::from_static(b"\xa1hvc1\x00\x00\x00\x02");
+        p.push(Kind::Video, 0, start.clone());
+        p.push(Kind::Video, 0, key_frame.clone());
+        p.push(Kind::Video, 40, inter.clone());
+        p.push(Kind::Video, 80, key_frame.clone());
+        p.push(Kind::Video, 120, inter.clone());
+        let mut late = hub.subscribe(&key("h")).unwrap();
+        assert_eq!(late.tracks(), (false, true));
+        let first = late.next().await.unwrap();
+        assert!(first.sequence_header && first.payload == start, "the sequence start comes first");
+        let second = late.next().await.unwrap();
+        assert_eq!((second.timestamp, second.keyframe), (80, true), "then the latest keyframe");
+        assert_eq!(late.next().await.unwrap().timestamp, 120);
+    }
+
+    #[tokio::test]
     async fn audio_only_streams_play_without_keyframes() {
         let hub = Arc::new(Hub::default());
         let p = hub.publish(key("a")).unwrap();

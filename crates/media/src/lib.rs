@@ -13,4 +13,4 @@ mod packet;
 
 pub use flv::flv_header;
 pub use hub::{AlreadyLive, Hub, MAX_GOP_PACKETS, MediaStats, Publisher, RING, StreamKey, Subscriber};
-pub use packet::{Kind, Packet};
+pub use packet::{Codec, Kind, Packet};

@@ -3,6 +3,12 @@
 //! (keyframe, decoder configuration). Each wire form a player needs is made from the payload
 //! on first use and then shared by every player of that form: RTMP chunks ([`Packet::rtmp`])
 //! and the FLV tag ([`Packet::flv`]). A stream nobody plays over RTMP is never chunked.
+//!
+//! Video and audio are understood as FLV tag bodies: the legacy layout (AVC, codec id 7; HEVC
+//! by the common codec-id-12 convention; AAC) and enhanced RTMP (a FourCC: `hvc1`, `av01`,
+//! `vp09`, `avc1`; `Opus` and others for audio), so keyframes and decoder configurations of
+//! every codec are found and cached. Duet relays any codec over RTMP and FLV; formats that
+//! repackage (fMP4) say which [`Codec`]s they serve.
 
 use std::sync::OnceLock;
 
@@ -50,6 +56,81 @@ impl Kind {
     }
 }
 
+/// The codec of an audio or video packet, as far as Duet tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    /// H.264 (legacy codec id 7, or enhanced `avc1`).
+    Avc,
+    /// H.265 (enhanced `hvc1`, or legacy codec id 12).
+    Hevc,
+    /// AV1 (enhanced `av01`).
+    Av1,
+    /// VP9 (enhanced `vp09`).
+    Vp9,
+    /// AAC (sound format 10).
+    Aac,
+    /// Opus (enhanced audio `Opus`).
+    Opus,
+    /// Anything else (metadata, MP3, an unknown FourCC): relayed as is.
+    Unknown,
+}
+
+impl Codec {
+    fn of_fourcc(fourcc: Option<&[u8]>) -> Self {
+        match fourcc {
+            Some(b"avc1") => Self::Avc,
+            Some(b"hvc1") => Self::Hevc,
+            Some(b"av01") => Self::Av1,
+            Some(b"vp09") => Self::Vp9,
+            Some(b"Opus") => Self::Opus,
+            _ => Self::Unknown,
+        }
+    }
+}
+
+/// How a video tag body starts, legacy or enhanced RTMP.
+struct VideoHeader {
+    keyframe: bool,
+    sequence_header: bool,
+    codec: Codec,
+}
+
+impl VideoHeader {
+    fn read(payload: &[u8]) -> Self {
+        let first = payload.first().copied().unwrap_or(0);
+        let frame_type = first >> 4 & 0x07;
+        if first & 0x80 != 0 {
+            // Enhanced RTMP: packet type 0 = sequence start, 1 = coded frames, 3 = coded frames
+            // without composition time; 2 (sequence end), metadata and the rest are neither.
+            let packet_type = first & 0x0f;
+            let codec = Codec::of_fourcc(payload.get(1..5));
+            let coded = matches!(packet_type, 1 | 3);
+            return Self { keyframe: frame_type == 1 && coded, sequence_header: packet_type == 0, codec };
+        }
+        // Legacy: codec id in the low nibble; AVC and the HEVC convention put a packet type
+        // (0 = sequence header) in the second byte.
+        let codec = match first & 0x0f {
+            7 => Codec::Avc,
+            12 => Codec::Hevc,
+            _ => Codec::Unknown,
+        };
+        let header = codec != Codec::Unknown && payload.get(1) == Some(&0);
+        Self { keyframe: frame_type == 1 && !header && payload.len() > 1, sequence_header: header, codec }
+    }
+}
+
+/// How an audio tag body starts: (sequence header, codec).
+fn audio_header(payload: &[u8]) -> (bool, Codec) {
+    let first = payload.first().copied().unwrap_or(0);
+    match first >> 4 {
+        // AAC: packet type 0 = sequence header.
+        10 => (payload.get(1) == Some(&0), Codec::Aac),
+        // Enhanced audio: packet type in the low nibble (0 = sequence start), then a FourCC.
+        9 => (first & 0x0f == 0, Codec::of_fourcc(payload.get(1..5))),
+        _ => (false, Codec::Unknown),
+    }
+}
+
 /// One message of a stream.
 #[derive(Debug)]
 pub struct Packet {
@@ -70,20 +151,24 @@ pub struct Packet {
 impl Packet {
     /// A packet of `payload` (shared, not copied).
     pub fn new(kind: Kind, timestamp: u32, payload: Bytes) -> Self {
-        let first = payload.first().copied().unwrap_or(0);
-        let second = payload.get(1).copied();
         let (keyframe, sequence_header) = match kind {
-            // FLV video tag: frame type in the high nibble (1 = key), codec in the low (7 = AVC);
-            // AVC packet type 0 = sequence header.
             Kind::Video => {
-                let header = first & 0x0f == 7 && second == Some(0);
-                (first >> 4 == 1 && !header, header)
+                let v = VideoHeader::read(&payload);
+                (v.keyframe, v.sequence_header)
             }
-            // Sound format 10 = AAC; AAC packet type 0 = sequence header.
-            Kind::Audio => (false, first >> 4 == 10 && second == Some(0)),
+            Kind::Audio => (false, audio_header(&payload).0),
             Kind::Metadata => (false, false),
         };
         Self { kind, timestamp, keyframe, sequence_header, payload, rtmp: OnceLock::new(), flv: OnceLock::new() }
+    }
+
+    /// The codec of an audio or video packet ([`Codec::Unknown`] for metadata).
+    pub fn codec(&self) -> Codec {
+        match self.kind {
+            Kind::Video => VideoHeader::read(&self.payload).codec,
+            Kind::Audio => audio_header(&self.payload).1,
+            Kind::Metadata => Codec::Unknown,
+        }
     }
 
     /// RTMP chunks for players: a type 0 header with the absolute timestamp (so the bytes fit
@@ -122,6 +207,49 @@ mod tests {
         assert!(!packet(Kind::Video, 0, &[0x27, 1, 0, 0, 0]).keyframe);
         assert!(packet(Kind::Audio, 0, &[0xAF, 0, 0x12, 0x10]).sequence_header);
         assert!(!packet(Kind::Audio, 0, &[0xAF, 1, 1]).sequence_header);
+    }
+
+    /// Enhanced RTMP: `[1 | frame type (3 bits) | packet type (4 bits)]`, then a FourCC.
+    fn ex_video(frame_type: u8, packet_type: u8, fourcc: &[u8; 4]) -> Vec<u8> {
+        let mut p = vec![0x80 | frame_type << 4 | packet_type];
+        p.extend_from_slice(fourcc);
+        p.extend_from_slice(&[0, 0, 0, 1, 2, 3]);
+        p
+    }
+
+    #[test]
+    fn classifies_enhanced_rtmp_and_legacy_hevc() {
+        let pk = |p: Vec<u8>| Packet::new(Kind::Video, 0, p.into());
+        for fourcc in [b"hvc1", b"av01", b"vp09"] {
+            let start = pk(ex_video(1, 0, fourcc));
+            assert!(start.sequence_header && !start.keyframe, "{fourcc:?} sequence start");
+            assert!(pk(ex_video(1, 1, fourcc)).keyframe, "{fourcc:?} coded frames, key");
+            assert!(pk(ex_video(1, 3, fourcc)).keyframe, "{fourcc:?} coded frames X, key");
+            assert!(!pk(ex_video(2, 1, fourcc)).keyframe, "{fourcc:?} inter frame");
+            let end = pk(ex_video(1, 2, fourcc));
+            assert!(!end.keyframe && !end.sequence_header, "{fourcc:?} sequence end");
+        }
+        assert_eq!(pk(ex_video(1, 1, b"hvc1")).codec(), Codec::Hevc);
+        assert_eq!(pk(ex_video(1, 1, b"av01")).codec(), Codec::Av1);
+        assert_eq!(pk(ex_video(1, 1, b"vp09")).codec(), Codec::Vp9);
+        assert_eq!(pk(ex_video(1, 1, b"avc1")).codec(), Codec::Avc);
+        assert_eq!(pk(ex_video(1, 1, b"xxxx")).codec(), Codec::Unknown);
+        // The legacy convention: codec id 12 with AVC's layout.
+        let legacy = pk(vec![0x1c, 0, 0, 0, 0, 1]);
+        assert!(legacy.sequence_header && !legacy.keyframe);
+        assert!(pk(vec![0x1c, 1, 0, 0, 0, 1]).keyframe);
+        assert!(!pk(vec![0x2c, 1, 0, 0, 0, 1]).keyframe);
+        assert_eq!(legacy.codec(), Codec::Hevc);
+        assert_eq!(pk(vec![0x17, 1, 0, 0, 0]).codec(), Codec::Avc);
+        assert!(!pk(vec![0x80]).keyframe, "a truncated header is nothing");
+        // Audio: AAC, enhanced (sound format 9) with a FourCC, and others.
+        let au = |p: Vec<u8>| Packet::new(Kind::Audio, 0, p.into());
+        assert_eq!(au(vec![0xAF, 1, 1]).codec(), Codec::Aac);
+        let mut opus = vec![0x90];
+        opus.extend_from_slice(b"Opus");
+        assert!(au(opus.clone()).sequence_header);
+        assert_eq!(au(opus).codec(), Codec::Opus);
+        assert_eq!(au(vec![0x2F, 1]).codec(), Codec::Unknown, "MP3 is relayed, not understood");
     }
 
     #[test]

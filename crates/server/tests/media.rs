@@ -291,6 +291,58 @@ async fn a_url_of_another_user_is_refused_before_the_publish_starts() {
     assert_eq!(b.push("roomStreamUpdate", WAIT).await.unwrap()["data"]["updateType"], "ADD");
 }
 
+/// HEVC over enhanced RTMP (as OBS and ffmpeg 6.1+ send it) is relayed: a player joining late
+/// over HTTP-FLV gets the sequence start and the latest keyframe first; fMP4, which Duet only
+/// packages for H.264/AAC, says so with `codec_unsupported` instead of waiting.
+#[tokio::test]
+async fn hevc_is_relayed_to_late_players_and_fmp4_refuses_it_clearly() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let target = duet_client::rtmp::Target::parse(&url(&data, &server, &["publish", "--stream-id", "hevc"])).unwrap();
+    let mut publisher = duet_client::rtmp::Conn::open(&target).await.unwrap();
+    publisher.publish(&target).await.unwrap();
+    let start: &[u8] = b"\x90hvc1\x01\x01\x60";
+    let key_frame: &[u8] = b"\x91hvc1\x00\x00\x00\x26\x01\xaf";
+    let inter: &[u8] = b"\xa1hvc1\x00\x00\x00\x02\x01\xd0";
+    publisher.send_media(9, 0, start).await.unwrap();
+    for (i, ts) in (0..6u32).map(|i| (i, i * 40)) {
+        publisher.send_media(9, ts, if i % 3 == 0 { key_frame } else { inter }).await.unwrap();
+    }
+    wait_live(&server, 1);
+    // The late player: FLV header, then the sequence start, then the keyframe at 120 ms.
+    let flv = url(&data, &server, &["play", "--stream-id", "hevc", "--format", "flv"]);
+    let mut s = TcpStream::connect(server.http).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    write!(s, "GET {} HTTP/1.1\r\nHost: x\r\n\r\n", &flv[flv.find("/live/").unwrap()..]).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let tag = |bytes: &[u8]| {
+        let mut t = vec![9];
+        t.extend_from_slice(&(bytes.len() as u32).to_be_bytes()[1..]);
+        t
+    };
+    let (want_start, want_key) = (tag(start), tag(key_frame));
+    while !(find(&got, &want_start).is_some() && find(&got, key_frame).is_some()) {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "the body ended early");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let (at_start, at_key) = (find(&got, start).unwrap(), find(&got, key_frame).unwrap());
+    assert!(at_start < at_key, "the sequence start precedes the keyframe");
+    assert!(find(&got, &want_key).is_some());
+    let key_tag = &got[at_key - 11..at_key];
+    assert_eq!(&key_tag[4..7], &[0, 0, 120], "the cached GOP starts at the latest keyframe (120 ms)");
+    // fMP4 cannot carry it: a clear refusal, not a 5 s wait and "not ready".
+    let mp4 = url(&data, &server, &["play", "--stream-id", "hevc", "--format", "mp4"]);
+    let res = get(server.http, &mp4[mp4.find("/live/").unwrap()..]);
+    assert_eq!(res.status, 406, "{}", res.body);
+    assert!(res.body.contains("codec_unsupported"), "{}", res.body);
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
 #[test]
 fn hostile_rtmp_peers_are_closed_and_others_unaffected() {
     let (_tmp, data) = data_dir();

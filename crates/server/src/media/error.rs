@@ -37,6 +37,7 @@ impl MediaRefusal {
             "bad_stream_id" => StatusCode::BAD_REQUEST,
             "url_missing" => StatusCode::UNAUTHORIZED,
             "stream_not_ready" => StatusCode::SERVICE_UNAVAILABLE,
+            "codec_unsupported" => StatusCode::NOT_ACCEPTABLE,
             _ => StatusCode::FORBIDDEN,
         }
     }

@@ -44,8 +44,7 @@ async fn open(state: &AppState, app: &str, file: &str, query: &str) -> Result<Re
         .subscribe(&StreamKey { app_id, stream_id })
         .ok_or_else(|| MediaRefusal::new("stream_not_found", "the stream is not live"))?;
     if format == MediaFormat::Fmp4 {
-        let not_ready = "the stream has sent no H.264/AAC configuration yet; try again";
-        return fmp4_response(sub).await.ok_or_else(|| MediaRefusal::new("stream_not_ready", not_ready));
+        return fmp4_response(sub).await;
     }
     let (audio, video) = sub.tracks();
     let header = flv_header(audio || !video, video || !audio);
@@ -91,15 +90,31 @@ where
 const FIRST_SAMPLE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Reads the subscriber up to its first media sample, then answers with the init segment and
-/// the fragments; `None` when no H.264 or AAC configuration came in time.
-async fn fmp4_response(mut sub: duet_media::Subscriber) -> Option<Response> {
-    use duet_media::Kind;
+/// the fragments. Refused when the stream carries a codec fMP4 is not made for here (only
+/// H.264 and AAC are), or when no configuration came in time.
+async fn fmp4_response(mut sub: duet_media::Subscriber) -> Result<Response, MediaRefusal> {
     use duet_media::fmp4::{AacConfig, AvcConfig, Fmp4Muxer, mime_type};
+    use duet_media::{Codec, Kind};
+    let not_ready =
+        || MediaRefusal::new("stream_not_ready", "the stream has sent no H.264/AAC configuration yet; try again");
     let (mut video, mut audio) = (None, None);
     let mut first = Vec::new();
     let deadline = tokio::time::Instant::now() + FIRST_SAMPLE_WAIT;
     loop {
-        let p = tokio::time::timeout_at(deadline, sub.next()).await.ok()??;
+        let p = tokio::time::timeout_at(deadline, sub.next()).await.ok().flatten().ok_or_else(not_ready)?;
+        let codec = p.codec();
+        let served = match p.kind {
+            Kind::Video => codec == Codec::Avc,
+            Kind::Audio => codec == Codec::Aac,
+            Kind::Metadata => true,
+        };
+        if !served {
+            let message = format!(
+                "fMP4 playback serves H.264 and AAC; this stream's {} is {codec:?}: play it over RTMP or HTTP-FLV",
+                if p.kind == Kind::Video { "video" } else { "audio" },
+            );
+            return Err(MediaRefusal::new("codec_unsupported", message));
+        }
         let payload = &p.payload[..];
         match p.kind {
             Kind::Video if p.sequence_header => video = AvcConfig::from_sequence_header(payload),
@@ -112,7 +127,7 @@ async fn fmp4_response(mut sub: duet_media::Subscriber) -> Option<Response> {
         }
     }
     if video.is_none() && audio.is_none() {
-        return None;
+        return Err(not_ready());
     }
     let mime = mime_type(video.as_ref(), audio.as_ref());
     let mut muxer = Fmp4Muxer::new(video, audio);
@@ -132,7 +147,7 @@ async fn fmp4_response(mut sub: duet_media::Subscriber) -> Option<Response> {
     });
     use futures_util::StreamExt;
     let body = stream::iter(head.into_iter().map(Ok)).chain(tags);
-    Some(
+    Ok(
         (
             [
                 (header::CONTENT_TYPE, mime),
