@@ -1,7 +1,8 @@
 //! `Hub`: the live streams of one node, keyed by (AppID, streamID). A [`Publisher`] pushes
 //! packets; each [`Subscriber`] starts at the latest keyframe (metadata and sequence headers
 //! first) and then follows live packets through a bounded ring shared by all players. A player
-//! that falls behind the ring skips to the next keyframe; the publisher never waits.
+//! that falls behind the ring skips to the next keyframe; the publisher never waits. The same
+//! owner publishing a live stream again takes it over without ending it for its players.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -41,6 +42,9 @@ pub struct MediaStats {
     pub players: AtomicU64,
 }
 
+/// A taking-over publisher's first frame follows the last one players got by this much.
+const TAKEOVER_GAP_MS: u32 = 40;
+
 #[derive(Default)]
 struct Cache {
     metadata: Option<Arc<Packet>>,
@@ -52,16 +56,47 @@ struct Cache {
     has_audio: bool,
 }
 
+/// One live stream: its cache, the ring its players follow, and which publisher feeds it.
+/// A stream outlives a publisher that is taken over (the same user publishing again): its
+/// players stay, and the new publisher's timestamps continue where the old one's stopped.
 struct Live {
-    cache: Mutex<Cache>,
-    ring: broadcast::Sender<Arc<Packet>>,
-    cut: Notify,
+    state: Mutex<LiveState>,
+}
+
+struct LiveState {
+    cache: Cache,
+    /// `None` once the stream ended: players then see the end.
+    ring: Option<broadcast::Sender<Arc<Packet>>>,
+    /// The user the publish URL named (empty: anonymous, never taken over), and its expiry.
+    owner: String,
+    expire: u64,
+    /// The publisher feeding the stream now, and how to ask it to stop.
+    publisher: u64,
+    cut: Arc<Notify>,
+    /// The last audio/video timestamp players got, and the current publisher's offset to it.
+    last_timestamp: Option<u32>,
+    offset: Option<u32>,
+}
+
+impl LiveState {
+    /// The timestamp players see for a publisher's `timestamp`: as published for the first
+    /// publisher, shifted to continue the stream for one that took over.
+    fn rebase(&mut self, timestamp: u32) -> u32 {
+        let last = self.last_timestamp;
+        let offset = *self.offset.get_or_insert_with(|| match last {
+            Some(last) => last.wrapping_add(TAKEOVER_GAP_MS).wrapping_sub(timestamp),
+            None => 0,
+        });
+        let out = timestamp.wrapping_add(offset);
+        self.last_timestamp = Some(out);
+        out
+    }
 }
 
 impl Live {
-    fn cache(&self) -> MutexGuard<'_, Cache> {
-        // Cache updates are plain assignments; a panic mid-update cannot break an invariant.
-        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    fn state(&self) -> MutexGuard<'_, LiveState> {
+        // Updates are plain assignments; a panic mid-update cannot break an invariant.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -83,24 +118,61 @@ impl Hub {
         self.streams.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts a stream; refused while another publisher has it.
-    pub fn publish(self: &Arc<Self>, key: StreamKey) -> Result<Publisher, AlreadyLive> {
+    /// Starts a stream for `owner` (the user its publish URL names), by a URL that expires at
+    /// `expire`. While the stream is live, only the same (named) owner with a fresher URL (one
+    /// that expires later: issued after the one in use) may publish it again: that publish
+    /// takes over at once (the old publisher is asked to stop, players stay). Anyone else, and
+    /// the same URL again, is refused.
+    pub fn publish(self: &Arc<Self>, key: StreamKey, owner: &str, expire: u64) -> Result<Publisher, AlreadyLive> {
         let mut streams = self.streams();
-        if streams.contains_key(&key) {
-            return Err(AlreadyLive);
+        let id = self.next_publisher.fetch_add(1, Relaxed) + 1;
+        let cut = Arc::new(Notify::new());
+        if let Some(live) = streams.get(&key) {
+            let mut state = live.state();
+            if owner.is_empty() || state.owner != owner || expire <= state.expire || state.ring.is_none() {
+                return Err(AlreadyLive);
+            }
+            state.expire = expire;
+            state.cut.notify_one();
+            state.cut = cut.clone();
+            state.publisher = id;
+            state.offset = None;
+            // The old encoder's GOP is of no use to a new player; the new one's comes next.
+            state.cache.gop.clear();
+            state.cache.gop_bytes = 0;
+            let live = live.clone();
+            return Ok(Publisher {
+                hub: self.clone(),
+                key,
+                live,
+                received: AtomicU64::new(0),
+                id,
+                cut,
+                took_over: true,
+            });
         }
         let (ring, _) = broadcast::channel(RING);
-        let live = Arc::new(Live { cache: Mutex::default(), ring, cut: Notify::new() });
+        let state = LiveState {
+            cache: Cache::default(),
+            ring: Some(ring),
+            owner: owner.to_owned(),
+            expire,
+            publisher: id,
+            cut: cut.clone(),
+            last_timestamp: None,
+            offset: None,
+        };
+        let live = Arc::new(Live { state: Mutex::new(state) });
         streams.insert(key.clone(), live.clone());
-        let id = self.next_publisher.fetch_add(1, Relaxed) + 1;
-        Ok(Publisher { hub: self.clone(), key, live, received: AtomicU64::new(0), id })
+        Ok(Publisher { hub: self.clone(), key, live, received: AtomicU64::new(0), id, cut, took_over: false })
     }
 
     /// Attaches a player, or `None` when the stream is not live.
     pub fn subscribe(&self, key: &StreamKey) -> Option<Subscriber> {
         let live = self.streams().get(key)?.clone();
-        let cache = live.cache();
-        let rx = live.ring.subscribe();
+        let state = live.state();
+        let rx = state.ring.as_ref()?.subscribe();
+        let cache = &state.cache;
         let start: Vec<Arc<Packet>> = cache
             .metadata
             .iter()
@@ -125,7 +197,7 @@ impl Hub {
     pub fn cut(&self, key: &StreamKey) -> bool {
         match self.streams().get(key) {
             Some(live) => {
-                live.cut.notify_one();
+                live.state().cut.notify_one();
                 true
             }
             None => false,
@@ -145,6 +217,8 @@ pub struct Publisher {
     live: Arc<Live>,
     received: AtomicU64,
     id: u64,
+    cut: Arc<Notify>,
+    took_over: bool,
 }
 
 impl Publisher {
@@ -158,6 +232,11 @@ impl Publisher {
         self.id
     }
 
+    /// Whether this publish took the stream over from an earlier one of the same owner.
+    pub fn took_over(&self) -> bool {
+        self.took_over
+    }
+
     /// Payload bytes pushed into this stream so far.
     pub fn bytes_received(&self) -> u64 {
         self.received.load(Relaxed)
@@ -165,10 +244,16 @@ impl Publisher {
 
     /// Forwards one message (its payload is shared, not copied).
     pub fn push(&self, kind: Kind, timestamp: u32, payload: Bytes) {
+        let mut state = self.live.state();
+        if state.publisher != self.id {
+            return; // taken over: this publisher is being cut
+        }
         self.hub.stats.bytes_in.fetch_add(payload.len() as u64, Relaxed);
         self.received.fetch_add(payload.len() as u64, Relaxed);
+        let timestamp = if kind == Kind::Metadata { timestamp } else { state.rebase(timestamp) };
         let packet = Arc::new(Packet::new(kind, timestamp, payload));
-        let mut cache = self.live.cache();
+        let state = &mut *state;
+        let cache = &mut state.cache;
         match kind {
             Kind::Metadata => cache.metadata = Some(packet.clone()),
             Kind::Video if packet.sequence_header => {
@@ -205,12 +290,15 @@ impl Publisher {
         }
         // Sent under the lock so a subscriber's snapshot and its ring position never overlap
         // or leave a gap. No receivers is fine.
-        let _ = self.live.ring.send(packet);
+        if let Some(ring) = &state.ring {
+            let _ = ring.send(packet);
+        }
     }
 
-    /// Completes when the hub asks this publisher to stop.
+    /// Completes when the hub asks this publisher to stop (signaling released its stream, or
+    /// the same owner took the stream over).
     pub async fn cut_requested(&self) {
-        self.live.cut.notified().await;
+        self.cut.notified().await;
     }
 }
 
@@ -218,7 +306,13 @@ impl Drop for Publisher {
     fn drop(&mut self) {
         let mut streams = self.hub.streams();
         if streams.get(&self.key).is_some_and(|l| Arc::ptr_eq(l, &self.live)) {
-            streams.remove(&self.key);
+            let mut state = self.live.state();
+            // A publisher that was taken over leaves the stream to its successor.
+            if state.publisher == self.id {
+                state.ring = None;
+                drop(state);
+                streams.remove(&self.key);
+            }
         }
     }
 }
@@ -326,8 +420,9 @@ mod tests {
     #[tokio::test]
     async fn a_new_player_starts_at_the_latest_keyframe() {
         let hub = Arc::new(Hub::default());
-        let p = hub.publish(key("s")).unwrap();
-        assert_eq!(hub.publish(key("s")).err(), Some(AlreadyLive));
+        let p = hub.publish(key("s"), "u", 1).unwrap();
+        assert_eq!(hub.publish(key("s"), "v", 1).err(), Some(AlreadyLive), "another owner is refused");
+        assert_eq!(hub.publish(key("s"), "", 1).err(), Some(AlreadyLive), "so is an anonymous one");
         p.push(Kind::Metadata, 0, Bytes::from_static(b"meta"));
         p.push(Kind::Video, 0, Bytes::from_static(AVC_HEADER));
         p.push(Kind::Audio, 0, Bytes::from_static(AAC_HEADER));
@@ -359,13 +454,13 @@ mod tests {
         drop(p);
         assert!(sub.next().await.is_none(), "the stream ended");
         assert!(hub.subscribe(&key("s")).is_none());
-        assert!(hub.publish(key("s")).is_ok(), "the key is free again");
+        assert!(hub.publish(key("s"), "u", 1).is_ok(), "the key is free again");
     }
 
     #[tokio::test]
     async fn a_lagging_player_skips_to_the_next_keyframe() {
         let hub = Arc::new(Hub::default());
-        let p = hub.publish(key("s")).unwrap();
+        let p = hub.publish(key("s"), "u", 1).unwrap();
         p.push(Kind::Video, 0, Bytes::from_static(KEY));
         let mut slow = hub.subscribe(&key("s")).unwrap();
         let mut fast = hub.subscribe(&key("s")).unwrap();
@@ -384,9 +479,45 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_same_owner_takes_over_and_players_stay() {
+        let hub = Arc::new(Hub::default());
+        let old = hub.publish(key("t"), "u", 1).unwrap();
+        old.push(Kind::Video, 1000, Bytes::from_static(AVC_HEADER));
+        old.push(Kind::Video, 1000, Bytes::from_static(KEY));
+        old.push(Kind::Video, 1040, Bytes::from_static(INTER));
+        let mut player = hub.subscribe(&key("t")).unwrap();
+        for _ in 0..3 {
+            player.next().await.unwrap();
+        }
+        assert!(hub.publish(key("t"), "u", 1).is_err(), "the same URL again is a duplicate");
+        let new = hub.publish(key("t"), "u", 2).unwrap();
+        assert!(new.took_over() && !old.took_over());
+        tokio::time::timeout(std::time::Duration::from_secs(1), old.cut_requested()).await.expect("the old one is cut");
+        old.push(Kind::Video, 1080, Bytes::from_static(INTER)); // ignored: taken over
+        drop(old);
+        assert_eq!(hub.live_count(), 1, "the old publisher's end does not end the stream");
+        // The new encoder starts again at 0; players see its timestamps continue the stream.
+        new.push(Kind::Video, 0, Bytes::from_static(AVC_HEADER));
+        new.push(Kind::Video, 0, Bytes::from_static(KEY));
+        new.push(Kind::Video, 40, Bytes::from_static(INTER));
+        let got: Vec<(u32, bool)> = [player.next().await, player.next().await, player.next().await]
+            .into_iter()
+            .map(|p| p.map(|p| (p.timestamp, p.keyframe)).unwrap())
+            .collect();
+        assert_eq!(got, [(1080, false), (1080, true), (1120, false)]);
+        // A new player starts at the new publisher's keyframe, not the old GOP.
+        let mut late = hub.subscribe(&key("t")).unwrap();
+        late.next().await.unwrap(); // the sequence header
+        assert_eq!(late.next().await.unwrap().timestamp, 1080);
+        drop(new);
+        assert!(player.next().await.is_none(), "the last publisher's end ends the stream");
+        assert_eq!(hub.live_count(), 0);
+    }
+
+    #[tokio::test]
     async fn hevc_over_enhanced_rtmp_is_cached_like_avc() {
         let hub = Arc::new(Hub::default());
-        let p = hub.publish(key("h")).unwrap();
+        let p = hub.publish(key("h"), "u", 1).unwrap();
         // Enhanced RTMP: 0x80 | frame type << 4 | packet type, then the FourCC.
         let start = Bytes::from_static(b"\x90hvc1\x01\x02");
         let key_frame = Bytes::from_static(b"\x91hvc1\x00\x00\x00\x26");
@@ -408,7 +539,7 @@ mod tests {
     #[tokio::test]
     async fn audio_only_streams_play_without_keyframes() {
         let hub = Arc::new(Hub::default());
-        let p = hub.publish(key("a")).unwrap();
+        let p = hub.publish(key("a"), "u", 1).unwrap();
         p.push(Kind::Audio, 0, Bytes::from_static(AAC_HEADER));
         p.push(Kind::Audio, 23, Bytes::from_static(AAC));
         let mut sub = hub.subscribe(&key("a")).unwrap();
@@ -421,7 +552,7 @@ mod tests {
     #[tokio::test]
     async fn cut_reaches_the_publisher() {
         let hub = Arc::new(Hub::default());
-        let p = hub.publish(key("c")).unwrap();
+        let p = hub.publish(key("c"), "u", 1).unwrap();
         assert!(hub.cut(&key("c")));
         tokio::time::timeout(std::time::Duration::from_secs(1), p.cut_requested()).await.unwrap();
         assert!(!hub.cut(&key("other")));

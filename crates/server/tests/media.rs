@@ -343,6 +343,72 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// A publisher whose connection froze is taken over at once by the same user with a fresh
+/// signed URL: the old connection is cut, and players keep their connections across the
+/// switch (they see the new publisher's keyframe, not the end of the stream). Another user's
+/// URL is still refused while the stream is live.
+#[tokio::test]
+async fn the_same_user_takes_over_a_frozen_publish_and_players_stay() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let publish_url =
+        |ttl: &str| url(&data, &server, &["publish", "--stream-id", "cam", "--user-id", "u1", "--ttl", ttl]);
+    let first_target = duet_client::rtmp::Target::parse(&publish_url("3600")).unwrap();
+    let mut first = duet_client::rtmp::Conn::open(&first_target).await.unwrap();
+    first.publish(&first_target).await.unwrap();
+    let key_a: &[u8] = b"\x17\x01\x00\x00\x00AAAA-first-publisher";
+    first.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
+    first.send_media(9, 40, key_a).await.unwrap();
+    wait_live(&server, 1);
+    // A player reading HTTP-FLV.
+    let flv = url(&data, &server, &["play", "--stream-id", "cam", "--format", "flv"]);
+    let mut player = TcpStream::connect(server.http).unwrap();
+    player.set_read_timeout(Some(WAIT)).unwrap();
+    write!(player, "GET {} HTTP/1.1\r\nHost: x\r\n\r\n", &flv[flv.find("/live/").unwrap()..]).unwrap();
+    let mut seen = Vec::new();
+    read_until(&mut player, &mut seen, key_a);
+    // The first publisher freezes (sends nothing more). Another user cannot take the name...
+    let other = url(&data, &server, &["publish", "--stream-id", "cam", "--user-id", "u2"]);
+    let other_target = duet_client::rtmp::Target::parse(&other).unwrap();
+    let mut intruder = duet_client::rtmp::Conn::open(&other_target).await.unwrap();
+    assert!(intruder.publish(&other_target).await.is_err(), "another user's URL is refused");
+    // ...nor can the same URL again (a duplicate, not a fresher grant)...
+    let mut again = duet_client::rtmp::Conn::open(&first_target).await.unwrap();
+    assert!(again.publish(&first_target).await.is_err(), "the same URL again is refused");
+    // ...but the same user with a fresher URL (issued later, so expiring later) takes over.
+    let second_target = duet_client::rtmp::Target::parse(&publish_url("7200")).unwrap();
+    let mut second = duet_client::rtmp::Conn::open(&second_target).await.unwrap();
+    second.publish(&second_target).await.expect("the same user takes over");
+    let key_b: &[u8] = b"\x17\x01\x00\x00\x00BBBB-second-publisher";
+    second.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
+    second.send_media(9, 0, key_b).await.unwrap();
+    read_until(&mut player, &mut seen, key_b);
+    // The old connection was cut.
+    let closed = tokio::time::timeout(WAIT, async {
+        loop {
+            match first.next().await {
+                Ok(Some(_)) => continue,
+                _ => break,
+            }
+        }
+    });
+    assert!(closed.await.is_ok(), "the frozen publisher's connection is closed");
+    assert!(server.stderr().contains("took over"), "the takeover is logged");
+    // Players never saw the stream end: the body is still open and gets more.
+    second.send_media(9, 40, b"\x27\x01\x00\x00\x00CCCC-more").await.unwrap();
+    read_until(&mut player, &mut seen, b"CCCC-more");
+}
+
+/// Reads `stream` into `seen` until `needle` shows up (bounded by the read timeout).
+fn read_until(stream: &mut TcpStream, seen: &mut Vec<u8>, needle: &[u8]) {
+    let mut buf = [0u8; 4096];
+    while find(seen, needle).is_none() {
+        let n = stream.read(&mut buf).expect("more data before the timeout");
+        assert!(n > 0, "the body ended");
+        seen.extend_from_slice(&buf[..n]);
+    }
+}
+
 #[test]
 fn hostile_rtmp_peers_are_closed_and_others_unaffected() {
     let (_tmp, data) = data_dir();

@@ -4,7 +4,8 @@
 //!
 //! The ingest has verified the signed URL ([`duet_token::MediaUrl`]). Admission then claims
 //! the stream in the node's media hub (a second live publisher of the name is refused,
-//! `stream_live`) and asks the room hub, which owns reservations ([`Signaling::admit_publish`]:
+//! `stream_live`, unless it is the same user again with a fresher URL: that one takes over at
+//! once, the old connection is cut and players stay) and asks the room hub, which owns reservations ([`Signaling::admit_publish`]:
 //! a URL of another user cannot publish into a reserved name, `stream_taken`). Only when both
 //! agree does the ingest accept; a refusal leaves nothing behind. Admitted, the stream is live
 //! for signaling (room `roomStreamUpdate ADD`, the owner's `PUBLISHING`, `stream.created`).
@@ -24,7 +25,7 @@ pub async fn admit(ctx: &MediaContext, url: &MediaUrl, secret: &AppSecret) -> Re
     let key = StreamKey { app_id: url.app_id, stream_id: url.stream_id.clone() };
     let publisher = ctx
         .hub
-        .publish(key)
+        .publish(key, &url.user_id, url.expire)
         .map_err(|_| MediaRefusal::new("stream_live", format!("{} is already being published", url.stream_id)))?;
     let request = PublishRequest {
         app_id: url.app_id,
@@ -36,6 +37,9 @@ pub async fn admit(ctx: &MediaContext, url: &MediaUrl, secret: &AppSecret) -> Re
     };
     // Refused: dropping the publisher frees the name again.
     ctx.signaling.admit_publish(request).await?;
+    if publisher.took_over() {
+        tracing::info!(app_id = url.app_id, stream = %url.stream_id, user = %url.user_id, "publish took over from an earlier connection of the same user");
+    }
     Ok(publisher)
 }
 

@@ -147,15 +147,13 @@ async fn fmp4_response(mut sub: duet_media::Subscriber) -> Result<Response, Medi
     });
     use futures_util::StreamExt;
     let body = stream::iter(head.into_iter().map(Ok)).chain(tags);
-    Ok(
-        (
-            [
-                (header::CONTENT_TYPE, mime),
-                (header::CACHE_CONTROL, "no-cache".to_owned()),
-                (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*".to_owned()),
-            ],
-            Body::from_stream(body),
-        )
-            .into_response(),
+    Ok((
+        [
+            (header::CONTENT_TYPE, mime),
+            (header::CACHE_CONTROL, "no-cache".to_owned()),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*".to_owned()),
+        ],
+        Body::from_stream(body),
     )
+        .into_response())
 }
