@@ -384,14 +384,7 @@ async fn the_same_user_takes_over_a_frozen_publish_and_players_stay() {
     second.send_media(9, 0, key_b).await.unwrap();
     read_until(&mut player, &mut seen, key_b);
     // The old connection was cut.
-    let closed = tokio::time::timeout(WAIT, async {
-        loop {
-            match first.next().await {
-                Ok(Some(_)) => continue,
-                _ => break,
-            }
-        }
-    });
+    let closed = tokio::time::timeout(WAIT, async { while let Ok(Some(_)) = first.next().await {} });
     assert!(closed.await.is_ok(), "the frozen publisher's connection is closed");
     assert!(server.stderr().contains("took over"), "the takeover is logged");
     // Players never saw the stream end: the body is still open and gets more.
