@@ -1,13 +1,15 @@
 //! `duet-bench`: load generators and measurements for Duet, or any RTMP/HTTP-FLV server on
 //! loopback: fan-out cost, relay latency and first frame (`fanout`), the kernel's cost floor
-//! (`floor`), and signaling scale (`signaling`). Every run is bounded in players and seconds and
-//! prints one JSON line; `scripts/bench.sh` runs the set and prints the table.
+//! (`floor`), signaling scale (`signaling`), and leaks under churn (`soak`). Every run is bounded
+//! in players and seconds and prints one JSON line; `scripts/bench.sh` runs the set and prints
+//! the table, `scripts/soak.sh` runs the soak.
 #![forbid(unsafe_code)]
 
 mod fanout;
 mod flv_client;
 mod procstat;
 mod signaling;
+mod soak;
 mod synthetic;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +25,8 @@ struct Cli {
 const MAX_PLAYERS: usize = 5000;
 const MAX_SECONDS: u64 = 120;
 const MAX_SESSIONS: usize = 20_000;
+const MAX_ROUNDS: usize = 20;
+const MAX_PER_ROUND: usize = 200;
 
 #[derive(Subcommand)]
 enum Command {
@@ -95,6 +99,34 @@ enum Command {
         #[arg(long)]
         server_pid: u32,
     },
+    /// Leaks under churn: publish and login cycles, idle, dribbling and stalled connections;
+    /// fails when the server's memory or open files grew.
+    Soak {
+        /// host:port of the HTTP/WebSocket listener.
+        #[arg(long)]
+        http: String,
+        /// host:port of the RTMP listener.
+        #[arg(long)]
+        rtmp: String,
+        /// AppID.
+        #[arg(long)]
+        app_id: u32,
+        /// ServerSecret (tokens and media URLs are signed locally).
+        #[arg(long)]
+        secret: String,
+        /// Rounds after the warm-up.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Cycles and connections of each kind per round.
+        #[arg(long, default_value_t = 50)]
+        per_round: usize,
+        /// Seconds the server may take to let go of what a round left.
+        #[arg(long, default_value_t = 5)]
+        settle: u64,
+        /// PID of the server to measure.
+        #[arg(long)]
+        server_pid: u32,
+    },
 }
 
 fn loopback(url: &str) -> anyhow::Result<()> {
@@ -141,6 +173,20 @@ async fn main() -> anyhow::Result<()> {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
             let plan = signaling::Plan { ws, app_id, secret, sessions, big, server_pid, now };
             println!("{}", signaling::run(plan).await?);
+        }
+        Command::Soak { http, rtmp, app_id, secret, rounds, per_round, settle, server_pid } => {
+            loopback(&http)?;
+            loopback(&rtmp)?;
+            anyhow::ensure!(
+                rounds <= MAX_ROUNDS && per_round <= MAX_PER_ROUND && settle <= MAX_SECONDS,
+                "at most {MAX_ROUNDS} rounds of {MAX_PER_ROUND}, settling at most {MAX_SECONDS} s"
+            );
+            let secret = duet_token::AppSecret::new(&secret).map_err(|e| anyhow::anyhow!("--secret: {e}"))?;
+            #[allow(clippy::disallowed_methods)]
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
+            let settle = std::time::Duration::from_secs(settle);
+            let plan = soak::Plan { http, rtmp, app_id, secret, rounds, per_round, settle, server_pid, now };
+            println!("{}", soak::run(plan).await?);
         }
     }
     Ok(())
