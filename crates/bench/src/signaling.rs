@@ -74,21 +74,17 @@ fn stats(d: &[u64], expected: usize) -> Value {
            "max_ms": d.last().copied().unwrap_or(0) as f64 / 1000.0, "reached": d.len(), "members": expected})
 }
 
+/// A token04 for `user` with every privilege, valid two hours from `now`.
+pub fn token(app_id: u32, secret: &AppSecret, user: &str, now: i64) -> Result<String, duet_token::MintError> {
+    let grant = Grant::everything();
+    let req =
+        MintRequest { app_id, user_id: user, grant: &grant, ctime: now, ttl_secs: 7200, nonce: 1, cipher: Cipher::Gcm };
+    mint(&req, secret, [7; 16])
+}
+
 /// Runs the signaling measurements.
 pub async fn run(plan: Plan) -> anyhow::Result<Value> {
-    let token = |user: &str| {
-        let grant = Grant::everything();
-        let req = MintRequest {
-            app_id: plan.app_id,
-            user_id: user,
-            grant: &grant,
-            ctime: plan.now,
-            ttl_secs: 7200,
-            nonce: 1,
-            cipher: Cipher::Gcm,
-        };
-        mint(&req, &plan.secret, [7; 16])
-    };
+    let token = |user: &str| token(plan.app_id, &plan.secret, user, plan.now);
     let tokens: Vec<(String, String, String)> = (0..plan.sessions)
         .map(|i| {
             let user = format!("u{i}");

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use duet_client::rtmp::{Conn, Target};
 use duet_client::{Client, LoginParams};
-use duet_token::{AppSecret, Cipher, Grant, MediaAction, MediaBases, MediaFormat, MediaUrl, MintRequest, mint};
+use duet_token::{AppSecret, MediaAction, MediaBases, MediaFormat, MediaUrl};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -68,20 +68,6 @@ impl Plan {
         url.signed(&self.secret, &bases, format)
     }
 
-    fn token(&self, user: &str) -> anyhow::Result<String> {
-        let grant = Grant::everything();
-        let req = MintRequest {
-            app_id: self.app_id,
-            user_id: user,
-            grant: &grant,
-            ctime: self.now,
-            ttl_secs: 3600,
-            nonce: 7,
-            cipher: Cipher::Gcm,
-        };
-        Ok(mint(&req, &self.secret, [7; 16])?)
-    }
-
     /// Publishes a second of the synthetic stream, then hangs up.
     async fn publish_cycle(&self, stream: &str) -> anyhow::Result<()> {
         let target = Target::parse(&self.media_url(stream, MediaAction::Publish, MediaFormat::Rtmp))?;
@@ -102,7 +88,7 @@ impl Plan {
     /// Logs in, sends a message, and leaves (logging out, or just dropping the socket).
     async fn login_cycle(&self, i: usize) -> anyhow::Result<()> {
         let user = format!("soak-{i}");
-        let token = self.token(&user)?;
+        let token = crate::signaling::token(self.app_id, &self.secret, &user, self.now)?;
         let mut c = Client::connect(&format!("ws://{}/ws", self.http)).await?;
         let p = LoginParams {
             app_id: self.app_id,
