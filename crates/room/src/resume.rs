@@ -69,7 +69,8 @@ pub(crate) fn resume(
         .iter()
         .map(|(r, last, count)| json!({"roomID": r, "replayed": last.is_some(), "onlineCount": count}))
         .collect();
-    hub.reply(conn, id, Ok(json!({"sessionID": sid.to_string(), "rooms": listed})));
+    let log_token = crate::rooms::log_token(hub, now, sid);
+    hub.reply(conn, id, Ok(json!({"sessionID": sid.to_string(), "rooms": listed, "logToken": log_token})));
 
     for (room_id, last, _) in plan {
         let frames: Vec<Arc<str>> = match last {

@@ -79,7 +79,17 @@ pub(crate) fn login(hub: &mut Hub, now: Now, conn: ConnId, l: Login, secret: Opt
     reply["resumeToken"] = json!(crate::resume::resume_token(&hub.key, sid));
     reply["tokenExpire"] = json!(claims.expire);
     reply["heartbeatMs"] = json!(hub.cfg.heartbeat.as_millis() as u64);
+    reply["logToken"] = json!(log_token(hub, now, sid));
     Ok(reply)
+}
+
+/// The session's credential for `POST /httplog` (`duet_token::LogGrant`), valid for
+/// `LOG_TOKEN_TTL_SECS` from now; login, resume and token renewal hand out a fresh one.
+pub(crate) fn log_token(hub: &Hub, now: Now, sid: SessionId) -> Option<String> {
+    let (s, app) = hub.caller_app(sid).ok()?;
+    let session_id = sid.to_string();
+    let grant = duet_token::LogGrant { app_id: s.app_id, session_id: &session_id, user_id: &s.user.user_id };
+    Some(grant.token(&app.secret, (now.unix_s().max(0) as u64).saturating_add(duet_token::LOG_TOKEN_TTL_SECS)))
 }
 
 /// What a member sees of a room: users (if it asked for them), live streams with play URLs,
@@ -131,7 +141,7 @@ pub(crate) fn renew_token(hub: &mut Hub, now: Now, sid: SessionId, token: &str, 
         }
         schedule_token_timer(hub, now, sid, r);
     }
-    Ok(json!({"tokenExpire": claims.expire}))
+    Ok(json!({"tokenExpire": claims.expire, "logToken": log_token(hub, now, sid)}))
 }
 
 /// When the membership's next token event is due: the warning, then the expiry.

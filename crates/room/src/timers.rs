@@ -2,7 +2,7 @@
 //! cancelling removes it, so the number of entries never exceeds the number of live keys.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::ids::{ConnId, SessionId};
 
@@ -81,14 +81,24 @@ impl TokenBucket {
 
     /// Takes one token if available.
     pub fn take(&mut self, now: Instant, rate: u32, burst: u32) -> bool {
+        self.take_n(now, 1, rate, burst).is_ok()
+    }
+
+    /// Takes `n` tokens if available (a budget of bytes, say); otherwise takes none and says
+    /// how long until they would be (`Duration::MAX` when `n` is over the burst or the rate
+    /// is 0: never).
+    pub fn take_n(&mut self, now: Instant, n: u32, rate: u32, burst: u32) -> Result<(), Duration> {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = now.max(self.last);
         self.tokens = (self.tokens + elapsed * f64::from(rate)).min(f64::from(burst));
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
+        let n = f64::from(n);
+        if self.tokens >= n {
+            self.tokens -= n;
+            Ok(())
+        } else if n > f64::from(burst) || rate == 0 {
+            Err(Duration::MAX)
         } else {
-            false
+            Err(Duration::from_secs_f64((n - self.tokens) / f64::from(rate)))
         }
     }
 }
@@ -96,7 +106,6 @@ impl TokenBucket {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     #[allow(clippy::disallowed_methods)] // a test needs some starting instant
@@ -123,5 +132,16 @@ mod tests {
         assert!(!b.take(t0, 1, 2));
         assert!(b.take(t0 + Duration::from_secs(1), 1, 2));
         assert!(!b.take(t0 + Duration::from_secs(1), 1, 2));
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // a test needs some starting instant
+    fn bucket_of_amounts_says_how_long_to_wait() {
+        let t0 = Instant::now();
+        let mut b = TokenBucket::new(t0, 1000);
+        assert_eq!(b.take_n(t0, 800, 100, 1000), Ok(()));
+        assert_eq!(b.take_n(t0, 500, 100, 1000), Err(Duration::from_secs(3)), "nothing taken on refusal");
+        assert_eq!(b.take_n(t0 + Duration::from_secs(3), 500, 100, 1000), Ok(()));
+        assert_eq!(b.take_n(t0 + Duration::from_secs(3), 1001, 100, 1000), Err(Duration::MAX));
     }
 }

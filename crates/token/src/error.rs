@@ -96,6 +96,24 @@ pub enum MintError {
     TooLarge,
 }
 
+/// Why a log upload credential (`logToken`) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum LogTokenError {
+    /// Not `<expire>.<64 hex characters>`.
+    #[error("malformed log token")]
+    Malformed,
+    /// Forged, altered, signed with another secret, or issued to another app, session or user.
+    #[error("the log token does not match this app, session and user")]
+    BadSignature,
+    /// Past its expiry (plus the clock-skew allowance).
+    #[error("the log token expired at unix time {expire}")]
+    Expired {
+        /// Expiry in unix seconds.
+        expire: u64,
+    },
+}
+
 /// Why a signed media URL was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]

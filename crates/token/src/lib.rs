@@ -1,5 +1,6 @@
-//! Duet's credentials: token04 (the tokens business servers mint for their users) and signed
-//! media URLs (what signaling hands out for RTMP/HTTP-FLV publish and play).
+//! Duet's credentials: token04 (the tokens business servers mint for their users), signed
+//! media URLs (what signaling hands out for RTMP/HTTP-FLV publish and play) and the log upload
+//! credential a session's SDK presents to `POST /httplog` ([`LogGrant`]).
 //!
 //! No I/O and no clock: the current time (`now_unix`, seconds) and any randomness are
 //! parameters, so every rule here is testable with fixed inputs.
@@ -23,14 +24,16 @@
 mod api_auth;
 mod error;
 mod grant;
+mod log_grant;
 mod media_grant;
 mod media_url;
 mod secret;
 mod token04;
 
 pub use api_auth::{ApiRequest, hex, webhook_signature};
-pub use error::{MediaUrlError, MintError, SecretError, TokenError};
+pub use error::{LogTokenError, MediaUrlError, MintError, SecretError, TokenError};
 pub use grant::Grant;
+pub use log_grant::{LOG_TOKEN_TTL_SECS, LogGrant};
 pub use media_grant::{MediaAction, MediaGrant};
 pub use media_url::{MAX_STREAM_ID, MediaBases, MediaFormat, MediaUrl, Unverified, is_stream_id};
 pub use secret::{AppSecret, SECRET_LEN};

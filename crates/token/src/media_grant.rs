@@ -55,13 +55,7 @@ pub struct MediaGrant<'a> {
 impl MediaGrant<'_> {
     /// The signature to put in the URL.
     pub fn sign(&self, secret: &AppSecret) -> String {
-        let tag = self.mac(secret).finalize().into_bytes();
-        let mut out = String::with_capacity(SIG_HEX_LEN);
-        for b in tag.iter() {
-            out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-            out.push(char::from(b"0123456789abcdef"[usize::from(b & 0x0f)]));
-        }
-        out
+        crate::hex(&self.mac(secret).finalize().into_bytes())
     }
 
     /// Checks a signature from a URL at `now_unix`.
@@ -75,11 +69,7 @@ impl MediaGrant<'_> {
     }
 
     fn mac(&self, secret: &AppSecret) -> Hmac<Sha256> {
-        let mut kdf = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.key_bytes()).expect("HMAC takes any key length");
-        kdf.update(DOMAIN);
-        let key = kdf.finalize().into_bytes();
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).expect("HMAC takes any key length");
-        mac.update(DOMAIN);
+        let mut mac = derived_mac(secret, DOMAIN);
         mac.update(&self.app_id.to_be_bytes());
         mac.update(&[self.action.tag()]);
         for field in [self.stream_id, self.user_id, self.room_id] {
@@ -91,7 +81,19 @@ impl MediaGrant<'_> {
     }
 }
 
-fn decode_hex32(s: &str) -> Option<[u8; 32]> {
+/// An HMAC-SHA256 for one kind of signature (`domain`), keyed with a key derived from the
+/// app's secret: key = HMAC-SHA256(ServerSecret, domain), and the message starts with `domain`.
+pub(crate) fn derived_mac(secret: &AppSecret, domain: &[u8]) -> Hmac<Sha256> {
+    let mut kdf = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.key_bytes()).expect("HMAC takes any key length");
+    kdf.update(domain);
+    let key = kdf.finalize().into_bytes();
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).expect("HMAC takes any key length");
+    mac.update(domain);
+    mac
+}
+
+/// Lowercase hex of a 32-byte tag, back to bytes (`None` for any other form).
+pub(crate) fn decode_hex32(s: &str) -> Option<[u8; 32]> {
     let s = s.as_bytes();
     if s.len() != SIG_HEX_LEN {
         return None;

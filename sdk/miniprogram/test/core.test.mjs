@@ -88,3 +88,38 @@ test("an operation put back is sent first next time; clear rejects every queued 
   assert.equal(q.size, 0);
   assert.deepEqual(log, [["y", "err", 60002]]);
 });
+
+test("log uploads wait for the session's credential and give a refused one up", async () => {
+  const { Logger } = await import("../dist/core/logger.js");
+  const posts = [];
+  let status = 200;
+  const platform = { postJSON: (url, body) => (posts.push(JSON.parse(body)), Promise.resolve(status)) };
+  const logger = new Logger("http://duet.test/httplog", { appID: 1, sdkVersion: "t" }, () => 5, platform);
+  logger.verbose = false;
+  logger.configure({ remoteLogLevel: "info" });
+  try {
+    logger.info("before login");
+    await logger.flush();
+    assert.equal(posts.length, 0, "nothing is uploaded without a credential");
+
+    logger.identity.sessionID = "17";
+    logger.adoptCredential({ logToken: "100.ab" });
+    status = 401;
+    await logger.flush();
+    assert.equal(posts.length, 1);
+    assert.equal(posts[0].logToken, "100.ab");
+    assert.equal(posts[0].sessionID, "17");
+    assert.equal(logger.identity.logToken, undefined, "a refused credential is forgotten");
+    await logger.flush();
+    assert.equal(posts.length, 1, "and nothing more is sent until a new one comes");
+
+    status = 200;
+    logger.adoptCredential({ logToken: "200.cd" });
+    await logger.flush();
+    assert.equal(posts.length, 2);
+    assert.deepEqual(posts[1].entries.map((e) => e.message), ["before login"], "the batch waited, whole");
+    assert.equal(posts[1].logToken, "200.cd");
+  } finally {
+    await logger.close();
+  }
+});

@@ -226,6 +226,7 @@ test("remote logs reach POST /httplog and are stored per app", async () => {
   assert.ok(line, JSON.stringify(lines));
   assert.equal(line.level, "info");
   assert.equal(line.userID, "lou");
+  assert.match(String(line.sessionID), /^\d+$/, "stored under the session whose logToken it carried");
 });
 
 test("destroyEngine logs out at once: others see the user leave without waiting for the grace", async () => {

@@ -29,12 +29,14 @@ pub struct HttpError {
     pub message: String,
     /// Adds `Access-Control-Allow-Origin: *` (browsers may read `/live/*` refusals).
     cors: bool,
+    /// Adds `Retry-After` with these seconds (a 429 that says when to come back).
+    retry_after: Option<u64>,
 }
 
 impl HttpError {
     /// An error with this status and code.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), cors: false }
+        Self { status, code, message: message.into(), cors: false, retry_after: None }
     }
 
     /// 400 `invalid_field`: a field or path segment breaks its limits (the message names it).
@@ -66,6 +68,11 @@ impl HttpError {
     pub fn with_cors(self) -> Self {
         Self { cors: true, ..self }
     }
+
+    /// The same error, telling the client to retry after `secs` seconds.
+    pub fn with_retry_after(self, secs: u64) -> Self {
+        Self { retry_after: Some(secs), ..self }
+    }
 }
 
 impl IntoResponse for HttpError {
@@ -73,6 +80,9 @@ impl IntoResponse for HttpError {
         let mut res = (self.status, Json(json!({"code": self.code, "message": self.message}))).into_response();
         if self.cors {
             res.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        }
+        if let Some(secs) = self.retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }

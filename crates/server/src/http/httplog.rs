@@ -1,10 +1,15 @@
 //! `POST /httplog`: log batches the mini-program SDK uploads (`setLogConfig`), stored per app
 //! and per UTC day as JSON lines under `<data>/logs/<appID>/<YYYY-MM-DD>.jsonl`.
 //!
-//! Bounded in every direction: a body is at most [`MAX_BODY`] bytes and [`MAX_ENTRIES`]
-//! entries, an app stores at most [`DAILY_QUOTA`] bytes a day, and days older than
+//! Only a session spends its app's quota: an upload carries the `logToken` its session got at
+//! login (`duet_token::LogGrant`, signed with the app's secret), so knowing an AppID is not
+//! enough. Bounded in every direction: a body is at most [`MAX_BODY`] bytes and
+//! [`MAX_ENTRIES`] entries, each sender is rate limited (`limits`: per address, per session,
+//! per app), an app stores at most [`DAILY_QUOTA`] bytes a day, and days older than
 //! [`KEEP_DAYS`] are deleted. Each entry becomes one JSON line, so a message cannot forge
 //! another line.
+
+pub mod limits;
 
 use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
@@ -46,6 +51,8 @@ struct Upload {
     room_id: Option<String>,
     #[serde(rename = "sessionID", default)]
     session_id: Option<String>,
+    #[serde(rename = "logToken", default)]
+    log_token: Option<String>,
     #[serde(rename = "deviceID", default)]
     device_id: Option<String>,
     #[serde(default)]
@@ -63,10 +70,11 @@ struct Entry {
     message: String,
 }
 
-/// Where logs go and how much each app wrote today.
+/// Where logs go, how much each app wrote today, and how fast each sender may write.
 pub struct LogStore {
     root: PathBuf,
     used: Mutex<HashMap<u32, (i64, u64)>>,
+    limits: limits::Limits,
     /// Entries stored.
     pub entries: AtomicU64,
     /// Uploads refused (malformed, unknown app, over a limit or the quota).
@@ -76,7 +84,13 @@ pub struct LogStore {
 impl LogStore {
     /// Logs live under `<data>/logs`.
     pub fn new(data: &std::path::Path) -> Self {
-        Self { root: data.join("logs"), used: Mutex::default(), entries: AtomicU64::new(0), refused: AtomicU64::new(0) }
+        Self {
+            root: data.join("logs"),
+            used: Mutex::default(),
+            limits: limits::Limits::default(),
+            entries: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+        }
     }
 
     /// Appends the lines for one app, unless that would go over today's quota.
@@ -129,6 +143,36 @@ impl From<NotStored> for HttpError {
             }
         }
     }
+}
+
+impl From<limits::Refused> for HttpError {
+    fn from(e: limits::Refused) -> Self {
+        match e {
+            limits::Refused::Rate(wait) => {
+                let message = "too many log uploads from this sender (or app); slow down";
+                // A wait that never ends (an upload larger than a whole burst) is refused for a minute.
+                let secs = if wait == std::time::Duration::MAX { 60 } else { wait.as_secs_f64().ceil().max(1.0) as u64 };
+                HttpError::new(StatusCode::TOO_MANY_REQUESTS, "log_rate_limited", message).with_retry_after(secs)
+            }
+            limits::Refused::SessionShare => {
+                let message = "this session stored its share of the app's log quota for today";
+                HttpError::new(StatusCode::TOO_MANY_REQUESTS, "log_quota_exceeded", message)
+            }
+        }
+    }
+}
+
+/// Checks the upload's credential: the `logToken` its session was given, for this app,
+/// `sessionID` and `userID` (401 `log_token_missing` / `log_token_invalid`).
+fn check_credential(upload: &Upload, secret: &duet_token::AppSecret) -> Result<(), HttpError> {
+    let (Some(token), Some(session_id), Some(user_id)) = (&upload.log_token, &upload.session_id, &upload.user_id)
+    else {
+        let message = "a log upload carries logToken, sessionID and userID from the session's login reply";
+        return Err(HttpError::unauthorized("log_token_missing", message));
+    };
+    let grant = duet_token::LogGrant { app_id: upload.app_id, session_id, user_id };
+    let now = crate::os::now_unix().max(0) as u64;
+    grant.verify(secret, token, now).map(drop).map_err(|e| HttpError::unauthorized("log_token_invalid", e.to_string()))
 }
 
 /// Deletes an app's log files older than [`KEEP_DAYS`].
@@ -192,6 +236,8 @@ async fn store_upload(
         HttpError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", message)
     };
     let invalid = |message: String| HttpError::new(StatusCode::BAD_REQUEST, "invalid_log", message);
+    let started = std::time::Instant::now();
+    state.logs.limits.admit_upload(peer.ip(), started)?;
     let announced = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if announced.is_some_and(|n| n > MAX_BODY as u64) {
         return Err(too_large());
@@ -202,9 +248,10 @@ async fn store_upload(
         return Err(invalid(format!("at most {MAX_ENTRIES} entries per upload")));
     }
     let app_id = upload.app_id;
-    if state.apps.get(app_id).await?.is_none() {
+    let Some(app) = state.apps.get(app_id).await? else {
         return Err(HttpError::new(StatusCode::NOT_FOUND, "unknown_app", "no app with this AppID"));
-    }
+    };
+    check_credential(&upload, &app.secret)?;
     let received = crate::os::now_unix_ms();
     let field = |v: &Option<String>| v.as_deref().map(|s| clip(s, MAX_FIELD).to_owned());
     let mut lines = Vec::with_capacity(body.len() * 2);
@@ -230,6 +277,8 @@ async fn store_upload(
     }
     let count = upload.entries.len() as u64;
     let day = (received / 86_400_000) as i64;
+    let session_id = upload.session_id.as_deref().unwrap_or_default();
+    state.logs.limits.admit_bytes(app_id, session_id, lines.len() as u64, day, started)?;
     let writer = state.logs.clone();
     tokio::task::spawn_blocking(move || writer.append(app_id, day, &lines)).await.unwrap_or(Err(NotStored::Failed))?;
     state.logs.entries.fetch_add(count, std::sync::atomic::Ordering::Relaxed);

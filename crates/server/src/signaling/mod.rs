@@ -2,6 +2,13 @@
 //! task that parses frames, looks up app secrets, and forwards to the hub through a bounded
 //! channel; the hub answers through a bounded per-connection outbox. A connection whose outbox
 //! is full is dropped (its session stays resumable); the hub never waits for a socket.
+//!
+//! Every connection ends with a WebSocket closing handshake, whoever starts it (`close.rs`):
+//! a room for the hub's close is reserved in each outbox, and a closing connection reads and
+//! discards what the peer still sends until the peer's Close frame, so the kernel never
+//! answers unread input with a reset that would destroy the close the peer has not read yet.
+
+mod close;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,13 +16,12 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use duet_media::Hub as MediaHub;
 use duet_room::admin::AdminRequest;
 use duet_room::{ConnId, ErrorCode, Hub, Now, Output, PublishEnded, PublishRequest, Refusal, RoomConfig, wire};
 use duet_token::AppSecret;
-use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::http::AppState;
@@ -36,7 +42,7 @@ const READ_BUFFER: usize = 4 * 1024;
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 enum HubInput {
-    Connect(ConnId, mpsc::Sender<ToConn>),
+    Connect(ConnId, Outbox),
     Frame(ConnId, Result<wire::Frame, wire::FrameError>, Option<AppSecret>),
     Disconnect(ConnId),
     AdmitPublish(PublishRequest, oneshot::Sender<Result<(), Refusal>>),
@@ -49,6 +55,13 @@ enum ToConn {
     /// A text frame; the bytes are shared by every recipient of the same push.
     Frame(Utf8Bytes),
     Close(ErrorCode),
+}
+
+/// The hub's end of a connection's outbox: [`OUTBOX`] frames, plus one slot reserved when the
+/// connection opened for its [`ToConn::Close`], so a full outbox never swallows a close.
+struct Outbox {
+    frames: mpsc::Sender<ToConn>,
+    close: mpsc::OwnedPermit<ToConn>,
 }
 
 /// A handle to the hub task, shared by connection tasks.
@@ -138,7 +151,7 @@ async fn run_hub(
     mut apps: tokio::sync::broadcast::Receiver<AppChange>,
     sinks: Sinks,
 ) {
-    let mut outboxes: HashMap<ConnId, mpsc::Sender<ToConn>> = HashMap::new();
+    let mut outboxes: HashMap<ConnId, Outbox> = HashMap::new();
     loop {
         let deadline = hub.poll_timeout().map(tokio::time::Instant::from_std);
         let input = tokio::select! {
@@ -194,7 +207,7 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 
 /// Carries out everything the hub asked for; a connection that cannot keep up is dropped,
 /// which may produce more outputs, so this repeats until the hub is quiet.
-fn drain(hub: &mut Hub, outboxes: &mut HashMap<ConnId, mpsc::Sender<ToConn>>, sinks: &Sinks) {
+fn drain(hub: &mut Hub, outboxes: &mut HashMap<ConnId, Outbox>, sinks: &Sinks) {
     let (metrics, media) = (&sinks.metrics, &sinks.media);
     // A push to many members comes out as consecutive sends of one `Arc<str>`: convert it to
     // WebSocket bytes once and share them.
@@ -212,13 +225,13 @@ fn drain(hub: &mut Hub, outboxes: &mut HashMap<ConnId, mpsc::Sender<ToConn>>, si
                             bytes
                         }
                     };
-                    if outboxes.get(&conn).is_some_and(|o| o.try_send(ToConn::Frame(bytes)).is_err()) {
+                    if outboxes.get(&conn).is_some_and(|o| o.frames.try_send(ToConn::Frame(bytes)).is_err()) {
                         too_slow.push(conn);
                     }
                 }
                 Output::Close { conn, code } => {
                     if let Some(outbox) = outboxes.remove(&conn) {
-                        let _ = outbox.try_send(ToConn::Close(code));
+                        outbox.close.send(ToConn::Close(code));
                     }
                 }
                 Output::StopMedia { app_id, stream_id } => {
@@ -261,10 +274,26 @@ async fn connection(mut socket: WebSocket, signaling: Signaling, apps: Apps) {
     signaling.open.send_modify(|n| *n += 1);
     let _open = OpenGuard(signaling.open.clone());
     let conn = ConnId(signaling.next_conn.fetch_add(1, Relaxed));
-    let (outbox, mut from_hub) = mpsc::channel(OUTBOX);
-    if signaling.inbox.send(HubInput::Connect(conn, outbox)).await.is_err() {
+    let (frames, mut from_hub) = mpsc::channel(OUTBOX + 1);
+    // A fresh channel has room: this cannot fail.
+    let Ok(close) = frames.clone().try_reserve_owned() else { return };
+    if signaling.inbox.send(HubInput::Connect(conn, Outbox { frames, close })).await.is_err() {
         return;
     }
+    let end = serve(&mut socket, conn, &signaling, &apps, &mut from_hub).await;
+    let _ = signaling.inbox.send(HubInput::Disconnect(conn)).await;
+    close::finish(&mut socket, end).await;
+}
+
+/// Carries frames both ways until one side ends the connection; says how it ended.
+async fn serve(
+    socket: &mut WebSocket,
+    conn: ConnId,
+    signaling: &Signaling,
+    apps: &Apps,
+    from_hub: &mut mpsc::Receiver<ToConn>,
+) -> close::End {
+    use close::End;
     loop {
         tokio::select! {
             msg = socket.recv() => {
@@ -273,12 +302,14 @@ async fn connection(mut socket: WebSocket, signaling: Signaling, apps: Apps) {
                     Some(Ok(Message::Binary(_))) => {
                         let refusal = duet_room::Refusal::new(ErrorCode::BadFrame, "binary frames are not part of the protocol");
                         let frame = Err(wire::FrameError { id: None, refusal });
-                        if signaling.inbox.send(HubInput::Frame(conn, frame, None)).await.is_err() { break }
+                        if signaling.inbox.send(HubInput::Frame(conn, frame, None)).await.is_err() { return End::Dropped }
                         continue;
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    // Closed, failed, or over MAX_WS_MESSAGE.
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                    Some(Ok(Message::Close(_))) => return End::PeerClosed,
+                    // Failed, or over MAX_WS_MESSAGE.
+                    Some(Err(e)) => return End::ReadFailed(e),
+                    None => return End::Gone,
                 };
                 let frame = wire::parse(text.as_str());
                 let secret = match frame.as_ref().ok().and_then(|f| f.request.app_to_look_up()) {
@@ -286,29 +317,21 @@ async fn connection(mut socket: WebSocket, signaling: Signaling, apps: Apps) {
                     None => None,
                 };
                 if signaling.inbox.send(HubInput::Frame(conn, frame, secret)).await.is_err() {
-                    break;
+                    return End::Dropped;
                 }
             }
             out = from_hub.recv() => match out {
                 Some(ToConn::Frame(frame)) => {
-                    if !send(&mut socket, Message::Text(frame)).await {
-                        break;
+                    if !send(socket, Message::Text(frame)).await {
+                        return End::Gone;
                     }
                 }
-                Some(ToConn::Close(code)) => {
-                    let push = wire::push("close", None, json!({"code": code.number(), "reason": code.name()}));
-                    if send(&mut socket, Message::Text(push.into())).await {
-                        let close = CloseFrame { code: 4000, reason: code.name().into() };
-                        let _ = send(&mut socket, Message::Close(Some(close))).await;
-                    }
-                    break;
-                }
+                Some(ToConn::Close(code)) => return End::Hub(code),
                 // The hub dropped us (too slow) or is gone.
-                None => break,
+                None => return End::Dropped,
             },
         }
     }
-    let _ = signaling.inbox.send(HubInput::Disconnect(conn)).await;
 }
 
 /// Sends one message; false when the peer is gone or has not taken it within [`WRITE_TIMEOUT`]

@@ -3,6 +3,10 @@
  * or above `remoteLogLevel` to the server's `POST /httplog` through the platform's HTTP POST.
  * Uploads are bounded: at most MAX_BUFFERED entries wait (older ones are dropped and counted),
  * and one upload carries at most MAX_BATCH_BYTES.
+ *
+ * An upload carries the session's `logToken` (from the login, resume and renewToken replies):
+ * the server stores nothing without it. Until a session has one, entries wait in the buffer;
+ * a refused credential (401) is forgotten and the batch waits for the next one.
  */
 
 import type { Platform } from "./platform";
@@ -26,6 +30,8 @@ export interface LogIdentity {
   userID?: string;
   roomID?: string;
   sessionID?: string;
+  /** The session's upload credential; nothing is uploaded without it. */
+  logToken?: string;
   deviceID?: string;
   sdkVersion: string;
 }
@@ -92,9 +98,15 @@ export class Logger {
     }
   }
 
+  /** Takes the upload credential a server reply carries (login, resume, renewToken). */
+  adoptCredential(reply: { logToken?: string }): void {
+    if (typeof reply.logToken === "string" && reply.logToken !== "") this.identity.logToken = reply.logToken;
+  }
+
   /** Uploads what is buffered now (one batch at a time); failures keep the entries. */
   flush(): Promise<void> {
     if (this.uploading || this.buffer.length === 0 || this.remoteLevel === "disable") return Promise.resolve();
+    if (this.identity.logToken === undefined) return Promise.resolve();
     const batch: LogEntry[] = [];
     let bytes = 512;
     for (const e of this.buffer) {
@@ -108,6 +120,9 @@ export class Logger {
       if (status >= 200 && status < 300) {
         this.buffer.splice(0, batch.length);
         this.dropped = 0;
+      } else if (status === 401) {
+        // The credential is refused (expired, or the app's secret was rotated): wait for a new one.
+        if (this.identity.logToken === body.logToken) this.identity.logToken = undefined;
       } else if (status >= 400 && status < 500 && status !== 429) {
         // The server will never take this batch; keeping it would block the rest.
         this.buffer.splice(0, batch.length);

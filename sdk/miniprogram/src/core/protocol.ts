@@ -37,6 +37,11 @@ export interface SessionIDs {
   resumeToken: string;
 }
 
+/** The session's credential for `POST /httplog`, in the login, resume and renewToken replies. */
+export interface LogCredential {
+  logToken?: string;
+}
+
 export interface PublishReply {
   streamID: string;
   url: string;
@@ -60,10 +65,10 @@ type MessageData = { roomID: string; message: string };
 
 /** Every request: `op` → the `data` it sends and the `data` of a success reply. */
 export interface Requests {
-  login: { data: LoginData; reply: Snapshot & SessionIDs & { heartbeatMs?: number } };
-  resume: { data: SessionIDs & { rooms: Record<string, number> }; reply: { sessionID: string; rooms?: { roomID: string; replayed: boolean; onlineCount?: number }[] } };
+  login: { data: LoginData; reply: Snapshot & SessionIDs & LogCredential & { heartbeatMs?: number } };
+  resume: { data: SessionIDs & { rooms: Record<string, number> }; reply: LogCredential & { sessionID: string; rooms?: { roomID: string; replayed: boolean; onlineCount?: number }[] } };
   logout: { data: { roomID?: string }; reply: Empty };
-  renewToken: { data: { token: string; roomID?: string }; reply: { tokenExpire: number } };
+  renewToken: { data: { token: string; roomID?: string }; reply: LogCredential & { tokenExpire: number } };
   ping: { data: Empty; reply: { serverTime: number } };
   sendBroadcastMessage: { data: MessageData; reply: { messageID: number } };
   sendBarrageMessage: { data: MessageData; reply: { messageID: number } };

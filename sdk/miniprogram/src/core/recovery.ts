@@ -62,6 +62,7 @@ export async function resume(conn: Connection, ids: SessionIDs, host: RecoveryHo
       presence.emitter.emit("roomOnlineUserCountUpdate", room.roomID, r.onlineCount);
     }
   }
+  logger.adoptCredential(reply);
   logger.info(`session ${ids.sessionID} resumed`);
   return held;
 }
@@ -131,7 +132,10 @@ async function sendOp(conn: Connection, op: PendingOp, held: Set<string>, host: 
     case "renewToken":
       if (room && held.has(op.roomID)) {
         const reply = await quietly(logger, conn.request("renewToken", { token: room.token, roomID: op.roomID }), `renewToken of ${op.roomID}`, true);
-        if (reply) room.tokenExpire = reply.tokenExpire;
+        if (reply) {
+          room.tokenExpire = reply.tokenExpire;
+          logger.adoptCredential(reply);
+        }
       }
       return;
     case "publish": {

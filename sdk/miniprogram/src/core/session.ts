@@ -132,6 +132,7 @@ export class Session implements RecoveryHost {
       .request("renewToken", roomID === undefined ? { token } : { token, roomID })
       .then((reply) => {
         for (const room of rooms) room.tokenExpire = reply.tokenExpire;
+        this.logger.adoptCredential(reply);
         this.logger.info("token renewed");
       })
       .catch((err: DuetError) => this.logger.error(`renewToken refused: ${err.code} ${err.msg}`));
@@ -205,6 +206,7 @@ export class Session implements RecoveryHost {
   adopt(reply: Reply<"login">): void {
     this.ids = { sessionID: reply.sessionID, resumeToken: reply.resumeToken };
     this.logger.identity.sessionID = reply.sessionID;
+    this.logger.adoptCredential(reply);
   }
 
   /** The open connection, or a new one through the server list (the last good one first). */
