@@ -51,6 +51,6 @@ pub use config::RoomConfig;
 pub use error::{ErrorCode, Refusal};
 pub use hub::Hub;
 pub use ids::{ConnId, PublisherId};
-pub use timers::TokenBucket;
 pub use io::{HubEvent, Now, Output, PublishEnded, PublishRequest};
+pub use timers::TokenBucket;
 pub use urls::UrlConfig;

@@ -23,7 +23,10 @@ fn upload(app_id: u32, user: &str, session: &str, token: &str, entries: Vec<Valu
 }
 
 fn code(res: &common::Response) -> String {
-    serde_json::from_str::<Value>(&res.body).ok().and_then(|v| v["code"].as_str().map(str::to_owned)).unwrap_or_default()
+    serde_json::from_str::<Value>(&res.body)
+        .ok()
+        .and_then(|v| v["code"].as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 fn stored(data: &std::path::Path, app_id: u32) -> Vec<Value> {
@@ -112,7 +115,8 @@ async fn strangers_cannot_spend_an_apps_quota() {
     let server = Server::start(&data, &[]);
     let (_alice, session, token) = credential(&server, &data, "alice").await;
     let big = json!({"time": 1, "level": "info", "message": "x".repeat(4000)});
-    let body = json!({"appID": server.app_id, "userID": "alice", "sessionID": "1", "entries": vec![big; 15]}).to_string();
+    let body =
+        json!({"appID": server.app_id, "userID": "alice", "sessionID": "1", "entries": vec![big; 15]}).to_string();
     assert!(body.len() > 60_000 && body.len() < 64 * 1024);
     let mut refused = std::collections::BTreeMap::<(u16, String), usize>::new();
     for _ in 0..1000 {

@@ -402,6 +402,50 @@ fn read_until(stream: &mut TcpStream, seen: &mut Vec<u8>, needle: &[u8]) {
     }
 }
 
+/// A client that sends everything at once (handshake, connect, createStream, publish and its
+/// first media, as some encoders do) and is refused still reads its refusal: the server closes
+/// gracefully instead of resetting a connection with unread input.
+#[test]
+fn a_refused_client_that_sent_ahead_reads_its_refusal() {
+    use duet_rtmp::amf0::{Value, encode_all, object};
+    use duet_rtmp::chunk::encode;
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let mut out = vec![3u8];
+    out.extend_from_slice(&[0; 1536 * 2]); // C0, C1, and C2 right away
+    let app = Value::String(server.app_id.to_string());
+    let connect = encode_all(&[Value::String("connect".into()), Value::Number(1.0), object(&[("app", app)])]);
+    encode(&mut out, 3, 0, 20, 0, &connect, 128);
+    let create = encode_all(&[Value::String("createStream".into()), Value::Number(2.0), Value::Null]);
+    encode(&mut out, 3, 0, 20, 0, &create, 128);
+    let name = Value::String("cam?expire=1&sign=00".into());
+    let publish = encode_all(&[Value::String("publish".into()), Value::Number(3.0), Value::Null, name]);
+    encode(&mut out, 3, 0, 20, 1, &publish, 128);
+    // Media the encoder sends before it hears back: far more than the server reads before it
+    // refuses the publish.
+    for i in 0..20_000u32 {
+        encode(&mut out, 4, i * 23, 8, 1, &[0xaf, 1, 0x21, 0x10, 0x04, 0x60], 128);
+    }
+    let mut s = TcpStream::connect(server.rtmp).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    let mut writer = s.try_clone().unwrap();
+    // The write may fail once the server closed: what matters is what the client reads.
+    let sending = std::thread::spawn(move || {
+        let _ = writer.write_all(&out);
+    });
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("the connection was reset, not closed ({e}); read {} bytes", got.len()),
+        }
+    }
+    assert!(find(&got, b"NetStream.Publish.Denied").is_some(), "the refusal arrived");
+    sending.join().unwrap();
+}
+
 #[test]
 fn hostile_rtmp_peers_are_closed_and_others_unaffected() {
     let (_tmp, data) = data_dir();

@@ -111,7 +111,8 @@ mod tests {
     fn malformed_tokens_are_refused() {
         let token = GRANT.token(&secret(), 1000);
         let (expire, sig) = token.split_once('.').unwrap();
-        for bad in ["", ".", expire, sig, &format!(".{sig}"), &format!("+1000.{sig}"), &format!("{expire}.{}", &sig[1..])]
+        for bad in
+            ["", ".", expire, sig, &format!(".{sig}"), &format!("+1000.{sig}"), &format!("{expire}.{}", &sig[1..])]
         {
             assert_eq!(GRANT.verify(&secret(), bad, 0), Err(LogTokenError::Malformed), "{bad}");
         }

@@ -151,7 +151,8 @@ impl From<limits::Refused> for HttpError {
             limits::Refused::Rate(wait) => {
                 let message = "too many log uploads from this sender (or app); slow down";
                 // A wait that never ends (an upload larger than a whole burst) is refused for a minute.
-                let secs = if wait == std::time::Duration::MAX { 60 } else { wait.as_secs_f64().ceil().max(1.0) as u64 };
+                let secs =
+                    if wait == std::time::Duration::MAX { 60 } else { wait.as_secs_f64().ceil().max(1.0) as u64 };
                 HttpError::new(StatusCode::TOO_MANY_REQUESTS, "log_rate_limited", message).with_retry_after(secs)
             }
             limits::Refused::SessionShare => {

@@ -84,6 +84,35 @@ async fn connection(mut tcp: TcpStream, peer: SocketAddr, ctx: &MediaContext, co
     if !matches!(end, RtmpEnd::PeerClosed) {
         tracing::info!(%peer, "RTMP connection closed: {end}");
     }
+    if !matches!(end, RtmpEnd::PeerClosed | RtmpEnd::ReadFailed(_)) {
+        close_gracefully(&mut tcp).await;
+    }
+}
+
+/// How long a closing connection's leftover input is read and dropped.
+const LINGER: Duration = Duration::from_secs(2);
+/// Most leftover input read while closing.
+const LINGER_BYTES: usize = 4 * 1024 * 1024;
+
+/// Closes a connection so the peer reads everything sent before (a refusal's `onStatus`):
+/// our side is shut down first, then input the peer sent ahead is read and dropped until it
+/// closes too (bounded in time and bytes). Closing a socket with unread input would send a
+/// reset, which discards what the peer had not read yet.
+async fn close_gracefully(tcp: &mut TcpStream) {
+    if tcp.shutdown().await.is_err() {
+        return;
+    }
+    let drain = async {
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut dropped = 0;
+        while dropped < LINGER_BYTES {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => dropped += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
 /// The clock the sessions are given (tokio's, so paused-time tests could drive it too).

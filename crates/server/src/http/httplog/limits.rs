@@ -88,7 +88,14 @@ impl Limits {
     }
 
     /// Session `session_id` of `app_id` wants to store `bytes` on UTC `day`.
-    pub fn admit_bytes(&self, app_id: u32, session_id: &str, bytes: u64, day: i64, now: Instant) -> Result<(), Refused> {
+    pub fn admit_bytes(
+        &self,
+        app_id: u32,
+        session_id: &str,
+        bytes: u64,
+        day: i64,
+        now: Instant,
+    ) -> Result<(), Refused> {
         let n = u32::try_from(bytes).unwrap_or(u32::MAX);
         let mut t = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let key = (app_id, session_id.to_owned());
