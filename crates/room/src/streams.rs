@@ -195,6 +195,16 @@ pub(crate) fn publish_ended(hub: &mut Hub, now: Now, ended: PublishEnded) {
     publisher_state(hub, Some(sid), stream_id, "PUBLISH_REQUESTING", Some(ErrorCode::PublishInterrupted));
 }
 
+/// `stream.closed` of every released stream whose media end was not reported in time (the
+/// server is stopping): they carry no bytes (0).
+pub(crate) fn close_unreported(hub: &mut Hub, now: Now) {
+    let mut closing: Vec<((u32, String), Closing)> = hub.closing.drain().collect();
+    closing.sort_by(|a, b| a.0.cmp(&b.0));
+    for ((app_id, stream_id), c) in closing {
+        closed_event(hub, now, app_id, &stream_id, &c.room_id, &c.user_id, c.since_ms, 0, c.reason);
+    }
+}
+
 /// `roomStreamUpdate` (ADD or DELETE) of a stream to its room, except its owner.
 fn announce(hub: &mut Hub, now: Now, app_id: u32, stream_id: &str, kind: &str) {
     let Some(app) = hub.apps.get(&app_id) else { return };
@@ -217,10 +227,8 @@ fn closed_event(
     bytes: u64,
     reason: &str,
 ) {
-    let data = json!({
-        "roomID": room_id, "streamID": stream_id, "userID": user_id,
-        "durationMs": now.unix_ms.saturating_sub(since_ms), "bytes": bytes, "reason": reason,
-    });
+    let duration_ms = now.unix_ms.saturating_sub(since_ms);
+    let data = crate::events::stream_closed(room_id, stream_id, user_id, duration_ms, bytes, reason);
     hub.event(now, app_id, "stream.closed", data);
 }
 
