@@ -382,3 +382,16 @@ async fn after_a_crash_the_next_start_closes_what_was_left_open() {
     assert_eq!(receiver.accepted.lock().unwrap().len(), 10);
     drop(server);
 }
+
+/// One server per data folder: a second one would deliver every queued event again and take
+/// the first one's open rooms for a crash's leftovers.
+#[test]
+fn a_second_server_on_the_same_data_folder_is_refused() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let (status, err) = common::serve_refused(&data, &[]);
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("another `duet serve`"), "{err}");
+    assert!(server.stop().success());
+    assert!(Server::start(&data, &[]).stop().success(), "free again once the first stopped");
+}
