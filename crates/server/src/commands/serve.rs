@@ -42,6 +42,7 @@ pub fn run(settings: ServeSettings) -> anyhow::Result<()> {
 
 async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     let registry = Arc::new(Registry::open(&s.common.data)?);
+    let _serving = registry.claim_for_serving()?;
     let (app, created) = default_app(&registry)?;
     let tls = s.tls.as_ref().map(|(cert, key)| load_config(cert, key)).transpose()?;
     let mut sigterm = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;

@@ -116,6 +116,13 @@ pub struct QueuedEvent {
     pub change: Option<Change>,
 }
 
+/// Held while `duet serve` runs ([`Registry::claim_for_serving`]); released when dropped or
+/// when the process ends, however it ends.
+#[derive(Debug)]
+pub struct ServeLock {
+    _held: Connection,
+}
+
 /// The registry, safe to share between threads.
 pub struct Registry {
     conn: Mutex<Connection>,
@@ -155,6 +162,32 @@ impl Registry {
     /// Where the database file is.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Claims the data folder for one `duet serve`: the webhook queue's delivery and the open
+    /// ledger assume a single server (a second one would deliver every event again, and take
+    /// the first one's open rooms for a crash's leftovers). One-shot commands need no claim.
+    pub fn claim_for_serving(&self) -> anyhow::Result<ServeLock> {
+        let path = self.path.with_extension("serve-lock");
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let conn = Connection::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        conn.busy_timeout(Duration::ZERO)?;
+        // In exclusive locking mode SQLite keeps the lock of its first write until the
+        // connection closes, or the process ends however it ends.
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+        match conn.execute_batch("BEGIN EXCLUSIVE; PRAGMA user_version = 1; COMMIT;") {
+            Ok(()) => Ok(ServeLock { _held: conn }),
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {
+                let data = self.path.parent().unwrap_or(&self.path).display();
+                bail!("another `duet serve` is using the data folder {data} (stop it, or give this one another --data)")
+            }
+            Err(e) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+        }
     }
 
     /// Creates an app with a fresh random AppID and ServerSecret.

@@ -40,6 +40,9 @@ pub const GIVE_UP_SECS: i64 = 24 * 3600;
 const BACKOFF_SECS: [u64; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 300];
 /// How often the server records that it is alive (a crash is dated to the last record).
 pub const ALIVE_EVERY: Duration = Duration::from_secs(10);
+/// At a stop, deliveries under way may finish for this long (an event a receiver took is not
+/// sent again after the restart); the others are cut and sent again.
+const FINISH_DELIVERIES: Duration = Duration::from_secs(2);
 
 /// Delivery counters, shown in /metrics.
 #[derive(Default)]
@@ -62,21 +65,22 @@ pub struct Webhooks {
 
 /// The queue writer and the dispatcher, to stop at exit.
 pub struct QueueWriter {
-    stop: oneshot::Sender<()>,
+    stop_writer: oneshot::Sender<()>,
     writer: JoinHandle<()>,
+    stop_dispatcher: oneshot::Sender<()>,
     dispatcher: JoinHandle<()>,
 }
 
 impl QueueWriter {
     /// Stores every event handed to [`Webhooks::offer`] so far (call it once the hub has
     /// stopped and handed over its last events), waiting at most `limit`; then stops the
-    /// dispatcher (an event it was delivering is delivered again after the restart).
+    /// dispatcher, letting deliveries under way finish for up to [`FINISH_DELIVERIES`].
     pub async fn finish(self, limit: Duration) {
-        let _ = self.stop.send(());
+        let _ = self.stop_writer.send(());
         if tokio::time::timeout(limit, self.writer).await.is_err() {
             tracing::warn!("webhook events still unwritten at exit");
         }
-        self.dispatcher.abort();
+        let _ = self.stop_dispatcher.send(());
         let _ = self.dispatcher.await;
     }
 }
@@ -95,13 +99,14 @@ impl Webhooks {
         let (tx, rx) = mpsc::channel(CHANNEL);
         let stats = Arc::new(WebhookStats::default());
         let wake = Arc::new(Notify::new());
-        let (stop, stopped) = oneshot::channel();
-        let writer = tokio::spawn(write_queue(rx, stopped, registry.clone(), wake.clone(), stats.clone()));
-        let dispatcher = tokio::spawn(dispatch(registry, wake.clone(), stats.clone()));
+        let (stop_writer, stop) = oneshot::channel();
+        let writer = tokio::spawn(write_queue(rx, stop, registry.clone(), wake.clone(), stats.clone()));
+        let (stop_dispatcher, stop) = oneshot::channel();
+        let dispatcher = tokio::spawn(dispatch(registry, wake.clone(), stats.clone(), stop));
         if closed > 0 {
             wake.notify_one();
         }
-        Ok((Self { tx, stats }, QueueWriter { stop, writer, dispatcher }))
+        Ok((Self { tx, stats }, QueueWriter { stop_writer, writer, stop_dispatcher, dispatcher }))
     }
 
     /// Queues an event without waiting; counted and logged as dropped when the channel is full.
@@ -227,8 +232,13 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> anyhow::Result<T> + Sen
     }
 }
 
-/// Delivers each app's events, one at a time per app; its deliveries end with it.
-async fn dispatch(registry: Arc<Registry>, wake: Arc<Notify>, stats: Arc<WebhookStats>) {
+/// Delivers each app's events, one at a time per app, until `stop`; its deliveries end with it.
+async fn dispatch(
+    registry: Arc<Registry>,
+    wake: Arc<Notify>,
+    stats: Arc<WebhookStats>,
+    mut stop: oneshot::Receiver<()>,
+) {
     let mut deliveries: JoinSet<(u32, Outcome)> = JoinSet::new();
     let mut apps: HashMap<u32, AppDelivery> = HashMap::new();
     loop {
@@ -249,6 +259,7 @@ async fn dispatch(registry: Arc<Registry>, wake: Arc<Notify>, stats: Arc<Webhook
         }
         let next_retry = apps.values().filter(|d| !d.busy).filter_map(|d| d.retry_at).min();
         tokio::select! {
+            _ = &mut stop => break,
             () = wake.notified() => {}
             Some(Ok((app_id, outcome))) = deliveries.join_next() => {
                 let d = apps.entry(app_id).or_default();
@@ -266,6 +277,7 @@ async fn dispatch(registry: Arc<Registry>, wake: Arc<Notify>, stats: Arc<Webhook
             () = async { match next_retry { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => {}
         }
     }
+    let _ = tokio::time::timeout(FINISH_DELIVERIES, async { while deliveries.join_next().await.is_some() {} }).await;
 }
 
 async fn deliver_oldest(registry: &Arc<Registry>, app_id: u32, stats: &WebhookStats) -> Outcome {
