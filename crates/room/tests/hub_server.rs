@@ -196,3 +196,20 @@ fn shutdown_does_not_wait_forever_for_a_media_end() {
     assert!(w.hub.is_stopped());
     assert!(w.events.contains(&"stream.closed room B b1 server_shutdown bytes=0".to_owned()), "{:?}", w.events);
 }
+
+/// A stream released twice before the first publish's end is reported (stopped, published
+/// again by a new connection, stopped again) gets a `stream.closed` for each publish.
+#[test]
+fn every_released_publish_gets_its_stream_closed() {
+    let mut w = World::two_in("room");
+    for publisher in [1, 2] {
+        assert_eq!(w.call(2, "publish", json!({"streamID": "b1"}))["code"], 0);
+        w.hub.admit_publish(w.now, started("b1", "B", publisher)).unwrap();
+        assert_eq!(w.call(2, "stopPublish", json!({"streamID": "b1"}))["code"], 0);
+    }
+    w.events.clear();
+    w.hub.publish_ended(w.now, ended("b1", 100, 1));
+    w.hub.publish_ended(w.now, ended("b1", 200, 2));
+    w.drain();
+    assert_eq!(w.events, ["stream.closed room B b1 stopped bytes=100", "stream.closed room B b1 stopped bytes=200"]);
+}
