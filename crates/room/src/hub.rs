@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::app::App;
 use crate::config::RoomConfig;
 use crate::error::{ErrorCode, Refusal};
-use crate::ids::{ConnId, SessionId};
+use crate::ids::{ConnId, PublisherId, SessionId};
 use crate::io::{HubEvent, Now, Output, PublishEnded, PublishRequest};
 use crate::room::{Audience, Room};
 use crate::session::{Session, Sessions};
@@ -51,7 +51,8 @@ pub struct Hub {
     pub(crate) timers: Timers,
     pub(crate) out: VecDeque<Output>,
     pub(crate) next_message_id: u64,
-    pub(crate) closing: HashMap<(u32, String), Closing>,
+    /// Released live streams waiting for their media end, by app, stream and publish.
+    pub(crate) closing: HashMap<(u32, String, PublisherId), Closing>,
     /// Sessions that were kicked out recently, so a resume of one learns why it cannot
     /// (and does not log in again, kicking the other device in turn).
     pub(crate) kicked: HashMap<SessionId, (ErrorCode, Instant)>,
