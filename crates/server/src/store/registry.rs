@@ -67,6 +67,7 @@ const MIGRATIONS: &[&str] = &[
         room_id TEXT NOT NULL,
         user_id TEXT NOT NULL,
         since_ms INTEGER NOT NULL,
+        opens INTEGER NOT NULL,
         PRIMARY KEY (app_id, stream_id)
     ) STRICT;
     CREATE TABLE alive (

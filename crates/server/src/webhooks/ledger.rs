@@ -38,10 +38,10 @@ pub fn change(event: &HubEvent) -> Option<Change> {
 pub fn close_out(left: &LeftOpen, now_ms: u64) -> Vec<HubEvent> {
     let at_ms = left.alive_ms.unwrap_or(now_ms);
     let event = |app_id, name, data| HubEvent { app_id, name, at_ms, data };
-    let streams = left.streams.iter().map(|s| {
+    let streams = left.streams.iter().flat_map(|s| {
         let duration_ms = at_ms.saturating_sub(s.since_ms);
         let data = events::stream_closed(&s.room_id, &s.stream_id, &s.user_id, duration_ms, 0, CRASH);
-        event(s.app_id, "stream.closed", data)
+        std::iter::repeat_n(event(s.app_id, "stream.closed", data), s.opens as usize)
     });
     let users = left
         .users
@@ -82,6 +82,7 @@ mod tests {
                 room_id: "r".into(),
                 user_id: "A".into(),
                 since_ms: 4_000,
+                opens: 1,
             }],
         };
         let closings = close_out(&left, 99_999);

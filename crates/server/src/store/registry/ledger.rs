@@ -83,8 +83,11 @@ pub struct OpenStream {
     pub room_id: String,
     /// Publisher.
     pub user_id: String,
-    /// When it went live, unix ms.
+    /// When it (its latest publish) went live, unix ms.
     pub since_ms: u64,
+    /// Its publishes without a `stream.closed` (1, unless it was published again before the
+    /// end of the previous publish was reported).
+    pub opens: u32,
 }
 
 /// What a previous run left open, in order (app, then IDs).
@@ -157,9 +160,13 @@ pub(super) fn apply(tx: &Transaction<'_>, app_id: u32, change: &Change, queued: 
             .execute(params![app_id, room_id, user_id, user_name])?;
         }
         Change::StreamLive { stream_id, room_id, user_id, since_ms } if queued => {
+            // A stream ID published again before its previous publish's end was reported is
+            // open twice (two stream.created, two stream.closed to come).
             tx.prepare_cached(
-                "INSERT OR REPLACE INTO open_streams (app_id, stream_id, room_id, user_id, since_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO open_streams (app_id, stream_id, room_id, user_id, since_ms, opens)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1)
+                 ON CONFLICT (app_id, stream_id) DO UPDATE SET room_id = excluded.room_id,
+                 user_id = excluded.user_id, since_ms = excluded.since_ms, opens = opens + 1",
             )?
             .execute(params![app_id, stream_id, room_id, user_id, *since_ms as i64])?;
         }
@@ -173,7 +180,9 @@ pub(super) fn apply(tx: &Transaction<'_>, app_id: u32, change: &Change, queued: 
                 .execute(params![app_id, room_id, user_id])?;
         }
         Change::StreamEnded { stream_id } => {
-            tx.prepare_cached("DELETE FROM open_streams WHERE app_id = ?1 AND stream_id = ?2")?
+            tx.prepare_cached("UPDATE open_streams SET opens = opens - 1 WHERE app_id = ?1 AND stream_id = ?2")?
+                .execute(params![app_id, stream_id])?;
+            tx.prepare_cached("DELETE FROM open_streams WHERE app_id = ?1 AND stream_id = ?2 AND opens <= 0")?
                 .execute(params![app_id, stream_id])?;
         }
     }
@@ -207,7 +216,9 @@ fn read(conn: &rusqlite::Connection) -> anyhow::Result<LeftOpen> {
         })?
         .collect::<rusqlite::Result<_>>()?;
     let streams = conn
-        .prepare("SELECT app_id, stream_id, room_id, user_id, since_ms FROM open_streams ORDER BY app_id, stream_id")?
+        .prepare(
+            "SELECT app_id, stream_id, room_id, user_id, since_ms, opens FROM open_streams ORDER BY app_id, stream_id",
+        )?
         .query_map([], |r| {
             Ok(OpenStream {
                 app_id: r.get(0)?,
@@ -215,6 +226,7 @@ fn read(conn: &rusqlite::Connection) -> anyhow::Result<LeftOpen> {
                 room_id: r.get(2)?,
                 user_id: r.get(3)?,
                 since_ms: r.get::<_, i64>(4)?.unsigned_abs(),
+                opens: r.get(5)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -253,18 +265,22 @@ mod tests {
             event(hooked, stream("s1")),
             event(hooked, stream("s2")),
             event(hooked, Change::StreamEnded { stream_id: "s1".into() }),
+            event(hooked, stream("s3")),
+            event(hooked, stream("s3")),
+            event(hooked, Change::StreamEnded { stream_id: "s3".into() }),
             event(hooked, Change::UserOut { room_id: "r".into(), user_id: "B".into() }),
             // An app without a webhook: its backend hears nothing, so nothing is open for it.
             event(silent, Change::RoomOpened { room_id: "q".into() }),
             event(silent, user_in("q", "C")),
         ];
-        assert_eq!(reg.enqueue_events(&events, 7_000, 100).unwrap(), (7, 0));
+        assert_eq!(reg.enqueue_events(&events, 7_000, 100).unwrap(), (10, 0));
         let left = reg.left_open().unwrap();
         assert_eq!(left.alive_ms, Some(7_000));
         assert_eq!(left.rooms, [(hooked, "r".to_owned())]);
         let users: Vec<_> = left.users.iter().map(|u| (u.user_id.as_str(), u.user_name.as_str())).collect();
         assert_eq!(users, [("A", "name-A")]);
-        assert_eq!(left.streams.iter().map(|s| (s.stream_id.as_str(), s.since_ms)).collect::<Vec<_>>(), [("s2", 5)]);
+        let streams: Vec<_> = left.streams.iter().map(|s| (s.stream_id.as_str(), s.since_ms, s.opens)).collect();
+        assert_eq!(streams, [("s2", 5, 1), ("s3", 5, 1)]);
 
         // Closing out queues what `close` makes, once, and empties the ledger.
         let before = reg.queued_events().unwrap();
