@@ -133,7 +133,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     // then the queue writer stores them, before the runtime (and its blocking pool) goes away.
     signaling.shutdown().await;
     if tokio::time::timeout(SHUTDOWN_GRACE, signaling.stopped()).await.is_err() {
-        tracing::warn!("the signaling hub did not stop in time; some closing events are missing");
+        tracing::warn!("the signaling hub did not stop in time; the next start closes what it left open");
     }
     webhook_writer.finish(Duration::from_secs(3)).await;
     tracing::info!("duet stopped");
