@@ -27,6 +27,9 @@ pub struct RoomConfig {
     pub replay_events: usize,
     /// Online counts are pushed at most this often per room.
     pub count_interval: Duration,
+    /// How long a stopping hub waits for the media side to report the ends of the streams it
+    /// cut, so their `stream.closed` carry their bytes; after it they go out without.
+    pub shutdown_wait: Duration,
     /// Media URL bases and lifetime.
     pub urls: UrlConfig,
 }
@@ -34,7 +37,7 @@ pub struct RoomConfig {
 impl RoomConfig {
     /// Defaults: heartbeat 10 s (timeout 30 s), resume grace 30 s, warning 30 s before token
     /// expiry, 20 requests/s (burst 40), 50 violations, 10,000 members, 512 replayable events,
-    /// online count at most every second.
+    /// online count at most every second, 2 s for the media ends at shutdown.
     pub fn new(urls: UrlConfig) -> Self {
         Self {
             heartbeat: Duration::from_secs(10),
@@ -47,6 +50,7 @@ impl RoomConfig {
             default_max_members: 10_000,
             replay_events: 512,
             count_interval: Duration::from_secs(1),
+            shutdown_wait: Duration::from_secs(2),
             urls,
         }
     }

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::app::App;
 use crate::config::RoomConfig;
 use crate::error::{ErrorCode, Refusal};
-use crate::ids::{ConnId, SessionId};
+use crate::ids::{ConnId, PublisherId, SessionId};
 use crate::io::{HubEvent, Now, Output, PublishEnded, PublishRequest};
 use crate::room::{Audience, Room};
 use crate::session::{Session, Sessions};
@@ -51,11 +51,14 @@ pub struct Hub {
     pub(crate) timers: Timers,
     pub(crate) out: VecDeque<Output>,
     pub(crate) next_message_id: u64,
-    pub(crate) closing: HashMap<(u32, String), Closing>,
+    /// Released live streams waiting for their media end, by app, stream and publish.
+    pub(crate) closing: HashMap<(u32, String, PublisherId), Closing>,
     /// Sessions that were kicked out recently, so a resume of one learns why it cannot
     /// (and does not log in again, kicking the other device in turn).
     pub(crate) kicked: HashMap<SessionId, (ErrorCode, Instant)>,
     prune_at: Option<Instant>,
+    /// [`Hub::shutdown`] ran: nothing new is accepted.
+    stopping: bool,
 }
 
 impl Hub {
@@ -73,11 +76,17 @@ impl Hub {
             closing: HashMap::new(),
             kicked: HashMap::new(),
             prune_at: None,
+            stopping: false,
         }
     }
 
-    /// A connection opened; it is greeted with `hello`.
+    /// A connection opened; it is greeted with `hello` (or closed with `server_shutdown` once
+    /// the hub is stopping).
     pub fn connect(&mut self, now: Now, conn: ConnId) {
+        if self.stopping {
+            self.out.push_back(Output::Close { conn, code: ErrorCode::ServerShutdown });
+            return;
+        }
         let bucket = TokenBucket::new(now.at, self.cfg.rate_burst);
         self.conns.insert(conn, Conn { session: None, last_seen: now.at, bucket, violations: 0 });
         self.timers.schedule(now.at + self.cfg.heartbeat_timeout, TimerKey::Heartbeat(conn));
@@ -141,6 +150,9 @@ impl Hub {
     /// `roomStreamUpdate ADD`, its owner `PUBLISHING`); a refusal means nothing changed and the
     /// ingest must refuse the publish. A stream no room announces is admitted silently.
     pub fn admit_publish(&mut self, now: Now, request: PublishRequest) -> Result<(), Refusal> {
+        if self.stopping {
+            return Err(Refusal::new(ErrorCode::ServerShutdown, "the server is stopping"));
+        }
         crate::streams::admit_publish(self, now, request)
     }
 
@@ -185,6 +197,7 @@ impl Hub {
                     self.prune_at = None;
                     self.prune_logs(now);
                 }
+                TimerKey::Shutdown => crate::streams::close_unreported(self, now),
             }
         }
     }
@@ -201,9 +214,18 @@ impl Hub {
         self.timers.next()
     }
 
-    /// The server is stopping: every connection is closed with `server_shutdown` and every
-    /// session ends (their `user.logout`, `stream.closed` and `room.closed` events go out).
+    /// The server is stopping: every connection is closed with `server_shutdown`, every
+    /// session ends (`user.logout`, `room.closed`) and every stream is released, external ones
+    /// too (`Output::StopMedia`). Their `stream.closed` go out as the media side reports their
+    /// ends ([`Hub::publish_ended`], with their bytes), or when `shutdown_wait` runs out. From
+    /// now on connections are closed at once and publishes refused. Keep feeding the hub until
+    /// [`Hub::is_stopped`], so every event a backend was told of has its closing event.
+    /// A second call does nothing.
     pub fn shutdown(&mut self, now: Now) {
+        if self.stopping {
+            return;
+        }
+        self.stopping = true;
         let conns: Vec<ConnId> = self.conns.keys().copied().collect();
         for conn in conns {
             self.close_conn(conn, ErrorCode::ServerShutdown);
@@ -211,6 +233,22 @@ impl Hub {
         for sid in self.sessions.ids() {
             self.remove_session(now, sid, ErrorCode::ServerShutdown.name());
         }
+        let external: Vec<(u32, String)> = self
+            .apps
+            .iter()
+            .flat_map(|(&app_id, a)| a.streams.iter().map(move |(id, _)| (app_id, id.clone())))
+            .collect();
+        for (app_id, stream_id) in external {
+            crate::streams::release(self, now, app_id, &stream_id, false, ErrorCode::ServerShutdown.name());
+        }
+        if !self.closing.is_empty() {
+            self.timers.schedule(now.at + self.cfg.shutdown_wait, TimerKey::Shutdown);
+        }
+    }
+
+    /// True once [`Hub::shutdown`] ran and every stream it ended has had its `stream.closed`.
+    pub fn is_stopped(&self) -> bool {
+        self.stopping && self.closing.is_empty()
     }
 
     /// Pending deadlines (one per live connection, grace period, membership token, ...).

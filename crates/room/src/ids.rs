@@ -43,7 +43,7 @@ impl fmt::Display for SessionId {
 
 /// Which admitted publish carries a stream (unique per publish on a node), so the late end of
 /// an earlier connection does not end a stream a newer one carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PublisherId(pub u64);
 
 /// Who holds a stream: the session that reserved it, or nobody on this hub (an external

@@ -31,6 +31,7 @@ pub mod admin;
 mod app;
 mod config;
 mod error;
+pub mod events;
 mod hub;
 mod ids;
 mod io;

@@ -127,7 +127,7 @@ impl Hub {
         }
         self.timers.cancel(&TimerKey::Token(sid, room_id.to_owned()));
         let (app_id, user) = (s.app_id, s.user.clone());
-        let data = json!({"roomID": room_id, "userID": user.user_id, "userName": user.user_name, "reason": reason});
+        let data = crate::events::user_logout(room_id, &user.user_id, &user.user_name, reason);
         self.event(now, app_id, "user.logout", data);
         let published = self.apps.get(&app_id).map(|a| a.streams.owned_in(sid, room_id)).unwrap_or_default();
         for stream in published {
@@ -137,7 +137,7 @@ impl Hub {
         let Some(room) = app.room_mut(room_id) else { return };
         if room.leave(sid) {
             app.close_room(room_id);
-            self.event(now, app_id, "room.closed", json!({"roomID": room_id}));
+            self.event(now, app_id, "room.closed", crate::events::room_closed(room_id));
             return;
         }
         let data = json!({"roomID": room_id, "updateType": "DELETE", "userList": [user.to_json()]});

@@ -179,7 +179,6 @@ pub(crate) struct Closing {
     pub user_id: String,
     pub since_ms: u64,
     pub reason: &'static str,
-    pub publisher: PublisherId,
 }
 
 #[cfg(test)]

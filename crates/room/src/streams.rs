@@ -9,7 +9,7 @@ use crate::app::App;
 use crate::config::RoomConfig;
 use crate::error::{ErrorCode, Refusal};
 use crate::hub::{Hub, not_logged_in};
-use crate::ids::{ConnId, SessionId};
+use crate::ids::{ConnId, PublisherId, SessionId};
 use crate::io::{Now, Output, PublishEnded, PublishRequest};
 use crate::room::Audience;
 use crate::session::not_in_room;
@@ -113,14 +113,8 @@ pub(crate) fn release(hub: &mut Hub, now: Now, app_id: u32, stream_id: &str, tel
         let data = json!({"roomID": s.room_id, "updateType": "DELETE", "streamList": [item]});
         hub.room_event(now, app_id, &s.room_id, "roomStreamUpdate", data, Audience::All { except: owner });
         hub.out.push_back(Output::StopMedia { app_id, stream_id: stream_id.to_owned() });
-        let closing = Closing {
-            room_id: s.room_id,
-            user_id: s.user.user_id,
-            since_ms: s.live_since_ms,
-            reason,
-            publisher: s.publisher,
-        };
-        hub.closing.insert((app_id, stream_id.to_owned()), closing);
+        let closing = Closing { room_id: s.room_id, user_id: s.user.user_id, since_ms: s.live_since_ms, reason };
+        hub.closing.insert((app_id, stream_id.to_owned(), s.publisher), closing);
     }
     if tell_owner {
         publisher_state(hub, owner, stream_id, "NO_PUBLISH", None);
@@ -171,9 +165,7 @@ pub(crate) fn admit_publish(hub: &mut Hub, now: Now, req: PublishRequest) -> Rep
 
 pub(crate) fn publish_ended(hub: &mut Hub, now: Now, ended: PublishEnded) {
     let (app_id, stream_id) = (ended.app_id, ended.stream_id.as_str());
-    let key = (app_id, ended.stream_id.clone());
-    if hub.closing.get(&key).is_some_and(|c| c.publisher == ended.publisher) {
-        let c = hub.closing.remove(&key).expect("checked");
+    if let Some(c) = hub.closing.remove(&(app_id, ended.stream_id.clone(), ended.publisher)) {
         closed_event(hub, now, app_id, stream_id, &c.room_id, &c.user_id, c.since_ms, ended.bytes, c.reason);
     }
     let Some(s) = hub.apps.get_mut(&app_id).and_then(|a| a.streams.get_mut(stream_id)) else { return };
@@ -193,6 +185,16 @@ pub(crate) fn publish_ended(hub: &mut Hub, now: Now, ended: PublishEnded) {
     }
     // The reservation stays: <live-pusher> retries and the stream may come back.
     publisher_state(hub, Some(sid), stream_id, "PUBLISH_REQUESTING", Some(ErrorCode::PublishInterrupted));
+}
+
+/// `stream.closed` of every released stream whose media end was not reported in time (the
+/// server is stopping): they carry no bytes (0).
+pub(crate) fn close_unreported(hub: &mut Hub, now: Now) {
+    let mut closing: Vec<((u32, String, PublisherId), Closing)> = hub.closing.drain().collect();
+    closing.sort_by(|a, b| a.0.cmp(&b.0));
+    for ((app_id, stream_id, _), c) in closing {
+        closed_event(hub, now, app_id, &stream_id, &c.room_id, &c.user_id, c.since_ms, 0, c.reason);
+    }
 }
 
 /// `roomStreamUpdate` (ADD or DELETE) of a stream to its room, except its owner.
@@ -217,10 +219,8 @@ fn closed_event(
     bytes: u64,
     reason: &str,
 ) {
-    let data = json!({
-        "roomID": room_id, "streamID": stream_id, "userID": user_id,
-        "durationMs": now.unix_ms.saturating_sub(since_ms), "bytes": bytes, "reason": reason,
-    });
+    let duration_ms = now.unix_ms.saturating_sub(since_ms);
+    let data = crate::events::stream_closed(room_id, stream_id, user_id, duration_ms, bytes, reason);
     hub.event(now, app_id, "stream.closed", data);
 }
 

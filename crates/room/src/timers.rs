@@ -19,6 +19,8 @@ pub enum TimerKey {
     Count(u32, String),
     /// Pruning of old room events.
     Prune,
+    /// The end of a stopping hub's wait for media ends.
+    Shutdown,
 }
 
 /// The deadlines.

@@ -140,3 +140,76 @@ fn shutdown_closes_everyone_and_reports_their_logouts() {
     assert_eq!(w.hub.session_count(), 0);
     assert_eq!(w.hub.room_count(), 0);
 }
+
+/// A stop ends streams too, session and external ones: their media is cut, and each
+/// `stream.closed` goes out with its bytes when the media side reports the end. Until then the
+/// hub is not stopped, and takes nothing new.
+#[test]
+fn shutdown_ends_every_stream_when_the_media_side_reports() {
+    let mut w = World::two_in("room");
+    assert_eq!(w.call(2, "publish", json!({"streamID": "b1"}))["code"], 0);
+    w.media("b1", true);
+    w.hub.admit_publish(w.now, started_in("ext", "camera", "room", 2)).unwrap();
+    w.drain();
+    w.events.clear();
+    w.hub.shutdown(w.now);
+    w.drain();
+    w.stopped_media.sort();
+    assert_eq!(w.stopped_media, ["b1", "ext"]);
+    assert!(!w.hub.is_stopped(), "waits for the media ends");
+
+    w.hub.connect(w.now, ConnId(3));
+    w.drain();
+    assert_eq!(w.closed.get(&3), Some(&ErrorCode::ServerShutdown));
+    let late = w.hub.admit_publish(w.now, started_in("late", "x", "room", 3)).unwrap_err();
+    assert_eq!(late.code, ErrorCode::ServerShutdown);
+
+    w.hub.publish_ended(w.now, ended("b1", 1000, 1));
+    w.hub.publish_ended(w.now, ended("ext", 500, 2));
+    w.drain();
+    assert!(w.hub.is_stopped());
+    w.events.sort();
+    assert_eq!(
+        w.events,
+        [
+            "room.closed room",
+            "stream.closed room B b1 server_shutdown bytes=1000",
+            "stream.closed room camera ext server_shutdown bytes=500",
+            "user.logout room A server_shutdown",
+            "user.logout room B server_shutdown",
+        ]
+    );
+}
+
+/// A media end that never comes does not hold the stop: after `shutdown_wait` the stream is
+/// closed without its bytes.
+#[test]
+fn shutdown_does_not_wait_forever_for_a_media_end() {
+    let mut w = World::two_in("room");
+    assert_eq!(w.call(2, "publish", json!({"streamID": "b1"}))["code"], 0);
+    w.media("b1", true);
+    w.events.clear();
+    w.hub.shutdown(w.now);
+    w.drain();
+    assert!(!w.hub.is_stopped());
+    w.advance(Duration::from_secs(2));
+    assert!(w.hub.is_stopped());
+    assert!(w.events.contains(&"stream.closed room B b1 server_shutdown bytes=0".to_owned()), "{:?}", w.events);
+}
+
+/// A stream released twice before the first publish's end is reported (stopped, published
+/// again by a new connection, stopped again) gets a `stream.closed` for each publish.
+#[test]
+fn every_released_publish_gets_its_stream_closed() {
+    let mut w = World::two_in("room");
+    for publisher in [1, 2] {
+        assert_eq!(w.call(2, "publish", json!({"streamID": "b1"}))["code"], 0);
+        w.hub.admit_publish(w.now, started("b1", "B", publisher)).unwrap();
+        assert_eq!(w.call(2, "stopPublish", json!({"streamID": "b1"}))["code"], 0);
+    }
+    w.events.clear();
+    w.hub.publish_ended(w.now, ended("b1", 100, 1));
+    w.hub.publish_ended(w.now, ended("b1", 200, 2));
+    w.drain();
+    assert_eq!(w.events, ["stream.closed room B b1 stopped bytes=100", "stream.closed room B b1 stopped bytes=200"]);
+}

@@ -85,19 +85,25 @@ impl Receiver {
         format!("http://{}/hook", self.addr)
     }
 
-    /// Waits for `n` accepted deliveries and returns their bodies (parsed).
+    /// Waits for `n` accepted deliveries and returns their bodies (parsed), each once: a
+    /// delivery sent again (the same `X-Duet-Delivery`, as at-least-once allows) counts once.
     fn wait_for(&self, n: usize, limit: Duration) -> Vec<Value> {
         let deadline = Instant::now() + limit;
         loop {
-            let got = self.accepted.lock().unwrap();
+            let got = self.distinct();
             if got.len() >= n {
-                return got.iter().map(|d| serde_json::from_str(&d.body).unwrap()).collect();
+                return got.iter().map(|body| serde_json::from_str(body).unwrap()).collect();
             }
-            let seen: Vec<&str> = got.iter().map(|d| d.body.as_str()).collect();
-            assert!(Instant::now() < deadline, "{} of {n} webhook deliveries arrived: {seen:?}", got.len());
-            drop(got);
+            assert!(Instant::now() < deadline, "{} of {n} webhook deliveries arrived: {got:?}", got.len());
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The bodies of the accepted deliveries, each delivery once, in order of arrival.
+    fn distinct(&self) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        let got = self.accepted.lock().unwrap();
+        got.iter().filter(|d| seen.insert(d.headers["x-duet-delivery"].clone())).map(|d| d.body.clone()).collect()
     }
 }
 
@@ -252,4 +258,146 @@ async fn a_hanging_receiver_delays_only_its_own_app() {
     let events = fine.wait_for(2, Duration::from_secs(5));
     assert_eq!(summary(&events), ["room.created quick", "user.login quick Z"]);
     assert!(stuck.accepted.lock().unwrap().is_empty());
+}
+
+/// Open events of [`a_live_room`], in order.
+const OPENED: [&str; 5] = [
+    "room.created live",
+    "user.login live A",
+    "user.login live B",
+    "stream.created live A",
+    "stream.created live camera-1",
+];
+
+/// Members, publishers, and events heard so far of a room "live" with two members (A, B), a
+/// stream A publishes from its session and one an external encoder publishes into the room
+/// (`duet url publish --room-id`, user camera-1).
+struct LiveRoom {
+    _members: [duet_client::Client; 2],
+    _publishers: [peers::Publisher; 2],
+    opened: Vec<Value>,
+}
+
+async fn a_live_room(server: &Server, data: &Path, receiver: &Receiver) -> LiveRoom {
+    let (mut a, _) = join(server, data, "live", "A").await;
+    let (b, _) = join(server, data, "live", "B").await;
+    receiver.wait_for(3, WAIT);
+    let url = a.ok("publish", json!({"streamID": "a-cam"})).await.unwrap()["url"].as_str().unwrap().to_owned();
+    let session = peers::publish(&url, peers::Content::AudioVideo, 60);
+    receiver.wait_for(4, WAIT);
+    let app_id = server.app_id.to_string();
+    let rtmp = format!("rtmp://{}", server.rtmp);
+    let args = ["--stream-id", "obs", "--room-id", "live", "--user-id", "camera-1", "--app-id", &app_id];
+    let url = ok(data, &[&["url", "publish", "--public-rtmp-url", &rtmp][..], &args].concat());
+    let external = peers::publish(url.trim(), peers::Content::AudioOnly, 60);
+    let opened = receiver.wait_for(5, WAIT);
+    assert_eq!(summary(&opened), OPENED);
+    // Media keeps arriving for a moment, so the streams carry bytes.
+    std::thread::sleep(Duration::from_millis(1500));
+    LiveRoom { _members: [a, b], _publishers: [session, external], opened }
+}
+
+/// The summaries of `events`, sorted (closing events of one stop have no promised order).
+fn sorted(events: &[Value]) -> Vec<String> {
+    let mut s = summary(events);
+    s.sort();
+    s
+}
+
+/// A stop ends every session and stream and closes every room, and those events are in the
+/// queue before the process exits (delivered here after a restart). The streams' ends carry
+/// their bytes: they are the real ends, not a crash recovery's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_closes_every_stream_user_and_room_before_exit() {
+    let receiver = Receiver::start(ANSWER_OK);
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    set_webhook(&data, server.app_id, &receiver.url());
+    let room = a_live_room(&server, &data, &receiver).await;
+
+    let (status, log) = server.stop_logged();
+    assert!(status.success(), "{log}");
+    assert!(!log.contains("cancelled") && !log.contains("unwritten"), "{log}");
+    drop(room);
+    let server = Server::start(&data, &[]);
+    let events = receiver.wait_for(10, WAIT);
+    assert_eq!(
+        sorted(&events[5..]),
+        [
+            "room.closed live",
+            "stream.closed live A server_shutdown",
+            "stream.closed live camera-1 server_shutdown",
+            "user.logout live A server_shutdown",
+            "user.logout live B server_shutdown",
+        ]
+    );
+    for closed in events.iter().filter(|e| e["event"] == "stream.closed") {
+        assert!(closed["data"]["bytes"].as_u64().unwrap() > 1000, "{closed}");
+    }
+    // Nothing was left open for the next start to close.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(receiver.distinct().len(), 10);
+    drop(server);
+}
+
+/// After a crash (SIGKILL), the next start closes what the backend was told is open: every
+/// stream, user and room, with reason `server_crash` and the last time the server was known
+/// to be alive, which is no later than the crash. Only once.
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_crash_the_next_start_closes_what_was_left_open() {
+    let receiver = Receiver::start(ANSWER_OK);
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    set_webhook(&data, server.app_id, &receiver.url());
+    let room = a_live_room(&server, &data, &receiver).await;
+
+    let opened_at = room.opened.iter().map(|e| e["time"].as_u64().unwrap()).max().unwrap();
+    let crashed_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    server.crash();
+    drop(room);
+    let server = Server::start(&data, &[]);
+    let events = receiver.wait_for(10, WAIT);
+    assert_eq!(
+        sorted(&events[5..]),
+        [
+            "room.closed live server_crash",
+            "stream.closed live A server_crash",
+            "stream.closed live camera-1 server_crash",
+            "user.logout live A server_crash",
+            "user.logout live B server_crash",
+        ]
+    );
+    for e in &events[5..] {
+        let at = e["time"].as_u64().unwrap();
+        assert!(opened_at <= at && at <= crashed_at, "{e} (opened {opened_at}, crashed {crashed_at})");
+        let d = &e["data"];
+        match e["event"].as_str().unwrap() {
+            "stream.closed" => {
+                assert!(d["streamID"] == "a-cam" || d["streamID"] == "obs", "{e}");
+                assert!(d["durationMs"].is_u64() && d["bytes"].is_u64(), "{e}");
+            }
+            "user.logout" => assert_eq!(d["userName"], d["userID"], "{e}"),
+            _ => {}
+        }
+    }
+
+    // Closed once: a later stop and start report nothing more.
+    assert!(server.stop().success());
+    let server = Server::start(&data, &[]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(receiver.distinct().len(), 10);
+    drop(server);
+}
+
+/// One server per data folder: a second one would deliver every queued event again and take
+/// the first one's open rooms for a crash's leftovers.
+#[test]
+fn a_second_server_on_the_same_data_folder_is_refused() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let (status, err) = common::serve_refused(&data, &[]);
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("another `duet serve`"), "{err}");
+    assert!(server.stop().success());
+    assert!(Server::start(&data, &[]).stop().success(), "free again once the first stopped");
 }

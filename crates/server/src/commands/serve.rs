@@ -42,6 +42,7 @@ pub fn run(settings: ServeSettings) -> anyhow::Result<()> {
 
 async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     let registry = Arc::new(Registry::open(&s.common.data)?);
+    let _serving = registry.claim_for_serving()?;
     let (app, created) = default_app(&registry)?;
     let tls = s.tls.as_ref().map(|(cert, key)| load_config(cert, key)).transpose()?;
     let mut sigterm = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
@@ -57,7 +58,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
 
     let metrics = Arc::new(Metrics::default());
     let media_hub = Arc::new(duet_media::Hub::default());
-    let (webhooks, webhook_writer) = crate::webhooks::Webhooks::start(registry.clone());
+    let (webhooks, webhook_writer) = crate::webhooks::Webhooks::start(registry.clone())?;
     let apps = crate::store::apps::Apps::new(registry.clone());
     let signaling = Signaling::start(
         room_config(&urls, s.heartbeat, s.resume_grace),
@@ -128,7 +129,12 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
             tracing::warn!("connections still open {}s after shutdown began; closing them", SHUTDOWN_GRACE.as_secs());
         }
     }
-    // Events the hub emitted last (logouts of the closed sessions) reach SQLite before exit.
+    // The hub ends every session and stream, hears their media ends, and hands the events over;
+    // then the queue writer stores them, before the runtime (and its blocking pool) goes away.
+    signaling.shutdown().await;
+    if tokio::time::timeout(SHUTDOWN_GRACE, signaling.stopped()).await.is_err() {
+        tracing::warn!("the signaling hub did not stop in time; the next start closes what it left open");
+    }
     webhook_writer.finish(Duration::from_secs(3)).await;
     tracing::info!("duet stopped");
     Ok(())

@@ -73,6 +73,8 @@ pub struct Signaling {
     next_conn: Arc<AtomicU64>,
     /// Connection tasks still running, so shutdown can wait for their farewell frames.
     open: Arc<watch::Sender<usize>>,
+    /// Its sender is dropped when the hub task ends.
+    hub_alive: watch::Receiver<()>,
 }
 
 /// Counts a connection task as open while it lives.
@@ -97,8 +99,14 @@ impl Signaling {
         let (inbox, rx) = mpsc::channel(HUB_INBOX);
         let hub = Hub::new(config, crate::os::random());
         let relays = crate::media::relay::Relays::new(media.clone());
-        tokio::spawn(run_hub(hub, rx, apps.changes(), Sinks { metrics, media, webhooks, relays }));
-        Self { inbox, apps, next_conn: Arc::new(AtomicU64::new(1)), open: Arc::new(watch::Sender::new(0)) }
+        let (alive, hub_alive) = watch::channel(());
+        let (sinks, changes) = (Sinks { metrics, media, webhooks, relays }, apps.changes());
+        tokio::spawn(async move {
+            run_hub(hub, rx, changes, sinks).await;
+            drop(alive);
+        });
+        let open = Arc::new(watch::Sender::new(0));
+        Self { inbox, apps, next_conn: Arc::new(AtomicU64::new(1)), open, hub_alive }
     }
 
     /// Asks the room hub to admit a publish (`media::admission` asks, for every ingest).
@@ -122,9 +130,18 @@ impl Signaling {
         rx.await.map_err(|_| gone())?
     }
 
-    /// Tells every client the server is going away and closes their connections.
+    /// Tells every client the server is going away and closes their connections; every
+    /// session and stream ends (`Hub::shutdown`). The hub task ends once the media side has
+    /// reported the streams' ends (or the hub's `shutdown_wait` ran out): see
+    /// [`Signaling::stopped`].
     pub async fn shutdown(&self) {
         let _ = self.inbox.send(HubInput::Shutdown).await;
+    }
+
+    /// Waits until the hub task has ended, having handed its last events to the webhooks.
+    pub async fn stopped(&self) {
+        let mut alive = self.hub_alive.clone();
+        while alive.changed().await.is_ok() {}
     }
 
     /// Waits until every connection task has ended (after [`Signaling::shutdown`]).
@@ -152,14 +169,19 @@ async fn run_hub(
     sinks: Sinks,
 ) {
     let mut outboxes: HashMap<ConnId, Outbox> = HashMap::new();
-    loop {
+    // Whether app changes can still come (not once every `Apps` handle is gone, at exit).
+    let mut following = true;
+    // After `Shutdown`, the hub still hears the media ends of the streams it stopped.
+    while !hub.is_stopped() {
         let deadline = hub.poll_timeout().map(tokio::time::Instant::from_std);
         let input = tokio::select! {
             input = rx.recv() => input,
-            change = apps.recv() => {
-                // A lagging follower missed changes it will see at the apps' next logins.
-                if let Ok(AppChange { app_id, secret: Some(secret) }) = change {
-                    hub.update_app_secret(app_id, secret);
+            change = apps.recv(), if following => {
+                match change {
+                    Ok(AppChange { app_id, secret: Some(secret) }) => hub.update_app_secret(app_id, secret),
+                    // A lagging follower missed changes it will see at the apps' next logins.
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => following = false,
                 }
                 continue;
             }
@@ -188,11 +210,7 @@ async fn run_hub(
             Some(HubInput::Admin(app_id, request, reply)) => {
                 let _ = reply.send(hub.admin(now, app_id, request));
             }
-            Some(HubInput::Shutdown) => {
-                hub.shutdown(now);
-                drain(&mut hub, &mut outboxes, &sinks);
-                return;
-            }
+            Some(HubInput::Shutdown) => hub.shutdown(now),
         }
         drain(&mut hub, &mut outboxes, &sinks);
     }

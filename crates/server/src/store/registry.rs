@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use duet_token::AppSecret;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+mod ledger;
+pub use ledger::{Change, LeftOpen, OpenStream, OpenUser};
 
 /// File name of the registry inside the data folder.
 pub const DB_FILE: &str = "duet.sqlite3";
@@ -45,6 +48,32 @@ const MIGRATIONS: &[&str] = &[
         hash BLOB NOT NULL,
         iterations INTEGER NOT NULL
     ) STRICT;",
+    // The open ledger (`ledger.rs`).
+    "CREATE TABLE open_rooms (
+        app_id INTEGER NOT NULL,
+        room_id TEXT NOT NULL,
+        PRIMARY KEY (app_id, room_id)
+    ) STRICT;
+    CREATE TABLE open_users (
+        app_id INTEGER NOT NULL,
+        room_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        user_name TEXT NOT NULL,
+        PRIMARY KEY (app_id, room_id, user_id)
+    ) STRICT;
+    CREATE TABLE open_streams (
+        app_id INTEGER NOT NULL,
+        stream_id TEXT NOT NULL,
+        room_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        since_ms INTEGER NOT NULL,
+        opens INTEGER NOT NULL,
+        PRIMARY KEY (app_id, stream_id)
+    ) STRICT;
+    CREATE TABLE alive (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        at_ms INTEGER NOT NULL
+    ) STRICT;",
 ];
 
 /// One registered app.
@@ -75,6 +104,24 @@ impl std::fmt::Debug for Webhook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Webhook").field("url", &self.url).field("secret", &"<redacted>").finish()
     }
+}
+
+/// An event to queue: its app, JSON body, and what it changes in the open ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedEvent {
+    /// App.
+    pub app_id: u32,
+    /// The delivery's body.
+    pub body: String,
+    /// What it opens or closes.
+    pub change: Option<Change>,
+}
+
+/// Held while `duet serve` runs ([`Registry::claim_for_serving`]); released when dropped or
+/// when the process ends, however it ends.
+#[derive(Debug)]
+pub struct ServeLock {
+    _held: Connection,
 }
 
 /// The registry, safe to share between threads.
@@ -116,6 +163,32 @@ impl Registry {
     /// Where the database file is.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Claims the data folder for one `duet serve`: the webhook queue's delivery and the open
+    /// ledger assume a single server (a second one would deliver every event again, and take
+    /// the first one's open rooms for a crash's leftovers). One-shot commands need no claim.
+    pub fn claim_for_serving(&self) -> anyhow::Result<ServeLock> {
+        let path = self.path.with_extension("serve-lock");
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let conn = Connection::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        conn.busy_timeout(Duration::ZERO)?;
+        // In exclusive locking mode SQLite keeps the lock of its first write until the
+        // connection closes, or the process ends however it ends.
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+        match conn.execute_batch("BEGIN EXCLUSIVE; PRAGMA user_version = 1; COMMIT;") {
+            Ok(()) => Ok(ServeLock { _held: conn }),
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {
+                let data = self.path.parent().unwrap_or(&self.path).display();
+                bail!("another `duet serve` is using the data folder {data} (stop it, or give this one another --data)")
+            }
+            Err(e) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+        }
     }
 
     /// Creates an app with a fresh random AppID and ServerSecret.
@@ -199,6 +272,7 @@ impl Registry {
         }
         tx.execute("DELETE FROM webhooks WHERE app_id = ?1", params![app_id])?;
         tx.execute("DELETE FROM webhook_queue WHERE app_id = ?1", params![app_id])?;
+        ledger::forget(&tx, app_id)?;
         tx.commit()?;
         Ok(())
     }
@@ -225,12 +299,14 @@ impl Registry {
         Ok(())
     }
 
-    /// Removes the app's webhook and drops its undelivered events (in one transaction).
+    /// Removes the app's webhook and drops its undelivered events and its open ledger (in one
+    /// transaction).
     pub fn clear_webhook(&self, app_id: u32) -> anyhow::Result<bool> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let had = tx.execute("DELETE FROM webhooks WHERE app_id = ?1", params![app_id])? > 0;
         tx.execute("DELETE FROM webhook_queue WHERE app_id = ?1", params![app_id])?;
+        ledger::forget(&tx, app_id)?;
         tx.commit()?;
         Ok(had)
     }
@@ -243,40 +319,16 @@ impl Registry {
         Ok(n as u64)
     }
 
-    /// Queues events (app, JSON body) of apps that have a webhook, in one transaction; keeps
-    /// at most `cap` per app by dropping the oldest. Returns (queued, dropped).
-    pub fn enqueue_events(&self, events: &[(u32, String)], now: i64, cap: u64) -> anyhow::Result<(u64, u64)> {
+    /// Queues events of apps that have a webhook and applies their ledger changes, in one
+    /// transaction that also marks the server alive at `now_ms`; keeps at most `cap` events
+    /// per app by dropping the oldest. Returns (queued, dropped).
+    pub fn enqueue_events(&self, events: &[QueuedEvent], now_ms: u64, cap: u64) -> anyhow::Result<(u64, u64)> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let (mut queued, mut dropped) = (0u64, 0u64);
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO webhook_queue (app_id, body, created_at)
-                 SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM webhooks WHERE app_id = ?1)",
-            )?;
-            for (app_id, body) in events {
-                queued += insert.execute(params![app_id, body, now])? as u64;
-            }
-            let mut apps: Vec<u32> = events.iter().map(|e| e.0).collect();
-            apps.sort_unstable();
-            apps.dedup();
-            for app_id in apps {
-                let n: i64 =
-                    tx.query_row("SELECT count(*) FROM webhook_queue WHERE app_id = ?1", params![app_id], |r| {
-                        r.get(0)
-                    })?;
-                let over = n.unsigned_abs().saturating_sub(cap);
-                if over > 0 {
-                    dropped += tx.execute(
-                        "DELETE FROM webhook_queue WHERE id IN
-                         (SELECT id FROM webhook_queue WHERE app_id = ?1 ORDER BY id LIMIT ?2)",
-                        params![app_id, over as i64],
-                    )? as u64;
-                }
-            }
-        }
+        let counts = queue(&tx, events, (now_ms / 1000) as i64, cap)?;
+        ledger::mark_alive(&tx, now_ms)?;
         tx.commit()?;
-        Ok((queued, dropped))
+        Ok(counts)
     }
 
     /// Apps with undelivered events.
@@ -361,6 +413,38 @@ impl Registry {
         // statement or transaction), so a poisoned lock is still usable.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Queues `events` inside `tx` (see [`Registry::enqueue_events`]); returns (queued, dropped).
+fn queue(tx: &Transaction<'_>, events: &[QueuedEvent], now: i64, cap: u64) -> anyhow::Result<(u64, u64)> {
+    let (mut queued, mut dropped) = (0u64, 0u64);
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO webhook_queue (app_id, body, created_at)
+         SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM webhooks WHERE app_id = ?1)",
+    )?;
+    for e in events {
+        let n = insert.execute(params![e.app_id, e.body, now])?;
+        queued += n as u64;
+        if let Some(change) = &e.change {
+            ledger::apply(tx, e.app_id, change, n > 0)?;
+        }
+    }
+    let mut apps: Vec<u32> = events.iter().map(|e| e.app_id).collect();
+    apps.sort_unstable();
+    apps.dedup();
+    for app_id in apps {
+        let n: i64 =
+            tx.query_row("SELECT count(*) FROM webhook_queue WHERE app_id = ?1", params![app_id], |r| r.get(0))?;
+        let over = n.unsigned_abs().saturating_sub(cap);
+        if over > 0 {
+            dropped += tx.execute(
+                "DELETE FROM webhook_queue WHERE id IN
+                 (SELECT id FROM webhook_queue WHERE app_id = ?1 ORDER BY id LIMIT ?2)",
+                params![app_id, over as i64],
+            )? as u64;
+        }
+    }
+    Ok((queued, dropped))
 }
 
 fn check_name(name: &str) -> anyhow::Result<()> {

@@ -5,8 +5,15 @@
 //! queued). A dispatcher delivers each app's events in order, one at a time per app, with
 //! retries and backoff; a receiver that hangs or fails delays only its own app. Delivery is
 //! at least once: a receiver may see an event twice (same `X-Duet-Delivery`).
+//!
+//! Every batch also updates the open ledger (`ledger`: what each backend was told is open) and
+//! the time the server was last known alive, which the writer refreshes every
+//! [`ALIVE_EVERY`] too. At start, [`Webhooks::start`] first queues the closing events of what a
+//! crashed run left open. At a stop, [`QueueWriter::finish`] stores what the stopped hub handed
+//! over before the process exits.
 
 pub mod http_client;
+pub mod ledger;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,10 +22,11 @@ use std::time::Duration;
 
 use duet_room::HubEvent;
 use serde_json::json;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
-use crate::store::registry::Registry;
+use crate::store::registry::{QueuedEvent, Registry};
 
 /// Events a full channel refuses beyond this (the hub never waits).
 const CHANNEL: usize = 65_536;
@@ -30,6 +38,11 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 pub const GIVE_UP_SECS: i64 = 24 * 3600;
 /// Waits between attempts: 1 s doubling to 5 min.
 const BACKOFF_SECS: [u64; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 300];
+/// How often the server records that it is alive (a crash is dated to the last record).
+pub const ALIVE_EVERY: Duration = Duration::from_secs(10);
+/// At a stop, deliveries under way may finish for this long (an event a receiver took is not
+/// sent again after the restart); the others are cut and sent again.
+const FINISH_DELIVERIES: Duration = Duration::from_secs(2);
 
 /// Delivery counters, shown in /metrics.
 #[derive(Default)]
@@ -50,28 +63,50 @@ pub struct Webhooks {
     pub stats: Arc<WebhookStats>,
 }
 
-/// Completes when every event handed to [`Webhooks::offer`] is in SQLite, once all handles are
-/// dropped (shutdown).
-pub struct QueueWriter(tokio::task::JoinHandle<()>);
+/// The queue writer and the dispatcher, to stop at exit.
+pub struct QueueWriter {
+    stop_writer: oneshot::Sender<()>,
+    writer: JoinHandle<()>,
+    stop_dispatcher: oneshot::Sender<()>,
+    dispatcher: JoinHandle<()>,
+}
 
 impl QueueWriter {
-    /// Waits (at most `limit`) for the queue writer to store what it holds.
+    /// Stores every event handed to [`Webhooks::offer`] so far (call it once the hub has
+    /// stopped and handed over its last events), waiting at most `limit`; then stops the
+    /// dispatcher, letting deliveries under way finish for up to [`FINISH_DELIVERIES`].
     pub async fn finish(self, limit: Duration) {
-        if tokio::time::timeout(limit, self.0).await.is_err() {
+        let _ = self.stop_writer.send(());
+        if tokio::time::timeout(limit, self.writer).await.is_err() {
             tracing::warn!("webhook events still unwritten at exit");
         }
+        let _ = self.stop_dispatcher.send(());
+        let _ = self.dispatcher.await;
     }
 }
 
 impl Webhooks {
-    /// Starts the queue writer and the dispatcher.
-    pub fn start(registry: Arc<Registry>) -> (Self, QueueWriter) {
+    /// Queues the closing events of what a previous run left open (`ledger::recover`), then
+    /// starts the queue writer and the dispatcher.
+    pub fn start(registry: Arc<Registry>) -> anyhow::Result<(Self, QueueWriter)> {
+        let closed = ledger::recover(&registry, QUEUE_CAP)?;
+        if closed > 0 {
+            tracing::warn!(
+                events = closed,
+                "the previous run ended without closing its rooms, users and streams; their closing events are queued (reason server_crash)"
+            );
+        }
         let (tx, rx) = mpsc::channel(CHANNEL);
         let stats = Arc::new(WebhookStats::default());
         let wake = Arc::new(Notify::new());
-        let writer = tokio::spawn(write_queue(rx, registry.clone(), wake.clone(), stats.clone()));
-        tokio::spawn(dispatch(registry, wake, stats.clone()));
-        (Self { tx, stats }, QueueWriter(writer))
+        let (stop_writer, stop) = oneshot::channel();
+        let writer = tokio::spawn(write_queue(rx, stop, registry.clone(), wake.clone(), stats.clone()));
+        let (stop_dispatcher, stop) = oneshot::channel();
+        let dispatcher = tokio::spawn(dispatch(registry, wake.clone(), stats.clone(), stop));
+        if closed > 0 {
+            wake.notify_one();
+        }
+        Ok((Self { tx, stats }, QueueWriter { stop_writer, writer, stop_dispatcher, dispatcher }))
     }
 
     /// Queues an event without waiting; counted and logged as dropped when the channel is full.
@@ -93,42 +128,79 @@ pub fn body(event: &HubEvent) -> String {
     json!({"event": event.name, "appID": event.app_id, "time": event.at_ms, "data": event.data}).to_string()
 }
 
+fn queued(e: &HubEvent) -> QueuedEvent {
+    QueuedEvent { app_id: e.app_id, body: body(e), change: ledger::change(e) }
+}
+
+/// Writes events to the queue in batches, and the alive time every [`ALIVE_EVERY`]; on `stop`,
+/// writes what the channel still holds and ends.
 async fn write_queue(
     mut rx: mpsc::Receiver<HubEvent>,
+    mut stop: oneshot::Receiver<()>,
     registry: Arc<Registry>,
     wake: Arc<Notify>,
     stats: Arc<WebhookStats>,
 ) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![(first.app_id, body(&first))];
-        while batch.len() < 512 {
-            match rx.try_recv() {
-                Ok(e) => batch.push((e.app_id, body(&e))),
-                Err(_) => break,
+    let mut alive = tokio::time::interval(ALIVE_EVERY);
+    alive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let first = tokio::select! {
+            biased;
+            event = rx.recv() => match event {
+                Some(e) => e,
+                None => break,
+            },
+            _ = &mut stop => break,
+            _ = alive.tick() => {
+                let reg = registry.clone();
+                blocking(move || reg.mark_alive(crate::os::now_unix_ms())).await;
+                continue;
             }
+        };
+        write_batch(first, &mut rx, &registry, &wake, &stats).await;
+    }
+    // Stopping: the hub has handed over its last events.
+    while let Ok(first) = rx.try_recv() {
+        write_batch(first, &mut rx, &registry, &wake, &stats).await;
+    }
+}
+
+/// Writes `first` and up to 511 more waiting events in one transaction.
+async fn write_batch(
+    first: HubEvent,
+    rx: &mut mpsc::Receiver<HubEvent>,
+    registry: &Arc<Registry>,
+    wake: &Notify,
+    stats: &WebhookStats,
+) {
+    let mut batch = vec![queued(&first)];
+    while batch.len() < 512 {
+        match rx.try_recv() {
+            Ok(e) => batch.push(queued(&e)),
+            Err(_) => break,
         }
-        let batch = Arc::new(batch);
-        // SQLite may be busy (another process writing): retry, then give up counting the loss.
-        for attempt in 0..5u32 {
-            let (registry, events) = (registry.clone(), batch.clone());
-            let now = crate::os::now_unix();
-            match tokio::task::spawn_blocking(move || registry.enqueue_events(&events, now, QUEUE_CAP)).await {
-                Ok(Ok((queued, dropped))) => {
-                    if dropped > 0 {
-                        stats.dropped.fetch_add(dropped, Relaxed);
-                        tracing::warn!(dropped, "webhook queue over {QUEUE_CAP} events for an app; dropped the oldest");
-                    }
-                    if queued > 0 {
-                        wake.notify_one();
-                    }
-                    break;
+    }
+    let batch = Arc::new(batch);
+    // SQLite may be busy (another process writing): retry, then give up counting the loss.
+    for attempt in 0..5u32 {
+        let (registry, events) = (registry.clone(), batch.clone());
+        let now_ms = crate::os::now_unix_ms();
+        match tokio::task::spawn_blocking(move || registry.enqueue_events(&events, now_ms, QUEUE_CAP)).await {
+            Ok(Ok((queued, dropped))) => {
+                if dropped > 0 {
+                    stats.dropped.fetch_add(dropped, Relaxed);
+                    tracing::warn!(dropped, "webhook queue over {QUEUE_CAP} events for an app; dropped the oldest");
                 }
-                failed if attempt == 4 => {
-                    stats.dropped.fetch_add(batch.len() as u64, Relaxed);
-                    tracing::error!(?failed, events = batch.len(), "cannot queue webhook events; dropped");
+                if queued > 0 {
+                    wake.notify_one();
                 }
-                _ => tokio::time::sleep(Duration::from_millis(200 << attempt)).await,
+                break;
             }
+            failed if attempt == 4 => {
+                stats.dropped.fetch_add(batch.len() as u64, Relaxed);
+                tracing::error!(?failed, events = batch.len(), "cannot queue webhook events; dropped");
+            }
+            _ => tokio::time::sleep(Duration::from_millis(200 << attempt)).await,
         }
     }
 }
@@ -160,8 +232,14 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> anyhow::Result<T> + Sen
     }
 }
 
-async fn dispatch(registry: Arc<Registry>, wake: Arc<Notify>, stats: Arc<WebhookStats>) {
-    let (done_tx, mut done) = mpsc::unbounded_channel::<(u32, Outcome)>();
+/// Delivers each app's events, one at a time per app, until `stop`; its deliveries end with it.
+async fn dispatch(
+    registry: Arc<Registry>,
+    wake: Arc<Notify>,
+    stats: Arc<WebhookStats>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let mut deliveries: JoinSet<(u32, Outcome)> = JoinSet::new();
     let mut apps: HashMap<u32, AppDelivery> = HashMap::new();
     loop {
         let now = Instant::now();
@@ -176,16 +254,14 @@ async fn dispatch(registry: Arc<Registry>, wake: Arc<Notify>, stats: Arc<Webhook
                 continue;
             }
             d.busy = true;
-            let (registry, stats, done) = (registry.clone(), stats.clone(), done_tx.clone());
-            tokio::spawn(async move {
-                let outcome = deliver_oldest(&registry, app_id, &stats).await;
-                let _ = done.send((app_id, outcome));
-            });
+            let (registry, stats) = (registry.clone(), stats.clone());
+            deliveries.spawn(async move { (app_id, deliver_oldest(&registry, app_id, &stats).await) });
         }
         let next_retry = apps.values().filter(|d| !d.busy).filter_map(|d| d.retry_at).min();
         tokio::select! {
+            _ = &mut stop => break,
             () = wake.notified() => {}
-            Some((app_id, outcome)) = done.recv() => {
+            Some(Ok((app_id, outcome))) = deliveries.join_next() => {
                 let d = apps.entry(app_id).or_default();
                 d.busy = false;
                 match outcome {
@@ -201,6 +277,7 @@ async fn dispatch(registry: Arc<Registry>, wake: Arc<Notify>, stats: Arc<Webhook
             () = async { match next_retry { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => {}
         }
     }
+    let _ = tokio::time::timeout(FINISH_DELIVERIES, async { while deliveries.join_next().await.is_some() {} }).await;
 }
 
 async fn deliver_oldest(registry: &Arc<Registry>, app_id: u32, stats: &WebhookStats) -> Outcome {

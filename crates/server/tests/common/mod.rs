@@ -121,17 +121,30 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits (bounded) for the exit status.
-    pub fn stop(mut self) -> ExitStatus {
+    pub fn stop(self) -> ExitStatus {
+        self.stop_logged().0
+    }
+
+    /// Like [`Server::stop`], also returning everything the server wrote to stderr.
+    pub fn stop_logged(mut self) -> (ExitStatus, String) {
         let pid = self.child.id().to_string();
         assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
+                // The reader thread ends at EOF: everything written is in the channel now.
+                std::thread::sleep(Duration::from_millis(100));
+                return (status, self.stderr());
             }
             assert!(Instant::now() < deadline, "duet did not exit after SIGTERM");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Kills the server with SIGKILL (no chance to clean up), as a crash or `kill -9` would.
+    pub fn crash(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Everything the server wrote to stderr so far.
