@@ -32,7 +32,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (signaling, media, console) with embedded defaults.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage apps (AppID + ServerSecret).
     #[command(subcommand)]
     App(AppCommand),
@@ -155,6 +155,24 @@ pub struct ServeArgs {
     /// Time an RTMP connection has to finish its handshake before it is closed [default: 10].
     #[arg(long, env = "DUET_RTMP_HANDSHAKE_TIMEOUT_SECS", value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=60))]
     pub rtmp_handshake_timeout_secs: Option<u64>,
+    /// Time an HTTP connection has, from the accept or its previous response, to send a complete request head (and, with TLS, to finish the handshake first) [default: 10].
+    #[arg(long, env = "DUET_HTTP_HEADER_TIMEOUT_SECS", value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub http_header_timeout_secs: Option<u64>,
+    /// Time an HTTP connection may pass without a byte either way before it is closed (WebSocket excepted) [default: 60].
+    #[arg(long, env = "DUET_HTTP_IDLE_TIMEOUT_SECS", value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub http_idle_timeout_secs: Option<u64>,
+    /// HTTP connections open at once [default: half of what the open-file limit leaves after a reserve].
+    #[arg(long, env = "DUET_HTTP_MAX_CONNECTIONS", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=crate::config::MAX_CAP))]
+    pub http_max_connections: Option<u64>,
+    /// HTTP connections open at once from one address (IPv6: one /64) [default: 256, at most --http-max-connections].
+    #[arg(long, env = "DUET_HTTP_MAX_CONNECTIONS_PER_IP", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=crate::config::MAX_CAP))]
+    pub http_max_connections_per_ip: Option<u64>,
+    /// RTMP connections open at once [default: half of what the open-file limit leaves after a reserve].
+    #[arg(long, env = "DUET_RTMP_MAX_CONNECTIONS", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=crate::config::MAX_CAP))]
+    pub rtmp_max_connections: Option<u64>,
+    /// RTMP connections open at once from one address (IPv6: one /64) [default: 256, at most --rtmp-max-connections].
+    #[arg(long, env = "DUET_RTMP_MAX_CONNECTIONS_PER_IP", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=crate::config::MAX_CAP))]
+    pub rtmp_max_connections_per_ip: Option<u64>,
 }
 
 /// `duet app ...`.

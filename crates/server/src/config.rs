@@ -35,7 +35,16 @@ pub struct FileConfig {
     heartbeat_secs: Option<Ranged<1, 300>>,
     resume_grace_secs: Option<Ranged<0, 3600>>,
     rtmp_handshake_timeout_secs: Option<Ranged<1, 60>>,
+    http_header_timeout_secs: Option<Ranged<1, 300>>,
+    http_idle_timeout_secs: Option<Ranged<1, 3600>>,
+    http_max_connections: Option<Ranged<1, MAX_CAP>>,
+    http_max_connections_per_ip: Option<Ranged<1, MAX_CAP>>,
+    rtmp_max_connections: Option<Ranged<1, MAX_CAP>>,
+    rtmp_max_connections_per_ip: Option<Ranged<1, MAX_CAP>>,
 }
+
+/// The largest connection cap a setting takes.
+pub const MAX_CAP: u64 = crate::http::limits::MAX_CAP as u64;
 
 /// An integer setting that must lie in `MIN..=MAX`; checked while parsing so errors get a line.
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -81,6 +90,24 @@ pub struct ServeSettings {
     pub resume_grace: Duration,
     /// Time an RTMP connection has to finish its handshake.
     pub rtmp_handshake_timeout: Duration,
+    /// Time an HTTP connection has for a complete request head (and the TLS handshake).
+    pub http_header_timeout: Duration,
+    /// Time an HTTP connection may pass without a byte either way (WebSocket excepted).
+    pub http_idle_timeout: Duration,
+    /// The HTTP listener's connection caps.
+    pub http_connections: CapSettings,
+    /// The RTMP listener's connection caps.
+    pub rtmp_connections: CapSettings,
+}
+
+/// A listener's connection caps as set; an unset one is derived from the open-file limit at
+/// start (`http::limits`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CapSettings {
+    /// Connections open at once.
+    pub total: Option<usize>,
+    /// Connections open at once from one address (IPv6: one /64).
+    pub per_addr: Option<usize>,
 }
 
 /// The config file as loaded, with its folder for resolving relative paths.
@@ -137,13 +164,25 @@ impl Loaded {
             public_rtmp_url: args.public_rtmp_url.clone().or_else(|| f.public_rtmp_url.clone()),
             public_http_url: args.public_http_url.clone().or_else(|| f.public_http_url.clone()),
             tls,
-            heartbeat: Duration::from_secs(args.heartbeat_secs.or(f.heartbeat_secs.map(|r| r.0)).unwrap_or(10)),
-            resume_grace: Duration::from_secs(
-                args.resume_grace_secs.or(f.resume_grace_secs.map(|r| r.0)).unwrap_or(30),
-            ),
+            heartbeat: Duration::from_secs(pick(args.heartbeat_secs, f.heartbeat_secs).unwrap_or(10)),
+            resume_grace: Duration::from_secs(pick(args.resume_grace_secs, f.resume_grace_secs).unwrap_or(30)),
             rtmp_handshake_timeout: Duration::from_secs(
-                args.rtmp_handshake_timeout_secs.or(f.rtmp_handshake_timeout_secs.map(|r| r.0)).unwrap_or(10),
+                pick(args.rtmp_handshake_timeout_secs, f.rtmp_handshake_timeout_secs).unwrap_or(10),
             ),
+            http_header_timeout: Duration::from_secs(
+                pick(args.http_header_timeout_secs, f.http_header_timeout_secs).unwrap_or(10),
+            ),
+            http_idle_timeout: Duration::from_secs(
+                pick(args.http_idle_timeout_secs, f.http_idle_timeout_secs).unwrap_or(60),
+            ),
+            http_connections: CapSettings {
+                total: cap(pick(args.http_max_connections, f.http_max_connections)),
+                per_addr: cap(pick(args.http_max_connections_per_ip, f.http_max_connections_per_ip)),
+            },
+            rtmp_connections: CapSettings {
+                total: cap(pick(args.rtmp_max_connections, f.rtmp_max_connections)),
+                per_addr: cap(pick(args.rtmp_max_connections_per_ip, f.rtmp_max_connections_per_ip)),
+            },
         })
     }
 
@@ -168,6 +207,16 @@ impl Loaded {
     fn path(&self, p: &Option<PathBuf>) -> Option<PathBuf> {
         p.as_ref().map(|p| if p.is_relative() { self.dir.join(p) } else { p.clone() })
     }
+}
+
+/// A flag or variable, else the config file's value.
+fn pick<const MIN: u64, const MAX: u64>(flag: Option<u64>, file: Option<Ranged<MIN, MAX>>) -> Option<u64> {
+    flag.or(file.map(|r| r.0))
+}
+
+/// A cap (at most [`MAX_CAP`], checked by the parsers) as a count.
+fn cap(v: Option<u64>) -> Option<usize> {
+    v.map(|v| usize::try_from(v).unwrap_or(usize::MAX))
 }
 
 /// Parses config text; errors name the file, the line and the key.
@@ -217,6 +266,12 @@ tls_key = "key.pem"
 heartbeat_secs = 5
 resume_grace_secs = 0
 rtmp_handshake_timeout_secs = 10
+http_header_timeout_secs = 10
+http_idle_timeout_secs = 60
+http_max_connections = 4000
+http_max_connections_per_ip = 100
+rtmp_max_connections = 2000
+rtmp_max_connections_per_ip = 50
 "#,
         )
         .unwrap();
@@ -237,6 +292,9 @@ rtmp_handshake_timeout_secs = 10
 
         let e = err("heartbeat_secs = 0\n");
         assert!(e.contains("key `heartbeat_secs`") && e.contains("from 1 to 300"), "{e}");
+
+        let e = err("http_max_connections = 0\n");
+        assert!(e.contains("key `http_max_connections`") && e.contains("from 1 to 1000000"), "{e}");
 
         let e = err("log_level = \"loud\"\n");
         assert!(e.contains("key `log_level`"), "{e}");

@@ -24,6 +24,19 @@ pub struct Metrics {
     pub rooms: AtomicU64,
     /// Signaling connections dropped because their outbox was full.
     pub signaling_slow_drops: AtomicU64,
+    /// The HTTP listener's connections.
+    pub http_connections: std::sync::Arc<ConnStats>,
+    /// The RTMP listener's connections.
+    pub rtmp_connections: std::sync::Arc<ConnStats>,
+}
+
+/// One listener's connections (`http::limits::Limiter` keeps them).
+#[derive(Debug, Default)]
+pub struct ConnStats {
+    /// Open connections (gauge).
+    pub open: AtomicU64,
+    /// Connections closed at once because a cap was reached.
+    pub refused: AtomicU64,
 }
 
 /// Values read at scrape time.
@@ -130,6 +143,24 @@ impl Metrics {
         for (name, kind, help, value) in counters {
             family(name, kind, help, format!(" {}", value.load(Relaxed)));
         }
+        // One sample per listener; `family` writes the name before the first.
+        let listeners = |name: &str, value: fn(&ConnStats) -> &AtomicU64| {
+            [("http", &self.http_connections), ("rtmp", &self.rtmp_connections)]
+                .map(|(l, c)| format!("{{listener=\"{l}\"}} {}", value(c).load(Relaxed)))
+                .join(&format!("\n{name}"))
+        };
+        family(
+            "duet_connections",
+            "gauge",
+            "Open connections per listener.",
+            listeners("duet_connections", |c| &c.open),
+        );
+        family(
+            "duet_connections_refused_total",
+            "counter",
+            "Connections closed at once because the listener was at its total or per-address cap.",
+            listeners("duet_connections_refused_total", |c| &c.refused),
+        );
         out
     }
 }
@@ -155,6 +186,7 @@ mod tests {
         });
         assert!(text.contains("\nduet_apps 2\n"), "{text}");
         assert!(text.contains("duet_http_requests_total 1\n"));
+        assert!(text.contains("\nduet_connections_refused_total{listener=\"rtmp\"} 0\n"), "{text}");
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let name = line.split(['{', ' ']).next().unwrap();
             assert!(text.contains(&format!("# TYPE {name} ")), "{name} has no TYPE");

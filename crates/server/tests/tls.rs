@@ -101,3 +101,56 @@ fn unusable_certificate_files_are_refused_at_start() {
         assert_eq!(err.trim().lines().count(), 1, "{err}");
     }
 }
+
+#[test]
+fn silent_tls_clients_are_closed_at_the_header_timeout() {
+    let (tmp, data) = data_dir();
+    let certs = self_signed(tmp.path(), "server");
+    let server = Server::start(
+        &data,
+        &[
+            "--tls-cert",
+            certs.cert.to_str().unwrap(),
+            "--tls-key",
+            certs.key.to_str().unwrap(),
+            "--http-header-timeout-secs",
+            "2",
+        ],
+    );
+    let closed_within = |s: &mut dyn std::io::Read, limit: Duration| -> bool {
+        let started = std::time::Instant::now();
+        let mut buf = [0u8; 1024];
+        while started.elapsed() < limit {
+            match s.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(_) => return true,
+            }
+        }
+        false
+    };
+
+    // No ClientHello at all.
+    let mut raw = TcpStream::connect(server.http).unwrap();
+    raw.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    assert!(closed_within(&mut raw, Duration::from_secs(12)), "a client that never said hello was kept");
+
+    // A completed handshake, then no request.
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certs.der.clone()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let conn = rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("localhost").unwrap()).unwrap();
+    let tcp = TcpStream::connect(server.http).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock).unwrap();
+    }
+    assert!(closed_within(&mut tls, Duration::from_secs(12)), "a TLS client that never sent a request was kept");
+    assert_eq!(https_get(server.http, &certs.der, "/healthz").unwrap().status, 200);
+}

@@ -1,9 +1,7 @@
 //! `duet serve`: open the registry, bind the listeners, print what a developer needs next, run
 //! until SIGINT/SIGTERM, then stop accepting and give open connections a short grace period.
 
-use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +12,8 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
 use crate::config::ServeSettings;
-use crate::http::tls::{TlsListener, load_config};
+use crate::http::server::HttpLimits;
+use crate::http::tls::load_config;
 use crate::http::{AppState, router};
 use crate::media::MediaContext;
 use crate::metrics::Metrics;
@@ -85,9 +84,10 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     let refresher = apps.clone();
     let until = stopped(stop_rx.clone());
     tokio::spawn(async move { refresher.refresh_until(until).await });
+    let (http_caps, rtmp_caps) = crate::http::limits::listener_caps(s.http_connections, s.rtmp_connections);
     let rtmp_config =
         duet_rtmp::SessionConfig { handshake_timeout: s.rtmp_handshake_timeout, ..duet_rtmp::SessionConfig::default() };
-    tokio::spawn(crate::media::rtmp::serve(rtmp, media.clone(), rtmp_config, stop_rx.clone()));
+    tokio::spawn(crate::media::rtmp::serve(rtmp, media.clone(), rtmp_config, rtmp_caps, stop_rx.clone()));
     let state = AppState {
         registry,
         apps: apps.clone(),
@@ -102,24 +102,14 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         urls: urls.clone(),
         tls: tls.is_some(),
     };
-    let routes = router(state).into_make_service_with_connect_info::<crate::http::Peer>();
-    let server: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match tls {
-        Some(config) => Box::pin(
-            axum::serve(TlsListener::new(http, config, metrics)?, routes)
-                .with_graceful_shutdown(stopped(stop_rx.clone()))
-                .into_future(),
-        ),
-        None => Box::pin(
-            axum::serve(crate::http::write_deadline::PlainListener(http), routes)
-                .with_graceful_shutdown(stopped(stop_rx.clone()))
-                .into_future(),
-        ),
-    };
+    let limits =
+        HttpLimits { header_timeout: s.http_header_timeout, idle_timeout: s.http_idle_timeout, connections: http_caps };
+    let server = crate::http::server::serve(http, tls, router(state), limits, metrics, stop_rx.clone());
     tracing::info!(http = %http_addr, rtmp = %rtmp_addr, tls = s.tls.is_some(), "duet is serving");
     // WebSocket connections outlive the HTTP server's graceful shutdown: wait for them too, so
     // every client gets its `close` push.
     let everything = async {
-        server.await.context("HTTP server failed")?;
+        server.await;
         signaling.all_closed().await;
         anyhow::Ok(())
     };

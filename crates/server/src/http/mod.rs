@@ -1,24 +1,25 @@
-//! The HTTP surface: routes and the state they share, the listeners (plain with a write
-//! deadline, TLS), the business-server API (`api`), the console and debug page (`console`) and
+//! The HTTP surface: routes and the state they share, the listener (`server`: plain or TLS,
+//! under the connection caps of `limits`, the header and idle timeouts and the write
+//! deadline), the business-server API (`api`), the console and debug page (`console`) and
 //! SDK log uploads (`httplog`). `/ws` and `/live/*` route to `signaling` and `media`. Handlers
 //! stay thin, call the piece that owns the concern, and fail with [`error::HttpError`].
 
 pub mod api;
 pub mod console;
+pub mod deadlines;
 pub mod error;
 pub mod httplog;
+pub mod limits;
+pub mod server;
 pub mod tls;
-pub mod write_deadline;
 
 use std::sync::Arc;
 
-use axum::extract::connect_info::Connected;
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::IncomingStream;
 use axum::{Json, Router};
 use serde_json::json;
 
@@ -56,21 +57,10 @@ pub struct AppState {
     pub tls: bool,
 }
 
-/// The remote address of an HTTP connection, plain or TLS (`ConnectInfo<Peer>`).
+/// The remote address of an HTTP connection, plain or TLS (`ConnectInfo<Peer>`, set by
+/// `server` on every request).
 #[derive(Clone, Copy, Debug)]
 pub struct Peer(pub std::net::SocketAddr);
-
-impl Connected<IncomingStream<'_, crate::http::write_deadline::PlainListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, crate::http::write_deadline::PlainListener>) -> Self {
-        Peer(*stream.remote_addr())
-    }
-}
-
-impl Connected<IncomingStream<'_, crate::http::tls::TlsListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, crate::http::tls::TlsListener>) -> Self {
-        Peer(*stream.remote_addr())
-    }
-}
 
 /// All routes.
 pub fn router(state: AppState) -> Router {

@@ -6,7 +6,7 @@
 //!
 //! The same slow-player rules as RTMP apply: the body is produced only as fast as the client
 //! reads, a player that falls behind skips to the next keyframe, and one that takes no data for
-//! 30 s is disconnected (`write_deadline`).
+//! 30 s is disconnected (`http::deadlines`).
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};

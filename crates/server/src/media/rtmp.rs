@@ -3,7 +3,8 @@
 //! ends) or plays from it. The session owns the protocol's deadlines (handshake, no role,
 //! publisher silence: `duet_rtmp::SessionConfig`); this driver sleeps until the session's
 //! `poll_timeout` and drops a player that cannot take data for 30 s. Every refusal is logged
-//! with its code and counted.
+//! with its code and counted. The listener holds at most its caps of connections
+//! (`http::limits`, shared with the HTTP listener).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use crate::http::limits::{Acceptor, ConnLimits, Limiter};
 use crate::media::error::{MediaRefusal, RtmpEnd};
 use crate::media::{MediaContext, admission};
 use crate::metrics::Metrics;
@@ -24,24 +26,27 @@ const BATCH_BYTES: usize = 256 * 1024;
 /// Longest a write to a peer may block.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Accepts RTMP connections until `stop`; each session gets `config`'s deadlines.
-pub async fn serve(listener: TcpListener, ctx: MediaContext, config: SessionConfig, mut stop: watch::Receiver<bool>) {
+/// Accepts RTMP connections until `stop`, at most `limits` at once (a connection over a cap is
+/// closed at once); each session gets `config`'s deadlines.
+pub async fn serve(
+    listener: TcpListener,
+    ctx: MediaContext,
+    config: SessionConfig,
+    limits: ConnLimits,
+    mut stop: watch::Receiver<bool>,
+) {
+    let limiter = Limiter::new("RTMP", limits, ctx.metrics.rtmp_connections.clone());
+    let mut acceptor = Acceptor::new(listener, limiter, b"");
     loop {
         tokio::select! {
             () = async { let _ = stop.wait_for(|s| *s).await; } => return,
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => {
-                    let ctx = ctx.clone();
-                    tokio::spawn(async move {
-                        let _ = tcp.set_nodelay(true);
-                        connection(tcp, peer, &ctx, config).await;
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "RTMP accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
+            (tcp, peer, permit) = acceptor.accept() => {
+                let ctx = ctx.clone();
+                tokio::spawn(async move {
+                    connection(tcp, peer, &ctx, config).await;
+                    drop(permit);
+                });
+            }
         }
     }
 }
