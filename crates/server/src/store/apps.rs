@@ -24,6 +24,9 @@ pub const REFRESH: Duration = Duration::from_secs(1);
 const FORGET_AFTER: Duration = Duration::from_secs(600);
 /// Most apps cached (known and unknown AppIDs); beyond, the least recently used go.
 const MAX_CACHED: usize = 10_000;
+/// Most unknown AppIDs remembered: anyone can name random AppIDs (a login, an RTMP connect, a
+/// play URL), and they must not push registered apps out of the cache.
+const MAX_UNKNOWN: usize = 1024;
 /// Announced changes a slow follower may fall behind by (it then resynchronises).
 const CHANGES: usize = 256;
 
@@ -80,6 +83,12 @@ impl Apps {
         }
         let app = self.read(app_id).await?;
         let mut cache = self.cache();
+        if app.is_none() && cache.entries.len() >= MAX_UNKNOWN {
+            let unknown = cache.entries.values().filter(|e| e.app.is_none()).count();
+            if unknown >= MAX_UNKNOWN {
+                cache.entries.retain(|_, e| e.app.is_some());
+            }
+        }
         if cache.entries.len() >= MAX_CACHED {
             forget_least_used(&mut cache.entries);
         }
@@ -208,6 +217,18 @@ mod tests {
         apps.refresh().await;
         assert_eq!(apps.get(app.app_id).await, Ok(None));
         assert!(changes.try_recv().unwrap().secret.is_none(), "a deleted app is announced");
+    }
+
+    #[tokio::test]
+    async fn unknown_app_ids_do_not_push_registered_apps_out() {
+        let (_dir, _registry, app, apps, _changes) = open();
+        apps.get(app.app_id).await.unwrap();
+        for id in 0..(MAX_UNKNOWN as u32 + 100) {
+            assert_eq!(apps.get(app.app_id.wrapping_add(1 + id)).await, Ok(None));
+        }
+        let cache = apps.cache();
+        assert!(cache.entries.get(&app.app_id).is_some_and(|e| e.app.is_some()), "the app is still cached");
+        assert!(cache.entries.len() <= MAX_UNKNOWN + 1);
     }
 
     #[tokio::test]
