@@ -197,59 +197,79 @@ impl Fmp4Muxer {
     }
 }
 
-fn video_trak(o: &mut Vec<u8>, v: &AvcConfig) {
+/// What differs between a video and an audio `trak`: the track header's fields, the handler,
+/// the media header box, and the sample entry.
+struct TrakKind<'a> {
+    track: u32,
+    volume: u16,
+    size: (u16, u16),
+    handler: (&'a [u8; 4], &'a [u8]),
+    media_header: (&'a [u8; 4], u16, &'a [u8]),
+}
+
+/// `trak` → `tkhd`, `mdia` → `mdhd`, `hdlr`, `minf` → media header, `dinf`, `stbl` → the
+/// sample entry that `entry` writes.
+fn trak(o: &mut Vec<u8>, k: &TrakKind<'_>, entry: impl FnOnce(&mut Vec<u8>)) {
     bx(o, b"trak", |o| {
-        tkhd(o, VIDEO_TRACK, 0, v.width, v.height);
+        tkhd(o, k.track, k.volume, k.size.0, k.size.1);
         bx(o, b"mdia", |o| {
             mdhd(o);
-            hdlr(o, b"vide", b"VideoHandler\0");
+            hdlr(o, k.handler.0, k.handler.1);
             bx(o, b"minf", |o| {
-                full(o, b"vmhd", 0, 1, |o| o.extend_from_slice(&[0; 8]));
+                let (name, flags, body) = k.media_header;
+                full(o, name, 0, u32::from(flags), |o| o.extend_from_slice(body));
                 dinf(o);
-                stbl(o, |o| {
-                    bx(o, b"avc1", |o| {
-                        o.extend_from_slice(&[0; 6]);
-                        o.extend_from_slice(&1u16.to_be_bytes()); // data reference index
-                        o.extend_from_slice(&[0; 16]);
-                        o.extend_from_slice(&v.width.to_be_bytes());
-                        o.extend_from_slice(&v.height.to_be_bytes());
-                        o.extend_from_slice(&0x0048_0000u32.to_be_bytes()); // 72 dpi
-                        o.extend_from_slice(&0x0048_0000u32.to_be_bytes());
-                        o.extend_from_slice(&[0; 4]);
-                        o.extend_from_slice(&1u16.to_be_bytes()); // frame count
-                        o.extend_from_slice(&[0; 32]); // compressor name
-                        o.extend_from_slice(&0x0018u16.to_be_bytes()); // depth
-                        o.extend_from_slice(&0xffffu16.to_be_bytes());
-                        bx(o, b"avcC", |o| o.extend_from_slice(&v.record));
-                    });
-                });
+                stbl(o, entry);
             });
         });
     });
 }
 
+fn video_trak(o: &mut Vec<u8>, v: &AvcConfig) {
+    let kind = TrakKind {
+        track: VIDEO_TRACK,
+        volume: 0,
+        size: (v.width, v.height),
+        handler: (b"vide", b"VideoHandler\0"),
+        media_header: (b"vmhd", 1, &[0; 8]),
+    };
+    trak(o, &kind, |o| {
+        bx(o, b"avc1", |o| {
+            o.extend_from_slice(&[0; 6]);
+            o.extend_from_slice(&1u16.to_be_bytes()); // data reference index
+            o.extend_from_slice(&[0; 16]);
+            o.extend_from_slice(&v.width.to_be_bytes());
+            o.extend_from_slice(&v.height.to_be_bytes());
+            o.extend_from_slice(&0x0048_0000u32.to_be_bytes()); // 72 dpi
+            o.extend_from_slice(&0x0048_0000u32.to_be_bytes());
+            o.extend_from_slice(&[0; 4]);
+            o.extend_from_slice(&1u16.to_be_bytes()); // frame count
+            o.extend_from_slice(&[0; 32]); // compressor name
+            o.extend_from_slice(&0x0018u16.to_be_bytes()); // depth
+            o.extend_from_slice(&0xffffu16.to_be_bytes());
+            bx(o, b"avcC", |o| o.extend_from_slice(&v.record));
+        });
+    });
+}
+
 fn audio_trak(o: &mut Vec<u8>, a: &AacConfig) {
-    bx(o, b"trak", |o| {
-        tkhd(o, AUDIO_TRACK, 0x0100, 0, 0);
-        bx(o, b"mdia", |o| {
-            mdhd(o);
-            hdlr(o, b"soun", b"SoundHandler\0");
-            bx(o, b"minf", |o| {
-                full(o, b"smhd", 0, 0, |o| o.extend_from_slice(&[0; 4]));
-                dinf(o);
-                stbl(o, |o| {
-                    bx(o, b"mp4a", |o| {
-                        o.extend_from_slice(&[0; 6]);
-                        o.extend_from_slice(&1u16.to_be_bytes());
-                        o.extend_from_slice(&[0; 8]);
-                        o.extend_from_slice(&a.channels.to_be_bytes());
-                        o.extend_from_slice(&16u16.to_be_bytes()); // sample size
-                        o.extend_from_slice(&[0; 4]);
-                        o.extend_from_slice(&(a.sample_rate.min(0xffff) << 16).to_be_bytes());
-                        full(o, b"esds", 0, 0, |o| esds(o, &a.asc));
-                    });
-                });
-            });
+    let kind = TrakKind {
+        track: AUDIO_TRACK,
+        volume: 0x0100,
+        size: (0, 0),
+        handler: (b"soun", b"SoundHandler\0"),
+        media_header: (b"smhd", 0, &[0; 4]),
+    };
+    trak(o, &kind, |o| {
+        bx(o, b"mp4a", |o| {
+            o.extend_from_slice(&[0; 6]);
+            o.extend_from_slice(&1u16.to_be_bytes());
+            o.extend_from_slice(&[0; 8]);
+            o.extend_from_slice(&a.channels.to_be_bytes());
+            o.extend_from_slice(&16u16.to_be_bytes()); // sample size
+            o.extend_from_slice(&[0; 4]);
+            o.extend_from_slice(&(a.sample_rate.min(0xffff) << 16).to_be_bytes());
+            full(o, b"esds", 0, 0, |o| esds(o, &a.asc));
         });
     });
 }

@@ -111,10 +111,7 @@ fn one_room_unless_multi_room_is_asked() {
 
 #[test]
 fn a_second_login_of_the_same_user_kicks_the_first_out() {
-    let mut w = World::new();
-    for c in [1, 2, 3] {
-        w.connect(c);
-    }
+    let mut w = World::connected(&[1, 2, 3]);
     w.login(1, "room", "A");
     w.login(3, "room", "B");
     w.clear();
@@ -131,10 +128,7 @@ fn a_second_login_of_the_same_user_kicks_the_first_out() {
 
 #[test]
 fn messages_commands_and_extra_info() {
-    let mut w = World::new();
-    for c in [1, 2, 3] {
-        w.connect(c);
-    }
+    let mut w = World::connected(&[1, 2, 3]);
     w.login(1, "room", "A");
     w.login(2, "room", "B");
     w.login(3, "room", "C");
@@ -212,10 +206,7 @@ fn token_warning_renewal_and_expiry() {
 
 #[test]
 fn resume_replays_missed_events_and_others_see_no_leave() {
-    let mut w = World::new();
-    for c in [1, 2, 3] {
-        w.connect(c);
-    }
+    let mut w = World::connected(&[1, 2, 3]);
     w.login(1, "room", "A");
     let b = w.login(2, "room", "B");
     let (sid, rt) = (b["data"]["sessionID"].clone(), b["data"]["resumeToken"].clone());

@@ -65,10 +65,7 @@ fn media_interruptions_keep_the_reservation() {
 
 #[test]
 fn a_stream_id_belongs_to_one_user_per_app() {
-    let mut w = World::new();
-    for c in [1, 2, 3] {
-        w.connect(c);
-    }
+    let mut w = World::connected(&[1, 2, 3]);
     w.login(1, "room", "A");
     w.login(2, "other-room", "B");
     assert_eq!(w.call(1, "publish", json!({"streamID": "s1"}))["code"], 0);

@@ -298,9 +298,7 @@ async fn a_url_of_another_user_is_refused_before_the_publish_starts() {
 async fn hevc_is_relayed_to_late_players_and_fmp4_refuses_it_clearly() {
     let (_tmp, data) = data_dir();
     let server = Server::start(&data, &[]);
-    let target = duet_client::rtmp::Target::parse(&url(&data, &server, &["publish", "--stream-id", "hevc"])).unwrap();
-    let mut publisher = duet_client::rtmp::Conn::open(&target).await.unwrap();
-    publisher.publish(&target).await.unwrap();
+    let mut publisher = rtmp_publisher(&url(&data, &server, &["publish", "--stream-id", "hevc"])).await;
     let start: &[u8] = b"\x90hvc1\x01\x01\x60";
     let key_frame: &[u8] = b"\x91hvc1\x00\x00\x00\x26\x01\xaf";
     let inter: &[u8] = b"\xa1hvc1\x00\x00\x00\x02\x01\xd0";
@@ -310,10 +308,7 @@ async fn hevc_is_relayed_to_late_players_and_fmp4_refuses_it_clearly() {
     }
     wait_live(&server, 1);
     // The late player: FLV header, then the sequence start, then the keyframe at 120 ms.
-    let flv = url(&data, &server, &["play", "--stream-id", "hevc", "--format", "flv"]);
-    let mut s = TcpStream::connect(server.http).unwrap();
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    write!(s, "GET {} HTTP/1.1\r\nHost: x\r\n\r\n", &flv[flv.find("/live/").unwrap()..]).unwrap();
+    let mut s = flv_player(&server, &url(&data, &server, &["play", "--stream-id", "hevc", "--format", "flv"]));
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     let tag = |bytes: &[u8]| {
@@ -339,6 +334,22 @@ async fn hevc_is_relayed_to_late_players_and_fmp4_refuses_it_clearly() {
     assert!(res.body.contains("codec_unsupported"), "{}", res.body);
 }
 
+/// An RTMP client publishing with `url` (accepted).
+async fn rtmp_publisher(url: &str) -> duet_client::rtmp::Conn {
+    let target = duet_client::rtmp::Target::parse(url).unwrap();
+    let mut conn = duet_client::rtmp::Conn::open(&target).await.unwrap();
+    conn.publish(&target).await.unwrap();
+    conn
+}
+
+/// A raw HTTP-FLV player of `flv_url` (its body is read with `read_until`).
+fn flv_player(server: &Server, flv_url: &str) -> TcpStream {
+    let mut s = TcpStream::connect(server.http).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    write!(s, "GET {} HTTP/1.1\r\nHost: x\r\n\r\n", &flv_url[flv_url.find("/live/").unwrap()..]).unwrap();
+    s
+}
+
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
@@ -353,18 +364,14 @@ async fn the_same_user_takes_over_a_frozen_publish_and_players_stay() {
     let server = Server::start(&data, &[]);
     let publish_url =
         |ttl: &str| url(&data, &server, &["publish", "--stream-id", "cam", "--user-id", "u1", "--ttl", ttl]);
-    let first_target = duet_client::rtmp::Target::parse(&publish_url("3600")).unwrap();
-    let mut first = duet_client::rtmp::Conn::open(&first_target).await.unwrap();
-    first.publish(&first_target).await.unwrap();
+    let first_url = publish_url("3600");
+    let mut first = rtmp_publisher(&first_url).await;
     let key_a: &[u8] = b"\x17\x01\x00\x00\x00AAAA-first-publisher";
     first.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
     first.send_media(9, 40, key_a).await.unwrap();
     wait_live(&server, 1);
     // A player reading HTTP-FLV.
-    let flv = url(&data, &server, &["play", "--stream-id", "cam", "--format", "flv"]);
-    let mut player = TcpStream::connect(server.http).unwrap();
-    player.set_read_timeout(Some(WAIT)).unwrap();
-    write!(player, "GET {} HTTP/1.1\r\nHost: x\r\n\r\n", &flv[flv.find("/live/").unwrap()..]).unwrap();
+    let mut player = flv_player(&server, &url(&data, &server, &["play", "--stream-id", "cam", "--format", "flv"]));
     let mut seen = Vec::new();
     read_until(&mut player, &mut seen, key_a);
     // The first publisher freezes (sends nothing more). Another user cannot take the name...
@@ -373,12 +380,11 @@ async fn the_same_user_takes_over_a_frozen_publish_and_players_stay() {
     let mut intruder = duet_client::rtmp::Conn::open(&other_target).await.unwrap();
     assert!(intruder.publish(&other_target).await.is_err(), "another user's URL is refused");
     // ...nor can the same URL again (a duplicate, not a fresher grant)...
+    let first_target = duet_client::rtmp::Target::parse(&first_url).unwrap();
     let mut again = duet_client::rtmp::Conn::open(&first_target).await.unwrap();
     assert!(again.publish(&first_target).await.is_err(), "the same URL again is refused");
     // ...but the same user with a fresher URL (issued later, so expiring later) takes over.
-    let second_target = duet_client::rtmp::Target::parse(&publish_url("7200")).unwrap();
-    let mut second = duet_client::rtmp::Conn::open(&second_target).await.unwrap();
-    second.publish(&second_target).await.expect("the same user takes over");
+    let mut second = rtmp_publisher(&publish_url("7200")).await;
     let key_b: &[u8] = b"\x17\x01\x00\x00\x00BBBB-second-publisher";
     second.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
     second.send_media(9, 0, key_b).await.unwrap();

@@ -25,7 +25,8 @@ fn self_signed(dir: &Path, name: &str) -> Certs {
     Certs { cert, key, der: ck.cert.der().clone() }
 }
 
-fn https_get(addr: SocketAddr, trusted: &CertificateDer<'static>, path: &str) -> std::io::Result<Response> {
+/// A TLS client of `localhost` that trusts only `trusted`.
+fn client_of(trusted: &CertificateDer<'static>) -> rustls::ClientConnection {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(trusted.clone()).unwrap();
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
@@ -33,7 +34,11 @@ fn https_get(addr: SocketAddr, trusted: &CertificateDer<'static>, path: &str) ->
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let conn = rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("localhost").unwrap()).unwrap();
+    rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("localhost").unwrap()).unwrap()
+}
+
+fn https_get(addr: SocketAddr, trusted: &CertificateDer<'static>, path: &str) -> std::io::Result<Response> {
+    let conn = client_of(trusted);
     let tcp = TcpStream::connect(addr)?;
     tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut tls = rustls::StreamOwned::new(conn, tcp);
@@ -137,14 +142,7 @@ fn silent_tls_clients_are_closed_at_the_header_timeout() {
     assert!(closed_within(&mut raw, Duration::from_secs(12)), "a client that never said hello was kept");
 
     // A completed handshake, then no request.
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(certs.der.clone()).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let conn = rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("localhost").unwrap()).unwrap();
+    let conn = client_of(&certs.der);
     let tcp = TcpStream::connect(server.http).unwrap();
     tcp.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
     let mut tls = rustls::StreamOwned::new(conn, tcp);

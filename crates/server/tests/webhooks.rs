@@ -297,6 +297,16 @@ async fn a_live_room(server: &Server, data: &Path, receiver: &Receiver) -> LiveR
     LiveRoom { _members: [a, b], _publishers: [session, external], opened }
 }
 
+/// A server whose app reports to a fresh receiver, with a live room in it.
+async fn a_watched_live_room() -> (Receiver, tempfile::TempDir, std::path::PathBuf, Server, LiveRoom) {
+    let receiver = Receiver::start(ANSWER_OK);
+    let (tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    set_webhook(&data, server.app_id, &receiver.url());
+    let room = a_live_room(&server, &data, &receiver).await;
+    (receiver, tmp, data, server, room)
+}
+
 /// The summaries of `events`, sorted (closing events of one stop have no promised order).
 fn sorted(events: &[Value]) -> Vec<String> {
     let mut s = summary(events);
@@ -309,11 +319,7 @@ fn sorted(events: &[Value]) -> Vec<String> {
 /// their bytes: they are the real ends, not a crash recovery's.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stop_closes_every_stream_user_and_room_before_exit() {
-    let receiver = Receiver::start(ANSWER_OK);
-    let (_tmp, data) = data_dir();
-    let server = Server::start(&data, &[]);
-    set_webhook(&data, server.app_id, &receiver.url());
-    let room = a_live_room(&server, &data, &receiver).await;
+    let (receiver, _tmp, data, server, room) = a_watched_live_room().await;
 
     let (status, log) = server.stop_logged();
     assert!(status.success(), "{log}");
@@ -345,11 +351,7 @@ async fn a_stop_closes_every_stream_user_and_room_before_exit() {
 /// to be alive, which is no later than the crash. Only once.
 #[tokio::test(flavor = "multi_thread")]
 async fn after_a_crash_the_next_start_closes_what_was_left_open() {
-    let receiver = Receiver::start(ANSWER_OK);
-    let (_tmp, data) = data_dir();
-    let server = Server::start(&data, &[]);
-    set_webhook(&data, server.app_id, &receiver.url());
-    let room = a_live_room(&server, &data, &receiver).await;
+    let (receiver, _tmp, data, server, room) = a_watched_live_room().await;
 
     let opened_at = room.opened.iter().map(|e| e["time"].as_u64().unwrap()).max().unwrap();
     let crashed_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;

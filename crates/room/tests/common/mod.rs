@@ -164,6 +164,15 @@ impl World {
         self.now.at - Duration::from_millis(self.now.unix_ms - T0)
     }
 
+    /// A world with these connections open (nobody logged in).
+    pub fn connected(conns: &[u64]) -> Self {
+        let mut w = Self::new();
+        for &c in conns {
+            w.connect(c);
+        }
+        w
+    }
+
     /// A world where A (connection 1) and B (connection 2) are logged into `room`.
     pub fn two_in(room: &str) -> Self {
         let mut w = Self::new();

@@ -139,14 +139,7 @@ impl Registry {
             .create(data_dir)
             .with_context(|| format!("cannot create data folder {}", data_dir.display()))?;
         let path = data_dir.join(DB_FILE);
-        // Create the file ourselves so it is owner-only from its first byte.
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        let conn = Connection::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let conn = open_owner_only(&path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .with_context(|| format!("{} is not a usable SQLite database", path.display()))?;
@@ -170,13 +163,7 @@ impl Registry {
     /// the first one's open rooms for a crash's leftovers). One-shot commands need no claim.
     pub fn claim_for_serving(&self) -> anyhow::Result<ServeLock> {
         let path = self.path.with_extension("serve-lock");
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        let conn = Connection::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let conn = open_owner_only(&path)?;
         conn.busy_timeout(Duration::ZERO)?;
         // In exclusive locking mode SQLite keeps the lock of its first write until the
         // connection closes, or the process ends however it ends.
@@ -475,6 +462,17 @@ fn insert(conn: &Connection, app: &App) -> anyhow::Result<()> {
         params![app.app_id, app.name, app.secret.expose(), app.created_at, app.secret_rotated_at],
     )?;
     Ok(())
+}
+
+/// Opens (creating when missing) an SQLite file that is owner-only from its first byte.
+fn open_owner_only(path: &Path) -> anyhow::Result<Connection> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    Connection::open(path).with_context(|| format!("cannot open {}", path.display()))
 }
 
 fn find(conn: &Connection, app_id: u32) -> anyhow::Result<Option<App>> {
