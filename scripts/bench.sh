@@ -6,7 +6,10 @@
 #   scripts/bench.sh                       # defaults: 1000 players, 10 s windows, 1 Mbit/s
 #   PLAYERS=5000 BENCH_SECONDS=20 scripts/bench.sh
 #   BENCH_PEERS="srs=rtmp://127.0.0.1:1935/live/s,rtmp://127.0.0.1:1935/live/s" scripts/bench.sh
+#   BENCH_ONLY=fanout scripts/bench.sh     # or BENCH_ONLY=signaling: one part only
 #
+# With two or more cores, servers under test run on CPU 0 and the load generator on CPU 1
+# (taskset), so they do not compete; the output says whether it pinned.
 # Results: one JSON line per run in target/bench/results.jsonl, and a table on stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +20,9 @@ KBPS=${KBPS:-1000}
 SESSIONS=${SESSIONS:-10000}
 BIG_ROOM=${BIG_ROOM:-1000}
 PEERS=${BENCH_PEERS:-}
+ONLY=${BENCH_ONLY:-}
+case "$ONLY" in ""|fanout|signaling) ;; *) echo "bench: BENCH_ONLY is fanout or signaling" >&2; exit 2 ;; esac
+want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
 OUT=target/bench
 mkdir -p "$OUT"
 RESULTS="$OUT/results.jsonl"
@@ -35,6 +41,17 @@ DUET=target/release/duet
 BENCH=target/release/duet-bench
 ulimit -n "$(ulimit -Hn)" || true
 
+# Servers on CPU 0, the load generator on CPU 1, when there are two cores to give.
+SERVER_PIN=()
+LOAD_PIN=()
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  SERVER_PIN=(taskset -c 0)
+  LOAD_PIN=(taskset -c 1)
+  echo "bench: pinned: servers on CPU 0, load generator on CPU 1" >&2
+else
+  echo "bench: not pinned ($(nproc) core(s) or no taskset): servers and load share the CPUs" >&2
+fi
+
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
@@ -43,7 +60,7 @@ trap cleanup EXIT
 start_duet() {
   local data="$OUT/duet-data-$1"
   rm -rf "$data"
-  "$DUET" serve --data "$data" --http 127.0.0.1:0 --rtmp 127.0.0.1:0 --log-level warn > "$OUT/duet-$1.out" 2>&1 &
+  "${SERVER_PIN[@]}" "$DUET" serve --data "$data" --http 127.0.0.1:0 --rtmp 127.0.0.1:0 --log-level warn > "$OUT/duet-$1.out" 2>&1 &
   DUET_PID=$!
   pids+=("$DUET_PID")
   for _ in $(seq 100); do grep -q "Test token" "$OUT/duet-$1.out" 2>/dev/null && break; sleep 0.1; done
@@ -57,9 +74,10 @@ start_duet() {
 run() { # run NAME ARGS...: one fan-out, its JSON appended to the results
   local name=$1; shift
   echo "bench: $name" >&2
-  "$BENCH" fanout --name "$name" --seconds "$WINDOW" --kbps "$KBPS" "$@" | tee -a "$RESULTS" >/dev/null
+  "${LOAD_PIN[@]}" "$BENCH" fanout --name "$name" --seconds "$WINDOW" --kbps "$KBPS" "$@" | tee -a "$RESULTS" >/dev/null
 }
 
+if want fanout; then
 # --- Duet -------------------------------------------------------------------------------------
 start_duet fanout
 publish_url() { "$DUET" url publish --data "$DUET_DATA" --app-id "$APP" --public-rtmp-url "rtmp://$RTMP" --ttl 3600 --stream-id "$1"; }
@@ -90,7 +108,7 @@ rtmp {
   }
 }
 EOF
-nginx -c "$PWD/$OUT/nginx/nginx.conf" -p "$PWD/$OUT/nginx" &
+"${SERVER_PIN[@]}" nginx -c "$PWD/$OUT/nginx/nginx.conf" -p "$PWD/$OUT/nginx" &
 NGINX_PID=$!
 pids+=("$NGINX_PID")
 sleep 0.5
@@ -100,7 +118,7 @@ run "nginx-rtmp-1" --publish "$NG/c" --play "$NG/c" --players 1 --server-pid "$N
 kill "$NGINX_PID" 2>/dev/null || true
 
 # --- the floor --------------------------------------------------------------------------------
-"$BENCH" floor --listen 127.0.0.1:19360 --seconds $((WINDOW * 3 + 60)) --kbps "$KBPS" > "$OUT/floor.out" &
+"${SERVER_PIN[@]}" "$BENCH" floor --listen 127.0.0.1:19360 --seconds $((WINDOW * 3 + 60)) --kbps "$KBPS" > "$OUT/floor.out" &
 FLOOR_PID=$!
 pids+=("$FLOOR_PID")
 sleep 0.5
@@ -116,11 +134,15 @@ for peer in "${peer_list[@]}"; do
   run "$name" --publish "$pub" --play "$play" --players "$PLAYERS" --server-pid "$pid"
 done
 
-# --- signaling ----------------------------------------------------------------------------------
 kill "$DUET_PID" 2>/dev/null || true
+fi
+
+# --- signaling ----------------------------------------------------------------------------------
+if want signaling; then
 start_duet signaling
 echo "bench: signaling ($SESSIONS sessions)" >&2
-"$BENCH" signaling --ws "ws://$HTTP/ws" --app-id "$APP" --secret "$SECRET" --sessions "$SESSIONS" --big "$BIG_ROOM" --server-pid "$DUET_PID" | tee -a "$RESULTS" >/dev/null
+"${LOAD_PIN[@]}" "$BENCH" signaling --ws "ws://$HTTP/ws" --app-id "$APP" --secret "$SECRET" --sessions "$SESSIONS" --big "$BIG_ROOM" --server-pid "$DUET_PID" | tee -a "$RESULTS" >/dev/null
+fi
 
 # --- the table ----------------------------------------------------------------------------------
 python3 - "$RESULTS" <<'EOF'

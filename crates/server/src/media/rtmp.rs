@@ -273,10 +273,14 @@ impl Conn<'_> {
     }
 }
 
-/// Writes packets with as few system calls as the socket allows (vectored writes); returns
-/// the bytes written.
+/// Writes packets with as few system calls as the socket allows (one send for one buffer,
+/// vectored writes for several); returns the bytes written.
 async fn write_batch(tcp: &mut TcpStream, batch: &[bytes::Bytes]) -> Result<usize, RtmpEnd> {
     let total: usize = batch.iter().map(|b| b.len()).sum();
+    if let [one] = batch {
+        // One buffer (most writes at call bitrates): a plain send, no iovec to build.
+        return write(tcp, one).await.map(|()| total);
+    }
     let all = async {
         let (mut index, mut offset) = (0, 0);
         while index < batch.len() {
