@@ -27,7 +27,8 @@ BENCH=target/$PROFILE/duet-bench
 
 data="$OUT/duet-data"
 rm -rf "$data"
-"$DUET" serve --data "$data" --http 127.0.0.1:0 --rtmp 127.0.0.1:0 --log-level warn > "$OUT/duet.out" 2>&1 &
+"$DUET" serve --data "$data" --http 127.0.0.1:0 --rtmp 127.0.0.1:0 --log-level warn \
+  --http-max-connections-per-ip 1000000 --rtmp-max-connections-per-ip 1000000 > "$OUT/duet.out" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true' EXIT
 for _ in $(seq 100); do grep -q "Test token" "$OUT/duet.out" 2>/dev/null && break; sleep 0.1; done
