@@ -25,7 +25,8 @@ use crate::room::{Audience, Room};
 use crate::session::{Session, Sessions};
 use crate::stream::Closing;
 use crate::timers::{TimerKey, Timers, TokenBucket};
-use crate::wire::{self, Frame, FrameError};
+use crate::prepare::{LoginCheck, Prepared};
+use crate::wire;
 
 /// The refusal of a request that needs a session, on a connection without one.
 pub(crate) fn not_logged_in() -> Refusal {
@@ -111,15 +112,10 @@ impl Hub {
         }
     }
 
-    /// One received frame, already parsed by [`wire::parse`]. `secret` is the app's secret
-    /// when the request named an app ([`wire::Request::app_to_look_up`]) registered on this server.
-    pub fn handle_frame(
-        &mut self,
-        now: Now,
-        conn: ConnId,
-        frame: Result<Frame, FrameError>,
-        secret: Option<AppSecret>,
-    ) {
+    /// One received frame, parsed by [`wire::parse`] and prepared by [`prepare`](crate::prepare)
+    /// (which verified a login's token on the caller's task).
+    pub fn handle_frame(&mut self, now: Now, conn: ConnId, prepared: Prepared) {
+        let Prepared { frame, login } = prepared;
         let Some(c) = self.conns.get_mut(&conn) else { return };
         c.last_seen = now.at;
         let allowed = c.bucket.take(now.at, self.cfg.rate_per_sec, self.cfg.rate_burst);
@@ -132,7 +128,7 @@ impl Hub {
             }
         };
         match result {
-            Ok(request) => self.dispatch(now, conn, id.unwrap_or_default(), request, secret),
+            Ok(request) => self.dispatch(now, conn, id.unwrap_or_default(), request, login),
             Err(refusal) => {
                 self.send(conn, wire::reply_err(id, &refusal).into());
                 let c = self.conns.get_mut(&conn).expect("checked above");
@@ -380,12 +376,15 @@ impl Hub {
         }
     }
 
-    fn dispatch(&mut self, now: Now, conn: ConnId, id: u64, request: wire::Request, secret: Option<AppSecret>) {
+    fn dispatch(&mut self, now: Now, conn: ConnId, id: u64, request: wire::Request, login: Option<LoginCheck>) {
         use wire::Request as R;
         let session = self.conns.get(&conn).and_then(|c| c.session);
         let result = match (request, session) {
             (R::Ping, _) => Ok(json!({"serverTime": now.unix_ms})),
-            (R::Login(login), _) => crate::rooms::login(self, now, conn, *login, secret),
+            (R::Login(l), _) => match login {
+                Some(check) => crate::rooms::login(self, now, conn, *l, check),
+                None => Err(LoginCheck::missing()),
+            },
             (R::Resume { session_id, resume_token, rooms }, _) => {
                 // The resume module replies itself: replayed pushes must follow the reply.
                 crate::resume::resume(self, now, conn, id, &session_id, &resume_token, &rooms);

@@ -12,7 +12,9 @@
 //! let mut hub = Hub::new(RoomConfig::new(urls), [7; 32]);
 //! let now = Now { at: Instant::now(), unix_ms: 1_790_000_000_000 };
 //! hub.connect(now, ConnId(1));
-//! hub.handle_frame(now, ConnId(1), wire::parse(r#"{"id":1,"op":"ping"}"#), None);
+//! // On the connection's task (a login's token is verified there), then on the hub's:
+//! let frame = duet_room::prepare(wire::parse(r#"{"id":1,"op":"ping"}"#), None, now.unix_s());
+//! hub.handle_frame(now, ConnId(1), frame);
 //! while let Some(out) = hub.poll_output() {
 //!     match out {
 //!         Output::Send { conn, frame } => { /* write `frame` to `conn` */ let _ = (conn, frame); }
@@ -37,6 +39,7 @@ mod ids;
 mod io;
 pub mod limits;
 mod membership;
+mod prepare;
 mod resume;
 mod room;
 mod rooms;
@@ -52,6 +55,7 @@ pub use config::RoomConfig;
 pub use error::{ErrorCode, Refusal};
 pub use hub::Hub;
 pub use ids::{ConnId, PublisherId};
+pub use prepare::{Prepared, prepare};
 pub use io::{HubEvent, Now, Output, PublishEnded, PublishRequest};
 pub use timers::TokenBucket;
 pub use urls::UrlConfig;

@@ -1,13 +1,14 @@
 //! Room requests: login (with the room snapshot), logout, token renewal and expiry, what a
 //! member says into a room (through a `Speaker`), and the coalesced online-count push.
 
-use duet_token::{AppSecret, CLOCK_SKEW_SECS};
+use duet_token::CLOCK_SKEW_SECS;
 use serde_json::{Value, json};
 
 use crate::error::{ErrorCode, Refusal};
 use crate::hub::Hub;
 use crate::ids::{ConnId, SessionId};
 use crate::io::Now;
+use crate::prepare::{LoginCheck, Verified};
 use crate::room::Audience;
 use crate::session::Membership;
 use crate::speaker::Speaker;
@@ -16,18 +17,8 @@ use crate::wire::{self, Login};
 
 type Reply = Result<Value, Refusal>;
 
-pub(crate) fn login(hub: &mut Hub, now: Now, conn: ConnId, l: Login, secret: Option<AppSecret>) -> Reply {
-    if l.protocol != wire::PROTOCOL_VERSION {
-        return Err(Refusal::new(
-            ErrorCode::UnsupportedProtocol,
-            format!("this server speaks protocol {}", wire::PROTOCOL_VERSION),
-        ));
-    }
-    let secret =
-        secret.ok_or_else(|| Refusal::new(ErrorCode::UnknownApp, format!("no app with AppID {}", l.app_id)))?;
-    let claims = duet_token::verify(&l.token, l.app_id, &secret, now.unix_s())?;
-    claims.ensure_user(&l.user.user_id)?;
-    claims.grant.ensure_login(&l.room_id)?;
+pub(crate) fn login(hub: &mut Hub, now: Now, conn: ConnId, l: Login, check: LoginCheck) -> Reply {
+    let Verified { secret, claims } = check.admit(&l, now.unix_s())?;
 
     let current = hub.conns.get(&conn).and_then(|c| c.session);
     if let Some(s) = current.and_then(|sid| hub.sessions.get(sid)) {

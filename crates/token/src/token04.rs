@@ -69,6 +69,17 @@ impl Claims {
     pub fn ensure_user(&self, user_id: &str) -> Result<(), TokenError> {
         if self.user_id == user_id { Ok(()) } else { Err(TokenError::UserMismatch) }
     }
+
+    /// Checks the token is still valid at `now_unix`, as [`verify`] did when it was verified
+    /// (for claims verified a moment earlier, elsewhere).
+    pub fn ensure_unexpired(&self, now_unix: i64) -> Result<(), TokenError> {
+        ensure_unexpired(self.expire, now_unix)
+    }
+}
+
+/// A token expiring at `expire` is refused after it, plus the clock-skew allowance.
+fn ensure_unexpired(expire: i64, now_unix: i64) -> Result<(), TokenError> {
+    if now_unix > expire.saturating_add(CLOCK_SKEW_SECS) { Err(TokenError::Expired { expire }) } else { Ok(()) }
 }
 
 /// The plaintext JSON. Field order when minting follows the published Node generator.
@@ -171,9 +182,7 @@ pub fn verify(token: &str, app_id: u32, secret: &AppSecret, now_unix: i64) -> Re
     if raw.app_id != app_id {
         return Err(TokenError::WrongApp { expected: app_id, found: raw.app_id });
     }
-    if now_unix > raw.expire.saturating_add(CLOCK_SKEW_SECS) {
-        return Err(TokenError::Expired { expire: raw.expire });
-    }
+    ensure_unexpired(raw.expire, now_unix)?;
     let grant = Grant::from_payload(&raw.payload)?;
     Ok(Claims {
         app_id: raw.app_id,

@@ -105,7 +105,8 @@ impl World {
         let parsed = wire::parse(text);
         let secret =
             parsed.as_ref().ok().and_then(|f| f.request.app_to_look_up()).filter(|&a| a == APP).map(|_| secret());
-        self.hub.handle_frame(self.now, ConnId(c), parsed, secret);
+        let prepared = duet_room::prepare(parsed, secret, self.now.unix_s());
+        self.hub.handle_frame(self.now, ConnId(c), prepared);
         self.drain();
     }
 

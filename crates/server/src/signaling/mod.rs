@@ -20,8 +20,9 @@ use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use duet_media::Hub as MediaHub;
 use duet_room::admin::AdminRequest;
-use duet_room::{ConnId, ErrorCode, Hub, Now, Output, PublishEnded, PublishRequest, Refusal, RoomConfig, wire};
-use duet_token::AppSecret;
+use duet_room::{
+    ConnId, ErrorCode, Hub, Now, Output, Prepared, PublishEnded, PublishRequest, Refusal, RoomConfig, wire,
+};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::http::AppState;
@@ -43,7 +44,7 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 enum HubInput {
     Connect(ConnId, Outbox),
-    Frame(ConnId, Result<wire::Frame, wire::FrameError>, Option<AppSecret>),
+    Frame(ConnId, Prepared),
     Disconnect(ConnId),
     AdmitPublish(PublishRequest, oneshot::Sender<Result<(), Refusal>>),
     PublishEnded(PublishEnded),
@@ -198,7 +199,7 @@ async fn run_hub(
                 outboxes.insert(conn, outbox);
                 hub.connect(now, conn);
             }
-            Some(HubInput::Frame(conn, frame, secret)) => hub.handle_frame(now, conn, frame, secret),
+            Some(HubInput::Frame(conn, frame)) => hub.handle_frame(now, conn, frame),
             Some(HubInput::Disconnect(conn)) => {
                 outboxes.remove(&conn);
                 hub.disconnect(now, conn);
@@ -319,8 +320,8 @@ async fn serve(
                     Some(Ok(Message::Text(text))) => text,
                     Some(Ok(Message::Binary(_))) => {
                         let refusal = duet_room::Refusal::new(ErrorCode::BadFrame, "binary frames are not part of the protocol");
-                        let frame = Err(wire::FrameError { id: None, refusal });
-                        if signaling.inbox.send(HubInput::Frame(conn, frame, None)).await.is_err() { return End::Dropped }
+                        let frame = duet_room::prepare(Err(wire::FrameError { id: None, refusal }), None, now().unix_s());
+                        if signaling.inbox.send(HubInput::Frame(conn, frame)).await.is_err() { return End::Dropped }
                         continue;
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
@@ -334,7 +335,10 @@ async fn serve(
                     Some(app_id) => apps.secret(app_id).await,
                     None => None,
                 };
-                if signaling.inbox.send(HubInput::Frame(conn, frame, secret)).await.is_err() {
+                // A login's token is verified here, on this connection's task, so logins use
+                // every core rather than the hub's one.
+                let frame = duet_room::prepare(frame, secret, now().unix_s());
+                if signaling.inbox.send(HubInput::Frame(conn, frame)).await.is_err() {
                     return End::Dropped;
                 }
             }
