@@ -21,11 +21,11 @@ use crate::config::RoomConfig;
 use crate::error::{ErrorCode, Refusal};
 use crate::ids::{ConnId, PublisherId, SessionId};
 use crate::io::{HubEvent, Now, Output, PublishEnded, PublishRequest};
+use crate::prepare::{LoginCheck, Prepared};
 use crate::room::{Audience, Room};
 use crate::session::{Session, Sessions};
 use crate::stream::Closing;
 use crate::timers::{TimerKey, Timers, TokenBucket};
-use crate::prepare::{LoginCheck, Prepared};
 use crate::wire;
 
 /// The refusal of a request that needs a session, on a connection without one.
