@@ -5,9 +5,10 @@
 //! The ingest has verified the signed URL ([`duet_token::MediaUrl`]). Admission then claims
 //! the stream in the node's media hub (a second live publisher of the name is refused,
 //! `stream_live`, unless it is the same user again with a fresher URL: that one takes over at
-//! once, the old connection is cut and players stay) and asks the room hub, which owns reservations ([`Signaling::admit_publish`]:
-//! a URL of another user cannot publish into a reserved name, `stream_taken`). Only when both
-//! agree does the ingest accept; a refusal leaves nothing behind. Admitted, the stream is live
+//! once, the old connection is cut and players stay) and asks the room hub, which owns
+//! reservations ([`Signaling::admit_publish`]: a URL of another user cannot publish into a
+//! reserved name, `stream_taken`). Only when both agree does the ingest accept; a refusal
+//! leaves nothing behind. Admitted, the stream is live
 //! for signaling (room `roomStreamUpdate ADD`, the owner's `PUBLISHING`, `stream.created`).
 //!
 //! [`Signaling::admit_publish`]: crate::signaling::Signaling::admit_publish

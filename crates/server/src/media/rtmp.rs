@@ -247,8 +247,8 @@ impl Conn<'_> {
                 }
             },
             Event::Media(m) => {
-                if let Role::Publishing(p) = &self.role {
-                    let kind = if m.type_id == duet_rtmp::msg::AUDIO { Kind::Audio } else { Kind::Video };
+                // The session hands over audio and video messages only.
+                if let (Role::Publishing(p), Some(kind)) = (&self.role, Kind::from_type_id(m.type_id)) {
                     p.push(kind, m.timestamp, m.payload);
                 }
             }

@@ -128,23 +128,33 @@ impl Apps {
         }
     }
 
-    /// Reads every cached app again if another process committed since the last look.
+    /// Reads the cached apps again if another process committed since the last look.
     async fn refresh(&self) {
         let registry = self.registry.clone();
         let Ok(Ok(version)) = tokio::task::spawn_blocking(move || registry.data_version()).await else { return };
         let ids: Vec<u32> = {
             let mut cache = self.cache();
-            if cache.data_version.replace(version) == Some(version) {
+            if cache.data_version == Some(version) {
                 return;
             }
             cache.entries.retain(|_, e| e.used.elapsed() < FORGET_AFTER);
             cache.entries.keys().copied().collect()
         };
-        for app_id in ids {
-            if let Ok(app) = self.read(app_id).await {
-                self.store(app_id, app);
+        // One query for all of them: the registry holds few apps next to its other tables.
+        let registry = self.registry.clone();
+        let all = match tokio::task::spawn_blocking(move || registry.list()).await {
+            Ok(Ok(all)) => all,
+            failed => {
+                tracing::error!(?failed, "cannot read the app registry");
+                return;
             }
+        };
+        let mut now: HashMap<u32, App> = all.into_iter().map(|a| (a.app_id, a)).collect();
+        for app_id in ids {
+            self.store(app_id, now.remove(&app_id));
         }
+        // Recorded once read, so a failed read is tried again at the next tick.
+        self.cache().data_version = Some(version);
     }
 
     /// Caches what was read and announces a changed secret or a deleted app.
