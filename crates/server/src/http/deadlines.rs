@@ -110,13 +110,17 @@ impl<S> Deadlines<S> {
         if idle.upgraded.load(Relaxed) {
             return Poll::Pending;
         }
-        let deadline = idle.last_activity + idle.limit;
-        if idle.timer.deadline() != deadline {
+        // The timer is moved only when it fires early (traffic since it was set), not on every
+        // byte: a streaming response would otherwise re-arm it for each write.
+        loop {
+            if idle.timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let deadline = idle.last_activity + idle.limit;
+            if deadline <= idle.timer.deadline() {
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "the connection was idle")));
+            }
             idle.timer.as_mut().reset(deadline);
-        }
-        match idle.timer.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "the connection was idle"))),
-            Poll::Pending => Poll::Pending,
         }
     }
 }
