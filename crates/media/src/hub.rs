@@ -1,20 +1,24 @@
 //! `Hub`: the live streams of one node, keyed by (AppID, streamID). A [`Publisher`] pushes
-//! packets; each [`Subscriber`] starts at the latest keyframe (metadata and sequence headers
-//! first) and then follows live packets through a bounded ring shared by all players. A player
+//! messages; they wait under the stream's [`LatencyBudget`] and are released together as a
+//! flush into the stream's ring (`ring`), which every player follows; the GOP cache (metadata,
+//! sequence headers, the messages since the latest keyframe) is kept in step with what was
+//! released, so a new [`Subscriber`] starts there and goes on with the next flush. A player
 //! that falls behind the ring skips to the next keyframe; the publisher never waits. The same
 //! owner publishing a live stream again takes it over without ending it for its players.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use bytes::Bytes;
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, watch};
 
+use crate::budget::{Batcher, LatencyBudget};
 use crate::packet::{Kind, Packet};
+use crate::ring::Ring;
+use crate::subscriber::Subscriber;
 
-/// Packets the ring holds; a player further behind skips to the next keyframe.
-pub const RING: usize = 1024;
 /// Most packets kept in the GOP cache; a longer GOP is dropped (players then wait for a keyframe).
 pub const MAX_GOP_PACKETS: usize = 4096;
 /// Most payload bytes kept in the GOP cache (about 40 s at 4 Mbit/s); beyond, it is dropped too.
@@ -46,27 +50,82 @@ pub struct MediaStats {
 const TAKEOVER_GAP_MS: u32 = 40;
 
 #[derive(Default)]
-struct Cache {
+pub(crate) struct Cache {
     metadata: Option<Arc<Packet>>,
     video_header: Option<Arc<Packet>>,
     audio_header: Option<Arc<Packet>>,
     gop: Vec<Arc<Packet>>,
     gop_bytes: usize,
-    has_video: bool,
-    has_audio: bool,
+    pub(crate) has_video: bool,
+    pub(crate) has_audio: bool,
+}
+
+impl Cache {
+    /// What a new player gets first: metadata, sequence headers, the GOP so far.
+    pub(crate) fn start(&self) -> Vec<Arc<Packet>> {
+        let headers = self.metadata.iter().chain(&self.video_header).chain(&self.audio_header);
+        headers.chain(&self.gop).cloned().collect()
+    }
+
+    /// Keeps a released message if a new player will need it.
+    fn add(&mut self, packet: &Arc<Packet>) {
+        match packet.kind {
+            Kind::Metadata => self.metadata = Some(packet.clone()),
+            Kind::Video if packet.sequence_header => {
+                self.has_video = true;
+                self.video_header = Some(packet.clone());
+            }
+            Kind::Audio if packet.sequence_header => {
+                self.has_audio = true;
+                self.audio_header = Some(packet.clone());
+            }
+            Kind::Video => {
+                self.has_video = true;
+                if packet.keyframe {
+                    self.clear_gop();
+                }
+                if !self.gop.is_empty() || packet.keyframe {
+                    self.gop_bytes += packet.payload.len();
+                    self.gop.push(packet.clone());
+                }
+            }
+            Kind::Audio => {
+                self.has_audio = true;
+                // Audio rides along with the GOP so a new player gets both from the keyframe on.
+                if !self.gop.is_empty() {
+                    self.gop_bytes += packet.payload.len();
+                    self.gop.push(packet.clone());
+                }
+            }
+        }
+        if self.gop.len() > MAX_GOP_PACKETS || self.gop_bytes > MAX_GOP_BYTES {
+            self.clear_gop();
+        }
+    }
+
+    fn clear_gop(&mut self) {
+        self.gop.clear();
+        self.gop_bytes = 0;
+    }
 }
 
 /// One live stream: its cache, the ring its players follow, and which publisher feeds it.
 /// A stream outlives a publisher that is taken over (the same user publishing again): its
 /// players stay, and the new publisher's timestamps continue where the old one's stopped.
-struct Live {
+pub(crate) struct Live {
     state: Mutex<LiveState>,
+    /// Bumped after each flush (and at the end): what players wait on.
+    flushed: watch::Sender<u64>,
 }
 
-struct LiveState {
-    cache: Cache,
-    /// `None` once the stream ended: players then see the end.
-    ring: Option<broadcast::Sender<Arc<Packet>>>,
+pub(crate) struct LiveState {
+    pub(crate) cache: Cache,
+    pub(crate) ring: Ring,
+    /// Messages pushed but not yet released to players.
+    waiting: Vec<Arc<Packet>>,
+    batcher: Batcher,
+    /// The stream ended: players read what is left in the ring, then see the end.
+    pub(crate) ended: bool,
     /// The user the publish URL named (empty: anonymous, never taken over), and its expiry.
     owner: String,
     expire: u64,
@@ -91,12 +150,34 @@ impl LiveState {
         self.last_timestamp = Some(out);
         out
     }
+
+    /// Releases the waiting messages to players (one flush); whether there were any.
+    fn release(&mut self) -> bool {
+        if self.waiting.is_empty() {
+            return false;
+        }
+        let packets = std::mem::take(&mut self.waiting);
+        for p in &packets {
+            self.cache.add(p);
+        }
+        self.ring.push(packets);
+        true
+    }
 }
 
 impl Live {
-    fn state(&self) -> MutexGuard<'_, LiveState> {
+    pub(crate) fn state(&self) -> MutexGuard<'_, LiveState> {
         // Updates are plain assignments; a panic mid-update cannot break an invariant.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wakes the players (call without holding the state lock).
+    fn wake_players(&self) {
+        self.flushed.send_modify(|n| *n += 1);
+    }
+
+    pub(crate) fn changes(&self) -> watch::Receiver<u64> {
+        self.flushed.subscribe()
     }
 }
 
@@ -119,17 +200,33 @@ impl Hub {
     }
 
     /// Starts a stream for `owner` (the user its publish URL names), by a URL that expires at
-    /// `expire`. While the stream is live, only the same (named) owner with a fresher URL (one
-    /// that expires later: issued after the one in use) may publish it again: that publish
-    /// takes over at once (the old publisher is asked to stop, players stay). Anyone else, and
-    /// the same URL again, is refused.
-    pub fn publish(self: &Arc<Self>, key: StreamKey, owner: &str, expire: u64) -> Result<Publisher, AlreadyLive> {
+    /// `expire`, whose players get its messages within `budget`. While the stream is live,
+    /// only the same (named) owner with a fresher URL (one that expires later: issued after the
+    /// one in use) may publish it again: that publish takes over at once (the old publisher is
+    /// asked to stop, players stay, the new budget applies). Anyone else, and the same URL
+    /// again, is refused.
+    pub fn publish(
+        self: &Arc<Self>,
+        key: StreamKey,
+        owner: &str,
+        expire: u64,
+        budget: LatencyBudget,
+    ) -> Result<Publisher, AlreadyLive> {
         let mut streams = self.streams();
         let id = self.next_publisher.fetch_add(1, Relaxed) + 1;
         let cut = Arc::new(Notify::new());
+        let publisher = |live: Arc<Live>, took_over| Publisher {
+            hub: self.clone(),
+            key: key.clone(),
+            live,
+            received: AtomicU64::new(0),
+            id,
+            cut: cut.clone(),
+            took_over,
+        };
         if let Some(live) = streams.get(&key) {
             let mut state = live.state();
-            if owner.is_empty() || state.owner != owner || expire <= state.expire || state.ring.is_none() {
+            if owner.is_empty() || state.owner != owner || expire <= state.expire || state.ended {
                 return Err(AlreadyLive);
             }
             state.expire = expire;
@@ -137,24 +234,23 @@ impl Hub {
             state.cut = cut.clone();
             state.publisher = id;
             state.offset = None;
-            // The old encoder's GOP is of no use to a new player; the new one's comes next.
-            state.cache.gop.clear();
-            state.cache.gop_bytes = 0;
-            let live = live.clone();
-            return Ok(Publisher {
-                hub: self.clone(),
-                key,
-                live,
-                received: AtomicU64::new(0),
-                id,
-                cut,
-                took_over: true,
-            });
+            // What the old publisher left waiting goes out; its GOP is of no use to a new
+            // player (the new encoder's comes next).
+            let released = state.release();
+            state.batcher = Batcher::new(budget);
+            state.cache.clear_gop();
+            drop(state);
+            if released {
+                live.wake_players();
+            }
+            return Ok(publisher(live.clone(), true));
         }
-        let (ring, _) = broadcast::channel(RING);
         let state = LiveState {
             cache: Cache::default(),
-            ring: Some(ring),
+            ring: Ring::default(),
+            waiting: Vec::new(),
+            batcher: Batcher::new(budget),
+            ended: false,
             owner: owner.to_owned(),
             expire,
             publisher: id,
@@ -162,33 +258,15 @@ impl Hub {
             last_timestamp: None,
             offset: None,
         };
-        let live = Arc::new(Live { state: Mutex::new(state) });
+        let live = Arc::new(Live { state: Mutex::new(state), flushed: watch::Sender::new(0) });
         streams.insert(key.clone(), live.clone());
-        Ok(Publisher { hub: self.clone(), key, live, received: AtomicU64::new(0), id, cut, took_over: false })
+        Ok(publisher(live, false))
     }
 
     /// Attaches a player, or `None` when the stream is not live.
     pub fn subscribe(&self, key: &StreamKey) -> Option<Subscriber> {
         let live = self.streams().get(key)?.clone();
-        let state = live.state();
-        let rx = state.ring.as_ref()?.subscribe();
-        let cache = &state.cache;
-        let start: Vec<Arc<Packet>> = cache
-            .metadata
-            .iter()
-            .chain(&cache.video_header)
-            .chain(&cache.audio_header)
-            .chain(&cache.gop)
-            .cloned()
-            .collect();
-        let sub = Subscriber {
-            rx,
-            start: start.into_iter().rev().collect(),
-            skipping: false,
-            has_video: cache.has_video,
-            has_audio: cache.has_audio,
-            stats: self.stats.clone(),
-        };
+        let sub = Subscriber::new(live, self.stats.clone())?;
         self.stats.players.fetch_add(1, Relaxed);
         Some(sub)
     }
@@ -242,8 +320,9 @@ impl Publisher {
         self.received.load(Relaxed)
     }
 
-    /// Forwards one message (its payload is shared, not copied).
-    pub fn push(&self, kind: Kind, timestamp: u32, payload: Bytes) {
+    /// Forwards one message that arrived at `now` (its payload is shared, not copied); it
+    /// reaches players when the stream's budget releases it.
+    pub fn push(&self, now: Instant, kind: Kind, timestamp: u32, payload: Bytes) {
         let mut state = self.live.state();
         if state.publisher != self.id {
             return; // taken over: this publisher is being cut
@@ -252,46 +331,30 @@ impl Publisher {
         self.received.fetch_add(payload.len() as u64, Relaxed);
         let timestamp = if kind == Kind::Metadata { timestamp } else { state.rebase(timestamp) };
         let packet = Arc::new(Packet::new(kind, timestamp, payload));
-        let state = &mut *state;
-        let cache = &mut state.cache;
-        match kind {
-            Kind::Metadata => cache.metadata = Some(packet.clone()),
-            Kind::Video if packet.sequence_header => {
-                cache.has_video = true;
-                cache.video_header = Some(packet.clone());
-            }
-            Kind::Audio if packet.sequence_header => {
-                cache.has_audio = true;
-                cache.audio_header = Some(packet.clone());
-            }
-            Kind::Video => {
-                cache.has_video = true;
-                if packet.keyframe {
-                    cache.gop.clear();
-                    cache.gop_bytes = 0;
-                }
-                if !cache.gop.is_empty() || packet.keyframe {
-                    cache.gop_bytes += packet.payload.len();
-                    cache.gop.push(packet.clone());
-                }
-            }
-            Kind::Audio => {
-                cache.has_audio = true;
-                // Audio rides along with the GOP so a new player gets both from the keyframe on.
-                if !cache.gop.is_empty() {
-                    cache.gop_bytes += packet.payload.len();
-                    cache.gop.push(packet.clone());
-                }
-            }
+        let video = state.cache.has_video || kind == Kind::Video;
+        let release = state.batcher.arrived(now, &packet, video);
+        state.waiting.push(packet);
+        // Released under the lock, so a new player's snapshot (cache and ring position) never
+        // overlaps the ring or leaves a gap.
+        if release && state.release() {
+            drop(state);
+            self.live.wake_players();
         }
-        if cache.gop.len() > MAX_GOP_PACKETS || cache.gop_bytes > MAX_GOP_BYTES {
-            cache.gop.clear();
-            cache.gop_bytes = 0;
-        }
-        // Sent under the lock so a subscriber's snapshot and its ring position never overlap
-        // or leave a gap. No receivers is fine.
-        if let Some(ring) = &state.ring {
-            let _ = ring.send(packet);
+    }
+
+    /// When waiting messages must be released even if nothing else arrives
+    /// ([`Publisher::handle_timeout`] then).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let state = self.live.state();
+        if state.publisher != self.id { None } else { state.batcher.deadline() }
+    }
+
+    /// Releases the waiting messages if their deadline passed at `now`.
+    pub fn handle_timeout(&self, now: Instant) {
+        let mut state = self.live.state();
+        if state.publisher == self.id && state.batcher.due(now) && state.release() {
+            drop(state);
+            self.live.wake_players();
         }
     }
 
@@ -309,103 +372,27 @@ impl Drop for Publisher {
             let mut state = self.live.state();
             // A publisher that was taken over leaves the stream to its successor.
             if state.publisher == self.id {
-                state.ring = None;
+                state.release();
+                state.batcher.released();
+                state.ended = true;
                 drop(state);
                 streams.remove(&self.key);
+                drop(streams);
+                self.live.wake_players();
             }
         }
-    }
-}
-
-/// One player's view of a stream.
-pub struct Subscriber {
-    rx: broadcast::Receiver<Arc<Packet>>,
-    start: Vec<Arc<Packet>>,
-    skipping: bool,
-    has_video: bool,
-    has_audio: bool,
-    stats: Arc<MediaStats>,
-}
-
-impl Subscriber {
-    /// Tracks known at subscription (audio, video).
-    pub fn tracks(&self) -> (bool, bool) {
-        (self.has_audio, self.has_video)
-    }
-
-    /// The next packet to send, or `None` when the stream ended.
-    pub async fn next(&mut self) -> Option<Arc<Packet>> {
-        if let Some(p) = self.start.pop() {
-            return Some(p);
-        }
-        loop {
-            match self.rx.recv().await {
-                Ok(p) => {
-                    if let Some(p) = self.admit(p) {
-                        return Some(p);
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => self.fell_behind(),
-                Err(broadcast::error::RecvError::Closed) => return None,
-            }
-        }
-    }
-
-    /// A packet from the ring, unless the player is skipping to a keyframe.
-    fn admit(&mut self, p: Arc<Packet>) -> Option<Arc<Packet>> {
-        self.has_video |= p.kind == Kind::Video;
-        if self.skipping {
-            let resumes = p.keyframe || !self.has_video || p.sequence_header || p.kind == Kind::Metadata;
-            if !resumes {
-                return None;
-            }
-            self.skipping = !p.keyframe && self.has_video;
-        }
-        Some(p)
-    }
-
-    /// The ring overtook this player: skip to the next keyframe (counted once per skip).
-    fn fell_behind(&mut self) {
-        if !self.skipping {
-            self.stats.keyframe_skips.fetch_add(1, Relaxed);
-        }
-        self.skipping = true;
-    }
-
-    /// The next packet if one is ready now (for batching writes); `None` when none is, or
-    /// when the stream ended (the next [`Subscriber::next`] says which).
-    pub fn try_next(&mut self) -> Option<Arc<Packet>> {
-        if let Some(p) = self.start.pop() {
-            return Some(p);
-        }
-        loop {
-            match self.rx.try_recv() {
-                Ok(p) => {
-                    if let Some(p) = self.admit(p) {
-                        return Some(p);
-                    }
-                }
-                Err(broadcast::error::TryRecvError::Lagged(_)) => self.fell_behind(),
-                Err(_) => return None,
-            }
-        }
-    }
-
-    /// Counts bytes sent to this player.
-    pub fn sent(&self, bytes: usize) {
-        self.stats.bytes_out.fetch_add(bytes as u64, Relaxed);
-    }
-}
-
-impl Drop for Subscriber {
-    fn drop(&mut self) {
-        self.stats.players.fetch_sub(1, Relaxed);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::RING;
+    use std::time::Duration;
+
+    fn now() -> Instant {
+        Instant::now()
+    }
 
     fn key(s: &str) -> StreamKey {
         StreamKey { app_id: 1, stream_id: s.into() }
@@ -420,17 +407,25 @@ mod tests {
     #[tokio::test]
     async fn a_new_player_starts_at_the_latest_keyframe() {
         let hub = Arc::new(Hub::default());
-        let p = hub.publish(key("s"), "u", 1).unwrap();
-        assert_eq!(hub.publish(key("s"), "v", 1).err(), Some(AlreadyLive), "another owner is refused");
-        assert_eq!(hub.publish(key("s"), "", 1).err(), Some(AlreadyLive), "so is an anonymous one");
-        p.push(Kind::Metadata, 0, Bytes::from_static(b"meta"));
-        p.push(Kind::Video, 0, Bytes::from_static(AVC_HEADER));
-        p.push(Kind::Audio, 0, Bytes::from_static(AAC_HEADER));
-        p.push(Kind::Video, 0, Bytes::from_static(KEY));
-        p.push(Kind::Video, 40, Bytes::from_static(INTER));
-        p.push(Kind::Video, 80, Bytes::from_static(KEY));
-        p.push(Kind::Audio, 85, Bytes::from_static(AAC));
-        p.push(Kind::Video, 120, Bytes::from_static(INTER));
+        let p = hub.publish(key("s"), "u", 1, LatencyBudget::Immediate).unwrap();
+        assert_eq!(
+            hub.publish(key("s"), "v", 1, LatencyBudget::Immediate).err(),
+            Some(AlreadyLive),
+            "another owner is refused"
+        );
+        assert_eq!(
+            hub.publish(key("s"), "", 1, LatencyBudget::Immediate).err(),
+            Some(AlreadyLive),
+            "so is an anonymous one"
+        );
+        p.push(now(), Kind::Metadata, 0, Bytes::from_static(b"meta"));
+        p.push(now(), Kind::Video, 0, Bytes::from_static(AVC_HEADER));
+        p.push(now(), Kind::Audio, 0, Bytes::from_static(AAC_HEADER));
+        p.push(now(), Kind::Video, 0, Bytes::from_static(KEY));
+        p.push(now(), Kind::Video, 40, Bytes::from_static(INTER));
+        p.push(now(), Kind::Video, 80, Bytes::from_static(KEY));
+        p.push(now(), Kind::Audio, 85, Bytes::from_static(AAC));
+        p.push(now(), Kind::Video, 120, Bytes::from_static(INTER));
         let mut sub = hub.subscribe(&key("s")).unwrap();
         assert_eq!(sub.tracks(), (true, true));
         let mut got = Vec::new();
@@ -449,29 +444,29 @@ mod tests {
                 (Kind::Video, 120, false)
             ]
         );
-        p.push(Kind::Video, 160, Bytes::from_static(INTER));
+        p.push(now(), Kind::Video, 160, Bytes::from_static(INTER));
         assert_eq!(sub.next().await.unwrap().timestamp, 160);
         drop(p);
         assert!(sub.next().await.is_none(), "the stream ended");
         assert!(hub.subscribe(&key("s")).is_none());
-        assert!(hub.publish(key("s"), "u", 1).is_ok(), "the key is free again");
+        assert!(hub.publish(key("s"), "u", 1, LatencyBudget::Immediate).is_ok(), "the key is free again");
     }
 
     #[tokio::test]
     async fn a_lagging_player_skips_to_the_next_keyframe() {
         let hub = Arc::new(Hub::default());
-        let p = hub.publish(key("s"), "u", 1).unwrap();
-        p.push(Kind::Video, 0, Bytes::from_static(KEY));
+        let p = hub.publish(key("s"), "u", 1, LatencyBudget::Immediate).unwrap();
+        p.push(now(), Kind::Video, 0, Bytes::from_static(KEY));
         let mut slow = hub.subscribe(&key("s")).unwrap();
         let mut fast = hub.subscribe(&key("s")).unwrap();
         assert!(slow.next().await.unwrap().keyframe);
         assert!(fast.next().await.unwrap().keyframe);
         for i in 1..=(RING as u32 + 10) {
-            p.push(Kind::Video, i, Bytes::from_static(INTER));
+            p.push(now(), Kind::Video, i, Bytes::from_static(INTER));
             assert_eq!(fast.next().await.unwrap().timestamp, i, "the fast player sees everything");
         }
-        p.push(Kind::Video, 5000, Bytes::from_static(KEY));
-        p.push(Kind::Video, 5040, Bytes::from_static(INTER));
+        p.push(now(), Kind::Video, 5000, Bytes::from_static(KEY));
+        p.push(now(), Kind::Video, 5040, Bytes::from_static(INTER));
         let resumed = slow.next().await.unwrap();
         assert_eq!((resumed.timestamp, resumed.keyframe), (5000, true));
         assert_eq!(slow.next().await.unwrap().timestamp, 5040);
@@ -481,25 +476,25 @@ mod tests {
     #[tokio::test]
     async fn the_same_owner_takes_over_and_players_stay() {
         let hub = Arc::new(Hub::default());
-        let old = hub.publish(key("t"), "u", 1).unwrap();
-        old.push(Kind::Video, 1000, Bytes::from_static(AVC_HEADER));
-        old.push(Kind::Video, 1000, Bytes::from_static(KEY));
-        old.push(Kind::Video, 1040, Bytes::from_static(INTER));
+        let old = hub.publish(key("t"), "u", 1, LatencyBudget::Immediate).unwrap();
+        old.push(now(), Kind::Video, 1000, Bytes::from_static(AVC_HEADER));
+        old.push(now(), Kind::Video, 1000, Bytes::from_static(KEY));
+        old.push(now(), Kind::Video, 1040, Bytes::from_static(INTER));
         let mut player = hub.subscribe(&key("t")).unwrap();
         for _ in 0..3 {
             player.next().await.unwrap();
         }
-        assert!(hub.publish(key("t"), "u", 1).is_err(), "the same URL again is a duplicate");
-        let new = hub.publish(key("t"), "u", 2).unwrap();
+        assert!(hub.publish(key("t"), "u", 1, LatencyBudget::Immediate).is_err(), "the same URL again is a duplicate");
+        let new = hub.publish(key("t"), "u", 2, LatencyBudget::Immediate).unwrap();
         assert!(new.took_over() && !old.took_over());
         tokio::time::timeout(std::time::Duration::from_secs(1), old.cut_requested()).await.expect("the old one is cut");
-        old.push(Kind::Video, 1080, Bytes::from_static(INTER)); // ignored: taken over
+        old.push(now(), Kind::Video, 1080, Bytes::from_static(INTER)); // ignored: taken over
         drop(old);
         assert_eq!(hub.live_count(), 1, "the old publisher's end does not end the stream");
         // The new encoder starts again at 0; players see its timestamps continue the stream.
-        new.push(Kind::Video, 0, Bytes::from_static(AVC_HEADER));
-        new.push(Kind::Video, 0, Bytes::from_static(KEY));
-        new.push(Kind::Video, 40, Bytes::from_static(INTER));
+        new.push(now(), Kind::Video, 0, Bytes::from_static(AVC_HEADER));
+        new.push(now(), Kind::Video, 0, Bytes::from_static(KEY));
+        new.push(now(), Kind::Video, 40, Bytes::from_static(INTER));
         let got: Vec<(u32, bool)> = [player.next().await, player.next().await, player.next().await]
             .into_iter()
             .map(|p| p.map(|p| (p.timestamp, p.keyframe)).unwrap())
@@ -517,16 +512,16 @@ mod tests {
     #[tokio::test]
     async fn hevc_over_enhanced_rtmp_is_cached_like_avc() {
         let hub = Arc::new(Hub::default());
-        let p = hub.publish(key("h"), "u", 1).unwrap();
+        let p = hub.publish(key("h"), "u", 1, LatencyBudget::Immediate).unwrap();
         // Enhanced RTMP: 0x80 | frame type << 4 | packet type, then the FourCC.
         let start = Bytes::from_static(b"\x90hvc1\x01\x02");
         let key_frame = Bytes::from_static(b"\x91hvc1\x00\x00\x00\x26");
         let inter = Bytes::from_static(b"\xa1hvc1\x00\x00\x00\x02");
-        p.push(Kind::Video, 0, start.clone());
-        p.push(Kind::Video, 0, key_frame.clone());
-        p.push(Kind::Video, 40, inter.clone());
-        p.push(Kind::Video, 80, key_frame.clone());
-        p.push(Kind::Video, 120, inter.clone());
+        p.push(now(), Kind::Video, 0, start.clone());
+        p.push(now(), Kind::Video, 0, key_frame.clone());
+        p.push(now(), Kind::Video, 40, inter.clone());
+        p.push(now(), Kind::Video, 80, key_frame.clone());
+        p.push(now(), Kind::Video, 120, inter.clone());
         let mut late = hub.subscribe(&key("h")).unwrap();
         assert_eq!(late.tracks(), (false, true));
         let first = late.next().await.unwrap();
@@ -539,22 +534,99 @@ mod tests {
     #[tokio::test]
     async fn audio_only_streams_play_without_keyframes() {
         let hub = Arc::new(Hub::default());
-        let p = hub.publish(key("a"), "u", 1).unwrap();
-        p.push(Kind::Audio, 0, Bytes::from_static(AAC_HEADER));
-        p.push(Kind::Audio, 23, Bytes::from_static(AAC));
+        let p = hub.publish(key("a"), "u", 1, LatencyBudget::Immediate).unwrap();
+        p.push(now(), Kind::Audio, 0, Bytes::from_static(AAC_HEADER));
+        p.push(now(), Kind::Audio, 23, Bytes::from_static(AAC));
         let mut sub = hub.subscribe(&key("a")).unwrap();
         assert_eq!(sub.tracks(), (true, false));
         assert!(sub.next().await.unwrap().sequence_header);
-        p.push(Kind::Audio, 46, Bytes::from_static(AAC));
+        p.push(now(), Kind::Audio, 46, Bytes::from_static(AAC));
         assert_eq!(sub.next().await.unwrap().timestamp, 46);
     }
 
     #[tokio::test]
     async fn cut_reaches_the_publisher() {
         let hub = Arc::new(Hub::default());
-        let p = hub.publish(key("c"), "u", 1).unwrap();
+        let p = hub.publish(key("c"), "u", 1, LatencyBudget::Immediate).unwrap();
         assert!(hub.cut(&key("c")));
         tokio::time::timeout(std::time::Duration::from_secs(1), p.cut_requested()).await.unwrap();
         assert!(!hub.cut(&key("other")));
+    }
+
+    /// Waits briefly for a batch; `None` if none is ready (the player would sleep).
+    async fn ready(sub: &mut Subscriber) -> Option<crate::Batch> {
+        tokio::time::timeout(Duration::from_millis(20), sub.next_batch()).await.ok().flatten()
+    }
+
+    fn timestamps(batch: &crate::Batch) -> Vec<u32> {
+        batch.packets().map(|p| p.timestamp).collect()
+    }
+
+    #[tokio::test]
+    async fn a_frame_budget_writes_each_frame_with_the_audio_before_it_in_one_buffer() {
+        let hub = Arc::new(Hub::default());
+        let p = hub.publish(key("f"), "u", 1, LatencyBudget::Frame).unwrap();
+        let t0 = now();
+        p.push(t0, Kind::Video, 0, Bytes::from_static(AVC_HEADER));
+        p.push(t0, Kind::Video, 0, Bytes::from_static(KEY));
+        let mut sub = hub.subscribe(&key("f")).unwrap();
+        let start = ready(&mut sub).await.expect("the start is written at once");
+        assert_eq!(timestamps(&start), [0, 0]);
+        p.push(t0, Kind::Audio, 10, Bytes::from_static(AAC));
+        p.push(t0, Kind::Audio, 33, Bytes::from_static(AAC));
+        assert!(ready(&mut sub).await.is_none(), "audio waits for the next frame");
+        p.push(t0, Kind::Video, 40, Bytes::from_static(INTER));
+        let batch = ready(&mut sub).await.expect("the frame releases it");
+        assert_eq!(timestamps(&batch), [10, 33, 40]);
+        let buffers = batch.rtmp();
+        assert_eq!(buffers.len(), 1, "a caught-up player writes one buffer");
+        let separate: Vec<u8> = batch.packets().flat_map(|p| p.rtmp().to_vec()).collect();
+        assert_eq!(&buffers[0][..], &separate[..]);
+        let mut other = hub.subscribe(&key("f")).unwrap();
+        let _ = ready(&mut other).await;
+        p.push(t0, Kind::Video, 80, Bytes::from_static(INTER));
+        let (a, b) = (ready(&mut sub).await.unwrap().flv(), ready(&mut other).await.unwrap().flv());
+        assert_eq!(a[0].as_ptr(), b[0].as_ptr(), "players share the flush's buffer");
+    }
+
+    #[tokio::test]
+    async fn a_window_budget_waits_for_its_deadline_and_never_for_a_keyframe() {
+        let hub = Arc::new(Hub::default());
+        let window = Duration::from_millis(350);
+        let p = hub.publish(key("w"), "u", 1, LatencyBudget::Window(window)).unwrap();
+        let t0 = now();
+        p.push(t0, Kind::Video, 0, Bytes::from_static(KEY));
+        let mut sub = hub.subscribe(&key("w")).unwrap();
+        assert_eq!(timestamps(&ready(&mut sub).await.unwrap()), [0]);
+        assert_eq!(p.poll_timeout(), None, "nothing waits");
+        p.push(t0, Kind::Video, 40, Bytes::from_static(INTER));
+        p.push(t0 + Duration::from_millis(100), Kind::Audio, 50, Bytes::from_static(AAC));
+        assert_eq!(p.poll_timeout(), Some(t0 + window), "counted from the oldest waiting message");
+        p.handle_timeout(t0 + window - Duration::from_millis(1));
+        assert!(ready(&mut sub).await.is_none(), "before the deadline nothing moves");
+        p.handle_timeout(t0 + window);
+        assert_eq!(timestamps(&ready(&mut sub).await.unwrap()), [40, 50]);
+        p.push(t0 + window, Kind::Video, 400, Bytes::from_static(INTER));
+        p.push(t0 + window, Kind::Video, 440, Bytes::from_static(KEY));
+        assert_eq!(timestamps(&ready(&mut sub).await.unwrap()), [400, 440], "the keyframe takes them out");
+        p.push(t0 + window, Kind::Audio, 450, Bytes::from_static(AAC));
+        drop(p);
+        assert_eq!(timestamps(&ready(&mut sub).await.unwrap()), [450], "the end releases what waited");
+        assert!(sub.next_batch().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_player_joining_while_messages_wait_gets_each_message_once() {
+        let hub = Arc::new(Hub::default());
+        let p = hub.publish(key("j"), "u", 1, LatencyBudget::Frame).unwrap();
+        let t0 = now();
+        p.push(t0, Kind::Video, 0, Bytes::from_static(KEY));
+        p.push(t0, Kind::Audio, 10, Bytes::from_static(AAC)); // waits for the next frame
+        let mut sub = hub.subscribe(&key("j")).unwrap();
+        assert_eq!(timestamps(&ready(&mut sub).await.unwrap()), [0], "the start: released messages only");
+        p.push(t0, Kind::Video, 40, Bytes::from_static(INTER));
+        assert_eq!(timestamps(&ready(&mut sub).await.unwrap()), [10, 40]);
+        let mut late = hub.subscribe(&key("j")).unwrap();
+        assert_eq!(timestamps(&ready(&mut late).await.unwrap()), [0, 10, 40], "the GOP kept in step");
     }
 }

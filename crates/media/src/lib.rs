@@ -1,16 +1,24 @@
 //! The live-stream hub: streams keyed by (AppID, streamID), each message kept as its payload
 //! and packaged once per wire form a player needs (RTMP chunks, FLV tag) and shared by every
-//! player of that form, a GOP cache so players start at the latest
-//! keyframe, and a bounded ring per stream so a slow player skips ahead instead of slowing the
-//! publisher or other players. Talks to the server through channels and handles only.
+//! player of that form; a latency budget per stream (`budget`) that releases messages to
+//! players together, one flush at a time, packaged as one buffer per form (`ring`); a GOP cache
+//! so players start at the latest keyframe; and a bounded ring per stream so a slow player
+//! skips ahead instead of slowing the publisher or other players (`subscriber`). Takes time as
+//! an input; talks to the server through handles only.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod budget;
 mod flv;
 pub mod fmp4;
 mod hub;
 mod packet;
+mod ring;
+mod subscriber;
 
+pub use budget::{BadBudget, FRAME_CAP, LatencyBudget, MAX_WINDOW};
 pub use flv::flv_header;
-pub use hub::{AlreadyLive, Hub, MAX_GOP_PACKETS, MediaStats, Publisher, RING, StreamKey, Subscriber};
+pub use hub::{AlreadyLive, Hub, MAX_GOP_PACKETS, MediaStats, Publisher, StreamKey};
 pub use packet::{Codec, Kind, Packet};
+pub use ring::{Flush, RING};
+pub use subscriber::{Batch, Subscriber};

@@ -226,6 +226,17 @@ pub enum AppCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set the latency budget of the app's streams: how long players' bytes may wait to be
+    /// written together (0, frame, or milliseconds up to 1000; a publish URL's `latency=`
+    /// overrides it per stream; docs/media.md).
+    Latency {
+        /// The AppID.
+        #[arg(long, value_parser = parse_app_id, allow_hyphen_values = true)]
+        app_id: u32,
+        /// 0 (every message at once), frame (one write per video frame: calls; the default),
+        /// or milliseconds (e.g. 40, 350: broadcasts to many).
+        budget: duet_media::LatencyBudget,
+    },
     /// Set, show or remove the app's webhook (events POSTed to your server, docs/http-api.md).
     Webhook {
         /// The AppID.

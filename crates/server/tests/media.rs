@@ -564,3 +564,37 @@ async fn a_publisher_relays_its_stream_to_another_rtmp_url() {
     a.ok("removePublishCdnUrl", json!({"streamID": "src", "targetURL": target})).await.unwrap();
     wait_live(&server, 1);
 }
+
+/// A publish URL's `latency=350` holds players' bytes back to merge them (audio alone stays
+/// unsent well inside the window) but never a keyframe, which takes what waited along with it;
+/// a budget that is not one is refused with its code.
+#[tokio::test]
+async fn a_latency_budget_merges_writes_but_never_holds_a_keyframe() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let publish = url(&data, &server, &["publish", "--stream-id", "merged"]);
+    let mut publisher = rtmp_publisher(&format!("{publish}&latency=350")).await;
+    publisher.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
+    publisher.send_media(9, 0, b"\x17\x01\x00\x00\x00KEY-one").await.unwrap();
+    wait_live(&server, 1);
+    let mut player = flv_player(&server, &url(&data, &server, &["play", "--stream-id", "merged", "--format", "flv"]));
+    let mut seen = Vec::new();
+    read_until(&mut player, &mut seen, b"KEY-one");
+    publisher.send_media(8, 10, b"\xaf\x01AUDIO-waits").await.unwrap();
+    player.set_read_timeout(Some(Duration::from_millis(150))).unwrap();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = player.read(&mut buf) {
+        assert!(n > 0, "the body ended");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    assert!(find(&seen, b"AUDIO-waits").is_none(), "the audio waits inside the 350 ms window");
+    publisher.send_media(9, 40, b"\x17\x01\x00\x00\x00KEY-two").await.unwrap();
+    player.set_read_timeout(Some(WAIT)).unwrap();
+    read_until(&mut player, &mut seen, b"KEY-two");
+    assert!(find(&seen, b"AUDIO-waits").unwrap() < find(&seen, b"KEY-two").unwrap(), "in order, together");
+
+    let mut bad = duet_client::rtmp::Conn::open(&duet_client::rtmp::Target::parse(&publish).unwrap()).await.unwrap();
+    let target = duet_client::rtmp::Target::parse(&format!("{publish}&latency=soon")).unwrap();
+    assert!(bad.publish(&target).await.is_err(), "a budget that is not one is refused");
+    assert!(server.stderr().contains("bad_latency"), "with its code");
+}

@@ -164,6 +164,15 @@ impl Unverified {
         &self.stream_id
     }
 
+    /// A query parameter the signature does not cover (`latency` on a publish URL: an option
+    /// of the stream, not a grant), percent-decoded; `None` when absent or badly escaped.
+    pub fn option(&self, name: &str) -> Option<String> {
+        self.query.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            if k == name { percent_decode(v) } else { None }
+        })
+    }
+
     /// Reads the query (`expire`, `user`, `room`, `sign`) and checks the signature with the
     /// app's secret at `now_unix`.
     pub fn verify(self, secret: &AppSecret, now_unix: u64) -> Result<MediaUrl, MediaUrlError> {
@@ -322,6 +331,16 @@ mod tests {
             assert_eq!(MediaUrl::from_http(app, file, query).unwrap_err().code(), code, "{file}");
         }
         assert_eq!(MediaUrl::from_http("nine", "cam.flv", query).unwrap_err().code(), "unknown_app");
+    }
+
+    #[test]
+    fn unsigned_options_are_read_apart_from_the_grant() {
+        let url = claims(MediaAction::Publish, 2_000_000_000);
+        let name = format!("{}&latency=350", rtmp_name(&url));
+        let unverified = MediaUrl::from_rtmp("9", &name, MediaAction::Publish).unwrap();
+        assert_eq!(unverified.option("latency").as_deref(), Some("350"));
+        assert_eq!(unverified.option("lat"), None);
+        assert_eq!(unverified.clone().verify(&secret(), 1).unwrap(), url, "the option leaves the grant as signed");
     }
 
     #[test]

@@ -40,14 +40,16 @@ pub fn run(common: &Common, cmd: AppCommand) -> anyhow::Result<()> {
             let a = registry.require(app_id)?;
             if json {
                 let v = json!({"app_id": a.app_id, "name": a.name, "server_secret": a.secret.expose(),
-                    "created_at": a.created_at, "secret_rotated_at": a.secret_rotated_at});
+                    "created_at": a.created_at, "secret_rotated_at": a.secret_rotated_at,
+                    "latency": a.latency.to_string()});
                 say!("{v}");
             } else {
                 say!(
-                    "AppID         {}\nName          {}\nServerSecret  {}\nCreated       {} (unix)",
+                    "AppID         {}\nName          {}\nServerSecret  {}\nLatency       {}\nCreated       {} (unix)",
                     a.app_id,
                     a.name,
                     a.secret.expose(),
+                    a.latency,
                     a.created_at
                 );
                 if let Some(t) = a.secret_rotated_at {
@@ -58,6 +60,10 @@ pub fn run(common: &Common, cmd: AppCommand) -> anyhow::Result<()> {
         AppCommand::RotateSecret { app_id, json } => {
             let app = registry.rotate_secret(app_id, now)?;
             print_credentials(&app, json, "Rotated the ServerSecret of");
+        }
+        AppCommand::Latency { app_id, budget } => {
+            let app = registry.set_latency(app_id, budget)?;
+            say!("Latency budget of app {} is now {} (streams published from now on)", app.app_id, app.latency);
         }
         AppCommand::Webhook { app_id, url, secret, clear, json } => {
             webhook(&registry, app_id, url, secret, clear, json)?

@@ -11,6 +11,10 @@
 //! leaves nothing behind. Admitted, the stream is live
 //! for signaling (room `roomStreamUpdate ADD`, the owner's `PUBLISHING`, `stream.created`).
 //!
+//! Admission also settles the stream's latency budget (`duet_media::LatencyBudget`): the one
+//! the publish URL asks for (`latency=0|frame|N`), else the app's default
+//! (`duet app latency`); a budget that is not one of those is refused (`bad_latency`).
+//!
 //! [`Signaling::admit_publish`]: crate::signaling::Signaling::admit_publish
 
 use duet_media::{Publisher, StreamKey};
@@ -20,13 +24,25 @@ use duet_token::{AppSecret, MediaUrl};
 use crate::media::MediaContext;
 use crate::media::error::MediaRefusal;
 
-/// Admits the publish `url` grants (verified with `secret`): the right to push packets into
-/// the stream, or why not.
-pub async fn admit(ctx: &MediaContext, url: &MediaUrl, secret: &AppSecret) -> Result<Publisher, MediaRefusal> {
+/// Admits the publish `url` grants (verified with `secret`), with the latency budget the
+/// publisher asked for (`latency`, else the app's): the right to push packets into the stream,
+/// or why not.
+pub async fn admit(
+    ctx: &MediaContext,
+    url: &MediaUrl,
+    secret: &AppSecret,
+    latency: Option<&str>,
+) -> Result<Publisher, MediaRefusal> {
+    let budget = match latency {
+        Some(asked) => {
+            asked.parse().map_err(|e: duet_media::BadBudget| MediaRefusal::new("bad_latency", e.to_string()))?
+        }
+        None => ctx.apps.latency(url.app_id).await,
+    };
     let key = StreamKey { app_id: url.app_id, stream_id: url.stream_id.clone() };
     let publisher = ctx
         .hub
-        .publish(key, &url.user_id, url.expire)
+        .publish(key, &url.user_id, url.expire, budget)
         .map_err(|_| MediaRefusal::new("stream_live", format!("{} is already being published", url.stream_id)))?;
     let request = PublishRequest {
         app_id: url.app_id,

@@ -76,10 +76,16 @@ where
         sub: duet_media::Subscriber,
     ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send {
         use futures_util::StreamExt;
+        // One body chunk per batch: a caught-up player's flush is one shared buffer; a start or
+        // a catch-up of several is joined so it still goes out in one write.
         let tags = stream::unfold(sub, |mut sub| async move {
-            let p = sub.next().await?;
-            sub.sent(p.flv().len());
-            Some((Ok(p.flv().clone()), sub))
+            let buffers = sub.next_batch().await?.flv();
+            let chunk = match &buffers[..] {
+                [one] => one.clone(),
+                many => bytes::Bytes::from(many.concat()),
+            };
+            sub.sent(chunk.len());
+            Some((Ok(chunk), sub))
         });
         self.chain(tags)
     }

@@ -21,8 +21,6 @@ use crate::media::error::{MediaRefusal, RtmpEnd};
 use crate::media::{MediaContext, admission};
 use crate::metrics::Metrics;
 
-/// A player's write gathers ready packets up to this many bytes.
-const BATCH_BYTES: usize = 256 * 1024;
 /// Longest a write to a peer may block.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -141,6 +139,7 @@ impl Conn<'_> {
             if self.session.should_close() {
                 return Err(RtmpEnd::Refused);
             }
+            let deadline = self.poll_timeout();
             tokio::select! {
                 read = tcp.read(&mut buf) => {
                     let n = read.map_err(RtmpEnd::ReadFailed)?;
@@ -163,11 +162,26 @@ impl Conn<'_> {
                     }
                     RoleEvent::Cut => return Err(RtmpEnd::Cut),
                 },
-                () = sleep_until(self.session.poll_timeout()) => {
-                    self.session.handle_timeout(now());
+                () = sleep_until(deadline) => {
+                    let now = now();
+                    self.session.handle_timeout(now);
+                    if let Role::Publishing(p) = &self.role {
+                        p.handle_timeout(now);
+                    }
                     self.drain().await?;
                 }
             }
+        }
+    }
+
+    /// The next deadline: the session's, or when the published stream's waiting messages must
+    /// go out to its players.
+    fn poll_timeout(&self) -> Option<std::time::Instant> {
+        let session = self.session.poll_timeout();
+        let Role::Publishing(p) = &self.role else { return session };
+        match (session, p.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -210,7 +224,9 @@ impl Conn<'_> {
             }
             Event::Publish { name } => {
                 let admitted = match self.verify(&name, MediaAction::Publish) {
-                    Ok((_, secret, url)) => admission::admit(self.ctx, &url, &secret).await.map(|p| (p, url)),
+                    Ok(v) => {
+                        admission::admit(self.ctx, &v.url, &v.secret, v.latency.as_deref()).await.map(|p| (p, v.url))
+                    }
                     Err(r) => Err(r),
                 };
                 match admitted {
@@ -232,8 +248,8 @@ impl Conn<'_> {
                     self.ctx.refuse(&self.peer, "play", &r);
                     self.session.reject_play("NetStream.Play.Failed", &r.message);
                 }
-                Ok((app_id, _, v)) => {
-                    match self.ctx.hub.subscribe(&StreamKey { app_id, stream_id: v.stream_id.clone() }) {
+                Ok(Verified { url: v, .. }) => {
+                    match self.ctx.hub.subscribe(&StreamKey { app_id: v.app_id, stream_id: v.stream_id.clone() }) {
                         None => {
                             let r = MediaRefusal::new("stream_not_found", format!("{} is not live", v.stream_id));
                             self.ctx.refuse(&self.peer, "play", &r);
@@ -249,12 +265,12 @@ impl Conn<'_> {
             Event::Media(m) => {
                 // The session hands over audio and video messages only.
                 if let (Role::Publishing(p), Some(kind)) = (&self.role, Kind::from_type_id(m.type_id)) {
-                    p.push(kind, m.timestamp, m.payload);
+                    p.push(now(), kind, m.timestamp, m.payload);
                 }
             }
             Event::Metadata(meta) => {
                 if let Role::Publishing(p) = &self.role {
-                    p.push(Kind::Metadata, 0, meta);
+                    p.push(now(), Kind::Metadata, 0, meta);
                 }
             }
             Event::Unpublish => {
@@ -266,11 +282,21 @@ impl Conn<'_> {
         }
     }
 
-    fn verify(&self, name: &str, action: MediaAction) -> Result<(u32, AppSecret, MediaUrl), MediaRefusal> {
-        let (app_id, secret) = self.app.clone().ok_or_else(|| MediaRefusal::new("unknown_app", "no connect"))?;
-        let url = MediaUrl::from_rtmp(&self.app_name, name, action)?.verify(&secret, crate::os::now_unix() as u64)?;
-        Ok((app_id, secret, url))
+    fn verify(&self, name: &str, action: MediaAction) -> Result<Verified, MediaRefusal> {
+        let (_, secret) = self.app.clone().ok_or_else(|| MediaRefusal::new("unknown_app", "no connect"))?;
+        let unverified = MediaUrl::from_rtmp(&self.app_name, name, action)?;
+        let latency = unverified.option("latency");
+        let url = unverified.verify(&secret, crate::os::now_unix() as u64)?;
+        Ok(Verified { secret, url, latency })
     }
+}
+
+/// A publish or play URL whose signature checked out.
+struct Verified {
+    secret: AppSecret,
+    url: MediaUrl,
+    /// The latency budget the URL asks for, unchecked (admission decides).
+    latency: Option<String>,
 }
 
 /// Writes packets with as few system calls as the socket allows (one send for one buffer,
@@ -334,16 +360,11 @@ enum RoleEvent {
 async fn role_event(role: &mut Role) -> RoleEvent {
     match role {
         Role::Playing(sub) => {
-            let Some(first) = sub.next().await else { return RoleEvent::StreamEnded };
-            // Whatever else is ready goes out in the same write.
-            let mut batch = vec![first.rtmp().clone()];
-            let mut size = first.rtmp().len();
-            while size < BATCH_BYTES {
-                let Some(p) = sub.try_next() else { break };
-                size += p.rtmp().len();
-                batch.push(p.rtmp().clone());
+            // Everything ready goes out in one write: a caught-up player's flush is one buffer.
+            match sub.next_batch().await {
+                Some(batch) => RoleEvent::Packets(batch.rtmp()),
+                None => RoleEvent::StreamEnded,
             }
-            RoleEvent::Packets(batch)
         }
         Role::Publishing(p) => {
             p.cut_requested().await;

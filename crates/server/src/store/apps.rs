@@ -102,6 +102,11 @@ impl Apps {
         self.get(app_id).await.ok().flatten().map(|a| a.secret)
     }
 
+    /// The latency budget of the app's streams (the default for an app that cannot be read).
+    pub async fn latency(&self, app_id: u32) -> duet_media::LatencyBudget {
+        self.get(app_id).await.ok().flatten().map(|a| a.latency).unwrap_or_default()
+    }
+
     /// This process changed the app (rotated its secret, deleted it): read it again now and
     /// announce the change.
     pub async fn invalidate(&self, app_id: u32) {

@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use duet_media::LatencyBudget;
 use duet_token::AppSecret;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -74,7 +75,11 @@ const MIGRATIONS: &[&str] = &[
         id INTEGER PRIMARY KEY CHECK (id = 1),
         at_ms INTEGER NOT NULL
     ) STRICT;",
+    "ALTER TABLE apps ADD COLUMN latency TEXT NOT NULL DEFAULT 'frame';",
 ];
+
+/// The columns `row_to_app` reads, in its order.
+const APP_COLUMNS: &str = "app_id, name, server_secret, created_at, secret_rotated_at, latency";
 
 /// One registered app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +94,8 @@ pub struct App {
     pub created_at: i64,
     /// Unix seconds of the last secret rotation.
     pub secret_rotated_at: Option<i64>,
+    /// The latency budget of the app's streams, unless a publish URL asks for another.
+    pub latency: LatencyBudget,
 }
 
 /// Where an app's events are POSTed, and the secret that signs them.
@@ -194,6 +201,7 @@ impl Registry {
                 secret: AppSecret::from_random(crate::os::random()),
                 created_at: now,
                 secret_rotated_at: None,
+                latency: LatencyBudget::default(),
             };
             insert(&conn, &app)?;
             return Ok(app);
@@ -211,7 +219,14 @@ impl Registry {
         if find(&conn, app_id)?.is_some() {
             bail!("AppID {app_id} is already registered");
         }
-        let app = App { app_id, name: name.to_owned(), secret, created_at: now, secret_rotated_at: None };
+        let app = App {
+            app_id,
+            name: name.to_owned(),
+            secret,
+            created_at: now,
+            secret_rotated_at: None,
+            latency: LatencyBudget::default(),
+        };
         insert(&conn, &app)?;
         Ok(app)
     }
@@ -219,9 +234,7 @@ impl Registry {
     /// Every app, oldest first.
     pub fn list(&self) -> anyhow::Result<Vec<App>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare(
-            "SELECT app_id, name, server_secret, created_at, secret_rotated_at FROM apps ORDER BY created_at, app_id",
-        )?;
+        let mut stmt = conn.prepare(&format!("SELECT {APP_COLUMNS} FROM apps ORDER BY created_at, app_id"))?;
         let rows = stmt.query_map([], row_to_app)?;
         rows.map(|r| r?).collect()
     }
@@ -243,6 +256,17 @@ impl Registry {
             "UPDATE apps SET server_secret = ?1, secret_rotated_at = ?2 WHERE app_id = ?3",
             params![secret.expose(), now, app_id],
         )?;
+        if changed == 0 {
+            bail!("no app with AppID {app_id} (see `duet app list`)");
+        }
+        self.require(app_id)
+    }
+
+    /// Sets the latency budget of the app's streams (streams published from now on).
+    pub fn set_latency(&self, app_id: u32, latency: LatencyBudget) -> anyhow::Result<App> {
+        let changed = self
+            .lock()
+            .execute("UPDATE apps SET latency = ?1 WHERE app_id = ?2", params![latency.to_string(), app_id])?;
         if changed == 0 {
             bail!("no app with AppID {app_id} (see `duet app list`)");
         }
@@ -458,8 +482,15 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
 
 fn insert(conn: &Connection, app: &App) -> anyhow::Result<()> {
     conn.execute(
-        "INSERT INTO apps (app_id, name, server_secret, created_at, secret_rotated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![app.app_id, app.name, app.secret.expose(), app.created_at, app.secret_rotated_at],
+        &format!("INSERT INTO apps ({APP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+        params![
+            app.app_id,
+            app.name,
+            app.secret.expose(),
+            app.created_at,
+            app.secret_rotated_at,
+            app.latency.to_string()
+        ],
     )?;
     Ok(())
 }
@@ -476,28 +507,30 @@ fn open_owner_only(path: &Path) -> anyhow::Result<Connection> {
 }
 
 fn find(conn: &Connection, app_id: u32) -> anyhow::Result<Option<App>> {
-    conn.query_row(
-        "SELECT app_id, name, server_secret, created_at, secret_rotated_at FROM apps WHERE app_id = ?1",
-        params![app_id],
-        row_to_app,
-    )
-    .optional()?
-    .transpose()
+    conn.query_row(&format!("SELECT {APP_COLUMNS} FROM apps WHERE app_id = ?1"), params![app_id], row_to_app)
+        .optional()?
+        .transpose()
 }
 
-/// Reads one row; a secret that is no longer valid (edited by hand) is an error, not a panic.
+/// Reads one row ([`APP_COLUMNS`]); a secret or budget that is no longer valid (edited by
+/// hand) is an error, not a panic.
 fn row_to_app(row: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result<App>> {
     let app_id: u32 = row.get(0)?;
-    let secret: String = row.get(2)?;
-    Ok(AppSecret::new(&secret).with_context(|| format!("stored ServerSecret of AppID {app_id} is invalid")).map(
-        |secret| App {
+    let (secret, latency): (String, String) = (row.get(2)?, row.get(5)?);
+    let read = || {
+        let secret =
+            AppSecret::new(&secret).with_context(|| format!("stored ServerSecret of AppID {app_id} is invalid"))?;
+        let latency = latency.parse().with_context(|| format!("stored latency of AppID {app_id} is invalid"))?;
+        Ok(App {
             app_id,
             name: row.get(1).unwrap_or_default(),
             secret,
             created_at: row.get(3).unwrap_or_default(),
             secret_rotated_at: row.get(4).unwrap_or_default(),
-        },
-    ))
+            latency,
+        })
+    };
+    Ok(read())
 }
 
 #[cfg(test)]

@@ -1,0 +1,192 @@
+//! The latency budget: how long a stream's messages may wait so that each player gets them in
+//! one write, and [`Batcher`], the rule that decides, message by message, when the waiting ones
+//! are released to the players. Fewer, larger writes cost the server less (the kernel's cost
+//! grows with the number of sends, not the bytes); the price is the wait. SRS calls the same
+//! trade "merged writes" (`mw_latency`, 350 ms by default there).
+//!
+//! Keyframes, sequence headers and metadata are never held back; a new player's first bytes
+//! (the cached GOP) are written at once, whatever the budget. No clock is read: arrival times
+//! are inputs and the deadline is polled (`Publisher::poll_timeout`).
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use crate::packet::{Kind, Packet};
+
+/// How long a stream's messages may wait to be written to players together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LatencyBudget {
+    /// Every message is written as it arrives (`0`).
+    Immediate,
+    /// One write per video frame: the frame with the audio that came since the previous one
+    /// (`frame`, the default, for calls). Nothing waits longer than [`FRAME_CAP`], so the audio
+    /// of a slow or paused video still flows; an audio-only stream writes each message.
+    #[default]
+    Frame,
+    /// Messages are written together at most this long after the first of them arrived
+    /// (`40`: milliseconds, from 1 to [`MAX_WINDOW`]), for broadcasts to many.
+    Window(Duration),
+}
+
+/// The longest a message waits for a video frame under [`LatencyBudget::Frame`].
+pub const FRAME_CAP: Duration = Duration::from_millis(100);
+/// The longest window a budget may name.
+pub const MAX_WINDOW: Duration = Duration::from_millis(1000);
+
+/// A budget that is not `0`, `frame`, or a number of milliseconds up to [`MAX_WINDOW`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadBudget(pub String);
+
+impl fmt::Display for BadBudget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "latency budget `{}` is not 0, frame, or milliseconds up to {}", self.0, MAX_WINDOW.as_millis())
+    }
+}
+
+impl std::error::Error for BadBudget {}
+
+impl FromStr for LatencyBudget {
+    type Err = BadBudget;
+
+    fn from_str(s: &str) -> Result<Self, BadBudget> {
+        let bad = || BadBudget(s.chars().take(32).collect());
+        if s == "frame" {
+            return Ok(Self::Frame);
+        }
+        if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        match s.parse::<u64>().map_err(|_| bad())? {
+            0 => Ok(Self::Immediate),
+            ms if ms <= MAX_WINDOW.as_millis() as u64 => Ok(Self::Window(Duration::from_millis(ms))),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl fmt::Display for LatencyBudget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Immediate => f.write_str("0"),
+            Self::Frame => f.write_str("frame"),
+            Self::Window(d) => write!(f, "{}", d.as_millis()),
+        }
+    }
+}
+
+/// Decides when a stream's waiting messages are released to its players.
+#[derive(Debug)]
+pub(crate) struct Batcher {
+    budget: LatencyBudget,
+    /// When the oldest waiting message arrived (`None`: nothing waits).
+    waiting_since: Option<Instant>,
+}
+
+impl Batcher {
+    pub(crate) fn new(budget: LatencyBudget) -> Self {
+        Self { budget, waiting_since: None }
+    }
+
+    /// A message arrived at `now` and joined the waiting ones (`video`: whether the stream has
+    /// video to align to). Whether the waiting messages go out now.
+    pub(crate) fn arrived(&mut self, now: Instant, packet: &Packet, video: bool) -> bool {
+        let since = *self.waiting_since.get_or_insert(now);
+        let urgent = packet.keyframe || packet.sequence_header || packet.kind == Kind::Metadata;
+        let release = urgent
+            || match self.budget {
+                LatencyBudget::Immediate => true,
+                LatencyBudget::Frame => packet.kind == Kind::Video || !video || now >= since + FRAME_CAP,
+                LatencyBudget::Window(window) => now >= since + window,
+            };
+        if release {
+            self.waiting_since = None;
+        }
+        release
+    }
+
+    /// When the waiting messages must go out even if nothing else arrives.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        let since = self.waiting_since?;
+        Some(match self.budget {
+            LatencyBudget::Immediate => since,
+            LatencyBudget::Frame => since + FRAME_CAP,
+            LatencyBudget::Window(window) => since + window,
+        })
+    }
+
+    /// Whether the deadline passed at `now` (then the waiting messages go out).
+    pub(crate) fn due(&mut self, now: Instant) -> bool {
+        let due = self.deadline().is_some_and(|at| now >= at);
+        if due {
+            self.waiting_since = None;
+        }
+        due
+    }
+
+    /// The waiting messages went out for another reason (the stream ends or is taken over).
+    pub(crate) fn released(&mut self) {
+        self.waiting_since = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn audio() -> Packet {
+        Packet::new(Kind::Audio, 0, Bytes::from_static(&[0xAF, 1, 7]))
+    }
+    fn inter() -> Packet {
+        Packet::new(Kind::Video, 0, Bytes::from_static(&[0x27, 1, 0, 0, 0, 8]))
+    }
+    fn key() -> Packet {
+        Packet::new(Kind::Video, 0, Bytes::from_static(&[0x17, 1, 0, 0, 0, 9]))
+    }
+
+    #[test]
+    fn budgets_parse_and_print() {
+        for (text, budget) in [
+            ("0", LatencyBudget::Immediate),
+            ("frame", LatencyBudget::Frame),
+            ("40", LatencyBudget::Window(Duration::from_millis(40))),
+            ("1000", LatencyBudget::Window(MAX_WINDOW)),
+        ] {
+            assert_eq!(text.parse::<LatencyBudget>(), Ok(budget));
+            assert_eq!(budget.to_string(), text);
+        }
+        for bad in ["", "1001", "-1", "40ms", "Frame", "00000", "9999999999999999999999"] {
+            assert!(bad.parse::<LatencyBudget>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn frame_releases_at_each_video_frame_and_caps_the_wait() {
+        let t0 = Instant::now();
+        let mut b = Batcher::new(LatencyBudget::Frame);
+        assert!(!b.arrived(t0, &audio(), true), "audio waits for the frame");
+        assert!(!b.arrived(t0 + Duration::from_millis(20), &audio(), true));
+        assert_eq!(b.deadline(), Some(t0 + FRAME_CAP), "counted from the oldest waiting message");
+        assert!(b.arrived(t0 + Duration::from_millis(39), &inter(), true), "the frame takes them out");
+        assert_eq!(b.deadline(), None);
+        assert!(b.arrived(t0, &audio(), false), "audio-only: nothing to align to");
+        assert!(!b.arrived(t0, &audio(), true));
+        assert!(!b.due(t0 + FRAME_CAP - Duration::from_millis(1)));
+        assert!(b.due(t0 + FRAME_CAP), "a paused video does not hold audio back");
+        assert!(!b.due(t0 + FRAME_CAP * 2), "released once");
+    }
+
+    #[test]
+    fn a_window_merges_until_it_closes_and_a_keyframe_never_waits() {
+        let t0 = Instant::now();
+        let window = Duration::from_millis(40);
+        let mut b = Batcher::new(LatencyBudget::Window(window));
+        assert!(!b.arrived(t0, &inter(), true));
+        assert!(!b.arrived(t0 + Duration::from_millis(30), &audio(), true));
+        assert!(b.arrived(t0 + window, &inter(), true), "the window closed");
+        assert!(!b.arrived(t0 + window, &audio(), true));
+        assert!(b.arrived(t0 + window, &key(), true), "a keyframe goes out at once");
+        assert!(Batcher::new(LatencyBudget::Immediate).arrived(t0, &audio(), true));
+    }
+}
