@@ -34,6 +34,14 @@ fn create_import_list_show_rotate_delete() {
     assert_eq!(shown["server_secret"], secret.as_str());
     assert_eq!(shown["name"], "shop");
 
+    assert_eq!(shown["latency"], "frame", "calls' budget by default");
+    ok(d, &["app", "latency", "--app-id", &id.to_string(), "350"]);
+    let shown: Value = serde_json::from_str(&ok(d, &["app", "show", "--app-id", &id.to_string(), "--json"])).unwrap();
+    assert_eq!(shown["latency"], "350");
+    let (status, _, err) = run(d, &["app", "latency", "--app-id", &id.to_string(), "soon"]);
+    assert_eq!(status.code(), Some(2), "a usage error: {err}");
+    assert!(err.contains("not 0, frame, or milliseconds up to 1000"), "{err}");
+
     let rotated: Value =
         serde_json::from_str(&ok(d, &["app", "rotate-secret", "--app-id", &id.to_string(), "--json"])).unwrap();
     assert_ne!(rotated["server_secret"], secret.as_str());

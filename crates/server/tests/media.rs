@@ -565,15 +565,18 @@ async fn a_publisher_relays_its_stream_to_another_rtmp_url() {
     wait_live(&server, 1);
 }
 
-/// A publish URL's `latency=350` holds players' bytes back to merge them (audio alone stays
-/// unsent well inside the window) but never a keyframe, which takes what waited along with it;
-/// a budget that is not one is refused with its code.
+/// An app's latency budget of 350 ms holds players' bytes back to merge them (audio alone
+/// stays unsent well inside the window) but never a keyframe, which takes what waited along
+/// with it; a publish URL's `latency=0` overrides the app's; a budget that is not one is
+/// refused with its code.
 #[tokio::test]
 async fn a_latency_budget_merges_writes_but_never_holds_a_keyframe() {
     let (_tmp, data) = data_dir();
+    let app_id = Server::start(&data, &[]).app_id.to_string();
+    ok(&data, &["app", "latency", "--app-id", &app_id, "350"]);
     let server = Server::start(&data, &[]);
     let publish = url(&data, &server, &["publish", "--stream-id", "merged"]);
-    let mut publisher = rtmp_publisher(&format!("{publish}&latency=350")).await;
+    let mut publisher = rtmp_publisher(&publish).await;
     publisher.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
     publisher.send_media(9, 0, b"\x17\x01\x00\x00\x00KEY-one").await.unwrap();
     wait_live(&server, 1);
@@ -592,6 +595,18 @@ async fn a_latency_budget_merges_writes_but_never_holds_a_keyframe() {
     player.set_read_timeout(Some(WAIT)).unwrap();
     read_until(&mut player, &mut seen, b"KEY-two");
     assert!(find(&seen, b"AUDIO-waits").unwrap() < find(&seen, b"KEY-two").unwrap(), "in order, together");
+
+    // The URL's budget wins over the app's: with 0, audio goes out on its own.
+    let publish = url(&data, &server, &["publish", "--stream-id", "prompt"]);
+    let mut prompt = rtmp_publisher(&format!("{publish}&latency=0")).await;
+    prompt.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
+    prompt.send_media(9, 0, b"\x17\x01\x00\x00\x00KEY-one").await.unwrap();
+    wait_live(&server, 2);
+    let mut player = flv_player(&server, &url(&data, &server, &["play", "--stream-id", "prompt", "--format", "flv"]));
+    let mut seen = Vec::new();
+    read_until(&mut player, &mut seen, b"KEY-one");
+    prompt.send_media(8, 10, b"\xaf\x01AUDIO-alone").await.unwrap();
+    read_until(&mut player, &mut seen, b"AUDIO-alone");
 
     let mut bad = duet_client::rtmp::Conn::open(&duet_client::rtmp::Target::parse(&publish).unwrap()).await.unwrap();
     let target = duet_client::rtmp::Target::parse(&format!("{publish}&latency=soon")).unwrap();

@@ -137,9 +137,11 @@ pub fn decode(url: &str, seconds: u32) -> (u64, u64) {
 
 /// Records `seconds` of a live RTMP stream with rtmpdump; returns the FLV bytes.
 pub fn rtmpdump(url: &str, seconds: u32, out: &std::path::Path) -> Vec<u8> {
+    // rtmpdump reads a live stream (`-v`) until it ends, whatever `--stop` says: it is stopped
+    // after `seconds` (one more for its connect), the file it wrote so far is whole FLV tags.
     let (_, _, err) = run_limited(
-        Command::new("rtmpdump").args(["-q", "-v", "-r", url, "--stop", &seconds.to_string(), "-o"]).arg(out),
-        Duration::from_secs(u64::from(seconds) + 20),
+        Command::new("rtmpdump").args(["-q", "-v", "-r", url, "-o"]).arg(out),
+        Duration::from_secs(u64::from(seconds) + 1),
     );
     let bytes = std::fs::read(out).unwrap_or_default();
     assert!(!bytes.is_empty(), "rtmpdump wrote nothing: {err}");
