@@ -1,28 +1,49 @@
 #!/usr/bin/env bash
 # Duet's benchmarks, on loopback only, bounded in players and seconds (docs/benchmarks.md):
-# fan-out over RTMP and HTTP-FLV against Duet, the same RTMP load against nginx-rtmp and the
-# kernel floor, relay latency and first frame at 1 and N players, and signaling scale.
+# fan-out over RTMP and HTTP-FLV against Duet at several latency budgets, each next to the
+# kernel floor at the same budget, nginx-rtmp once (it has no budget), relay latency and first
+# frame at 1 and N players, a connect storm, 3x the players unpinned, and signaling scale.
 #
 #   scripts/bench.sh                       # defaults: 1000 players, 10 s windows, 1 Mbit/s
 #   PLAYERS=5000 BENCH_SECONDS=20 scripts/bench.sh
+#   BUDGETS="0 frame 40 350" scripts/bench.sh   # latency budgets (0, frame, or ms): the default
 #   BENCH_PEERS="srs=rtmp://127.0.0.1:1935/live/s,rtmp://127.0.0.1:1935/live/s" scripts/bench.sh
-#   BENCH_ONLY=fanout scripts/bench.sh     # or BENCH_ONLY=signaling: one part only
+#   BENCH_ONLY=fanout scripts/bench.sh     # budgets + storm + scale; or storm, scale, signaling
 #
 # With two or more cores, servers under test run on CPU 0 and the load generator on CPU 1
-# (taskset), so they do not compete; the output says whether it pinned.
-# Results: one JSON line per run in target/bench/results.jsonl, and a table on stdout.
+# (taskset), so they do not compete; the output says whether it pinned. The scale run is never
+# pinned. Results: one JSON line per run in target/bench/results.jsonl, and a table on stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PLAYERS=${PLAYERS:-1000}
 WINDOW=${BENCH_SECONDS:-10}
 KBPS=${KBPS:-1000}
+BUDGETS=${BUDGETS:-0 frame 40 350}
+# Connect storm: STORM_PLAYERS start connecting evenly over STORM_OVER_MS to a live stream.
+STORM_PLAYERS=${STORM_PLAYERS:-$PLAYERS}
+STORM_OVER_MS=${STORM_OVER_MS:-1000}
+STORM_SECONDS=${STORM_SECONDS:-3}
+STORM_BUDGET=${STORM_BUDGET:-frame}
+# Scale: SCALE_PLAYERS RTMP players on Duet, unpinned, at SCALE_BUDGET.
+SCALE_PLAYERS=${SCALE_PLAYERS:-$((PLAYERS * 3))}
+SCALE_BUDGET=${SCALE_BUDGET:-0}
 SESSIONS=${SESSIONS:-10000}
 BIG_ROOM=${BIG_ROOM:-1000}
 PEERS=${BENCH_PEERS:-}
 ONLY=${BENCH_ONLY:-}
-case "$ONLY" in ""|fanout|signaling) ;; *) echo "bench: BENCH_ONLY is fanout or signaling" >&2; exit 2 ;; esac
-want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
+case "$ONLY" in ""|fanout|storm|scale|signaling) ;; *) echo "bench: BENCH_ONLY is fanout, storm, scale or signaling" >&2; exit 2 ;; esac
+# want PART: whether this run includes PART (budgets, storm, scale, signaling).
+want() {
+  case "$1" in
+    budgets) [ -z "$ONLY" ] || [ "$ONLY" = fanout ] ;;
+    storm|scale) [ -z "$ONLY" ] || [ "$ONLY" = fanout ] || [ "$ONLY" = "$1" ] ;;
+    *) [ -z "$ONLY" ] || [ "$ONLY" = "$1" ] ;;
+  esac
+}
+for b in $BUDGETS $STORM_BUDGET $SCALE_BUDGET; do
+  [[ "$b" =~ ^(frame|[0-9]+)$ ]] || { echo "bench: a budget is 0, frame or milliseconds, not '$b'" >&2; exit 2; }
+done
 OUT=target/bench
 mkdir -p "$OUT"
 RESULTS="$OUT/results.jsonl"
@@ -40,6 +61,7 @@ cargo build --release --quiet --workspace --bins
 DUET=target/release/duet
 BENCH=target/release/duet-bench
 ulimit -n "$(ulimit -Hn)" || true
+started_at=$SECONDS
 
 # Servers on CPU 0, the load generator on CPU 1, when there are two cores to give.
 SERVER_PIN=()
@@ -47,22 +69,36 @@ LOAD_PIN=()
 if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
   SERVER_PIN=(taskset -c 0)
   LOAD_PIN=(taskset -c 1)
-  echo "bench: pinned: servers on CPU 0, load generator on CPU 1" >&2
+  PINNED="pinned: servers on CPU 0, load generator on CPU 1 (the scale run unpinned)"
 else
-  echo "bench: not pinned ($(nproc) core(s) or no taskset): servers and load share the CPUs" >&2
+  PINNED="not pinned ($(nproc) core(s) or no taskset): servers and load share the CPUs"
 fi
+echo "bench: $PINNED" >&2
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
+# stop PID...: ends processes this script started, waits for them, and forgets them.
+stop() {
+  local keep=() p q
+  kill "$@" 2>/dev/null || true
+  wait "$@" 2>/dev/null || true
+  for p in "${pids[@]}"; do
+    for q in "$@"; do [ "$p" = "$q" ] && continue 2; done
+    keep+=("$p")
+  done
+  pids=("${keep[@]}")
+}
 
-# Starts duet on free loopback ports; sets DUET_PID, HTTP, RTMP, APP, SECRET.
+# start_duet NAME [unpinned]: starts duet on free loopback ports; sets DUET_PID, HTTP, RTMP,
+# APP, SECRET, DUET_DATA.
 start_duet() {
-  local data="$OUT/duet-data-$1"
+  local data="$OUT/duet-data-$1" pin=("${SERVER_PIN[@]}")
+  [ "${2:-}" = unpinned ] && pin=()
   rm -rf "$data"
   # Every player and session comes from 127.0.0.1: lift the per-address caps (the totals,
   # derived from the open-file limit raised above, still hold).
-  "${SERVER_PIN[@]}" "$DUET" serve --data "$data" --http 127.0.0.1:0 --rtmp 127.0.0.1:0 --log-level warn \
+  "${pin[@]}" "$DUET" serve --data "$data" --http 127.0.0.1:0 --rtmp 127.0.0.1:0 --log-level warn \
     --http-max-connections-per-ip 1000000 --rtmp-max-connections-per-ip 1000000 > "$OUT/duet-$1.out" 2>&1 &
   DUET_PID=$!
   pids+=("$DUET_PID")
@@ -73,29 +109,41 @@ start_duet() {
   SECRET=$(awk '/ServerSecret/ {print $2; exit}' "$OUT/duet-$1.out")
   DUET_DATA=$data
 }
-
-run() { # run NAME ARGS...: one fan-out, its JSON appended to the results
-  local name=$1; shift
-  echo "bench: $name" >&2
-  "${LOAD_PIN[@]}" "$BENCH" fanout --name "$name" --seconds "$WINDOW" --kbps "$KBPS" "$@" | tee -a "$RESULTS" >/dev/null
+# publish_url STREAM BUDGET: the signed publish URL, carrying the latency budget.
+publish_url() {
+  echo "$("$DUET" url publish --data "$DUET_DATA" --app-id "$APP" --public-rtmp-url "rtmp://$RTMP" --ttl 3600 --stream-id "$1")&latency=$2"
 }
-
-if want fanout; then
-# --- Duet -------------------------------------------------------------------------------------
-start_duet fanout
-publish_url() { "$DUET" url publish --data "$DUET_DATA" --app-id "$APP" --public-rtmp-url "rtmp://$RTMP" --ttl 3600 --stream-id "$1"; }
 play_url() {
   "$DUET" url play --data "$DUET_DATA" --app-id "$APP" --public-rtmp-url "rtmp://$RTMP" --public-http-url "http://$HTTP" \
     --ttl 3600 --stream-id "$1" --format "$2"
 }
-run "duet-rtmp" --publish "$(publish_url a)" --play "$(play_url a rtmp)" --players "$PLAYERS" --server-pid "$DUET_PID"
-run "duet-flv" --publish "$(publish_url b)" --flv "$(play_url b flv)" --players "$PLAYERS" --server-pid "$DUET_PID"
-run "duet-rtmp-1" --publish "$(publish_url c)" --play "$(play_url c rtmp)" --players 1 --server-pid "$DUET_PID"
 
-# --- nginx-rtmp -------------------------------------------------------------------------------
+# run NAME ARGS...: one fan-out, its JSON appended to the results. SECS overrides the window;
+# UNPINNED=1 lets the load generator use any CPU.
+run() {
+  local name=$1 pin=("${LOAD_PIN[@]}")
+  shift
+  [ -n "${UNPINNED:-}" ] && pin=()
+  echo "bench: $name" >&2
+  "${pin[@]}" "$BENCH" fanout --name "$name" --seconds "${SECS:-$WINDOW}" --kbps "$KBPS" "$@" | tee -a "$RESULTS" >/dev/null
+}
+streams=0
+# duet_runs SUFFIX BUDGET ARGS...: Duet over RTMP, then over HTTP-FLV, each on a new stream.
+duet_runs() {
+  local suffix=$1 b=$2
+  shift 2
+  streams=$((streams + 1))
+  run "duet-rtmp$suffix" --budget "$b" --publish "$(publish_url "r$streams" "$b")" --play "$(play_url "r$streams" rtmp)" \
+    --server-pid "$DUET_PID" --metrics "http://$HTTP/metrics" "$@"
+  run "duet-flv$suffix" --budget "$b" --publish "$(publish_url "f$streams" "$b")" --flv "$(play_url "f$streams" flv)" \
+    --server-pid "$DUET_PID" --metrics "http://$HTTP/metrics" "$@"
+}
+
 NGINX_PORT=19350
-mkdir -p "$OUT/nginx"
-cat > "$OUT/nginx/nginx.conf" <<EOF
+NG=rtmp://127.0.0.1:$NGINX_PORT/live
+start_nginx() {
+  mkdir -p "$OUT/nginx"
+  cat > "$OUT/nginx/nginx.conf" <<NGINX
 load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
 daemon off;
 master_process off;
@@ -110,34 +158,63 @@ rtmp {
     application live { live on; }
   }
 }
-EOF
-"${SERVER_PIN[@]}" nginx -c "$PWD/$OUT/nginx/nginx.conf" -p "$PWD/$OUT/nginx" &
-NGINX_PID=$!
-pids+=("$NGINX_PID")
-sleep 0.5
-NG=rtmp://127.0.0.1:$NGINX_PORT/live
-run "nginx-rtmp" --publish "$NG/a" --play "$NG/a" --players "$PLAYERS" --server-pid "$NGINX_PID"
-run "nginx-rtmp-1" --publish "$NG/c" --play "$NG/c" --players 1 --server-pid "$NGINX_PID"
-kill "$NGINX_PID" 2>/dev/null || true
+NGINX
+  "${SERVER_PIN[@]}" nginx -c "$PWD/$OUT/nginx/nginx.conf" -p "$PWD/$OUT/nginx" &
+  NGINX_PID=$!
+  pids+=("$NGINX_PID")
+  sleep 0.5
+}
 
-# --- the floor --------------------------------------------------------------------------------
-"${SERVER_PIN[@]}" "$BENCH" floor --listen 127.0.0.1:19360 --seconds $((WINDOW * 3 + 60)) --kbps "$KBPS" > "$OUT/floor.out" &
-FLOOR_PID=$!
-pids+=("$FLOOR_PID")
-sleep 0.5
-run "floor" --raw 127.0.0.1:19360 --players "$PLAYERS" --server-pid "$FLOOR_PID"
-kill "$FLOOR_PID" 2>/dev/null || true
+if want budgets || want storm; then
+  start_duet fanout
+  start_nginx
+fi
 
-# --- other servers already running on loopback -------------------------------------------------
-IFS=';' read -ra peer_list <<< "$PEERS"
-for peer in "${peer_list[@]}"; do
-  [ -z "$peer" ] && continue
-  name=${peer%%=*}; urls=${peer#*=}; pub=${urls%%,*}; play=${urls#*,}
-  pid=$(ss -ltnpH "sport = :$(echo "$pub" | sed 's|rtmp://[^:]*:\([0-9]*\)/.*|\1|')" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1)
-  run "$name" --publish "$pub" --play "$play" --players "$PLAYERS" --server-pid "$pid"
-done
+# --- the fan-out at each budget: Duet RTMP, Duet HTTP-FLV, the floor at the same budget --------
+if want budgets; then
+  for b in $BUDGETS; do
+    duet_runs "@$b" "$b" --players "$PLAYERS"
+    "${SERVER_PIN[@]}" "$BENCH" floor --listen 127.0.0.1:19360 --seconds $((WINDOW * 3 + 60)) --kbps "$KBPS" \
+      --latency "$b" > "$OUT/floor-$b.out" &
+    FLOOR_PID=$!
+    pids+=("$FLOOR_PID")
+    sleep 0.5
+    run "floor@$b" --budget "$b" --raw 127.0.0.1:19360 --players "$PLAYERS" --server-pid "$FLOOR_PID"
+    stop "$FLOOR_PID"
+  done
 
-kill "$DUET_PID" 2>/dev/null || true
+  # nginx-rtmp has no budget: once. Then one player each, for latency without load.
+  run "nginx-rtmp" --publish "$NG/a" --play "$NG/a" --players "$PLAYERS" --server-pid "$NGINX_PID"
+  run "duet-rtmp-1" --budget 0 --publish "$(publish_url one 0)" --play "$(play_url one rtmp)" --players 1 \
+    --server-pid "$DUET_PID"
+  run "nginx-rtmp-1" --publish "$NG/c" --play "$NG/c" --players 1 --server-pid "$NGINX_PID"
+
+  # Other servers already running on loopback.
+  IFS=';' read -ra peer_list <<< "$PEERS"
+  for peer in "${peer_list[@]}"; do
+    [ -z "$peer" ] && continue
+    name=${peer%%=*}; urls=${peer#*=}; pub=${urls%%,*}; play=${urls#*,}
+    pid=$(ss -ltnpH "sport = :$(echo "$pub" | sed 's|rtmp://[^:]*:\([0-9]*\)/.*|\1|')" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1)
+    run "$name" --publish "$pub" --play "$play" --players "$PLAYERS" --server-pid "$pid"
+  done
+fi
+
+# --- connect storm: players arrive evenly over a second, the stream already live ----------------
+if want storm; then
+  storm=(--players "$STORM_PLAYERS" --connect-over-ms "$STORM_OVER_MS")
+  SECS=$STORM_SECONDS duet_runs "-storm" "$STORM_BUDGET" "${storm[@]}"
+  SECS=$STORM_SECONDS run "nginx-rtmp-storm" --publish "$NG/s" --play "$NG/s" --server-pid "$NGINX_PID" "${storm[@]}"
+fi
+if want budgets || want storm; then
+  stop "$NGINX_PID" "$DUET_PID"
+fi
+
+# --- scale: SCALE_PLAYERS RTMP players on Duet, unpinned: does any miss data? -------------------
+if want scale; then
+  start_duet scale unpinned
+  UNPINNED=1 run "duet-rtmp-scale" --budget "$SCALE_BUDGET" --publish "$(publish_url scale "$SCALE_BUDGET")" \
+    --play "$(play_url scale rtmp)" --players "$SCALE_PLAYERS" --server-pid "$DUET_PID" --metrics "http://$HTTP/metrics"
+  stop "$DUET_PID"
 fi
 
 # --- signaling ----------------------------------------------------------------------------------
@@ -148,20 +225,112 @@ echo "bench: signaling ($SESSIONS sessions)" >&2
 fi
 
 # --- the table ----------------------------------------------------------------------------------
-python3 - "$RESULTS" <<'EOF'
+python3 - "$RESULTS" "$PINNED" "$((SECONDS - started_at))" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+pinned, elapsed = sys.argv[2], int(sys.argv[3])
 fan = {r["name"]: r for r in rows if r["name"] != "signaling"}
-print(f"{'run':<14}{'players':>8}{'missed':>7}{'Mbit/s out':>11}{'CPU s':>7}{'CPU s/Gbit':>11}{'RSS MiB':>8}{'lat p50':>8}{'p99':>7}{'max':>7}{'1st p50':>8}{'p99':>7}")
-for r in fan.values():
-    l, f = r["latency_ms"], r["first_frame_ms"]
-    print(f"{r['name']:<14}{r['players']:>8}{r['missed']:>7}{r['delivered_mbit_s']:>11}{r['server_cpu_s']:>7}{r['cpu_s_per_gbit']:>11}{r['server_rss_mib']:>8}{l['p50']:>8}{l['p99']:>7}{l['max']:>7}{f['p50']:>8}{f['p99']:>7}")
-def ratio(a, b, key="cpu_s_per_gbit"):
-    if a in fan and b in fan and fan[b][key]:
-        print(f"{a}/{b} {key}: {fan[a][key] / fan[b][key]:.2f}")
-ratio("duet-rtmp", "nginx-rtmp")
-ratio("duet-rtmp", "floor")
-ratio("duet-flv", "floor")
+print(f"bench: {pinned}; run time {elapsed // 60} min {elapsed % 60} s")
+
+def cpu(name):
+    return fan[name]["cpu_s_per_gbit"] if name in fan else None
+
+def ratio(a, b):
+    x, y = cpu(a), cpu(b)
+    return f"{x / y:.2f}" if x is not None and y else ""
+
+def kind(name):  # duet-rtmp@40 -> duet-rtmp
+    return name.split("@")[0]
+
+budgeted = [r for r in fan.values() if "@" in r["name"]]
+others = [r for r in fan.values() if "@" not in r["name"] and not r["name"].endswith(("-storm", "-scale"))]
+storm = [r for r in fan.values() if r["name"].endswith("-storm")]
+scale = [r for r in fan.values() if r["name"].endswith("-scale")]
+
+if budgeted or others:
+    print()
+    print("fan-out (ratios: CPU s/Gbit of this row over the floor at the same budget, over nginx-rtmp for rows at 'frame')")
+    print(f"{'run':<17}{'players':>8}{'missed':>7}{'Mbit/s':>8}{'CPU s':>7}{'CPU s/Gbit':>11}{'RSS MiB':>8}"
+          f"{'lat p50':>8}{'p99':>8}{'max':>9}{'1st p50':>9}{'p99':>9}{'/floor':>7}{'/nginx':>7}")
+    budgets = list(dict.fromkeys(r["budget"] for r in budgeted))
+    for group in [[r for r in budgeted if r["budget"] == b] for b in budgets] + [others]:
+        for r in group:
+            l, f, b = r["latency_ms"], r["first_frame_ms"], r.get("budget")
+            loaded = r["players"] > 1  # one player's CPU per Gbit says nothing
+            floor = ratio(r["name"], f"floor@{b}") if "@" in r["name"] and not r["name"].startswith("floor") else ""
+            nginx = ratio(r["name"], "nginx-rtmp") if "@" in r["name"] and b == "frame" else ""
+            cost = f"{r['server_cpu_s']:>7}{r['cpu_s_per_gbit']:>11}" if loaded else f"{'':>18}"
+            print(f"{r['name']:<17}{r['players']:>8}{r['missed']:>7}{r['delivered_mbit_s']:>8}{cost}"
+                  f"{r['server_rss_mib']:>8}{l['p50']:>8}{l['p99']:>8}{l['max']:>9}"
+                  f"{f['p50']:>9}{f['p99']:>9}{floor:>7}{nginx:>7}")
+        print()
+
+if storm:
+    r0 = storm[0]
+    print(f"connect storm: {r0['players']} players start connecting evenly over {r0['connect_over_ms']} ms to a live stream;"
+          " first frame = TCP connect to first keyframe")
+    print(f"{'run':<17}{'budget':>7}{'connected':>10}{'failed':>7}{'missed':>7}{'1st p50':>9}{'p99':>9}{'max':>9}"
+          f"{'start lag p99':>14}{'load CPU':>9}")
+    for r in storm:
+        f = r["first_frame_ms"]
+        print(f"{r['name']:<17}{r['budget'] or '-':>7}{r['connected']:>10}{r['failed']:>7}{r['missed']:>7}{f['p50']:>9}"
+              f"{f['p99']:>9}{f['max']:>9}{r['start_lag_ms']['p99']:>14}{r['load_cpu']['connect']:>9}")
+    print()
+
+for r in scale:
+    w, l = r["missed_why"], r["latency_ms"]
+    skips = r.get("server_keyframe_skips")
+    print(f"scale (unpinned): {r['name']} at budget {r['budget']}: {r['players']} players, {r['connected']} connected, "
+          f"missed {r['missed']} (disconnected {w['disconnected']}, breaks {w['breaks']}, short {w['short']}), "
+          f"server keyframe skips {skips if skips is not None else 'n/a'}; {r['delivered_mbit_s']} Mbit/s out, "
+          f"{r['cpu_s_per_gbit']} CPU s/Gbit, latency p50 {l['p50']} / p99 {l['p99']} ms, "
+          f"load generator {r['load_cpu']['window']} cores")
+
+missing = [r for r in fan.values() if r["missed"]]
+for r in missing:
+    w = r["missed_why"]
+    print(f"missed data: {r['name']}: {r['missed']} players (disconnected {w['disconnected']}, "
+          f"breaks {w['breaks']}, short {w['short']}); server keyframe skips {r.get('server_keyframe_skips')}")
+if "not pinned" not in pinned:
+    busy = [f"{r['name']} ({r['load_cpu']['connect']:.2f} connecting, {r['load_cpu']['window']:.2f} in the window)"
+            for r in fan.values() if not r["name"].endswith("-scale")
+            and max(r["load_cpu"]["connect"], r["load_cpu"]["window"]) >= 0.9]
+    if busy:
+        print("load generator saturated (CPU 1 at 90% or more): its figures bound these rows: " + ", ".join(busy))
+    else:
+        print("load generator: CPU 1 below 90% in every pinned row")
+
+# The targets of issue 13 (1000 players, pinned, 1 Mbit/s); a smaller run only shows the shape.
+targets = []
+def target(what, value, ok):
+    targets.append(f"  {what}: {value} -> {'met' if ok else 'MISSED'}")
+if cpu("duet-rtmp@frame") and cpu("nginx-rtmp"):
+    a, n = fan["duet-rtmp@frame"], fan["nginx-rtmp"]
+    x = a["cpu_s_per_gbit"] / n["cpu_s_per_gbit"]
+    target("frame: CPU/Gbit <= 0.8x nginx-rtmp", f"{x:.2f}x", x <= 0.8)
+    target("frame: p99 latency <= nginx-rtmp's", f"{a['latency_ms']['p99']} vs {n['latency_ms']['p99']} ms",
+           a["latency_ms"]["p99"] <= n["latency_ms"]["p99"])
+if "duet-rtmp@40" in fan:
+    a = fan["duet-rtmp@40"]
+    target("40 ms: <= 0.20 CPU s/Gbit, p99 < 50 ms", f"{a['cpu_s_per_gbit']}, {a['latency_ms']['p99']} ms",
+           a["cpu_s_per_gbit"] <= 0.20 and a["latency_ms"]["p99"] < 50)
+if "duet-rtmp@350" in fan:
+    a = fan["duet-rtmp@350"]
+    target("350 ms: <= 0.08 CPU s/Gbit", a["cpu_s_per_gbit"], a["cpu_s_per_gbit"] <= 0.08)
+for r in budgeted:
+    floor = cpu(f"floor@{r['budget']}")
+    if r["name"].startswith("duet") and floor:
+        x = r["cpu_s_per_gbit"] / floor
+        target(f"{r['name']}: within 1.15x of floor@{r['budget']}", f"{x:.2f}x", x <= 1.15)
+for r in storm:
+    if r["name"].startswith("duet"):
+        target(f"{r['name']}: first frame p99 < 20 ms", f"{r['first_frame_ms']['p99']} ms", r["first_frame_ms"]["p99"] < 20)
+for r in scale:
+    target(f"{r['name']}: no player misses data", f"{r['missed']} of {r['players']}", r["missed"] == 0 and r["failed"] == 0)
+if targets:
+    print("targets (issue 13):")
+    print("\n".join(targets))
+
 for r in rows:
     if r["name"] == "signaling":
         print(f"signaling: {r['logged_in']}/{r['sessions']} sessions, {r['logins_per_s']} logins/s, "

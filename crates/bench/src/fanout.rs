@@ -1,14 +1,18 @@
 //! Fan-out: one synthetic publisher, N players (RTMP, HTTP-FLV, or raw chunks from the floor
 //! sender), a steady window during which the server's CPU time and the bytes players received
-//! are measured, plus relay latency (send stamp to arrival) and time to first frame.
+//! are measured, plus relay latency (send stamp to arrival), time to first frame (from the
+//! moment a player starts its TCP connect to its first keyframe), and whether every player got
+//! every message of the window (`delivery`).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+use crate::budget::{Batcher, Budget, Kind};
+use crate::delivery::Track;
 use crate::procstat::{cpu_seconds, percentile, rss_bytes};
 use crate::synthetic::{self, Synthetic};
 use duet_client::rtmp::{Conn, Target};
@@ -28,12 +32,16 @@ pub enum Source {
 pub struct Plan {
     /// Label in the report.
     pub name: String,
+    /// The latency budget the server was given (a label in the report; the URL carries it).
+    pub budget: Option<Budget>,
     /// Where the publisher pushes (`None`: the floor sender generates the stream itself).
     pub publish: Option<String>,
     /// Where players pull.
     pub source: Source,
     /// Players.
     pub players: usize,
+    /// Players start connecting evenly spread over this time.
+    pub connect_over: Duration,
     /// Steady-window length.
     pub seconds: u64,
     /// Publisher bitrate.
@@ -42,24 +50,97 @@ pub struct Plan {
     pub gop_ms: u32,
     /// The server process measured.
     pub server_pid: u32,
+    /// The server's Prometheus endpoint, to read its keyframe-skip counter.
+    pub metrics: Option<String>,
+}
+
+/// After the window, how long players keep reading so the window's last messages arrive
+/// (whatever budget the server batches with) before the deliveries are checked.
+const GRACE: Duration = Duration::from_millis(1500);
+/// Players still without a first frame this long after the last one started are given up on.
+const FIRST_FRAME_WAIT: Duration = Duration::from_secs(20);
+/// The shortest phase whose CPU use is reported.
+const MIN_PHASE: Duration = Duration::from_millis(500);
+
+/// The measured window as message numbers, per kind (0: video, 1: audio), inclusive.
+struct Window {
+    /// Set by the publisher: the first message of the kind it sent while measuring.
+    sent_lo: [AtomicU64; 2],
+    /// Set by the publisher: the last message of the kind it sent while measuring.
+    sent_hi: [AtomicU64; 2],
+    /// Without a publisher (the floor): the lowest and highest numbers players received while
+    /// measuring.
+    seen_lo: [AtomicU64; 2],
+    seen_hi: [AtomicU64; 2],
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        let max = || [AtomicU64::new(u64::MAX), AtomicU64::new(u64::MAX)];
+        Self { sent_lo: max(), sent_hi: max(), seen_lo: max(), seen_hi: [AtomicU64::new(0), AtomicU64::new(0)] }
+    }
+}
+
+impl Window {
+    /// Whether message `seq` of kind `k` was sent in the window (as far as is known yet).
+    fn sent_in(&self, k: usize, seq: u64) -> bool {
+        self.sent_lo[k].load(SeqCst) <= seq && seq <= self.sent_hi[k].load(SeqCst)
+    }
+
+    /// The window of kind `k`: what the publisher sent, or what players saw.
+    fn range(&self, k: usize, publisher: bool) -> (u64, u64) {
+        let (lo, hi) = if publisher { (&self.sent_lo, &self.sent_hi) } else { (&self.seen_lo, &self.seen_hi) };
+        (lo[k].load(SeqCst), hi[k].load(SeqCst))
+    }
+}
+
+/// 0 for video, 1 for audio.
+fn kind_index(type_id: u8) -> Option<usize> {
+    match type_id {
+        synthetic::VIDEO => Some(0),
+        synthetic::AUDIO => Some(1),
+        _ => None,
+    }
 }
 
 #[derive(Default)]
 struct Shared {
     measuring: AtomicBool,
+    /// No publisher: players derive the window from what they receive.
+    derive_window: bool,
+    window: Window,
     bytes: AtomicU64,
     connected: AtomicU64,
     failed: AtomicU64,
     latencies_us: Mutex<Vec<u64>>,
     first_frame_us: Mutex<Vec<u64>>,
+    /// How late each player started connecting after its slot: the load generator's own lag.
+    start_lag_us: Mutex<Vec<u64>>,
 }
 
+#[derive(Default)]
+struct Seen {
+    tracks: [Track; 2],
+    /// Payload bytes that arrived while measuring.
+    window_bytes: u64,
+    /// Payload bytes of the messages the publisher sent in the window.
+    in_window_bytes: u64,
+}
+
+#[derive(Default)]
 struct Player {
-    window_bytes: AtomicU64,
     alive: AtomicBool,
+    seen: std::sync::Mutex<Seen>,
 }
 
-/// Publishes the synthetic stream until `stop`; counts payload bytes sent while measuring.
+impl Player {
+    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Publishes the synthetic stream until `stop`; marks the window's first and last message
+/// numbers and counts the payload bytes sent in it.
 async fn publisher(
     url: String,
     kbps: u32,
@@ -77,13 +158,25 @@ async fn publisher(
     let mut source = Synthetic::new(kbps, gop_ms);
     let start = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(5));
+    let mut last_in_window: [Option<u64>; 2] = [None, None];
+    let window = &shared.window;
     while !stop.load(Relaxed) {
         tick.tick().await;
         for m in source.due(start.elapsed().as_millis() as u32) {
-            conn.send_media(m.type_id, m.timestamp, &m.payload).await?;
-            if shared.measuring.load(Relaxed) {
+            let (Some(k), Some(seq)) = (kind_index(m.type_id), synthetic::seq(&m.payload)) else { continue };
+            if shared.measuring.load(SeqCst) {
+                if last_in_window[k].is_none() {
+                    window.sent_lo[k].store(seq, SeqCst);
+                }
+                last_in_window[k] = Some(seq);
                 sent.fetch_add(m.payload.len() as u64, Relaxed);
+            } else if window.sent_hi[0].load(SeqCst) == u64::MAX && last_in_window.iter().any(Option::is_some) {
+                // The window closed: mark its end before anything after it leaves.
+                for (k, last) in last_in_window.iter().enumerate() {
+                    window.sent_hi[k].store(last.unwrap_or(0), SeqCst);
+                }
             }
+            conn.send_media(m.type_id, m.timestamp, &m.payload).await?;
         }
     }
     Ok(())
@@ -102,34 +195,40 @@ async fn record(shared: &Shared, what: Option<Sample>) {
     }
 }
 
-/// One player: reads media, records first frame, latency and bytes.
+/// One player: connects (the first-frame clock starts here), reads media, records first frame,
+/// latency, bytes and the numbers of the messages it got.
 async fn play(source: Source, shared: Arc<Shared>, me: Arc<Player>, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
     let asked = Instant::now();
     let mut first = false;
     let mut on_media = |kind: u8, payload: &[u8]| {
-        if kind != synthetic::VIDEO {
-            if shared.measuring.load(Relaxed) {
-                me.window_bytes.fetch_add(payload.len() as u64, Relaxed);
-                shared.bytes.fetch_add(payload.len() as u64, Relaxed);
+        let measuring = shared.measuring.load(SeqCst);
+        let len = payload.len() as u64;
+        if let (Some(k), Some(seq)) = (kind_index(kind), synthetic::seq(payload)) {
+            let mut seen = me.seen();
+            seen.tracks[k].see(seq);
+            if shared.window.sent_in(k, seq) {
+                seen.in_window_bytes += len;
             }
-            return None;
-        }
-        let mut out = None;
-        if !first && synthetic::is_keyframe(payload) {
-            first = true;
-            out = Some(Sample::First(asked.elapsed().as_micros() as u64));
-        }
-        if shared.measuring.load(Relaxed) {
-            me.window_bytes.fetch_add(payload.len() as u64, Relaxed);
-            shared.bytes.fetch_add(payload.len() as u64, Relaxed);
-            if let Some(stamp) = synthetic::stamp(payload) {
-                let lat = synthetic::now_micros().saturating_sub(stamp);
-                if out.is_none() {
-                    out = Some(Sample::Latency(lat));
+            if measuring {
+                seen.window_bytes += len;
+                if shared.derive_window {
+                    shared.window.seen_lo[k].fetch_min(seq, SeqCst);
+                    shared.window.seen_hi[k].fetch_max(seq, SeqCst);
                 }
             }
         }
-        out
+        if measuring {
+            shared.bytes.fetch_add(len, Relaxed);
+        }
+        if kind != synthetic::VIDEO {
+            return None;
+        }
+        if !first && synthetic::is_keyframe(payload) {
+            first = true;
+            return Some(Sample::First(asked.elapsed().as_micros() as u64));
+        }
+        let stamp = synthetic::stamp(payload).filter(|_| measuring)?;
+        Some(Sample::Latency(synthetic::now_micros().saturating_sub(stamp)))
     };
 
     match source {
@@ -140,7 +239,7 @@ async fn play(source: Source, shared: Arc<Shared>, me: Arc<Player>, stop: Arc<At
             shared.connected.fetch_add(1, Relaxed);
             while !stop.load(Relaxed) {
                 let Some(m) = conn.next().await? else { break };
-                if m.type_id == synthetic::VIDEO || m.type_id == synthetic::AUDIO {
+                if kind_index(m.type_id).is_some() {
                     let what = on_media(m.type_id, &m.payload);
                     record(&shared, what).await;
                 }
@@ -161,7 +260,7 @@ async fn play(source: Source, shared: Arc<Shared>, me: Arc<Player>, stop: Arc<At
             shared.connected.fetch_add(1, Relaxed);
             while !stop.load(Relaxed) {
                 let Some(tag) = flv.next().await? else { break };
-                if tag.kind == synthetic::VIDEO || tag.kind == synthetic::AUDIO {
+                if kind_index(tag.kind).is_some() {
                     let what = on_media(tag.kind, &tag.data);
                     record(&shared, what).await;
                 }
@@ -172,9 +271,57 @@ async fn play(source: Source, shared: Arc<Shared>, me: Arc<Player>, stop: Arc<At
     Ok(())
 }
 
+/// Which players did not get all the data, and why (a player may have several reasons).
+#[derive(Default)]
+struct Missed {
+    players: usize,
+    disconnected: usize,
+    breaks: usize,
+    short: usize,
+}
+
+/// A player missed data when it disconnected, saw a break in the message numbers of a kind
+/// (a gap, a repeat, a skip to a later keyframe), did not receive every message of the window,
+/// or (with a publisher) got fewer payload bytes of the window's messages than were sent.
+fn missed(players: &[Arc<Player>], shared: &Shared, sent: Option<u64>) -> Missed {
+    let mut m = Missed::default();
+    for p in players {
+        let seen = p.seen();
+        let disconnected = !p.alive.load(Relaxed);
+        let breaks = seen.tracks.iter().any(|t| t.breaks > 0);
+        let short = (0..2).any(|k| {
+            let (lo, hi) = shared.window.range(k, sent.is_some());
+            !seen.tracks[k].covers(lo, hi)
+        }) || sent.is_some_and(|sent| seen.in_window_bytes < sent);
+        m.disconnected += usize::from(disconnected);
+        m.breaks += usize::from(breaks);
+        m.short += usize::from(short);
+        m.players += usize::from(disconnected || breaks || short);
+    }
+    m
+}
+
+/// p50 / p99 / max in ms, and the count, of samples in µs.
+fn summary(samples: &mut [u64]) -> Value {
+    samples.sort_unstable();
+    let ms = |us: u64| us as f64 / 1000.0;
+    json!({
+        "p50": ms(percentile(samples, 50.0)),
+        "p99": ms(percentile(samples, 99.0)),
+        "max": ms(samples.last().copied().unwrap_or(0)),
+        "samples": samples.len(),
+    })
+}
+
+/// CPU the load generator itself used over `since`, in cores (1.0: one core busy).
+fn load_cpu(cpu0: f64, since: Instant) -> anyhow::Result<f64> {
+    let used = cpu_seconds(std::process::id())? - cpu0;
+    Ok((used / since.elapsed().as_secs_f64() * 100.0).round() / 100.0)
+}
+
 /// Runs one fan-out measurement and returns its report.
 pub async fn run(plan: Plan) -> anyhow::Result<Value> {
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(Shared { derive_window: plan.publish.is_none(), ..Shared::default() });
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
@@ -187,65 +334,77 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
         }));
         tokio::time::sleep(Duration::from_millis(2500)).await; // a GOP in the server's cache
     }
-    let players: Vec<Arc<Player>> = (0..plan.players)
-        .map(|_| Arc::new(Player { window_bytes: AtomicU64::new(0), alive: AtomicBool::new(true) }))
-        .collect();
-    // Connect in batches so the accept queue does not overflow.
-    for batch in players.chunks(100) {
-        for p in batch {
-            let (source, shared, me, stop) = (plan.source.clone(), shared.clone(), p.clone(), stop.clone());
-            tasks.push(tokio::spawn(async move {
-                if let Err(e) = play(source, shared.clone(), me.clone(), stop).await {
-                    shared.failed.fetch_add(1, Relaxed);
-                    me.alive.store(false, Relaxed);
-                    if shared.failed.load(Relaxed) <= 3 {
-                        eprintln!("player: {e:#}");
-                    }
+    let skips0 = match &plan.metrics {
+        Some(url) => Some(crate::scrape::counter(url, "duet_media_keyframe_skips_total").await?),
+        None => None,
+    };
+    let players: Vec<Arc<Player>> =
+        (0..plan.players).map(|_| Arc::new(Player { alive: AtomicBool::new(true), ..Player::default() })).collect();
+    // Player i starts connecting at t0 + i/N of the spread, so the accept queue sees an even rate.
+    let own_cpu0 = cpu_seconds(std::process::id())?;
+    let t0 = tokio::time::Instant::now() + Duration::from_millis(10);
+    for (i, p) in players.iter().enumerate() {
+        let slot = t0 + plan.connect_over.mul_f64(i as f64 / plan.players as f64);
+        let (source, shared, me, stop) = (plan.source.clone(), shared.clone(), p.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep_until(slot).await;
+            shared.start_lag_us.lock().await.push(slot.elapsed().as_micros() as u64);
+            if let Err(e) = play(source, shared.clone(), me.clone(), stop).await {
+                shared.failed.fetch_add(1, Relaxed);
+                me.alive.store(false, Relaxed);
+                if shared.failed.load(Relaxed) <= 3 {
+                    eprintln!("player: {e:#}");
                 }
-            }));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }));
     }
-    let deadline = Instant::now() + Duration::from_secs(20);
+    tokio::time::sleep_until(t0 + plan.connect_over).await;
+    let deadline = Instant::now() + FIRST_FRAME_WAIT;
     while (shared.first_frame_us.lock().await.len() as u64) < plan.players as u64 - shared.failed.load(Relaxed)
         && Instant::now() < deadline
     {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // The connect phase, from the first player's start to the last first frame, measured over
+    // at least MIN_PHASE (the kernel counts CPU time in 10 ms ticks).
+    tokio::time::sleep_until(t0 + MIN_PHASE).await;
+    let connect_cpu = load_cpu(own_cpu0, t0.into_std())?;
     tokio::time::sleep(Duration::from_secs(2)).await; // warm-up
     let cpu0 = cpu_seconds(plan.server_pid)?;
+    let own_cpu0 = cpu_seconds(std::process::id())?;
     let started = Instant::now();
-    shared.measuring.store(true, Relaxed);
+    shared.measuring.store(true, SeqCst);
     tokio::time::sleep(Duration::from_secs(plan.seconds)).await;
-    shared.measuring.store(false, Relaxed);
+    shared.measuring.store(false, SeqCst);
     let window = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds(plan.server_pid)? - cpu0;
+    let window_cpu = load_cpu(own_cpu0, started)?;
     let rss = rss_bytes(plan.server_pid)?;
-    stop.store(true, Relaxed);
-
-    let delivered = shared.bytes.load(Relaxed);
-    // What each player should have had: the publisher's bytes (or, for the floor, the best player's).
-    let expected = if plan.publish.is_some() {
-        sent.load(Relaxed)
-    } else {
-        players.iter().map(|p| p.window_bytes.load(Relaxed)).max().unwrap_or(0)
+    tokio::time::sleep(GRACE).await;
+    let missed = missed(&players, &shared, plan.publish.is_some().then(|| sent.load(Relaxed)));
+    let skips = match (&plan.metrics, skips0) {
+        (Some(url), Some(before)) => {
+            Some(crate::scrape::counter(url, "duet_media_keyframe_skips_total").await? - before)
+        }
+        _ => None,
     };
-    let missed =
-        players.iter().filter(|p| !p.alive.load(Relaxed) || p.window_bytes.load(Relaxed) < expected * 9 / 10).count();
-    let mut lat = shared.latencies_us.lock().await.clone();
-    lat.sort_unstable();
-    let mut first = shared.first_frame_us.lock().await.clone();
-    first.sort_unstable();
-    let gbits = delivered as f64 * 8.0 / 1e9;
+    stop.store(true, Relaxed);
     for t in tasks {
         t.abort();
     }
+
+    let delivered = shared.bytes.load(Relaxed);
+    let gbits = delivered as f64 * 8.0 / 1e9;
     Ok(json!({
         "name": plan.name,
+        "budget": plan.budget.map(|b| b.to_string()),
         "players": plan.players,
+        "connect_over_ms": plan.connect_over.as_millis() as u64,
         "connected": shared.connected.load(Relaxed),
         "failed": shared.failed.load(Relaxed),
-        "missed": missed,
+        "missed": missed.players,
+        "missed_why": {"disconnected": missed.disconnected, "breaks": missed.breaks, "short": missed.short},
+        "server_keyframe_skips": skips,
         "window_s": (window * 100.0).round() / 100.0,
         "kbps": plan.kbps,
         "server_cpu_s": (cpu * 1000.0).round() / 1000.0,
@@ -253,18 +412,23 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
         "delivered_mbit_s": (delivered as f64 * 8.0 / window / 1e6 * 10.0).round() / 10.0,
         "cpu_s_per_gbit": if gbits > 0.0 { (cpu / gbits * 1000.0).round() / 1000.0 } else { 0.0 },
         "server_rss_mib": (rss as f64 / 1048576.0 * 10.0).round() / 10.0,
-        "latency_ms": {"p50": percentile(&lat, 50.0) as f64 / 1000.0, "p99": percentile(&lat, 99.0) as f64 / 1000.0, "max": lat.last().copied().unwrap_or(0) as f64 / 1000.0, "samples": lat.len()},
-        "first_frame_ms": {"p50": percentile(&first, 50.0) as f64 / 1000.0, "p99": percentile(&first, 99.0) as f64 / 1000.0, "samples": first.len()},
+        "latency_ms": summary(&mut shared.latencies_us.lock().await),
+        "first_frame_ms": summary(&mut shared.first_frame_us.lock().await),
+        "start_lag_ms": summary(&mut shared.start_lag_us.lock().await),
+        // CPU the load generator used, in cores: from the first player's start to the last
+        // first frame, and in the window.
+        "load_cpu": {"connect": connect_cpu, "window": window_cpu},
     }))
 }
 
 /// The floor: accepts players on `addr` and, from one thread, writes the same pre-packaged
-/// RTMP chunks to every socket (one blocking write per socket per message, no protocol work,
-/// no per-player task), until `seconds` have passed.
-pub fn floor_server(addr: &str, kbps: u32, gop_ms: u32, seconds: u64) -> anyhow::Result<()> {
+/// RTMP chunks to every socket, until `seconds` have passed: no protocol work, no per-player
+/// task. Messages are batched under `budget` ([`Batcher`]); each batch is concatenated once and
+/// written to every socket with one blocking write.
+pub fn floor_server(addr: &str, kbps: u32, gop_ms: u32, seconds: u64, budget: Budget) -> anyhow::Result<()> {
     use std::io::Write;
     let listener = std::net::TcpListener::bind(addr)?;
-    println!("floor listening on {}", listener.local_addr()?);
+    println!("floor listening on {} (latency budget {budget})", listener.local_addr()?);
     let mut header = Vec::new();
     for m in synthetic::sequence_headers() {
         duet_rtmp::chunk::encode(&mut header, 6, 0, m.type_id, 1, &m.payload, 4096);
@@ -274,20 +438,34 @@ pub fn floor_server(addr: &str, kbps: u32, gop_ms: u32, seconds: u64) -> anyhow:
     std::thread::spawn(move || {
         for mut tcp in listener.incoming().map_while(Result::ok) {
             let _ = tcp.set_nodelay(true);
+            // A new player's first bytes are never delayed.
             if tcp.write_all(&header).is_ok() {
                 accepted.lock().unwrap_or_else(|p| p.into_inner()).push(tcp);
             }
         }
     });
     let mut source = Synthetic::new(kbps, gop_ms);
+    let mut batcher = Batcher::new(budget);
     let start = Instant::now();
+    let mut out = Vec::new();
     while start.elapsed() < Duration::from_secs(seconds) {
         std::thread::sleep(Duration::from_millis(5));
-        for m in source.due(start.elapsed().as_millis() as u32) {
-            let mut out = Vec::with_capacity(m.payload.len() + 32);
+        let now = start.elapsed().as_millis() as u64;
+        let mut batches = Vec::new();
+        for m in source.due(now as u32) {
+            out.clear();
             let csid = if m.type_id == synthetic::AUDIO { 4 } else { 6 };
             duet_rtmp::chunk::encode(&mut out, csid, m.timestamp, m.type_id, 1, &m.payload, 4096);
-            sockets.lock().unwrap_or_else(|p| p.into_inner()).retain_mut(|tcp| tcp.write_all(&out).is_ok());
+            let kind = match m.type_id {
+                synthetic::VIDEO if synthetic::is_keyframe(&m.payload) => Kind::Keyframe,
+                synthetic::VIDEO => Kind::Video,
+                _ => Kind::Audio,
+            };
+            batches.extend(batcher.push(now, kind, &out));
+        }
+        batches.extend(batcher.poll(now));
+        for batch in batches {
+            sockets.lock().unwrap_or_else(|p| p.into_inner()).retain_mut(|tcp| tcp.write_all(&batch).is_ok());
         }
     }
     Ok(())

@@ -5,9 +5,12 @@
 //! the table, `scripts/soak.sh` runs the soak.
 #![forbid(unsafe_code)]
 
+mod budget;
+mod delivery;
 mod fanout;
 mod flv_client;
 mod procstat;
+mod scrape;
 mod signaling;
 mod soak;
 mod synthetic;
@@ -27,6 +30,7 @@ const MAX_SECONDS: u64 = 120;
 const MAX_SESSIONS: usize = 20_000;
 const MAX_ROUNDS: usize = 20;
 const MAX_PER_ROUND: usize = 200;
+const MAX_CONNECT_OVER_MS: u64 = 60_000;
 
 #[derive(Subcommand)]
 enum Command {
@@ -50,6 +54,17 @@ enum Command {
         /// Players.
         #[arg(long, default_value_t = 1000)]
         players: usize,
+        /// Players start connecting evenly spread over this many ms (default: 5 per ms).
+        #[arg(long)]
+        connect_over_ms: Option<u64>,
+        /// The latency budget the server was given (0, frame or ms; the publish URL carries
+        /// it as `&latency=`): a label in the report.
+        #[arg(long)]
+        budget: Option<budget::Budget>,
+        /// The server's Prometheus endpoint (http://host:port/metrics): reports how many times
+        /// it made a player skip to a keyframe during the run.
+        #[arg(long)]
+        metrics: Option<String>,
         /// Steady-window seconds.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
@@ -77,6 +92,10 @@ enum Command {
         /// Keyframe interval, ms.
         #[arg(long, default_value_t = 2000)]
         gop_ms: u32,
+        /// Latency budget: 0 (every message at once), frame (one write per video frame with
+        /// the audio since the last), or N ms (merged for up to N ms; keyframes at once).
+        #[arg(long, default_value = "0")]
+        latency: budget::Budget,
     },
     /// Signaling scale: logins, memory per session, broadcast and stream ADD to a big room.
     Signaling {
@@ -141,10 +160,27 @@ fn loopback(url: &str) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Fanout { name, publish, play, flv, raw, players, seconds, kbps, gop_ms, server_pid } => {
+        Command::Fanout {
+            name,
+            publish,
+            play,
+            flv,
+            raw,
+            players,
+            connect_over_ms,
+            budget,
+            metrics,
+            seconds,
+            kbps,
+            gop_ms,
+            server_pid,
+        } => {
+            let connect_over_ms = connect_over_ms.unwrap_or(players as u64 / 5);
             anyhow::ensure!(
-                players <= MAX_PLAYERS && seconds <= MAX_SECONDS,
-                "at most {MAX_PLAYERS} players and {MAX_SECONDS} s"
+                (1..=MAX_PLAYERS).contains(&players)
+                    && seconds <= MAX_SECONDS
+                    && connect_over_ms <= MAX_CONNECT_OVER_MS,
+                "1 to {MAX_PLAYERS} players, at most {MAX_SECONDS} s, connecting over at most {MAX_CONNECT_OVER_MS} ms"
             );
             let source = match (play, flv, raw) {
                 (Some(u), _, _) => fanout::Source::Rtmp(u),
@@ -152,18 +188,36 @@ async fn main() -> anyhow::Result<()> {
                 (_, _, Some(a)) => fanout::Source::Raw(a),
                 _ => anyhow::bail!("give --play, --flv or --raw"),
             };
-            for u in publish.iter().chain(match &source {
-                fanout::Source::Rtmp(u) | fanout::Source::Flv(u) | fanout::Source::Raw(u) => Some(u),
-            }) {
+            for u in publish
+                .iter()
+                .chain(match &source {
+                    fanout::Source::Rtmp(u) | fanout::Source::Flv(u) | fanout::Source::Raw(u) => Some(u),
+                })
+                .chain(&metrics)
+            {
                 loopback(u)?;
             }
-            let plan = fanout::Plan { name, publish, source, players, seconds, kbps, gop_ms, server_pid };
+            let connect_over = std::time::Duration::from_millis(connect_over_ms);
+            let plan = fanout::Plan {
+                name,
+                budget,
+                publish,
+                source,
+                players,
+                connect_over,
+                seconds,
+                kbps,
+                gop_ms,
+                server_pid,
+                metrics,
+            };
             println!("{}", fanout::run(plan).await?);
         }
-        Command::Floor { listen, seconds, kbps, gop_ms } => {
+        Command::Floor { listen, seconds, kbps, gop_ms, latency } => {
             loopback(&listen)?;
             anyhow::ensure!(seconds <= 10 * MAX_SECONDS, "at most {} s", 10 * MAX_SECONDS);
-            tokio::task::spawn_blocking(move || fanout::floor_server(&listen, kbps, gop_ms, seconds)).await??;
+            tokio::task::spawn_blocking(move || fanout::floor_server(&listen, kbps, gop_ms, seconds, latency))
+                .await??;
         }
         Command::Signaling { ws, app_id, secret, sessions, big, server_pid } => {
             loopback(&ws)?;
