@@ -64,6 +64,18 @@ impl Conn {
                 return Err(failure(&mut session).context(format!("connect {}", target.addr)));
             }
         };
+        Self::setup(tcp, session).await
+    }
+
+    /// Like [`Conn::open`], over a socket already connected to `target` (set up as the caller
+    /// needs: buffer sizes, options).
+    pub async fn open_over(tcp: TcpStream, target: &Target) -> anyhow::Result<Self> {
+        let random = std::array::from_fn(|i| (i * 7 + 13) as u8);
+        let session = ClientSession::new(ClientConfig::default(), random, now(), &target.app, &target.tc_url);
+        Self::setup(tcp, session).await
+    }
+
+    async fn setup(tcp: TcpStream, session: ClientSession) -> anyhow::Result<Self> {
         tcp.set_nodelay(true)?;
         let mut c = Self { tcp, session, buf: vec![0; 64 * 1024] };
         c.until(|e| matches!(e, ClientEvent::Connected)).await.context("RTMP connect")?;

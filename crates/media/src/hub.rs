@@ -46,6 +46,24 @@ pub struct MediaStats {
     pub players: AtomicU64,
 }
 
+/// A player attached to a stream, counted in [`MediaStats::players`] while it lives.
+pub(crate) struct Attached {
+    pub(crate) stats: Arc<MediaStats>,
+}
+
+impl Attached {
+    fn new(stats: Arc<MediaStats>) -> Self {
+        stats.players.fetch_add(1, Relaxed);
+        Self { stats }
+    }
+}
+
+impl Drop for Attached {
+    fn drop(&mut self) {
+        self.stats.players.fetch_sub(1, Relaxed);
+    }
+}
+
 /// A taking-over publisher's first frame follows the last one players got by this much.
 const TAKEOVER_GAP_MS: u32 = 40;
 
@@ -266,9 +284,7 @@ impl Hub {
     /// Attaches a player, or `None` when the stream is not live.
     pub fn subscribe(&self, key: &StreamKey) -> Option<Subscriber> {
         let live = self.streams().get(key)?.clone();
-        let sub = Subscriber::new(live, self.stats.clone())?;
-        self.stats.players.fetch_add(1, Relaxed);
-        Some(sub)
+        Subscriber::new(live, Attached::new(self.stats.clone()))
     }
 
     /// Asks the publisher of `key` to stop (its publishing session ended elsewhere).
@@ -628,5 +644,46 @@ mod tests {
         assert_eq!(timestamps(&ready(&mut sub).await.unwrap()), [10, 40]);
         let mut late = hub.subscribe(&key("j")).unwrap();
         assert_eq!(timestamps(&ready(&mut late).await.unwrap()), [0, 10, 40], "the GOP kept in step");
+    }
+
+    #[tokio::test]
+    async fn one_feed_serves_followers_and_a_follower_that_stops_keeping_up_skips_to_a_keyframe() {
+        use crate::Take;
+        let hub = Arc::new(Hub::default());
+        let p = hub.publish(key("o"), "u", 1, LatencyBudget::Immediate).unwrap();
+        let t0 = now();
+        p.push(t0, Kind::Video, 0, Bytes::from_static(KEY));
+        let mut a = hub.subscribe(&key("o")).unwrap().into_follower();
+        assert_eq!(a.take_start().len(), 1, "the start goes first, at once");
+        let mut feed = a.feed();
+        p.push(t0, Kind::Video, 40, Bytes::from_static(INTER));
+        let mut b = hub.subscribe(&key("o")).unwrap().into_follower();
+        assert_eq!(b.take_start().len(), 2, "a later player's start has the flush already");
+        assert_eq!(hub.stats.players.load(Relaxed), 2);
+        let flushes = feed.next().await.unwrap();
+        assert_eq!(flushes.len(), 1);
+        assert!(matches!(a.take(&flushes[0], true), Take::Whole));
+        assert!(matches!(b.take(&flushes[0], true), Take::Nothing), "not twice");
+        // b stops keeping up: it gets nothing until a keyframe, then the tail from it.
+        p.push(t0, Kind::Video, 80, Bytes::from_static(INTER));
+        let f = feed.next().await.unwrap();
+        assert!(matches!(b.take(&f[0], false), Take::Nothing));
+        p.push(t0, Kind::Video, 120, Bytes::from_static(INTER));
+        let f = feed.next().await.unwrap();
+        assert!(matches!(b.take(&f[0], true), Take::Nothing), "waits for a keyframe");
+        p.push(t0, Kind::Video, 160, Bytes::from_static(KEY));
+        let f = feed.next().await.unwrap();
+        match b.take(&f[0], true) {
+            Take::Part(tail) => assert_eq!(tail[0].timestamp, 160),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(hub.stats.keyframe_skips.load(Relaxed), 1);
+        // A follower that missed flushes (joined behind the feed) gets them in between.
+        assert_eq!(feed.between(a.next_seq(), 4).unwrap().len(), 2, "flushes 2 and 3");
+        assert_eq!(feed.between(0, 1).unwrap().len(), 1);
+        drop(p);
+        assert!(feed.next().await.is_none(), "the end");
+        drop((a, b));
+        assert_eq!(hub.stats.players.load(Relaxed), 0);
     }
 }

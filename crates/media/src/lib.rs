@@ -11,6 +11,7 @@
 mod budget;
 mod flv;
 pub mod fmp4;
+mod follower;
 mod hub;
 mod packet;
 mod ring;
@@ -18,6 +19,7 @@ mod subscriber;
 
 pub use budget::{BadBudget, FRAME_CAP, LatencyBudget, MAX_WINDOW};
 pub use flv::flv_header;
+pub use follower::{Feed, Follower, StreamId, Take};
 pub use hub::{AlreadyLive, Hub, MAX_GOP_PACKETS, MediaStats, Publisher, StreamKey};
 pub use packet::{Codec, Kind, Packet};
 pub use ring::{Flush, RING};

@@ -92,7 +92,7 @@ impl Ring {
 
 impl Flush {
     /// Its place in the stream's sequence of flushes.
-    pub(crate) fn seq(&self) -> u64 {
+    pub fn seq(&self) -> u64 {
         self.seq
     }
 }

@@ -11,7 +11,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use bytes::Bytes;
 use tokio::sync::watch;
 
-use crate::hub::{Live, MediaStats};
+use crate::follower::Follower;
+use crate::hub::{Attached, Live};
 use crate::packet::{Kind, Packet};
 use crate::ring::Flush;
 
@@ -75,7 +76,7 @@ pub struct Subscriber {
     /// Whether the stream has video (then a skip resumes at a keyframe).
     video: bool,
     tracks: (bool, bool),
-    stats: Arc<MediaStats>,
+    attached: Attached,
 }
 
 enum Taken {
@@ -88,7 +89,7 @@ impl Subscriber {
     /// A player starting at the cached start and the next flush, or `None` when the stream
     /// ended. The snapshot is taken under the stream's lock, so it and the ring position
     /// neither overlap nor leave a gap.
-    pub(crate) fn new(live: Arc<Live>, stats: Arc<MediaStats>) -> Option<Self> {
+    pub(crate) fn new(live: Arc<Live>, attached: Attached) -> Option<Self> {
         let state = live.state();
         if state.ended {
             return None;
@@ -98,7 +99,7 @@ impl Subscriber {
         let changes = live.changes();
         drop(state);
         let video = tracks.1;
-        Some(Self { live, changes, next_seq, start, queue: VecDeque::new(), skipping: false, video, tracks, stats })
+        Some(Self { live, changes, next_seq, start, queue: VecDeque::new(), skipping: false, video, tracks, attached })
     }
 
     /// Tracks known at subscription (audio, video).
@@ -182,7 +183,7 @@ impl Subscriber {
     /// The ring overtook this player: skip to the next keyframe (counted once per skip).
     fn fell_behind(&mut self, video: bool) {
         if !self.skipping {
-            self.stats.keyframe_skips.fetch_add(1, Relaxed);
+            self.attached.stats.keyframe_skips.fetch_add(1, Relaxed);
         }
         self.video = video;
         self.skipping = true;
@@ -190,12 +191,13 @@ impl Subscriber {
 
     /// Counts bytes sent to this player.
     pub fn sent(&self, bytes: usize) {
-        self.stats.bytes_out.fetch_add(bytes as u64, Relaxed);
+        self.attached.stats.bytes_out.fetch_add(bytes as u64, Relaxed);
     }
-}
 
-impl Drop for Subscriber {
-    fn drop(&mut self) {
-        self.stats.players.fetch_sub(1, Relaxed);
+    /// This player, for a writer that hands each flush to many players: its start (if not
+    /// taken yet) and its place in the stream.
+    pub fn into_follower(self) -> Follower {
+        let start = self.start.into_iter().chain(self.queue).collect();
+        Follower::new(self.live, start, self.next_seq, self.video, self.attached)
     }
 }

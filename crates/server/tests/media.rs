@@ -613,3 +613,56 @@ async fn a_latency_budget_merges_writes_but_never_holds_a_keyframe() {
     assert!(bad.publish(&target).await.is_err(), "a budget that is not one is refused");
     assert!(server.stderr().contains("bad_latency"), "with its code");
 }
+
+/// RTMP players are served by their stream's writer: one that stops reading gets its bytes
+/// queued, then (past the queue's bound) skips to the next keyframe, while a healthy player of
+/// the same stream gets every message and the publisher is never held up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_rtmp_player_skips_while_others_get_everything() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let publish = url(&data, &server, &["publish", "--stream-id", "wide"]);
+    let mut publisher = rtmp_publisher(&format!("{publish}&latency=0")).await;
+    publisher.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
+    publisher.send_media(9, 0, b"\x17\x01\x00\x00\x00first-key").await.unwrap();
+    wait_live(&server, 1);
+    let play = duet_client::rtmp::Target::parse(&url(&data, &server, &["play", "--stream-id", "wide"])).unwrap();
+    // A player with a tiny receive buffer that never reads after play.
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    sock.connect(&server.rtmp.into()).unwrap();
+    sock.set_nonblocking(true).unwrap();
+    let tcp = tokio::net::TcpStream::from_std(std::net::TcpStream::from(sock)).unwrap();
+    let mut stalled = duet_client::rtmp::Conn::open_over(tcp, &play).await.unwrap();
+    stalled.play(&play).await.unwrap();
+    let mut healthy = duet_client::rtmp::Conn::open(&play).await.unwrap();
+    healthy.play(&play).await.unwrap();
+    let reader = tokio::spawn(async move {
+        let mut inter = 0;
+        while let Ok(Some(m)) = healthy.next().await {
+            if m.payload.starts_with(b"\x27") {
+                inter += 1;
+            }
+            if m.payload.ends_with(b"last-key") {
+                break;
+            }
+        }
+        (inter, healthy)
+    });
+    // 12 MiB of inter frames in about 4 s (a pace the healthy player keeps up with): past what
+    // the stalled player's socket buffers (a few MiB) and its queue (2 MiB) hold.
+    let frame = [&b"\x27\x01\x00\x00\x00"[..], &[7u8; 128 * 1024]].concat();
+    let sending = async {
+        for i in 1..=96u32 {
+            publisher.send_media(9, i * 40, &frame).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(40)).await;
+        }
+        publisher.send_media(9, 4000, b"\x17\x01\x00\x00\x00last-key").await.unwrap();
+    };
+    tokio::time::timeout(WAIT * 3, sending).await.expect("the publisher is never held up");
+    let (got, _healthy) = tokio::time::timeout(WAIT * 3, reader).await.expect("the healthy player keeps up").unwrap();
+    assert_eq!(got, 96, "the healthy player got every message");
+    assert!(metric(&server, "duet_media_keyframe_skips_total") >= 1, "the stalled player skipped");
+    assert_eq!(metric(&server, "duet_media_players"), 2, "and is still attached, waiting for a keyframe");
+    drop(stalled);
+}

@@ -66,8 +66,13 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         media_hub.clone(),
         webhooks.clone(),
     );
-    let media =
-        MediaContext { hub: media_hub, apps: apps.clone(), signaling: signaling.clone(), metrics: metrics.clone() };
+    let media = MediaContext {
+        hub: media_hub,
+        fanout: Default::default(),
+        apps: apps.clone(),
+        signaling: signaling.clone(),
+        metrics: metrics.clone(),
+    };
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let hub = signaling.clone();

@@ -6,9 +6,11 @@
 
 pub mod admission;
 pub mod error;
+pub mod fanout;
 pub mod http_play;
 pub mod relay;
 pub mod rtmp;
+pub mod sink;
 
 use std::sync::Arc;
 
@@ -25,6 +27,8 @@ use crate::store::apps::Apps;
 pub struct MediaContext {
     /// Live streams.
     pub hub: Arc<MediaHub>,
+    /// The writers that hand each stream's flushes to its RTMP players.
+    pub fanout: Arc<fanout::Fanout>,
     /// Apps and secrets.
     pub apps: Apps,
     /// Where stream start/stop goes.

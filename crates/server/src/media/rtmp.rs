@@ -9,20 +9,20 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use duet_media::{Kind, Publisher, StreamKey, Subscriber};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use duet_media::{Kind, Publisher, StreamId, StreamKey};
 use duet_rtmp::{Event, Session, SessionConfig, handshake};
 use duet_token::{AppSecret, MediaAction, MediaUrl};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::http::limits::{Acceptor, ConnLimits, Limiter};
 use crate::media::error::{MediaRefusal, RtmpEnd};
+use crate::media::sink::Sink;
 use crate::media::{MediaContext, admission};
 use crate::metrics::Metrics;
-
-/// Longest a write to a peer may block.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Accepts RTMP connections until `stop`, at most `limits` at once (a connection over a cap is
 /// closed at once); each session gets `config`'s deadlines.
@@ -52,7 +52,8 @@ pub async fn serve(
 enum Role {
     None,
     Publishing(Publisher),
-    Playing(Subscriber),
+    /// Playing through the stream's writer (`fanout`).
+    Playing(StreamId),
 }
 
 struct Conn<'a> {
@@ -63,12 +64,16 @@ struct Conn<'a> {
     /// The `app` of the accepted connect, as sent.
     app_name: String,
     role: Role,
+    tcp: Arc<TcpStream>,
+    /// Every byte to the peer goes through it, in order (shared with the writer when playing).
+    sink: Arc<Sink>,
 }
 
 /// Runs one connection to its end, which is counted (a refusal) and logged before the socket
 /// closes.
-async fn connection(mut tcp: TcpStream, peer: SocketAddr, ctx: &MediaContext, config: SessionConfig) {
+async fn connection(tcp: TcpStream, peer: SocketAddr, ctx: &MediaContext, config: SessionConfig) {
     let random = crate::os::random::<{ handshake::PACKET }>();
+    let tcp = Arc::new(tcp);
     let mut c = Conn {
         ctx,
         peer: peer.to_string(),
@@ -76,10 +81,14 @@ async fn connection(mut tcp: TcpStream, peer: SocketAddr, ctx: &MediaContext, co
         app: None,
         app_name: String::new(),
         role: Role::None,
+        sink: Arc::new(Sink::new(tcp.clone())),
+        tcp,
     };
-    let Err(end) = c.run(&mut tcp).await;
-    if let Role::Publishing(p) = std::mem::replace(&mut c.role, Role::None) {
-        admission::end(ctx, p).await;
+    let Err(end) = c.run().await;
+    match std::mem::replace(&mut c.role, Role::None) {
+        Role::Publishing(p) => admission::end(ctx, p).await,
+        Role::Playing(stream) => ctx.fanout.remove(stream, &c.sink),
+        Role::None => {}
     }
     if end.is_refusal() {
         Metrics::inc(&ctx.metrics.media_refused);
@@ -87,8 +96,9 @@ async fn connection(mut tcp: TcpStream, peer: SocketAddr, ctx: &MediaContext, co
     if !matches!(end, RtmpEnd::PeerClosed) {
         tracing::info!(%peer, "RTMP connection closed: {end}");
     }
-    if !matches!(end, RtmpEnd::PeerClosed | RtmpEnd::ReadFailed(_)) {
-        close_gracefully(&mut tcp).await;
+    if !matches!(end, RtmpEnd::PeerClosed | RtmpEnd::ReadFailed(_) | RtmpEnd::WriteFailed(_) | RtmpEnd::StoppedReading)
+    {
+        close_gracefully(&c.tcp, &c.sink).await;
     }
 }
 
@@ -98,24 +108,34 @@ const LINGER: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 4 * 1024 * 1024;
 
 /// Closes a connection so the peer reads everything sent before (a refusal's `onStatus`):
-/// our side is shut down first, then input the peer sent ahead is read and dropped until it
-/// closes too (bounded in time and bytes). Closing a socket with unread input would send a
-/// reset, which discards what the peer had not read yet.
-async fn close_gracefully(tcp: &mut TcpStream) {
-    if tcp.shutdown().await.is_err() {
-        return;
-    }
-    let drain = async {
+/// what waits in the sink is written, our side is shut down, then input the peer sent ahead
+/// is read and dropped until it closes too (bounded in time and bytes). Closing a socket with
+/// unread input would send a reset, which discards what the peer had not read yet.
+async fn close_gracefully(tcp: &TcpStream, sink: &Sink) {
+    let close = async {
+        while sink.is_waiting() {
+            if tcp.writable().await.is_err() || sink.drain().is_err() {
+                return;
+            }
+        }
+        if socket2::SockRef::from(tcp).shutdown(std::net::Shutdown::Write).is_err() {
+            return;
+        }
         let mut buf = vec![0u8; 16 * 1024];
         let mut dropped = 0;
         while dropped < LINGER_BYTES {
-            match tcp.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
+            if tcp.readable().await.is_err() {
+                return;
+            }
+            match tcp.try_read(&mut buf) {
+                Ok(0) => return,
                 Ok(n) => dropped += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
             }
         }
     };
-    let _ = tokio::time::timeout(LINGER, drain).await;
+    let _ = tokio::time::timeout(LINGER, close).await;
 }
 
 /// The clock the sessions are given (tokio's, so paused-time tests could drive it too).
@@ -130,40 +150,69 @@ async fn sleep_until(deadline: Option<std::time::Instant>) {
     }
 }
 
+/// The earlier of two deadlines.
+fn earliest(a: Option<std::time::Instant>, b: Option<std::time::Instant>) -> Option<std::time::Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Completes when the hub asks this connection's publisher to stop; pending otherwise.
+async fn cut_requested(role: &Role) {
+    match role {
+        Role::Publishing(p) => p.cut_requested().await,
+        _ => std::future::pending().await,
+    }
+}
+
 impl Conn<'_> {
     /// Drives the connection until it ends, and says why.
-    async fn run(&mut self, tcp: &mut TcpStream) -> Result<std::convert::Infallible, RtmpEnd> {
+    async fn run(&mut self) -> Result<std::convert::Infallible, RtmpEnd> {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            self.flush(tcp).await?;
+            self.flush();
+            if let Some(e) = self.sink.failed() {
+                return Err(RtmpEnd::WriteFailed(e));
+            }
             if self.session.should_close() {
                 return Err(RtmpEnd::Refused);
             }
-            let deadline = self.poll_timeout();
-            tokio::select! {
-                read = tcp.read(&mut buf) => {
-                    let n = read.map_err(RtmpEnd::ReadFailed)?;
-                    if n == 0 {
-                        return Err(RtmpEnd::PeerClosed);
-                    }
-                    self.session.handle_bytes(now(), &buf[..n]).map_err(RtmpEnd::Protocol)?;
-                    self.drain().await?;
+            if self.sink.take_ended() {
+                // The played stream ended: the player hears it after everything it was sent.
+                if let Role::Playing(_) = std::mem::replace(&mut self.role, Role::None) {
+                    self.sink.unfollow();
+                    self.session.end_play();
                 }
-                happening = role_event(&mut self.role) => match happening {
-                    RoleEvent::Packets(batch) => {
-                        let sent = write_batch(tcp, &batch).await?;
-                        if let Role::Playing(sub) = &self.role {
-                            sub.sent(sent);
+                continue;
+            }
+            let write_deadline = self.sink.write_deadline();
+            let deadline = earliest(self.poll_timeout(), write_deadline);
+            let waiting = self.sink.is_waiting();
+            tokio::select! {
+                ready = self.tcp.readable() => {
+                    ready.map_err(RtmpEnd::ReadFailed)?;
+                    match self.tcp.try_read(&mut buf) {
+                        Ok(0) => return Err(RtmpEnd::PeerClosed),
+                        Ok(n) => {
+                            self.session.handle_bytes(now(), &buf[..n]).map_err(RtmpEnd::Protocol)?;
+                            self.drain().await?;
                         }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(e) => return Err(RtmpEnd::ReadFailed(e)),
                     }
-                    RoleEvent::StreamEnded => {
-                        self.role = Role::None;
-                        self.session.end_play();
-                    }
-                    RoleEvent::Cut => return Err(RtmpEnd::Cut),
-                },
+                }
+                ready = self.tcp.writable(), if waiting => {
+                    ready.map_err(RtmpEnd::WriteFailed)?;
+                    self.sink.drain().map_err(RtmpEnd::WriteFailed)?;
+                }
+                () = self.sink.changed() => {}
+                () = cut_requested(&self.role) => return Err(RtmpEnd::Cut),
                 () = sleep_until(deadline) => {
                     let now = now();
+                    if write_deadline.is_some_and(|at| now >= at) {
+                        return Err(RtmpEnd::StoppedReading);
+                    }
                     self.session.handle_timeout(now);
                     if let Role::Publishing(p) = &self.role {
                         p.handle_timeout(now);
@@ -177,12 +226,11 @@ impl Conn<'_> {
     /// The next deadline: the session's, or when the published stream's waiting messages must
     /// go out to its players.
     fn poll_timeout(&self) -> Option<std::time::Instant> {
-        let session = self.session.poll_timeout();
-        let Role::Publishing(p) = &self.role else { return session };
-        match (session, p.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let publisher = match &self.role {
+            Role::Publishing(p) => p.poll_timeout(),
+            _ => None,
+        };
+        earliest(self.session.poll_timeout(), publisher)
     }
 
     /// Handles every event the session has; a deadline that passed ends the connection.
@@ -196,9 +244,12 @@ impl Conn<'_> {
         Ok(())
     }
 
-    async fn flush(&mut self, tcp: &mut TcpStream) -> Result<(), RtmpEnd> {
+    /// Sends what the session has to say, after what waits.
+    fn flush(&mut self) {
         let out = self.session.take_output();
-        if out.is_empty() { Ok(()) } else { write(tcp, &out).await }
+        if !out.is_empty() {
+            self.sink.send(out.into());
+        }
     }
 
     async fn handle(&mut self, event: Event) {
@@ -256,8 +307,16 @@ impl Conn<'_> {
                             self.session.reject_play("NetStream.Play.StreamNotFound", &r.message);
                         }
                         Some(sub) => {
-                            self.role = Role::Playing(sub);
                             self.session.accept_play("Playing.");
+                            self.flush();
+                            // The start goes out at once, in one send, before the writer's
+                            // first flush; then the stream's writer takes over.
+                            let mut follower = sub.into_follower();
+                            let start: Vec<u8> = follower.take_start().iter().flat_map(|p| p.rtmp().to_vec()).collect();
+                            self.ctx.hub.stats.bytes_out.fetch_add(start.len() as u64, Relaxed);
+                            self.sink.send(start.into());
+                            self.role = Role::Playing(follower.stream());
+                            self.ctx.fanout.add(follower, &self.sink);
                         }
                     }
                 }
@@ -297,79 +356,4 @@ struct Verified {
     url: MediaUrl,
     /// The latency budget the URL asks for, unchecked (admission decides).
     latency: Option<String>,
-}
-
-/// Writes packets with as few system calls as the socket allows (one send for one buffer,
-/// vectored writes for several); returns the bytes written.
-async fn write_batch(tcp: &mut TcpStream, batch: &[bytes::Bytes]) -> Result<usize, RtmpEnd> {
-    let total: usize = batch.iter().map(|b| b.len()).sum();
-    if let [one] = batch {
-        // One buffer (most writes at call bitrates): a plain send, no iovec to build.
-        return write(tcp, one).await.map(|()| total);
-    }
-    let all = async {
-        let (mut index, mut offset) = (0, 0);
-        while index < batch.len() {
-            let slices: Vec<std::io::IoSlice<'_>> = std::iter::once(std::io::IoSlice::new(&batch[index][offset..]))
-                .chain(batch[index + 1..].iter().map(|b| std::io::IoSlice::new(b)))
-                .collect();
-            let mut n = tcp.write_vectored(&slices).await?;
-            if n == 0 {
-                return Err(std::io::Error::from(std::io::ErrorKind::WriteZero));
-            }
-            while n > 0 && index < batch.len() {
-                let left = batch[index].len() - offset;
-                if n >= left {
-                    n -= left;
-                    index += 1;
-                    offset = 0;
-                } else {
-                    offset += n;
-                    n = 0;
-                }
-            }
-        }
-        Ok::<(), std::io::Error>(())
-    };
-    within_write_timeout(all).await.map(|()| total)
-}
-
-async fn write(tcp: &mut TcpStream, bytes: &[u8]) -> Result<(), RtmpEnd> {
-    within_write_timeout(tcp.write_all(bytes)).await
-}
-
-/// A write that fails, or takes longer than [`WRITE_TIMEOUT`], ends the connection.
-async fn within_write_timeout(write: impl Future<Output = std::io::Result<()>>) -> Result<(), RtmpEnd> {
-    match tokio::time::timeout(WRITE_TIMEOUT, write).await {
-        Ok(result) => result.map_err(RtmpEnd::WriteFailed),
-        Err(_) => Err(RtmpEnd::StoppedReading),
-    }
-}
-
-enum RoleEvent {
-    /// RTMP bytes for a player, one or more packets.
-    Packets(Vec<bytes::Bytes>),
-    /// The played stream ended.
-    StreamEnded,
-    /// Signaling asked to stop this publisher.
-    Cut,
-}
-
-/// What the connection's role brings next: a packet to play, the end of the played stream, or
-/// a request to cut the publisher. Pending forever for a connection that does neither.
-async fn role_event(role: &mut Role) -> RoleEvent {
-    match role {
-        Role::Playing(sub) => {
-            // Everything ready goes out in one write: a caught-up player's flush is one buffer.
-            match sub.next_batch().await {
-                Some(batch) => RoleEvent::Packets(batch.rtmp()),
-                None => RoleEvent::StreamEnded,
-            }
-        }
-        Role::Publishing(p) => {
-            p.cut_requested().await;
-            RoleEvent::Cut
-        }
-        Role::None => std::future::pending().await,
-    }
 }
