@@ -102,7 +102,8 @@ start_duet() {
     --http-max-connections-per-ip 1000000 --rtmp-max-connections-per-ip 1000000 > "$OUT/duet-$1.out" 2>&1 &
   DUET_PID=$!
   pids+=("$DUET_PID")
-  for _ in $(seq 100); do grep -q "Test token" "$OUT/duet-$1.out" 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 300); do grep -q "Test token" "$OUT/duet-$1.out" 2>/dev/null && break; sleep 0.1; done
+  grep -q "Test token" "$OUT/duet-$1.out" || { echo "bench: duet did not start in 30 s (see $OUT/duet-$1.out)" >&2; exit 1; }
   HTTP=$(sed -n 's/.*HTTP\/WebSocket.*listening on \([0-9.:]*\);.*/\1/p' "$OUT/duet-$1.out")
   RTMP=$(sed -n 's/.*RTMP .*listening on \([0-9.:]*\)).*/\1/p' "$OUT/duet-$1.out")
   APP=$(awk '/AppID/ {print $2; exit}' "$OUT/duet-$1.out")

@@ -445,8 +445,8 @@ pub fn floor_server(addr: &str, kbps: u32, gop_ms: u32, seconds: u64, budget: Bu
         }
     });
     let mut source = Synthetic::new(kbps, gop_ms);
-    let mut batcher = Batcher::new(budget);
     let start = Instant::now();
+    let mut batcher = Batcher::new(budget, start);
     let mut out = Vec::new();
     while start.elapsed() < Duration::from_secs(seconds) {
         std::thread::sleep(Duration::from_millis(5));

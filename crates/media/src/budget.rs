@@ -25,7 +25,9 @@ pub enum LatencyBudget {
     #[default]
     Frame,
     /// Messages are written together at most this long after the first of them arrived
-    /// (`40`: milliseconds, from 1 to [`MAX_WINDOW`]), for broadcasts to many.
+    /// (`40`: milliseconds, from 1 to [`MAX_WINDOW`]), for broadcasts to many. Writes end on
+    /// a video frame when the next frame would come too late for the oldest message waiting
+    /// (so `40` at 25 fps writes each frame with its audio, `350` about every ninth frame).
     Window(Duration),
 }
 
@@ -75,29 +77,45 @@ impl fmt::Display for LatencyBudget {
     }
 }
 
-/// Decides when a stream's waiting messages are released to its players.
+/// Decides when a stream's waiting messages are released to its players (public so that a
+/// load generator can batch by the very same rule).
 #[derive(Debug)]
-pub(crate) struct Batcher {
+pub struct Batcher {
     budget: LatencyBudget,
     /// When the oldest waiting message arrived (`None`: nothing waits).
     waiting_since: Option<Instant>,
+    /// When the last video frame arrived, and the gap before it (the frame interval).
+    last_frame: Option<Instant>,
+    frame_gap: Duration,
 }
 
 impl Batcher {
-    pub(crate) fn new(budget: LatencyBudget) -> Self {
-        Self { budget, waiting_since: None }
+    /// Nothing waiting, under `budget`.
+    pub fn new(budget: LatencyBudget) -> Self {
+        Self { budget, waiting_since: None, last_frame: None, frame_gap: Duration::ZERO }
     }
 
     /// A message arrived at `now` and joined the waiting ones (`video`: whether the stream has
     /// video to align to). Whether the waiting messages go out now.
-    pub(crate) fn arrived(&mut self, now: Instant, packet: &Packet, video: bool) -> bool {
+    pub fn arrived(&mut self, now: Instant, packet: &Packet, video: bool) -> bool {
         let since = *self.waiting_since.get_or_insert(now);
+        let frame = packet.kind == Kind::Video && !packet.sequence_header;
+        if frame {
+            if let Some(last) = self.last_frame {
+                self.frame_gap = now.saturating_duration_since(last);
+            }
+            self.last_frame = Some(now);
+        }
         let urgent = packet.keyframe || packet.sequence_header || packet.kind == Kind::Metadata;
         let release = urgent
             || match self.budget {
                 LatencyBudget::Immediate => true,
                 LatencyBudget::Frame => packet.kind == Kind::Video || !video || now >= since + FRAME_CAP,
-                LatencyBudget::Window(window) => now >= since + window,
+                // Writes end on a frame: at a frame after which the next one (a frame interval
+                // on) would come too late for the oldest waiting message.
+                LatencyBudget::Window(window) => {
+                    now >= since + window || (frame && now + self.frame_gap > since + window)
+                }
             };
         if release {
             self.waiting_since = None;
@@ -106,7 +124,7 @@ impl Batcher {
     }
 
     /// When the waiting messages must go out even if nothing else arrives.
-    pub(crate) fn deadline(&self) -> Option<Instant> {
+    pub fn deadline(&self) -> Option<Instant> {
         let since = self.waiting_since?;
         Some(match self.budget {
             LatencyBudget::Immediate => since,
@@ -116,7 +134,7 @@ impl Batcher {
     }
 
     /// Whether the deadline passed at `now` (then the waiting messages go out).
-    pub(crate) fn due(&mut self, now: Instant) -> bool {
+    pub fn due(&mut self, now: Instant) -> bool {
         let due = self.deadline().is_some_and(|at| now >= at);
         if due {
             self.waiting_since = None;
@@ -125,7 +143,7 @@ impl Batcher {
     }
 
     /// The waiting messages went out for another reason (the stream ends or is taken over).
-    pub(crate) fn released(&mut self) {
+    pub fn released(&mut self) {
         self.waiting_since = None;
     }
 }
@@ -175,6 +193,29 @@ mod tests {
         assert!(!b.due(t0 + FRAME_CAP - Duration::from_millis(1)));
         assert!(b.due(t0 + FRAME_CAP), "a paused video does not hold audio back");
         assert!(!b.due(t0 + FRAME_CAP * 2), "released once");
+    }
+
+    #[test]
+    fn a_window_ends_on_the_last_frame_that_fits_it() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut b = Batcher::new(LatencyBudget::Window(ms(350)));
+        // Frames every 40 ms, audio between them.
+        assert!(b.arrived(t0, &key(), true));
+        let mut released = Vec::new();
+        for i in 1..=20u64 {
+            assert!(!b.arrived(t0 + ms(i * 40 - 20), &audio(), true), "audio alone never closes it early");
+            if b.arrived(t0 + ms(i * 40), &inter(), true) {
+                released.push(i * 40);
+            }
+        }
+        // The oldest waiting message (audio at 20 ms) may wait until 370: the frame at 360 goes
+        // out with it, as the next one (400) would be too late; then audio at 380 opens the next.
+        assert_eq!(released, [360, 720], "every ninth frame, none waiting over 350 ms");
+        let mut b = Batcher::new(LatencyBudget::Window(ms(40)));
+        assert!(!b.arrived(t0, &inter(), true), "no frame interval known yet");
+        assert!(!b.arrived(t0 + ms(20), &audio(), true));
+        assert!(b.arrived(t0 + ms(40), &inter(), true), "at 25 fps, a 40 ms window writes each frame");
     }
 
     #[test]

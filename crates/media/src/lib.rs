@@ -17,7 +17,7 @@ mod packet;
 mod ring;
 mod subscriber;
 
-pub use budget::{BadBudget, FRAME_CAP, LatencyBudget, MAX_WINDOW};
+pub use budget::{BadBudget, Batcher, FRAME_CAP, LatencyBudget, MAX_WINDOW};
 pub use flv::flv_header;
 pub use follower::{Feed, Follower, StreamId, Take};
 pub use hub::{AlreadyLive, Hub, MAX_GOP_PACKETS, MediaStats, Publisher, StreamKey};
