@@ -76,7 +76,9 @@ pub async fn serve(
         tokio::spawn(async move {
             match tls {
                 None => conn.serve(io).await,
-                Some(tls) => conn.handshake(io, &tls, &metrics).await,
+                // Boxed: the TLS handshake's state would make every plain connection's task
+                // (mostly WebSocket upgrades, gone once upgraded) 5.5 KB instead of 1.4 KB.
+                Some(tls) => Box::pin(conn.handshake(io, &tls, &metrics)).await,
             }
             drop(running);
         });
