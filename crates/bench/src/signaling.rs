@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use duet_client::{Client, LoginParams};
 use duet_token::{AppSecret, Cipher, Grant, MintRequest, mint};
 use serde_json::{Value, json};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::procstat::{percentile, rss_bytes};
 
@@ -38,35 +38,27 @@ async fn join(ws: &str, app_id: u32, room: &str, user: &str, token: &str) -> any
     Ok(c)
 }
 
-/// Waits on every member for `push` and returns the arrival delays after `t0`, in µs.
-async fn fan_in(members: &mut [Client], push: &str, t0: Instant) -> Vec<u64> {
-    let delays = Arc::new(Mutex::new(Vec::with_capacity(members.len())));
-    let mut waits = Vec::new();
-    for c in members.iter_mut() {
-        let delays = delays.clone();
-        waits.push(async move {
-            if c.push(push, Duration::from_secs(10)).await.is_ok() {
-                delays.lock().await.push(t0.elapsed().as_micros() as u64);
-            }
+/// Waits on every member for `push` and returns the arrival delays after `t0`, in µs. Each
+/// member waits on its own task, so an arrival is stamped when its socket is ready, not after
+/// the others have been polled again (one task polling them all stamps late, and ever later
+/// as members grow).
+async fn fan_in(members: &mut Vec<Client>, push: &'static str, t0: Instant) -> Vec<u64> {
+    let mut waits = tokio::task::JoinSet::new();
+    for mut c in members.drain(..) {
+        waits.spawn(async move {
+            let at = c.push(push, Duration::from_secs(10)).await.ok().map(|_| t0.elapsed().as_micros() as u64);
+            (c, at)
         });
     }
-    futures_join_all(waits).await;
-    let mut d = delays.lock().await.clone();
-    d.sort_unstable();
-    d
-}
-
-/// Polls many futures concurrently on this task.
-async fn futures_join_all<F: std::future::Future<Output = ()>>(futs: Vec<F>) {
-    let mut set = Vec::new();
-    for f in futs {
-        set.push(Box::pin(f));
+    let mut delays = Vec::with_capacity(waits.len());
+    while let Some(done) = waits.join_next().await {
+        if let Ok((c, at)) = done {
+            members.push(c);
+            delays.extend(at);
+        }
     }
-    std::future::poll_fn(|cx| {
-        set.retain_mut(|f| f.as_mut().poll(cx).is_pending());
-        if set.is_empty() { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
-    })
-    .await;
+    delays.sort_unstable();
+    delays
 }
 
 fn stats(d: &[u64], expected: usize) -> Value {
@@ -124,8 +116,9 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
 
     // The big room: the first `big` clients (they logged in first, in order).
     let big = plan.big.min(clients.len());
-    let (room, _) = clients.split_at_mut(big);
-    let (sender, members) = room.split_first_mut().ok_or_else(|| anyhow::anyhow!("no big room"))?;
+    anyhow::ensure!(big > 0, "no big room");
+    let mut members: Vec<Client> = clients.drain(1..big).collect();
+    let sender = &mut clients[0];
     // Drain the joins' pushes.
     for c in members.iter_mut() {
         while c.next_push(Duration::from_millis(1)).await.ok().flatten().is_some() {}
@@ -134,7 +127,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
     for round in 0..5 {
         let t0 = Instant::now();
         sender.ok("sendBroadcastMessage", json!({"roomID": "big", "message": format!("round {round}")})).await?;
-        broadcast.extend(fan_in(members, "IMRecvBroadcastMessage", t0).await);
+        broadcast.extend(fan_in(&mut members, "IMRecvBroadcastMessage", t0).await);
     }
     broadcast.sort_unstable();
 
@@ -148,7 +141,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
     for m in crate::synthetic::sequence_headers() {
         conn.send_media(m.type_id, m.timestamp, &m.payload).await?;
     }
-    let add = fan_in(members, "roomStreamUpdate", t0).await;
+    let add = fan_in(&mut members, "roomStreamUpdate", t0).await;
     drop(conn);
 
     let per_session = rss_after.saturating_sub(rss_before) as f64 / logged_in.max(1) as f64;

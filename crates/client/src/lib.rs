@@ -17,6 +17,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// How long a request waits for its reply by default.
@@ -56,8 +57,13 @@ pub struct LoginParams<'a> {
 impl Client {
     /// Connects to `ws://host:port/ws` and waits for `hello`.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
-        let (ws, _) =
-            tokio_tungstenite::connect_async(url).await.with_context(|| format!("cannot connect to {url}"))?;
+        // Signaling frames are small: a 4 KiB read buffer (it grows for a larger frame), where
+        // the library's default of 128 KiB is allocated and zeroed for every connection (the
+        // benchmark's thousands of clients spent their core on it). Requests go out at once.
+        let config = WebSocketConfig::default().read_buffer_size(4 * 1024).write_buffer_size(0);
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
+            .await
+            .with_context(|| format!("cannot connect to {url}"))?;
         let mut c = Self {
             ws,
             next_id: 1,

@@ -60,12 +60,23 @@ pub struct Hub {
     prune_at: Option<Instant>,
     /// [`Hub::shutdown`] ran: nothing new is accepted.
     stopping: bool,
+    /// The `hello` push, the same for every connection: made once.
+    hello: Arc<str>,
 }
 
 impl Hub {
     /// A hub with no rooms. `key` (random, from the server) signs resume tokens.
     pub fn new(cfg: RoomConfig, key: [u8; 32]) -> Self {
+        let hello = json!({
+            "protocol": wire::PROTOCOL_VERSION,
+            "server": concat!("duet/", env!("CARGO_PKG_VERSION")),
+            "heartbeatMs": cfg.heartbeat.as_millis() as u64,
+            "heartbeatTimeoutMs": cfg.heartbeat_timeout.as_millis() as u64,
+            "resumeGraceMs": cfg.resume_grace.as_millis() as u64,
+            "maxFrameBytes": crate::limits::MAX_FRAME,
+        });
         Self {
+            hello: wire::push("hello", None, hello).into(),
             cfg,
             key,
             conns: HashMap::new(),
@@ -91,15 +102,7 @@ impl Hub {
         let bucket = TokenBucket::new(now.at, self.cfg.rate_burst);
         self.conns.insert(conn, Conn { session: None, last_seen: now.at, bucket, violations: 0 });
         self.timers.schedule(now.at + self.cfg.heartbeat_timeout, TimerKey::Heartbeat(conn));
-        let hello = json!({
-            "protocol": wire::PROTOCOL_VERSION,
-            "server": concat!("duet/", env!("CARGO_PKG_VERSION")),
-            "heartbeatMs": self.cfg.heartbeat.as_millis() as u64,
-            "heartbeatTimeoutMs": self.cfg.heartbeat_timeout.as_millis() as u64,
-            "resumeGraceMs": self.cfg.resume_grace.as_millis() as u64,
-            "maxFrameBytes": crate::limits::MAX_FRAME,
-        });
-        self.send(conn, wire::push("hello", None, hello).into());
+        self.send(conn, self.hello.clone());
     }
 
     /// A connection closed (by the peer or the network). Its session, if any, waits for a resume.

@@ -2,7 +2,7 @@
 //! What ties a session to its connection, its rooms and its app's user map is kept by the
 //! hub's methods in `membership.rs`; the streams it owns are indexed by its app's `Streams`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Instant;
 
 use duet_token::Grant;
@@ -33,17 +33,17 @@ pub(crate) struct Session {
     pub grace_until: Option<Instant>,
     /// Its rooms; changed only by `Hub::join_room` and `Hub::leave_room`, which change the
     /// rooms' member sets with them.
-    rooms: BTreeMap<String, Membership>,
+    rooms: RoomsOf,
 }
 
 impl Session {
     /// A session in no room yet, attached to `conn`.
     pub(crate) fn new(app_id: u32, user: User, conn: ConnId, multi_room: bool) -> Self {
-        Self { app_id, user, conn: Some(conn), multi_room, grace_until: None, rooms: BTreeMap::new() }
+        Self { app_id, user, conn: Some(conn), multi_room, grace_until: None, rooms: RoomsOf::default() }
     }
 
     /// Its rooms, by ID.
-    pub(crate) fn rooms(&self) -> &BTreeMap<String, Membership> {
+    pub(crate) fn rooms(&self) -> &RoomsOf {
         &self.rooms
     }
 
@@ -78,6 +78,56 @@ impl Session {
     /// Only for `Hub::leave_room`; false when it was not in the room.
     pub(crate) fn exit(&mut self, room_id: &str) -> bool {
         self.rooms.remove(room_id).is_some()
+    }
+}
+
+/// A session's rooms, ordered by ID: a map kept as a sorted vector of exactly its length, since
+/// almost every session is in one room (an ordered tree map allocates room for eleven).
+#[derive(Default)]
+pub(crate) struct RoomsOf(Vec<(String, Membership)>);
+
+impl RoomsOf {
+    fn find(&self, room_id: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(id, _)| id.as_str().cmp(room_id))
+    }
+
+    pub(crate) fn get(&self, room_id: &str) -> Option<&Membership> {
+        self.find(room_id).ok().map(|i| &self.0[i].1)
+    }
+
+    fn get_mut(&mut self, room_id: &str) -> Option<&mut Membership> {
+        self.find(room_id).ok().map(|i| &mut self.0[i].1)
+    }
+
+    pub(crate) fn contains_key(&self, room_id: &str) -> bool {
+        self.find(room_id).is_ok()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The room IDs, in order.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(id, _)| id)
+    }
+
+    fn insert(&mut self, room_id: String, membership: Membership) {
+        match self.find(&room_id) {
+            Ok(i) => self.0[i].1 = membership,
+            Err(i) => {
+                self.0.reserve_exact(1);
+                self.0.insert(i, (room_id, membership));
+            }
+        }
+    }
+
+    fn remove(&mut self, room_id: &str) -> Option<Membership> {
+        self.find(room_id).ok().map(|i| self.0.remove(i).1)
     }
 }
 

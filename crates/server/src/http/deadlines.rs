@@ -42,7 +42,9 @@ pub struct Deadlines<S> {
 struct Idle {
     limit: Duration,
     last_activity: Instant,
-    timer: Pin<Box<Sleep>>,
+    /// Dropped once the connection is upgraded: it holds the waker of the task that served
+    /// the upgrade request, which would keep that task's memory for the socket's life.
+    timer: Option<Pin<Box<Sleep>>>,
     upgraded: Arc<AtomicBool>,
     _permit: Permit,
 }
@@ -60,7 +62,7 @@ impl<S> Deadlines<S> {
         let idle = Idle {
             limit: idle,
             last_activity: now,
-            timer: Box::pin(tokio::time::sleep_until(now + idle)),
+            timer: Some(Box::pin(tokio::time::sleep_until(now + idle))),
             upgraded: Arc::default(),
             _permit: permit,
         };
@@ -108,19 +110,20 @@ impl<S> Deadlines<S> {
     fn check_idle(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let Some(idle) = &mut self.idle else { return Poll::Pending };
         if idle.upgraded.load(Relaxed) {
-            return Poll::Pending;
+            idle.timer = None;
         }
+        let Some(timer) = &mut idle.timer else { return Poll::Pending };
         // The timer is moved only when it fires early (traffic since it was set), not on every
         // byte: a streaming response would otherwise re-arm it for each write.
         loop {
-            if idle.timer.as_mut().poll(cx).is_pending() {
+            if timer.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
             }
             let deadline = idle.last_activity + idle.limit;
-            if deadline <= idle.timer.deadline() {
+            if deadline <= timer.deadline() {
                 return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "the connection was idle")));
             }
-            idle.timer.as_mut().reset(deadline);
+            timer.as_mut().reset(deadline);
         }
     }
 }
@@ -214,6 +217,33 @@ mod tests {
         let err = s.read(&mut [0u8; 8]).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
         assert_eq!(started.elapsed(), Duration::from_secs(5));
+    }
+
+    /// A waker that counts how many clones of it are alive.
+    struct Counted;
+    impl std::task::Wake for Counted {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    /// The task that served the upgrade request ends there; a waker of it kept in the idle
+    /// timer would keep its memory (the whole HTTP connection future) for as long as the
+    /// WebSocket lives.
+    #[tokio::test]
+    async fn an_upgraded_connection_lets_go_of_the_upgrading_task() {
+        let (near, _far) = tokio::io::duplex(64);
+        let mut s = admitted(near);
+        let http_task = Arc::new(Counted);
+        let waker = std::task::Waker::from(http_task.clone());
+        let mut buf = [0u8; 8];
+        let pending = Pin::new(&mut s).poll_read(&mut Context::from_waker(&waker), &mut ReadBuf::new(&mut buf));
+        assert!(pending.is_pending());
+        drop(waker);
+        assert!(Arc::strong_count(&http_task) > 1, "the idle timer waits with the HTTP task's waker");
+        s.upgraded().store(true, Relaxed);
+        let ws_task = std::task::Waker::from(Arc::new(Counted));
+        let pending = Pin::new(&mut s).poll_read(&mut Context::from_waker(&ws_task), &mut ReadBuf::new(&mut buf));
+        assert!(pending.is_pending());
+        assert_eq!(Arc::strong_count(&http_task), 1, "nothing holds the HTTP task once upgraded");
     }
 
     #[tokio::test(start_paused = true)]

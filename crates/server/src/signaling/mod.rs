@@ -9,8 +9,9 @@
 //! answers unread input with a reset that would destroy the close the peer has not read yet.
 
 mod close;
+mod outbox;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -25,6 +26,8 @@ use duet_room::{
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
+use self::outbox::{Mailbox, Outbox, Taken};
+
 use crate::http::AppState;
 use crate::metrics::Metrics;
 use crate::store::apps::{AppChange, Apps};
@@ -38,7 +41,7 @@ const HUB_INBOX: usize = 4096;
 /// protocol limit (`limits::MAX_FRAME`) and this, the client gets `frame_too_large`.
 pub const MAX_WS_MESSAGE: usize = 64 * 1024;
 /// Initial read buffer of a connection.
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 1024;
 /// Longest a write to a client may block before the connection is dropped.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -50,19 +53,6 @@ enum HubInput {
     PublishEnded(PublishEnded),
     Admin(u32, AdminRequest, oneshot::Sender<Result<serde_json::Value, Refusal>>),
     Shutdown,
-}
-
-enum ToConn {
-    /// A text frame; the bytes are shared by every recipient of the same push.
-    Frame(Utf8Bytes),
-    Close(ErrorCode),
-}
-
-/// The hub's end of a connection's outbox: [`OUTBOX`] frames, plus one slot reserved when the
-/// connection opened for its [`ToConn::Close`], so a full outbox never swallows a close.
-struct Outbox {
-    frames: mpsc::Sender<ToConn>,
-    close: mpsc::OwnedPermit<ToConn>,
 }
 
 /// A handle to the hub task, shared by connection tasks.
@@ -244,13 +234,13 @@ fn drain(hub: &mut Hub, outboxes: &mut HashMap<ConnId, Outbox>, sinks: &Sinks) {
                             bytes
                         }
                     };
-                    if outboxes.get(&conn).is_some_and(|o| o.frames.try_send(ToConn::Frame(bytes)).is_err()) {
+                    if outboxes.get(&conn).is_some_and(|o| !o.push(bytes)) {
                         too_slow.push(conn);
                     }
                 }
                 Output::Close { conn, code } => {
                     if let Some(outbox) = outboxes.remove(&conn) {
-                        outbox.close.send(ToConn::Close(code));
+                        outbox.close(code);
                     }
                 }
                 Output::StopMedia { app_id, stream_id } => {
@@ -293,13 +283,11 @@ async fn connection(mut socket: WebSocket, signaling: Signaling, apps: Apps) {
     signaling.open.send_modify(|n| *n += 1);
     let _open = OpenGuard(signaling.open.clone());
     let conn = ConnId(signaling.next_conn.fetch_add(1, Relaxed));
-    let (frames, mut from_hub) = mpsc::channel(OUTBOX + 1);
-    // A fresh channel has room: this cannot fail.
-    let Ok(close) = frames.clone().try_reserve_owned() else { return };
-    if signaling.inbox.send(HubInput::Connect(conn, Outbox { frames, close })).await.is_err() {
+    let (outbox, mut mailbox) = outbox::pair();
+    if signaling.inbox.send(HubInput::Connect(conn, outbox)).await.is_err() {
         return;
     }
-    let end = serve(&mut socket, conn, &signaling, &apps, &mut from_hub).await;
+    let end = serve(&mut socket, conn, &signaling, &apps, &mut mailbox).await;
     let _ = signaling.inbox.send(HubInput::Disconnect(conn)).await;
     close::finish(&mut socket, end).await;
 }
@@ -310,9 +298,10 @@ async fn serve(
     conn: ConnId,
     signaling: &Signaling,
     apps: &Apps,
-    from_hub: &mut mpsc::Receiver<ToConn>,
+    mailbox: &mut Mailbox,
 ) -> close::End {
     use close::End;
+    let mut batch = VecDeque::new();
     loop {
         tokio::select! {
             msg = socket.recv() => {
@@ -342,15 +331,18 @@ async fn serve(
                     return End::Dropped;
                 }
             }
-            out = from_hub.recv() => match out {
-                Some(ToConn::Frame(frame)) => {
-                    if !send(socket, Message::Text(frame)).await {
-                        return End::Gone;
+            taken = mailbox.take(&mut batch) => match taken {
+                Taken::Frames => {
+                    // Taken whole, so an idle connection keeps no queue buffer.
+                    for frame in std::mem::take(&mut batch) {
+                        if !send(socket, Message::Text(frame)).await {
+                            return End::Gone;
+                        }
                     }
                 }
-                Some(ToConn::Close(code)) => return End::Hub(code),
+                Taken::Close(code) => return End::Hub(code),
                 // The hub dropped us (too slow) or is gone.
-                None => return End::Dropped,
+                Taken::Dropped => return End::Dropped,
             },
         }
     }
