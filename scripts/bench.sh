@@ -96,10 +96,12 @@ start_duet() {
   local data="$OUT/duet-data-$1" pin=("${SERVER_PIN[@]}")
   [ "${2:-}" = unpinned ] && pin=()
   rm -rf "$data"
-  # Every player and session comes from 127.0.0.1: lift the per-address caps (the totals,
-  # derived from the open-file limit raised above, still hold).
+  # Every player and session comes from 127.0.0.1: lift the per-address caps. The HTTP total
+  # (derived from the open-file limit raised above: 9,488 under 20,000) is lifted to hold
+  # SESSIONS signaling sessions.
   "${pin[@]}" "$DUET" serve --data "$data" --http 127.0.0.1:0 --rtmp 127.0.0.1:0 --log-level warn \
-    --http-max-connections-per-ip 1000000 --rtmp-max-connections-per-ip 1000000 > "$OUT/duet-$1.out" 2>&1 &
+    --http-max-connections-per-ip 1000000 --rtmp-max-connections-per-ip 1000000 \
+    --http-max-connections $((SESSIONS + 1000)) > "$OUT/duet-$1.out" 2>&1 &
   DUET_PID=$!
   pids+=("$DUET_PID")
   for _ in $(seq 300); do grep -q "Test token" "$OUT/duet-$1.out" 2>/dev/null && break; sleep 0.1; done

@@ -233,6 +233,7 @@ impl Acceptor {
     /// Accepts on `listener` under `limiter`; a refused connection is sent `refusal` (best
     /// effort, without waiting) before it is closed.
     pub fn new(listener: TcpListener, limiter: Arc<Limiter>, refusal: &'static [u8]) -> Self {
+        queue_deeply(&listener);
         Self { listener, limiter, refusal, backoff: Backoff::default() }
     }
 
@@ -268,6 +269,21 @@ impl Acceptor {
         if let Ok(std) = tcp.into_std() {
             let _ = io::Write::write(&mut &std, self.refusal);
         }
+    }
+}
+
+/// Connections the kernel holds for the listener until they are accepted (capped by the
+/// system's `somaxconn`).
+pub const BACKLOG: i32 = 1024;
+
+/// Makes room in the kernel's queue of connections waiting to be accepted for [`BACKLOG`]; the
+/// listener was bound with 128, which a burst of clients (hundreds of WebSocket logins, or players
+/// connecting to a stream, at once)
+/// overflows while the accepting task is busy, and each dropped SYN costs its client a
+/// retransmission a second later. Listening again on a listening socket only sets its backlog.
+fn queue_deeply(listener: &TcpListener) {
+    if let Err(e) = socket2::SockRef::from(listener).listen(BACKLOG) {
+        tracing::warn!(error = %e, "cannot enlarge a listener's backlog");
     }
 }
 
@@ -339,5 +355,19 @@ mod tests {
         assert_eq!(waits, [50, 100, 200, 400, 800, 1000, 1000]);
         b.reset();
         assert_eq!(b.failed(), BACKOFF_MIN);
+    }
+
+    /// Connections arriving faster than they are accepted wait in the kernel's queue: a SYN
+    /// dropped for a full queue costs its client a retransmission a second later.
+    #[tokio::test]
+    async fn a_burst_of_connections_waits_to_be_accepted() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        queue_deeply(&listener);
+        let addr = listener.local_addr().unwrap();
+        let mut waiting = Vec::new();
+        for i in 0..300 {
+            let connect = tokio::time::timeout(Duration::from_millis(500), TcpStream::connect(addr)).await;
+            waiting.push(connect.unwrap_or_else(|_| panic!("connection {i} was not queued")).unwrap());
+        }
     }
 }

@@ -51,7 +51,6 @@ pub async fn serve(
     metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
-    queue_deeply(&listener);
     let limiter = Limiter::new("HTTP", limits.connections, metrics.http_connections.clone());
     // Plain text on a TLS port would only confuse the client.
     let refusal = if tls.is_some() { &[][..] } else { REFUSAL };
@@ -153,40 +152,7 @@ impl Conn {
     }
 }
 
-/// Connections the kernel holds for the listener until they are accepted (capped by the
-/// system's `somaxconn`).
-pub const BACKLOG: i32 = 1024;
-
-/// Makes room in the kernel's queue of connections waiting to be accepted for [`BACKLOG`]; the
-/// listener was bound with 128, which a burst of clients (hundreds of WebSocket logins at once)
-/// overflows while the accepting task is busy, and each dropped SYN costs its client a
-/// retransmission a second later. Listening again on a listening socket only sets its backlog.
-fn queue_deeply(listener: &TcpListener) {
-    if let Err(e) = socket2::SockRef::from(listener).listen(BACKLOG) {
-        tracing::warn!(error = %e, "cannot enlarge the HTTP listener's backlog");
-    }
-}
-
 /// Returns once `stop` is true (or its sender is gone, which only happens at exit).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Connections arriving faster than they are accepted wait in the kernel's queue: a SYN
-    /// dropped for a full queue costs its client a retransmission a second later.
-    #[tokio::test]
-    async fn a_burst_of_connections_waits_to_be_accepted() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        queue_deeply(&listener);
-        let addr = listener.local_addr().unwrap();
-        let mut waiting = Vec::new();
-        for i in 0..300 {
-            let connect = tokio::time::timeout(Duration::from_millis(500), TcpStream::connect(addr)).await;
-            waiting.push(connect.unwrap_or_else(|_| panic!("connection {i} was not queued")).unwrap());
-        }
-    }
 }
