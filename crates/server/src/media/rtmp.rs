@@ -312,7 +312,9 @@ impl Conn<'_> {
                             // The start goes out at once, in one send, before the writer's
                             // first flush; then the stream's writer takes over.
                             let mut follower = sub.into_follower();
-                            let start: Vec<u8> = follower.take_start().iter().flat_map(|p| p.rtmp().to_vec()).collect();
+                            let packets = follower.take_start();
+                            let mut start = Vec::with_capacity(packets.iter().map(|p| p.rtmp().len()).sum());
+                            packets.iter().for_each(|p| start.extend_from_slice(p.rtmp()));
                             self.ctx.hub.stats.bytes_out.fetch_add(start.len() as u64, Relaxed);
                             self.sink.send(start.into());
                             self.role = Role::Playing(follower.stream());
