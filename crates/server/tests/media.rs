@@ -666,3 +666,39 @@ async fn a_stalled_rtmp_player_skips_while_others_get_everything() {
     assert_eq!(metric(&server, "duet_media_players"), 2, "and is still attached, waiting for a keyframe");
     drop(stalled);
 }
+
+/// A plain HTTP-FLV request that arrives whole is served by the stream's writer (a
+/// close-delimited body), one whose head comes in pieces by the router (chunked): both play.
+#[tokio::test]
+async fn http_flv_is_served_directly_or_by_the_router_and_both_play() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let mut publisher = rtmp_publisher(&url(&data, &server, &["publish", "--stream-id", "both"])).await;
+    publisher.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
+    publisher.send_media(9, 0, b"\x17\x01\x00\x00\x00KEY-start").await.unwrap();
+    wait_live(&server, 1);
+    let flv = url(&data, &server, &["play", "--stream-id", "both", "--format", "flv"]);
+    let path = &flv[flv.find("/live/").unwrap()..];
+    let mut direct = flv_player(&server, &flv);
+    let mut pieces = TcpStream::connect(server.http).unwrap();
+    pieces.set_read_timeout(Some(WAIT)).unwrap();
+    write!(pieces, "GET {path} HTTP/1.1\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    write!(pieces, "Host: x\r\n\r\n").unwrap();
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    read_until(&mut direct, &mut a, b"KEY-start");
+    read_until(&mut pieces, &mut b, b"KEY-start");
+    publisher.send_media(9, 40, b"\x27\x01\x00\x00\x00LIVE-next").await.unwrap();
+    read_until(&mut direct, &mut a, b"LIVE-next");
+    read_until(&mut pieces, &mut b, b"LIVE-next");
+    let head = |seen: &[u8]| String::from_utf8_lossy(&seen[..find(seen, b"\r\n\r\n").unwrap()]).to_ascii_lowercase();
+    let (a, b) = (head(&a), head(&b));
+    assert!(a.contains("connection: close") && !a.contains("chunked"), "direct: {a}");
+    assert!(b.contains("transfer-encoding: chunked"), "router: {b}");
+    for h in [&a, &b] {
+        assert!(
+            h.starts_with("http/1.1 200") && h.contains("video/x-flv") && h.contains("access-control-allow-origin: *")
+        );
+    }
+    assert_eq!(metric(&server, "duet_media_players"), 2);
+}

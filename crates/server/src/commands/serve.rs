@@ -109,7 +109,15 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     };
     let limits =
         HttpLimits { header_timeout: s.http_header_timeout, idle_timeout: s.http_idle_timeout, connections: http_caps };
-    let server = crate::http::server::serve(http, tls, router(state), limits, metrics, stop_rx.clone());
+    let server = crate::http::server::serve(
+        http,
+        tls,
+        router(state.clone()),
+        Some(state.media.clone()),
+        limits,
+        metrics,
+        stop_rx.clone(),
+    );
     tracing::info!(http = %http_addr, rtmp = %rtmp_addr, tls = s.tls.is_some(), "duet is serving");
     // WebSocket connections outlive the HTTP server's graceful shutdown: wait for them too, so
     // every client gets its `close` push.

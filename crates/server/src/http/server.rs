@@ -25,6 +25,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::http::Peer;
 use crate::http::deadlines::Deadlines;
 use crate::http::limits::{Acceptor, ConnLimits, Limiter};
+use crate::media::{MediaContext, flv_direct};
 use crate::metrics::Metrics;
 
 /// What a plain-HTTP connection over a cap is told before it is closed.
@@ -42,11 +43,14 @@ pub struct HttpLimits {
     pub connections: ConnLimits,
 }
 
-/// Serves `router` on `listener` (over TLS with `tls`) until `stop` turns true.
+/// Serves `router` on `listener` (over TLS with `tls`) until `stop` turns true. A plain
+/// connection is first offered to `media` (`media::flv_direct`: HTTP-FLV plays it serves
+/// through the stream's writer); what it hands back goes to the router.
 pub async fn serve(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
     router: Router,
+    media: Option<MediaContext>,
     limits: HttpLimits,
     metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
@@ -56,6 +60,7 @@ pub async fn serve(
     let refusal = if tls.is_some() { &[][..] } else { REFUSAL };
     let mut acceptor = Acceptor::new(listener, limiter, refusal);
     let tls = tls.map(TlsAcceptor::from);
+    let media = if tls.is_some() { None } else { media };
     // Each connection task holds a receiver; the sender sees them all gone.
     let (running, running_rx) = watch::channel(());
     loop {
@@ -63,16 +68,25 @@ pub async fn serve(
             () = stopped(&mut stop) => break,
             accepted = acceptor.accept() => accepted,
         };
-        let io = Deadlines::admitted(tcp, permit, limits.idle_timeout);
+        let (tls, media, metrics, running) = (tls.clone(), media.clone(), metrics.clone(), running_rx.clone());
         let conn = Conn {
             peer,
             router: router.clone(),
             header_timeout: limits.header_timeout,
-            upgraded: io.upgraded(),
+            upgraded: Arc::new(AtomicBool::new(false)),
             stop: stop.clone(),
         };
-        let (tls, metrics, running) = (tls.clone(), metrics.clone(), running_rx.clone());
+        let idle_timeout = limits.idle_timeout;
         tokio::spawn(async move {
+            let tcp = match &media {
+                Some(media) => match flv_direct::take(media, tcp, conn.header_timeout, conn.stop.clone()).await {
+                    Ok(()) => return drop((permit, running)),
+                    Err(tcp) => tcp,
+                },
+                None => tcp,
+            };
+            let io = Deadlines::admitted(tcp, permit, idle_timeout);
+            let conn = Conn { upgraded: io.upgraded(), ..conn };
             match tls {
                 None => conn.serve(io).await,
                 // Boxed: the TLS handshake's state would make every plain connection's task

@@ -1,12 +1,15 @@
 //! The media edge: everything that moves audio and video in and out of the node's live-stream
-//! hub (`duet_media::Hub`). `rtmp` drives RTMP connections (publish and play), `http_play`
-//! serves HTTP-FLV and fMP4, `admission` admits publishers, `error` says why a request was
-//! refused or a connection ended, `relay` pushes live streams to external RTMP URLs with
-//! `duet_client::rtmp`.
+//! hub (`duet_media::Hub`). `rtmp` drives RTMP connections (publish and play); `http_play`
+//! serves HTTP-FLV and fMP4 through the router; `flv_direct` serves HTTP-FLV on plain
+//! connections through the stream's writer; `fanout` is that writer (one per live stream, for
+//! RTMP and direct FLV players) and `sink` each connection's sending side; `admission` admits
+//! publishers; `error` says why a request was refused or a connection ended; `relay` pushes
+//! live streams to external RTMP URLs with `duet_client::rtmp`.
 
 pub mod admission;
 pub mod error;
 pub mod fanout;
+pub mod flv_direct;
 pub mod http_play;
 pub mod relay;
 pub mod rtmp;

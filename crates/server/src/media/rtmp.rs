@@ -7,10 +7,8 @@
 //! (`http::limits`, shared with the HTTP listener).
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 
 use duet_media::{Kind, Publisher, StreamId, StreamKey};
 use duet_rtmp::{Event, Session, SessionConfig, handshake};
@@ -20,7 +18,7 @@ use tokio::sync::watch;
 
 use crate::http::limits::{Acceptor, ConnLimits, Limiter};
 use crate::media::error::{MediaRefusal, RtmpEnd};
-use crate::media::sink::Sink;
+use crate::media::sink::{Form, Sink};
 use crate::media::{MediaContext, admission};
 use crate::metrics::Metrics;
 
@@ -81,7 +79,7 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, ctx: &MediaContext, config
         app: None,
         app_name: String::new(),
         role: Role::None,
-        sink: Arc::new(Sink::new(tcp.clone())),
+        sink: Arc::new(Sink::new(tcp.clone(), Form::Rtmp)),
         tcp,
     };
     let Err(end) = c.run().await;
@@ -98,44 +96,8 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, ctx: &MediaContext, config
     }
     if !matches!(end, RtmpEnd::PeerClosed | RtmpEnd::ReadFailed(_) | RtmpEnd::WriteFailed(_) | RtmpEnd::StoppedReading)
     {
-        close_gracefully(&c.tcp, &c.sink).await;
+        c.sink.close().await;
     }
-}
-
-/// How long a closing connection's leftover input is read and dropped.
-const LINGER: Duration = Duration::from_secs(2);
-/// Most leftover input read while closing.
-const LINGER_BYTES: usize = 4 * 1024 * 1024;
-
-/// Closes a connection so the peer reads everything sent before (a refusal's `onStatus`):
-/// what waits in the sink is written, our side is shut down, then input the peer sent ahead
-/// is read and dropped until it closes too (bounded in time and bytes). Closing a socket with
-/// unread input would send a reset, which discards what the peer had not read yet.
-async fn close_gracefully(tcp: &TcpStream, sink: &Sink) {
-    let close = async {
-        while sink.is_waiting() {
-            if tcp.writable().await.is_err() || sink.drain().is_err() {
-                return;
-            }
-        }
-        if socket2::SockRef::from(tcp).shutdown(std::net::Shutdown::Write).is_err() {
-            return;
-        }
-        let mut buf = vec![0u8; 16 * 1024];
-        let mut dropped = 0;
-        while dropped < LINGER_BYTES {
-            if tcp.readable().await.is_err() {
-                return;
-            }
-            match tcp.try_read(&mut buf) {
-                Ok(0) => return,
-                Ok(n) => dropped += n,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(_) => return,
-            }
-        }
-    };
-    let _ = tokio::time::timeout(LINGER, close).await;
 }
 
 /// The clock the sessions are given (tokio's, so paused-time tests could drive it too).
@@ -312,11 +274,7 @@ impl Conn<'_> {
                             // The start goes out at once, in one send, before the writer's
                             // first flush; then the stream's writer takes over.
                             let mut follower = sub.into_follower();
-                            let packets = follower.take_start();
-                            let mut start = Vec::with_capacity(packets.iter().map(|p| p.rtmp().len()).sum());
-                            packets.iter().for_each(|p| start.extend_from_slice(p.rtmp()));
-                            self.ctx.hub.stats.bytes_out.fetch_add(start.len() as u64, Relaxed);
-                            self.sink.send(start.into());
+                            self.sink.send_start(&follower.take_start(), &self.ctx.hub.stats);
                             self.role = Role::Playing(follower.stream());
                             self.ctx.fanout.add(follower, &self.sink);
                         }

@@ -1,6 +1,7 @@
-//! `Sink`: the sending side of one RTMP connection, shared by its connection task (control
-//! messages, and draining what waits) and, for a player, its stream's writer (`fanout`), so
-//! both write whole messages in order with non-blocking sends. Bytes the socket does not take
+//! `Sink`: the sending side of one media connection (RTMP, or HTTP-FLV on a plain socket),
+//! shared by its connection task (control messages, and draining what waits) and, for a
+//! player, its stream's writer (`fanout`), so both write whole messages in order with
+//! non-blocking sends; the sink's [`Form`] says which wire form of a flush its player takes. Bytes the socket does not take
 //! at once wait in the sink's queue; the connection task drains it when the socket turns
 //! writable and closes a connection that takes nothing for [`WRITE_TIMEOUT`]. A player whose
 //! queue grows past [`MAX_QUEUED`] stops getting flushes and skips to the next keyframe
@@ -12,19 +13,50 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use duet_media::{Feed, Flush, Follower, Take};
+use duet_media::{Feed, Flush, Follower, Packet, Take};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 /// Longest a connection may take no bytes while some wait for it.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a closing connection's leftover input is read and dropped.
+const LINGER: Duration = Duration::from_secs(2);
+/// Most leftover input read while closing.
+const LINGER_BYTES: usize = 4 * 1024 * 1024;
 /// Most bytes waiting for a player before it stops getting flushes (about 16 s at 1 Mbit/s;
 /// the buffers are shared with other players, so this bounds time, not memory).
 pub const MAX_QUEUED: usize = 2 * 1024 * 1024;
 
+/// The wire form a player takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// RTMP chunks.
+    Rtmp,
+    /// FLV tags.
+    Flv,
+}
+
+impl Form {
+    fn flush(self, flush: &Flush) -> &Bytes {
+        match self {
+            Form::Rtmp => flush.rtmp(),
+            Form::Flv => flush.flv(),
+        }
+    }
+
+    /// A packet in this form.
+    pub fn packet(self, packet: &Packet) -> &Bytes {
+        match self {
+            Form::Rtmp => packet.rtmp(),
+            Form::Flv => packet.flv(),
+        }
+    }
+}
+
 /// The sending side of one connection.
 pub struct Sink {
     tcp: Arc<TcpStream>,
+    form: Form,
     state: Mutex<State>,
     /// Tells the connection task that bytes wait, the played stream ended, or a write failed.
     changed: Notify,
@@ -44,9 +76,17 @@ struct State {
 }
 
 impl Sink {
-    /// The sending side of `tcp`.
-    pub fn new(tcp: Arc<TcpStream>) -> Self {
-        Self { tcp, state: Mutex::new(State::default()), changed: Notify::new() }
+    /// The sending side of `tcp`, whose player takes `form`.
+    pub fn new(tcp: Arc<TcpStream>, form: Form) -> Self {
+        Self { tcp, form, state: Mutex::new(State::default()), changed: Notify::new() }
+    }
+
+    /// Sends `packets` (a new player's start) in one buffer, counted as media sent.
+    pub fn send_start(&self, packets: &[Arc<Packet>], stats: &duet_media::MediaStats) {
+        let mut start = Vec::with_capacity(packets.iter().map(|p| self.form.packet(p).len()).sum());
+        packets.iter().for_each(|p| start.extend_from_slice(self.form.packet(p)));
+        stats.bytes_out.fetch_add(start.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.send(start.into());
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -123,8 +163,8 @@ impl Sink {
     fn take(&self, state: &mut State, follower: &mut Follower, flush: &Flush) {
         match follower.take(flush, state.queued <= MAX_QUEUED) {
             Take::Nothing => {}
-            Take::Whole => self.push(state, flush.rtmp().clone()),
-            Take::Part(packets) => packets.iter().for_each(|p| self.push(state, p.rtmp().clone())),
+            Take::Whole => self.push(state, self.form.flush(flush).clone()),
+            Take::Part(packets) => packets.iter().for_each(|p| self.push(state, self.form.packet(p).clone())),
         }
     }
 
@@ -181,6 +221,39 @@ impl Sink {
     /// A write failed (the connection task ends the connection).
     pub fn failed(&self) -> Option<io::Error> {
         self.state().failed.take()
+    }
+
+    /// Closes the connection so the peer reads everything sent before (a refusal's `onStatus`,
+    /// the end of a stream): what waits is written, our side is shut down, then input the peer
+    /// sent ahead is read and dropped until it closes too (bounded in time and bytes). Closing
+    /// a socket with unread input would send a reset, which discards what the peer had not
+    /// read yet.
+    pub async fn close(&self) {
+        let tcp = &*self.tcp;
+        let close = async {
+            while self.is_waiting() {
+                if tcp.writable().await.is_err() || self.drain().is_err() {
+                    return;
+                }
+            }
+            if socket2::SockRef::from(tcp).shutdown(std::net::Shutdown::Write).is_err() {
+                return;
+            }
+            let mut buf = vec![0u8; 16 * 1024];
+            let mut dropped = 0;
+            while dropped < LINGER_BYTES {
+                if tcp.readable().await.is_err() {
+                    return;
+                }
+                match tcp.try_read(&mut buf) {
+                    Ok(0) => return,
+                    Ok(n) => dropped += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => return,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(LINGER, close).await;
     }
 
     /// Completes when something changed for the connection task to look at.

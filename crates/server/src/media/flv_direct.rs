@@ -1,0 +1,195 @@
+//! HTTP-FLV players on plain connections, served like RTMP players by their stream's writer
+//! (`fanout`: one non-blocking send per flush, no task woken per player) instead of through
+//! the HTTP stack's task per response. The HTTP listener offers each new plain connection here
+//! first ([`take`]): a complete `GET /live/{appID}/{streamID}.flv?...` of a live stream with a
+//! valid signed URL is answered here (`200`, `Connection: close`, the FLV header, the cached
+//! start at once, then each flush); anything else (another request, a header not complete in
+//! the first read, a refusal) goes back untouched to the router, which answers it with the same
+//! checks (`http_play`). TLS connections always take the router's path.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use duet_media::{StreamKey, Subscriber, flv_header};
+use duet_token::{MediaFormat, MediaUrl};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::media::MediaContext;
+use crate::media::sink::{Form, Sink};
+
+/// The most of a request's head read to decide (a longer one goes to the router).
+const MAX_HEAD: usize = 8 * 1024;
+/// Most unexpected input a player may send before it is closed.
+const MAX_INPUT: usize = 64 * 1024;
+
+const RESPONSE_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nCache-Control: no-cache\r\n\
+Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n";
+
+/// Serves the connection's request if it is an HTTP-FLV play this module answers (then the
+/// connection is over when this returns `Ok`); otherwise hands the socket back unread.
+/// Waits at most `wait` for the request's first bytes.
+pub async fn take(
+    ctx: &MediaContext,
+    tcp: TcpStream,
+    wait: Duration,
+    stop: watch::Receiver<bool>,
+) -> Result<(), TcpStream> {
+    let mut head = vec![0u8; MAX_HEAD];
+    let n = match tokio::time::timeout(wait, tcp.peek(&mut head)).await {
+        Ok(Ok(n)) => n,
+        _ => return Err(tcp),
+    };
+    let Some(request) = FlvRequest::parse(&head[..n]) else { return Err(tcp) };
+    let Some(sub) = subscribe(ctx, &request).await else { return Err(tcp) };
+    let head_len = request.head_len;
+    play(ctx, tcp, head_len, sub, stop).await;
+    Ok(())
+}
+
+/// A `GET` of an `.flv` under `/live/` whose head came whole.
+struct FlvRequest<'a> {
+    head_len: usize,
+    app: &'a str,
+    file: &'a str,
+    query: &'a str,
+}
+
+impl<'a> FlvRequest<'a> {
+    fn parse(bytes: &'a [u8]) -> Option<Self> {
+        if !bytes.starts_with(b"GET /live/") {
+            return None;
+        }
+        let head_len = bytes.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+        let head = std::str::from_utf8(&bytes[..head_len]).ok()?;
+        let mut lines = head.split("\r\n");
+        let mut words = lines.next()?.split(' ');
+        let (_, target, version) = (words.next()?, words.next()?, words.next()?);
+        if words.next().is_some() || !matches!(version, "HTTP/1.1" | "HTTP/1.0") {
+            return None;
+        }
+        // A request with a body, or asking for anything but the stream, is the router's.
+        let unusual = |line: &str| {
+            let name = line.split(':').next().unwrap_or_default().to_ascii_lowercase();
+            matches!(name.as_str(), "content-length" | "transfer-encoding" | "upgrade" | "expect" | "range")
+        };
+        if lines.any(unusual) {
+            return None;
+        }
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let (app, file) = path.strip_prefix("/live/")?.split_once('/')?;
+        if !file.ends_with(".flv") || file.contains('/') || path.contains('%') {
+            return None;
+        }
+        Some(Self { head_len, app, file, query })
+    }
+}
+
+/// A player of the stream the request names, if its URL is valid and the stream live.
+async fn subscribe(ctx: &MediaContext, r: &FlvRequest<'_>) -> Option<Subscriber> {
+    let (unverified, format) = MediaUrl::from_http(r.app, r.file, r.query).ok()?;
+    if format != MediaFormat::Flv {
+        return None;
+    }
+    let secret = ctx.secret(unverified.app_id()).await?;
+    let url = unverified.verify(&secret, crate::os::now_unix() as u64).ok()?;
+    ctx.hub.subscribe(&StreamKey { app_id: url.app_id, stream_id: url.stream_id })
+}
+
+/// Answers, writes the start, and lets the stream's writer feed the player until the stream
+/// ends, the player leaves or stops reading (30 s), or the server stops.
+async fn play(
+    ctx: &MediaContext,
+    mut tcp: TcpStream,
+    head_len: usize,
+    sub: Subscriber,
+    mut stop: watch::Receiver<bool>,
+) {
+    // The head is in the socket's buffer already (it was peeked).
+    let mut head = vec![0u8; head_len];
+    if tcp.read_exact(&mut head).await.is_err() {
+        return;
+    }
+    let tcp = Arc::new(tcp);
+    let sink = Arc::new(Sink::new(tcp.clone(), Form::Flv));
+    let (audio, video) = sub.tracks();
+    sink.send(Bytes::from_static(RESPONSE_HEAD));
+    sink.send(flv_header(audio || !video, video || !audio));
+    let mut follower = sub.into_follower();
+    sink.send_start(&follower.take_start(), &ctx.hub.stats);
+    let stream = follower.stream();
+    ctx.fanout.add(follower, &sink);
+    let mut input = vec![0u8; 4096];
+    let mut unexpected = 0;
+    let ended = loop {
+        if sink.failed().is_some() {
+            break false;
+        }
+        if sink.take_ended() {
+            break true;
+        }
+        let (waiting, deadline) = (sink.is_waiting(), sink.write_deadline());
+        tokio::select! {
+            ready = tcp.readable() => {
+                if ready.is_err() {
+                    break false;
+                }
+                match tcp.try_read(&mut input) {
+                    Ok(0) => break false,
+                    Ok(n) => {
+                        unexpected += n;
+                        if unexpected > MAX_INPUT {
+                            break false;
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => break false,
+                }
+            }
+            ready = tcp.writable(), if waiting => {
+                if ready.is_err() || sink.drain().is_err() {
+                    break false;
+                }
+            }
+            () = sink.changed() => {}
+            () = async { match deadline { Some(at) => tokio::time::sleep_until(at.into()).await, None => std::future::pending().await } } => {
+                tracing::info!("HTTP-FLV player took nothing for 30 s; closed");
+                break false;
+            }
+            _ = stop.wait_for(|s| *s) => break true,
+        }
+    };
+    ctx.fanout.remove(stream, &sink);
+    if ended {
+        sink.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_whole_plain_flv_gets_are_taken() {
+        let get = b"GET /live/1/cam.flv?expire=9&sign=x HTTP/1.1\r\nHost: h\r\n\r\n";
+        let r = FlvRequest::parse(get).unwrap();
+        assert_eq!((r.head_len, r.app, r.file, r.query), (get.len(), "1", "cam.flv", "expire=9&sign=x"));
+        for other in [
+            &b"GET /live/1/cam.flv HTTP/1.1\r\nHost: h\r\n"[..], // not whole yet
+            b"GET /live/1/cam.mp4 HTTP/1.1\r\n\r\n",
+            b"POST /live/1/cam.flv HTTP/1.1\r\n\r\n",
+            b"GET /ws HTTP/1.1\r\n\r\n",
+            b"GET /live/1/a/cam.flv HTTP/1.1\r\n\r\n",
+            b"GET /live/1/c%61m.flv HTTP/1.1\r\n\r\n",
+            b"GET /live/1/cam.flv HTTP/2\r\n\r\n",
+            b"GET /live/1/cam.flv HTTP/1.1\r\nRange: bytes=0-\r\n\r\n",
+            b"GET /live/1/cam.flv HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
+            b"GET /live/1/cam.flv HTTP/1.1 x\r\n\r\n",
+            b"GET /live/\xff.flv HTTP/1.1\r\n\r\n",
+        ] {
+            assert!(FlvRequest::parse(other).is_none(), "{}", String::from_utf8_lossy(other));
+        }
+    }
+}
