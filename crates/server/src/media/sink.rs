@@ -104,7 +104,10 @@ impl Sink {
             return;
         }
         if state.queue.is_empty() {
-            match self.tcp.try_write(&bytes) {
+            // A plain send(2) on the socket, without tokio's readiness bookkeeping (the hot
+            // path: one per player per flush). A send that would block leaves tokio believing
+            // the socket writable; the connection task's drain then learns otherwise.
+            match socket2::SockRef::from(&*self.tcp).send(&bytes) {
                 Ok(n) if n == bytes.len() => {
                     self.sent(state, n);
                     return;
