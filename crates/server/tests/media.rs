@@ -691,6 +691,23 @@ async fn http_flv_is_served_directly_or_by_the_router_and_both_play() {
     publisher.send_media(9, 40, b"\x27\x01\x00\x00\x00LIVE-next").await.unwrap();
     read_until(&mut direct, &mut a, b"LIVE-next");
     read_until(&mut pieces, &mut b, b"LIVE-next");
+    assert_eq!(metric(&server, "duet_media_players"), 2);
+    // The publisher leaves: both bodies end (the direct one by closing the connection).
+    let target = duet_client::rtmp::Target::parse(&url(&data, &server, &["play", "--stream-id", "both"])).unwrap();
+    let mut rtmp_player = duet_client::rtmp::Conn::open(&target).await.unwrap();
+    rtmp_player.play(&target).await.unwrap();
+    drop(publisher);
+    let mut buf = [0u8; 4096];
+    loop {
+        match direct.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => a.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("the direct body did not end: {e}"),
+        }
+    }
+    read_until(&mut pieces, &mut b, b"\r\n0\r\n\r\n");
+    let ended = tokio::time::timeout(WAIT, async { while let Ok(Some(_)) = rtmp_player.next().await {} });
+    assert!(ended.await.is_ok(), "the RTMP player hears the end");
     let head = |seen: &[u8]| String::from_utf8_lossy(&seen[..find(seen, b"\r\n\r\n").unwrap()]).to_ascii_lowercase();
     let (a, b) = (head(&a), head(&b));
     assert!(a.contains("connection: close") && !a.contains("chunked"), "direct: {a}");
@@ -700,5 +717,4 @@ async fn http_flv_is_served_directly_or_by_the_router_and_both_play() {
             h.starts_with("http/1.1 200") && h.contains("video/x-flv") && h.contains("access-control-allow-origin: *")
         );
     }
-    assert_eq!(metric(&server, "duet_media_players"), 2);
 }
