@@ -49,13 +49,14 @@ async function load() {
     };
     body.append(tr);
   }
-  for (const id of ["tokenApp", "liveApp", "hookApp"]) {
+  for (const id of ["tokenApp", "liveApp", "hookApp", "latencyApp"]) {
     const sel = $(id);
     const keep = sel.value;
     sel.replaceChildren(...overview.apps.map(option));
     if (keep && overview.apps.some((x) => String(x.appID) === keep)) sel.value = keep;
   }
   showHook();
+  showLatency();
   refreshLive();
   clearInterval(liveTimer);
   liveTimer = setInterval(refreshLive, 2000);
@@ -64,6 +65,11 @@ async function load() {
 function showHook() {
   const app = overview.apps.find((x) => String(x.appID) === $("hookApp").value);
   $("hookURL").value = (app && app.webhookURL) || "";
+}
+
+function showLatency() {
+  const app = overview.apps.find((x) => String(x.appID) === $("latencyApp").value);
+  $("latencyValue").value = (app && app.latency) || "";
 }
 
 async function refreshLive() {
@@ -162,6 +168,17 @@ $("setHook").onclick = async () => {
     await load();
   } catch (e) {
     $("hookMsg").textContent = e.message;
+  }
+};
+
+$("latencyApp").onchange = showLatency;
+$("setLatency").onclick = async () => {
+  try {
+    const r = await api("POST", `apps/${$("latencyApp").value}/latency`, { latency: $("latencyValue").value.trim() });
+    $("latencyMsg").textContent = `Saved: ${r.latency} for streams published from now on.`;
+    await load();
+  } catch (e) {
+    $("latencyMsg").textContent = e.message;
   }
 };
 

@@ -32,6 +32,21 @@ fn console_logins_and_password_changes() {
         request(server.http, "GET", "/console/api/overview", &[("Cookie", "duet_console=00".into())], b"", None);
     assert_eq!(forged.status, 401);
 
+    // The app's latency budget: shown, set, refused when it is not one.
+    assert!(overview.body.contains(r#""latency":"frame""#), "{}", overview.body);
+    let path = format!("/console/api/apps/{}/latency", server.app_id);
+    let set = |latency: &str| {
+        let body = json!({ "latency": latency }).to_string();
+        request(server.http, "POST", &path, &[("Cookie", session.clone())], body.as_bytes(), None)
+    };
+    let saved = set("350");
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let shown = ok(&data, &["app", "show", "--app-id", &server.app_id.to_string(), "--json"]);
+    assert!(shown.contains(r#""latency":"350""#), "{shown}");
+    let refused = set("soon");
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("not 0, frame, or milliseconds"), "{}", refused.body);
+
     assert_eq!(login(&server, "admin", "wrong-password").status, 401);
     assert_eq!(login(&server, "nobody", &first).status, 401);
 

@@ -108,6 +108,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/api/apps/{app}/token", post(mint_token))
         .route("/console/api/apps/{app}/live", get(live))
         .route("/console/api/apps/{app}/webhook", post(set_webhook))
+        .route("/console/api/apps/{app}/latency", post(set_latency))
 }
 
 const CONSOLE_HTML: &str = include_str!("../../../../web/console.html");
@@ -248,7 +249,8 @@ async fn overview(State(state): State<AppState>, ConsoleUser(user): ConsoleUser)
         let mut out = Vec::new();
         for a in registry.list()? {
             let hook = registry.webhook(a.app_id)?.map(|h| h.url);
-            out.push(json!({"appID": a.app_id, "name": a.name, "createdAt": a.created_at, "webhookURL": hook}));
+            out.push(json!({"appID": a.app_id, "name": a.name, "createdAt": a.created_at, "webhookURL": hook,
+                "latency": a.latency.to_string()}));
         }
         Ok(out)
     })
@@ -391,6 +393,26 @@ async fn set_webhook(
     let registry = state.registry.clone();
     blocking(move || registry.set_webhook(app_id, &hook)).await?;
     Ok(Json(json!({"appID": app_id, "url": b.url, "secret": secret})))
+}
+
+#[derive(Deserialize)]
+struct LatencyBody {
+    latency: String,
+}
+
+/// Sets the latency budget of the app's streams (those published from now on; docs/media.md).
+async fn set_latency(
+    State(state): State<AppState>,
+    _u: ConsoleUser,
+    Path(app_id): Path<u32>,
+    JsonBody(b): JsonBody<LatencyBody>,
+) -> Answer {
+    let budget: duet_media::LatencyBudget =
+        b.latency.trim().parse().map_err(|e: duet_media::BadBudget| HttpError::invalid_field(e.to_string()))?;
+    let registry = state.registry.clone();
+    let app = blocking(move || registry.set_latency(app_id, budget)).await?;
+    state.apps.invalidate(app_id).await;
+    Ok(Json(json!({"appID": app.app_id, "latency": app.latency.to_string()})))
 }
 
 #[cfg(test)]
