@@ -29,8 +29,9 @@ const RESPONSE_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nC
 Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n";
 
 /// Serves the connection's request if it is an HTTP-FLV play this module answers (then the
-/// connection is over when this returns `Ok`); otherwise hands the socket back unread.
-/// Waits at most `wait` for the request's first bytes.
+/// connection is over when this returns `Ok`); otherwise hands the socket back unread. Waits
+/// at most `wait` (the header timeout) for the request's first bytes, and closes a connection
+/// that sent none (`Ok` too).
 pub async fn take(
     ctx: &MediaContext,
     tcp: TcpStream,
@@ -40,7 +41,8 @@ pub async fn take(
     let mut head = vec![0u8; MAX_HEAD];
     let n = match tokio::time::timeout(wait, tcp.peek(&mut head)).await {
         Ok(Ok(n)) => n,
-        _ => return Err(tcp),
+        // Silent for the whole header timeout, or gone: closed, as the router would.
+        Ok(Err(_)) | Err(_) => return Ok(()),
     };
     let Some(request) = FlvRequest::parse(&head[..n]) else { return Err(tcp) };
     let Some(sub) = subscribe(ctx, &request).await else { return Err(tcp) };
