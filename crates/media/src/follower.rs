@@ -10,8 +10,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use tokio::sync::watch;
 
 use crate::hub::{Attached, Live};
-use crate::packet::{Kind, Packet};
+use crate::packet::Packet;
 use crate::ring::Flush;
+use crate::skip::Skip;
 
 /// Identifies one live stream while something holds it (a stream published again after it
 /// ended is another one).
@@ -65,13 +66,13 @@ impl Feed {
 
 /// What a player gets of a flush.
 #[derive(Debug)]
-pub enum Take<'f> {
+pub enum Take {
     /// Nothing: its start had it, or it is skipping to a keyframe.
     Nothing,
     /// The whole flush.
     Whole,
-    /// These packets (the tail from a keyframe, or headers while skipping).
-    Part(&'f [Arc<Packet>]),
+    /// These packets: the stream's headers and the tail from a keyframe, ending a skip.
+    Part(Vec<Arc<Packet>>),
 }
 
 /// One player's place in a stream's flushes, when a writer hands each flush to many players.
@@ -79,20 +80,13 @@ pub struct Follower {
     live: Arc<Live>,
     start: Vec<Arc<Packet>>,
     next_seq: u64,
-    skipping: bool,
-    video: bool,
+    skip: Skip,
     attached: Attached,
 }
 
 impl Follower {
-    pub(crate) fn new(
-        live: Arc<Live>,
-        start: Vec<Arc<Packet>>,
-        next_seq: u64,
-        video: bool,
-        attached: Attached,
-    ) -> Self {
-        Self { live, start, next_seq, skipping: false, video, attached }
+    pub(crate) fn new(live: Arc<Live>, start: Vec<Arc<Packet>>, next_seq: u64, skip: Skip, attached: Attached) -> Self {
+        Self { live, start, next_seq, skip, attached }
     }
 
     /// The stream it follows.
@@ -118,8 +112,8 @@ impl Follower {
 
     /// What of `flush` this player gets. `keeping_up`: whether it took what was sent before
     /// (its unsent bytes are within the writer's bound); one that is not skips to the next
-    /// keyframe it can take.
-    pub fn take<'f>(&mut self, flush: &'f Flush, keeping_up: bool) -> Take<'f> {
+    /// keyframe it can take (`skip`).
+    pub fn take(&mut self, flush: &Flush, keeping_up: bool) -> Take {
         if flush.seq() < self.next_seq {
             return Take::Nothing;
         }
@@ -128,21 +122,12 @@ impl Follower {
             self.fell_behind();
             return Take::Nothing;
         }
-        if !self.skipping {
+        if !self.skip.is_active() {
             return Take::Whole;
         }
-        let packets = flush.packets();
-        if !self.video {
-            self.skipping = false; // nothing to wait for: audio resumes as soon as it keeps up
-            return Take::Whole;
-        }
-        if let Some(k) = packets.iter().position(|p| p.keyframe) {
-            self.skipping = false;
-            return Take::Part(&packets[k..]);
-        }
-        match packets.iter().position(|p| p.sequence_header || p.kind == Kind::Metadata) {
-            // Headers still go out: the keyframe to come may need them.
-            Some(h) => Take::Part(&packets[h..h + 1]),
+        let live = &self.live;
+        match self.skip.resume(flush.packets(), || live.state().cache.headers()) {
+            Some(packets) => Take::Part(packets),
             None => Take::Nothing,
         }
     }
@@ -155,11 +140,8 @@ impl Follower {
     }
 
     fn fell_behind(&mut self) {
-        if !self.skipping {
-            self.attached.stats.keyframe_skips.fetch_add(1, Relaxed);
-        }
-        self.video = self.live.state().cache.has_video;
-        self.skipping = true;
+        let video = self.live.state().cache.has_video;
+        self.skip.start(&self.attached.stats, video);
     }
 
     /// Counts bytes sent to this player.

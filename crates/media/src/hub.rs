@@ -85,6 +85,11 @@ impl Cache {
         headers.chain(&self.gop).cloned().collect()
     }
 
+    /// Metadata and sequence headers: what a player resuming at a keyframe needs first.
+    pub(crate) fn headers(&self) -> Vec<Arc<Packet>> {
+        self.metadata.iter().chain(&self.video_header).chain(&self.audio_header).cloned().collect()
+    }
+
     /// Keeps a released message if a new player will need it.
     fn add(&mut self, packet: &Arc<Packet>) {
         match packet.kind {
@@ -652,13 +657,14 @@ mod tests {
         let hub = Arc::new(Hub::default());
         let p = hub.publish(key("o"), "u", 1, LatencyBudget::Immediate).unwrap();
         let t0 = now();
+        p.push(t0, Kind::Video, 0, Bytes::from_static(AVC_HEADER));
         p.push(t0, Kind::Video, 0, Bytes::from_static(KEY));
         let mut a = hub.subscribe(&key("o")).unwrap().into_follower();
-        assert_eq!(a.take_start().len(), 1, "the start goes first, at once");
+        assert_eq!(a.take_start().len(), 2, "the start goes first, at once");
         let mut feed = a.feed();
         p.push(t0, Kind::Video, 40, Bytes::from_static(INTER));
         let mut b = hub.subscribe(&key("o")).unwrap().into_follower();
-        assert_eq!(b.take_start().len(), 2, "a later player's start has the flush already");
+        assert_eq!(b.take_start().len(), 3, "a later player's start has the flush already");
         assert_eq!(hub.stats.players.load(Relaxed), 2);
         let flushes = feed.next().await.unwrap();
         assert_eq!(flushes.len(), 1);
@@ -674,12 +680,15 @@ mod tests {
         p.push(t0, Kind::Video, 160, Bytes::from_static(KEY));
         let f = feed.next().await.unwrap();
         match b.take(&f[0], true) {
-            Take::Part(tail) => assert_eq!(tail[0].timestamp, 160),
+            Take::Part(tail) => {
+                let got: Vec<_> = tail.iter().map(|p| (p.sequence_header, p.timestamp)).collect();
+                assert_eq!(got, [(true, 0), (false, 160)], "the headers it may have missed, then the keyframe");
+            }
             other => panic!("{other:?}"),
         }
         assert_eq!(hub.stats.keyframe_skips.load(Relaxed), 1);
         // A follower that missed flushes (joined behind the feed) gets them in between.
-        assert_eq!(feed.between(a.next_seq(), 4).unwrap().len(), 2, "flushes 2 and 3");
+        assert_eq!(feed.between(a.next_seq(), 5).unwrap().len(), 2, "flushes 3 and 4");
         assert_eq!(feed.between(0, 1).unwrap().len(), 1);
         drop(p);
         assert!(feed.next().await.is_none(), "the end");

@@ -15,6 +15,7 @@ mod follower;
 mod hub;
 mod packet;
 mod ring;
+mod skip;
 mod subscriber;
 
 pub use budget::{BadBudget, Batcher, FRAME_CAP, LatencyBudget, MAX_WINDOW};

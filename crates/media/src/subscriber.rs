@@ -13,8 +13,9 @@ use tokio::sync::watch;
 
 use crate::follower::Follower;
 use crate::hub::{Attached, Live};
-use crate::packet::{Kind, Packet};
+use crate::packet::Packet;
 use crate::ring::Flush;
+use crate::skip::Skip;
 
 /// What a player writes next, in order.
 #[derive(Debug)]
@@ -72,9 +73,7 @@ pub struct Subscriber {
     start: Vec<Arc<Packet>>,
     /// Packets of a batch not yet handed out by [`Subscriber::next`].
     queue: VecDeque<Arc<Packet>>,
-    skipping: bool,
-    /// Whether the stream has video (then a skip resumes at a keyframe).
-    video: bool,
+    skip: Skip,
     tracks: (bool, bool),
     attached: Attached,
 }
@@ -98,8 +97,7 @@ impl Subscriber {
         let tracks = (state.cache.has_audio, state.cache.has_video);
         let changes = live.changes();
         drop(state);
-        let video = tracks.1;
-        Some(Self { live, changes, next_seq, start, queue: VecDeque::new(), skipping: false, video, tracks, attached })
+        Some(Self { live, changes, next_seq, start, queue: VecDeque::new(), skip: Skip::default(), tracks, attached })
     }
 
     /// Tracks known at subscription (audio, video).
@@ -146,20 +144,17 @@ impl Subscriber {
         let flushes = match state.ring.since(self.next_seq) {
             Ok(flushes) => flushes,
             Err(oldest) => {
-                self.fell_behind(state.cache.has_video);
+                self.skip.start(&self.attached.stats, state.cache.has_video);
                 self.next_seq = oldest;
                 state.ring.since(oldest).unwrap_or_else(|_| unreachable!("the oldest flush is there"))
             }
         };
         for flush in flushes {
             self.next_seq = flush.seq() + 1;
-            if self.skipping {
-                let own: Vec<_> = flush.packets().iter().filter(|p| !self.skipping || self.admit(p)).cloned().collect();
-                if !own.is_empty() {
-                    parts.push(Part::Own(own));
-                }
-            } else {
+            if !self.skip.is_active() {
                 parts.push(Part::Shared(flush.clone()));
+            } else if let Some(own) = self.skip.resume(flush.packets(), || state.cache.headers()) {
+                parts.push(Part::Own(own));
             }
         }
         let ended = state.ended;
@@ -171,24 +166,6 @@ impl Subscriber {
         }
     }
 
-    /// While skipping, whether `p` ends the skip (and is sent).
-    fn admit(&mut self, p: &Packet) -> bool {
-        let resumes = p.keyframe || !self.video || p.sequence_header || p.kind == Kind::Metadata;
-        if resumes {
-            self.skipping = !p.keyframe && self.video;
-        }
-        resumes
-    }
-
-    /// The ring overtook this player: skip to the next keyframe (counted once per skip).
-    fn fell_behind(&mut self, video: bool) {
-        if !self.skipping {
-            self.attached.stats.keyframe_skips.fetch_add(1, Relaxed);
-        }
-        self.video = video;
-        self.skipping = true;
-    }
-
     /// Counts bytes sent to this player.
     pub fn sent(&self, bytes: usize) {
         self.attached.stats.bytes_out.fetch_add(bytes as u64, Relaxed);
@@ -198,6 +175,6 @@ impl Subscriber {
     /// taken yet) and its place in the stream.
     pub fn into_follower(self) -> Follower {
         let start = self.start.into_iter().chain(self.queue).collect();
-        Follower::new(self.live, start, self.next_seq, self.video, self.attached)
+        Follower::new(self.live, start, self.next_seq, self.skip, self.attached)
     }
 }

@@ -165,11 +165,12 @@ impl Unverified {
     }
 
     /// A query parameter the signature does not cover (`latency` on a publish URL: an option
-    /// of the stream, not a grant), percent-decoded; `None` when absent or badly escaped.
+    /// of the stream, not a grant), percent-decoded (a value that is not validly escaped comes
+    /// back as sent, for the caller to refuse); `None` when absent.
     pub fn option(&self, name: &str) -> Option<String> {
         self.query.split('&').find_map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            if k == name { percent_decode(v) } else { None }
+            (k == name).then(|| percent_decode(v).unwrap_or_else(|| v.to_owned()))
         })
     }
 
@@ -340,6 +341,8 @@ mod tests {
         let unverified = MediaUrl::from_rtmp("9", &name, MediaAction::Publish).unwrap();
         assert_eq!(unverified.option("latency").as_deref(), Some("350"));
         assert_eq!(unverified.option("lat"), None);
+        let bad = MediaUrl::from_rtmp("9", &format!("{}&latency=%zz", rtmp_name(&url)), MediaAction::Publish).unwrap();
+        assert_eq!(bad.option("latency").as_deref(), Some("%zz"), "badly escaped: as sent, to be refused");
         assert_eq!(unverified.clone().verify(&secret(), 1).unwrap(), url, "the option leaves the grant as signed");
     }
 

@@ -69,24 +69,18 @@ pub async fn serve(
             accepted = acceptor.accept() => accepted,
         };
         let (tls, media, metrics, running) = (tls.clone(), media.clone(), metrics.clone(), running_rx.clone());
-        let conn = Conn {
-            peer,
-            router: router.clone(),
-            header_timeout: limits.header_timeout,
-            upgraded: Arc::new(AtomicBool::new(false)),
-            stop: stop.clone(),
-        };
-        let idle_timeout = limits.idle_timeout;
+        let (router, stop, header_timeout, idle_timeout) =
+            (router.clone(), stop.clone(), limits.header_timeout, limits.idle_timeout);
         tokio::spawn(async move {
             let tcp = match &media {
-                Some(media) => match flv_direct::take(media, tcp, conn.header_timeout, conn.stop.clone()).await {
+                Some(media) => match flv_direct::take(media, tcp, header_timeout, stop.clone()).await {
                     Ok(()) => return drop((permit, running)),
                     Err(tcp) => tcp,
                 },
                 None => tcp,
             };
             let io = Deadlines::admitted(tcp, permit, idle_timeout);
-            let conn = Conn { upgraded: io.upgraded(), ..conn };
+            let conn = Conn { peer, router, header_timeout, upgraded: io.upgraded(), stop };
             match tls {
                 None => conn.serve(io).await,
                 // Boxed: the TLS handshake's state would make every plain connection's task

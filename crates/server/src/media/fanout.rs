@@ -1,5 +1,5 @@
-//! Fan-out to RTMP players: one writer task per live stream hands each flush to every player
-//! of the stream, walking their [`Sink`]s with non-blocking sends, instead of one task per
+//! Fan-out to RTMP players and plain-HTTP FLV players (`flv_direct`): one writer task per live
+//! stream hands each flush to every player of the stream, walking their [`Sink`]s with non-blocking sends, instead of one task per
 //! player woken for every flush. A caught-up player costs one `send` of the flush's shared
 //! buffer and no wake-up; one whose socket is full gets the rest queued in its sink, drained
 //! by its own connection task. The writer yields every [`YIELD_EVERY`] players, so connections
@@ -41,26 +41,36 @@ impl Fanout {
         self.writers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Plays the stream `follower` follows to `sink` (whose start was written), through the
-    /// stream's writer, starting one if the stream has none.
+    /// Plays the stream `follower` follows to `sink`: its start at once, then each flush
+    /// through the stream's writer, starting one if the stream has none.
     pub fn add(self: &Arc<Self>, follower: Follower, sink: &Arc<Sink>) {
-        let stream = follower.stream();
-        let feed = follower.feed();
-        sink.follow(follower);
-        let mut writers = self.writers();
-        let writer = match writers.get(&stream) {
-            Some(w) => w.clone(),
-            None => {
-                let writer = Arc::new(Writer::default());
-                writers.insert(stream, writer.clone());
-                tokio::spawn(self.clone().run(stream, writer.clone(), feed));
-                writer
-            }
-        };
-        let mut sinks = writer.sinks();
-        let mut list = Vec::clone(&sinks);
-        list.push(sink.clone());
-        *sinks = Arc::new(list);
+        let (stream, from) = (follower.stream(), follower.next_seq());
+        // One feed for a writer this may start, one to catch up with.
+        let (feed, catch_up) = (follower.feed(), follower.feed());
+        sink.start_following(follower);
+        {
+            let mut writers = self.writers();
+            let writer = match writers.get(&stream) {
+                Some(w) => w.clone(),
+                None => {
+                    let writer = Arc::new(Writer::default());
+                    writers.insert(stream, writer.clone());
+                    tokio::spawn(self.clone().run(stream, writer.clone(), feed));
+                    writer
+                }
+            };
+            let mut sinks = writer.sinks();
+            let mut list = Vec::clone(&sinks);
+            list.push(sink.clone());
+            *sinks = Arc::new(list);
+        }
+        // Flushes released since the player's start that the writer handed out before it had
+        // this player: now (the follower takes each flush once, so none comes twice).
+        if let Ok(missed) = catch_up.between(from, u64::MAX)
+            && !missed.is_empty()
+        {
+            sink.offer(&catch_up, &missed);
+        }
     }
 
     /// Stops playing to `sink` (the connection ends or plays no more).
@@ -81,25 +91,37 @@ impl Fanout {
 
     async fn run(self: Arc<Self>, stream: StreamId, writer: Arc<Writer>, mut feed: Feed) {
         loop {
-            let next = feed.next().await;
-            let sinks = writer.sinks().clone();
-            let Some(flushes) = next else {
-                self.writers().remove(&stream);
+            let Some(flushes) = feed.next().await else {
+                // The stream ended. Leave the map and take the last list under its lock, so a
+                // player being added is either in that list or starts a writer of its own
+                // (which finds the end at once).
+                let sinks = {
+                    let mut writers = self.writers();
+                    if writers.get(&stream).is_some_and(|w| Arc::ptr_eq(w, &writer)) {
+                        writers.remove(&stream);
+                    }
+                    writer.sinks().clone()
+                };
                 sinks.iter().for_each(|s| s.end());
                 return;
             };
+            let sinks = writer.sinks().clone();
             for (i, sink) in sinks.iter().enumerate() {
                 sink.offer(&feed, &flushes);
                 if i % YIELD_EVERY == YIELD_EVERY - 1 {
                     tokio::task::yield_now().await;
                 }
             }
-            // The last player left: the writer goes (under the map's lock, so a player being
-            // added either finds it running or starts a new one).
-            let mut writers = self.writers();
+            // The last player left: the writer goes (checked again under the map's lock, so a
+            // player being added either finds it running or starts a new one).
             if writer.sinks().is_empty() {
-                writers.remove(&stream);
-                return;
+                let mut writers = self.writers();
+                if writer.sinks().is_empty() {
+                    if writers.get(&stream).is_some_and(|w| Arc::ptr_eq(w, &writer)) {
+                        writers.remove(&stream);
+                    }
+                    return;
+                }
             }
         }
     }

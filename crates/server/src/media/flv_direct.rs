@@ -36,14 +36,18 @@ pub async fn take(
     ctx: &MediaContext,
     tcp: TcpStream,
     wait: Duration,
-    stop: watch::Receiver<bool>,
+    mut stop: watch::Receiver<bool>,
 ) -> Result<(), TcpStream> {
     let mut head = vec![0u8; MAX_HEAD];
-    let n = match tokio::time::timeout(wait, tcp.peek(&mut head)).await {
-        Ok(Ok(n)) => n,
-        // Silent for the whole header timeout, or gone: closed, as the router would.
-        Ok(Err(_)) | Err(_) => return Ok(()),
+    let peek = async {
+        tokio::select! {
+            peeked = tokio::time::timeout(wait, tcp.peek(&mut head)) => peeked.ok().and_then(Result::ok),
+            _ = stop.wait_for(|s| *s) => None,
+        }
     };
+    // Silent for the whole header timeout, gone, or the server stops: closed, as the router
+    // would.
+    let Some(n) = peek.await else { return Ok(()) };
     let Some(request) = FlvRequest::parse(&head[..n]) else { return Err(tcp) };
     let Some(sub) = subscribe(ctx, &request).await else { return Err(tcp) };
     let head_len = request.head_len;
@@ -119,8 +123,7 @@ async fn play(
     let (audio, video) = sub.tracks();
     sink.send(Bytes::from_static(RESPONSE_HEAD));
     sink.send(flv_header(audio || !video, video || !audio));
-    let mut follower = sub.into_follower();
-    sink.send_start(&follower.take_start(), &ctx.hub.stats);
+    let follower = sub.into_follower();
     let stream = follower.stream();
     ctx.fanout.add(follower, &sink);
     let mut input = vec![0u8; 4096];

@@ -25,12 +25,18 @@ use crate::metrics::Metrics;
 use crate::signaling::Signaling;
 use crate::store::apps::Apps;
 
+/// The media edge's clock: tokio's, so paused-time tests could drive it (the RTMP sessions,
+/// publishers' latency budgets and the sinks' write deadlines all read this one).
+pub fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 /// What every media connection (RTMP, HTTP playback) shares.
 #[derive(Clone)]
 pub struct MediaContext {
     /// Live streams.
     pub hub: Arc<MediaHub>,
-    /// The writers that hand each stream's flushes to its RTMP players.
+    /// The writers that hand each stream's flushes to its RTMP and plain-HTTP FLV players.
     pub fanout: Arc<fanout::Fanout>,
     /// Apps and secrets.
     pub apps: Apps,

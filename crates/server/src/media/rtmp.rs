@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use crate::http::limits::{Acceptor, ConnLimits, Limiter};
 use crate::media::error::{MediaRefusal, RtmpEnd};
 use crate::media::sink::{Form, Sink};
-use crate::media::{MediaContext, admission};
+use crate::media::{MediaContext, admission, now};
 use crate::metrics::Metrics;
 
 /// Accepts RTMP connections until `stop`, at most `limits` at once (a connection over a cap is
@@ -98,11 +98,6 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, ctx: &MediaContext, config
     {
         c.sink.close().await;
     }
-}
-
-/// The clock the sessions are given (tokio's, so paused-time tests could drive it too).
-fn now() -> std::time::Instant {
-    tokio::time::Instant::now().into_std()
 }
 
 async fn sleep_until(deadline: Option<std::time::Instant>) {
@@ -271,10 +266,9 @@ impl Conn<'_> {
                         Some(sub) => {
                             self.session.accept_play("Playing.");
                             self.flush();
-                            // The start goes out at once, in one send, before the writer's
-                            // first flush; then the stream's writer takes over.
-                            let mut follower = sub.into_follower();
-                            self.sink.send_start(&follower.take_start(), &self.ctx.hub.stats);
+                            // The start goes out at once, before any flush; then the stream's
+                            // writer takes over.
+                            let follower = sub.into_follower();
                             self.role = Role::Playing(follower.stream());
                             self.ctx.fanout.add(follower, &self.sink);
                         }

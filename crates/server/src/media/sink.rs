@@ -17,14 +17,20 @@ use duet_media::{Feed, Flush, Follower, Packet, Take};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
+use crate::media::now;
+
 /// Longest a connection may take no bytes while some wait for it.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a closing connection's leftover input is read and dropped.
 const LINGER: Duration = Duration::from_secs(2);
 /// Most leftover input read while closing.
 const LINGER_BYTES: usize = 4 * 1024 * 1024;
+/// The first bytes of a new player's start joined into one send (about what a fresh socket
+/// takes at once); the rest is queued as shared buffers.
+pub const START_COPY: usize = 64 * 1024;
 /// Most bytes waiting for a player before it stops getting flushes (about 16 s at 1 Mbit/s;
-/// the buffers are shared with other players, so this bounds time, not memory).
+/// the buffers are shared with other players and with the stream's cache, so this bounds
+/// time, not memory).
 pub const MAX_QUEUED: usize = 2 * 1024 * 1024;
 
 /// The wire form a player takes.
@@ -81,14 +87,6 @@ impl Sink {
         Self { tcp, form, state: Mutex::new(State::default()), changed: Notify::new() }
     }
 
-    /// Sends `packets` (a new player's start) in one buffer, counted as media sent.
-    pub fn send_start(&self, packets: &[Arc<Packet>], stats: &duet_media::MediaStats) {
-        let mut start = Vec::with_capacity(packets.iter().map(|p| self.form.packet(p).len()).sum());
-        packets.iter().for_each(|p| start.extend_from_slice(self.form.packet(p)));
-        stats.bytes_out.fetch_add(start.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        self.send(start.into());
-    }
-
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -123,7 +121,7 @@ impl Sink {
                     return;
                 }
             }
-            state.stalled_since = Some(Instant::now());
+            state.stalled_since = Some(now());
             self.changed.notify_one();
         }
         state.queued += bytes.len();
@@ -136,9 +134,33 @@ impl Sink {
         }
     }
 
-    /// Plays through the stream's writer from now on: `follower` says what each flush brings.
-    pub fn follow(&self, follower: Follower) {
-        self.state().follower = Some(follower);
+    /// Starts playing: sends the player's start (metadata, sequence headers, the GOP so far:
+    /// the first [`START_COPY`] bytes joined into one send, the rest queued as the packets'
+    /// own shared buffers, so a player that does not read holds no copy of the GOP), then plays
+    /// through the stream's writer, whose flushes `follower` sorts. Both under the sink's lock:
+    /// no flush comes before the start.
+    pub fn start_following(&self, mut follower: Follower) {
+        let packets = follower.take_start();
+        let mut state = self.state();
+        state.follower = Some(follower);
+        let mut head = Vec::new();
+        let mut rest = Vec::new();
+        for p in &packets {
+            let bytes = self.form.packet(p);
+            let room = START_COPY.saturating_sub(head.len());
+            if rest.is_empty() && room >= bytes.len() {
+                head.extend_from_slice(bytes);
+            } else if rest.is_empty() {
+                head.extend_from_slice(&bytes[..room]);
+                rest.push(bytes.slice(room..));
+            } else {
+                rest.push(bytes.clone());
+            }
+        }
+        self.push(&mut state, head.into());
+        for bytes in rest {
+            self.push(&mut state, bytes);
+        }
     }
 
     /// Stops playing (the follower is dropped: the player no longer counts).
@@ -167,7 +189,11 @@ impl Sink {
         match follower.take(flush, state.queued <= MAX_QUEUED) {
             Take::Nothing => {}
             Take::Whole => self.push(state, self.form.flush(flush).clone()),
-            Take::Part(packets) => packets.iter().for_each(|p| self.push(state, self.form.packet(p).clone())),
+            Take::Part(packets) => {
+                // Rare (a skip ends): one buffer of the headers and the tail.
+                let joined: Vec<u8> = packets.iter().flat_map(|p| self.form.packet(p).iter().copied()).collect();
+                self.push(state, joined.into());
+            }
         }
     }
 
@@ -189,18 +215,25 @@ impl Sink {
         if let Some(e) = state.failed.take() {
             return Err(e);
         }
-        while let Some(front) = state.queue.front_mut() {
-            match self.tcp.try_write(front) {
-                Ok(n) => {
+        while !state.queue.is_empty() {
+            let slices: Vec<io::IoSlice<'_>> = state.queue.iter().take(64).map(|b| io::IoSlice::new(b)).collect();
+            match self.tcp.try_write_vectored(&slices) {
+                Ok(mut n) => {
+                    drop(slices);
                     state.queued -= n;
-                    state.stalled_since = Some(Instant::now());
-                    if n == front.len() {
-                        state.queue.pop_front();
-                    } else {
-                        *front = front.slice(n..);
-                    }
+                    state.stalled_since = Some(now());
                     if let Some(f) = &state.follower {
                         f.sent(n);
+                    }
+                    while n > 0 {
+                        let front = state.queue.front_mut().expect("bytes written were queued");
+                        if n >= front.len() {
+                            n -= front.len();
+                            state.queue.pop_front();
+                        } else {
+                            *front = front.slice(n..);
+                            n = 0;
+                        }
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
@@ -233,15 +266,23 @@ impl Sink {
     /// read yet.
     pub async fn close(&self) {
         let tcp = &*self.tcp;
-        let close = async {
+        let drain = async {
             while self.is_waiting() {
                 if tcp.writable().await.is_err() || self.drain().is_err() {
-                    return;
+                    return false;
                 }
             }
-            if socket2::SockRef::from(tcp).shutdown(std::net::Shutdown::Write).is_err() {
-                return;
-            }
+            true
+        };
+        // What waits gets the write timeout a playing connection has; the lingering read after
+        // the shutdown gets LINGER.
+        if !matches!(tokio::time::timeout(WRITE_TIMEOUT, drain).await, Ok(true)) {
+            return;
+        }
+        if socket2::SockRef::from(tcp).shutdown(std::net::Shutdown::Write).is_err() {
+            return;
+        }
+        let linger = async {
             let mut buf = vec![0u8; 16 * 1024];
             let mut dropped = 0;
             while dropped < LINGER_BYTES {
@@ -256,7 +297,7 @@ impl Sink {
                 }
             }
         };
-        let _ = tokio::time::timeout(LINGER, close).await;
+        let _ = tokio::time::timeout(LINGER, linger).await;
     }
 
     /// Completes when something changed for the connection task to look at.

@@ -512,15 +512,19 @@ fn find(conn: &Connection, app_id: u32) -> anyhow::Result<Option<App>> {
         .transpose()
 }
 
-/// Reads one row ([`APP_COLUMNS`]); a secret or budget that is no longer valid (edited by
-/// hand) is an error, not a panic.
+/// Reads one row ([`APP_COLUMNS`]); a secret that is no longer valid (edited by hand) is an
+/// error, not a panic; such a budget is replaced by the default.
 fn row_to_app(row: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result<App>> {
     let app_id: u32 = row.get(0)?;
     let (secret, latency): (String, String) = (row.get(2)?, row.get(5)?);
     let read = || {
         let secret =
             AppSecret::new(&secret).with_context(|| format!("stored ServerSecret of AppID {app_id} is invalid"))?;
-        let latency = latency.parse().with_context(|| format!("stored latency of AppID {app_id} is invalid"))?;
+        // A budget edited by hand into something else must not take the app down: the default.
+        let latency = latency.parse().unwrap_or_else(|e| {
+            tracing::warn!(app_id, "stored latency budget is invalid ({e}); using the default");
+            LatencyBudget::default()
+        });
         Ok(App {
             app_id,
             name: row.get(1).unwrap_or_default(),
