@@ -718,3 +718,39 @@ async fn http_flv_is_served_directly_or_by_the_router_and_both_play() {
         );
     }
 }
+
+/// Players joining while the stream ends all hear the end (or are refused): none is left
+/// connected with nothing coming. (The narrowest race, a join between the writer seeing the
+/// end and leaving the map, is ruled out by ordering both under one lock in `fanout`; this
+/// test exercises the joins around the end, it cannot time that window.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn players_joining_as_the_stream_ends_all_hear_the_end() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &["--rtmp-max-connections-per-ip", "1000"]);
+    let play = url(&data, &server, &["play", "--stream-id", "ending"]);
+    let publish = url(&data, &server, &["publish", "--stream-id", "ending"]);
+    for round in 0..5u64 {
+        let mut publisher = rtmp_publisher(&publish).await;
+        publisher.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
+        publisher.send_media(9, 0, b"\x17\x01\x00\x00\x00KEY").await.unwrap();
+        wait_live(&server, 1);
+        let players: Vec<_> = (0..40)
+            .map(|_| {
+                let play = duet_client::rtmp::Target::parse(&play).unwrap();
+                tokio::spawn(async move {
+                    let Ok(mut conn) = duet_client::rtmp::Conn::open(&play).await else { return };
+                    if conn.play(&play).await.is_err() {
+                        return; // the stream had ended: refused, which is an end too
+                    }
+                    while let Ok(Some(_)) = conn.next().await {}
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(round * 3)).await;
+        drop(publisher);
+        for p in players {
+            tokio::time::timeout(WAIT, p).await.expect("every player hears the end").unwrap();
+        }
+        wait_live(&server, 0);
+    }
+}
