@@ -346,7 +346,8 @@ async fn rtmp_publisher(url: &str) -> duet_client::rtmp::Conn {
 fn flv_player(server: &Server, flv_url: &str) -> TcpStream {
     let mut s = TcpStream::connect(server.http).unwrap();
     s.set_read_timeout(Some(WAIT)).unwrap();
-    write!(s, "GET {} HTTP/1.1\r\nHost: x\r\n\r\n", &flv_url[flv_url.find("/live/").unwrap()..]).unwrap();
+    let head = format!("GET {} HTTP/1.1\r\nHost: x\r\n\r\n", &flv_url[flv_url.find("/live/").unwrap()..]);
+    s.write_all(head.as_bytes()).unwrap();
     s
 }
 
@@ -668,7 +669,8 @@ async fn a_stalled_rtmp_player_skips_while_others_get_everything() {
 }
 
 /// A plain HTTP-FLV request that arrives whole is served by the stream's writer (a
-/// close-delimited body), one whose head comes in pieces by the router (chunked): both play.
+/// close-delimited body), one whose head takes longer than 200 ms to complete (600 here) by the router
+/// (chunked): both play.
 #[tokio::test]
 async fn http_flv_is_served_directly_or_by_the_router_and_both_play() {
     let (_tmp, data) = data_dir();
@@ -683,7 +685,7 @@ async fn http_flv_is_served_directly_or_by_the_router_and_both_play() {
     let mut pieces = TcpStream::connect(server.http).unwrap();
     pieces.set_read_timeout(Some(WAIT)).unwrap();
     write!(pieces, "GET {path} HTTP/1.1\r\n").unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    std::thread::sleep(Duration::from_millis(600));
     write!(pieces, "Host: x\r\n\r\n").unwrap();
     let (mut a, mut b) = (Vec::new(), Vec::new());
     read_until(&mut direct, &mut a, b"KEY-start");

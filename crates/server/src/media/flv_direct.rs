@@ -3,9 +3,9 @@
 //! the HTTP stack's task per response. The HTTP listener offers each new plain connection here
 //! first ([`take`]): a complete `GET /live/{appID}/{streamID}.flv?...` of a live stream with a
 //! valid signed URL is answered here (`200`, `Connection: close`, the FLV header, the cached
-//! start at once, then each flush); anything else (another request, a header not complete in
-//! the first read, a refusal) goes back untouched to the router, which answers it with the same
-//! checks (`http_play`). TLS connections always take the router's path.
+//! start at once, then each flush); anything else (another request, a head not whole within
+//! 200 ms of its first bytes, a refusal) goes back untouched to the router, which answers it
+//! with the same checks (`http_play`). TLS connections always take the router's path.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +22,9 @@ use crate::media::sink::{Form, Sink};
 
 /// The most of a request's head read to decide (a longer one goes to the router).
 const MAX_HEAD: usize = 8 * 1024;
+/// How often, and how long apart, a head that came in pieces is looked at again (200 ms in all).
+const PIECES: usize = 20;
+const PIECE_WAIT: Duration = Duration::from_millis(10);
 /// Most unexpected input a player may send before it is closed.
 const MAX_INPUT: usize = 64 * 1024;
 
@@ -47,12 +50,31 @@ pub async fn take(
     };
     // Silent for the whole header timeout, gone, or the server stops: closed, as the router
     // would.
-    let Some(n) = peek.await else { return Ok(()) };
+    let Some(mut n) = peek.await else { return Ok(()) };
+    // A head that arrives in pieces (a client writing the request line and headers apart):
+    // looked at again a few times while it could still become an FLV play, then the router's.
+    for _ in 0..PIECES {
+        if !could_be_flv(&head[..n]) || FlvRequest::parse(&head[..n]).is_some() || n == MAX_HEAD {
+            break;
+        }
+        tokio::time::sleep(PIECE_WAIT).await;
+        match tcp.peek(&mut head).await {
+            Ok(more) => n = more,
+            Err(_) => return Ok(()),
+        }
+    }
     let Some(request) = FlvRequest::parse(&head[..n]) else { return Err(tcp) };
     let Some(sub) = subscribe(ctx, &request).await else { return Err(tcp) };
     let head_len = request.head_len;
     play(ctx, tcp, head_len, sub, stop).await;
     Ok(())
+}
+
+/// Whether `bytes`, a head not yet whole, may still turn out an HTTP-FLV play.
+fn could_be_flv(bytes: &[u8]) -> bool {
+    const START: &[u8] = b"GET /live/";
+    let n = bytes.len().min(START.len());
+    bytes[..n] == START[..n] && !bytes.windows(4).any(|w| w == b"\r\n\r\n")
 }
 
 /// A `GET` of an `.flv` under `/live/` whose head came whole.
@@ -175,6 +197,15 @@ async fn play(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_head_in_pieces_is_waited_for_only_while_it_may_be_flv() {
+        assert!(could_be_flv(b"GE"));
+        assert!(could_be_flv(b"GET /live/1/cam.flv?x HTTP/1.1\r\n"));
+        assert!(!could_be_flv(b"GET /ws HTTP/1.1\r\n"));
+        assert!(!could_be_flv(b"POST /live/"));
+        assert!(!could_be_flv(b"GET /live/1/cam.flv HTTP/1.1\r\n\r\n"), "whole: nothing more to wait for");
+    }
 
     #[test]
     fn only_whole_plain_flv_gets_are_taken() {
