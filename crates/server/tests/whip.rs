@@ -1,6 +1,7 @@
 //! The WHIP HTTP contract against the real binary: signed like RTMP publish URLs (the same
 //! refusal codes), an offer must be SDP with H.264 video, `201 Created` answers with SDP and a
-//! `Location` whose `DELETE` ends the publish, and an unknown resource is 404. The media path
+//! `Location` whose `DELETE` ends the publish, an unknown resource is 404, and a peer that
+//! never sends a datagram is cleaned up. The media path
 //! itself (a browser's H.264 reaching players) is web/test/whip.test.mjs.
 
 mod common;
@@ -121,5 +122,14 @@ fn whip_refuses_like_rtmp_and_answers_h264_offers() {
     assert_eq!(live_streams(&server), "duet_media_live_streams 0", "DELETE ended the publish");
     let r = delete(&location);
     assert_eq!((r.status, code(&r).as_str()), (404, "whip_not_found"));
+
+    // A peer that never connects (or vanishes) is cleaned up: 15 s without a datagram.
+    assert_eq!(post_sdp(&server, &path, "application/sdp", &h264).status, 201);
+    assert_eq!(live_streams(&server), "duet_media_live_streams 1");
+    let start = std::time::Instant::now();
+    while live_streams(&server) != "duet_media_live_streams 0" && start.elapsed().as_secs() < 30 {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert_eq!(live_streams(&server), "duet_media_live_streams 0", "the silent peer's publish ended");
     server.stop();
 }
