@@ -22,7 +22,8 @@ if ! need_cmd cargo; then
   echo "setup: cargo is missing; install Rust (https://rustup.rs) and rerun" >&2
   exit 1
 fi
-# rusqlite builds SQLite from source: a C compiler is needed.
+# rusqlite builds SQLite, and aws-lc-sys (under str0m's DTLS, for WebRTC) AWS-LC, from source
+# with the C compiler (no cmake needed). Chromium and ffmpeg below also serve the WHIP test.
 need_cmd cc || apt_install gcc libc6-dev
 # Real RTMP/FLV peers for the media tests: ffmpeg/ffprobe (publish, play, decode) and rtmpdump.
 apt_install ffmpeg rtmpdump

@@ -9,37 +9,25 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
-import { chromium } from "playwright-core";
-
-import { DUET, Duet } from "../../sdk/miniprogram/test/harness/duet.mjs";
+import { DUET } from "../../sdk/miniprogram/test/harness/duet.mjs";
+import { startDuetAndChromium } from "./chromium.mjs";
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
 const ARTIFACTS = join(here, "..", "..", "target", "artifacts");
-const CHROMIUM_FLAGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--autoplay-policy=no-user-gesture-required",
-];
 
 let duet;
 let browser;
+let stop;
 let ffmpeg;
 
 before(async () => {
-  duet = await Duet.start();
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: CHROMIUM_FLAGS });
+  ({ duet, browser, stop } = await startDuetAndChromium(["--autoplay-policy=no-user-gesture-required"]));
 });
 
 after(async () => {
   if (ffmpeg && ffmpeg.exitCode === null) ffmpeg.kill("SIGKILL");
-  if (browser) await browser.close();
-  if (duet) await duet.stop();
+  if (stop) await stop();
 });
 
 /** ffmpeg publishing a yuv420p H.264 + AAC test pattern for at most `seconds`. */

@@ -508,7 +508,7 @@ fn sps_size(sps: &[u8]) -> Option<(u16, u16)> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn pk(kind: Kind, timestamp: u32, payload: &[u8]) -> Packet {
@@ -517,7 +517,7 @@ mod tests {
 
     // SPSs x264 wrote for a 320x240 test pattern: yuv420p (Constrained Baseline) and yuv444p
     // (High 4:4:4 Predictive, which ffmpeg picks for RGB sources).
-    const SPS_320X240: &[u8] = &[
+    pub(crate) const SPS_320X240: &[u8] = &[
         0x67, 0x42, 0xc0, 0x0c, 0xda, 0x05, 0x07, 0xec, 0x04, 0x40, 0x00, 0x00, 0x03, 0x00, 0x40, 0x00, 0x00, 0x07,
         0xa3, 0xc5, 0x0a, 0xa8,
     ];

@@ -4,10 +4,12 @@
 //! players together, one flush at a time, packaged as one buffer per form (`ring`); a GOP cache
 //! so players start at the latest keyframe; and a bounded ring per stream so a slow player
 //! skips ahead instead of slowing the publisher or other players (`subscriber`). Takes time as
-//! an input; talks to the server through handles only.
+//! an input; talks to the server through handles only. `avc` turns WebRTC H.264 access units
+//! into the FLV/RTMP video payloads the hub carries.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod avc;
 mod budget;
 mod flv;
 pub mod fmp4;

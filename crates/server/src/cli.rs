@@ -64,7 +64,7 @@ pub enum AdminCommand {
 /// `duet url ...`.
 #[derive(Debug, Subcommand)]
 pub enum UrlCommand {
-    /// A signed RTMP publish URL.
+    /// A signed publish URL (RTMP for encoders, WHIP for browsers).
     Publish {
         /// The AppID.
         #[arg(long, value_parser = parse_app_id, allow_hyphen_values = true)]
@@ -81,9 +81,15 @@ pub enum UrlCommand {
         /// Lifetime in seconds (the URL must be used before it expires; a running stream is not cut).
         #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u32).range(1..))]
         ttl: u32,
+        /// RTMP, or WHIP (the WebRTC endpoint a browser posts its SDP offer to).
+        #[arg(long, value_enum, default_value = "rtmp")]
+        format: PublishFormat,
         /// Public RTMP base [default: rtmp://127.0.0.1:1935; or public_rtmp_url from --config].
         #[arg(long, env = "DUET_PUBLIC_RTMP_URL", value_name = "URL")]
         public_rtmp_url: Option<RtmpUrl>,
+        /// Public HTTP base, for WHIP [default: http://127.0.0.1:8080; or public_http_url from --config].
+        #[arg(long, env = "DUET_PUBLIC_HTTP_URL", value_name = "URL")]
+        public_http_url: Option<HttpUrl>,
     },
     /// A signed play URL.
     Play {
@@ -109,6 +115,15 @@ pub enum UrlCommand {
         #[arg(long, env = "DUET_PUBLIC_HTTP_URL", value_name = "URL")]
         public_http_url: Option<HttpUrl>,
     },
+}
+
+/// Publish URL formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PublishFormat {
+    /// rtmp://... (ffmpeg, OBS, `<live-pusher>`)
+    Rtmp,
+    /// http(s)://.../whip/APP/STREAM (WebRTC-HTTP ingestion from a browser: H.264 video)
+    Whip,
 }
 
 /// Play URL formats.
@@ -173,6 +188,12 @@ pub struct ServeArgs {
     /// RTMP connections open at once from one address (IPv6: one /64) [default: 256, at most --rtmp-max-connections].
     #[arg(long, env = "DUET_RTMP_MAX_CONNECTIONS_PER_IP", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=crate::config::MAX_CAP))]
     pub rtmp_max_connections_per_ip: Option<u64>,
+    /// The UDP socket every WebRTC (WHIP) peer uses [default: 127.0.0.1:0, a free port].
+    #[arg(long, env = "DUET_WEBRTC_UDP", value_name = "ADDR")]
+    pub webrtc_udp: Option<SocketAddr>,
+    /// The IP written into ICE candidates, the one browsers reach (behind NAT: the public one) [default: the --webrtc-udp IP].
+    #[arg(long, env = "DUET_WEBRTC_PUBLIC_IP", value_name = "IP")]
+    pub webrtc_public_ip: Option<std::net::IpAddr>,
 }
 
 /// `duet app ...`.

@@ -18,6 +18,8 @@ pub const DEFAULT_HTTP: &str = "127.0.0.1:8080";
 pub const DEFAULT_RTMP: &str = "127.0.0.1:1935";
 /// Default data folder (relative to the working directory).
 pub const DEFAULT_DATA: &str = "duet-data";
+/// The WebRTC UDP socket of the embedded default: loopback, a free port.
+pub const DEFAULT_WEBRTC_UDP: &str = "127.0.0.1:0";
 
 /// The config file's keys. Unknown keys are an error, so a typo never silently does nothing.
 #[derive(Debug, Default, Deserialize)]
@@ -41,6 +43,8 @@ pub struct FileConfig {
     http_max_connections_per_ip: Option<Ranged<1, MAX_CAP>>,
     rtmp_max_connections: Option<Ranged<1, MAX_CAP>>,
     rtmp_max_connections_per_ip: Option<Ranged<1, MAX_CAP>>,
+    webrtc_udp: Option<SocketAddr>,
+    webrtc_public_ip: Option<std::net::IpAddr>,
 }
 
 /// The largest connection cap a setting takes.
@@ -98,6 +102,8 @@ pub struct ServeSettings {
     pub http_connections: CapSettings,
     /// The RTMP listener's connection caps.
     pub rtmp_connections: CapSettings,
+    pub webrtc_udp: SocketAddr,
+    pub webrtc_public_ip: Option<std::net::IpAddr>,
 }
 
 /// A listener's connection caps as set; an unset one is derived from the open-file limit at
@@ -183,6 +189,11 @@ impl Loaded {
                 total: cap(pick(args.rtmp_max_connections, f.rtmp_max_connections)),
                 per_addr: cap(pick(args.rtmp_max_connections_per_ip, f.rtmp_max_connections_per_ip)),
             },
+            webrtc_udp: args
+                .webrtc_udp
+                .or(f.webrtc_udp)
+                .unwrap_or_else(|| DEFAULT_WEBRTC_UDP.parse().expect("valid default")),
+            webrtc_public_ip: args.webrtc_public_ip.or(f.webrtc_public_ip),
         })
     }
 
@@ -272,6 +283,8 @@ http_max_connections = 4000
 http_max_connections_per_ip = 100
 rtmp_max_connections = 2000
 rtmp_max_connections_per_ip = 50
+webrtc_udp = "0.0.0.0:8443"
+webrtc_public_ip = "203.0.113.7"
 "#,
         )
         .unwrap();

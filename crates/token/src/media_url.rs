@@ -1,10 +1,12 @@
 //! `MediaUrl`: the one type that builds, signs, parses and verifies the URLs that move media,
-//! for every protocol and format: RTMP publish and play, HTTP-FLV and fMP4 play (WHIP, WHEP
-//! and HLS plug in here as more [`MediaFormat`]s).
+//! for every protocol and format: RTMP publish and play, HTTP-FLV and fMP4 play, WHIP publish
+//! (WHEP and HLS plug in here as more [`MediaFormat`]s).
 //!
 //! - RTMP: `{rtmp_base}/{appID}/{streamID}?expire=E&user=U&room=R&sign=S` (the RTMP "app" is
 //!   the AppID; some clients move the query onto the app, [`MediaUrl::from_rtmp`] takes both).
 //! - HTTP: `{http_base}/live/{appID}/{streamID}.{flv|mp4}?expire=E&user=U&room=R&sign=S`.
+//! - WHIP (RFC 9725): `{http_base}/whip/{appID}/{streamID}?expire=E&user=U&room=R&sign=S`, the
+//!   endpoint a browser `POST`s its SDP offer to.
 //!
 //! `sign` is [`MediaGrant::sign`] over (app, stream, action, user, room, expire); the format is
 //! not signed, so one play URL's query serves every format. Reading a URL checks its shape
@@ -33,13 +35,15 @@ pub enum MediaFormat {
     Flv,
     /// Fragmented MP4 over HTTP, for Media Source Extensions (play).
     Fmp4,
+    /// WebRTC-HTTP ingestion (publish): the WHIP endpoint of the stream.
+    Whip,
 }
 
 impl MediaFormat {
     /// The file extension of a format served over HTTP.
     fn extension(self) -> Option<&'static str> {
         match self {
-            Self::Rtmp => None,
+            Self::Rtmp | Self::Whip => None,
             Self::Flv => Some("flv"),
             Self::Fmp4 => Some("mp4"),
         }
@@ -94,9 +98,10 @@ impl MediaUrl {
         let (user, room) = (percent_encode(&self.user_id), percent_encode(&self.room_id));
         let query = format!("expire={}&user={user}&room={room}&sign={sign}", self.expire);
         let (app_id, stream_id) = (self.app_id, &self.stream_id);
-        match format.extension() {
-            Some(ext) => format!("{}/live/{app_id}/{stream_id}.{ext}?{query}", bases.http),
-            None => format!("{}/{app_id}/{stream_id}?{query}", bases.rtmp),
+        match (format, format.extension()) {
+            (MediaFormat::Whip, _) => format!("{}{WHIP_PREFIX}/{app_id}/{stream_id}?{query}", bases.http),
+            (_, Some(ext)) => format!("{}/live/{app_id}/{stream_id}.{ext}?{query}", bases.http),
+            (_, None) => format!("{}/{app_id}/{stream_id}?{query}", bases.rtmp),
         }
     }
 
@@ -132,6 +137,21 @@ impl MediaUrl {
             return Err(MediaUrlError::BadStreamId);
         }
         Ok((Unverified::new(app_id(app)?, stream_id, MediaAction::Play, query)?, format))
+    }
+}
+
+/// The path under which WHIP endpoints live: `/whip/{appID}/{streamID}`.
+pub const WHIP_PREFIX: &str = "/whip";
+
+impl MediaUrl {
+    /// Reads a WHIP publish request `/whip/{app}/{stream}?{query}` (the path's two segments
+    /// and the query, as the router split them).
+    pub fn from_whip(app: &str, stream_id: &str, query: &str) -> Result<Unverified, MediaUrlError> {
+        let app_id = app_id(app)?;
+        if !is_stream_id(stream_id) {
+            return Err(MediaUrlError::BadStreamId);
+        }
+        Unverified::new(app_id, stream_id, MediaAction::Publish, query)
     }
 }
 
@@ -332,6 +352,31 @@ mod tests {
             assert_eq!(MediaUrl::from_http(app, file, query).unwrap_err().code(), code, "{file}");
         }
         assert_eq!(MediaUrl::from_http("nine", "cam.flv", query).unwrap_err().code(), "unknown_app");
+    }
+
+    #[test]
+    fn whip_urls_round_trip() {
+        let url = claims(MediaAction::Publish, 100);
+        let whip = url.signed(&secret(), &bases(), MediaFormat::Whip);
+        let rtmp = url.signed(&secret(), &bases(), MediaFormat::Rtmp);
+        assert!(whip.starts_with("https://h/whip/9/cam?expire=100&user=u%261&room=r%201&sign="), "{whip}");
+        assert_eq!(whip.split_once('?').unwrap().1, rtmp.split_once('?').unwrap().1, "one signed query");
+        let (path, query) = whip.strip_prefix("https://h/whip/").unwrap().split_once('?').unwrap();
+        let (app, stream) = path.split_once('/').unwrap();
+        let unverified = MediaUrl::from_whip(app, stream, query).unwrap();
+        assert_eq!(unverified.clone().verify(&secret(), 50).unwrap(), url);
+        assert_eq!(unverified.verify(&secret(), 1000).unwrap_err().code(), "url_expired");
+        let code = |app, stream, query| MediaUrl::from_whip(app, stream, query).unwrap_err().code();
+        assert_eq!(code("nine", "cam", query), "unknown_app");
+        assert_eq!(code("9", "a.b", query), "bad_stream_id");
+        let play = MediaUrl { action: MediaAction::Play, ..url };
+        let play_query = play.signed(&secret(), &bases(), MediaFormat::Flv).split_once('?').unwrap().1.to_owned();
+        let forged = MediaUrl::from_whip("9", "cam", &play_query).unwrap().verify(&secret(), 50);
+        assert_eq!(forged.unwrap_err().code(), "url_bad_signature", "a play URL does not publish");
+        assert_eq!(
+            MediaUrl::from_whip("9", "cam", "").unwrap().verify(&secret(), 50).unwrap_err().code(),
+            "url_missing"
+        );
     }
 
     #[test]

@@ -48,12 +48,26 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
 
     let http = bind(s.http, "HTTP", "--http").await?;
     let rtmp = bind(s.rtmp, "RTMP", "--rtmp").await?;
+    let udp = tokio::net::UdpSocket::bind(s.webrtc_udp).await.with_context(|| {
+        format!("cannot bind {} for WebRTC (choose another address with --webrtc-udp)", s.webrtc_udp)
+    })?;
     let (http_addr, rtmp_addr) = (http.local_addr()?, rtmp.local_addr()?);
+    let webrtc = crate::media::webrtc::WebRtc::start(udp, s.webrtc_public_ip)?;
     let urls =
         PublicUrls::resolve(s.public_ws_url, s.public_rtmp_url, s.public_http_url, http_addr, rtmp_addr, tls.is_some());
     let token = crate::store::credentials::mint_token(&app, TEST_USER, &Grant::everything(), TEST_TOKEN_TTL)?;
     let console_password = first_admin(&registry)?;
-    print_banner(&urls, http_addr, rtmp_addr, &registry, &app, created, console_password.as_deref(), &token);
+    print_banner(
+        &urls,
+        http_addr,
+        rtmp_addr,
+        webrtc.candidate(),
+        &registry,
+        &app,
+        created,
+        console_password.as_deref(),
+        &token,
+    );
 
     let metrics = Arc::new(Metrics::default());
     let media_hub = Arc::new(duet_media::Hub::default());
@@ -72,6 +86,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         apps: apps.clone(),
         signaling: signaling.clone(),
         metrics: metrics.clone(),
+        webrtc,
     };
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -177,6 +192,7 @@ fn print_banner(
     urls: &PublicUrls,
     http: SocketAddr,
     rtmp: SocketAddr,
+    webrtc: SocketAddr,
     registry: &Registry,
     app: &App,
     created: bool,
@@ -197,6 +213,7 @@ fn print_banner(
         "Duet {version} is running.
   HTTP/WebSocket  {http_url}   (listening on {http}; /ws, /live/*.flv|mp4, /httplog, /api/v1, /healthz, /metrics)
   RTMP            {rtmp_url}   (listening on {rtmp})
+  WebRTC (WHIP)   {http_url}/whip/APP/STREAM   (UDP {webrtc}; `duet url publish --format whip`)
   Console         {http_url}/   {console}
   Debug page      {http_url}/debug   (join a room from a browser)
   Data            {db}

@@ -3,7 +3,7 @@
 
 use duet_token::{MediaAction, MediaFormat, MediaUrl};
 
-use crate::cli::{PlayFormat, UrlCommand};
+use crate::cli::{PlayFormat, PublishFormat, UrlCommand};
 use crate::config::{Common, Loaded};
 use crate::store::registry::Registry;
 
@@ -13,7 +13,7 @@ pub fn run(common: &Common, loaded: &Loaded, cmd: UrlCommand) -> anyhow::Result<
     let now = crate::os::now_unix() as u64;
     // What each form asks for: the URL's claims, its format and the public bases.
     let (url, format, bases) = match cmd {
-        UrlCommand::Publish { app_id, stream_id, user_id, room_id, ttl, public_rtmp_url } => {
+        UrlCommand::Publish { app_id, stream_id, user_id, room_id, ttl, format, public_rtmp_url, public_http_url } => {
             let url = MediaUrl {
                 app_id,
                 stream_id,
@@ -22,7 +22,11 @@ pub fn run(common: &Common, loaded: &Loaded, cmd: UrlCommand) -> anyhow::Result<
                 room_id: room_id.unwrap_or_default(),
                 expire: now + u64::from(ttl),
             };
-            (url, MediaFormat::Rtmp, loaded.media_bases(public_rtmp_url, None))
+            let format = match format {
+                PublishFormat::Rtmp => MediaFormat::Rtmp,
+                PublishFormat::Whip => MediaFormat::Whip,
+            };
+            (url, format, loaded.media_bases(public_rtmp_url, public_http_url))
         }
         UrlCommand::Play { app_id, stream_id, user_id, format, ttl, public_rtmp_url, public_http_url } => {
             let url = MediaUrl {

@@ -19,7 +19,7 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
@@ -70,6 +70,8 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(crate::signaling::upgrade))
         .route("/live/{app}/{file}", get(crate::media::http_play::play))
         .route("/httplog", post(crate::http::httplog::upload))
+        .route("/whip/{app}/{stream}", post(crate::media::whip::publish))
+        .route("/whip/{app}/{stream}/{resource}", delete(crate::media::whip::stop))
         .merge(crate::http::api::routes())
         .merge(crate::http::console::routes())
         .fallback(not_found)

@@ -30,14 +30,16 @@ impl MediaRefusal {
         Self { code, message: message.into() }
     }
 
-    /// The HTTP status of a refused play request (`/live/*`).
+    /// The HTTP status of a refused request (`/live/*` play, `/whip/*` publish).
     pub fn status(&self) -> StatusCode {
         match self.code {
             "not_found" | "unknown_app" | "stream_not_found" => StatusCode::NOT_FOUND,
-            "bad_stream_id" => StatusCode::BAD_REQUEST,
+            "bad_stream_id" | "bad_sdp" => StatusCode::BAD_REQUEST,
             "url_missing" => StatusCode::UNAUTHORIZED,
             "stream_not_ready" => StatusCode::SERVICE_UNAVAILABLE,
-            "codec_unsupported" => StatusCode::NOT_ACCEPTABLE,
+            "codec_unsupported" | "whip_no_h264" => StatusCode::NOT_ACCEPTABLE,
+            "whip_content_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "whip_not_found" => StatusCode::NOT_FOUND,
             _ => StatusCode::FORBIDDEN,
         }
     }

@@ -4,7 +4,8 @@
 //! connections through the stream's writer; `fanout` is that writer (one per live stream, for
 //! RTMP and direct FLV players) and `sink` each connection's sending side; `admission` admits
 //! publishers; `error` says why a request was refused or a connection ended; `relay` pushes
-//! live streams to external RTMP URLs with `duet_client::rtmp`.
+//! live streams to external RTMP URLs with `duet_client::rtmp`; `whip` and `webrtc` take
+//! browsers' WebRTC publishes (WHIP: H.264 video, one UDP socket for every peer).
 
 pub mod admission;
 pub mod error;
@@ -14,6 +15,8 @@ pub mod http_play;
 pub mod relay;
 pub mod rtmp;
 pub mod sink;
+pub mod webrtc;
+pub mod whip;
 
 use std::sync::Arc;
 
@@ -44,6 +47,8 @@ pub struct MediaContext {
     pub signaling: Signaling,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// WebRTC peers (WHIP).
+    pub webrtc: webrtc::WebRtc,
 }
 
 impl MediaContext {

@@ -179,7 +179,8 @@ pub fn post(addr: SocketAddr, path: &str, body: &[u8], length: Option<usize>) ->
     request(addr, "POST", path, &[], body, length)
 }
 
-/// Sends one HTTP request with a JSON body and extra headers; reads the whole response.
+/// Sends one HTTP request with a body (JSON unless `headers` name another Content-Type) and
+/// extra headers; reads the whole response.
 pub fn request(
     addr: SocketAddr,
     method: &str,
@@ -191,9 +192,11 @@ pub fn request(
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let len = length.unwrap_or(body.len());
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {len}\r\nConnection: close\r\n"
-    );
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {len}\r\nConnection: close\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        head.push_str("Content-Type: application/json\r\n");
+    }
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }

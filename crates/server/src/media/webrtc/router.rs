@@ -1,0 +1,200 @@
+//! The WebRTC UDP socket's reader: one task owns the receiving side of the one socket every
+//! peer shares and hands each datagram to its peer's task. A peer is found by the remote
+//! address its traffic came from once ICE has seen it; before that, by the ICE username of a
+//! STUN binding request (`{Duet's ufrag}:{peer's ufrag}`), which also records the address.
+//! Datagrams for nobody are dropped; a peer whose inbox is full loses the datagram (UDP).
+//! The same task keeps the WHIP resources, so `DELETE` reaches the right peer.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use str0m::ice::StunMessage;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+/// One received datagram.
+pub struct Datagram {
+    /// When it was read.
+    pub at: Instant,
+    /// Who sent it.
+    pub from: SocketAddr,
+    /// Its bytes.
+    pub data: Vec<u8>,
+}
+
+/// Datagrams a peer's inbox holds before new ones are dropped.
+pub const INBOX: usize = 512;
+
+/// What the HTTP side asks of the router.
+pub enum Command {
+    /// A new peer: its ICE ufrag, WHIP resource, inbox and stop signal.
+    Add { ufrag: String, resource: String, inbox: mpsc::Sender<Datagram>, stop: oneshot::Sender<()> },
+    /// `DELETE` of a WHIP resource: whether a live peer had it.
+    Delete { resource: String, reply: oneshot::Sender<bool> },
+}
+
+struct Entry {
+    ufrag: String,
+    resource: String,
+    inbox: mpsc::Sender<Datagram>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+#[derive(Default)]
+struct Table {
+    next: u64,
+    peers: HashMap<u64, Entry>,
+    by_ufrag: HashMap<String, u64>,
+    by_addr: HashMap<SocketAddr, u64>,
+    by_resource: HashMap<String, u64>,
+}
+
+impl Table {
+    fn add(&mut self, e: Entry) {
+        self.purge();
+        self.next += 1;
+        self.by_ufrag.insert(e.ufrag.clone(), self.next);
+        self.by_resource.insert(e.resource.clone(), self.next);
+        self.peers.insert(self.next, e);
+    }
+
+    /// Forgets peers whose task ended.
+    fn purge(&mut self) {
+        let gone: Vec<u64> = self.peers.iter().filter(|(_, e)| e.inbox.is_closed()).map(|(id, _)| *id).collect();
+        for id in gone {
+            self.remove(id);
+        }
+    }
+
+    fn remove(&mut self, id: u64) {
+        if let Some(e) = self.peers.remove(&id) {
+            self.by_ufrag.remove(&e.ufrag);
+            self.by_resource.remove(&e.resource);
+            self.by_addr.retain(|_, p| *p != id);
+        }
+    }
+
+    /// The peer a datagram from `from` belongs to.
+    fn find(&mut self, from: SocketAddr, data: &[u8]) -> Option<u64> {
+        if let Some(id) = self.by_addr.get(&from) {
+            return Some(*id);
+        }
+        let id = *self.by_ufrag.get(local_ufrag(data)?)?;
+        self.by_addr.insert(from, id);
+        Some(id)
+    }
+
+    fn deliver(&mut self, d: Datagram) {
+        let Some(id) = self.find(d.from, &d.data) else { return };
+        let closed = match self.peers.get(&id) {
+            Some(e) => matches!(e.inbox.try_send(d), Err(mpsc::error::TrySendError::Closed(_))),
+            None => true,
+        };
+        if closed {
+            self.remove(id);
+        }
+    }
+
+    fn delete(&mut self, resource: &str) -> bool {
+        let Some(id) = self.by_resource.get(resource).copied() else { return false };
+        let live = self.peers.get_mut(&id).and_then(|e| e.stop.take()).is_some_and(|stop| stop.send(()).is_ok());
+        self.remove(id);
+        live
+    }
+}
+
+/// Duet's ufrag in a STUN binding request's USERNAME (`{ours}:{theirs}`).
+pub fn local_ufrag(data: &[u8]) -> Option<&str> {
+    let msg = StunMessage::parse(data).ok()?;
+    if !msg.is_binding_request() {
+        return None;
+    }
+    msg.username()?.split_once(':').map(|(ours, _)| ours)
+}
+
+/// Reads `socket` and serves `commands` until the command channel closes.
+pub async fn run(socket: Arc<UdpSocket>, mut commands: mpsc::Receiver<Command>) {
+    let mut table = Table::default();
+    let mut buf = vec![0u8; 2048];
+    loop {
+        tokio::select! {
+            got = socket.recv_from(&mut buf) => match got {
+                Ok((n, from)) => {
+                    let at = tokio::time::Instant::now().into_std();
+                    table.deliver(Datagram { at, from, data: buf[..n].to_vec() });
+                }
+                // ICMP errors (a peer's port closed) surface here on some systems: not fatal.
+                Err(e) => tracing::debug!("WebRTC UDP receive: {e}"),
+            },
+            command = commands.recv() => match command {
+                None => return,
+                Some(Command::Add { ufrag, resource, inbox, stop }) => {
+                    table.add(Entry { ufrag, resource, inbox, stop: Some(stop) });
+                }
+                Some(Command::Delete { resource, reply }) => {
+                    let _ = reply.send(table.delete(&resource));
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A STUN binding request with USERNAME `name`, a PRIORITY and a MESSAGE-INTEGRITY that is
+    /// not checked (routing only reads the username; the peer's engine checks the rest).
+    fn binding(name: &str) -> Vec<u8> {
+        let mut attr = vec![0x00, 0x06];
+        attr.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        attr.extend_from_slice(name.as_bytes());
+        while attr.len() % 4 != 0 {
+            attr.push(0);
+        }
+        attr.extend_from_slice(&[0x00, 0x24, 0, 4, 0x6e, 0, 0x1e, 0xff]);
+        attr.extend_from_slice(&[0x00, 0x08, 0, 20]);
+        attr.extend_from_slice(&[0; 20]);
+        let mut msg = vec![0x00, 0x01];
+        msg.extend_from_slice(&(attr.len() as u16).to_be_bytes());
+        msg.extend_from_slice(&[0x21, 0x12, 0xa4, 0x42]);
+        msg.extend_from_slice(&[7; 12]);
+        msg.extend_from_slice(&attr);
+        msg
+    }
+
+    #[test]
+    fn datagrams_find_their_peer_by_username_then_address() {
+        let mut t = Table::default();
+        let (tx, mut rx) = mpsc::channel(4);
+        let (stop, mut stopped) = oneshot::channel();
+        t.add(Entry { ufrag: "duet1".into(), resource: "r1".into(), inbox: tx, stop: Some(stop) });
+        assert_eq!(local_ufrag(&binding("duet1:browser")), Some("duet1"));
+        assert_eq!(local_ufrag(b"\x16\xfe\xfd not stun"), None);
+        let (a, b): (SocketAddr, SocketAddr) = ("10.0.0.1:5000".parse().unwrap(), "10.0.0.2:5000".parse().unwrap());
+        let now = Instant::now();
+        t.deliver(Datagram { at: now, from: b, data: b"dtls before ice".to_vec() });
+        t.deliver(Datagram { at: now, from: a, data: binding("other:browser") });
+        assert!(rx.try_recv().is_err(), "nobody's datagrams are dropped");
+        t.deliver(Datagram { at: now, from: a, data: binding("duet1:browser") });
+        t.deliver(Datagram { at: now, from: a, data: b"dtls".to_vec() });
+        assert_eq!(rx.try_recv().unwrap().from, a);
+        assert_eq!(rx.try_recv().unwrap().data, b"dtls");
+        assert!(!t.delete("r2"));
+        assert!(t.delete("r1") && stopped.try_recv().is_ok());
+        assert!(t.peers.is_empty() && t.by_addr.is_empty() && t.by_ufrag.is_empty());
+    }
+
+    #[test]
+    fn ended_peers_are_forgotten() {
+        let mut t = Table::default();
+        let (tx, rx) = mpsc::channel(4);
+        let (stop, _stopped) = oneshot::channel();
+        t.add(Entry { ufrag: "u".into(), resource: "r".into(), inbox: tx, stop: Some(stop) });
+        drop(rx);
+        t.deliver(Datagram { at: Instant::now(), from: "10.0.0.1:1".parse().unwrap(), data: binding("u:x") });
+        assert!(t.peers.is_empty() && !t.delete("r"));
+    }
+}

@@ -1,0 +1,94 @@
+//! WHIP (RFC 9725) on the HTTP router: a browser publishes with
+//! `POST /whip/{appID}/{streamID}?expire&user&room&sign` (`Content-Type: application/sdp`, the
+//! offer as body), signed like an RTMP publish URL (`duet url publish --format whip`). Duet
+//! verifies the URL, accepts the offer (`webrtc::offer`), asks `admission::admit` exactly as
+//! RTMP does, and answers `201 Created` with the SDP answer and a `Location` whose `DELETE`
+//! ends the publish. Every refusal is a `MediaRefusal` (logged, counted, `{"code","message"}`
+//! with its status: docs/error-codes.md).
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use duet_token::{MediaUrl, WHIP_PREFIX};
+
+use crate::http::AppState;
+use crate::http::error::HttpError;
+use crate::media::error::MediaRefusal;
+use crate::media::webrtc::offer;
+
+/// `POST /whip/{app}/{stream}`.
+pub async fn publish(
+    State(state): State<AppState>,
+    Path((app, stream)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, HttpError> {
+    start(&state, &app, &stream, query.as_deref().unwrap_or_default(), &headers, &body).await.map_err(|r| {
+        state.media.refuse("whip", "publish", &r);
+        HttpError::from(r).with_cors()
+    })
+}
+
+async fn start(
+    state: &AppState,
+    app: &str,
+    stream: &str,
+    query: &str,
+    headers: &HeaderMap,
+    sdp: &str,
+) -> Result<Response, MediaRefusal> {
+    let unverified = MediaUrl::from_whip(app, stream, query)?;
+    let secret =
+        state.media.secret(unverified.app_id()).await.ok_or_else(|| MediaRefusal::new("unknown_app", "no such app"))?;
+    let latency = unverified.option("latency");
+    let url = unverified.verify(&secret, crate::os::now_unix() as u64)?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !content_type.trim().to_ascii_lowercase().starts_with("application/sdp") {
+        return Err(MediaRefusal::new("whip_content_type", "a WHIP offer is sent as Content-Type: application/sdp"));
+    }
+    let webrtc = &state.media.webrtc;
+    let accepted = offer::accept(sdp, webrtc.candidate(), tokio::time::Instant::now().into_std())?;
+    let publisher = crate::media::admission::admit(&state.media, &url, &secret, latency.as_deref()).await?;
+    let resource = duet_token::hex(&crate::os::random::<16>());
+    let location = format!("{WHIP_PREFIX}/{}/{}/{resource}", url.app_id, url.stream_id);
+    tracing::info!(app_id = url.app_id, stream = %url.stream_id, user = %url.user_id, "publishing over WHIP");
+    webrtc
+        .start_peer(
+            &state.media,
+            accepted.rtc,
+            accepted.ufrag,
+            resource_key(&url.app_id.to_string(), &url.stream_id, &resource),
+            publisher,
+        )
+        .await;
+    Ok((
+        StatusCode::CREATED,
+        [
+            (header::CONTENT_TYPE, "application/sdp".to_owned()),
+            (header::LOCATION, location),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*".to_owned()),
+            (header::ACCESS_CONTROL_EXPOSE_HEADERS, "Location".to_owned()),
+        ],
+        accepted.answer,
+    )
+        .into_response())
+}
+
+/// The router's name for a resource: it belongs to one app and stream.
+fn resource_key(app: &str, stream: &str, resource: &str) -> String {
+    format!("{app}/{stream}/{resource}")
+}
+
+/// `DELETE /whip/{app}/{stream}/{resource}`: ends the publish (`whip_not_found`, 404, when
+/// no live publish has that resource).
+pub async fn stop(
+    State(state): State<AppState>,
+    Path((app, stream, resource)): Path<(String, String, String)>,
+) -> Result<StatusCode, HttpError> {
+    if state.media.webrtc.delete(resource_key(&app, &stream, &resource)).await {
+        return Ok(StatusCode::OK);
+    }
+    let r = MediaRefusal::new("whip_not_found", "no live WHIP publish has this resource");
+    Err(HttpError::from(r).with_cors())
+}

@@ -1,0 +1,135 @@
+//! The WHIP HTTP contract against the real binary: signed like RTMP publish URLs (the same
+//! refusal codes), an offer must be SDP with H.264 video, `201 Created` answers with SDP and a
+//! `Location` whose `DELETE` ends the publish, an unknown resource is 404, and a peer that
+//! never sends a datagram is cleaned up. The media path
+//! itself (a browser's H.264 reaching players) is web/test/whip.test.mjs.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Response, Server, data_dir, get, ok, request};
+use duet_token::{AppSecret, MediaAction, MediaBases, MediaFormat, MediaUrl};
+use serde_json::Value;
+
+/// A browser-shaped video-only offer for `codec` with fmtp `params`.
+fn offer(codec: &str, params: &str) -> String {
+    let fingerprint = (0..32).map(|i| format!("{:02X}", i * 7 % 256)).collect::<Vec<_>>().join(":");
+    let mut lines = vec!["v=0".to_owned(), "o=- 1 2 IN IP4 127.0.0.1".into(), "s=-".into(), "t=0 0".into()];
+    lines.extend(["a=group:BUNDLE 0".into(), "m=video 9 UDP/TLS/RTP/SAVPF 96".into(), "c=IN IP4 0.0.0.0".into()]);
+    lines.extend(["a=ice-ufrag:test".into(), "a=ice-pwd:testtesttesttesttesttest".into()]);
+    lines.extend([format!("a=fingerprint:sha-256 {fingerprint}"), "a=setup:actpass".into(), "a=mid:0".into()]);
+    lines.extend(["a=sendonly".into(), "a=rtcp-mux".into(), format!("a=rtpmap:96 {codec}/90000")]);
+    lines.extend([format!("a=fmtp:96 {params}"), "a=ssrc:42 cname:test".into(), String::new()]);
+    lines.join("\r\n")
+}
+
+const H264: &str = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
+
+fn post_sdp(server: &Server, path: &str, content_type: &str, sdp: &str) -> Response {
+    request(server.http, "POST", path, &[("Content-Type", content_type.to_owned())], sdp.as_bytes(), None)
+}
+
+fn code(r: &Response) -> String {
+    serde_json::from_str::<Value>(&r.body)
+        .map(|v| v["code"].as_str().unwrap_or_default().to_owned())
+        .unwrap_or_default()
+}
+
+/// The path and query of a WHIP URL `duet url publish --format whip` prints.
+fn whip_path(data: &Path, server: &Server, stream: &str) -> String {
+    let (app, http) = (server.app_id.to_string(), format!("http://{}", server.http));
+    let args = ["url", "publish", "--format", "whip", "--app-id", &app, "--stream-id", stream];
+    let url = ok(data, &[&args[..], &["--public-http-url", &http]].concat()).trim().to_owned();
+    assert!(url.starts_with(&format!("{http}/whip/{app}/{stream}?expire=")), "{url}");
+    url.strip_prefix(&http).unwrap().to_owned()
+}
+
+fn live_streams(server: &Server) -> String {
+    let body = get(server.http, "/metrics").body;
+    body.lines().find(|l| l.starts_with("duet_media_live_streams ")).unwrap_or_default().to_owned()
+}
+
+#[test]
+fn whip_refuses_like_rtmp_and_answers_h264_offers() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &["--webrtc-public-ip", "192.0.2.10"]);
+    assert!(server.banner.contains("WebRTC (WHIP)"), "{}", server.banner);
+    let id = server.app_id;
+    let path = whip_path(&data, &server, "cam");
+    let h264 = offer("H264", H264);
+
+    // The URL first, with RTMP's codes and statuses.
+    let secret_hex = server.banner.split("ServerSecret").nth(1).unwrap().split_whitespace().next().unwrap();
+    let expired = MediaUrl {
+        app_id: id,
+        stream_id: "cam".into(),
+        action: MediaAction::Publish,
+        user_id: "u".into(),
+        room_id: String::new(),
+        expire: 1_000_000,
+    };
+    let bases = MediaBases { rtmp: "rtmp://x".into(), http: String::new() };
+    let expired = expired.signed(&AppSecret::new(secret_hex).unwrap(), &bases, MediaFormat::Whip);
+    for (p, status, want) in [
+        (format!("/whip/{id}/cam"), 401, "url_missing"),
+        (path.replace("sign=", "sign=00"), 403, "url_malformed"),
+        (expired, 403, "url_expired"),
+        (format!("/whip/123/cam?{}", path.split_once('?').unwrap().1), 404, "unknown_app"),
+        (format!("/whip/{id}/a.b?expire=1&sign=00"), 400, "bad_stream_id"),
+    ] {
+        let r = post_sdp(&server, &p, "application/sdp", &h264);
+        assert_eq!((r.status, code(&r).as_str()), (status, want), "{p}: {}", r.body);
+    }
+
+    // Then the offer.
+    let r = post_sdp(&server, &path, "text/plain", &h264);
+    assert_eq!((r.status, code(&r).as_str()), (415, "whip_content_type"), "{}", r.body);
+    let r = post_sdp(&server, &path, "application/sdp", "hello");
+    assert_eq!((r.status, code(&r).as_str()), (400, "bad_sdp"), "{}", r.body);
+    assert!(r.body.contains("bad SDP"), "the reason is given: {}", r.body);
+    let r = post_sdp(&server, &path, "application/sdp", &offer("VP8", "max-fs=12288"));
+    assert_eq!((r.status, code(&r).as_str()), (406, "whip_no_h264"), "{}", r.body);
+    assert_eq!(live_streams(&server), "duet_media_live_streams 0", "refusals leave nothing behind");
+
+    // An H.264 offer is admitted: 201, the answer, a Location; the stream is live.
+    let r = post_sdp(&server, &path, "application/sdp", &h264);
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(r.headers.to_ascii_lowercase().contains("content-type: application/sdp"), "{}", r.headers);
+    assert!(r.body.contains("a=ice-lite") && r.body.contains("H264/90000"), "{}", r.body);
+    assert!(r.body.contains("192.0.2.10"), "the candidate has --webrtc-public-ip: {}", r.body);
+    let location = r
+        .headers
+        .lines()
+        .find_map(|l| l.strip_prefix("location: ").or_else(|| l.strip_prefix("Location: ")))
+        .unwrap()
+        .to_owned();
+    assert!(location.starts_with(&format!("/whip/{id}/cam/")), "{location}");
+    assert_eq!(live_streams(&server), "duet_media_live_streams 1");
+    let again = post_sdp(&server, &path.replace("user=encoder", "user=other"), "application/sdp", &h264);
+    assert_eq!(code(&again), "url_bad_signature", "the user is signed");
+
+    // DELETE ends it; an unknown resource is 404.
+    let delete = |p: &str| request(server.http, "DELETE", p, &[], b"", None);
+    assert_eq!(delete(&format!("/whip/{id}/cam/0123")).status, 404);
+    assert_eq!(delete(&location).status, 200);
+    for _ in 0..100 {
+        if live_streams(&server) == "duet_media_live_streams 0" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(live_streams(&server), "duet_media_live_streams 0", "DELETE ended the publish");
+    let r = delete(&location);
+    assert_eq!((r.status, code(&r).as_str()), (404, "whip_not_found"));
+
+    // A peer that never connects (or vanishes) is cleaned up: 15 s without a datagram.
+    assert_eq!(post_sdp(&server, &path, "application/sdp", &h264).status, 201);
+    assert_eq!(live_streams(&server), "duet_media_live_streams 1");
+    let start = std::time::Instant::now();
+    while live_streams(&server) != "duet_media_live_streams 0" && start.elapsed().as_secs() < 30 {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert_eq!(live_streams(&server), "duet_media_live_streams 0", "the silent peer's publish ended");
+    server.stop();
+}

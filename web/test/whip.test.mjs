@@ -1,0 +1,93 @@
+// WHIP ingest in Debian's chromium (fake camera, H.264) against a real `duet serve`: a page on
+// Duet's origin publishes with RTCPeerConnection to the URL `duet url publish --format whip`
+// prints, then ffmpeg decodes the stream over HTTP-FLV and RTMP, and DELETE ends it.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { after, before, test } from "node:test";
+import { promisify } from "node:util";
+
+import { DUET } from "../../sdk/miniprogram/test/harness/duet.mjs";
+import { startDuetAndChromium } from "./chromium.mjs";
+
+const run = promisify(execFile);
+
+let duet;
+let browser;
+let stop;
+
+before(async () => {
+  ({ duet, browser, stop } = await startDuetAndChromium([
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+  ]));
+});
+
+after(async () => {
+  if (stop) await stop();
+});
+
+async function duetUrl(...args) {
+  const base = ["--data", duet.data, "--app-id", String(duet.appID), "--stream-id", "browser-cam"];
+  const { stdout } = await run(DUET, ["url", ...args, ...base]);
+  return stdout.trim();
+}
+
+/** Frames ffmpeg decodes from `url` (at most `frames`, within `seconds`). */
+async function decodedFrames(url, frames, seconds) {
+  const args = ["-hide_banner", "-nostdin", "-rw_timeout", "10000000", "-i", url, "-frames:v", String(frames)];
+  args.push("-an", "-f", "null", "-");
+  const { stderr } = await run("ffmpeg", args, { timeout: seconds * 1000 });
+  const counts = [...stderr.matchAll(/frame=\s*(\d+)/g)].map((m) => Number(m[1]));
+  return { count: counts.length ? counts[counts.length - 1] : 0, stderr };
+}
+
+test("chromium publishes H.264 over WHIP; ffmpeg decodes it over HTTP-FLV and RTMP; DELETE ends it", async () => {
+  const whip = await duetUrl("publish", "--format", "whip", "--public-http-url", duet.http);
+  assert.match(whip, new RegExp(`^${duet.http}/whip/${duet.appID}/browser-cam\\?expire=`));
+  const page = await browser.newPage();
+  await page.goto(`${duet.http}/healthz`); // Duet's origin: the WHIP POST is same-origin
+  const published = await page.evaluate(async (whip) => {
+    const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 320, height: 240 }, audio: false });
+    const pc = new RTCPeerConnection();
+    const transceiver = pc.addTransceiver(stream.getVideoTracks()[0], { direction: "sendonly" });
+    const codecs = RTCRtpSender.getCapabilities("video").codecs;
+    const h264 = codecs.filter((c) => c.mimeType === "video/H264" && /packetization-mode=1/.test(c.sdpFmtpLine || ""));
+    if (!h264.length) return { error: `no H.264 encoder: ${codecs.map((c) => c.mimeType).join(",")}` };
+    transceiver.setCodecPreferences(h264);
+    await pc.setLocalDescription(await pc.createOffer());
+    const res = await fetch(whip, { method: "POST", headers: { "Content-Type": "application/sdp" }, body: pc.localDescription.sdp });
+    const answer = await res.text();
+    if (res.status !== 201) return { error: `WHIP answered ${res.status}: ${answer}` };
+    await pc.setRemoteDescription({ type: "answer", sdp: answer });
+    const deadline = Date.now() + 15000;
+    while (pc.connectionState !== "connected" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    window.duetPc = pc;
+    return { state: pc.connectionState, location: res.headers.get("Location") };
+  }, whip);
+  assert.equal(published.error, undefined, published.error);
+  assert.equal(published.state, "connected");
+  assert.match(published.location, /^\/whip\/\d+\/browser-cam\/[0-9a-f]{32}$/);
+
+  const flv = await duetUrl("play", "--format", "flv", "--public-http-url", duet.http);
+  const overFlv = await decodedFrames(flv, 60, 30);
+  assert.ok(overFlv.count >= 50, `HTTP-FLV decoded ${overFlv.count} frames:\n${overFlv.stderr}`);
+  assert.match(overFlv.stderr, /Video: h264/);
+  const rtmp = await duetUrl("play", "--format", "rtmp", "--public-rtmp-url", `rtmp://${duet.rtmp}`);
+  const overRtmp = await decodedFrames(rtmp, 60, 30);
+  assert.ok(overRtmp.count >= 50, `RTMP decoded ${overRtmp.count} frames:\n${overRtmp.stderr}`);
+
+  const stats = await page.evaluate(async () => {
+    const report = await window.duetPc.getStats();
+    const out = [...report.values()].find((r) => r.type === "outbound-rtp" && r.kind === "video");
+    const codec = out && report.get(out.codecId);
+    return { codec: codec && codec.mimeType, frames: out && out.framesEncoded };
+  });
+  assert.equal(stats.codec, "video/H264");
+
+  const deleted = await fetch(`${duet.http}${published.location}`, { method: "DELETE" });
+  assert.equal(deleted.status, 200);
+  const gone = await fetch(flv);
+  assert.equal(gone.status, 404, "the stream ended with the DELETE");
+  assert.equal((await fetch(`${duet.http}${published.location}`, { method: "DELETE" })).status, 404);
+  await page.close();
+});
