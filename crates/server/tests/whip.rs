@@ -109,10 +109,29 @@ fn whip_refuses_like_rtmp_and_answers_h264_offers() {
     let again = post_sdp(&server, &path.replace("user=encoder", "user=other"), "application/sdp", &h264);
     assert_eq!(code(&again), "url_bad_signature", "the user is signed");
 
+    // A page on another origin: its preflights (POST with application/sdp, DELETE) are answered,
+    // and Location is exposed.
+    for (target, method) in [(path.as_str(), "POST"), (location.as_str(), "DELETE")] {
+        let asks = [
+            ("Origin", "https://shop.example".to_owned()),
+            ("Access-Control-Request-Method", method.to_owned()),
+            ("Access-Control-Request-Headers", "content-type".to_owned()),
+        ];
+        let pre = request(server.http, "OPTIONS", target, &asks, b"", None);
+        assert_eq!(pre.status, 204, "{target}: {}", pre.body);
+        let h = pre.headers.to_ascii_lowercase();
+        assert!(h.contains("access-control-allow-origin: *"), "{h}");
+        assert!(h.contains("access-control-allow-methods: ") && h.contains(&method.to_ascii_lowercase()), "{h}");
+        assert!(h.contains("access-control-allow-headers: ") && h.contains("content-type"), "{h}");
+        assert!(h.contains("access-control-expose-headers: location"), "{h}");
+    }
+
     // DELETE ends it; an unknown resource is 404.
     let delete = |p: &str| request(server.http, "DELETE", p, &[], b"", None);
     assert_eq!(delete(&format!("/whip/{id}/cam/0123")).status, 404);
-    assert_eq!(delete(&location).status, 200);
+    let deleted = delete(&location);
+    assert_eq!(deleted.status, 200);
+    assert!(deleted.headers.to_ascii_lowercase().contains("access-control-allow-origin: *"), "{}", deleted.headers);
     for _ in 0..100 {
         if live_streams(&server) == "duet_media_live_streams 0" {
             break;

@@ -70,8 +70,11 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(crate::signaling::upgrade))
         .route("/live/{app}/{file}", get(crate::media::http_play::play))
         .route("/httplog", post(crate::http::httplog::upload))
-        .route("/whip/{app}/{stream}", post(crate::media::whip::publish))
-        .route("/whip/{app}/{stream}/{resource}", delete(crate::media::whip::stop))
+        .route("/whip/{app}/{stream}", post(crate::media::whip::publish).options(crate::media::whip::preflight))
+        .route(
+            "/whip/{app}/{stream}/{resource}",
+            delete(crate::media::whip::stop).options(crate::media::whip::preflight),
+        )
         .merge(crate::http::api::routes())
         .merge(crate::http::console::routes())
         .fallback(not_found)

@@ -4,7 +4,9 @@
 //! verifies the URL, accepts the offer (`webrtc::offer`), asks `admission::admit` exactly as
 //! RTMP does, and answers `201 Created` with the SDP answer and a `Location` whose `DELETE`
 //! ends the publish. Every refusal is a `MediaRefusal` (logged, counted, `{"code","message"}`
-//! with its status: docs/error-codes.md).
+//! with its status: docs/error-codes.md). Pages on other origins may call both: preflights
+//! (`OPTIONS`) are answered and every answer carries `Access-Control-Allow-Origin: *` and
+//! exposes `Location` (any origin for now; allowed origins per app come with issue 14).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -75,6 +77,22 @@ async fn start(
         .into_response())
 }
 
+/// `OPTIONS /whip/...`: a CORS preflight (and what WHIP accepts).
+pub async fn preflight() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (header::ACCESS_CONTROL_ALLOW_METHODS, "POST, DELETE, OPTIONS"),
+            (header::ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type, Authorization"),
+            (header::ACCESS_CONTROL_EXPOSE_HEADERS, "Location"),
+            (header::ACCESS_CONTROL_MAX_AGE, "600"),
+            (header::HeaderName::from_static("accept-post"), "application/sdp"),
+        ],
+    )
+        .into_response()
+}
+
 /// The router's name for a resource: it belongs to one app and stream.
 fn resource_key(app: &str, stream: &str, resource: &str) -> String {
     format!("{app}/{stream}/{resource}")
@@ -85,9 +103,9 @@ fn resource_key(app: &str, stream: &str, resource: &str) -> String {
 pub async fn stop(
     State(state): State<AppState>,
     Path((app, stream, resource)): Path<(String, String, String)>,
-) -> Result<StatusCode, HttpError> {
+) -> Result<Response, HttpError> {
     if state.media.webrtc.delete(resource_key(&app, &stream, &resource)).await {
-        return Ok(StatusCode::OK);
+        return Ok((StatusCode::OK, [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")]).into_response());
     }
     let r = MediaRefusal::new("whip_not_found", "no live WHIP publish has this resource");
     Err(HttpError::from(r).with_cors())
