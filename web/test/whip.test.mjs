@@ -80,9 +80,13 @@ test("chromium publishes H.264 over WHIP; ffmpeg decodes it over HTTP-FLV and RT
     const report = await window.duetPc.getStats();
     const out = [...report.values()].find((r) => r.type === "outbound-rtp" && r.kind === "video");
     const codec = out && report.get(out.codecId);
-    return { codec: codec && codec.mimeType, frames: out && out.framesEncoded };
+    return { codec: codec && codec.mimeType, frames: out && out.framesEncoded, plis: out && out.pliCount, keyframes: out && out.keyFramesEncoded };
   });
   assert.equal(stats.codec, "video/H264");
+  // Browsers send keyframes when asked: Duet asks whenever the last one is 2 s old, so late
+  // players start from a short GOP (the decodes above took several seconds; asking only for
+  // the first keyframe gave one or two requests).
+  assert.ok(stats.plis >= 3 && stats.keyframes >= 3, `keyframe requests ${stats.plis}, keyframes ${stats.keyframes}`);
 
   const deleted = await fetch(`${duet.http}${published.location}`, { method: "DELETE" });
   assert.equal(deleted.status, 200);

@@ -1,8 +1,10 @@
 //! One WHIP publisher's task: drives its `str0m::Rtc` (datagrams from the router, time from
 //! tokio's clock, transmits out of the shared UDP socket), turns the browser's H.264 access
 //! units into video packets (`duet_media::avc::AvcPackager`) pushed into the stream's
-//! `Publisher`, and asks the browser for a keyframe (PLI) when media starts and every second
-//! while the stream has none. It ends, through `admission::end`, when the browser says
+//! `Publisher`, and asks the browser for a keyframe (PLI) when media starts, every second
+//! while the stream has none, and whenever the last one is [`KEYFRAME_INTERVAL`] old (browsers
+//! send keyframes only when asked: without this, late players would start from an ever-longer
+//! GOP, and once the cache's bound drops it, wait for a keyframe that never comes). It ends, through `admission::end`, when the browser says
 //! goodbye (DTLS close), ICE disconnects, nothing arrives for [`SILENCE`], WHIP `DELETE`
 //! stops it, or signaling cuts the stream.
 
@@ -19,12 +21,15 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::media::webrtc::router::Datagram;
-use crate::media::{MediaContext, admission};
+use crate::media::{MediaContext, admission, now};
 
 /// A peer that sends nothing (no media, no ICE consent check) for this long is gone.
 pub const SILENCE: Duration = Duration::from_secs(15);
-/// How often a keyframe is asked for while the stream has none.
+/// How often a keyframe is asked for while one is due and has not come.
 const KEYFRAME_RETRY: Duration = Duration::from_secs(1);
+/// The longest the stream goes without a keyframe (as an RTMP encoder's 2 s GOP): late players
+/// start from at most this much cached media.
+pub const KEYFRAME_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Why a peer ended (logged).
 #[derive(Debug)]
@@ -71,6 +76,8 @@ struct State {
     video: Option<Mid>,
     connected: bool,
     next_keyframe_request: Instant,
+    /// When the last keyframe arrived.
+    last_keyframe: Option<Instant>,
 }
 
 impl Peer {
@@ -85,8 +92,13 @@ impl Peer {
 
     async fn drive(&mut self) -> Result<std::convert::Infallible, End> {
         let start = now();
-        let mut st =
-            State { packager: AvcPackager::new(), video: None, connected: false, next_keyframe_request: start };
+        let mut st = State {
+            packager: AvcPackager::new(),
+            video: None,
+            connected: false,
+            next_keyframe_request: start,
+            last_keyframe: None,
+        };
         let mut heard = start;
         loop {
             let timeout = self.drain(&mut st)?;
@@ -153,6 +165,9 @@ impl Peer {
                 }
                 if let Some(frame) = out.frame {
                     self.publisher.push(at, Kind::Video, out.timestamp, frame);
+                    if out.keyframe {
+                        st.last_keyframe = Some(at);
+                    }
                 }
                 self.ask_keyframe(st, at);
             }
@@ -161,11 +176,12 @@ impl Peer {
         Ok(())
     }
 
-    /// Sends a PLI when the stream still waits for its first keyframe and the last request
-    /// is a second old.
+    /// Sends a PLI when a keyframe is due (none yet, or the last one is [`KEYFRAME_INTERVAL`]
+    /// old) and the last request is a second old.
     fn ask_keyframe(&mut self, st: &mut State, now: Instant) {
         let Some(mid) = st.video else { return };
-        if !st.connected || !st.packager.wants_keyframe() || now < st.next_keyframe_request {
+        let due = st.packager.wants_keyframe() || st.last_keyframe.is_none_or(|at| now >= at + KEYFRAME_INTERVAL);
+        if !st.connected || !due || now < st.next_keyframe_request {
             return;
         }
         st.next_keyframe_request = now + KEYFRAME_RETRY;
@@ -173,9 +189,4 @@ impl Peer {
             let _ = w.request_keyframe(None, KeyframeRequestKind::Pli);
         }
     }
-}
-
-/// The clock peers are given (tokio's, like the RTMP sessions').
-fn now() -> Instant {
-    tokio::time::Instant::now().into_std()
 }
