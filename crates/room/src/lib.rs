@@ -58,4 +58,4 @@ pub use ids::{ConnId, PublisherId};
 pub use io::{HubEvent, Now, Output, PublishEnded, PublishRequest};
 pub use prepare::{Prepared, prepare};
 pub use timers::TokenBucket;
-pub use urls::UrlConfig;
+pub use urls::{PublishUrls, UrlConfig};

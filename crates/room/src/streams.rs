@@ -89,8 +89,8 @@ fn reserve(
     s.membership(&room_id)?.grant.ensure_publish(&room_id, stream_id)?;
     let app = hub.apps.get_mut(&s.app_id).ok_or_else(|| not_in_room(&room_id))?;
     let live = app.streams.reserve(sid, stream_id, room_id, &s.user, extra_info)?.live;
-    let url = hub.cfg.urls.publish(&app.secret, app.id, stream_id, &s.user.user_id, now.unix_s() as u64);
-    Ok((json!({"streamID": stream_id, "url": url, "urls": [url]}), live))
+    let urls = hub.cfg.urls.publish(&app.secret, app.id, stream_id, &s.user.user_id, now.unix_s() as u64);
+    Ok((json!({"streamID": stream_id, "url": urls.rtmp, "urls": [urls.rtmp], "whipURL": urls.whip}), live))
 }
 
 pub(crate) fn stop_publish(hub: &mut Hub, now: Now, sid: SessionId, stream_id: &str) -> Reply {

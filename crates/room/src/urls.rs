@@ -6,6 +6,15 @@
 use duet_token::{AppSecret, MediaAction, MediaBases, MediaFormat, MediaUrl};
 use serde_json::{Value, json};
 
+/// The signed URLs of one publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishUrls {
+    /// For `<live-pusher>`, OBS, ffmpeg.
+    pub rtmp: String,
+    /// For browsers (WHIP, RFC 9725).
+    pub whip: String,
+}
+
 /// Where media is served, as clients dial it, and how long issued URLs live.
 #[derive(Debug, Clone)]
 pub struct UrlConfig {
@@ -27,10 +36,21 @@ impl UrlConfig {
         }
     }
 
-    /// The RTMP URL `<live-pusher>` pushes to (the room comes from the reservation).
-    pub fn publish(&self, secret: &AppSecret, app_id: u32, stream_id: &str, user_id: &str, now_unix: u64) -> String {
+    /// The URLs a publisher pushes to (the room comes from the reservation): RTMP for
+    /// `<live-pusher>` and encoders, WHIP for browsers.
+    pub fn publish(
+        &self,
+        secret: &AppSecret,
+        app_id: u32,
+        stream_id: &str,
+        user_id: &str,
+        now_unix: u64,
+    ) -> PublishUrls {
         let url = self.claims(app_id, stream_id, MediaAction::Publish, user_id, now_unix);
-        url.signed(secret, &self.bases, MediaFormat::Rtmp)
+        PublishUrls {
+            rtmp: url.signed(secret, &self.bases, MediaFormat::Rtmp),
+            whip: url.signed(secret, &self.bases, MediaFormat::Whip),
+        }
     }
 
     /// Play URLs as the stream object fields `urlsRTMP`, `urlsFLV`, `urlsHttpsFLV`, `urlsHLS`, `urlsHttpsHLS`.
@@ -54,8 +74,10 @@ mod tests {
         let bases = MediaBases { rtmp: "rtmp://h:1935".into(), http: "https://h".into() };
         let cfg = UrlConfig { bases, ttl_secs: 60 };
         let secret = AppSecret::new("fa94dd0f974cf2e293728a526b028271").unwrap();
-        let url = cfg.publish(&secret, 7, "s1", "u&1", 1000);
+        let urls = cfg.publish(&secret, 7, "s1", "u&1", 1000);
+        let url = urls.rtmp;
         assert!(url.starts_with("rtmp://h:1935/7/s1?expire=1060&user=u%261&room=&sign="), "{url}");
+        assert!(urls.whip.starts_with("https://h/whip/7/s1?expire=1060&user=u%261&room=&sign="), "{}", urls.whip);
         let name = url.strip_prefix("rtmp://h:1935/7/").unwrap();
         let verified = MediaUrl::from_rtmp("7", name, MediaAction::Publish).unwrap().verify(&secret, 1000).unwrap();
         assert_eq!((verified.user_id.as_str(), verified.expire), ("u&1", 1060));

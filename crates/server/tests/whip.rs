@@ -152,3 +152,27 @@ fn whip_refuses_like_rtmp_and_answers_h264_offers() {
     assert_eq!(live_streams(&server), "duet_media_live_streams 0", "the silent peer's publish ended");
     server.stop();
 }
+
+/// Signaling's `publish` intent hands a browser its WHIP URL next to the RTMP one; publishing
+/// through it puts the stream in the session's room like a `<live-pusher>` would.
+#[tokio::test]
+async fn the_publish_intent_gives_a_whip_url_that_publishes_into_the_room() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let (mut watcher, _) = common::join(&server, &data, "room-w", "watcher").await;
+    let (mut browser, _) = common::join(&server, &data, "room-w", "browser").await;
+    let published = browser.ok("publish", serde_json::json!({"streamID": "cam-w"})).await.unwrap();
+    let whip = published["whipURL"].as_str().unwrap();
+    let prefix = format!("http://{}/whip/{}/cam-w?expire=", server.http, server.app_id);
+    assert!(whip.starts_with(&prefix), "{whip}");
+    let path = whip.strip_prefix(&format!("http://{}", server.http)).unwrap();
+    let r = post_sdp(&server, path, "application/sdp", &offer("H264", H264));
+    assert_eq!(r.status, 201, "{}", r.body);
+    loop {
+        let push = watcher.push("roomStreamUpdate", std::time::Duration::from_secs(5)).await.unwrap();
+        if push["data"]["updateType"] == "ADD" {
+            assert_eq!(push["data"]["streamList"][0]["streamID"], "cam-w");
+            break;
+        }
+    }
+}

@@ -46,6 +46,8 @@ export interface PublishReply {
   streamID: string;
   url: string;
   urls?: string[];
+  /** The same grant for a browser publishing over WebRTC (WHIP). */
+  whipURL?: string;
 }
 
 export interface PlayReply {
