@@ -1,6 +1,7 @@
 // WHIP ingest in Debian's chromium (fake camera, H.264) against a real `duet serve`: a page on
 // Duet's origin publishes with RTCPeerConnection to the URL `duet url publish --format whip`
-// prints, then ffmpeg decodes the stream over HTTP-FLV and RTMP, and DELETE ends it.
+// prints, then ffmpeg decodes the stream over HTTP-FLV and RTMP, and DELETE ends it; a page on
+// another origin publishes too (CORS), and closing it without DELETE ends its stream.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { after, before, test } from "node:test";
@@ -41,12 +42,9 @@ async function decodedFrames(url, frames, seconds) {
   return { count: counts.length ? counts[counts.length - 1] : 0, stderr };
 }
 
-test("chromium publishes H.264 over WHIP; ffmpeg decodes it over HTTP-FLV and RTMP; DELETE ends it", async () => {
-  const whip = await duetUrl("publish", "--format", "whip", "--public-http-url", duet.http);
-  assert.match(whip, new RegExp(`^${duet.http}/whip/${duet.appID}/browser-cam\\?expire=`));
-  const page = await browser.newPage();
-  await page.goto(`${duet.http}/healthz`); // Duet's origin: the WHIP POST is same-origin
-  const published = await page.evaluate(async (whip) => {
+/** Publishes the fake camera from `page` to `whip`; resolves when the peer connection is up. */
+async function publishFrom(page, whip) {
+  return page.evaluate(async (whip) => {
     const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 320, height: 240 }, audio: false });
     const pc = new RTCPeerConnection();
     const transceiver = pc.addTransceiver(stream.getVideoTracks()[0], { direction: "sendonly" });
@@ -64,6 +62,14 @@ test("chromium publishes H.264 over WHIP; ffmpeg decodes it over HTTP-FLV and RT
     window.duetPc = pc;
     return { state: pc.connectionState, location: res.headers.get("Location") };
   }, whip);
+}
+
+test("chromium publishes H.264 over WHIP; ffmpeg decodes it over HTTP-FLV and RTMP; DELETE ends it", async () => {
+  const whip = await duetUrl("publish", "--format", "whip", "--public-http-url", duet.http);
+  assert.match(whip, new RegExp(`^${duet.http}/whip/${duet.appID}/browser-cam\\?expire=`));
+  const page = await browser.newPage();
+  await page.goto(`${duet.http}/healthz`); // Duet's origin: the WHIP POST is same-origin
+  const published = await publishFrom(page, whip);
   assert.equal(published.error, undefined, published.error);
   assert.equal(published.state, "connected");
   assert.match(published.location, /^\/whip\/\d+\/browser-cam\/[0-9a-f]{32}$/);
@@ -94,4 +100,29 @@ test("chromium publishes H.264 over WHIP; ffmpeg decodes it over HTTP-FLV and RT
   assert.equal(gone.status, 404, "the stream ended with the DELETE");
   assert.equal((await fetch(`${duet.http}${published.location}`, { method: "DELETE" })).status, 404);
   await page.close();
+});
+
+test("a page on another origin publishes (CORS preflight); closing it without DELETE ends the stream", async () => {
+  const whip = await duetUrl("publish", "--format", "whip", "--public-http-url", duet.http);
+  const page = await browser.newPage();
+  // Another origin than the WHIP URL's 127.0.0.1: the POST needs a preflight.
+  await page.goto(duet.http.replace("127.0.0.1", "localhost") + "/healthz");
+  const published = await publishFrom(page, whip);
+  assert.equal(published.error, undefined, published.error);
+  assert.equal(published.state, "connected");
+  const flv = await duetUrl("play", "--format", "flv", "--public-http-url", duet.http);
+  const live = await fetch(flv);
+  assert.equal(live.status, 200);
+  await live.body.cancel();
+  await page.close(); // no DELETE: the browser is gone
+  const deadline = Date.now() + 30000;
+  let status = 200;
+  while (Date.now() < deadline) {
+    const r = await fetch(flv);
+    status = r.status;
+    if (r.body) await r.body.cancel();
+    if (status === 404) break;
+    await new Promise((done) => setTimeout(done, 250));
+  }
+  assert.equal(status, 404, "the stream ended within 30 s of the page closing");
 });
