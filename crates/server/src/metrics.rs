@@ -24,6 +24,8 @@ pub struct Metrics {
     pub rooms: AtomicU64,
     /// Signaling connections dropped because their outbox was full.
     pub signaling_slow_drops: AtomicU64,
+    /// WebRTC publishers (WHIP peers) running (gauge).
+    pub webrtc_peers: AtomicU64,
     /// The HTTP listener's connections.
     pub http_connections: std::sync::Arc<ConnStats>,
     /// The RTMP listener's connections.
@@ -63,7 +65,7 @@ impl Metrics {
 
     /// Prometheus text exposition format, version 0.0.4.
     pub fn render(&self, s: &Snapshot<'_>) -> String {
-        let counters: [(&str, &str, &str, &AtomicU64); 16] = [
+        let counters: [(&str, &str, &str, &AtomicU64); 17] = [
             ("duet_http_requests_total", "counter", "HTTP requests answered.", &self.http_requests),
             (
                 "duet_tls_handshake_failures_total",
@@ -104,6 +106,7 @@ impl Metrics {
                 &self.signaling_sessions,
             ),
             ("duet_rooms", "gauge", "Open rooms.", &self.rooms),
+            ("duet_webrtc_peers", "gauge", "WebRTC publishers (WHIP peers) running.", &self.webrtc_peers),
             (
                 "duet_signaling_slow_drops_total",
                 "counter",

@@ -106,6 +106,7 @@ fn whip_refuses_like_rtmp_and_answers_h264_offers() {
         .to_owned();
     assert!(location.starts_with(&format!("/whip/{id}/cam/")), "{location}");
     assert_eq!(live_streams(&server), "duet_media_live_streams 1");
+    assert_eq!(common::metric(&server, "duet_webrtc_peers"), 1);
     let again = post_sdp(&server, &path.replace("user=encoder", "user=other"), "application/sdp", &h264);
     assert_eq!(code(&again), "url_bad_signature", "the user is signed");
 
@@ -139,6 +140,7 @@ fn whip_refuses_like_rtmp_and_answers_h264_offers() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert_eq!(live_streams(&server), "duet_media_live_streams 0", "DELETE ended the publish");
+    assert_eq!(common::metric(&server, "duet_webrtc_peers"), 0);
     let r = delete(&location);
     assert_eq!((r.status, code(&r).as_str()), (404, "whip_not_found"));
 

@@ -83,7 +83,9 @@ struct State {
 impl Peer {
     /// Runs the peer until it ends, then ends its publish.
     pub async fn run(mut self, ctx: MediaContext) {
+        ctx.metrics.webrtc_peers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let Err(end) = self.drive().await;
+        ctx.metrics.webrtc_peers.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         let key = self.publisher.key().clone();
         tracing::info!(app_id = key.app_id, stream = %key.stream_id, "WHIP publish ended: {end}");
         self.rtc.disconnect();
