@@ -194,6 +194,9 @@ pub struct ServeArgs {
     /// The IP written into ICE candidates, the one browsers reach (behind NAT: the public one) [default: the --webrtc-udp IP].
     #[arg(long, env = "DUET_WEBRTC_PUBLIC_IP", value_name = "IP")]
     pub webrtc_public_ip: Option<std::net::IpAddr>,
+    /// WebRTC peers the node takes at once; one more is refused (`webrtc_busy`, 503) [default: 1000].
+    #[arg(long, env = "DUET_WEBRTC_MAX_PEERS", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=crate::config::MAX_WEBRTC_PEERS))]
+    pub webrtc_max_peers: Option<u64>,
 }
 
 /// `duet app ...`.

@@ -45,7 +45,11 @@ pub struct FileConfig {
     rtmp_max_connections_per_ip: Option<Ranged<1, MAX_CAP>>,
     webrtc_udp: Option<SocketAddr>,
     webrtc_public_ip: Option<std::net::IpAddr>,
+    webrtc_max_peers: Option<Ranged<1, MAX_WEBRTC_PEERS>>,
 }
+
+/// The most WebRTC peers a setting takes.
+pub const MAX_WEBRTC_PEERS: u64 = 100_000;
 
 /// The largest connection cap a setting takes.
 pub const MAX_CAP: u64 = crate::http::limits::MAX_CAP as u64;
@@ -104,6 +108,8 @@ pub struct ServeSettings {
     pub rtmp_connections: CapSettings,
     pub webrtc_udp: SocketAddr,
     pub webrtc_public_ip: Option<std::net::IpAddr>,
+    /// WebRTC peers the node takes at once.
+    pub webrtc_max_peers: usize,
 }
 
 /// A listener's connection caps as set; an unset one is derived from the open-file limit at
@@ -194,6 +200,7 @@ impl Loaded {
                 .or(f.webrtc_udp)
                 .unwrap_or_else(|| DEFAULT_WEBRTC_UDP.parse().expect("valid default")),
             webrtc_public_ip: args.webrtc_public_ip.or(f.webrtc_public_ip),
+            webrtc_max_peers: pick(args.webrtc_max_peers, f.webrtc_max_peers).unwrap_or(1000) as usize,
         })
     }
 
@@ -285,6 +292,7 @@ rtmp_max_connections = 2000
 rtmp_max_connections_per_ip = 50
 webrtc_udp = "0.0.0.0:8443"
 webrtc_public_ip = "203.0.113.7"
+webrtc_max_peers = 500
 "#,
         )
         .unwrap();

@@ -178,3 +178,30 @@ async fn the_publish_intent_gives_a_whip_url_that_publishes_into_the_room() {
         }
     }
 }
+
+/// The node takes at most `--webrtc-max-peers` WebRTC peers: one more is refused with
+/// `webrtc_busy` (503) and leaves nothing behind; a peer that ends frees its place.
+#[test]
+fn webrtc_peers_are_capped() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &["--webrtc-max-peers", "1"]);
+    let h264 = offer("H264", H264);
+    let first = post_sdp(&server, &whip_path(&data, &server, "one"), "application/sdp", &h264);
+    assert_eq!(first.status, 201, "{}", first.body);
+    let busy = post_sdp(&server, &whip_path(&data, &server, "two"), "application/sdp", &h264);
+    assert_eq!((busy.status, code(&busy).as_str()), (503, "webrtc_busy"), "{}", busy.body);
+    assert_eq!(live_streams(&server), "duet_media_live_streams 1", "the refused one left nothing");
+    let location = first.headers.lines().find(|l| l.to_ascii_lowercase().starts_with("location: ")).unwrap()[10..]
+        .trim()
+        .to_owned();
+    assert_eq!(request(server.http, "DELETE", &location, &[], b"", None).status, 200);
+    let mut again = post_sdp(&server, &whip_path(&data, &server, "two"), "application/sdp", &h264);
+    for _ in 0..50 {
+        if again.status == 201 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20)); // the ended peer's task lets go
+        again = post_sdp(&server, &whip_path(&data, &server, "two"), "application/sdp", &h264);
+    }
+    assert_eq!(again.status, 201, "the ended peer's place is free: {}", again.body);
+}

@@ -36,7 +36,7 @@ impl MediaRefusal {
             "not_found" | "unknown_app" | "stream_not_found" => StatusCode::NOT_FOUND,
             "bad_stream_id" | "bad_sdp" => StatusCode::BAD_REQUEST,
             "url_missing" => StatusCode::UNAUTHORIZED,
-            "stream_not_ready" => StatusCode::SERVICE_UNAVAILABLE,
+            "stream_not_ready" | "webrtc_busy" => StatusCode::SERVICE_UNAVAILABLE,
             "codec_unsupported" | "whip_no_h264" => StatusCode::NOT_ACCEPTABLE,
             "whip_content_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "whip_not_found" => StatusCode::NOT_FOUND,

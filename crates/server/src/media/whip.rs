@@ -50,6 +50,12 @@ async fn start(
         return Err(MediaRefusal::new("whip_content_type", "a WHIP offer is sent as Content-Type: application/sdp"));
     }
     let webrtc = &state.media.webrtc;
+    let slot = webrtc.reserve().ok_or_else(|| {
+        MediaRefusal::new(
+            "webrtc_busy",
+            "this node takes no more WebRTC peers now (--webrtc-max-peers); try again later",
+        )
+    })?;
     let accepted = offer::accept(sdp, webrtc.candidate(), tokio::time::Instant::now().into_std())?;
     let publisher = crate::media::admission::admit(&state.media, &url, &secret, latency.as_deref()).await?;
     let resource = duet_token::hex(&crate::os::random::<16>());
@@ -62,6 +68,7 @@ async fn start(
             accepted.ufrag,
             resource_key(&url.app_id.to_string(), &url.stream_id, &resource),
             publisher,
+            slot,
         )
         .await;
     Ok((

@@ -19,6 +19,7 @@ pub mod router;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use duet_media::Publisher;
 use str0m::Rtc;
@@ -35,17 +36,36 @@ pub struct WebRtc {
     local: SocketAddr,
     candidate: SocketAddr,
     commands: mpsc::Sender<Command>,
+    /// Peers running or being set up, and how many the node takes.
+    peers: Arc<AtomicUsize>,
+    max_peers: usize,
+}
+
+/// A place among the node's WebRTC peers, held from the offer to the peer's end.
+pub struct PeerSlot(Arc<AtomicUsize>);
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
 }
 
 impl WebRtc {
-    /// Starts the router on `socket`; candidates announce `public_ip` (default: the socket's).
-    pub fn start(socket: UdpSocket, public_ip: Option<IpAddr>) -> std::io::Result<Self> {
+    /// Starts the router on `socket`; candidates announce `public_ip` (default: the socket's);
+    /// at most `max_peers` peers at once.
+    pub fn start(socket: UdpSocket, public_ip: Option<IpAddr>, max_peers: usize) -> std::io::Result<Self> {
         let local = socket.local_addr()?;
         let candidate = SocketAddr::new(public_ip.unwrap_or(local.ip()), local.port());
         let socket = Arc::new(socket);
         let (commands, rx) = mpsc::channel(64);
         tokio::spawn(router::run(socket.clone(), rx));
-        Ok(Self { socket, local, candidate, commands })
+        Ok(Self { socket, local, candidate, commands, peers: Arc::default(), max_peers })
+    }
+
+    /// A place for one more peer, or `None` when the node has `max_peers` already.
+    pub fn reserve(&self) -> Option<PeerSlot> {
+        let taken = self.peers.fetch_update(Relaxed, Relaxed, |n| (n < self.max_peers).then_some(n + 1));
+        taken.ok().map(|_| PeerSlot(self.peers.clone()))
     }
 
     /// The address written into ICE candidates.
@@ -61,10 +81,11 @@ impl WebRtc {
         ufrag: String,
         resource: String,
         publisher: Publisher,
+        slot: PeerSlot,
     ) {
         let (inbox_tx, inbox) = mpsc::channel(router::INBOX);
         let (stop_tx, stop) = oneshot::channel();
-        let peer = peer::Peer { rtc, publisher, inbox, stop, socket: self.socket.clone(), local: self.local };
+        let peer = peer::Peer { rtc, publisher, inbox, stop, socket: self.socket.clone(), local: self.local, slot };
         // The router only goes away with the runtime; a peer nobody routes to ends by silence.
         let _ = self.commands.send(Command::Add { ufrag, resource, inbox: inbox_tx, stop: stop_tx }).await;
         tokio::spawn(peer.run(ctx.clone()));

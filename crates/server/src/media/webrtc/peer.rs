@@ -69,6 +69,8 @@ pub struct Peer {
     pub socket: Arc<UdpSocket>,
     /// The socket's local address (str0m matches it against the candidate).
     pub local: SocketAddr,
+    /// Its place among the node's peers, freed when it ends.
+    pub slot: super::PeerSlot,
 }
 
 struct State {
