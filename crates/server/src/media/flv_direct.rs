@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::media::MediaContext;
-use crate::media::sink::{Form, Sink};
+use crate::media::sink::{Form, Sink, Trouble};
 
 /// The most of a request's head read to decide (a longer one goes to the router).
 const MAX_HEAD: usize = 8 * 1024;
@@ -157,7 +157,6 @@ async fn play(
         if sink.take_ended() {
             break true;
         }
-        let (waiting, deadline) = (sink.is_waiting(), sink.write_deadline());
         tokio::select! {
             ready = tcp.readable() => {
                 if ready.is_err() {
@@ -175,16 +174,14 @@ async fn play(
                     Err(_) => break false,
                 }
             }
-            ready = tcp.writable(), if waiting => {
-                if ready.is_err() || sink.drain().is_err() {
+            tended = sink.tend() => match tended {
+                Ok(()) => {}
+                Err(Trouble::Stalled) => {
+                    tracing::info!("HTTP-FLV player took nothing for 30 s; closed");
                     break false;
                 }
-            }
-            () = sink.changed() => {}
-            () = async { match deadline { Some(at) => tokio::time::sleep_until(at.into()).await, None => std::future::pending().await } } => {
-                tracing::info!("HTTP-FLV player took nothing for 30 s; closed");
-                break false;
-            }
+                Err(Trouble::Write(_)) => break false,
+            },
             _ = stop.wait_for(|s| *s) => break true,
         }
     };

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 
 use crate::http::limits::{Acceptor, ConnLimits, Limiter};
 use crate::media::error::{MediaRefusal, RtmpEnd};
-use crate::media::sink::{Form, Sink};
+use crate::media::sink::{Form, Sink, Trouble};
 use crate::media::{MediaContext, admission, now};
 use crate::metrics::Metrics;
 
@@ -143,9 +143,7 @@ impl Conn<'_> {
                 }
                 continue;
             }
-            let write_deadline = self.sink.write_deadline();
-            let deadline = earliest(self.poll_timeout(), write_deadline);
-            let waiting = self.sink.is_waiting();
+            let deadline = self.poll_timeout();
             tokio::select! {
                 ready = self.tcp.readable() => {
                     ready.map_err(RtmpEnd::ReadFailed)?;
@@ -159,17 +157,13 @@ impl Conn<'_> {
                         Err(e) => return Err(RtmpEnd::ReadFailed(e)),
                     }
                 }
-                ready = self.tcp.writable(), if waiting => {
-                    ready.map_err(RtmpEnd::WriteFailed)?;
-                    self.sink.drain().map_err(RtmpEnd::WriteFailed)?;
-                }
-                () = self.sink.changed() => {}
+                tended = self.sink.tend() => tended.map_err(|t| match t {
+                    Trouble::Write(e) => RtmpEnd::WriteFailed(e),
+                    Trouble::Stalled => RtmpEnd::StoppedReading,
+                })?,
                 () = cut_requested(&self.role) => return Err(RtmpEnd::Cut),
                 () = sleep_until(deadline) => {
                     let now = now();
-                    if write_deadline.is_some_and(|at| now >= at) {
-                        return Err(RtmpEnd::StoppedReading);
-                    }
                     self.session.handle_timeout(now);
                     if let Role::Publishing(p) = &self.role {
                         p.handle_timeout(now);

@@ -1,11 +1,11 @@
 //! `Sink`: the sending side of one media connection (RTMP, or HTTP-FLV on a plain socket),
 //! shared by its connection task (control messages, and draining what waits) and, for a
 //! player, its stream's writer (`fanout`), so both write whole messages in order with
-//! non-blocking sends; the sink's [`Form`] says which wire form of a flush its player takes. Bytes the socket does not take
-//! at once wait in the sink's queue; the connection task drains it when the socket turns
-//! writable and closes a connection that takes nothing for [`WRITE_TIMEOUT`]. A player whose
-//! queue grows past [`MAX_QUEUED`] stops getting flushes and skips to the next keyframe
-//! (`duet_media::Follower`).
+//! non-blocking sends; the sink's [`Form`] says which wire form of a flush its player takes.
+//! Bytes the socket does not take at once wait in the sink's queue; the connection task drains
+//! them ([`Sink::tend`]) when the socket turns writable, and ends a connection that takes
+//! nothing for [`WRITE_TIMEOUT`]. A player whose queue grows past [`MAX_QUEUED`] stops getting
+//! flushes and skips to the next keyframe (`duet_media::Follower`).
 
 use std::collections::VecDeque;
 use std::io;
@@ -68,6 +68,15 @@ pub struct Sink {
     changed: Notify,
 }
 
+/// Why the sending side ends its connection.
+#[derive(Debug)]
+pub enum Trouble {
+    /// A write failed.
+    Write(io::Error),
+    /// Bytes waited [`WRITE_TIMEOUT`] without the peer taking any.
+    Stalled,
+}
+
 #[derive(Default)]
 struct State {
     queue: VecDeque<Bytes>,
@@ -79,6 +88,15 @@ struct State {
     /// The played stream ended (after everything it sent).
     ended: bool,
     failed: Option<io::Error>,
+}
+
+impl State {
+    /// Counts bytes the socket took (media, once the player follows a stream).
+    fn sent(&self, n: usize) {
+        if let Some(f) = &self.follower {
+            f.sent(n);
+        }
+    }
 }
 
 impl Sink {
@@ -107,11 +125,11 @@ impl Sink {
             // the socket writable; the connection task's drain then learns otherwise.
             match socket2::SockRef::from(&*self.tcp).send(&bytes) {
                 Ok(n) if n == bytes.len() => {
-                    self.sent(state, n);
+                    state.sent(n);
                     return;
                 }
                 Ok(n) => {
-                    self.sent(state, n);
+                    state.sent(n);
                     bytes = bytes.slice(n..);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -126,12 +144,6 @@ impl Sink {
         }
         state.queued += bytes.len();
         state.queue.push_back(bytes);
-    }
-
-    fn sent(&self, state: &State, n: usize) {
-        if let Some(f) = &state.follower {
-            f.sent(n);
-        }
     }
 
     /// Starts playing: sends the player's start (metadata, sequence headers, the GOP so far:
@@ -191,7 +203,8 @@ impl Sink {
             Take::Whole => self.push(state, self.form.flush(flush).clone()),
             Take::Part(packets) => {
                 // Rare (a skip ends): one buffer of the headers and the tail.
-                let joined: Vec<u8> = packets.iter().flat_map(|p| self.form.packet(p).iter().copied()).collect();
+                let mut joined = Vec::with_capacity(packets.iter().map(|p| self.form.packet(p).len()).sum());
+                packets.iter().for_each(|p| joined.extend_from_slice(self.form.packet(p)));
                 self.push(state, joined.into());
             }
         }
@@ -222,9 +235,7 @@ impl Sink {
                     drop(slices);
                     state.queued -= n;
                     state.stalled_since = Some(now());
-                    if let Some(f) = &state.follower {
-                        f.sent(n);
-                    }
+                    state.sent(n);
                     while n > 0 {
                         let front = state.queue.front_mut().expect("bytes written were queued");
                         if n >= front.len() {
@@ -245,18 +256,40 @@ impl Sink {
     }
 
     /// When waiting bytes time out (`None`: nothing waits).
-    pub fn write_deadline(&self) -> Option<Instant> {
+    fn write_deadline(&self) -> Option<Instant> {
         self.state().stalled_since.map(|since| since + WRITE_TIMEOUT)
     }
 
     /// Whether bytes wait for the socket.
-    pub fn is_waiting(&self) -> bool {
+    fn is_waiting(&self) -> bool {
         !self.state().queue.is_empty()
     }
 
     /// A write failed (the connection task ends the connection).
     pub fn failed(&self) -> Option<io::Error> {
         self.state().failed.take()
+    }
+
+    /// The connection task's part of the sending side: completes when there is something for
+    /// it to look at (the played stream ended, a write failed, or bytes went out: check
+    /// [`Sink::take_ended`], [`Sink::failed`]), draining what waits whenever the socket turns
+    /// writable; `Err` when the connection must end. Cancel-safe, for a `select!`.
+    pub async fn tend(&self) -> Result<(), Trouble> {
+        let (waiting, deadline) = (self.is_waiting(), self.write_deadline());
+        let stalled = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            ready = self.tcp.writable(), if waiting => {
+                ready.map_err(Trouble::Write)?;
+                self.drain().map_err(Trouble::Write)
+            }
+            () = self.changed.notified() => Ok(()),
+            () = stalled => Err(Trouble::Stalled),
+        }
     }
 
     /// Closes the connection so the peer reads everything sent before (a refusal's `onStatus`,
@@ -298,10 +331,5 @@ impl Sink {
             }
         };
         let _ = tokio::time::timeout(LINGER, linger).await;
-    }
-
-    /// Completes when something changed for the connection task to look at.
-    pub async fn changed(&self) {
-        self.changed.notified().await;
     }
 }
