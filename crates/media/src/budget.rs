@@ -142,7 +142,7 @@ impl Batcher {
         due
     }
 
-    /// The waiting messages went out for another reason (the stream ends or is taken over).
+    /// The waiting messages went out (nothing waits now).
     pub fn released(&mut self) {
         self.waiting_since = None;
     }

@@ -27,11 +27,6 @@ pub struct Feed {
 }
 
 impl Feed {
-    /// The stream it reads.
-    pub fn stream(&self) -> StreamId {
-        StreamId(Arc::as_ptr(&self.live) as usize)
-    }
-
     /// The flushes released since the last call, waiting for one; `None` once the stream ended
     /// and everything was handed out. Cancel-safe. A feed that fell behind the ring goes on
     /// from the oldest flush (its followers see the gap and skip).

@@ -176,6 +176,7 @@ impl LiveState {
 
     /// Releases the waiting messages to players (one flush); whether there were any.
     fn release(&mut self) -> bool {
+        self.batcher.released();
         if self.waiting.is_empty() {
             return false;
         }
@@ -394,7 +395,6 @@ impl Drop for Publisher {
             // A publisher that was taken over leaves the stream to its successor.
             if state.publisher == self.id {
                 state.release();
-                state.batcher.released();
                 state.ended = true;
                 drop(state);
                 streams.remove(&self.key);

@@ -84,11 +84,6 @@ impl Fanout {
         }
     }
 
-    /// Streams with a writer now.
-    pub fn writers_count(&self) -> usize {
-        self.writers().len()
-    }
-
     async fn run(self: Arc<Self>, stream: StreamId, writer: Arc<Writer>, mut feed: Feed) {
         loop {
             let Some(flushes) = feed.next().await else {

@@ -56,7 +56,7 @@ async fn start(
             "this node takes no more WebRTC peers now (--webrtc-max-peers); try again later",
         )
     })?;
-    let accepted = offer::accept(sdp, webrtc.candidate(), tokio::time::Instant::now().into_std())?;
+    let accepted = offer::accept(sdp, webrtc.candidate(), crate::media::now())?;
     let publisher = crate::media::admission::admit(&state.media, &url, &secret, latency.as_deref()).await?;
     let resource = duet_token::hex(&crate::os::random::<16>());
     let location = format!("{WHIP_PREFIX}/{}/{}/{resource}", url.app_id, url.stream_id);

@@ -122,7 +122,7 @@ pub async fn run(socket: Arc<UdpSocket>, mut commands: mpsc::Receiver<Command>) 
         tokio::select! {
             got = socket.recv_from(&mut buf) => match got {
                 Ok((n, from)) => {
-                    let at = tokio::time::Instant::now().into_std();
+                    let at = crate::media::now();
                     table.deliver(Datagram { at, from, data: buf[..n].to_vec() });
                 }
                 // ICMP errors (a peer's port closed) surface here on some systems: not fatal.
