@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 
 import { DUET } from "../../sdk/miniprogram/test/harness/duet.mjs";
 import { startDuetAndChromium } from "./chromium.mjs";
+import { publishFrom } from "./webrtc.mjs";
 
 const run = promisify(execFile);
 
@@ -40,28 +41,6 @@ async function decodedFrames(url, frames, seconds) {
   const { stderr } = await run("ffmpeg", args, { timeout: seconds * 1000 });
   const counts = [...stderr.matchAll(/frame=\s*(\d+)/g)].map((m) => Number(m[1]));
   return { count: counts.length ? counts[counts.length - 1] : 0, stderr };
-}
-
-/** Publishes the fake camera from `page` to `whip`; resolves when the peer connection is up. */
-async function publishFrom(page, whip) {
-  return page.evaluate(async (whip) => {
-    const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 320, height: 240 }, audio: false });
-    const pc = new RTCPeerConnection();
-    const transceiver = pc.addTransceiver(stream.getVideoTracks()[0], { direction: "sendonly" });
-    const codecs = RTCRtpSender.getCapabilities("video").codecs;
-    const h264 = codecs.filter((c) => c.mimeType === "video/H264" && /packetization-mode=1/.test(c.sdpFmtpLine || ""));
-    if (!h264.length) return { error: `no H.264 encoder: ${codecs.map((c) => c.mimeType).join(",")}` };
-    transceiver.setCodecPreferences(h264);
-    await pc.setLocalDescription(await pc.createOffer());
-    const res = await fetch(whip, { method: "POST", headers: { "Content-Type": "application/sdp" }, body: pc.localDescription.sdp });
-    const answer = await res.text();
-    if (res.status !== 201) return { error: `WHIP answered ${res.status}: ${answer}` };
-    await pc.setRemoteDescription({ type: "answer", sdp: answer });
-    const deadline = Date.now() + 15000;
-    while (pc.connectionState !== "connected" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    window.duetPc = pc;
-    return { state: pc.connectionState, location: res.headers.get("Location") };
-  }, whip);
 }
 
 test("chromium publishes H.264 over WHIP; ffmpeg decodes it over HTTP-FLV and RTMP; DELETE ends it", async () => {

@@ -139,6 +139,8 @@ pub(crate) struct Live {
     state: Mutex<LiveState>,
     /// Bumped after each flush (and at the end): what players wait on.
     flushed: watch::Sender<u64>,
+    /// A player needs a keyframe the cache does not have: what the publisher waits on.
+    keyframe_wanted: Notify,
 }
 
 pub(crate) struct LiveState {
@@ -202,6 +204,11 @@ impl Live {
 
     pub(crate) fn changes(&self) -> watch::Receiver<u64> {
         self.flushed.subscribe()
+    }
+
+    /// Asks the publisher for a keyframe (one that can make one: a WebRTC publisher).
+    pub(crate) fn want_keyframe(&self) {
+        self.keyframe_wanted.notify_one();
     }
 }
 
@@ -282,7 +289,8 @@ impl Hub {
             last_timestamp: None,
             offset: None,
         };
-        let live = Arc::new(Live { state: Mutex::new(state), flushed: watch::Sender::new(0) });
+        let live =
+            Arc::new(Live { state: Mutex::new(state), flushed: watch::Sender::new(0), keyframe_wanted: Notify::new() });
         streams.insert(key.clone(), live.clone());
         Ok(publisher(live, false))
     }
@@ -384,6 +392,13 @@ impl Publisher {
     /// the same owner took the stream over).
     pub async fn cut_requested(&self) {
         self.cut.notified().await;
+    }
+
+    /// Resolves when a player needs a keyframe that the cache does not have (a publisher
+    /// that can make one on request should). Cancel-safe: a request made while nobody waits
+    /// is kept for the next wait.
+    pub async fn keyframe_wanted(&self) {
+        self.live.keyframe_wanted.notified().await;
     }
 }
 

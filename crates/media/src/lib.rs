@@ -5,7 +5,8 @@
 //! so players start at the latest keyframe; and a bounded ring per stream so a slow player
 //! skips ahead instead of slowing the publisher or other players (`subscriber`). Takes time as
 //! an input; talks to the server through handles only. `avc` turns WebRTC H.264 access units
-//! into the FLV/RTMP video payloads the hub carries.
+//! into the FLV/RTMP video payloads the hub carries; `rtc_feed` turns a stream's packets into what
+//! a WebRTC player is sent.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -17,6 +18,7 @@ mod follower;
 mod hub;
 mod packet;
 mod ring;
+mod rtc_feed;
 mod skip;
 mod subscriber;
 
@@ -26,4 +28,5 @@ pub use follower::{Feed, Follower, StreamId, Take};
 pub use hub::{AlreadyLive, Hub, MAX_GOP_PACKETS, MediaStats, Publisher, StreamKey};
 pub use packet::{Codec, Kind, Packet};
 pub use ring::{Flush, RING};
+pub use rtc_feed::{RtcFeed, RtcMedia};
 pub use subscriber::{Batch, Subscriber};

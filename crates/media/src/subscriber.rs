@@ -100,6 +100,17 @@ impl Subscriber {
         Some(Self { live, changes, next_seq, start, queue: VecDeque::new(), skip: Skip::default(), tracks, attached })
     }
 
+    /// The cached start (metadata, sequence headers, the GOP so far), taken now instead of
+    /// from the first batch: for a player that sends it differently (WebRTC squeezes it).
+    pub fn take_start(&mut self) -> Vec<Arc<Packet>> {
+        std::mem::take(&mut self.start)
+    }
+
+    /// Asks the stream's publisher for a keyframe (for a player whose start has none).
+    pub fn request_keyframe(&self) {
+        self.live.want_keyframe();
+    }
+
     /// Tracks known at subscription (audio, video).
     pub fn tracks(&self) -> (bool, bool) {
         self.tracks

@@ -53,7 +53,8 @@ impl UrlConfig {
         }
     }
 
-    /// Play URLs as the stream object fields `urlsRTMP`, `urlsFLV`, `urlsHttpsFLV`, `urlsHLS`, `urlsHttpsHLS`.
+    /// Play URLs as the stream object fields `urlsRTMP`, `urlsFLV`, `urlsHttpsFLV`, `urlsHLS`,
+    /// `urlsHttpsHLS`, and Duet's `whepURL` for browsers (WebRTC).
     pub fn play(&self, secret: &AppSecret, app_id: u32, stream_id: &str, user_id: &str, now_unix: u64) -> Value {
         let url = self.claims(app_id, stream_id, MediaAction::Play, user_id, now_unix);
         let rtmp = url.signed(secret, &self.bases, MediaFormat::Rtmp);
@@ -61,7 +62,8 @@ impl UrlConfig {
         let https = self.bases.http.starts_with("https://");
         let (flv_plain, flv_tls): (Vec<String>, Vec<String>) =
             if https { (vec![], vec![flv]) } else { (vec![flv], vec![]) };
-        json!({"urlsRTMP": [rtmp], "urlsFLV": flv_plain, "urlsHttpsFLV": flv_tls, "urlsHLS": [], "urlsHttpsHLS": []})
+        let whep = url.signed(secret, &self.bases, MediaFormat::Whep);
+        json!({"urlsRTMP": [rtmp], "urlsFLV": flv_plain, "urlsHttpsFLV": flv_tls, "urlsHLS": [], "urlsHttpsHLS": [], "whepURL": whep})
     }
 }
 
@@ -89,5 +91,6 @@ mod tests {
                 .unwrap()
                 .starts_with("https://h/live/7/s1.flv?expire=1060&user=&room=&sign=")
         );
+        assert!(play["whepURL"].as_str().unwrap().starts_with("https://h/whep/7/s1?expire=1060&user=&room=&sign="));
     }
 }

@@ -135,6 +135,8 @@ pub enum PlayFormat {
     Flv,
     /// http(s)://.../live/APP/STREAM.mp4 (fragmented MP4 for browsers' Media Source Extensions)
     Mp4,
+    /// http(s)://.../whep/APP/STREAM (WebRTC playback: a browser POSTs its SDP offer)
+    Whep,
 }
 
 /// `duet serve` flags.

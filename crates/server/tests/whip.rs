@@ -205,3 +205,54 @@ fn webrtc_peers_are_capped() {
     }
     assert_eq!(again.status, 201, "the ended peer's place is free: {}", again.body);
 }
+
+/// WHEP, the same exchange for playing: a play URL (`duet url play --format whep`) of a live
+/// stream and a receive-only H.264 offer get `201`, a send-only answer and a `Location` whose
+/// `DELETE` ends the play; a stream that is not live, a publish URL, a send-only offer are
+/// refused with their codes. (Media to a real browser: web/test/whep.test.mjs.)
+#[test]
+fn whep_plays_live_streams_by_play_url() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let id = server.app_id;
+    let (app, http) = (id.to_string(), format!("http://{}", server.http));
+    let args = ["url", "play", "--format", "whep", "--app-id", &app, "--stream-id", "cam"];
+    let url = ok(&data, &[&args[..], &["--public-http-url", &http]].concat()).trim().to_owned();
+    assert!(url.starts_with(&format!("{http}/whep/{app}/cam?expire=")), "{url}");
+    let play = url.strip_prefix(&http).unwrap().to_owned();
+    let recv = offer("H264", H264).replace("a=sendonly", "a=recvonly");
+
+    let r = post_sdp(&server, &play, "application/sdp", &recv);
+    assert_eq!((r.status, code(&r).as_str()), (404, "stream_not_found"), "{}", r.body);
+    // A WHIP publish makes the stream live.
+    let publish = whip_path(&data, &server, "cam");
+    assert_eq!(post_sdp(&server, &publish, "application/sdp", &offer("H264", H264)).status, 201);
+
+    let query = publish.split_once('?').unwrap().1;
+    let r = post_sdp(&server, &format!("/whep/{id}/cam?{query}"), "application/sdp", &recv);
+    assert_eq!((r.status, code(&r).as_str()), (403, "url_bad_signature"), "a publish URL does not play");
+    let r = post_sdp(&server, &play, "application/sdp", &offer("H264", H264));
+    assert_eq!((r.status, code(&r).as_str()), (400, "bad_sdp"), "a WHEP offer receives: {}", r.body);
+    let r = post_sdp(&server, &play, "text/plain", &recv);
+    assert_eq!(r.status, 415);
+
+    let r = post_sdp(&server, &play, "application/sdp", &recv);
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(r.body.contains("a=sendonly") && r.body.contains("H264/90000"), "{}", r.body);
+    let location = r.headers.lines().find_map(|l| l.strip_prefix("location: ")).unwrap().to_owned();
+    assert!(location.starts_with(&format!("/whep/{id}/cam/")), "{location}");
+    assert_eq!(common::metric(&server, "duet_webrtc_peers"), 2, "the publisher and the player");
+    let delete = |p: &str| request(server.http, "DELETE", p, &[], b"", None);
+    assert_eq!(delete(&location).status, 200);
+    for _ in 0..100 {
+        if common::metric(&server, "duet_webrtc_peers") == 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(common::metric(&server, "duet_webrtc_peers"), 1, "DELETE ended the play, not the publish");
+    assert_eq!(live_streams(&server), "duet_media_live_streams 1");
+    let r = delete(&location);
+    assert_eq!((r.status, code(&r).as_str()), (404, "whep_not_found"));
+    server.stop();
+}

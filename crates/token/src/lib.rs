@@ -35,6 +35,8 @@ pub use error::{LogTokenError, MediaUrlError, MintError, SecretError, TokenError
 pub use grant::Grant;
 pub use log_grant::{LOG_TOKEN_TTL_SECS, LogGrant};
 pub use media_grant::{MediaAction, MediaGrant};
-pub use media_url::{MAX_STREAM_ID, MediaBases, MediaFormat, MediaUrl, Unverified, WHIP_PREFIX, is_stream_id};
+pub use media_url::{
+    MAX_STREAM_ID, MediaBases, MediaFormat, MediaUrl, Unverified, WHEP_PREFIX, WHIP_PREFIX, is_stream_id,
+};
 pub use secret::{AppSecret, SECRET_LEN};
 pub use token04::{CLOCK_SKEW_SECS, Cipher, Claims, MAX_TOKEN_LEN, MintRequest, mint, verify};

@@ -1,12 +1,14 @@
 //! `MediaUrl`: the one type that builds, signs, parses and verifies the URLs that move media,
-//! for every protocol and format: RTMP publish and play, HTTP-FLV and fMP4 play, WHIP publish
-//! (WHEP and HLS plug in here as more [`MediaFormat`]s).
+//! for every protocol and format: RTMP publish and play, HTTP-FLV and fMP4 play, WHIP publish,
+//! WHEP play (HLS plugs in here as one more [`MediaFormat`]).
 //!
 //! - RTMP: `{rtmp_base}/{appID}/{streamID}?expire=E&user=U&room=R&sign=S` (the RTMP "app" is
 //!   the AppID; some clients move the query onto the app, [`MediaUrl::from_rtmp`] takes both).
 //! - HTTP: `{http_base}/live/{appID}/{streamID}.{flv|mp4}?expire=E&user=U&room=R&sign=S`.
 //! - WHIP (RFC 9725): `{http_base}/whip/{appID}/{streamID}?expire=E&user=U&room=R&sign=S`, the
 //!   endpoint a browser `POST`s its SDP offer to.
+//! - WHEP: `{http_base}/whep/{appID}/{streamID}?expire=E&user=U&room=R&sign=S`, the same for
+//!   playing.
 //!
 //! `sign` is [`MediaGrant::sign`] over (app, stream, action, user, room, expire); the format is
 //! not signed, so one play URL's query serves every format. Reading a URL checks its shape
@@ -37,13 +39,15 @@ pub enum MediaFormat {
     Fmp4,
     /// WebRTC-HTTP ingestion (publish): the WHIP endpoint of the stream.
     Whip,
+    /// WebRTC-HTTP egress (play): the WHEP endpoint of the stream.
+    Whep,
 }
 
 impl MediaFormat {
     /// The file extension of a format served over HTTP.
     fn extension(self) -> Option<&'static str> {
         match self {
-            Self::Rtmp | Self::Whip => None,
+            Self::Rtmp | Self::Whip | Self::Whep => None,
             Self::Flv => Some("flv"),
             Self::Fmp4 => Some("mp4"),
         }
@@ -100,6 +104,7 @@ impl MediaUrl {
         let (app_id, stream_id) = (self.app_id, &self.stream_id);
         match (format, format.extension()) {
             (MediaFormat::Whip, _) => format!("{}{WHIP_PREFIX}/{app_id}/{stream_id}?{query}", bases.http),
+            (MediaFormat::Whep, _) => format!("{}{WHEP_PREFIX}/{app_id}/{stream_id}?{query}", bases.http),
             (_, Some(ext)) => format!("{}/live/{app_id}/{stream_id}.{ext}?{query}", bases.http),
             (_, None) => format!("{}/{app_id}/{stream_id}?{query}", bases.rtmp),
         }
@@ -142,16 +147,27 @@ impl MediaUrl {
 
 /// The path under which WHIP endpoints live: `/whip/{appID}/{streamID}`.
 pub const WHIP_PREFIX: &str = "/whip";
+/// The path under which WHEP endpoints live: `/whep/{appID}/{streamID}`.
+pub const WHEP_PREFIX: &str = "/whep";
 
 impl MediaUrl {
     /// Reads a WHIP publish request `/whip/{app}/{stream}?{query}` (the path's two segments
     /// and the query, as the router split them).
     pub fn from_whip(app: &str, stream_id: &str, query: &str) -> Result<Unverified, MediaUrlError> {
+        Self::from_webrtc(app, stream_id, MediaAction::Publish, query)
+    }
+
+    /// Reads a WHEP play request `/whep/{app}/{stream}?{query}`.
+    pub fn from_whep(app: &str, stream_id: &str, query: &str) -> Result<Unverified, MediaUrlError> {
+        Self::from_webrtc(app, stream_id, MediaAction::Play, query)
+    }
+
+    fn from_webrtc(app: &str, stream_id: &str, action: MediaAction, query: &str) -> Result<Unverified, MediaUrlError> {
         let app_id = app_id(app)?;
         if !is_stream_id(stream_id) {
             return Err(MediaUrlError::BadStreamId);
         }
-        Unverified::new(app_id, stream_id, MediaAction::Publish, query)
+        Unverified::new(app_id, stream_id, action, query)
     }
 }
 
@@ -377,6 +393,23 @@ mod tests {
             MediaUrl::from_whip("9", "cam", "").unwrap().verify(&secret(), 50).unwrap_err().code(),
             "url_missing"
         );
+    }
+
+    #[test]
+    fn whep_urls_round_trip_and_only_play() {
+        let url = claims(MediaAction::Play, 100);
+        let whep = url.signed(&secret(), &bases(), MediaFormat::Whep);
+        let flv = url.signed(&secret(), &bases(), MediaFormat::Flv);
+        assert!(whep.starts_with("https://h/whep/9/cam?expire=100&"), "{whep}");
+        assert_eq!(whep.split_once('?').unwrap().1, flv.split_once('?').unwrap().1, "one signed query");
+        let query = whep.split_once('?').unwrap().1;
+        assert_eq!(MediaUrl::from_whep("9", "cam", query).unwrap().verify(&secret(), 50).unwrap(), url);
+        let publish = MediaUrl { action: MediaAction::Publish, ..url };
+        let publish_query =
+            publish.signed(&secret(), &bases(), MediaFormat::Whip).split_once('?').unwrap().1.to_owned();
+        let forged = MediaUrl::from_whep("9", "cam", &publish_query).unwrap().verify(&secret(), 50);
+        assert_eq!(forged.unwrap_err().code(), "url_bad_signature", "a publish URL does not play");
+        assert_eq!(MediaUrl::from_whep("9", "a/b", query).unwrap_err().code(), "bad_stream_id");
     }
 
     #[test]

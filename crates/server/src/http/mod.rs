@@ -70,6 +70,11 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(crate::signaling::upgrade))
         .route("/live/{app}/{file}", get(crate::media::http_play::play))
         .route("/httplog", post(crate::http::httplog::upload))
+        .route("/whep/{app}/{stream}", post(crate::media::whep::play).options(crate::media::whip::preflight))
+        .route(
+            "/whep/{app}/{stream}/{resource}",
+            delete(crate::media::whep::stop).options(crate::media::whip::preflight),
+        )
         .route("/whip/{app}/{stream}", post(crate::media::whip::publish).options(crate::media::whip::preflight))
         .route(
             "/whip/{app}/{stream}/{resource}",

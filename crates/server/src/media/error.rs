@@ -30,7 +30,7 @@ impl MediaRefusal {
         Self { code, message: message.into() }
     }
 
-    /// The HTTP status of a refused request (`/live/*` play, `/whip/*` publish).
+    /// The HTTP status of a refused request (`/live/*` play, `/whip/*` publish, `/whep/*` play).
     pub fn status(&self) -> StatusCode {
         match self.code {
             "not_found" | "unknown_app" | "stream_not_found" => StatusCode::NOT_FOUND,
@@ -39,7 +39,7 @@ impl MediaRefusal {
             "stream_not_ready" | "webrtc_busy" => StatusCode::SERVICE_UNAVAILABLE,
             "codec_unsupported" | "whip_no_h264" => StatusCode::NOT_ACCEPTABLE,
             "whip_content_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "whip_not_found" => StatusCode::NOT_FOUND,
+            "whip_not_found" | "whep_not_found" => StatusCode::NOT_FOUND,
             _ => StatusCode::FORBIDDEN,
         }
     }

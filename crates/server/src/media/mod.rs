@@ -4,8 +4,9 @@
 //! connections through the stream's writer; `fanout` is that writer (one per live stream, for
 //! RTMP and direct FLV players) and `sink` each connection's sending side; `admission` admits
 //! publishers; `error` says why a request was refused or a connection ended; `relay` pushes
-//! live streams to external RTMP URLs with `duet_client::rtmp`; `whip` and `webrtc` take
-//! browsers' WebRTC publishes (WHIP: H.264 video, one UDP socket for every peer).
+//! live streams to external RTMP URLs with `duet_client::rtmp`; `whip` and `whep` take
+//! browsers' WebRTC publishes and plays over HTTP, and `webrtc` runs those peers (H.264 video,
+//! one UDP socket for every peer).
 
 pub mod admission;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod relay;
 pub mod rtmp;
 pub mod sink;
 pub mod webrtc;
+pub mod whep;
 pub mod whip;
 
 use std::sync::Arc;

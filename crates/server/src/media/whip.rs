@@ -11,12 +11,13 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use duet_token::{MediaUrl, WHIP_PREFIX};
+use duet_token::{AppSecret, MediaUrl, Unverified, WHIP_PREFIX};
 
 use crate::http::AppState;
 use crate::http::error::HttpError;
 use crate::media::error::MediaRefusal;
 use crate::media::webrtc::offer;
+use crate::media::webrtc::publisher::WhipPublisher;
 
 /// `POST /whip/{app}/{stream}`.
 pub async fn publish(
@@ -41,37 +42,59 @@ async fn start(
     sdp: &str,
 ) -> Result<Response, MediaRefusal> {
     let unverified = MediaUrl::from_whip(app, stream, query)?;
-    let secret =
-        state.media.secret(unverified.app_id()).await.ok_or_else(|| MediaRefusal::new("unknown_app", "no such app"))?;
     let latency = unverified.option("latency");
-    let url = unverified.verify(&secret, crate::os::now_unix() as u64)?;
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if !content_type.trim().to_ascii_lowercase().starts_with("application/sdp") {
-        return Err(MediaRefusal::new("whip_content_type", "a WHIP offer is sent as Content-Type: application/sdp"));
-    }
+    let (url, secret) = verify(state, unverified, headers).await?;
     let webrtc = &state.media.webrtc;
-    let slot = webrtc.reserve().ok_or_else(|| {
-        MediaRefusal::new(
-            "webrtc_busy",
-            "this node takes no more WebRTC peers now (--webrtc-max-peers); try again later",
-        )
-    })?;
-    let accepted = offer::accept(sdp, webrtc.candidate(), crate::media::now())?;
+    let slot = reserve(webrtc)?;
+    let accepted = offer::accept(sdp, offer::Role::Publish, webrtc.candidate(), crate::media::now())?;
     let publisher = crate::media::admission::admit(&state.media, &url, &secret, latency.as_deref()).await?;
     let resource = duet_token::hex(&crate::os::random::<16>());
     let location = format!("{WHIP_PREFIX}/{}/{}/{resource}", url.app_id, url.stream_id);
     tracing::info!(app_id = url.app_id, stream = %url.stream_id, user = %url.user_id, "publishing over WHIP");
-    webrtc
-        .start_peer(
-            &state.media,
-            accepted.rtc,
-            accepted.ufrag,
-            resource_key(&url.app_id.to_string(), &url.stream_id, &resource),
-            publisher,
-            slot,
+    let key = resource_key(&url.app_id.to_string(), &url.stream_id, &resource);
+    let (link, stop) = webrtc.connect(accepted.rtc, accepted.ufrag, key, slot).await;
+    tokio::spawn(WhipPublisher { link, publisher, stop }.run(state.media.clone()));
+    Ok(created(location, accepted.answer))
+}
+
+/// Checks an offer's URL with its app's secret, then that it came as SDP (WHIP and WHEP alike).
+pub(crate) async fn verify(
+    state: &AppState,
+    unverified: Unverified,
+    headers: &HeaderMap,
+) -> Result<(MediaUrl, AppSecret), MediaRefusal> {
+    let secret =
+        state.media.secret(unverified.app_id()).await.ok_or_else(|| MediaRefusal::new("unknown_app", "no such app"))?;
+    let url = unverified.verify(&secret, crate::os::now_unix() as u64)?;
+    require_sdp(headers)?;
+    Ok((url, secret))
+}
+
+/// Refuses an offer not sent as `Content-Type: application/sdp`.
+fn require_sdp(headers: &HeaderMap) -> Result<(), MediaRefusal> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !content_type.trim().to_ascii_lowercase().starts_with("application/sdp") {
+        return Err(MediaRefusal::new(
+            "whip_content_type",
+            "a WHIP/WHEP offer is sent as Content-Type: application/sdp",
+        ));
+    }
+    Ok(())
+}
+
+/// A place for one more WebRTC peer on this node, or the refusal.
+pub(crate) fn reserve(webrtc: &crate::media::webrtc::WebRtc) -> Result<crate::media::webrtc::PeerSlot, MediaRefusal> {
+    webrtc.reserve().ok_or_else(|| {
+        MediaRefusal::new(
+            "webrtc_busy",
+            "this node takes no more WebRTC peers now (--webrtc-max-peers); try again later",
         )
-        .await;
-    Ok((
+    })
+}
+
+/// `201 Created` with the SDP answer and the resource's `Location`, readable cross-origin.
+pub(crate) fn created(location: String, answer: String) -> Response {
+    (
         StatusCode::CREATED,
         [
             (header::CONTENT_TYPE, "application/sdp".to_owned()),
@@ -79,9 +102,9 @@ async fn start(
             (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*".to_owned()),
             (header::ACCESS_CONTROL_EXPOSE_HEADERS, "Location".to_owned()),
         ],
-        accepted.answer,
+        answer,
     )
-        .into_response())
+        .into_response()
 }
 
 /// `OPTIONS /whip/...`: a CORS preflight (and what WHIP accepts).
@@ -101,7 +124,7 @@ pub async fn preflight() -> Response {
 }
 
 /// The router's name for a resource: it belongs to one app and stream.
-fn resource_key(app: &str, stream: &str, resource: &str) -> String {
+pub(crate) fn resource_key(app: &str, stream: &str, resource: &str) -> String {
     format!("{app}/{stream}/{resource}")
 }
 
@@ -111,9 +134,26 @@ pub async fn stop(
     State(state): State<AppState>,
     Path((app, stream, resource)): Path<(String, String, String)>,
 ) -> Result<Response, HttpError> {
-    if state.media.webrtc.delete(resource_key(&app, &stream, &resource)).await {
+    delete(
+        &state,
+        &app,
+        &stream,
+        &resource,
+        MediaRefusal::new("whip_not_found", "no live WHIP publish has this resource"),
+    )
+    .await
+}
+
+/// Ends the peer of a WHIP or WHEP resource, or answers `missing`.
+pub(crate) async fn delete(
+    state: &AppState,
+    app: &str,
+    stream: &str,
+    resource: &str,
+    missing: MediaRefusal,
+) -> Result<Response, HttpError> {
+    if state.media.webrtc.delete(resource_key(app, stream, resource)).await {
         return Ok((StatusCode::OK, [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")]).into_response());
     }
-    let r = MediaRefusal::new("whip_not_found", "no live WHIP publish has this resource");
-    Err(HttpError::from(r).with_cors())
+    Err(HttpError::from(missing).with_cors())
 }

@@ -1,4 +1,4 @@
-//! WebRTC ingest (WHIP): browsers publish H.264 video into the media hub.
+//! WebRTC: browsers publish H.264 video into the media hub (WHIP) and play any stream (WHEP).
 //!
 //! The engine is str0m, sans-IO like Duet's own cores: each peer's `str0m::Rtc` takes
 //! datagrams and time as inputs and gives transmits, events and its next deadline. Duet runs
@@ -7,26 +7,30 @@
 //!
 //! - `offer`: what an offer must hold and the answer Duet makes (pure);
 //! - `router`: the task that reads the socket and hands each datagram to its peer (by ICE
-//!   username, then by remote address), and keeps WHIP resources for `DELETE`;
-//! - `peer`: one task per publisher, driving its `Rtc` and pushing packets into the hub.
+//!   username, then by remote address), and keeps WHIP/WHEP resources for `DELETE`;
+//! - `link`: one peer's engine and wire, whatever its role;
+//! - `publisher`: one task per WHIP publisher, pushing its media into the hub;
+//! - `player`: one task per WHEP player, sending it a stream from the hub.
 //!
-//! The HTTP side (`media::whip`) verifies the URL, accepts the offer, asks
-//! `admission::admit`, then hands the peer to [`WebRtc::start_peer`].
+//! The HTTP side (`media::whip`, `media::whep`) verifies the URL, accepts the offer, asks
+//! `admission::admit` (a publish) or finds the stream (a play), then [`WebRtc::connect`]s the
+//! peer and starts its role's task.
 
+pub mod link;
 pub mod offer;
-pub mod peer;
+pub mod player;
+pub mod publisher;
 pub mod router;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use duet_media::Publisher;
 use str0m::Rtc;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::media::MediaContext;
+use crate::media::webrtc::link::Link;
 use crate::media::webrtc::router::Command;
 
 /// The handle the HTTP side uses: where peers are reached and how they are started/stopped.
@@ -73,22 +77,20 @@ impl WebRtc {
         self.candidate
     }
 
-    /// Starts the task of an admitted peer, reachable for `DELETE` as `resource`.
-    pub async fn start_peer(
+    /// Routes the datagrams of a new peer (found by its ICE `ufrag`) to it, and `DELETE` of
+    /// `resource` to the returned stop signal.
+    pub async fn connect(
         &self,
-        ctx: &MediaContext,
         rtc: Rtc,
         ufrag: String,
         resource: String,
-        publisher: Publisher,
         slot: PeerSlot,
-    ) {
+    ) -> (Link, oneshot::Receiver<()>) {
         let (inbox_tx, inbox) = mpsc::channel(router::INBOX);
         let (stop_tx, stop) = oneshot::channel();
-        let peer = peer::Peer { rtc, publisher, inbox, stop, socket: self.socket.clone(), local: self.local, slot };
         // The router only goes away with the runtime; a peer nobody routes to ends by silence.
         let _ = self.commands.send(Command::Add { ufrag, resource, inbox: inbox_tx, stop: stop_tx }).await;
-        tokio::spawn(peer.run(ctx.clone()));
+        (Link::new(rtc, inbox, self.socket.clone(), self.local, slot, crate::media::now()), stop)
     }
 
     /// Ends the peer of `resource`; whether one was live.

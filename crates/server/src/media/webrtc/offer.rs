@@ -1,9 +1,9 @@
-//! What Duet accepts in a WHIP offer, and the answer it makes: the offer must be SDP str0m
-//! reads (`bad_sdp`, 400, with the parser's reason) and must offer H.264 video with
-//! packetization-mode 1 (`whip_no_h264`, 406); Duet answers as an ICE-lite peer with one
-//! host candidate (the WebRTC UDP socket at its public address) and H.264 only, so audio
-//! m-lines are answered as not received (Opus is a later slice). Pure apart from the `Rtc`
-//! it builds: time is an input.
+//! What Duet accepts in a WHIP or WHEP offer, and the answer it makes: the offer must be SDP
+//! str0m reads (`bad_sdp`, 400, with the parser's reason) and must offer H.264 video with
+//! packetization-mode 1 (`whip_no_h264`, 406), in the direction the role needs (a WHIP offer
+//! sends video, a WHEP offer receives it: `bad_sdp` otherwise); Duet answers as an ICE-lite
+//! peer with one host candidate (the WebRTC UDP socket at its public address), H.264 and
+//! Opus. Pure apart from the `Rtc` it builds: time is an input.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -24,13 +24,38 @@ pub struct Accepted {
     pub ufrag: String,
 }
 
-/// Reads `sdp` and answers it as an ICE-lite H.264 receiver reachable at `candidate`.
-pub fn accept(sdp: &str, candidate: SocketAddr, now: Instant) -> Result<Accepted, MediaRefusal> {
+/// What the peer does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// WHIP: the browser sends.
+    Publish,
+    /// WHEP: the browser receives.
+    Play,
+}
+
+/// Reads `sdp` and answers it as an ICE-lite peer reachable at `candidate`.
+pub fn accept(sdp: &str, role: Role, candidate: SocketAddr, now: Instant) -> Result<Accepted, MediaRefusal> {
     let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| MediaRefusal::new("bad_sdp", format!("bad SDP: {e}")))?;
     if !offers_h264(sdp) {
         return Err(MediaRefusal::new(
             "whip_no_h264",
-            "the offer has no H.264 video with packetization-mode=1 (the only video Duet takes over WHIP)",
+            "the offer has no H.264 video with packetization-mode=1 (the only video Duet takes and sends over WebRTC)",
+        ));
+    }
+    let (wanted, wrong) = match role {
+        Role::Publish => ("sendonly", "recvonly"),
+        Role::Play => ("recvonly", "sendonly"),
+    };
+    if video_direction(sdp).is_some_and(|d| d == wrong || d == "inactive") {
+        return Err(MediaRefusal::new(
+            "bad_sdp",
+            format!(
+                "the offer's video is {wrong}: a {} offer's video is {wanted} (or sendrecv)",
+                match role {
+                    Role::Publish => "WHIP",
+                    Role::Play => "WHEP",
+                }
+            ),
         ));
     }
     let creds = IceCreds::new();
@@ -40,6 +65,7 @@ pub fn accept(sdp: &str, candidate: SocketAddr, now: Instant) -> Result<Accepted
         .set_local_ice_credentials(creds)
         .clear_codecs()
         .enable_h264(true)
+        .enable_opus(true, false)
         .build(now);
     let host = Candidate::host(candidate, "udp").map_err(|e| MediaRefusal::new("internal", e.to_string()))?;
     rtc.add_local_candidate(host);
@@ -73,6 +99,26 @@ pub fn offers_h264(sdp: &str) -> bool {
         }
     }
     h264_pts.iter().any(|pt| mode1_pts.contains(pt))
+}
+
+/// The direction attribute of the first video m-line (`sendonly`, `recvonly`, `sendrecv`,
+/// `inactive`), if it has one.
+fn video_direction(sdp: &str) -> Option<&str> {
+    let mut in_video = false;
+    for line in sdp.lines().map(str::trim) {
+        if let Some(m) = line.strip_prefix("m=") {
+            if in_video {
+                return None;
+            }
+            in_video = m.starts_with("video ");
+        } else if in_video {
+            let attr = line.strip_prefix("a=").unwrap_or_default();
+            if ["sendonly", "recvonly", "sendrecv", "inactive"].contains(&attr) {
+                return Some(attr);
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -123,12 +169,19 @@ mod tests {
         let at = "127.0.0.1:40000".parse().unwrap();
         let now = Instant::now();
         let h264 = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
-        let ok = accept(&offer("H264", h264), at, now).unwrap_or_else(|r| panic!("{r:?}"));
+        let ok = accept(&offer("H264", h264), Role::Publish, at, now).unwrap_or_else(|r| panic!("{r:?}"));
         assert!(ok.answer.contains("a=ice-lite"), "{}", ok.answer);
         assert!(ok.answer.contains("H264/90000") && ok.answer.contains("127.0.0.1 40000"), "{}", ok.answer);
         assert!(ok.answer.contains(&format!("a=ice-ufrag:{}", ok.ufrag)));
-        let code = |sdp: &str| accept(sdp, at, now).err().map(|r| r.code);
-        assert_eq!(code("hello"), Some("bad_sdp"));
-        assert_eq!(code(&offer("VP8", "x=1")), Some("whip_no_h264"));
+        let code = |sdp: &str, role| accept(sdp, role, at, now).err().map(|r| r.code);
+        assert_eq!(code("hello", Role::Publish), Some("bad_sdp"));
+        assert_eq!(code(&offer("VP8", "x=1"), Role::Publish), Some("whip_no_h264"));
+        // A WHEP offer receives video; a WHIP offer sends it.
+        let send = offer("H264", h264);
+        let recv = send.replace("a=sendonly", "a=recvonly");
+        assert_eq!(code(&send, Role::Play), Some("bad_sdp"));
+        assert_eq!(code(&recv, Role::Publish), Some("bad_sdp"));
+        let play = accept(&recv, Role::Play, at, now).unwrap_or_else(|r| panic!("{r:?}"));
+        assert!(play.answer.contains("a=sendonly"), "{}", play.answer);
     }
 }

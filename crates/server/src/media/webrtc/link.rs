@@ -1,0 +1,127 @@
+//! One WebRTC peer's engine and its wire, whatever the peer does (publish or play): its
+//! `str0m::Rtc`, the datagrams the router hands it, the shared UDP socket it sends from, when it
+//! was last heard from, and its place among the node's peers. The role's task (`publisher`,
+//! `player`) runs its own `select!` over what it waits for and uses a `Link` for the engine's
+//! side: [`Link::receive`], [`Link::drain`], [`Link::tick`], and why a peer ends ([`End`]).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use str0m::net::{Protocol, Receive};
+use str0m::{Event, IceConnectionState, Input, Output, Rtc};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use crate::media::webrtc::PeerSlot;
+use crate::media::webrtc::router::Datagram;
+
+/// A peer that sends nothing (no media, no ICE consent check) for this long is gone.
+pub const SILENCE: Duration = Duration::from_secs(15);
+
+/// Why a peer ended (logged).
+#[derive(Debug)]
+pub enum End {
+    /// WHIP/WHEP `DELETE`.
+    Deleted,
+    /// Its publishing session ended elsewhere (signaling, the API, a takeover).
+    Cut,
+    /// The stream it played ended.
+    StreamEnded,
+    /// Nothing heard for [`SILENCE`].
+    Silent,
+    /// ICE disconnected.
+    Disconnected,
+    /// The peer closed (DTLS close) or the router forgot it.
+    Closed,
+    /// The engine failed.
+    Engine(str0m::RtcError),
+}
+
+impl std::fmt::Display for End {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Deleted => f.write_str("DELETE of its resource"),
+            Self::Cut => f.write_str("its publishing session ended"),
+            Self::StreamEnded => f.write_str("the stream ended"),
+            Self::Silent => write!(f, "nothing heard for {} s", SILENCE.as_secs()),
+            Self::Disconnected => f.write_str("ICE disconnected"),
+            Self::Closed => f.write_str("closed by the peer"),
+            Self::Engine(e) => write!(f, "WebRTC error: {e}"),
+        }
+    }
+}
+
+/// A peer's engine and wire.
+pub struct Link {
+    /// The engine.
+    pub rtc: Rtc,
+    inbox: mpsc::Receiver<Datagram>,
+    socket: Arc<UdpSocket>,
+    /// The socket's local address (str0m matches it against the candidate).
+    local: SocketAddr,
+    /// When the last datagram came.
+    heard: Instant,
+    _slot: PeerSlot,
+}
+
+impl Link {
+    pub(super) fn new(
+        rtc: Rtc,
+        inbox: mpsc::Receiver<Datagram>,
+        socket: Arc<UdpSocket>,
+        local: SocketAddr,
+        slot: PeerSlot,
+        now: Instant,
+    ) -> Self {
+        Self { rtc, inbox, socket, local, heard: now, _slot: slot }
+    }
+
+    /// The next datagram for this peer (cancel-safe); `None` when the router forgot it.
+    pub async fn recv(&mut self) -> Option<Datagram> {
+        self.inbox.recv().await
+    }
+
+    /// Feeds a datagram to the engine.
+    pub fn receive(&mut self, d: Option<Datagram>) -> Result<(), End> {
+        let d = d.ok_or(End::Closed)?;
+        self.heard = d.at;
+        let Ok(contents) = d.data.as_slice().try_into() else { return Ok(()) };
+        let input =
+            Input::Receive(d.at, Receive { proto: Protocol::Udp, source: d.from, destination: self.local, contents });
+        if self.rtc.accepts(&input) {
+            self.rtc.handle_input(input).map_err(End::Engine)?;
+        }
+        Ok(())
+    }
+
+    /// Carries out everything the engine has to do, handing its events (but ICE
+    /// disconnection, which ends the peer) to `on_event`; returns when it next needs time,
+    /// at the latest when it would be silent too long.
+    pub fn drain(&mut self, mut on_event: impl FnMut(&mut Rtc, Event) -> Result<(), End>) -> Result<Instant, End> {
+        loop {
+            if !self.rtc.is_alive() {
+                return Err(End::Closed);
+            }
+            match self.rtc.poll_output().map_err(End::Engine)? {
+                Output::Timeout(at) => return Ok(at.min(self.heard + SILENCE)),
+                Output::Transmit(t) => {
+                    // UDP: a datagram the socket cannot take now is lost, as on the wire.
+                    let _ = self.socket.try_send_to(&t.contents, t.destination);
+                }
+                Output::Event(Event::IceConnectionStateChange(IceConnectionState::Disconnected)) => {
+                    return Err(End::Disconnected);
+                }
+                Output::Event(e) => on_event(&mut self.rtc, e)?,
+            }
+        }
+    }
+
+    /// Time passed: the engine's timers; the end of a peer silent too long.
+    pub fn tick(&mut self, now: Instant) -> Result<(), End> {
+        if now >= self.heard + SILENCE {
+            return Err(End::Silent);
+        }
+        self.rtc.handle_input(Input::Timeout(now)).map_err(End::Engine)
+    }
+}

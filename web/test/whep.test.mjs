@@ -1,0 +1,137 @@
+// WHEP playback in Debian's chromium against a real `duet serve`: ffmpeg publishes H.264 + AAC
+// over RTMP and a page plays it over WebRTC with the URL `duet url play --format whep` prints;
+// a page publishes its fake camera over WHIP and another page plays it over WHEP.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { after, before, test } from "node:test";
+import { promisify } from "node:util";
+
+import { DUET } from "../../sdk/miniprogram/test/harness/duet.mjs";
+import { startDuetAndChromium } from "./chromium.mjs";
+import { ffmpegPublish, playFrom, playerStats, publishFrom } from "./webrtc.mjs";
+
+const run = promisify(execFile);
+const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+
+let duet;
+let browser;
+let stop;
+const encoders = [];
+
+before(async () => {
+  ({ duet, browser, stop } = await startDuetAndChromium([
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+  ]));
+});
+
+after(async () => {
+  for (const e of encoders) if (e.exitCode === null) e.kill("SIGKILL");
+  if (stop) await stop();
+});
+
+async function duetUrl(stream, ...args) {
+  const base = ["--data", duet.data, "--app-id", String(duet.appID), "--stream-id", stream];
+  const { stdout } = await run(DUET, ["url", ...args, ...base]);
+  return stdout.trim();
+}
+
+async function waitLive(flv) {
+  const deadline = Date.now() + 15000;
+  while (Date.now() < deadline) {
+    const r = await fetch(flv);
+    if (r.body) await r.body.cancel();
+    if (r.status === 200) return;
+    await sleep(200);
+  }
+  assert.fail(`${flv} did not go live`);
+}
+
+/** Samples the player's stats `times` times, `everyMs` apart. */
+async function sample(page, times, everyMs) {
+  const out = [];
+  for (let i = 0; i < times; i++) {
+    await sleep(everyMs);
+    out.push(await playerStats(page));
+  }
+  return out;
+}
+
+test("ffmpeg publishes over RTMP; chromium plays it over WHEP from the cached keyframe, and it keeps playing", async () => {
+  const publishUrl = await duetUrl("rtmp-cam", "publish", "--public-rtmp-url", `rtmp://${duet.rtmp}`);
+  const encoder = ffmpegPublish(publishUrl, 60);
+  encoders.push(encoder);
+  await waitLive(await duetUrl("rtmp-cam", "play", "--format", "flv", "--public-http-url", duet.http));
+  await sleep(1500); // the player joins mid-GOP: it starts from the cached keyframe
+
+  const whep = await duetUrl("rtmp-cam", "play", "--format", "whep", "--public-http-url", duet.http);
+  assert.match(whep, new RegExp(`^${duet.http}/whep/${duet.appID}/rtmp-cam\\?expire=`));
+  const page = await browser.newPage();
+  await page.goto(`${duet.http}/healthz`);
+  const played = await playFrom(page, whep);
+  assert.equal(played.error, undefined, played.error);
+  assert.equal(played.state, "connected");
+  assert.match(played.location, /^\/whep\/\d+\/rtmp-cam\/[0-9a-f]{32}$/);
+  assert.ok(played.firstFrameMs !== null, "a frame was decoded");
+  console.log(`# WHEP first frame ${played.firstFrameMs.toFixed(0)} ms after ICE+DTLS connected`);
+
+  const stats = await sample(page, 3, 1000);
+  assert.equal(stats[0].codec, "video/H264");
+  assert.equal(stats[0].width, 320);
+  for (let i = 1; i < stats.length; i++) {
+    assert.ok(stats[i].frames > stats[i - 1].frames + 10, `frames keep being decoded: ${JSON.stringify(stats)}`);
+  }
+  // The burst put the player at the live edge: a short jitter buffer, not the GOP's length.
+  const last = stats[stats.length - 1];
+  assert.ok(last.jitterBufferMs !== null && last.jitterBufferMs < 500, `jitter buffer ${last.jitterBufferMs} ms`);
+
+  const deleted = await fetch(`${duet.http}${played.location}`, { method: "DELETE" });
+  assert.equal(deleted.status, 200);
+  assert.equal((await fetch(`${duet.http}${played.location}`, { method: "DELETE" })).status, 404);
+  await page.close();
+  encoder.kill("SIGKILL");
+});
+
+test("chromium publishes over WHIP and another chromium page plays it over WHEP", async () => {
+  const whip = await duetUrl("browser-to-browser", "publish", "--format", "whip", "--public-http-url", duet.http);
+  const sender = await browser.newPage();
+  await sender.goto(`${duet.http}/healthz`);
+  const published = await publishFrom(sender, whip);
+  assert.equal(published.error, undefined, published.error);
+  assert.equal(published.state, "connected");
+
+  const whep = await duetUrl("browser-to-browser", "play", "--format", "whep", "--public-http-url", duet.http);
+  const viewer = await browser.newPage();
+  await viewer.goto(`${duet.http}/healthz`);
+  const played = await playFrom(viewer, whep);
+  assert.equal(played.error, undefined, played.error);
+  assert.ok(played.firstFrameMs !== null, "a frame was decoded");
+  const stats = await sample(viewer, 3, 1000);
+  for (let i = 1; i < stats.length; i++) {
+    assert.ok(stats[i].frames > stats[i - 1].frames + 5, `frames keep being decoded: ${JSON.stringify(stats)}`);
+  }
+
+  // The publisher leaves: the player's peer ends with the stream.
+  await fetch(`${duet.http}${published.location}`, { method: "DELETE" });
+  const state = await viewer.evaluate(async () => {
+    const deadline = Date.now() + 20000;
+    while (Date.now() < deadline && !["closed", "failed", "disconnected"].includes(window.duetPlayer.connectionState)) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return window.duetPlayer.connectionState;
+  });
+  assert.notEqual(state, "connected", "the player's connection ends with the stream");
+  await sender.close();
+  await viewer.close();
+});
+
+test("WHEP refuses a stream that is not live and a publish URL", async () => {
+  const page = await browser.newPage();
+  await page.goto(`${duet.http}/healthz`);
+  const whep = await duetUrl("nobody-here", "play", "--format", "whep", "--public-http-url", duet.http);
+  const notLive = await playFrom(page, whep);
+  assert.equal(notLive.status, 404, notLive.error);
+  assert.match(notLive.error, /stream_not_found/);
+  await page.close();
+});
