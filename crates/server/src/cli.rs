@@ -190,7 +190,7 @@ pub struct ServeArgs {
     /// RTMP connections open at once from one address (IPv6: one /64) [default: 256, at most --rtmp-max-connections].
     #[arg(long, env = "DUET_RTMP_MAX_CONNECTIONS_PER_IP", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=crate::config::MAX_CAP))]
     pub rtmp_max_connections_per_ip: Option<u64>,
-    /// The UDP socket every WebRTC (WHIP) peer uses [default: 127.0.0.1:0, a free port].
+    /// The UDP socket every WebRTC (WHIP, WHEP) peer uses [default: 127.0.0.1:0, a free port].
     #[arg(long, env = "DUET_WEBRTC_UDP", value_name = "ADDR")]
     pub webrtc_udp: Option<SocketAddr>,
     /// The IP written into ICE candidates, the one browsers reach (behind NAT: the public one) [default: the --webrtc-udp IP].

@@ -54,7 +54,7 @@ fn live_streams(server: &Server) -> String {
 fn whip_refuses_like_rtmp_and_answers_h264_offers() {
     let (_tmp, data) = data_dir();
     let server = Server::start(&data, &["--webrtc-public-ip", "192.0.2.10"]);
-    assert!(server.banner.contains("WebRTC (WHIP)"), "{}", server.banner);
+    assert!(server.banner.contains("/whip|whep/APP/STREAM"), "{}", server.banner);
     let id = server.app_id;
     let path = whip_path(&data, &server, "cam");
     let h264 = offer("H264", H264);

@@ -213,7 +213,7 @@ fn print_banner(
         "Duet {version} is running.
   HTTP/WebSocket  {http_url}   (listening on {http}; /ws, /live/*.flv|mp4, /httplog, /api/v1, /healthz, /metrics)
   RTMP            {rtmp_url}   (listening on {rtmp})
-  WebRTC (WHIP)   {http_url}/whip/APP/STREAM   (UDP {webrtc}; `duet url publish --format whip`)
+  WebRTC          {http_url}/whip|whep/APP/STREAM   (UDP {webrtc}; `duet url publish --format whip`, `duet url play --format whep`)
   Console         {http_url}/   {console}
   Debug page      {http_url}/debug   (join a room from a browser)
   Data            {db}

@@ -59,6 +59,8 @@ export interface PlayReply {
   urlsHttpsFLV?: string[];
   urlsHLS?: string[];
   urlsHttpsHLS?: string[];
+  /** The same grant for a browser playing over WebRTC (WHEP). */
+  whepURL?: string;
 }
 
 type Empty = Record<string, never>;
