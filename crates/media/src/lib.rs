@@ -5,7 +5,8 @@
 //! so players start at the latest keyframe; and a bounded ring per stream so a slow player
 //! skips ahead instead of slowing the publisher or other players (`subscriber`). Takes time as
 //! an input; talks to the server through handles only. `avc` turns WebRTC H.264 access units
-//! into the FLV/RTMP video payloads the hub carries.
+//! into the FLV/RTMP video payloads the hub carries. `playable` keeps each stream's verdict
+//! on WebRTC playback ([`PlayProblem`]: B-frames, a codec WebRTC cannot carry).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -16,6 +17,7 @@ pub mod fmp4;
 mod follower;
 mod hub;
 mod packet;
+mod playable;
 mod ring;
 mod skip;
 mod subscriber;
@@ -25,5 +27,6 @@ pub use flv::flv_header;
 pub use follower::{Feed, Follower, StreamId, Take};
 pub use hub::{AlreadyLive, Hub, MAX_GOP_PACKETS, MediaStats, Publisher, StreamKey};
 pub use packet::{Codec, Kind, Packet};
+pub use playable::PlayProblem;
 pub use ring::{Flush, RING};
 pub use subscriber::{Batch, Subscriber};
