@@ -224,11 +224,17 @@ mod tests {
         let mut p = Playability::default();
         let mp3 = Packet::new(Kind::Audio, 0, Bytes::from_static(&[0x2F, 0xFF, 0xFB]));
         let got = p.check(&mp3).unwrap();
-        assert_eq!((got.code(), got.reason().as_str()), ("audio_codec", "MP3 audio cannot be played over WebRTC (AAC or Opus only)"));
+        assert_eq!(
+            (got.code(), got.reason().as_str()),
+            ("audio_codec", "MP3 audio cannot be played over WebRTC (AAC or Opus only)")
+        );
         // Enhanced RTMP HEVC: sequence start, then coded frames.
         let hevc = Packet::new(Kind::Video, 0, Bytes::from_static(b"\x90hvc1\x01\x02"));
         let got = p.check(&hevc).unwrap();
-        assert_eq!((got.code(), got.reason().as_str()), ("video_codec", "HEVC video cannot be played over WebRTC (H.264 only)"));
+        assert_eq!(
+            (got.code(), got.reason().as_str()),
+            ("video_codec", "HEVC video cannot be played over WebRTC (H.264 only)")
+        );
         assert_eq!(p.check(&Packet::new(Kind::Video, 0, Bytes::from_static(b"\x91hvc1\0\0\0\x26"))), None);
         assert_eq!(p.check(&mp3), None, "a lesser problem does not replace it");
         assert_eq!(p.problem().map(|x| x.code()), Some("video_codec"));

@@ -2,9 +2,9 @@
 //! every refusal (missing, malformed or wrong signatures, stale timestamps, replayed nonces,
 //! unknown apps, another app's rooms, bad JSON, oversized bodies).
 
-mod common;
 #[path = "common/api.rs"]
 mod api;
+mod common;
 #[path = "common/peers.rs"]
 mod peers;
 

@@ -1,10 +1,10 @@
 //! Sources WebRTC players cannot play are reported: H.264 with B-frames published over RTMP
-//! shows its problem in the API's stream list and room detail and fires `stream.unplayable`;
-//! a baseline stream beside it shows none.
+//! shows its problem in the API's stream list and room detail (what the console shows), fires
+//! `stream.unplayable` and logs one warning; a baseline stream beside it shows none.
 
-mod common;
 #[path = "common/api.rs"]
 mod api;
+mod common;
 #[path = "common/peers.rs"]
 mod peers;
 #[path = "common/receiver.rs"]
@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use api::{Api, banner_secret};
-use common::{Server, data_dir, ok};
+use common::{Server, data_dir, join, ok};
 use peers::{Content, publish};
 use receiver::{ANSWER_OK, Receiver, set_webhook};
 use serde_json::Value;
@@ -52,6 +52,7 @@ async fn bframes_are_reported_in_stream_info_and_a_webhook_and_baseline_is_not()
     let server = Server::start(&data, &[]);
     set_webhook(&data, server.app_id, &receiver.url());
     let mut api = Api::new(&server, server.app_id, &banner_secret(&server));
+    let (_member, _) = join(&server, &data, "r", "A").await; // the room is open
 
     let _bframes = publish(&publish_url(&data, &server, "bf"), Content::BFrames, 30);
     let _baseline = publish(&publish_url(&data, &server, "plain"), Content::AudioVideo, 30);
@@ -73,12 +74,15 @@ async fn bframes_are_reported_in_stream_info_and_a_webhook_and_baseline_is_not()
         .collect();
     assert_eq!(in_room, [("bf", &Value::from("bframes")), ("plain", &Value::Null)]);
 
-    // Two stream.created (streams of URLs naming a room), one stream.unplayable.
-    let events = receiver.wait_for(3, WAIT);
+    // room.created, user.login, two stream.created, one stream.unplayable.
+    let events = receiver.wait_for(5, WAIT);
     let unplayable: Vec<&Value> = events.iter().filter(|e| e["event"] == "stream.unplayable").collect();
     assert_eq!(unplayable.len(), 1, "{events:?}");
     let data = &unplayable[0]["data"];
-    assert_eq!((data["streamID"].as_str(), data["roomID"].as_str(), data["userID"].as_str()), (Some("bf"), Some("r"), Some("u")));
+    assert_eq!(
+        (data["streamID"].as_str(), data["roomID"].as_str(), data["userID"].as_str()),
+        (Some("bf"), Some("r"), Some("u"))
+    );
     assert_eq!((data["code"].as_str(), data["reason"].as_str()), (Some("bframes"), Some(reason)));
     let log = server.stderr();
     let warnings: Vec<&str> = log.lines().filter(|l| l.contains("not playable over WebRTC")).collect();
