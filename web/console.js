@@ -98,6 +98,14 @@ async function refreshLive() {
     const streams = document.createElement("p");
     streams.textContent = "Streams: " + (room.streams.map((s) => `${s.streamID} (${s.user.userID})`).join(", ") || "none");
     div.append(h, users, streams);
+    // Streams browsers cannot play over WebRTC as published (B-frames, HEVC, ...).
+    for (const s of room.streams.filter((s) => s.webrtcProblem)) {
+      const warn = document.createElement("p");
+      warn.className = "error";
+      warn.dataset.stream = s.streamID;
+      warn.textContent = `⚠ ${s.streamID}: not playable over WebRTC (${s.webrtcProblem.code}): ${s.webrtcProblem.reason}`;
+      div.append(warn);
+    }
     box.append(div);
   }
 }

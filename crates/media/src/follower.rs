@@ -89,6 +89,12 @@ impl Follower {
         StreamId(Arc::as_ptr(&self.live) as usize)
     }
 
+    /// Why browsers could not play the stream over WebRTC, now (see
+    /// [`Subscriber::webrtc_problem`](crate::Subscriber::webrtc_problem)).
+    pub fn webrtc_problem(&self) -> Option<crate::PlayProblem> {
+        self.live.webrtc_problem()
+    }
+
     /// A feed of the stream, from the next flush this player needs (for a new writer).
     pub fn feed(&self) -> Feed {
         Feed { live: self.live.clone(), changes: self.live.changes(), next_seq: self.next_seq }

@@ -16,6 +16,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::budget::{Batcher, LatencyBudget};
 use crate::packet::{Kind, Packet};
+use crate::playable::{PlayProblem, Playability};
 use crate::ring::Ring;
 use crate::subscriber::Subscriber;
 
@@ -160,6 +161,8 @@ pub(crate) struct LiveState {
     /// The last audio/video timestamp players got, and the current publisher's offset to it.
     last_timestamp: Option<u32>,
     offset: Option<u32>,
+    /// Whether WebRTC players could play what was published.
+    pub(crate) playability: Playability,
 }
 
 impl LiveState {
@@ -200,6 +203,11 @@ impl Live {
     /// Wakes the players (call without holding the state lock).
     fn wake_players(&self) {
         self.flushed.send_modify(|n| *n += 1);
+    }
+
+    /// The stream's WebRTC verdict (`playable`).
+    pub(crate) fn webrtc_problem(&self) -> Option<PlayProblem> {
+        self.state().playability.problem()
     }
 
     pub(crate) fn changes(&self) -> watch::Receiver<u64> {
@@ -265,6 +273,7 @@ impl Hub {
             state.cut = cut.clone();
             state.publisher = id;
             state.offset = None;
+            state.playability.new_publisher();
             // What the old publisher left waiting goes out; its GOP is of no use to a new
             // player (the new encoder's comes next).
             let released = state.release();
@@ -288,6 +297,7 @@ impl Hub {
             cut: cut.clone(),
             last_timestamp: None,
             offset: None,
+            playability: Playability::default(),
         };
         let live =
             Arc::new(Live { state: Mutex::new(state), flushed: watch::Sender::new(0), keyframe_wanted: Notify::new() });
@@ -351,16 +361,19 @@ impl Publisher {
     }
 
     /// Forwards one message that arrived at `now` (its payload is shared, not copied); it
-    /// reaches players when the stream's budget releases it.
-    pub fn push(&self, now: Instant, kind: Kind, timestamp: u32, payload: Bytes) {
+    /// reaches players when the stream's budget releases it. Returns the stream's new
+    /// WebRTC verdict when this message made it worse (see [`Publisher::webrtc_problem`]): at
+    /// most once per problem, for the ingest to report.
+    pub fn push(&self, now: Instant, kind: Kind, timestamp: u32, payload: Bytes) -> Option<PlayProblem> {
         let mut state = self.live.state();
         if state.publisher != self.id {
-            return; // taken over: this publisher is being cut
+            return None; // taken over: this publisher is being cut
         }
         self.hub.stats.bytes_in.fetch_add(payload.len() as u64, Relaxed);
         self.received.fetch_add(payload.len() as u64, Relaxed);
         let timestamp = if kind == Kind::Metadata { timestamp } else { state.rebase(timestamp) };
         let packet = Arc::new(Packet::new(kind, timestamp, payload));
+        let worse = state.playability.check(&packet);
         let video = state.cache.has_video || kind == Kind::Video;
         let release = state.batcher.arrived(now, &packet, video);
         state.waiting.push(packet);
@@ -370,6 +383,14 @@ impl Publisher {
             drop(state);
             self.live.wake_players();
         }
+        worse
+    }
+
+    /// Why browsers could not play this stream over WebRTC, as far as its messages so far
+    /// tell (`None`: nothing against it yet); the worst problem seen stays for the stream's
+    /// life.
+    pub fn webrtc_problem(&self) -> Option<PlayProblem> {
+        self.live.webrtc_problem()
     }
 
     /// When waiting messages must be released even if nothing else arrives

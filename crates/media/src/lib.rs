@@ -6,7 +6,8 @@
 //! skips ahead instead of slowing the publisher or other players (`subscriber`). Takes time as
 //! an input; talks to the server through handles only. `avc` turns WebRTC H.264 access units
 //! into the FLV/RTMP video payloads the hub carries; `rtc_feed` turns a stream's packets into what
-//! a WebRTC player is sent.
+//! a WebRTC player is sent. `playable` keeps each stream's verdict on WebRTC playback
+//! ([`PlayProblem`]: B-frames, a codec WebRTC cannot carry).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -17,6 +18,7 @@ pub mod fmp4;
 mod follower;
 mod hub;
 mod packet;
+mod playable;
 mod ring;
 mod rtc_feed;
 mod skip;
@@ -27,6 +29,7 @@ pub use flv::flv_header;
 pub use follower::{Feed, Follower, StreamId, Take};
 pub use hub::{AlreadyLive, Hub, MAX_GOP_PACKETS, MediaStats, Publisher, StreamKey};
 pub use packet::{Codec, Kind, Packet};
+pub use playable::PlayProblem;
 pub use ring::{Flush, RING};
 pub use rtc_feed::{RtcFeed, RtcMedia};
 pub use subscriber::{Batch, Subscriber};

@@ -116,6 +116,13 @@ impl Subscriber {
         self.tracks
     }
 
+    /// Why browsers could not play the stream over WebRTC (`None`: nothing against it so
+    /// far): what a WebRTC play checks before it starts. The verdict may get worse later, when
+    /// a later message shows a problem ([`Follower::webrtc_problem`]).
+    pub fn webrtc_problem(&self) -> Option<crate::PlayProblem> {
+        self.live.webrtc_problem()
+    }
+
     /// Everything ready for this player, waiting until something is; `None` when the stream
     /// ended and everything was handed out. Cancel-safe: nothing is lost if the future is
     /// dropped before it completes.

@@ -143,7 +143,11 @@ impl Hub {
         let mut streams: Vec<Value> = app
             .streams
             .live_in(room_id)
-            .map(|(id, s)| crate::streams::stream_json(&self.cfg, app, now, id, s))
+            .map(|(id, s)| {
+                let mut v = crate::streams::stream_json(&self.cfg, app, now, id, s);
+                v["webrtcProblem"] = s.webrtc_problem_json();
+                v
+            })
             .collect();
         streams.sort_by(|a, b| a["streamID"].as_str().cmp(&b["streamID"].as_str()));
         let extra = room.extra_json();
@@ -198,7 +202,10 @@ impl Hub {
             .iter()
             .filter(|(_, s)| s.live)
             .map(|(id, s)| {
-                json!({"streamID": id, "roomID": s.room_id, "user": s.user.to_json(), "extraInfo": s.extra_info, "since": s.live_since_ms})
+                json!({
+                    "streamID": id, "roomID": s.room_id, "user": s.user.to_json(), "extraInfo": s.extra_info,
+                    "since": s.live_since_ms, "webrtcProblem": s.webrtc_problem_json(),
+                })
             })
             .collect();
         streams.sort_by(|a, b| a["streamID"].as_str().cmp(&b["streamID"].as_str()));

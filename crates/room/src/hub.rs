@@ -1,7 +1,8 @@
 //! `Hub`: every app, room, session and connection of one node, as a sans-IO state machine.
 //!
 //! Inputs are methods taking [`Now`]: [`Hub::connect`], [`Hub::disconnect`],
-//! [`Hub::handle_frame`], [`Hub::admit_publish`], [`Hub::publish_ended`], [`Hub::handle_timeout`]. After any of them,
+//! [`Hub::handle_frame`], [`Hub::admit_publish`], [`Hub::publish_ended`], [`Hub::stream_unplayable`],
+//! [`Hub::handle_timeout`]. After any of them,
 //! drain [`Hub::poll_output`] until `None`, then sleep until [`Hub::poll_timeout`].
 //! The hub never blocks and never reads a clock; the server owns sockets and the app registry.
 //!
@@ -20,7 +21,7 @@ use crate::app::App;
 use crate::config::RoomConfig;
 use crate::error::{ErrorCode, Refusal};
 use crate::ids::{ConnId, PublisherId, SessionId};
-use crate::io::{HubEvent, Now, Output, PublishEnded, PublishRequest};
+use crate::io::{HubEvent, Now, Output, PublishEnded, PublishRequest, StreamUnplayable};
 use crate::prepare::{LoginCheck, Prepared};
 use crate::room::{Audience, Room};
 use crate::session::{Session, Sessions};
@@ -158,6 +159,14 @@ impl Hub {
     /// An admitted publish ended.
     pub fn publish_ended(&mut self, now: Now, ended: PublishEnded) {
         crate::streams::publish_ended(self, now, ended);
+    }
+
+    /// A live stream cannot be played over WebRTC as published: the stream's info shows it
+    /// (`webrtcProblem` in the API's stream list and room detail) until its publish ends, and
+    /// the backend hears `stream.unplayable`. A report of a stream no room announces, or of a
+    /// publish that no longer carries the stream, changes nothing.
+    pub fn stream_unplayable(&mut self, now: Now, report: StreamUnplayable) {
+        crate::streams::unplayable(self, now, report);
     }
 
     /// An app's secret changed (rotated while its users are logged in): URLs signed from now

@@ -109,8 +109,26 @@ pub struct PublishEnded {
     pub publisher: PublisherId,
 }
 
+/// The media side found that browsers cannot play a live stream over WebRTC as it is published
+/// (B-frames, a codec WebRTC cannot carry): sent when the stream's verdict first shows a
+/// problem (and again if it gets worse).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamUnplayable {
+    /// App.
+    pub app_id: u32,
+    /// Stream.
+    pub stream_id: String,
+    /// The publish carrying it (as admitted).
+    pub publisher: PublisherId,
+    /// A stable code (`bframes`, `video_codec`, `audio_codec`).
+    pub code: &'static str,
+    /// What is wrong and what to do, for people.
+    pub reason: String,
+}
+
 /// Something that happened in an app, for its business backend (webhooks): `name` is one of
-/// `room.created`, `room.closed`, `user.login`, `user.logout`, `stream.created`, `stream.closed`.
+/// `room.created`, `room.closed`, `user.login`, `user.logout`, `stream.created`,
+/// `stream.unplayable`, `stream.closed`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HubEvent {
     /// App.

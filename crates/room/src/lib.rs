@@ -55,7 +55,7 @@ pub use config::RoomConfig;
 pub use error::{ErrorCode, Refusal};
 pub use hub::Hub;
 pub use ids::{ConnId, PublisherId};
-pub use io::{HubEvent, Now, Output, PublishEnded, PublishRequest};
+pub use io::{HubEvent, Now, Output, PublishEnded, PublishRequest, StreamUnplayable};
 pub use prepare::{Prepared, prepare};
 pub use timers::TokenBucket;
 pub use urls::{PublishUrls, UrlConfig};

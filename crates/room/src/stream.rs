@@ -24,6 +24,8 @@ pub(crate) struct Stream {
     pub publisher: PublisherId,
     /// External RTMP URLs it is relayed to.
     pub relays: BTreeSet<String>,
+    /// Why browsers cannot play it over WebRTC (code, reason), while live.
+    pub webrtc_problem: Option<(&'static str, String)>,
 }
 
 impl Stream {
@@ -38,11 +40,20 @@ impl Stream {
             live_since_ms: 0,
             publisher: PublisherId(0),
             relays: BTreeSet::new(),
+            webrtc_problem: None,
         }
     }
 
     pub(crate) fn owner(&self) -> Owner {
         self.owner
+    }
+
+    /// `{"code", "reason"}` of its WebRTC problem, or `null`.
+    pub(crate) fn webrtc_problem_json(&self) -> serde_json::Value {
+        match &self.webrtc_problem {
+            Some((code, reason)) => serde_json::json!({"code": code, "reason": reason}),
+            None => serde_json::Value::Null,
+        }
     }
 }
 

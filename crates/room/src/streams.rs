@@ -10,7 +10,7 @@ use crate::config::RoomConfig;
 use crate::error::{ErrorCode, Refusal};
 use crate::hub::{Hub, not_logged_in};
 use crate::ids::{ConnId, PublisherId, SessionId};
-use crate::io::{Now, Output, PublishEnded, PublishRequest};
+use crate::io::{Now, Output, PublishEnded, PublishRequest, StreamUnplayable};
 use crate::room::Audience;
 use crate::session::not_in_room;
 use crate::stream::{Closing, Stream};
@@ -156,6 +156,7 @@ pub(crate) fn admit_publish(hub: &mut Hub, now: Now, req: PublishRequest) -> Rep
     s.live = true;
     s.live_since_ms = now.unix_ms;
     s.publisher = req.publisher;
+    s.webrtc_problem = None;
     let (room_id, user_id, owner) = (s.room_id.clone(), s.user.user_id.clone(), s.owner());
     hub.event(now, app_id, "stream.created", json!({"roomID": room_id, "streamID": stream_id, "userID": user_id}));
     announce(hub, now, app_id, stream_id, "ADD");
@@ -182,9 +183,26 @@ pub(crate) fn publish_ended(hub: &mut Hub, now: Now, ended: PublishEnded) {
     };
     if let Some(s) = hub.apps.get_mut(&app_id).and_then(|a| a.streams.get_mut(stream_id)) {
         s.live = false;
+        s.webrtc_problem = None;
     }
     // The reservation stays: <live-pusher> retries and the stream may come back.
     publisher_state(hub, Some(sid), stream_id, "PUBLISH_REQUESTING", Some(ErrorCode::PublishInterrupted));
+}
+
+/// The media side's verdict that browsers cannot play a live stream over WebRTC: kept on the
+/// stream (its info shows it) and told to the backend (`stream.unplayable`).
+pub(crate) fn unplayable(hub: &mut Hub, now: Now, report: StreamUnplayable) {
+    let app_id = report.app_id;
+    let Some(s) = hub.apps.get_mut(&app_id).and_then(|a| a.streams.get_mut(&report.stream_id)) else { return };
+    if !s.live || s.publisher != report.publisher {
+        return;
+    }
+    s.webrtc_problem = Some((report.code, report.reason.clone()));
+    let data = json!({
+        "roomID": s.room_id, "streamID": report.stream_id, "userID": s.user.user_id,
+        "code": report.code, "reason": report.reason,
+    });
+    hub.event(now, app_id, "stream.unplayable", data);
 }
 
 /// `stream.closed` of every released stream whose media end was not reported in time (the

@@ -159,3 +159,42 @@ fn relays_follow_the_publisher_and_end_with_the_stream() {
     assert_eq!(w.call(1, "stopPublish", json!({"streamID": "a1"}))["code"], 0);
     assert_eq!(w.relays, ["+rtmp://cdn/live/a", "+rtmp://cdn/live/b", "-rtmp://cdn/live/a", "-rtmp://cdn/live/b"]);
 }
+
+#[test]
+fn a_stream_webrtc_cannot_play_shows_it_until_its_publish_ends() {
+    use duet_room::{PublisherId, StreamUnplayable};
+    let mut w = World::two_in("room");
+    assert_eq!(w.call(2, "publish", json!({"streamID": "b1"}))["code"], 0);
+    w.media("b1", true);
+    w.events.clear();
+    let report = |publisher: u64| StreamUnplayable {
+        app_id: APP,
+        stream_id: "b1".into(),
+        publisher: PublisherId(publisher),
+        code: "bframes",
+        reason: "H.264 with B-frames".into(),
+    };
+    w.hub.stream_unplayable(w.now, report(9));
+    w.drain();
+    assert!(w.events.is_empty(), "a publish that does not carry the stream is not heard");
+    let problem = |w: &mut World| {
+        let listed = w.admin(AdminRequest::ListStreams).unwrap()["streams"][0]["webrtcProblem"].clone();
+        let in_room =
+            w.admin(AdminRequest::Room { room_id: "room".into() }).unwrap()["streams"][0]["webrtcProblem"].clone();
+        assert_eq!(listed, in_room);
+        listed
+    };
+    assert_eq!(problem(&mut w), Value::Null);
+    w.hub.stream_unplayable(w.now, report(1));
+    w.drain();
+    assert_eq!(w.events, ["stream.unplayable room B b1 H.264 with B-frames"]);
+    assert_eq!(problem(&mut w), json!({"code": "bframes", "reason": "H.264 with B-frames"}));
+    // The encoder stops and comes back: the new publish starts with a clean verdict.
+    w.media("b1", false);
+    w.media("b1", true);
+    assert_eq!(problem(&mut w), Value::Null);
+    // The signaling stream object is not changed.
+    assert!(
+        w.take_push(1, "roomStreamUpdate").iter().all(|p| p["data"]["streamList"][0].get("webrtcProblem").is_none())
+    );
+}

@@ -5,112 +5,18 @@
 mod common;
 #[path = "common/peers.rs"]
 mod peers;
+#[path = "common/receiver.rs"]
+mod receiver;
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::{Server, data_dir, join, metric, ok};
+use receiver::{ANSWER_500, ANSWER_OK, HANG, Receiver, SECRET, set_webhook};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(10);
-const SECRET: &str = "whsec_test_0123456789";
-
-const ANSWER_OK: u8 = 0;
-const ANSWER_500: u8 = 1;
-const HANG: u8 = 2;
-
-struct Delivery {
-    headers: HashMap<String, String>,
-    body: String,
-}
-
-/// A webhook receiver: records what it accepted (2xx) and counts what it refused.
-struct Receiver {
-    addr: SocketAddr,
-    mode: Arc<AtomicU8>,
-    accepted: Arc<Mutex<Vec<Delivery>>>,
-}
-
-impl Receiver {
-    fn start(mode: u8) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mode = Arc::new(AtomicU8::new(mode));
-        let accepted = Arc::new(Mutex::new(Vec::new()));
-        let (m, acc) = (mode.clone(), accepted.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming().map_while(Result::ok) {
-                let (m, acc) = (m.clone(), acc.clone());
-                std::thread::spawn(move || {
-                    let _ = stream.set_read_timeout(Some(WAIT));
-                    let mut reader = BufReader::new(stream);
-                    let mut headers = HashMap::new();
-                    let mut line = String::new();
-                    while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line.trim_end() != "" {
-                        if let Some((k, v)) = line.trim_end().split_once(':') {
-                            headers.insert(k.to_ascii_lowercase(), v.trim().to_owned());
-                        }
-                        line.clear();
-                    }
-                    let len = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-                    let mut body = vec![0; len];
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    let mut stream = reader.into_inner();
-                    match m.load(Ordering::SeqCst) {
-                        ANSWER_OK => {
-                            acc.lock().unwrap().push(Delivery { headers, body: String::from_utf8(body).unwrap() });
-                            let _ =
-                                stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-                        }
-                        ANSWER_500 => {
-                            let _ = stream
-                                .write_all(b"HTTP/1.1 500 Oops\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-                        }
-                        _ => std::thread::sleep(Duration::from_secs(30)),
-                    }
-                });
-            }
-        });
-        Self { addr, mode, accepted }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/hook", self.addr)
-    }
-
-    /// Waits for `n` accepted deliveries and returns their bodies (parsed), each once: a
-    /// delivery sent again (the same `X-Duet-Delivery`, as at-least-once allows) counts once.
-    fn wait_for(&self, n: usize, limit: Duration) -> Vec<Value> {
-        let deadline = Instant::now() + limit;
-        loop {
-            let got = self.distinct();
-            if got.len() >= n {
-                return got.iter().map(|body| serde_json::from_str(body).unwrap()).collect();
-            }
-            assert!(Instant::now() < deadline, "{} of {n} webhook deliveries arrived: {got:?}", got.len());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// The bodies of the accepted deliveries, each delivery once, in order of arrival.
-    fn distinct(&self) -> Vec<String> {
-        let mut seen = std::collections::HashSet::new();
-        let got = self.accepted.lock().unwrap();
-        got.iter().filter(|d| seen.insert(d.headers["x-duet-delivery"].clone())).map(|d| d.body.clone()).collect()
-    }
-}
-
-fn set_webhook(data: &Path, app_id: u32, url: &str) {
-    let out = ok(data, &["app", "webhook", "--app-id", &app_id.to_string(), "--url", url, "--secret", SECRET]);
-    assert!(out.contains(url), "{out}");
-}
 
 /// "event room user [reason]" of each delivery, for comparing sequences.
 fn summary(events: &[Value]) -> Vec<String> {

@@ -11,14 +11,17 @@
 //! leaves nothing behind. Admitted, the stream is live
 //! for signaling (room `roomStreamUpdate ADD`, the owner's `PUBLISHING`, `stream.created`).
 //!
+//! While it lives, an admitted publish reports what the media hub finds against its stream
+//! ([`unplayable`]: browsers could not play it over WebRTC as published).
+//!
 //! Admission also settles the stream's latency budget (`duet_media::LatencyBudget`): the one
 //! the publish URL asks for (`latency=0|frame|N`), else the app's default
 //! (`duet app latency`); a budget that is not one of those is refused (`bad_latency`).
 //!
 //! [`Signaling::admit_publish`]: crate::signaling::Signaling::admit_publish
 
-use duet_media::{Publisher, StreamKey};
-use duet_room::{PublishEnded, PublishRequest, PublisherId};
+use duet_media::{PlayProblem, Publisher, StreamKey};
+use duet_room::{PublishEnded, PublishRequest, PublisherId, StreamUnplayable};
 use duet_token::{AppSecret, MediaUrl};
 
 use crate::media::MediaContext;
@@ -58,6 +61,23 @@ pub async fn admit(
         tracing::info!(app_id = url.app_id, stream = %url.stream_id, user = %url.user_id, "publish took over from an earlier connection of the same user");
     }
     Ok(publisher)
+}
+
+/// Reports that browsers could not play an admitted publish's stream over WebRTC: `problem`
+/// is the verdict [`Publisher::push`] returned when a message made it worse (so this runs once
+/// per problem). Logged as a warning; signaling keeps it on the stream (its info in the API
+/// and the console) and tells the backend (`stream.unplayable`).
+pub async fn unplayable(ctx: &MediaContext, publisher: &Publisher, problem: PlayProblem) {
+    let key = publisher.key();
+    tracing::warn!(app_id = key.app_id, stream = %key.stream_id, code = problem.code(), "stream not playable over WebRTC: {}", problem.reason());
+    let report = StreamUnplayable {
+        app_id: key.app_id,
+        stream_id: key.stream_id.clone(),
+        publisher: PublisherId(publisher.id()),
+        code: problem.code(),
+        reason: problem.reason(),
+    };
+    ctx.signaling.stream_unplayable(report).await;
 }
 
 /// Ends an admitted publish: the stream leaves the media hub (its players see the end) and

@@ -30,6 +30,12 @@ impl MediaRefusal {
         Self { code, message: message.into() }
     }
 
+    /// A WebRTC play (WHEP) of a stream browsers cannot play as it is published
+    /// (`webrtc_unplayable`, 406), with the reason.
+    pub fn unplayable(problem: duet_media::PlayProblem) -> Self {
+        Self::new("webrtc_unplayable", format!("{} ({})", problem.reason(), problem.code()))
+    }
+
     /// The HTTP status of a refused request (`/live/*` play, `/whip/*` publish, `/whep/*` play).
     pub fn status(&self) -> StatusCode {
         match self.code {
@@ -37,7 +43,7 @@ impl MediaRefusal {
             "bad_stream_id" | "bad_sdp" => StatusCode::BAD_REQUEST,
             "url_missing" => StatusCode::UNAUTHORIZED,
             "stream_not_ready" | "webrtc_busy" => StatusCode::SERVICE_UNAVAILABLE,
-            "codec_unsupported" | "whip_no_h264" => StatusCode::NOT_ACCEPTABLE,
+            "codec_unsupported" | "whip_no_h264" | "webrtc_unplayable" => StatusCode::NOT_ACCEPTABLE,
             "whip_content_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "whip_not_found" | "whep_not_found" => StatusCode::NOT_FOUND,
             _ => StatusCode::FORBIDDEN,
@@ -117,6 +123,9 @@ mod tests {
         assert_eq!(status("url_missing"), StatusCode::UNAUTHORIZED);
         assert_eq!(status("stream_not_found"), StatusCode::NOT_FOUND);
         assert_eq!(status("url_expired"), StatusCode::FORBIDDEN);
+        let unplayable = MediaRefusal::unplayable(duet_media::PlayProblem::BFrames);
+        assert_eq!((unplayable.code, unplayable.status()), ("webrtc_unplayable", StatusCode::NOT_ACCEPTABLE));
+        assert!(unplayable.message.ends_with("-bf 0 (bframes)"), "{}", unplayable.message);
         assert_eq!(RtmpEnd::TimedOut(duet_rtmp::Timeout::Handshake).to_string(), "handshake timed out");
         assert!(RtmpEnd::TimedOut(duet_rtmp::Timeout::Handshake).is_refusal());
         assert!(!RtmpEnd::Refused.is_refusal(), "counted when refused");

@@ -272,7 +272,9 @@ impl Conn<'_> {
             Event::Media(m) => {
                 // The session hands over audio and video messages only.
                 if let (Role::Publishing(p), Some(kind)) = (&self.role, Kind::from_type_id(m.type_id)) {
-                    p.push(now(), kind, m.timestamp, m.payload);
+                    if let Some(problem) = p.push(now(), kind, m.timestamp, m.payload) {
+                        admission::unplayable(self.ctx, p, problem).await;
+                    }
                 }
             }
             Event::Metadata(meta) => {

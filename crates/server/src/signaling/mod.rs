@@ -22,7 +22,8 @@ use axum::response::Response;
 use duet_media::Hub as MediaHub;
 use duet_room::admin::AdminRequest;
 use duet_room::{
-    ConnId, ErrorCode, Hub, Now, Output, Prepared, PublishEnded, PublishRequest, Refusal, RoomConfig, wire,
+    ConnId, ErrorCode, Hub, Now, Output, Prepared, PublishEnded, PublishRequest, Refusal, RoomConfig, StreamUnplayable,
+    wire,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -51,6 +52,7 @@ enum HubInput {
     Disconnect(ConnId),
     AdmitPublish(PublishRequest, oneshot::Sender<Result<(), Refusal>>),
     PublishEnded(PublishEnded),
+    StreamUnplayable(StreamUnplayable),
     Admin(u32, AdminRequest, oneshot::Sender<Result<serde_json::Value, Refusal>>),
     Shutdown,
 }
@@ -111,6 +113,11 @@ impl Signaling {
     /// Reports the end of an admitted publish.
     pub async fn publish_ended(&self, ended: PublishEnded) {
         let _ = self.inbox.send(HubInput::PublishEnded(ended)).await;
+    }
+
+    /// Reports that browsers cannot play a live stream over WebRTC as it is published.
+    pub async fn stream_unplayable(&self, report: StreamUnplayable) {
+        let _ = self.inbox.send(HubInput::StreamUnplayable(report)).await;
     }
 
     /// Runs an HTTP API request against the rooms of `app_id`.
@@ -198,6 +205,7 @@ async fn run_hub(
                 let _ = reply.send(hub.admit_publish(now, request));
             }
             Some(HubInput::PublishEnded(ended)) => hub.publish_ended(now, ended),
+            Some(HubInput::StreamUnplayable(report)) => hub.stream_unplayable(now, report),
             Some(HubInput::Admin(app_id, request, reply)) => {
                 let _ = reply.send(hub.admin(now, app_id, request));
             }

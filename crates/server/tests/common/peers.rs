@@ -40,13 +40,16 @@ pub enum Content {
     AudioVideo,
     /// AAC tone only.
     AudioOnly,
+    /// H.264 High profile with B-frames (2 between references, as broadcast encoders default
+    /// to) + AAC tone.
+    BFrames,
 }
 
 /// Publishes a generated stream in real time for at most `seconds`.
 pub fn publish(url: &str, content: Content, seconds: u32) -> Publisher {
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"]);
-    if let Content::AudioVideo = content {
+    if let Content::AudioVideo | Content::BFrames = content {
         cmd.args(["-f", "lavfi", "-i", "testsrc=size=320x240:rate=25"]);
     }
     cmd.args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", &seconds.to_string()]);
@@ -54,6 +57,10 @@ pub fn publish(url: &str, content: Content, seconds: u32) -> Publisher {
         // yuv420p, as phones send (x264 would pick 4:4:4 for the RGB test source).
         cmd.args(["-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency"]);
         cmd.args(["-g", "25", "-threads", "1"]);
+    }
+    if let Content::BFrames = content {
+        cmd.args(["-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high"]);
+        cmd.args(["-bf", "2", "-g", "50", "-threads", "1"]);
     }
     cmd.args(["-c:a", "aac", "-f", "flv", url]).stdout(Stdio::null()).stderr(Stdio::piped());
     Publisher(cmd.spawn().expect("ffmpeg runs (scripts/setup.sh installs it)"))
