@@ -165,6 +165,10 @@ impl AacToOpus {
             let off = at - expected;
             if off > TOLERANCE || off < -MAX_BEHIND {
                 self.end_segment()?;
+                // The decoder's overlap from the last frame does not belong before this one.
+                if let Some(stream) = &mut self.stream {
+                    stream.decoder.reset();
+                }
             } else if off < -TOLERANCE {
                 drop = true;
             }

@@ -37,6 +37,12 @@ impl AacDecoder {
         self.asc
     }
 
+    /// Forgets the previous frame (its overlap with the next): for a frame that does not follow
+    /// the last one decoded.
+    pub fn reset(&mut self) {
+        self.inner.reset();
+    }
+
     /// Decodes one raw AAC frame to interleaved samples in [-1, 1] (1024 per channel).
     pub fn decode(&mut self, frame: &[u8]) -> Result<&[f32], AudioError> {
         if frame.is_empty() {
