@@ -163,7 +163,7 @@ impl AacToOpus {
         if let Some(segment) = &self.segment {
             let expected = segment.start + segment.taken as i64 * i64::from(OUTPUT_RATE) / rate;
             let off = at - expected;
-            if off > TOLERANCE || off < -MAX_BEHIND {
+            if !(-MAX_BEHIND..=TOLERANCE).contains(&off) {
                 self.end_segment()?;
                 // The decoder's overlap from the last frame does not belong before this one.
                 if let Some(stream) = &mut self.stream {
