@@ -25,6 +25,9 @@ fi
 # rusqlite builds SQLite, and aws-lc-sys (under str0m's DTLS, for WebRTC) AWS-LC, from source
 # with the C compiler (no cmake needed). Chromium and ffmpeg below also serve the WHIP test.
 need_cmd cc || apt_install gcc libc6-dev
+# Audio transcoding (crates/audio, Opus <-> AAC for WebRTC): libopus and libvo-aacenc (Apache-2.0),
+# linked dynamically through pkg-config.
+apt_install pkg-config libopus-dev libvo-aacenc-dev
 # Real RTMP/FLV peers for the media tests: ffmpeg/ffprobe (publish, play, decode) and rtmpdump.
 apt_install ffmpeg rtmpdump
 # scripts/duet-api.sh (signed API calls, also tested) uses curl and openssl.

@@ -37,6 +37,15 @@ export async function playFrom(page, whep) {
     const pc = new RTCPeerConnection();
     pc.addTransceiver("video", { direction: "recvonly" });
     pc.addTransceiver("audio", { direction: "recvonly" });
+    // As a page shows a stream: the browser renders (and counts) audio only when it plays.
+    const element = document.createElement("video");
+    element.autoplay = true;
+    element.srcObject = new MediaStream();
+    document.body.appendChild(element);
+    pc.ontrack = (e) => {
+      element.srcObject.addTrack(e.track);
+      element.play().catch(() => {});
+    };
     await pc.setLocalDescription(await pc.createOffer());
     const res = await fetch(whep, { method: "POST", headers: { "Content-Type": "application/sdp" }, body: pc.localDescription.sdp });
     const answer = await res.text();

@@ -11,6 +11,7 @@ import { startDuetAndChromium } from "./chromium.mjs";
 import { ffmpegPublish, playFrom, playerStats, publishFrom } from "./webrtc.mjs";
 
 const run = promisify(execFile);
+const last_ = (list) => list[list.length - 1];
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
 let duet;
@@ -82,6 +83,9 @@ test("ffmpeg publishes over RTMP; chromium plays it over WHEP from the cached ke
   for (let i = 1; i < stats.length; i++) {
     assert.ok(stats[i].frames > stats[i - 1].frames + 10, `frames keep being decoded: ${JSON.stringify(stats)}`);
   }
+  // The stream's AAC reaches the browser as Opus (transcoded once for the stream).
+  assert.ok(last_(stats).samples > stats[0].samples + 40000, `audio samples keep arriving: ${JSON.stringify(stats)}`);
+  assert.ok(last_(stats).audioEnergy > 0, "the audio is not silence");
   // The burst put the player at the live edge: a short jitter buffer, not the GOP's length.
   const last = stats[stats.length - 1];
   assert.ok(last.jitterBufferMs !== null && last.jitterBufferMs < 500, `jitter buffer ${last.jitterBufferMs} ms`);

@@ -75,16 +75,32 @@ pub fn sequence_header(sps: &[u8], pps: &[u8]) -> Option<Bytes> {
     Some(out.freeze())
 }
 
-/// Unwraps a 32-bit 90 kHz RTP clock into milliseconds since its first reading.
-#[derive(Debug, Default, Clone)]
+/// Unwraps a 32-bit RTP clock (90 kHz video by default) into milliseconds since its first
+/// reading.
+#[derive(Debug, Clone)]
 pub struct RtpClock {
+    /// Ticks per second.
+    hz: i64,
     /// (the last RTP timestamp, its extended value relative to the first).
     last: Option<(u32, i64)>,
+}
+
+impl Default for RtpClock {
+    fn default() -> Self {
+        Self::new(Self::VIDEO_HZ)
+    }
 }
 
 impl RtpClock {
     /// Ticks per second of video RTP timestamps.
     pub const VIDEO_HZ: i64 = 90_000;
+    /// Ticks per second of Opus RTP timestamps (always 48 kHz, RFC 7587).
+    pub const OPUS_HZ: i64 = 48_000;
+
+    /// A clock of `hz` ticks per second.
+    pub fn new(hz: i64) -> Self {
+        Self { hz: hz.max(1), last: None }
+    }
 
     /// Milliseconds of `rtp` since the first timestamp seen (a timestamp before the first
     /// reads as 0). Steps are taken as the shorter way round the 32-bit circle.
@@ -94,7 +110,7 @@ impl RtpClock {
             Some((last, ext)) => ext + i64::from(rtp.wrapping_sub(last) as i32),
         };
         self.last = Some((rtp, ext));
-        u32::try_from((ext.max(0) * 1000 / Self::VIDEO_HZ) & 0xffff_ffff).unwrap_or(0)
+        u32::try_from((ext.max(0) * 1000 / self.hz) & 0xffff_ffff).unwrap_or(0)
     }
 }
 

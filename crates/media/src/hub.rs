@@ -47,21 +47,25 @@ pub struct MediaStats {
     pub players: AtomicU64,
 }
 
-/// A player attached to a stream, counted in [`MediaStats::players`] while it lives.
+/// A player attached to a stream, counted in [`MediaStats::players`] and in its stream's
+/// count while it lives.
 pub(crate) struct Attached {
     pub(crate) stats: Arc<MediaStats>,
+    stream_players: Arc<AtomicU64>,
 }
 
 impl Attached {
-    fn new(stats: Arc<MediaStats>) -> Self {
+    fn new(stats: Arc<MediaStats>, stream_players: Arc<AtomicU64>) -> Self {
         stats.players.fetch_add(1, Relaxed);
-        Self { stats }
+        stream_players.fetch_add(1, Relaxed);
+        Self { stats, stream_players }
     }
 }
 
 impl Drop for Attached {
     fn drop(&mut self) {
         self.stats.players.fetch_sub(1, Relaxed);
+        self.stream_players.fetch_sub(1, Relaxed);
     }
 }
 
@@ -142,6 +146,8 @@ pub(crate) struct Live {
     flushed: watch::Sender<u64>,
     /// A player needs a keyframe the cache does not have: what the publisher waits on.
     keyframe_wanted: Notify,
+    /// Players attached now.
+    players: Arc<AtomicU64>,
 }
 
 pub(crate) struct LiveState {
@@ -299,8 +305,12 @@ impl Hub {
             offset: None,
             playability: Playability::default(),
         };
-        let live =
-            Arc::new(Live { state: Mutex::new(state), flushed: watch::Sender::new(0), keyframe_wanted: Notify::new() });
+        let live = Arc::new(Live {
+            state: Mutex::new(state),
+            flushed: watch::Sender::new(0),
+            keyframe_wanted: Notify::new(),
+            players: Arc::default(),
+        });
         streams.insert(key.clone(), live.clone());
         Ok(publisher(live, false))
     }
@@ -308,7 +318,8 @@ impl Hub {
     /// Attaches a player, or `None` when the stream is not live.
     pub fn subscribe(&self, key: &StreamKey) -> Option<Subscriber> {
         let live = self.streams().get(key)?.clone();
-        Subscriber::new(live, Attached::new(self.stats.clone()))
+        let attached = Attached::new(self.stats.clone(), live.players.clone());
+        Subscriber::new(live, attached)
     }
 
     /// Asks the publisher of `key` to stop (its publishing session ended elsewhere).
@@ -413,6 +424,11 @@ impl Publisher {
     /// the same owner took the stream over).
     pub async fn cut_requested(&self) {
         self.cut.notified().await;
+    }
+
+    /// How many players the stream has now (of every kind).
+    pub fn players(&self) -> u64 {
+        self.live.players.load(Relaxed)
     }
 
     /// Resolves when a player needs a keyframe that the cache does not have (a publisher

@@ -31,5 +31,5 @@ pub use hub::{AlreadyLive, Hub, MAX_GOP_PACKETS, MediaStats, Publisher, StreamKe
 pub use packet::{Codec, Kind, Packet};
 pub use playable::PlayProblem;
 pub use ring::{Flush, RING};
-pub use rtc_feed::{RtcFeed, RtcMedia};
+pub use rtc_feed::{RtcFeed, RtcFrame};
 pub use subscriber::{Batch, Subscriber};

@@ -1,9 +1,9 @@
 //! What a WebRTC (WHEP) player is sent: a stream's packets, as the hub carries them (FLV/RTMP
 //! payloads, millisecond timestamps), turned into media an RTP writer takes: each H.264 frame
 //! as one Annex-B access unit (start codes; the SPS and PPS from the sequence header put before
-//! every IDR that lacks them; access unit delimiters dropped), each audio message as it is
-//! (the caller transcodes AAC to Opus), and one millisecond clock for both, on which the
-//! player's RTP times are made.
+//! every IDR that lacks them; access unit delimiters dropped), on a millisecond clock of the
+//! player's own, on which its RTP times are made. Audio reaches WebRTC players as Opus beside
+//! the hub; [`RtcFeed::audio_time`] puts it on the same clock.
 //!
 //! A player starts at the cached keyframe. Sent at their own times, the cached frames would
 //! make a browser's jitter buffer play them out in real time and stay that far behind the live
@@ -27,25 +27,15 @@ const NAL_PPS: u8 = 8;
 const NAL_AUD: u8 = 9;
 const START_CODE: [u8; 4] = [0, 0, 0, 1];
 
-/// One piece of media for a WebRTC player.
-#[derive(Debug, Clone)]
-pub enum RtcMedia {
-    /// One H.264 access unit (Annex-B).
-    Video {
-        /// Milliseconds on the player's clock.
-        time: u64,
-        /// An IDR frame, with SPS and PPS before it.
-        keyframe: bool,
-        /// The access unit.
-        data: Vec<u8>,
-    },
-    /// One audio message as published (an FLV audio tag body).
-    Audio {
-        /// Milliseconds on the player's clock.
-        time: u64,
-        /// The message.
-        packet: Arc<Packet>,
-    },
+/// One H.264 access unit for a WebRTC player.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtcFrame {
+    /// Milliseconds on the player's clock.
+    pub time: u64,
+    /// An IDR frame, with SPS and PPS before it.
+    pub keyframe: bool,
+    /// The access unit (Annex-B).
+    pub data: Vec<u8>,
 }
 
 /// The decoder configuration of an H.264 stream, from its AVCDecoderConfigurationRecord.
@@ -202,7 +192,7 @@ impl RtcFeed {
     /// A burst: the stream's cached start (metadata, sequence headers, the GOP so far), sent
     /// at once and squeezed so that the newest frame is at the live edge. Its audio is
     /// dropped; when it holds no keyframe, frames are dropped until one comes.
-    pub fn burst(&mut self, packets: &[Arc<Packet>]) -> Vec<RtcMedia> {
+    pub fn burst(&mut self, packets: &[Arc<Packet>]) -> Vec<RtcFrame> {
         let mut frames = Vec::new();
         let mut newest = None;
         for p in packets {
@@ -236,29 +226,24 @@ impl RtcFeed {
             .enumerate()
             .map(|(i, (data, keyframe))| {
                 let time = self.video_time(newest - (n - 1 - i as i64));
-                RtcMedia::Video { time, keyframe, data }
+                RtcFrame { time, keyframe, data }
             })
             .collect()
     }
 
-    /// A live packet: what to send for it, if anything.
-    pub fn push(&mut self, p: &Arc<Packet>) -> Option<RtcMedia> {
-        match p.kind {
-            Kind::Metadata => None,
-            Kind::Video => {
-                let t = self.unwrap.extend(p.timestamp);
-                let (data, keyframe) = self.video(p)?;
-                if self.waiting_keyframe && !keyframe {
-                    return None;
-                }
-                self.waiting_keyframe = false;
-                Some(RtcMedia::Video { time: self.video_time(t), keyframe, data })
-            }
-            Kind::Audio => {
-                let t = self.unwrap.extend(p.timestamp);
-                Some(RtcMedia::Audio { time: self.audio_time(t), packet: p.clone() })
-            }
+    /// A live packet: the frame to send for it, if any (audio and metadata are not sent from
+    /// here).
+    pub fn push(&mut self, p: &Arc<Packet>) -> Option<RtcFrame> {
+        let t = self.unwrap.extend(p.timestamp);
+        if p.kind != Kind::Video {
+            return None;
         }
+        let (data, keyframe) = self.video(p)?;
+        if self.waiting_keyframe && !keyframe {
+            return None;
+        }
+        self.waiting_keyframe = false;
+        Some(RtcFrame { time: self.video_time(t), keyframe, data })
     }
 
     /// An H.264 frame as an access unit (updating the configuration on a sequence header).
@@ -294,8 +279,10 @@ impl RtcFeed {
         out as u64
     }
 
-    /// The player's time for audio at stream time `t` (never before the last audio sent).
-    fn audio_time(&mut self, t: i64) -> u64 {
+    /// The player's time for audio at the stream's time `timestamp` (milliseconds, as the
+    /// hub's): on the video's clock, never before the last audio sent.
+    pub fn audio_time(&mut self, timestamp: u32) -> u64 {
+        let t = self.unwrap.extend(timestamp);
         let out = (t + self.offset).max(self.last_audio.map_or(0, |last| last + 1));
         self.last_audio = Some(out);
         out as u64
@@ -330,36 +317,27 @@ mod tests {
         Arc::new(Packet::new(Kind::Audio, ts, Bytes::from_static(&[0xAF, 1, 0x21])))
     }
 
-    fn times(media: &[RtcMedia]) -> Vec<u64> {
-        media
-            .iter()
-            .map(|m| match m {
-                RtcMedia::Video { time, .. } | RtcMedia::Audio { time, .. } => *time,
-            })
-            .collect()
+    fn times(frames: &[RtcFrame]) -> Vec<u64> {
+        frames.iter().map(|f| f.time).collect()
     }
 
     #[test]
     fn frames_become_annex_b_with_parameter_sets_before_each_idr() {
         let mut feed = RtcFeed::new();
         let burst = feed.burst(&[header(), frame(0, true, &[&[9, 0xf0], &[0x65, 1, 2]])]);
-        let RtcMedia::Video { keyframe, data, .. } = &burst[0] else { panic!("{burst:?}") };
-        assert!(keyframe);
+        assert!(burst[0].keyframe);
         let want = [&START_CODE[..], SPS, &START_CODE, PPS, &START_CODE, &[0x65, 1, 2]].concat();
-        assert_eq!(data, &want, "SPS and PPS first, the delimiter dropped");
-        let Some(RtcMedia::Video { keyframe, data, .. }) = feed.push(&frame(40, false, &[&[0x41, 7]])) else {
-            panic!()
-        };
-        assert!(!keyframe);
-        assert_eq!(data, [&START_CODE[..], &[0x41, 7]].concat());
+        assert_eq!(burst[0].data, want, "SPS and PPS first, the delimiter dropped");
+        let next = feed.push(&frame(40, false, &[&[0x41, 7]])).unwrap();
+        assert!(!next.keyframe);
+        assert_eq!(next.data, [&START_CODE[..], &[0x41, 7]].concat());
         // An IDR that carries its own parameter sets gets none added.
         let own = feed.push(&frame(80, true, &[&[0x67, 1], &[0x68, 2], &[0x65, 3]])).unwrap();
-        let RtcMedia::Video { data, .. } = own else { panic!() };
-        assert_eq!(data.windows(4).filter(|w| *w == START_CODE).count(), 3);
+        assert_eq!(own.data.windows(4).filter(|w| *w == START_CODE).count(), 3);
     }
 
     #[test]
-    fn a_burst_is_squeezed_to_the_live_edge_and_its_audio_dropped() {
+    fn a_burst_is_squeezed_to_the_live_edge_and_audio_follows_its_clock() {
         let mut feed = RtcFeed::new();
         let start = [
             header(),
@@ -372,18 +350,17 @@ mod tests {
         let burst = feed.burst(&start);
         assert_eq!(times(&burst), [1078, 1079, 1080], "1 ms apart, ending at the newest");
         assert!(!feed.wants_keyframe());
-        // Live media follows at its own times.
-        assert_eq!(
-            times(&[feed.push(&audio(1090)).unwrap(), feed.push(&frame(1120, false, &[&[0x41]])).unwrap()]),
-            [1090, 1120]
-        );
+        // Live media follows at its own times; audio is not sent from here, but timed alike.
+        assert!(feed.push(&audio(1090)).is_none());
+        assert_eq!(feed.audio_time(1090), 1090);
+        assert_eq!(times(&[feed.push(&frame(1120, false, &[&[0x41]])).unwrap()]), [1120]);
         // A keyframe request: the cache again (now up to 1120), after the live edge; the clock
         // moves on by the burst's length.
         let mut cache = start.to_vec();
         cache.push(frame(1120, false, &[&[0x41]]));
         assert_eq!(times(&feed.burst(&cache)), [1121, 1122, 1123, 1124]);
         assert_eq!(times(&[feed.push(&frame(1160, false, &[&[0x41]])).unwrap()]), [1164]);
-        assert_eq!(times(&[feed.push(&audio(1170)).unwrap()]), [1174]);
+        assert_eq!(feed.audio_time(1170), 1174);
     }
 
     #[test]
@@ -422,6 +399,6 @@ mod tests {
         p.extend_from_slice(b"avc1");
         p.extend_from_slice(&[0, 0, 0, 2, 0x65, 5]);
         let got = feed.push(&Arc::new(Packet::new(Kind::Video, 0, Bytes::from(p))));
-        assert!(matches!(got, Some(RtcMedia::Video { keyframe: true, .. })), "{got:?}");
+        assert!(got.is_some_and(|f| f.keyframe));
     }
 }

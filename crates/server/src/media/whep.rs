@@ -43,9 +43,14 @@ async fn start(
 ) -> Result<Response, MediaRefusal> {
     let (url, _) = whip::verify(state, MediaUrl::from_whep(app, stream, query)?, headers).await?;
     let key = StreamKey { app_id: url.app_id, stream_id: url.stream_id.clone() };
-    if state.media.hub.subscribe(&key).is_none() {
-        return Err(MediaRefusal::new("stream_not_found", "the stream is not live"));
+    let sub = state.media.hub.subscribe(&key);
+    let sub = sub.ok_or_else(|| MediaRefusal::new("stream_not_found", "the stream is not live"))?;
+    // A picture browsers cannot show is refused, not sent as a black screen (audio a browser
+    // cannot get still leaves the video worth playing).
+    if let Some(problem) = sub.webrtc_problem().filter(|p| p.code() != "audio_codec") {
+        return Err(MediaRefusal::unplayable(problem));
     }
+    drop(sub);
     let webrtc = &state.media.webrtc;
     let slot = whip::reserve(webrtc)?;
     let accepted = offer::accept(sdp, offer::Role::Play, webrtc.candidate(), crate::media::now())?;
@@ -54,7 +59,8 @@ async fn start(
     tracing::info!(app_id = url.app_id, stream = %url.stream_id, user = %url.user_id, "playing over WHEP");
     let resource = whip::resource_key(&url.app_id.to_string(), &url.stream_id, &resource);
     let (link, stop) = webrtc.connect(accepted.rtc, accepted.ufrag, resource, slot).await;
-    tokio::spawn(WhepPlayer { link, key, stop }.run(state.media.clone()));
+    let opus = webrtc.opus.clone();
+    tokio::spawn(WhepPlayer { link, key, stop, opus }.run(state.media.clone()));
     Ok(whip::created(location, accepted.answer))
 }
 

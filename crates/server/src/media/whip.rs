@@ -53,7 +53,8 @@ async fn start(
     tracing::info!(app_id = url.app_id, stream = %url.stream_id, user = %url.user_id, "publishing over WHIP");
     let key = resource_key(&url.app_id.to_string(), &url.stream_id, &resource);
     let (link, stop) = webrtc.connect(accepted.rtc, accepted.ufrag, key, slot).await;
-    tokio::spawn(WhipPublisher { link, publisher, stop }.run(state.media.clone()));
+    let opus = webrtc.opus.publish(publisher.key());
+    tokio::spawn(WhipPublisher { link, publisher, stop, opus }.run(state.media.clone()));
     Ok(created(location, accepted.answer))
 }
 

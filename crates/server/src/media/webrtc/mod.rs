@@ -10,7 +10,9 @@
 //!   username, then by remote address), and keeps WHIP/WHEP resources for `DELETE`;
 //! - `link`: one peer's engine and wire, whatever its role;
 //! - `publisher`: one task per WHIP publisher, pushing its media into the hub;
-//! - `player`: one task per WHEP player, sending it a stream from the hub.
+//! - `player`: one task per WHEP player, sending it a stream from the hub;
+//! - `opus_track`: each stream's Opus for its WHEP players, beside the hub;
+//! - `transcode`: AAC → Opus for those players, Opus → AAC for a WHIP stream's other players.
 //!
 //! The HTTP side (`media::whip`, `media::whep`) verifies the URL, accepts the offer, asks
 //! `admission::admit` (a publish) or finds the stream (a play), then [`WebRtc::connect`]s the
@@ -18,9 +20,11 @@
 
 pub mod link;
 pub mod offer;
+pub mod opus_track;
 pub mod player;
 pub mod publisher;
 pub mod router;
+pub mod transcode;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -43,6 +47,8 @@ pub struct WebRtc {
     /// Peers running or being set up, and how many the node takes.
     peers: Arc<AtomicUsize>,
     max_peers: usize,
+    /// Each stream's Opus, for its WHEP players.
+    pub opus: Arc<opus_track::OpusTracks>,
 }
 
 /// A place among the node's WebRTC peers, held from the offer to the peer's end.
@@ -63,7 +69,7 @@ impl WebRtc {
         let socket = Arc::new(socket);
         let (commands, rx) = mpsc::channel(64);
         tokio::spawn(router::run(socket.clone(), rx));
-        Ok(Self { socket, local, candidate, commands, peers: Arc::default(), max_peers })
+        Ok(Self { socket, local, candidate, commands, peers: Arc::default(), max_peers, opus: Arc::default() })
     }
 
     /// A place for one more peer, or `None` when the node has `max_peers` already.

@@ -2,7 +2,8 @@
 //! up, sends it a stream from the hub: the cached keyframe and what followed as one squeezed
 //! burst (`duet_media::RtcFeed`), so the first picture comes at once and at the live edge,
 //! then each flush as it is released. H.264 goes out as it was published (Annex-B access
-//! units, SPS/PPS before each IDR); Opus audio (from a WHIP publisher) as it came.
+//! units, SPS/PPS before each IDR); audio comes from the stream's Opus track (`opus_track`:
+//! a WHIP publisher's own Opus, or AAC transcoded once for all the stream's WHEP players).
 //!
 //! A keyframe request (PLI/FIR) from the browser is answered from the cache: the player takes
 //! the stream's start again and sends it as a burst (at most once per
@@ -15,13 +16,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use duet_media::{Batch, Codec, Hub, Kind, RtcFeed, RtcMedia, StreamKey, Subscriber};
+use duet_media::{Batch, Hub, RtcFeed, RtcFrame, StreamKey, Subscriber};
 use str0m::format::Codec as RtcCodec;
 use str0m::media::{Frequency, MediaKind, MediaTime, Mid, Pt};
 use str0m::{Event, Rtc};
-use tokio::sync::oneshot;
+use tokio::sync::{broadcast, oneshot};
 
 use crate::media::webrtc::link::{End, Link};
+use crate::media::webrtc::opus_track::{OpusPacket, OpusTracks};
 use crate::media::{MediaContext, now};
 
 /// The shortest time between two bursts answering the browser's keyframe requests (a
@@ -36,6 +38,8 @@ pub struct WhepPlayer {
     pub key: StreamKey,
     /// WHEP `DELETE`.
     pub stop: oneshot::Receiver<()>,
+    /// The node's Opus tracks.
+    pub opus: Arc<OpusTracks>,
 }
 
 /// The player's side of the stream.
@@ -44,6 +48,8 @@ struct State {
     key: StreamKey,
     /// Where the stream is read from, once the peer is connected.
     sub: Option<Subscriber>,
+    /// Where its audio is read from, once the peer is connected.
+    audio_in: Option<broadcast::Receiver<OpusPacket>>,
     feed: RtcFeed,
     video: Option<(Mid, Pt)>,
     audio: Option<(Mid, Pt)>,
@@ -65,6 +71,7 @@ impl WhepPlayer {
             hub: ctx.hub.clone(),
             key: self.key.clone(),
             sub: None,
+            audio_in: None,
             feed: RtcFeed::new(),
             video: None,
             audio: None,
@@ -86,6 +93,7 @@ impl WhepPlayer {
             // the tracks after the connection).
             if st.connected && st.sub.is_none() && st.video.is_some() {
                 st.burst(&mut self.link.rtc, now());
+                st.listen(&self.opus);
                 if st.ended {
                     return Err(End::StreamEnded);
                 }
@@ -98,9 +106,20 @@ impl WhepPlayer {
                     Some(batch) => st.send_batch(&mut self.link.rtc, &batch),
                     None => return Err(End::StreamEnded),
                 },
+                packet = next_audio(&mut st.audio_in) => st.send_audio(&mut self.link.rtc, packet),
                 () = tokio::time::sleep_until(timeout.into()) => self.link.tick(now())?,
             }
         }
+    }
+}
+
+/// The next packet of the Opus track; never, without one.
+async fn next_audio(
+    audio: &mut Option<broadcast::Receiver<OpusPacket>>,
+) -> Result<OpusPacket, broadcast::error::RecvError> {
+    match audio {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -152,20 +171,44 @@ impl State {
         if self.feed.wants_keyframe() {
             sub.request_keyframe();
         }
-        if let Some(RtcMedia::Video { time, .. }) = media.last() {
-            self.origin.get_or_insert_with(|| at.checked_sub(Duration::from_millis(*time)).unwrap_or(at));
+        if let Some(last) = media.last() {
+            self.origin.get_or_insert_with(|| at.checked_sub(Duration::from_millis(last.time)).unwrap_or(at));
         }
-        for m in media {
-            self.write(rtc, &sub, m);
+        for frame in media {
+            self.write_video(rtc, &sub, frame);
         }
         self.sub = Some(sub);
+    }
+
+    /// Starts listening to the stream's Opus track.
+    fn listen(&mut self, tracks: &OpusTracks) {
+        let (track, new) = tracks.play(&self.key);
+        if new {
+            // Nothing feeds it yet: a stream published with AAC gets its transcoder.
+            super::transcode::start(&self.hub, &self.key, &track);
+        }
+        self.audio_in = Some(track.listen());
+    }
+
+    fn send_audio(&mut self, rtc: &mut Rtc, packet: Result<OpusPacket, broadcast::error::RecvError>) {
+        match packet {
+            Ok(p) => {
+                let time = self.feed.audio_time(p.time);
+                if let Some(sub) = self.sub.take() {
+                    self.write(rtc, &sub, self.audio, time, Frequency::FORTY_EIGHT_KHZ, p.data.to_vec().into());
+                    self.sub = Some(sub);
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => self.audio_in = None,
+        }
     }
 
     fn send_batch(&mut self, rtc: &mut Rtc, batch: &Batch) {
         let Some(sub) = self.sub.take() else { return };
         for p in batch.packets() {
-            if let Some(m) = self.feed.push(p) {
-                self.write(rtc, &sub, m);
+            if let Some(frame) = self.feed.push(p) {
+                self.write_video(rtc, &sub, frame);
             }
         }
         if self.feed.wants_keyframe() && self.last_burst.is_none_or(|last| now() >= last + KEYFRAME_ANSWER_EVERY) {
@@ -175,18 +218,20 @@ impl State {
         self.sub = Some(sub);
     }
 
-    fn write(&mut self, rtc: &mut Rtc, sub: &Subscriber, m: RtcMedia) {
-        let (track, time, clock, data): (_, u64, _, Arc<[u8]>) = match m {
-            RtcMedia::Video { time, data, .. } => (self.video, time, Frequency::NINETY_KHZ, data.into()),
-            RtcMedia::Audio { time, packet } => {
-                // Opus as enhanced RTMP carries it: `[0x91, "Opus", frame]` (packet type 1).
-                let opus = packet.kind == Kind::Audio
-                    && packet.codec() == Codec::Opus
-                    && packet.payload.first().is_some_and(|b| b & 0x0f == 1);
-                let Some(frame) = packet.payload.get(5..).filter(|_| opus) else { return };
-                (self.audio, time, Frequency::FORTY_EIGHT_KHZ, frame.into())
-            }
-        };
+    fn write_video(&mut self, rtc: &mut Rtc, sub: &Subscriber, frame: RtcFrame) {
+        self.write(rtc, sub, self.video, frame.time, Frequency::NINETY_KHZ, frame.data.into());
+    }
+
+    /// Writes one frame or packet at `time` (milliseconds on the player's clock) to `track`.
+    fn write(
+        &mut self,
+        rtc: &mut Rtc,
+        sub: &Subscriber,
+        track: Option<(Mid, Pt)>,
+        time: u64,
+        clock: Frequency,
+        data: Arc<[u8]>,
+    ) {
         let Some((mid, pt)) = track else { return };
         let origin = *self.origin.get_or_insert_with(now);
         let Some(writer) = rtc.writer(mid) else { return };

@@ -1,6 +1,7 @@
 //! One WHIP publisher's task: drives its peer's engine (`link::Link`), turns the browser's
 //! H.264 access units into video packets (`duet_media::avc::AvcPackager`) pushed into the
-//! stream's `Publisher`, and asks the browser for a keyframe (PLI) when media starts, every
+//! stream's `Publisher`, sends its Opus to the stream's Opus track (for WHEP players) and, while
+//! the stream has other players, as AAC into the hub (`transcode::AacOut`), and asks the browser for a keyframe (PLI) when media starts, every
 //! second while the stream has none or a player needs one the cache lacks, and whenever the
 //! last one is [`KEYFRAME_INTERVAL`] old (browsers send keyframes only when asked: without
 //! this, late players would start from an ever-longer GOP, and once the cache's bound drops
@@ -10,13 +11,18 @@
 
 use std::time::{Duration, Instant};
 
-use duet_media::avc::AvcPackager;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use duet_media::avc::{AvcPackager, RtpClock};
 use duet_media::{Kind, Publisher};
 use str0m::media::{KeyframeRequestKind, MediaKind, Mid};
 use str0m::{Event, Rtc};
 use tokio::sync::oneshot;
 
 use crate::media::webrtc::link::{End, Link};
+use crate::media::webrtc::opus_track::{OpusPacket, OpusTrack};
+use crate::media::webrtc::transcode::AacOut;
 use crate::media::{MediaContext, admission, now};
 
 /// How often a keyframe is asked for while one is due and has not come.
@@ -33,11 +39,14 @@ pub struct WhipPublisher {
     pub publisher: Publisher,
     /// WHIP `DELETE`.
     pub stop: oneshot::Receiver<()>,
+    /// The stream's Opus track.
+    pub opus: Arc<OpusTrack>,
 }
 
 struct State {
     packager: AvcPackager,
     video: Option<Mid>,
+    audio: Audio,
     connected: bool,
     next_keyframe_request: Instant,
     /// When the last keyframe arrived.
@@ -62,6 +71,7 @@ impl WhipPublisher {
         let mut st = State {
             packager: AvcPackager::new(),
             video: None,
+            audio: Audio::new(self.opus.clone()),
             connected: false,
             next_keyframe_request: now(),
             last_keyframe: None,
@@ -99,9 +109,14 @@ fn on_event(rtc: &mut Rtc, publisher: &Publisher, st: &mut State, e: Event) -> R
             ask_keyframe(rtc, st, now());
         }
         Event::MediaAdded(m) if m.kind == MediaKind::Video && st.video.is_none() => st.video = Some(m.mid),
+        Event::MediaAdded(m) if m.kind == MediaKind::Audio && st.audio.mid.is_none() => st.audio.mid = Some(m.mid),
+        Event::MediaData(d) if Some(d.mid) == st.audio.mid => {
+            st.audio.push(publisher, now(), d.time.numer() as u32, &d.data);
+        }
         Event::MediaData(d) if Some(d.mid) == st.video => {
             let out = st.packager.push(d.time.numer() as u32, &d.data);
             let at = now();
+            st.audio.video_started.get_or_insert(at);
             if let Some(header) = out.sequence_header {
                 publisher.push(at, Kind::Video, out.timestamp, header);
             }
@@ -132,5 +147,37 @@ fn ask_keyframe(rtc: &mut Rtc, st: &mut State, now: Instant) {
     st.next_keyframe_request = now + KEYFRAME_RETRY;
     if let Some(mut w) = rtc.writer(mid) {
         let _ = w.request_keyframe(None, KeyframeRequestKind::Pli);
+    }
+}
+
+/// A WHIP publisher's audio: Opus to the stream's Opus track as it came, and as AAC to the hub
+/// while the stream has other players. Its times are on the video's clock: the video's time 0
+/// is the arrival of its first frame, so audio is placed by its own first packet's arrival
+/// after that plus its RTP distance from that packet (audio before the first video frame is
+/// dropped: nothing to align it with yet). RTCP sender reports would align the two without
+/// the arrival jitter of two first packets; str0m does not hand them over today.
+struct Audio {
+    mid: Option<Mid>,
+    track: Arc<OpusTrack>,
+    video_started: Option<Instant>,
+    /// Milliseconds of the first audio packet on the video's clock, and the RTP clock after it.
+    start: Option<(u32, RtpClock)>,
+    aac: AacOut,
+}
+
+impl Audio {
+    fn new(track: Arc<OpusTrack>) -> Self {
+        Self { mid: None, track, video_started: None, start: None, aac: AacOut::default() }
+    }
+
+    fn push(&mut self, publisher: &Publisher, at: Instant, rtp: u32, packet: &[u8]) {
+        let Some(video_started) = self.video_started else { return };
+        let (offset, clock) = self.start.get_or_insert_with(|| {
+            let offset = at.saturating_duration_since(video_started).as_millis();
+            (u32::try_from(offset).unwrap_or(u32::MAX), RtpClock::new(RtpClock::OPUS_HZ))
+        });
+        let time = offset.wrapping_add(clock.millis(rtp));
+        self.track.send(OpusPacket { time, data: Bytes::copy_from_slice(packet) });
+        self.aac.push(publisher, self.track.listeners(), time, rtp, packet);
     }
 }
