@@ -4,9 +4,10 @@
 //! verifies the URL, accepts the offer (`webrtc::offer`), asks `admission::admit` exactly as
 //! RTMP does, and answers `201 Created` with the SDP answer and a `Location` whose `DELETE`
 //! ends the publish. Every refusal is a `MediaRefusal` (logged, counted, `{"code","message"}`
-//! with its status: docs/error-codes.md). Pages on other origins may call both: preflights
-//! (`OPTIONS`) are answered and every answer carries `Access-Control-Allow-Origin: *` and
-//! exposes `Location` (any origin for now; allowed origins per app come with issue 14).
+//! with its status: docs/error-codes.md). Pages on other origins may call both when the app
+//! allows their origin: `http::cors` decides first (a refused page gets `origin_not_allowed`
+//! and nothing is set up), answers the preflights (`OPTIONS`), and its headers go on every
+//! answer and error (the `201` exposes `Location`).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -14,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use duet_token::{MediaUrl, WHIP_PREFIX};
 
 use crate::http::AppState;
+use crate::http::cors::{self, CorsHeaders};
 use crate::http::error::HttpError;
 use crate::media::error::MediaRefusal;
 use crate::media::webrtc::offer;
@@ -26,10 +28,9 @@ pub async fn publish(
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, HttpError> {
-    start(&state, &app, &stream, query.as_deref().unwrap_or_default(), &headers, &body).await.map_err(|r| {
-        state.media.refuse("whip", "publish", &r);
-        HttpError::from(r).with_cors()
-    })
+    let query = query.unwrap_or_default();
+    let start = |cors| start(&state, &app, &stream, &query, &headers, &body, cors);
+    cors::answer(&state, &app, &headers, ("whip", "publish"), start).await
 }
 
 async fn start(
@@ -39,6 +40,7 @@ async fn start(
     query: &str,
     headers: &HeaderMap,
     sdp: &str,
+    cors: CorsHeaders,
 ) -> Result<Response, MediaRefusal> {
     let unverified = MediaUrl::from_whip(app, stream, query)?;
     let secret =
@@ -50,12 +52,7 @@ async fn start(
         return Err(MediaRefusal::new("whip_content_type", "a WHIP offer is sent as Content-Type: application/sdp"));
     }
     let webrtc = &state.media.webrtc;
-    let slot = webrtc.reserve().ok_or_else(|| {
-        MediaRefusal::new(
-            "webrtc_busy",
-            "this node takes no more WebRTC peers now (--webrtc-max-peers); try again later",
-        )
-    })?;
+    let slot = webrtc.reserve(url.app_id, state.apps.webrtc_max_peers(url.app_id).await)?;
     let accepted = offer::accept(sdp, webrtc.candidate(), crate::media::now())?;
     let publisher = crate::media::admission::admit(&state.media, &url, &secret, latency.as_deref()).await?;
     let resource = duet_token::hex(&crate::os::random::<16>());
@@ -73,31 +70,11 @@ async fn start(
         .await;
     Ok((
         StatusCode::CREATED,
-        [
-            (header::CONTENT_TYPE, "application/sdp".to_owned()),
-            (header::LOCATION, location),
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*".to_owned()),
-            (header::ACCESS_CONTROL_EXPOSE_HEADERS, "Location".to_owned()),
-        ],
+        cors.exposing_location(),
+        [(header::CONTENT_TYPE, "application/sdp".to_owned()), (header::LOCATION, location)],
         accepted.answer,
     )
         .into_response())
-}
-
-/// `OPTIONS /whip/...`: a CORS preflight (and what WHIP accepts).
-pub async fn preflight() -> Response {
-    (
-        StatusCode::NO_CONTENT,
-        [
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
-            (header::ACCESS_CONTROL_ALLOW_METHODS, "POST, DELETE, OPTIONS"),
-            (header::ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type, Authorization"),
-            (header::ACCESS_CONTROL_EXPOSE_HEADERS, "Location"),
-            (header::ACCESS_CONTROL_MAX_AGE, "600"),
-            (header::HeaderName::from_static("accept-post"), "application/sdp"),
-        ],
-    )
-        .into_response()
 }
 
 /// The router's name for a resource: it belongs to one app and stream.
@@ -106,14 +83,19 @@ fn resource_key(app: &str, stream: &str, resource: &str) -> String {
 }
 
 /// `DELETE /whip/{app}/{stream}/{resource}`: ends the publish (`whip_not_found`, 404, when
-/// no live publish has that resource).
+/// no live publish has that resource), if the page's origin is allowed.
 pub async fn stop(
     State(state): State<AppState>,
     Path((app, stream, resource)): Path<(String, String, String)>,
+    headers: HeaderMap,
 ) -> Result<Response, HttpError> {
+    let cors = cors::for_app(&state.apps, &app, &headers).await.map_err(|r| {
+        state.media.refuse("whip", "delete", &r);
+        HttpError::from(r)
+    })?;
     if state.media.webrtc.delete(resource_key(&app, &stream, &resource)).await {
-        return Ok((StatusCode::OK, [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")]).into_response());
+        return Ok((StatusCode::OK, cors, ()).into_response());
     }
     let r = MediaRefusal::new("whip_not_found", "no live WHIP publish has this resource");
-    Err(HttpError::from(r).with_cors())
+    Err(HttpError::from(r).with_cors(cors))
 }

@@ -8,7 +8,8 @@
 //! - `offer`: what an offer must hold and the answer Duet makes (pure);
 //! - `router`: the task that reads the socket and hands each datagram to its peer (by ICE
 //!   username, then by remote address), and keeps WHIP resources for `DELETE`;
-//! - `peer`: one task per publisher, driving its `Rtc` and pushing packets into the hub.
+//! - `peer`: one task per publisher, driving its `Rtc` and pushing packets into the hub;
+//! - `slots`: the one count of peers, per node and per app ([`WebRtc::reserve`]).
 //!
 //! The HTTP side (`media::whip`) verifies the URL, accepts the offer, asks
 //! `admission::admit`, then hands the peer to [`WebRtc::start_peer`].
@@ -16,10 +17,10 @@
 pub mod offer;
 pub mod peer;
 pub mod router;
+pub mod slots;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use duet_media::Publisher;
 use str0m::Rtc;
@@ -27,7 +28,10 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::media::MediaContext;
+use crate::media::error::MediaRefusal;
 use crate::media::webrtc::router::Command;
+pub use crate::media::webrtc::slots::PeerSlot;
+use crate::media::webrtc::slots::Slots;
 
 /// The handle the HTTP side uses: where peers are reached and how they are started/stopped.
 #[derive(Clone)]
@@ -36,18 +40,8 @@ pub struct WebRtc {
     local: SocketAddr,
     candidate: SocketAddr,
     commands: mpsc::Sender<Command>,
-    /// Peers running or being set up, and how many the node takes.
-    peers: Arc<AtomicUsize>,
-    max_peers: usize,
-}
-
-/// A place among the node's WebRTC peers, held from the offer to the peer's end.
-pub struct PeerSlot(Arc<AtomicUsize>);
-
-impl Drop for PeerSlot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Relaxed);
-    }
+    /// Peers running or being set up, per node and per app.
+    slots: Arc<Slots>,
 }
 
 impl WebRtc {
@@ -59,13 +53,15 @@ impl WebRtc {
         let socket = Arc::new(socket);
         let (commands, rx) = mpsc::channel(64);
         tokio::spawn(router::run(socket.clone(), rx));
-        Ok(Self { socket, local, candidate, commands, peers: Arc::default(), max_peers })
+        Ok(Self { socket, local, candidate, commands, slots: Arc::new(Slots::new(max_peers)) })
     }
 
-    /// A place for one more peer, or `None` when the node has `max_peers` already.
-    pub fn reserve(&self) -> Option<PeerSlot> {
-        let taken = self.peers.fetch_update(Relaxed, Relaxed, |n| (n < self.max_peers).then_some(n + 1));
-        taken.ok().map(|_| PeerSlot(self.peers.clone()))
+    /// A place for one more peer of `app_id`, whose own cap is `app_cap` (the app's
+    /// `webrtc_max_peers`: `store::Apps::webrtc_max_peers`; `None`: the node's cap only).
+    /// Refused with `webrtc_busy` (503: the node has `--webrtc-max-peers`) or
+    /// `webrtc_app_busy` (429: the app has its cap). Hold the slot for the peer's life.
+    pub fn reserve(&self, app_id: u32, app_cap: Option<u32>) -> Result<PeerSlot, MediaRefusal> {
+        self.slots.reserve(app_id, app_cap)
     }
 
     /// The address written into ICE candidates.
