@@ -49,7 +49,7 @@ async function load() {
     };
     body.append(tr);
   }
-  for (const id of ["tokenApp", "liveApp", "hookApp", "latencyApp"]) {
+  for (const id of ["tokenApp", "liveApp", "hookApp", "latencyApp", "webApp"]) {
     const sel = $(id);
     const keep = sel.value;
     sel.replaceChildren(...overview.apps.map(option));
@@ -57,6 +57,7 @@ async function load() {
   }
   showHook();
   showLatency();
+  showWeb();
   refreshLive();
   clearInterval(liveTimer);
   liveTimer = setInterval(refreshLive, 2000);
@@ -70,6 +71,12 @@ function showHook() {
 function showLatency() {
   const app = overview.apps.find((x) => String(x.appID) === $("latencyApp").value);
   $("latencyValue").value = (app && app.latency) || "";
+}
+
+function showWeb() {
+  const app = overview.apps.find((x) => String(x.appID) === $("webApp").value);
+  $("webOrigins").value = (app && app.allowedOrigins) || "";
+  $("webPeers").value = app && app.webrtcMaxPeers != null ? String(app.webrtcMaxPeers) : "";
 }
 
 async function refreshLive() {
@@ -187,6 +194,32 @@ $("setLatency").onclick = async () => {
     await load();
   } catch (e) {
     $("latencyMsg").textContent = e.message;
+  }
+};
+
+$("webApp").onchange = showWeb;
+$("setOrigins").onclick = async () => {
+  try {
+    const r = await api("POST", `apps/${$("webApp").value}/origins`, { origins: $("webOrigins").value.trim() });
+    $("webMsg").textContent = `Saved: pages on ${r.origins} may call this app.`;
+    await load();
+  } catch (e) {
+    $("webMsg").textContent = e.message;
+  }
+};
+$("setPeers").onclick = async () => {
+  const text = $("webPeers").value.trim();
+  const maxPeers = text === "" || text === "none" ? null : Number(text);
+  if (maxPeers !== null && !Number.isInteger(maxPeers)) {
+    $("webMsg").textContent = "give a whole number of peers, or leave it empty";
+    return;
+  }
+  try {
+    const r = await api("POST", `apps/${$("webApp").value}/webrtc-peers`, { maxPeers });
+    $("webMsg").textContent = r.maxPeers == null ? "Saved: no peer cap of its own." : `Saved: at most ${r.maxPeers} WebRTC peers.`;
+    await load();
+  } catch (e) {
+    $("webMsg").textContent = e.message;
   }
 };
 

@@ -1,7 +1,8 @@
 // WHIP ingest in Debian's chromium (fake camera, H.264) against a real `duet serve`: a page on
 // Duet's origin publishes with RTCPeerConnection to the URL `duet url publish --format whip`
 // prints, then ffmpeg decodes the stream over HTTP-FLV and RTMP, and DELETE ends it; a page on
-// another origin publishes too (CORS), and closing it without DELETE ends its stream.
+// another origin publishes too (CORS), and closing it without DELETE ends its stream; an app
+// that lists its origins keeps other pages out, in the browser's own CORS checks.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { after, before, test } from "node:test";
@@ -106,4 +107,48 @@ test("a page on another origin publishes (CORS preflight); closing it without DE
     await new Promise((done) => setTimeout(done, 250));
   }
   assert.equal(status, 404, "the stream ended within 30 s of the page closing");
+});
+
+test("an app that lists origins: chromium's CORS keeps other pages out of WHIP and HTTP-FLV, and lets listed ones in", async () => {
+  const app = ["--data", duet.data, "--app-id", String(duet.appID)];
+  const page = await browser.newPage();
+  const origin = duet.http.replace("127.0.0.1", "localhost");
+  await page.goto(`${origin}/healthz`);
+  const whip = await duetUrl("publish", "--format", "whip", "--public-http-url", duet.http);
+  const flv = await duetUrl("play", "--format", "flv", "--public-http-url", duet.http);
+  /** What the page's fetch of `url` gets: the status, or the browser's CORS failure. */
+  const fetchFrom = (url, init) =>
+    page.evaluate(
+      async ([url, init]) => {
+        try {
+          const res = await fetch(url, init);
+          if (res.body) await res.body.cancel();
+          return { status: res.status }; // readable only through the CORS checks
+        } catch (e) {
+          return { error: String(e) };
+        }
+      },
+      [url, init],
+    );
+  const offer = { method: "POST", headers: { "Content-Type": "application/sdp" }, body: "v=0" };
+
+  await run(DUET, ["app", "origins", ...app, "https://call.example.com"]);
+  await new Promise((done) => setTimeout(done, 1500)); // another process's change: seen within 1 s
+  const refused = await fetchFrom(whip, offer);
+  assert.match(refused.error || "", /Failed to fetch/, `the preflight is refused: ${JSON.stringify(refused)}`);
+  const play = await fetchFrom(flv, {});
+  assert.match(play.error || "", /Failed to fetch/, `the play is not readable: ${JSON.stringify(play)}`);
+
+  await run(DUET, ["app", "origins", ...app, "https://call.example.com", origin]);
+  await new Promise((done) => setTimeout(done, 1500));
+  const allowed = await fetchFrom(whip, offer);
+  assert.deepEqual(allowed, { status: 400 }, "through the preflight, to the offer's own refusal (bad_sdp)");
+  const published = await publishFrom(page, whip);
+  assert.equal(published.error, undefined, published.error);
+  assert.equal(published.state, "connected");
+  assert.match(published.location, /^\/whip\//, "Location is exposed to the page");
+  assert.deepEqual(await fetchFrom(flv, {}), { status: 200 });
+  assert.equal((await fetchFrom(`${duet.http}${published.location}`, { method: "DELETE" })).status, 200);
+  await run(DUET, ["app", "origins", ...app, "*"]);
+  await page.close();
 });

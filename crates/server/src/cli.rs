@@ -263,6 +263,28 @@ pub enum AppCommand {
         /// or milliseconds (e.g. 40, 350: broadcasts to many).
         budget: duet_media::LatencyBudget,
     },
+    /// Set or show which web pages may call the app's media endpoints from a browser (WHIP,
+    /// WHEP, HTTP-FLV/fMP4 plays; docs/webrtc.md). Requests without an Origin header (ffmpeg,
+    /// mini-programs) are never refused for it. Applies to the next request.
+    Origins {
+        /// The AppID.
+        #[arg(long, value_parser = parse_app_id, allow_hyphen_values = true)]
+        app_id: u32,
+        /// `*` (any page: the default), `none` (no page), or exact origins, scheme://host[:port]
+        /// (e.g. https://call.example.com http://localhost:5173). None given: show the setting.
+        #[arg(value_parser = parse_origin)]
+        origins: Vec<String>,
+    },
+    /// Set the WebRTC peers (WHIP publishers, WHEP players) the app may hold at once; one more
+    /// is refused with webrtc_app_busy (429). The node's --webrtc-max-peers still holds.
+    WebrtcPeers {
+        /// The AppID.
+        #[arg(long, value_parser = parse_app_id, allow_hyphen_values = true)]
+        app_id: u32,
+        /// A number of peers (1 to 100000), or `none` (no cap beyond the node's).
+        #[arg(long, value_parser = parse_peer_cap)]
+        max: u32,
+    },
     /// Set, show or remove the app's webhook (events POSTed to your server, docs/http-api.md).
     Webhook {
         /// The AppID.
@@ -347,6 +369,25 @@ pub enum LogLevel {
     Debug,
     /// Everything.
     Trace,
+}
+
+/// `*`, `none`, or one origin (normalised; `bad_origin` otherwise).
+fn parse_origin(s: &str) -> Result<String, String> {
+    match s {
+        "*" | "none" => Ok(s.to_owned()),
+        _ => crate::http::cors::normalise(s).map_err(|e| e.to_string()),
+    }
+}
+
+/// An app's WebRTC peer cap: 1 to 100,000, or `none` (0).
+fn parse_peer_cap(s: &str) -> Result<u32, String> {
+    match s {
+        "none" => Ok(0),
+        _ => match s.parse::<u32>() {
+            Ok(n) if (1..=crate::config::MAX_WEBRTC_PEERS as u32).contains(&n) => Ok(n),
+            _ => Err(format!("a number of peers from 1 to {}, or none", crate::config::MAX_WEBRTC_PEERS)),
+        },
+    }
 }
 
 /// AppIDs are u32 and never 0.

@@ -42,6 +42,31 @@ fn create_import_list_show_rotate_delete() {
     assert_eq!(status.code(), Some(2), "a usage error: {err}");
     assert!(err.contains("not 0, frame, or milliseconds up to 1000"), "{err}");
 
+    // Allowed origins: any by default; a list of exact origins; garbage refused with its code.
+    let app = id.to_string();
+    assert_eq!(shown["allowed_origins"], "*", "permissive by default");
+    let out = ok(d, &["app", "origins", "--app-id", &app, "https://call.example.com", "HTTPS://Other.Example:443/"]);
+    assert!(out.contains("https://call.example.com https://other.example"), "normalised: {out}");
+    let shown: Value = serde_json::from_str(&ok(d, &["app", "show", "--app-id", &app, "--json"])).unwrap();
+    assert_eq!(shown["allowed_origins"], "https://call.example.com https://other.example");
+    let (status, _, err) = run(d, &["app", "origins", "--app-id", &app, "call.example.com"]);
+    assert_eq!(status.code(), Some(2), "a usage error: {err}");
+    assert!(err.contains("bad_origin"), "{err}");
+    ok(d, &["app", "origins", "--app-id", &app, "*"]);
+    let shown: Value = serde_json::from_str(&ok(d, &["app", "show", "--app-id", &app, "--json"])).unwrap();
+    assert_eq!(shown["allowed_origins"], "*");
+
+    // The app's WebRTC peers: no cap of its own by default.
+    assert_eq!(shown["webrtc_max_peers"], Value::Null);
+    ok(d, &["app", "webrtc-peers", "--app-id", &app, "--max", "20"]);
+    let shown: Value = serde_json::from_str(&ok(d, &["app", "show", "--app-id", &app, "--json"])).unwrap();
+    assert_eq!(shown["webrtc_max_peers"], 20);
+    ok(d, &["app", "webrtc-peers", "--app-id", &app, "--max", "none"]);
+    let shown: Value = serde_json::from_str(&ok(d, &["app", "show", "--app-id", &app, "--json"])).unwrap();
+    assert_eq!(shown["webrtc_max_peers"], Value::Null);
+    let (status, _, err) = run(d, &["app", "webrtc-peers", "--app-id", &app, "--max", "lots"]);
+    assert_eq!(status.code(), Some(2), "{err}");
+
     let rotated: Value =
         serde_json::from_str(&ok(d, &["app", "rotate-secret", "--app-id", &id.to_string(), "--json"])).unwrap();
     assert_ne!(rotated["server_secret"], secret.as_str());

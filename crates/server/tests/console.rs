@@ -47,6 +47,10 @@ fn console_logins_and_password_changes() {
     assert_eq!(refused.status, 400, "{}", refused.body);
     assert!(refused.body.contains("not 0, frame, or milliseconds"), "{}", refused.body);
 
+    // Allowed origins and the app's WebRTC peer cap are shown with the app.
+    assert!(overview.body.contains(r#""allowedOrigins":"*""#), "{}", overview.body);
+    assert!(overview.body.contains(r#""webrtcMaxPeers":null"#), "{}", overview.body);
+
     assert_eq!(login(&server, "admin", "wrong-password").status, 401);
     assert_eq!(login(&server, "nobody", &first).status, 401);
 

@@ -5,50 +5,14 @@
 //! itself (a browser's H.264 reaching players) is web/test/whip.test.mjs.
 
 mod common;
+#[path = "common/whip.rs"]
+mod whip_helpers;
 
-use std::path::Path;
-
-use common::{Response, Server, data_dir, get, ok, request};
+use common::{Server, data_dir, request};
 use duet_token::{AppSecret, MediaAction, MediaBases, MediaFormat, MediaUrl};
-use serde_json::Value;
-
-/// A browser-shaped video-only offer for `codec` with fmtp `params`.
-fn offer(codec: &str, params: &str) -> String {
-    let fingerprint = (0..32).map(|i| format!("{:02X}", i * 7 % 256)).collect::<Vec<_>>().join(":");
-    let mut lines = vec!["v=0".to_owned(), "o=- 1 2 IN IP4 127.0.0.1".into(), "s=-".into(), "t=0 0".into()];
-    lines.extend(["a=group:BUNDLE 0".into(), "m=video 9 UDP/TLS/RTP/SAVPF 96".into(), "c=IN IP4 0.0.0.0".into()]);
-    lines.extend(["a=ice-ufrag:test".into(), "a=ice-pwd:testtesttesttesttesttest".into()]);
-    lines.extend([format!("a=fingerprint:sha-256 {fingerprint}"), "a=setup:actpass".into(), "a=mid:0".into()]);
-    lines.extend(["a=sendonly".into(), "a=rtcp-mux".into(), format!("a=rtpmap:96 {codec}/90000")]);
-    lines.extend([format!("a=fmtp:96 {params}"), "a=ssrc:42 cname:test".into(), String::new()]);
-    lines.join("\r\n")
-}
-
-const H264: &str = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
-
-fn post_sdp(server: &Server, path: &str, content_type: &str, sdp: &str) -> Response {
-    request(server.http, "POST", path, &[("Content-Type", content_type.to_owned())], sdp.as_bytes(), None)
-}
-
-fn code(r: &Response) -> String {
-    serde_json::from_str::<Value>(&r.body)
-        .map(|v| v["code"].as_str().unwrap_or_default().to_owned())
-        .unwrap_or_default()
-}
-
-/// The path and query of a WHIP URL `duet url publish --format whip` prints.
-fn whip_path(data: &Path, server: &Server, stream: &str) -> String {
-    let (app, http) = (server.app_id.to_string(), format!("http://{}", server.http));
-    let args = ["url", "publish", "--format", "whip", "--app-id", &app, "--stream-id", stream];
-    let url = ok(data, &[&args[..], &["--public-http-url", &http]].concat()).trim().to_owned();
-    assert!(url.starts_with(&format!("{http}/whip/{app}/{stream}?expire=")), "{url}");
-    url.strip_prefix(&http).unwrap().to_owned()
-}
-
-fn live_streams(server: &Server) -> String {
-    let body = get(server.http, "/metrics").body;
-    body.lines().find(|l| l.starts_with("duet_media_live_streams ")).unwrap_or_default().to_owned()
-}
+use whip_helpers::{
+    H264, code, header, live_streams, offer, post_sdp, post_until_admitted, wait_live_streams, whip_path, whip_path_of,
+};
 
 #[test]
 fn whip_refuses_like_rtmp_and_answers_h264_offers() {
@@ -98,12 +62,7 @@ fn whip_refuses_like_rtmp_and_answers_h264_offers() {
     assert!(r.headers.to_ascii_lowercase().contains("content-type: application/sdp"), "{}", r.headers);
     assert!(r.body.contains("a=ice-lite") && r.body.contains("H264/90000"), "{}", r.body);
     assert!(r.body.contains("192.0.2.10"), "the candidate has --webrtc-public-ip: {}", r.body);
-    let location = r
-        .headers
-        .lines()
-        .find_map(|l| l.strip_prefix("location: ").or_else(|| l.strip_prefix("Location: ")))
-        .unwrap()
-        .to_owned();
+    let location = header(&r, "location").unwrap();
     assert!(location.starts_with(&format!("/whip/{id}/cam/")), "{location}");
     assert_eq!(live_streams(&server), "duet_media_live_streams 1");
     assert_eq!(common::metric(&server, "duet_webrtc_peers"), 1);
@@ -133,13 +92,7 @@ fn whip_refuses_like_rtmp_and_answers_h264_offers() {
     let deleted = delete(&location);
     assert_eq!(deleted.status, 200);
     assert!(deleted.headers.to_ascii_lowercase().contains("access-control-allow-origin: *"), "{}", deleted.headers);
-    for _ in 0..100 {
-        if live_streams(&server) == "duet_media_live_streams 0" {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert_eq!(live_streams(&server), "duet_media_live_streams 0", "DELETE ended the publish");
+    assert!(wait_live_streams(&server, 0), "DELETE ended the publish");
     assert_eq!(common::metric(&server, "duet_webrtc_peers"), 0);
     let r = delete(&location);
     assert_eq!((r.status, code(&r).as_str()), (404, "whip_not_found"));
@@ -191,18 +144,9 @@ fn webrtc_peers_are_capped() {
     let busy = post_sdp(&server, &whip_path(&data, &server, "two"), "application/sdp", &h264);
     assert_eq!((busy.status, code(&busy).as_str()), (503, "webrtc_busy"), "{}", busy.body);
     assert_eq!(live_streams(&server), "duet_media_live_streams 1", "the refused one left nothing");
-    let location = first.headers.lines().find(|l| l.to_ascii_lowercase().starts_with("location: ")).unwrap()[10..]
-        .trim()
-        .to_owned();
+    let location = header(&first, "location").unwrap();
     assert_eq!(request(server.http, "DELETE", &location, &[], b"", None).status, 200);
-    let mut again = post_sdp(&server, &whip_path(&data, &server, "two"), "application/sdp", &h264);
-    for _ in 0..50 {
-        if again.status == 201 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20)); // the ended peer's task lets go
-        again = post_sdp(&server, &whip_path(&data, &server, "two"), "application/sdp", &h264);
-    }
+    let again = post_until_admitted(&server, &whip_path(&data, &server, "two"), &h264);
     assert_eq!(again.status, 201, "the ended peer's place is free: {}", again.body);
 }
 
@@ -217,7 +161,7 @@ fn whep_plays_live_streams_by_play_url() {
     let id = server.app_id;
     let (app, http) = (id.to_string(), format!("http://{}", server.http));
     let args = ["url", "play", "--format", "whep", "--app-id", &app, "--stream-id", "cam"];
-    let url = ok(&data, &[&args[..], &["--public-http-url", &http]].concat()).trim().to_owned();
+    let url = common::ok(&data, &[&args[..], &["--public-http-url", &http]].concat()).trim().to_owned();
     assert!(url.starts_with(&format!("{http}/whep/{app}/cam?expire=")), "{url}");
     let play = url.strip_prefix(&http).unwrap().to_owned();
     let recv = offer("H264", H264).replace("a=sendonly", "a=recvonly");
@@ -255,4 +199,49 @@ fn whep_plays_live_streams_by_play_url() {
     let r = delete(&location);
     assert_eq!((r.status, code(&r).as_str()), (404, "whep_not_found"));
     server.stop();
+}
+
+/// An app may take at most its own number of WebRTC peers (`duet app webrtc-peers`, the
+/// console): one more is refused with `webrtc_app_busy` (429) and leaves nothing behind, other
+/// apps are not held back, a peer that ends frees its place, and `none` lifts the cap.
+#[test]
+fn webrtc_peers_are_capped_per_app() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let session = common::console_session(&server);
+    let app = server.app_id;
+    let set = |max: serde_json::Value| {
+        let body = serde_json::json!({ "maxPeers": max }).to_string();
+        common::console_post(&server, &session, &format!("/console/api/apps/{app}/webrtc-peers"), &body)
+    };
+    let saved = set(1.into());
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let h264 = offer("H264", H264);
+    let first = post_sdp(&server, &whip_path(&data, &server, "one"), "application/sdp", &h264);
+    assert_eq!(first.status, 201, "{}", first.body);
+    let busy = post_sdp(&server, &whip_path(&data, &server, "two"), "application/sdp", &h264);
+    assert_eq!((busy.status, code(&busy).as_str()), (429, "webrtc_app_busy"), "{}", busy.body);
+    assert_eq!(live_streams(&server), "duet_media_live_streams 1", "the refused one left nothing");
+    assert_eq!(common::metric(&server, "duet_webrtc_peers"), 1);
+
+    // Another app is not held back by this one's cap.
+    let other: serde_json::Value =
+        serde_json::from_str(&common::ok(&data, &["app", "create", "--name", "other", "--json"])).unwrap();
+    let other = other["app_id"].as_u64().unwrap() as u32;
+    let theirs = post_sdp(&server, &whip_path_of(&data, &server, other, "two"), "application/sdp", &h264);
+    assert_eq!(theirs.status, 201, "{}", theirs.body);
+
+    // The ended peer's place is free again.
+    let location = header(&first, "location").unwrap();
+    assert_eq!(request(server.http, "DELETE", &location, &[], b"", None).status, 200);
+    assert!(wait_live_streams(&server, 1));
+    let again = post_until_admitted(&server, &whip_path(&data, &server, "two"), &h264);
+    assert_eq!(again.status, 201, "the ended peer's place is free: {}", again.body);
+
+    // No cap beyond the node's.
+    assert_eq!(set(serde_json::Value::Null).status, 200);
+    let three = post_sdp(&server, &whip_path(&data, &server, "three"), "application/sdp", &h264);
+    assert_eq!(three.status, 201, "{}", three.body);
+    let refused = set((-1).into());
+    assert_eq!((refused.status, code(&refused).as_str()), (400, "invalid_json"), "{}", refused.body);
 }

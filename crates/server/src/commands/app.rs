@@ -4,6 +4,7 @@ use serde_json::json;
 
 use crate::cli::AppCommand;
 use crate::config::Common;
+use crate::http::cors::AllowedOrigins;
 use crate::store::registry::{App, Registry};
 
 /// Runs one `duet app` subcommand.
@@ -41,15 +42,19 @@ pub fn run(common: &Common, cmd: AppCommand) -> anyhow::Result<()> {
             if json {
                 let v = json!({"app_id": a.app_id, "name": a.name, "server_secret": a.secret.expose(),
                     "created_at": a.created_at, "secret_rotated_at": a.secret_rotated_at,
-                    "latency": a.latency.to_string()});
+                    "latency": a.latency.to_string(), "allowed_origins": a.allowed_origins.to_string(),
+                    "webrtc_max_peers": a.webrtc_max_peers});
                 say!("{v}");
             } else {
                 say!(
-                    "AppID         {}\nName          {}\nServerSecret  {}\nLatency       {}\nCreated       {} (unix)",
+                    "AppID         {}\nName          {}\nServerSecret  {}\nLatency       {}\nOrigins       {}\n\
+                     WebRTC peers  {}\nCreated       {} (unix)",
                     a.app_id,
                     a.name,
                     a.secret.expose(),
                     a.latency,
+                    a.allowed_origins,
+                    a.webrtc_max_peers.map_or("no cap of its own".to_owned(), |n| format!("at most {n}")),
                     a.created_at
                 );
                 if let Some(t) = a.secret_rotated_at {
@@ -64,6 +69,21 @@ pub fn run(common: &Common, cmd: AppCommand) -> anyhow::Result<()> {
         AppCommand::Latency { app_id, budget } => {
             let app = registry.set_latency(app_id, budget)?;
             say!("Latency budget of app {} is now {} (streams published from now on)", app.app_id, app.latency);
+        }
+        AppCommand::Origins { app_id, origins } if origins.is_empty() => {
+            say!("{}", registry.require(app_id)?.allowed_origins);
+        }
+        AppCommand::Origins { app_id, origins } => {
+            let origins: AllowedOrigins = origins.join(" ").parse()?;
+            let app = registry.set_allowed_origins(app_id, &origins)?;
+            say!("Allowed origins of app {} are now {} (from the next request on)", app.app_id, app.allowed_origins);
+        }
+        AppCommand::WebrtcPeers { app_id, max } => {
+            let app = registry.set_webrtc_max_peers(app_id, Some(max).filter(|&n| n > 0))?;
+            match app.webrtc_max_peers {
+                Some(n) => say!("App {} may hold at most {n} WebRTC peers (from the next peer on)", app.app_id),
+                None => say!("App {} has no WebRTC peer cap of its own (the node's holds)", app.app_id),
+            }
         }
         AppCommand::Webhook { app_id, url, secret, clear, json } => {
             webhook(&registry, app_id, url, secret, clear, json)?

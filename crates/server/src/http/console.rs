@@ -109,6 +109,8 @@ pub fn routes() -> Router<AppState> {
         .route("/console/api/apps/{app}/live", get(live))
         .route("/console/api/apps/{app}/webhook", post(set_webhook))
         .route("/console/api/apps/{app}/latency", post(set_latency))
+        .route("/console/api/apps/{app}/origins", post(set_origins))
+        .route("/console/api/apps/{app}/webrtc-peers", post(set_webrtc_peers))
 }
 
 const CONSOLE_HTML: &str = include_str!("../../../../web/console.html");
@@ -250,7 +252,8 @@ async fn overview(State(state): State<AppState>, ConsoleUser(user): ConsoleUser)
         for a in registry.list()? {
             let hook = registry.webhook(a.app_id)?.map(|h| h.url);
             out.push(json!({"appID": a.app_id, "name": a.name, "createdAt": a.created_at, "webhookURL": hook,
-                "latency": a.latency.to_string()}));
+                "latency": a.latency.to_string(), "allowedOrigins": a.allowed_origins.to_string(),
+                "webrtcMaxPeers": a.webrtc_max_peers}));
         }
         Ok(out)
     })
@@ -413,6 +416,53 @@ async fn set_latency(
     let app = blocking(move || registry.set_latency(app_id, budget)).await?;
     state.apps.invalidate(app_id).await;
     Ok(Json(json!({"appID": app.app_id, "latency": app.latency.to_string()})))
+}
+
+#[derive(Deserialize)]
+struct OriginsBody {
+    origins: String,
+}
+
+/// Sets which web pages may call the app's media endpoints (`*`, `none`, or origins separated
+/// by spaces or commas; refused with `bad_origin`). Applies to the next request.
+async fn set_origins(
+    State(state): State<AppState>,
+    _u: ConsoleUser,
+    Path(app_id): Path<u32>,
+    JsonBody(b): JsonBody<OriginsBody>,
+) -> Answer {
+    let origins: crate::http::cors::AllowedOrigins = b
+        .origins
+        .parse()
+        .map_err(|e: crate::http::cors::BadOrigin| HttpError::new(StatusCode::BAD_REQUEST, e.code(), e.reason()))?;
+    let registry = state.registry.clone();
+    let app = blocking(move || registry.set_allowed_origins(app_id, &origins)).await?;
+    state.apps.invalidate(app_id).await;
+    Ok(Json(json!({"appID": app.app_id, "origins": app.allowed_origins.to_string()})))
+}
+
+#[derive(Deserialize)]
+struct WebRtcPeersBody {
+    #[serde(rename = "maxPeers")]
+    max_peers: Option<u32>,
+}
+
+/// Sets the WebRTC peers the app may hold at once (`null` or 0: no cap beyond the node's).
+async fn set_webrtc_peers(
+    State(state): State<AppState>,
+    _u: ConsoleUser,
+    Path(app_id): Path<u32>,
+    JsonBody(b): JsonBody<WebRtcPeersBody>,
+) -> Answer {
+    let max = b.max_peers.filter(|&n| n > 0);
+    if max.is_some_and(|n| u64::from(n) > crate::config::MAX_WEBRTC_PEERS) {
+        let limit = crate::config::MAX_WEBRTC_PEERS;
+        return Err(HttpError::invalid_field(format!("maxPeers must be 1 to {limit}, or null")));
+    }
+    let registry = state.registry.clone();
+    let app = blocking(move || registry.set_webrtc_max_peers(app_id, max)).await?;
+    state.apps.invalidate(app_id).await;
+    Ok(Json(json!({"appID": app.app_id, "maxPeers": app.webrtc_max_peers})))
 }
 
 #[cfg(test)]

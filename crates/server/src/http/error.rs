@@ -6,7 +6,8 @@
 //! the web console, HTTP-FLV playback) and docs/http-api.md#errors (the server API). Each
 //! mapping from a lower layer's error to a status is written once, here: room refusals
 //! ([`Refusal`]), an unreadable registry ([`RegistryUnavailable`]) and refused media requests
-//! ([`MediaRefusal`]).
+//! ([`MediaRefusal`]). Errors of endpoints browsers call carry the CORS headers `http::cors`
+//! decided for the request ([`HttpError::with_cors`]).
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -14,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use duet_room::{ErrorCode, Refusal};
 use serde_json::json;
 
+use crate::http::cors::CorsHeaders;
 use crate::media::error::MediaRefusal;
 use crate::store::apps::RegistryUnavailable;
 
@@ -27,8 +29,8 @@ pub struct HttpError {
     pub code: &'static str,
     /// Detail for a person; may change.
     pub message: String,
-    /// Adds `Access-Control-Allow-Origin: *` (browsers may read `/live/*` refusals).
-    cors: bool,
+    /// The CORS headers of the request's answer (a page the app allows may read the error).
+    cors: CorsHeaders,
     /// Adds `Retry-After` with these seconds (a 429 that says when to come back).
     retry_after: Option<u64>,
 }
@@ -36,7 +38,7 @@ pub struct HttpError {
 impl HttpError {
     /// An error with this status and code.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), cors: false, retry_after: None }
+        Self { status, code, message: message.into(), cors: CorsHeaders::default(), retry_after: None }
     }
 
     /// 400 `invalid_field`: a field or path segment breaks its limits (the message names it).
@@ -64,9 +66,9 @@ impl HttpError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
     }
 
-    /// The same error, readable by any origin.
-    pub fn with_cors(self) -> Self {
-        Self { cors: true, ..self }
+    /// The same error, with the CORS headers `http::cors` decided for the request.
+    pub fn with_cors(self, cors: CorsHeaders) -> Self {
+        Self { cors, ..self }
     }
 
     /// The same error, telling the client to retry after `secs` seconds.
@@ -77,10 +79,8 @@ impl HttpError {
 
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        let mut res = (self.status, Json(json!({"code": self.code, "message": self.message}))).into_response();
-        if self.cors {
-            res.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-        }
+        let mut res =
+            (self.status, self.cors, Json(json!({"code": self.code, "message": self.message}))).into_response();
         if let Some(secs) = self.retry_after {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
@@ -121,7 +121,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_body_is_code_and_message() {
-        let res = HttpError::not_found("no such endpoint").with_cors().into_response();
+        let res = HttpError::not_found("no such endpoint").with_cors(CorsHeaders::any()).into_response();
         assert_eq!(res.status(), StatusCode::NOT_FOUND);
         assert_eq!(res.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
         let body = axum::body::to_bytes(res.into_body(), 1024).await.unwrap();

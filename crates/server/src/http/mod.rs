@@ -2,10 +2,12 @@
 //! under the connection caps of `limits`, the header and idle timeouts and the write
 //! deadline), the business-server API (`api`), the console and debug page (`console`) and
 //! SDK log uploads (`httplog`). `/ws` and `/live/*` route to `signaling` and `media`. Handlers
-//! stay thin, call the piece that owns the concern, and fail with [`error::HttpError`].
+//! stay thin, call the piece that owns the concern, and fail with [`error::HttpError`]; which
+//! web pages may call what is `cors`'s decision alone.
 
 pub mod api;
 pub mod console;
+pub mod cors;
 pub mod deadlines;
 pub mod error;
 pub mod httplog;
@@ -24,7 +26,6 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::http::error::HttpError;
-
 use crate::metrics::{Metrics, Snapshot};
 use crate::store::registry::Registry;
 
@@ -68,18 +69,12 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/ws", get(crate::signaling::upgrade))
-        .route("/live/{app}/{file}", get(crate::media::http_play::play))
+        .route("/live/{app}/{file}", get(crate::media::http_play::play).options(cors::play_preflight))
         .route("/httplog", post(crate::http::httplog::upload))
-        .route("/whep/{app}/{stream}", post(crate::media::whep::play).options(crate::media::whip::preflight))
-        .route(
-            "/whep/{app}/{stream}/{resource}",
-            delete(crate::media::whep::stop).options(crate::media::whip::preflight),
-        )
-        .route("/whip/{app}/{stream}", post(crate::media::whip::publish).options(crate::media::whip::preflight))
-        .route(
-            "/whip/{app}/{stream}/{resource}",
-            delete(crate::media::whip::stop).options(crate::media::whip::preflight),
-        )
+        .route("/whip/{app}/{stream}", post(crate::media::whip::publish).options(cors::webrtc_preflight))
+        .route("/whip/{app}/{stream}/{resource}", delete(crate::media::whip::stop).options(cors::webrtc_preflight))
+        .route("/whep/{app}/{stream}", post(crate::media::whep::play).options(cors::webrtc_preflight))
+        .route("/whep/{app}/{stream}/{resource}", delete(crate::media::whep::stop).options(cors::webrtc_preflight))
         .merge(crate::http::api::routes())
         .merge(crate::http::console::routes())
         .fallback(not_found)

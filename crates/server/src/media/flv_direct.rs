@@ -4,8 +4,9 @@
 //! first ([`take`]): a complete `GET /live/{appID}/{streamID}.flv?...` of a live stream with a
 //! valid signed URL is answered here (`200`, `Connection: close`, the FLV header, the cached
 //! start at once, then each flush); anything else (another request, a head not whole within
-//! 200 ms of its first bytes, a refusal) goes back untouched to the router, which answers it
-//! with the same checks (`http_play`). TLS connections always take the router's path.
+//! 200 ms of its first bytes, a refusal, a page's origin the app does not allow: `http::cors`)
+//! goes back untouched to the router, which answers it with the same checks (`http_play`).
+//! TLS connections always take the router's path.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use crate::http::cors::{self, CorsHeaders};
 use crate::media::MediaContext;
 use crate::media::sink::{Form, Sink, Trouble};
 
@@ -28,8 +30,9 @@ const PIECE_WAIT: Duration = Duration::from_millis(10);
 /// Most unexpected input a player may send before it is closed.
 const MAX_INPUT: usize = 64 * 1024;
 
-const RESPONSE_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nCache-Control: no-cache\r\n\
-Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n";
+/// The answer's head, before the CORS headers and the end of the head.
+const RESPONSE_HEAD: &str = "HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nCache-Control: no-cache\r\n\
+Connection: close\r\n";
 
 /// Serves the connection's request if it is an HTTP-FLV play this module answers (then the
 /// connection is over when this returns `Ok`); otherwise hands the socket back unread. Waits
@@ -64,9 +67,10 @@ pub async fn take(
         }
     }
     let Some(request) = FlvRequest::parse(&head[..n]) else { return Err(tcp) };
-    let Some(sub) = subscribe(ctx, &request).await else { return Err(tcp) };
+    let Some((sub, cors)) = subscribe(ctx, &request).await else { return Err(tcp) };
     let head_len = request.head_len;
-    play(ctx, tcp, head_len, sub, stop).await;
+    let head = Bytes::from(format!("{RESPONSE_HEAD}{}\r\n", cors.head_lines()));
+    play(ctx, tcp, head_len, head, sub, stop).await;
     Ok(())
 }
 
@@ -83,6 +87,8 @@ struct FlvRequest<'a> {
     app: &'a str,
     file: &'a str,
     query: &'a str,
+    /// The `Origin` header's value (a page's request).
+    origin: Option<&'a str>,
 }
 
 impl<'a> FlvRequest<'a> {
@@ -103,27 +109,37 @@ impl<'a> FlvRequest<'a> {
             let name = line.split(':').next().unwrap_or_default().to_ascii_lowercase();
             matches!(name.as_str(), "content-length" | "transfer-encoding" | "upgrade" | "expect" | "range")
         };
-        if lines.any(unusual) {
-            return None;
+        let mut origin = None;
+        for line in lines {
+            if unusual(line) {
+                return None;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("origin") {
+                    origin.get_or_insert(value.trim());
+                }
+            }
         }
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let (app, file) = path.strip_prefix("/live/")?.split_once('/')?;
         if !file.ends_with(".flv") || file.contains('/') || path.contains('%') {
             return None;
         }
-        Some(Self { head_len, app, file, query })
+        Some(Self { head_len, app, file, query, origin })
     }
 }
 
-/// A player of the stream the request names, if its URL is valid and the stream live.
-async fn subscribe(ctx: &MediaContext, r: &FlvRequest<'_>) -> Option<Subscriber> {
+/// A player of the stream the request names and the CORS headers of its answer, if its page's
+/// origin is allowed, its URL valid and the stream live.
+async fn subscribe(ctx: &MediaContext, r: &FlvRequest<'_>) -> Option<(Subscriber, CorsHeaders)> {
+    let cors = cors::decide(&cors::allowed(&ctx.apps, r.app).await, r.origin.map(str::as_bytes)).ok()?;
     let (unverified, format) = MediaUrl::from_http(r.app, r.file, r.query).ok()?;
     if format != MediaFormat::Flv {
         return None;
     }
     let secret = ctx.secret(unverified.app_id()).await?;
     let url = unverified.verify(&secret, crate::os::now_unix() as u64).ok()?;
-    ctx.hub.subscribe(&StreamKey { app_id: url.app_id, stream_id: url.stream_id })
+    Some((ctx.hub.subscribe(&StreamKey { app_id: url.app_id, stream_id: url.stream_id })?, cors))
 }
 
 /// Answers, writes the start, and lets the stream's writer feed the player until the stream
@@ -132,6 +148,7 @@ async fn play(
     ctx: &MediaContext,
     mut tcp: TcpStream,
     head_len: usize,
+    answer: Bytes,
     sub: Subscriber,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -143,7 +160,7 @@ async fn play(
     let tcp = Arc::new(tcp);
     let sink = Arc::new(Sink::new(tcp.clone(), Form::Flv));
     let (audio, video) = sub.tracks();
-    sink.send(Bytes::from_static(RESPONSE_HEAD));
+    sink.send(answer);
     sink.send(flv_header(audio || !video, video || !audio));
     let follower = sub.into_follower();
     let stream = follower.stream();
@@ -209,6 +226,9 @@ mod tests {
         let get = b"GET /live/1/cam.flv?expire=9&sign=x HTTP/1.1\r\nHost: h\r\n\r\n";
         let r = FlvRequest::parse(get).unwrap();
         assert_eq!((r.head_len, r.app, r.file, r.query), (get.len(), "1", "cam.flv", "expire=9&sign=x"));
+        assert_eq!(r.origin, None);
+        let page = b"GET /live/1/cam.flv HTTP/1.1\r\norigin:  https://a.example \r\nOrigin: https://b.example\r\n\r\n";
+        assert_eq!(FlvRequest::parse(page).unwrap().origin, Some("https://a.example"), "the first, trimmed");
         for other in [
             &b"GET /live/1/cam.flv HTTP/1.1\r\nHost: h\r\n"[..], // not whole yet
             b"GET /live/1/cam.mp4 HTTP/1.1\r\n\r\n",

@@ -1,4 +1,6 @@
-//! HTTP playback of live streams, signed like RTMP play URLs, with CORS so browsers can fetch:
+//! HTTP playback of live streams, signed like RTMP play URLs, readable by the pages the app
+//! allows (`http::cors` decides first, and its headers go on the answer and on refusals), so
+//! browsers can fetch:
 //! - `GET /live/{appID}/{streamID}.flv?expire&user&room&sign`: FLV (header, metadata, sequence
 //!   headers, GOP cache, then live tags), for `<live-player>`, ffmpeg, flv.js;
 //! - `GET /live/{appID}/{streamID}.mp4?...`: fragmented MP4 for Media Source Extensions (the
@@ -10,29 +12,36 @@
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use duet_media::{StreamKey, flv_header};
 use duet_token::{MediaFormat, MediaUrl};
 use futures_util::stream;
 
 use crate::http::AppState;
+use crate::http::cors::{self, CorsHeaders};
 use crate::http::error::HttpError;
 use crate::media::error::MediaRefusal;
 
-/// `GET /live/{app}/{file}`. A refusal is logged and counted, and readable cross-origin.
+/// `GET /live/{app}/{file}`. A refusal is logged and counted, and readable by the pages the app
+/// allows.
 pub async fn play(
     State(state): State<AppState>,
     Path((app, file)): Path<(String, String)>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
 ) -> Result<Response, HttpError> {
-    open(&state, &app, &file, query.as_deref().unwrap_or_default()).await.map_err(|r| {
-        state.media.refuse("http-flv", "play", &r);
-        HttpError::from(r).with_cors()
-    })
+    let query = query.unwrap_or_default();
+    cors::answer(&state, &app, &headers, ("http-flv", "play"), |cors| open(&state, &app, &file, &query, cors)).await
 }
 
-async fn open(state: &AppState, app: &str, file: &str, query: &str) -> Result<Response, MediaRefusal> {
+async fn open(
+    state: &AppState,
+    app: &str,
+    file: &str,
+    query: &str,
+    cors: CorsHeaders,
+) -> Result<Response, MediaRefusal> {
     let (unverified, format) = MediaUrl::from_http(app, file, query)?;
     let secret =
         state.media.secret(unverified.app_id()).await.ok_or_else(|| MediaRefusal::new("unknown_app", "no such app"))?;
@@ -44,19 +53,12 @@ async fn open(state: &AppState, app: &str, file: &str, query: &str) -> Result<Re
         .subscribe(&StreamKey { app_id, stream_id })
         .ok_or_else(|| MediaRefusal::new("stream_not_found", "the stream is not live"))?;
     if format == MediaFormat::Fmp4 {
-        return fmp4_response(sub).await;
+        return fmp4_response(sub, cors).await;
     }
     let (audio, video) = sub.tracks();
     let header = flv_header(audio || !video, video || !audio);
     let body = stream::once(async move { Ok::<_, std::io::Error>(header) }).chain_packets(sub);
-    Ok((
-        [
-            (header::CONTENT_TYPE, "video/x-flv"),
-            (header::CACHE_CONTROL, "no-cache"),
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
-        ],
-        Body::from_stream(body),
-    )
+    Ok((cors, [(header::CONTENT_TYPE, "video/x-flv"), (header::CACHE_CONTROL, "no-cache")], Body::from_stream(body))
         .into_response())
 }
 
@@ -98,7 +100,7 @@ const FIRST_SAMPLE_WAIT: std::time::Duration = std::time::Duration::from_secs(5)
 /// Reads the subscriber up to its first media sample, then answers with the init segment and
 /// the fragments. Refused when the stream carries a codec fMP4 is not made for here (only
 /// H.264 and AAC are), or when no configuration came in time.
-async fn fmp4_response(mut sub: duet_media::Subscriber) -> Result<Response, MediaRefusal> {
+async fn fmp4_response(mut sub: duet_media::Subscriber, cors: CorsHeaders) -> Result<Response, MediaRefusal> {
     use duet_media::fmp4::{AacConfig, AvcConfig, Fmp4Muxer, mime_type};
     use duet_media::{Codec, Kind};
     let not_ready =
@@ -153,13 +155,6 @@ async fn fmp4_response(mut sub: duet_media::Subscriber) -> Result<Response, Medi
     });
     use futures_util::StreamExt;
     let body = stream::iter(head.into_iter().map(Ok)).chain(tags);
-    Ok((
-        [
-            (header::CONTENT_TYPE, mime),
-            (header::CACHE_CONTROL, "no-cache".to_owned()),
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*".to_owned()),
-        ],
-        Body::from_stream(body),
-    )
+    Ok((cors, [(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "no-cache".to_owned())], Body::from_stream(body))
         .into_response())
 }

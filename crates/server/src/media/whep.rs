@@ -4,7 +4,8 @@
 //! `whepURL` in signaling's stream objects). Duet verifies the URL, finds the stream live,
 //! accepts the offer (`webrtc::offer`) and answers `201 Created` with the SDP answer and a
 //! `Location` whose `DELETE` ends the play; the peer's task is `webrtc::player`. The exchange
-//! is WHIP's (`media::whip`): the same content type, preflights, node limit and answer.
+//! is WHIP's (`media::whip`): the same content type, origins (`http::cors`), peer limits and
+//! answer.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
@@ -13,6 +14,7 @@ use duet_media::StreamKey;
 use duet_token::{MediaUrl, WHEP_PREFIX};
 
 use crate::http::AppState;
+use crate::http::cors::{self, CorsHeaders};
 use crate::http::error::HttpError;
 use crate::media::error::MediaRefusal;
 use crate::media::webrtc::offer;
@@ -27,10 +29,9 @@ pub async fn play(
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, HttpError> {
-    start(&state, &app, &stream, query.as_deref().unwrap_or_default(), &headers, &body).await.map_err(|r| {
-        state.media.refuse("whep", "play", &r);
-        HttpError::from(r).with_cors()
-    })
+    let query = query.unwrap_or_default();
+    let start = |cors| start(&state, &app, &stream, &query, &headers, &body, cors);
+    cors::answer(&state, &app, &headers, ("whep", "play"), start).await
 }
 
 async fn start(
@@ -40,6 +41,7 @@ async fn start(
     query: &str,
     headers: &HeaderMap,
     sdp: &str,
+    cors: CorsHeaders,
 ) -> Result<Response, MediaRefusal> {
     let (url, _) = whip::verify(state, MediaUrl::from_whep(app, stream, query)?, headers).await?;
     let key = StreamKey { app_id: url.app_id, stream_id: url.stream_id.clone() };
@@ -52,7 +54,7 @@ async fn start(
     }
     drop(sub);
     let webrtc = &state.media.webrtc;
-    let slot = whip::reserve(webrtc)?;
+    let slot = whip::reserve(state, url.app_id).await?;
     let accepted = offer::accept(sdp, offer::Role::Play, webrtc.candidate(), crate::media::now())?;
     let resource = duet_token::hex(&crate::os::random::<16>());
     let location = format!("{WHEP_PREFIX}/{}/{}/{resource}", url.app_id, url.stream_id);
@@ -61,7 +63,7 @@ async fn start(
     let (link, stop) = webrtc.connect(accepted.rtc, accepted.ufrag, resource, slot).await;
     let opus = webrtc.opus.clone();
     tokio::spawn(WhepPlayer { link, key, stop, opus }.run(state.media.clone()));
-    Ok(whip::created(location, accepted.answer))
+    Ok(whip::created(cors, location, accepted.answer))
 }
 
 /// `DELETE /whep/{app}/{stream}/{resource}`: ends the play (`whep_not_found`, 404, when no
@@ -69,7 +71,8 @@ async fn start(
 pub async fn stop(
     State(state): State<AppState>,
     Path((app, stream, resource)): Path<(String, String, String)>,
+    headers: HeaderMap,
 ) -> Result<Response, HttpError> {
     let missing = MediaRefusal::new("whep_not_found", "no live WHEP play has this resource");
-    whip::delete(&state, &app, &stream, &resource, missing).await
+    whip::delete(&state, (&app, &stream, &resource), &headers, ("whep", missing)).await
 }

@@ -4,9 +4,10 @@
 //! verifies the URL, accepts the offer (`webrtc::offer`), asks `admission::admit` exactly as
 //! RTMP does, and answers `201 Created` with the SDP answer and a `Location` whose `DELETE`
 //! ends the publish. Every refusal is a `MediaRefusal` (logged, counted, `{"code","message"}`
-//! with its status: docs/error-codes.md). Pages on other origins may call both: preflights
-//! (`OPTIONS`) are answered and every answer carries `Access-Control-Allow-Origin: *` and
-//! exposes `Location` (any origin for now; allowed origins per app come with issue 14).
+//! with its status: docs/error-codes.md). Pages on other origins may call both when the app
+//! allows their origin: `http::cors` decides first (a refused page gets `origin_not_allowed`
+//! and nothing is set up), answers the preflights (`OPTIONS`), and its headers go on every
+//! answer and error (the `201` exposes `Location`).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -14,10 +15,11 @@ use axum::response::{IntoResponse, Response};
 use duet_token::{AppSecret, MediaUrl, Unverified, WHIP_PREFIX};
 
 use crate::http::AppState;
+use crate::http::cors::{self, CorsHeaders};
 use crate::http::error::HttpError;
 use crate::media::error::MediaRefusal;
-use crate::media::webrtc::offer;
 use crate::media::webrtc::publisher::WhipPublisher;
+use crate::media::webrtc::{PeerSlot, offer};
 
 /// `POST /whip/{app}/{stream}`.
 pub async fn publish(
@@ -27,10 +29,9 @@ pub async fn publish(
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, HttpError> {
-    start(&state, &app, &stream, query.as_deref().unwrap_or_default(), &headers, &body).await.map_err(|r| {
-        state.media.refuse("whip", "publish", &r);
-        HttpError::from(r).with_cors()
-    })
+    let query = query.unwrap_or_default();
+    let start = |cors| start(&state, &app, &stream, &query, &headers, &body, cors);
+    cors::answer(&state, &app, &headers, ("whip", "publish"), start).await
 }
 
 async fn start(
@@ -40,12 +41,13 @@ async fn start(
     query: &str,
     headers: &HeaderMap,
     sdp: &str,
+    cors: CorsHeaders,
 ) -> Result<Response, MediaRefusal> {
     let unverified = MediaUrl::from_whip(app, stream, query)?;
     let latency = unverified.option("latency");
     let (url, secret) = verify(state, unverified, headers).await?;
     let webrtc = &state.media.webrtc;
-    let slot = reserve(webrtc)?;
+    let slot = reserve(state, url.app_id).await?;
     let accepted = offer::accept(sdp, offer::Role::Publish, webrtc.candidate(), crate::media::now())?;
     let publisher = crate::media::admission::admit(&state.media, &url, &secret, latency.as_deref()).await?;
     let resource = duet_token::hex(&crate::os::random::<16>());
@@ -55,7 +57,7 @@ async fn start(
     let (link, stop) = webrtc.connect(accepted.rtc, accepted.ufrag, key, slot).await;
     let opus = webrtc.opus.publish(publisher.key());
     tokio::spawn(WhipPublisher { link, publisher, stop, opus }.run(state.media.clone()));
-    Ok(created(location, accepted.answer))
+    Ok(created(cors, location, accepted.answer))
 }
 
 /// Checks an offer's URL with its app's secret, then that it came as SDP (WHIP and WHEP alike).
@@ -83,43 +85,19 @@ fn require_sdp(headers: &HeaderMap) -> Result<(), MediaRefusal> {
     Ok(())
 }
 
-/// A place for one more WebRTC peer on this node, or the refusal.
-pub(crate) fn reserve(webrtc: &crate::media::webrtc::WebRtc) -> Result<crate::media::webrtc::PeerSlot, MediaRefusal> {
-    webrtc.reserve().ok_or_else(|| {
-        MediaRefusal::new(
-            "webrtc_busy",
-            "this node takes no more WebRTC peers now (--webrtc-max-peers); try again later",
-        )
-    })
+/// A place for one more WebRTC peer of `app_id` (the node's and the app's caps), or the
+/// refusal.
+pub(crate) async fn reserve(state: &AppState, app_id: u32) -> Result<PeerSlot, MediaRefusal> {
+    state.media.webrtc.reserve(app_id, state.apps.webrtc_max_peers(app_id).await)
 }
 
-/// `201 Created` with the SDP answer and the resource's `Location`, readable cross-origin.
-pub(crate) fn created(location: String, answer: String) -> Response {
+/// `201 Created` with the SDP answer and the resource's `Location`, readable by the page.
+pub(crate) fn created(cors: CorsHeaders, location: String, answer: String) -> Response {
     (
         StatusCode::CREATED,
-        [
-            (header::CONTENT_TYPE, "application/sdp".to_owned()),
-            (header::LOCATION, location),
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*".to_owned()),
-            (header::ACCESS_CONTROL_EXPOSE_HEADERS, "Location".to_owned()),
-        ],
+        cors.exposing_location(),
+        [(header::CONTENT_TYPE, "application/sdp".to_owned()), (header::LOCATION, location)],
         answer,
-    )
-        .into_response()
-}
-
-/// `OPTIONS /whip/...`: a CORS preflight (and what WHIP accepts).
-pub async fn preflight() -> Response {
-    (
-        StatusCode::NO_CONTENT,
-        [
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
-            (header::ACCESS_CONTROL_ALLOW_METHODS, "POST, DELETE, OPTIONS"),
-            (header::ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type, Authorization"),
-            (header::ACCESS_CONTROL_EXPOSE_HEADERS, "Location"),
-            (header::ACCESS_CONTROL_MAX_AGE, "600"),
-            (header::HeaderName::from_static("accept-post"), "application/sdp"),
-        ],
     )
         .into_response()
 }
@@ -130,31 +108,30 @@ pub(crate) fn resource_key(app: &str, stream: &str, resource: &str) -> String {
 }
 
 /// `DELETE /whip/{app}/{stream}/{resource}`: ends the publish (`whip_not_found`, 404, when
-/// no live publish has that resource).
+/// no live publish has that resource), if the page's origin is allowed.
 pub async fn stop(
     State(state): State<AppState>,
     Path((app, stream, resource)): Path<(String, String, String)>,
+    headers: HeaderMap,
 ) -> Result<Response, HttpError> {
-    delete(
-        &state,
-        &app,
-        &stream,
-        &resource,
-        MediaRefusal::new("whip_not_found", "no live WHIP publish has this resource"),
-    )
-    .await
+    let missing = MediaRefusal::new("whip_not_found", "no live WHIP publish has this resource");
+    delete(&state, (&app, &stream, &resource), &headers, ("whip", missing)).await
 }
 
-/// Ends the peer of a WHIP or WHEP resource, or answers `missing`.
+/// Ends the peer of a WHIP or WHEP resource if the page's origin is allowed, or answers
+/// `missing` (`what` names the protocol in the log).
 pub(crate) async fn delete(
     state: &AppState,
-    app: &str,
-    stream: &str,
-    resource: &str,
-    missing: MediaRefusal,
+    (app, stream, resource): (&str, &str, &str),
+    headers: &HeaderMap,
+    (what, missing): (&str, MediaRefusal),
 ) -> Result<Response, HttpError> {
+    let cors = cors::for_app(&state.apps, app, headers).await.map_err(|r| {
+        state.media.refuse(what, "delete", &r);
+        HttpError::from(r)
+    })?;
     if state.media.webrtc.delete(resource_key(app, stream, resource)).await {
-        return Ok((StatusCode::OK, [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")]).into_response());
+        return Ok((StatusCode::OK, cors, ()).into_response());
     }
-    Err(HttpError::from(missing).with_cors())
+    Err(HttpError::from(missing).with_cors(cors))
 }

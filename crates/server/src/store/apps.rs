@@ -7,7 +7,8 @@
 //! when another process committed, reads every cached app again. A secret that changed (or an
 //! app that is gone) is announced on [`Apps::changes`]; the signaling hub follows them, so the
 //! play and publish URLs it signs use the current secret. A change made in this process calls
-//! [`Apps::invalidate`]. A cluster will back this with a shared store behind the same methods.
+//! [`Apps::invalidate`]: every setting read through here (the secret, the latency budget, the
+//! allowed origins, the WebRTC peer cap) then applies to the next request. A cluster will back this with a shared store behind the same methods.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -105,6 +106,12 @@ impl Apps {
     /// The latency budget of the app's streams (the default for an app that cannot be read).
     pub async fn latency(&self, app_id: u32) -> duet_media::LatencyBudget {
         self.get(app_id).await.ok().flatten().map(|a| a.latency).unwrap_or_default()
+    }
+
+    /// The WebRTC peers the app may hold at once (`None`: no cap of its own, or an app that
+    /// cannot be read: the node's cap still holds).
+    pub async fn webrtc_max_peers(&self, app_id: u32) -> Option<u32> {
+        self.get(app_id).await.ok().flatten().and_then(|a| a.webrtc_max_peers)
     }
 
     /// This process changed the app (rotated its secret, deleted it): read it again now and

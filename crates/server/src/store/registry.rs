@@ -14,6 +14,8 @@ use duet_media::LatencyBudget;
 use duet_token::AppSecret;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use crate::http::cors::AllowedOrigins;
+
 mod ledger;
 pub use ledger::{Change, LeftOpen, OpenStream, OpenUser};
 
@@ -76,10 +78,15 @@ const MIGRATIONS: &[&str] = &[
         at_ms INTEGER NOT NULL
     ) STRICT;",
     "ALTER TABLE apps ADD COLUMN latency TEXT NOT NULL DEFAULT 'frame';",
+    // `http::cors::AllowedOrigins` as written (`*`, `none`, origins); the WebRTC peers the app
+    // may hold at once (NULL: no cap beyond the node's).
+    "ALTER TABLE apps ADD COLUMN allowed_origins TEXT NOT NULL DEFAULT '*';
+    ALTER TABLE apps ADD COLUMN webrtc_max_peers INTEGER;",
 ];
 
 /// The columns `row_to_app` reads, in its order.
-const APP_COLUMNS: &str = "app_id, name, server_secret, created_at, secret_rotated_at, latency";
+const APP_COLUMNS: &str =
+    "app_id, name, server_secret, created_at, secret_rotated_at, latency, allowed_origins, webrtc_max_peers";
 
 /// One registered app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +103,26 @@ pub struct App {
     pub secret_rotated_at: Option<i64>,
     /// The latency budget of the app's streams, unless a publish URL asks for another.
     pub latency: LatencyBudget,
+    /// Which web pages may call the app's media endpoints from a browser (`http::cors`).
+    pub allowed_origins: AllowedOrigins,
+    /// The WebRTC peers the app may hold at once (`None`: no cap beyond the node's).
+    pub webrtc_max_peers: Option<u32>,
+}
+
+impl App {
+    /// A new app with every setting at its default.
+    fn new(app_id: u32, name: &str, secret: AppSecret, now: i64) -> Self {
+        Self {
+            app_id,
+            name: name.to_owned(),
+            secret,
+            created_at: now,
+            secret_rotated_at: None,
+            latency: LatencyBudget::default(),
+            allowed_origins: AllowedOrigins::default(),
+            webrtc_max_peers: None,
+        }
+    }
 }
 
 /// Where an app's events are POSTed, and the secret that signs them.
@@ -195,14 +222,7 @@ impl Registry {
             if find(&conn, app_id)?.is_some() {
                 continue;
             }
-            let app = App {
-                app_id,
-                name: name.to_owned(),
-                secret: AppSecret::from_random(crate::os::random()),
-                created_at: now,
-                secret_rotated_at: None,
-                latency: LatencyBudget::default(),
-            };
+            let app = App::new(app_id, name, AppSecret::from_random(crate::os::random()), now);
             insert(&conn, &app)?;
             return Ok(app);
         }
@@ -219,14 +239,7 @@ impl Registry {
         if find(&conn, app_id)?.is_some() {
             bail!("AppID {app_id} is already registered");
         }
-        let app = App {
-            app_id,
-            name: name.to_owned(),
-            secret,
-            created_at: now,
-            secret_rotated_at: None,
-            latency: LatencyBudget::default(),
-        };
+        let app = App::new(app_id, name, secret, now);
         insert(&conn, &app)?;
         Ok(app)
     }
@@ -264,10 +277,23 @@ impl Registry {
 
     /// Sets the latency budget of the app's streams (streams published from now on).
     pub fn set_latency(&self, app_id: u32, latency: LatencyBudget) -> anyhow::Result<App> {
-        let changed = self
-            .lock()
-            .execute("UPDATE apps SET latency = ?1 WHERE app_id = ?2", params![latency.to_string(), app_id])?;
-        if changed == 0 {
+        self.set(app_id, "latency", latency.to_string())
+    }
+
+    /// Sets which web pages may call the app's media endpoints (the next request on).
+    pub fn set_allowed_origins(&self, app_id: u32, origins: &AllowedOrigins) -> anyhow::Result<App> {
+        self.set(app_id, "allowed_origins", origins.to_string())
+    }
+
+    /// Sets the WebRTC peers the app may hold at once (`None`: no cap beyond the node's).
+    pub fn set_webrtc_max_peers(&self, app_id: u32, max: Option<u32>) -> anyhow::Result<App> {
+        self.set(app_id, "webrtc_max_peers", max)
+    }
+
+    /// Sets one setting `column` of an app (a name from this file, never from input).
+    fn set(&self, app_id: u32, column: &'static str, value: impl rusqlite::ToSql) -> anyhow::Result<App> {
+        let sql = format!("UPDATE apps SET {column} = ?1 WHERE app_id = ?2");
+        if self.lock().execute(&sql, params![value, app_id])? == 0 {
             bail!("no app with AppID {app_id} (see `duet app list`)");
         }
         self.require(app_id)
@@ -482,14 +508,16 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
 
 fn insert(conn: &Connection, app: &App) -> anyhow::Result<()> {
     conn.execute(
-        &format!("INSERT INTO apps ({APP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+        &format!("INSERT INTO apps ({APP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
         params![
             app.app_id,
             app.name,
             app.secret.expose(),
             app.created_at,
             app.secret_rotated_at,
-            app.latency.to_string()
+            app.latency.to_string(),
+            app.allowed_origins.to_string(),
+            app.webrtc_max_peers,
         ],
     )?;
     Ok(())
@@ -513,10 +541,11 @@ fn find(conn: &Connection, app_id: u32) -> anyhow::Result<Option<App>> {
 }
 
 /// Reads one row ([`APP_COLUMNS`]); a secret that is no longer valid (edited by hand) is an
-/// error, not a panic; such a budget is replaced by the default.
+/// error, not a panic; such a budget is replaced by the default, such origins by none (the
+/// operator meant to restrict them: no page rather than any).
 fn row_to_app(row: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result<App>> {
     let app_id: u32 = row.get(0)?;
-    let (secret, latency): (String, String) = (row.get(2)?, row.get(5)?);
+    let (secret, latency, origins): (String, String, String) = (row.get(2)?, row.get(5)?, row.get(6)?);
     let read = || {
         let secret =
             AppSecret::new(&secret).with_context(|| format!("stored ServerSecret of AppID {app_id} is invalid"))?;
@@ -525,6 +554,10 @@ fn row_to_app(row: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result<App>> 
             tracing::warn!(app_id, "stored latency budget is invalid ({e}); using the default");
             LatencyBudget::default()
         });
+        let allowed_origins = origins.parse().unwrap_or_else(|e| {
+            tracing::warn!(app_id, "stored allowed origins are invalid ({e}); allowing no page");
+            AllowedOrigins::Only(Vec::new())
+        });
         Ok(App {
             app_id,
             name: row.get(1).unwrap_or_default(),
@@ -532,6 +565,8 @@ fn row_to_app(row: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result<App>> 
             created_at: row.get(3).unwrap_or_default(),
             secret_rotated_at: row.get(4).unwrap_or_default(),
             latency,
+            allowed_origins,
+            webrtc_max_peers: row.get::<_, Option<u32>>(7).unwrap_or_default().filter(|&n| n > 0),
         })
     };
     Ok(read())
@@ -582,6 +617,22 @@ mod tests {
         assert_eq!(rotated.secret_rotated_at, Some(2));
         reg.delete(app.app_id).unwrap();
         assert_eq!(reg.count().unwrap(), 0);
+    }
+
+    #[test]
+    fn browser_settings_are_kept_and_a_broken_list_allows_no_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::open(dir.path()).unwrap();
+        let app = reg.create("x", 1).unwrap();
+        assert_eq!((&app.allowed_origins, app.webrtc_max_peers), (&AllowedOrigins::Any, None));
+        let origins: AllowedOrigins = "https://call.example.com".parse().unwrap();
+        assert_eq!(reg.set_allowed_origins(app.app_id, &origins).unwrap().allowed_origins, origins);
+        assert_eq!(reg.set_webrtc_max_peers(app.app_id, Some(3)).unwrap().webrtc_max_peers, Some(3));
+        assert!(reg.set_webrtc_max_peers(app.app_id + 1, None).is_err(), "no such app");
+        let edited = "UPDATE apps SET allowed_origins = 'call.example.com', webrtc_max_peers = 0";
+        reg.lock().execute(edited, []).unwrap();
+        let app = reg.require(app.app_id).unwrap();
+        assert_eq!((app.allowed_origins, app.webrtc_max_peers), (AllowedOrigins::Only(vec![]), None));
     }
 
     #[test]

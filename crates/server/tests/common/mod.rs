@@ -284,3 +284,20 @@ pub async fn join(server: &Server, data: &Path, room: &str, user: &str) -> (duet
     assert_eq!(reply["code"], 0, "{reply}");
     (c, reply["data"].clone())
 }
+
+/// Logs into the console with the first-start password from the banner; returns the
+/// `Cookie` value of the session.
+pub fn console_session(server: &Server) -> String {
+    let line = server.banner.lines().find(|l| l.trim_start().starts_with("Console")).unwrap();
+    let password = line.split("password ").nth(1).unwrap().split_whitespace().next().unwrap();
+    let body = serde_json::json!({"username": "admin", "password": password}).to_string();
+    let res = post(server.http, "/console/api/login", body.as_bytes(), None);
+    assert_eq!(res.status, 200, "{}", res.body);
+    let cookie = res.headers.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie:")).unwrap();
+    cookie.split_once(':').unwrap().1.trim().split(';').next().unwrap().to_owned()
+}
+
+/// POSTs the JSON `body` to a console API `path` in the console `session`.
+pub fn console_post(server: &Server, session: &str, path: &str, body: &str) -> Response {
+    request(server.http, "POST", path, &[("Cookie", session.to_owned())], body.as_bytes(), None)
+}

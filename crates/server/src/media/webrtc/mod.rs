@@ -13,6 +13,7 @@
 //! - `player`: one task per WHEP player, sending it a stream from the hub;
 //! - `opus_track`: each stream's Opus for its WHEP players, beside the hub;
 //! - `transcode`: AAC → Opus for those players, Opus → AAC for a WHIP stream's other players.
+//! - `slots`: the one count of peers, per node and per app ([`WebRtc::reserve`]).
 //!
 //! The HTTP side (`media::whip`, `media::whep`) verifies the URL, accepts the offer, asks
 //! `admission::admit` (a publish) or finds the stream (a play), then [`WebRtc::connect`]s the
@@ -24,18 +25,21 @@ pub mod opus_track;
 pub mod player;
 pub mod publisher;
 pub mod router;
+pub mod slots;
 pub mod transcode;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use str0m::Rtc;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::media::error::MediaRefusal;
 use crate::media::webrtc::link::Link;
 use crate::media::webrtc::router::Command;
+pub use crate::media::webrtc::slots::PeerSlot;
+use crate::media::webrtc::slots::Slots;
 
 /// The handle the HTTP side uses: where peers are reached and how they are started/stopped.
 #[derive(Clone)]
@@ -44,20 +48,10 @@ pub struct WebRtc {
     local: SocketAddr,
     candidate: SocketAddr,
     commands: mpsc::Sender<Command>,
-    /// Peers running or being set up, and how many the node takes.
-    peers: Arc<AtomicUsize>,
-    max_peers: usize,
+    /// Peers running or being set up, per node and per app.
+    slots: Arc<Slots>,
     /// Each stream's Opus, for its WHEP players.
     pub opus: Arc<opus_track::OpusTracks>,
-}
-
-/// A place among the node's WebRTC peers, held from the offer to the peer's end.
-pub struct PeerSlot(Arc<AtomicUsize>);
-
-impl Drop for PeerSlot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Relaxed);
-    }
 }
 
 impl WebRtc {
@@ -69,13 +63,15 @@ impl WebRtc {
         let socket = Arc::new(socket);
         let (commands, rx) = mpsc::channel(64);
         tokio::spawn(router::run(socket.clone(), rx));
-        Ok(Self { socket, local, candidate, commands, peers: Arc::default(), max_peers, opus: Arc::default() })
+        Ok(Self { socket, local, candidate, commands, slots: Arc::new(Slots::new(max_peers)), opus: Arc::default() })
     }
 
-    /// A place for one more peer, or `None` when the node has `max_peers` already.
-    pub fn reserve(&self) -> Option<PeerSlot> {
-        let taken = self.peers.fetch_update(Relaxed, Relaxed, |n| (n < self.max_peers).then_some(n + 1));
-        taken.ok().map(|_| PeerSlot(self.peers.clone()))
+    /// A place for one more peer of `app_id`, whose own cap is `app_cap` (the app's
+    /// `webrtc_max_peers`: `store::Apps::webrtc_max_peers`; `None`: the node's cap only).
+    /// Refused with `webrtc_busy` (503: the node has `--webrtc-max-peers`) or
+    /// `webrtc_app_busy` (429: the app has its cap). Hold the slot for the peer's life.
+    pub fn reserve(&self, app_id: u32, app_cap: Option<u32>) -> Result<PeerSlot, MediaRefusal> {
+        self.slots.reserve(app_id, app_cap)
     }
 
     /// The address written into ICE candidates.
