@@ -207,3 +207,50 @@ fn aac_to_opus_a_pause_does_not_drift() {
     let source_onsets: Vec<usize> = burst_onsets(44_100, source.len()).iter().map(|&s| s * 48_000 / 44_100).collect();
     assert_aligned(&onsets, &source_onsets, publisher_aac_delay(44_100), TOLERANCE, "aac→opus with a pause");
 }
+
+#[test]
+fn aac_config_change_mid_stream_keeps_time() {
+    // 2 s of 48 kHz stereo, then the publisher switches to 44.1 kHz mono (a new sequence
+    // header) for 3 s more, its timestamps going on.
+    let first = bursts(48_000, 2, 2000);
+    let second = bursts(44_100, 1, 5000);
+    let mut transcoder = AacToOpus::new(OpusConfig::default()).expect("transcoder");
+    let mut packets = Vec::new();
+    let stereo = AudioSpecificConfig::lc(48_000, 2).expect("config").to_bytes();
+    transcoder.push(0, &flv::sequence_header(&stereo)).expect("config");
+    for (n, frame) in aac_frames(&first, 48_000, 2).iter().enumerate() {
+        let ms = (n * AAC_FRAME * 1000 / 48_000) as u32;
+        packets
+            .extend(transcoder.push(ms, &flv::frame(frame)).expect("good").into_iter().map(|p| (p.rtp_ts, p.packet)));
+    }
+    let mono = AudioSpecificConfig::lc(44_100, 1).expect("config").to_bytes();
+    transcoder.push(2000, &flv::sequence_header(&mono)).expect("new config");
+    let mut mono_packets = Vec::new();
+    // The second stream's frames from 2500 ms of its own signal on (a silence), at 2000 ms on.
+    let frames = aac_frames(&second, 44_100, 1);
+    let skip = 2500 * 44_100 / 1000 / AAC_FRAME + 1;
+    for (n, frame) in frames.iter().enumerate().skip(skip) {
+        let ms = 2000 + ((n - skip) * AAC_FRAME * 1000 / 44_100) as u32;
+        mono_packets
+            .extend(transcoder.push(ms, &flv::frame(frame)).expect("good").into_iter().map(|p| (p.rtp_ts, p.packet)));
+    }
+    assert!(mono_packets.len() > 100, "{} mono packets", mono_packets.len());
+    // The stereo stream was closed (drained, padded) before the new one, which starts where its
+    // first frame is: 2000 ms.
+    assert_eq!(mono_packets[0].0, 2000 * 48 - OPUS_LOOKAHEAD);
+    let last_stereo = packets.last().expect("stereo packets").0;
+    assert!(last_stereo + OPUS_FRAME as u32 <= mono_packets[0].0, "stereo ends at {last_stereo}");
+    assert!(packets.len() >= 99, "{} stereo packets for 1984 ms", packets.len());
+    let decoded = decode_opus(&mono_packets, 2000 * 48, 1);
+    let onsets = detect_onsets(&decoded, 48_000);
+    // The second signal's bursts, relative to the frame that became 2000 ms.
+    let offset = (skip * AAC_FRAME * 48_000 / 44_100) as i64;
+    let source: Vec<usize> = burst_onsets(44_100, second.len())
+        .iter()
+        .map(|&s| (s * 48_000 / 44_100) as i64 - offset)
+        .filter(|&s| s > 0)
+        .map(|s| s as usize)
+        .collect();
+    assert_aligned(&onsets, &source, publisher_aac_delay(44_100), TOLERANCE, "after the config change");
+    assert_tone(&decoded, 48_000, &onsets, "after the config change");
+}
