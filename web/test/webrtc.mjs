@@ -2,12 +2,24 @@
 // WHEP from a page, as a Web page would with RTCPeerConnection, and ffmpeg as an RTMP source.
 import { spawn } from "node:child_process";
 
-/** Publishes the fake camera (and microphone, with `audio`) from `page` to `whip`; resolves
- * when the peer connection is up. The page keeps it as `window.duetPc`. */
-export async function publishFrom(page, whip, { audio = false } = {}) {
+/** Publishes the fake camera (and microphone, with `audio`; or a sine `tone: {hz, gain}` made
+ * with Web Audio) from `page` to `whip`; resolves when the peer connection is up. The page
+ * keeps it as `window.duetPc`. */
+export async function publishFrom(page, whip, { audio = false, tone = null } = {}) {
   return page.evaluate(
-    async ({ whip, audio }) => {
+    async ({ whip, audio, tone }) => {
       const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 320, height: 240 }, audio });
+      if (tone) {
+        const ctx = new AudioContext({ sampleRate: 48000 });
+        await ctx.resume();
+        const osc = new OscillatorNode(ctx, { frequency: tone.hz });
+        const gain = new GainNode(ctx, { gain: tone.gain });
+        const out = ctx.createMediaStreamDestination();
+        osc.connect(gain).connect(out);
+        osc.start();
+        stream.addTrack(out.stream.getAudioTracks()[0]);
+        window.duetTone = ctx;
+      }
       const pc = new RTCPeerConnection();
       const transceiver = pc.addTransceiver(stream.getVideoTracks()[0], { direction: "sendonly" });
       for (const track of stream.getAudioTracks()) pc.addTransceiver(track, { direction: "sendonly" });
@@ -25,7 +37,7 @@ export async function publishFrom(page, whip, { audio = false } = {}) {
       window.duetPc = pc;
       return { state: pc.connectionState, location: res.headers.get("Location") };
     },
-    { whip, audio },
+    { whip, audio, tone },
   );
 }
 
@@ -96,4 +108,66 @@ export function ffmpegPublish(url, seconds, { video = ["-profile:v", "baseline",
   args.push("-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "50", "-threads", "1");
   args.push(...video, "-c:a", "aac", "-f", "flv", url);
   return spawn("ffmpeg", args, { stdio: ["ignore", "ignore", "pipe"] });
+}
+
+/** The tone in a buffer of samples (floats in [-1, 1]): its frequency by zero crossings and
+ * its RMS level in dBFS. */
+export function toneOf(samples, rate) {
+  let crossings = 0;
+  let first = -1;
+  let last = -1;
+  let sum = 0;
+  for (let i = 0; i < samples.length; i++) {
+    sum += samples[i] * samples[i];
+    if (i > 0 && samples[i - 1] < 0 && samples[i] >= 0) {
+      if (first < 0) first = i;
+      last = i;
+      crossings++;
+    }
+  }
+  const hz = crossings > 1 ? ((crossings - 1) * rate) / (last - first) : 0;
+  return { hz, rmsDb: 20 * Math.log10(Math.sqrt(sum / samples.length) + 1e-12) };
+}
+
+/** The tone the page's WHEP player hears now: `seconds` of its audio track through Web Audio. */
+export async function heardTone(page, seconds) {
+  const { samples, rate } = await page.evaluate(async (seconds) => {
+    const receiver = window.duetPlayer.getReceivers().find((r) => r.track.kind === "audio");
+    const ctx = new AudioContext();
+    await ctx.resume();
+    const source = ctx.createMediaStreamSource(new MediaStream([receiver.track]));
+    const recorder = ctx.createScriptProcessor(4096, 1, 1);
+    const chunks = [];
+    recorder.onaudioprocess = (e) => chunks.push(Array.from(e.inputBuffer.getChannelData(0)));
+    source.connect(recorder);
+    recorder.connect(ctx.destination);
+    await new Promise((r) => setTimeout(r, 300 + seconds * 1000));
+    recorder.disconnect();
+    // Skip the first 300 ms (the graph starting).
+    const all = chunks.flat();
+    return { samples: all.slice(Math.floor(0.3 * ctx.sampleRate)), rate: ctx.sampleRate };
+  }, seconds);
+  return toneOf(samples, rate);
+}
+
+/** The tone in `seconds` of the audio ffmpeg decodes from `url` (mono float, 48 kHz). */
+export async function decodedTone(url, seconds) {
+  // The first channel as it is (a downmix would add the channels: +3 dB for a mono source in stereo).
+  const args = ["-hide_banner", "-loglevel", "error", "-nostdin", "-i", url, "-vn", "-af", "pan=mono|c0=c0", "-ar", "48000"];
+  args.push("-t", String(seconds + 1), "-f", "f32le", "-");
+  const pcm = await new Promise((resolve, reject) => {
+    const child = spawn("ffmpeg", args, { stdio: ["ignore", "pipe", "pipe"] });
+    const chunks = [];
+    let stderr = "";
+    const timer = setTimeout(() => child.kill("SIGKILL"), (seconds + 20) * 1000);
+    child.stdout.on("data", (d) => chunks.push(d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`ffmpeg ${code}: ${stderr}`));
+      else resolve(Buffer.concat(chunks));
+    });
+  });
+  const all = new Float32Array(pcm.buffer, pcm.byteOffset, Math.floor(pcm.length / 4));
+  return toneOf(all.subarray(48000), 48000); // the first second out: the decoder settling
 }

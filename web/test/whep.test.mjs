@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 
 import { DUET } from "../../sdk/miniprogram/test/harness/duet.mjs";
 import { startDuetAndChromium } from "./chromium.mjs";
-import { ffmpegPublish, playFrom, playerStats, publishFrom } from "./webrtc.mjs";
+import { decodedTone, ffmpegPublish, heardTone, playFrom, playerStats, publishFrom } from "./webrtc.mjs";
 
 const run = promisify(execFile);
 const last_ = (list) => list[list.length - 1];
@@ -63,7 +63,8 @@ test("ffmpeg publishes over RTMP; chromium plays it over WHEP from the cached ke
   const publishUrl = await duetUrl("rtmp-cam", "publish", "--public-rtmp-url", `rtmp://${duet.rtmp}`);
   const encoder = ffmpegPublish(publishUrl, 60);
   encoders.push(encoder);
-  await waitLive(await duetUrl("rtmp-cam", "play", "--format", "flv", "--public-http-url", duet.http));
+  const flv = await duetUrl("rtmp-cam", "play", "--format", "flv", "--public-http-url", duet.http);
+  await waitLive(flv);
   await sleep(1500); // the player joins mid-GOP: it starts from the cached keyframe
 
   const whep = await duetUrl("rtmp-cam", "play", "--format", "whep", "--public-http-url", duet.http);
@@ -86,6 +87,12 @@ test("ffmpeg publishes over RTMP; chromium plays it over WHEP from the cached ke
   // The stream's AAC reaches the browser as Opus (transcoded once for the stream).
   assert.ok(last_(stats).samples > stats[0].samples + 40000, `audio samples keep arriving: ${JSON.stringify(stats)}`);
   assert.ok(last_(stats).audioEnergy > 0, "the audio is not silence");
+  // The 1 kHz tone keeps its frequency and its level (within 1 dB of the AAC as published,
+  // which ffmpeg decodes from HTTP-FLV) through AAC → Opus.
+  const [published, heard] = await Promise.all([decodedTone(flv, 2), heardTone(page, 2)]);
+  console.log(`# 1 kHz tone: published ${published.hz.toFixed(1)} Hz ${published.rmsDb.toFixed(2)} dBFS, heard over WHEP ${heard.hz.toFixed(1)} Hz ${heard.rmsDb.toFixed(2)} dBFS`);
+  assert.ok(Math.abs(heard.hz - 1000) < 5, `heard ${heard.hz} Hz`);
+  assert.ok(Math.abs(heard.rmsDb - published.rmsDb) <= 1, `level ${heard.rmsDb} dBFS vs ${published.rmsDb} dBFS published`);
   // The burst put the player at the live edge: a short jitter buffer, not the GOP's length.
   const last = stats[stats.length - 1];
   assert.ok(last.jitterBufferMs !== null && last.jitterBufferMs < 500, `jitter buffer ${last.jitterBufferMs} ms`);

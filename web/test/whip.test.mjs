@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 
 import { DUET } from "../../sdk/miniprogram/test/harness/duet.mjs";
 import { startDuetAndChromium } from "./chromium.mjs";
-import { publishFrom } from "./webrtc.mjs";
+import { decodedTone, publishFrom } from "./webrtc.mjs";
 
 const run = promisify(execFile);
 
@@ -49,7 +49,8 @@ test("chromium publishes H.264 over WHIP; ffmpeg decodes it over HTTP-FLV and RT
   assert.match(whip, new RegExp(`^${duet.http}/whip/${duet.appID}/browser-cam\\?expire=`));
   const page = await browser.newPage();
   await page.goto(`${duet.http}/healthz`); // Duet's origin: the WHIP POST is same-origin
-  const published = await publishFrom(page, whip, { audio: true });
+  // A 1 kHz sine at gain 0.25 (RMS −15.05 dBFS) as the microphone, from Web Audio.
+  const published = await publishFrom(page, whip, { tone: { hz: 1000, gain: 0.25 } });
   assert.equal(published.error, undefined, published.error);
   assert.equal(published.state, "connected");
   assert.match(published.location, /^\/whip\/\d+\/browser-cam\/[0-9a-f]{32}$/);
@@ -60,6 +61,12 @@ test("chromium publishes H.264 over WHIP; ffmpeg decodes it over HTTP-FLV and RT
   assert.match(overFlv.stderr, /Video: h264/);
   // The browser's Opus arrives as AAC (transcoded while the stream has RTMP/FLV players).
   assert.match(overFlv.stderr, /Audio: aac \(LC\), 48000 Hz/);
+  // The tone keeps its frequency and level through Opus → AAC.
+  const tone = await decodedTone(flv, 2);
+  const sent = 20 * Math.log10(0.25 / Math.SQRT2);
+  console.log(`# 1 kHz tone: sent ${sent.toFixed(2)} dBFS, decoded from HTTP-FLV ${tone.hz.toFixed(1)} Hz ${tone.rmsDb.toFixed(2)} dBFS`);
+  assert.ok(Math.abs(tone.hz - 1000) < 5, `decoded ${tone.hz} Hz`);
+  assert.ok(Math.abs(tone.rmsDb - sent) <= 1, `level ${tone.rmsDb} dBFS vs ${sent} dBFS sent`);
   const rtmp = await duetUrl("play", "--format", "rtmp", "--public-rtmp-url", `rtmp://${duet.rtmp}`);
   const overRtmp = await decodedFrames(rtmp, 60, 30);
   assert.ok(overRtmp.count >= 50, `RTMP decoded ${overRtmp.count} frames:\n${overRtmp.stderr}`);
