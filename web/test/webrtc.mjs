@@ -171,3 +171,84 @@ export async function decodedTone(url, seconds) {
   const all = new Float32Array(pcm.buffer, pcm.byteOffset, Math.floor(pcm.length / 4));
   return toneOf(all.subarray(48000), 48000); // the first second out: the decoder settling
 }
+
+/** Publishes from `page` to `whip` a picture that flashes white and a 1 kHz beep, together,
+ * for 100 ms at the start of every second (a canvas and a Web Audio script node switched by
+ * the same timer), for checking audio/video sync downstream. */
+export async function publishFlashes(page, whip) {
+  return page.evaluate(async (whip) => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 320;
+    canvas.height = 240;
+    const g = canvas.getContext("2d");
+    const video = canvas.captureStream(0).getVideoTracks()[0];
+    const ctx = new AudioContext({ sampleRate: 48000 });
+    await ctx.resume();
+    const node = ctx.createScriptProcessor(256, 0, 1);
+    const out = ctx.createMediaStreamDestination();
+    let on = false;
+    let phase = 0;
+    node.onaudioprocess = (e) => {
+      const data = e.outputBuffer.getChannelData(0);
+      for (let i = 0; i < data.length; i++) {
+        data[i] = on ? 0.25 * Math.sin(phase) : 0;
+        phase += (2 * Math.PI * 1000) / 48000;
+      }
+    };
+    node.connect(out);
+    const draw = (white) => {
+      g.fillStyle = white ? "#fff" : "#000";
+      g.fillRect(0, 0, 320, 240);
+      video.requestFrame();
+    };
+    draw(false);
+    const started = performance.now();
+    window.duetFlashes = setInterval(() => {
+      const t = (performance.now() - started) % 1000;
+      const white = t < 100;
+      if (white !== on) {
+        on = white;
+        draw(white);
+      } else if (Math.floor(performance.now() / 33) % 2 === 0) {
+        draw(white); // keep frames coming between flips
+      }
+    }, 2);
+    const pc = new RTCPeerConnection();
+    const transceiver = pc.addTransceiver(video, { direction: "sendonly" });
+    pc.addTransceiver(out.stream.getAudioTracks()[0], { direction: "sendonly" });
+    const h264 = RTCRtpSender.getCapabilities("video").codecs.filter(
+      (c) => c.mimeType === "video/H264" && /packetization-mode=1/.test(c.sdpFmtpLine || ""),
+    );
+    transceiver.setCodecPreferences(h264);
+    await pc.setLocalDescription(await pc.createOffer());
+    const res = await fetch(whip, { method: "POST", headers: { "Content-Type": "application/sdp" }, body: pc.localDescription.sdp });
+    const answer = await res.text();
+    if (res.status !== 201) return { error: `WHIP answered ${res.status}: ${answer}` };
+    await pc.setRemoteDescription({ type: "answer", sdp: answer });
+    const deadline = Date.now() + 15000;
+    while (pc.connectionState !== "connected" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    window.duetPc = pc;
+    return { state: pc.connectionState, location: res.headers.get("Location") };
+  }, whip);
+}
+
+/** Flash and beep onsets (seconds, on the stream's timeline) in `seconds` of `url`, as ffmpeg
+ * decodes it: where the picture stops being black (blackdetect) and the sound stops being
+ * silent (silencedetect). */
+export async function onsets(url, seconds) {
+  const args = ["-hide_banner", "-nostdin", "-copyts", "-i", url, "-t", String(seconds)];
+  args.push("-vf", "blackdetect=d=0.02:pic_th=0.9", "-af", "silencedetect=n=-40dB:d=0.05", "-f", "null", "-");
+  const stderr = await new Promise((resolve) => {
+    const child = spawn("ffmpeg", args, { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    const timer = setTimeout(() => child.kill("SIGKILL"), (seconds + 30) * 1000);
+    child.stderr.on("data", (d) => (err += d));
+    child.on("exit", () => {
+      clearTimeout(timer);
+      resolve(err);
+    });
+  });
+  const flashes = [...stderr.matchAll(/black_end:\s*([\d.]+)/g)].map((m) => Number(m[1]));
+  const beeps = [...stderr.matchAll(/silence_end:\s*([\d.]+)/g)].map((m) => Number(m[1]));
+  return { flashes, beeps, stderr };
+}

@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 
 import { DUET } from "../../sdk/miniprogram/test/harness/duet.mjs";
 import { startDuetAndChromium } from "./chromium.mjs";
-import { decodedTone, publishFrom } from "./webrtc.mjs";
+import { decodedTone, onsets, publishFlashes, publishFrom } from "./webrtc.mjs";
 
 const run = promisify(execFile);
 
@@ -157,5 +157,27 @@ test("an app that lists origins: chromium's CORS keeps other pages out of WHIP a
   assert.deepEqual(await fetchFrom(flv, {}), { status: 200 });
   assert.equal((await fetchFrom(`${duet.http}${published.location}`, { method: "DELETE" })).status, 200);
   await run(DUET, ["app", "origins", ...app, "*"]);
+  await page.close();
+});
+
+test("a WHIP publish's audio and video stay within 40 ms of each other over 60 s (HTTP-FLV)", async () => {
+  const whip = await duetUrl("publish", "--format", "whip", "--public-http-url", duet.http);
+  const page = await browser.newPage();
+  await page.goto(`${duet.http}/healthz`);
+  const published = await publishFlashes(page, whip);
+  assert.equal(published.error, undefined, published.error);
+  assert.equal(published.state, "connected");
+  const flv = await duetUrl("play", "--format", "flv", "--public-http-url", duet.http);
+  const { flashes, beeps, stderr } = await onsets(flv, 62);
+  const skews = [];
+  for (const f of flashes) {
+    const nearest = beeps.reduce((best, b) => (Math.abs(b - f) < Math.abs(best - f) ? b : best), Infinity);
+    if (Math.abs(nearest - f) < 0.5) skews.push(Math.round((nearest - f) * 1000));
+  }
+  console.log(`# A/V sync over 60 s, beep minus flash (ms): ${JSON.stringify(skews)}`);
+  assert.ok(skews.length >= 50, `flashes ${flashes.length}, beeps ${beeps.length}, pairs ${skews.length}:\n${stderr.slice(-2000)}`);
+  const worst = Math.max(...skews.map(Math.abs));
+  assert.ok(worst <= 40, `worst audio/video skew ${worst} ms`);
+  await fetch(`${duet.http}${published.location}`, { method: "DELETE" });
   await page.close();
 });

@@ -5,7 +5,8 @@
 //! so players start at the latest keyframe; and a bounded ring per stream so a slow player
 //! skips ahead instead of slowing the publisher or other players (`subscriber`). Takes time as
 //! an input; talks to the server through handles only. `avc` turns WebRTC H.264 access units
-//! into the FLV/RTMP video payloads the hub carries; `rtc_feed` turns a stream's packets into what
+//! into the FLV/RTMP video payloads the hub carries (`lipsync` places their audio on the video's
+//! clock); `rtc_feed` turns a stream's packets into what
 //! a WebRTC player is sent. `playable` keeps each stream's verdict on WebRTC playback
 //! ([`PlayProblem`]: B-frames, a codec WebRTC cannot carry).
 #![forbid(unsafe_code)]
@@ -17,6 +18,7 @@ mod flv;
 pub mod fmp4;
 mod follower;
 mod hub;
+mod lipsync;
 mod packet;
 mod playable;
 mod ring;
@@ -28,6 +30,7 @@ pub use budget::{BadBudget, Batcher, FRAME_CAP, LatencyBudget, MAX_WINDOW};
 pub use flv::flv_header;
 pub use follower::{Feed, Follower, StreamId, Take};
 pub use hub::{AlreadyLive, Hub, MAX_GOP_PACKETS, MediaStats, Publisher, StreamKey};
+pub use lipsync::{LipSync, Placed, REPORT_WAIT, SenderClock};
 pub use packet::{Codec, Kind, Packet};
 pub use playable::PlayProblem;
 pub use ring::{Flush, RING};

@@ -14,9 +14,13 @@ use std::time::{Duration, Instant};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use duet_media::avc::{AvcPackager, RtpClock};
+use std::collections::VecDeque;
+
+use duet_media::avc::AvcPackager;
 use duet_media::{Kind, Publisher};
+use duet_media::{LipSync, Placed, SenderClock};
 use str0m::media::{KeyframeRequestKind, MediaKind, Mid};
+use str0m::rtp::rtcp::SenderInfo;
 use str0m::{Event, Rtc};
 use tokio::sync::oneshot;
 
@@ -111,12 +115,12 @@ fn on_event(rtc: &mut Rtc, publisher: &Publisher, st: &mut State, e: Event) -> R
         Event::MediaAdded(m) if m.kind == MediaKind::Video && st.video.is_none() => st.video = Some(m.mid),
         Event::MediaAdded(m) if m.kind == MediaKind::Audio && st.audio.mid.is_none() => st.audio.mid = Some(m.mid),
         Event::MediaData(d) if Some(d.mid) == st.audio.mid => {
-            st.audio.push(publisher, now(), d.time.numer() as u32, &d.data);
+            st.audio.push(publisher, now(), d.time.numer() as u32, &d.data, d.last_sender_info);
         }
         Event::MediaData(d) if Some(d.mid) == st.video => {
             let out = st.packager.push(d.time.numer() as u32, &d.data);
             let at = now();
-            st.audio.video_started.get_or_insert(at);
+            st.audio.video(d.time.numer() as u32, at, d.last_sender_info);
             if let Some(header) = out.sequence_header {
                 publisher.push(at, Kind::Video, out.timestamp, header);
             }
@@ -151,33 +155,52 @@ fn ask_keyframe(rtc: &mut Rtc, st: &mut State, now: Instant) {
 }
 
 /// A WHIP publisher's audio: Opus to the stream's Opus track as it came, and as AAC to the hub
-/// while the stream has other players. Its times are on the video's clock: the video's time 0
-/// is the arrival of its first frame, so audio is placed by its own first packet's arrival
-/// after that plus its RTP distance from that packet (audio before the first video frame is
-/// dropped: nothing to align it with yet). RTCP sender reports would align the two without
-/// the arrival jitter of two first packets; str0m does not hand them over today.
+/// while the stream has other players, placed on the video's clock by `duet_media::LipSync`
+/// (from the browser's RTCP sender reports); packets wait here while their place is not known
+/// (at most [`HELD`] of them).
 struct Audio {
     mid: Option<Mid>,
     track: Arc<OpusTrack>,
-    video_started: Option<Instant>,
-    /// Milliseconds of the first audio packet on the video's clock, and the RTP clock after it.
-    start: Option<(u32, RtpClock)>,
+    sync: LipSync,
+    held: VecDeque<(u32, Instant, Bytes)>,
     aac: AacOut,
+}
+
+/// Audio packets held while their place is not known (over 3 s of 20 ms packets).
+const HELD: usize = 160;
+
+/// A sender report as `LipSync` takes it.
+fn sender_clock(report: Option<SenderInfo>) -> Option<SenderClock> {
+    report.map(|r| SenderClock { ntp: r.ntp_time, rtp: r.rtp_time.numer() as u32 })
 }
 
 impl Audio {
     fn new(track: Arc<OpusTrack>) -> Self {
-        Self { mid: None, track, video_started: None, start: None, aac: AacOut::default() }
+        Self { mid: None, track, sync: LipSync::new(), held: VecDeque::new(), aac: AacOut::default() }
     }
 
-    fn push(&mut self, publisher: &Publisher, at: Instant, rtp: u32, packet: &[u8]) {
-        let Some(video_started) = self.video_started else { return };
-        let (offset, clock) = self.start.get_or_insert_with(|| {
-            let offset = at.saturating_duration_since(video_started).as_millis();
-            (u32::try_from(offset).unwrap_or(u32::MAX), RtpClock::new(RtpClock::OPUS_HZ))
-        });
-        let time = offset.wrapping_add(clock.millis(rtp));
-        self.track.send(OpusPacket { time, data: Bytes::copy_from_slice(packet) });
-        self.aac.push(publisher, self.track.listeners(), time, rtp, packet);
+    fn video(&mut self, rtp: u32, at: Instant, report: Option<SenderInfo>) {
+        self.sync.video(rtp, at, sender_clock(report));
+    }
+
+    fn push(&mut self, publisher: &Publisher, at: Instant, rtp: u32, packet: &[u8], report: Option<SenderInfo>) {
+        let report = sender_clock(report);
+        self.held.push_back((rtp, at, Bytes::copy_from_slice(packet)));
+        if self.held.len() > HELD {
+            self.held.pop_front();
+        }
+        match self.sync.audio(rtp, at, report) {
+            Placed::Wait => return,
+            Placed::Drop if self.held.len() == 1 => {
+                self.held.clear();
+                return;
+            }
+            _ => {}
+        }
+        while let Some((rtp, at, data)) = self.held.pop_front() {
+            let Placed::At(time) = self.sync.audio(rtp, at, None) else { continue };
+            self.aac.push(publisher, self.track.listeners(), time, rtp, &data);
+            self.track.send(OpusPacket { time, data });
+        }
     }
 }
