@@ -252,3 +252,107 @@ export async function onsets(url, seconds) {
   const beeps = [...stderr.matchAll(/silence_end:\s*([\d.]+)/g)].map((m) => Number(m[1]));
   return { flashes, beeps, stderr };
 }
+
+/** ffmpeg publishing over RTMP for `seconds` a picture that flashes white and a 1 kHz beep,
+ * together, for 100 ms at the start of every second (H.264 baseline, AAC). */
+export function ffmpegFlashes(url, seconds) {
+  const args = ["-hide_banner", "-loglevel", "error", "-nostdin", "-re"];
+  args.push("-f", "lavfi", "-i", "color=c=black:s=320x240:r=25,drawbox=c=white:t=fill:enable='lt(mod(t,1),0.1)'");
+  args.push("-f", "lavfi", "-i", "aevalsrc='if(lt(mod(t,1),0.1),0.25*sin(2*PI*1000*t),0)':s=48000");
+  args.push("-t", String(seconds), "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency");
+  args.push("-profile:v", "baseline", "-g", "50", "-threads", "1", "-c:a", "aac", "-f", "flv", url);
+  return spawn("ffmpeg", args, { stdio: ["ignore", "ignore", "pipe"] });
+}
+
+/** Plays `whep` in `page` for `seconds` and returns the flash onsets of its video (from each
+ * shown frame's RTP time) and the beep onsets of its audio (each Opus frame decoded with
+ * WebCodecs at its RTP time), both in milliseconds on the player's RTP clocks (video ÷ 90,
+ * audio ÷ 48: Duet makes both from one millisecond clock). */
+export async function playedOnsets(page, whep, seconds) {
+  return page.evaluate(
+    async ({ whep, seconds }) => {
+      const flashes = [];
+      const beeps = [];
+      const pc = new RTCPeerConnection({ encodedInsertableStreams: true });
+      pc.addTransceiver("video", { direction: "recvonly" });
+      pc.addTransceiver("audio", { direction: "recvonly" });
+      const element = document.createElement("video");
+      element.muted = true;
+      element.srcObject = new MediaStream();
+      document.body.appendChild(element);
+      const canvas = document.createElement("canvas");
+      canvas.width = 8;
+      canvas.height = 8;
+      const g = canvas.getContext("2d", { willReadFrequently: true });
+      let white = false;
+      const onFrame = (_now, meta) => {
+        g.drawImage(element, 0, 0, 8, 8);
+        const px = g.getImageData(0, 0, 8, 8).data;
+        let sum = 0;
+        for (let i = 0; i < px.length; i += 4) sum += px[i];
+        const bright = sum / (px.length / 4) > 128;
+        if (bright && !white && meta.rtpTimestamp !== undefined) flashes.push(meta.rtpTimestamp / 90);
+        white = bright;
+        element.requestVideoFrameCallback(onFrame);
+      };
+      let quietSince = -Infinity;
+      let loud = false;
+      const decoder = new AudioDecoder({
+        output: (data) => {
+          const samples = new Float32Array(data.numberOfFrames);
+          data.copyTo(samples, { planeIndex: 0, format: "f32-planar" });
+          const start = data.timestamp / 1000; // µs → ms
+          for (let i = 0; i < samples.length; i++) {
+            const t = start + i / 48;
+            if (Math.abs(samples[i]) > 0.05) {
+              if (!loud && t - quietSince > 50) beeps.push(t);
+              loud = true;
+            } else if (loud) {
+              loud = false;
+              quietSince = t;
+            }
+          }
+          data.close();
+        },
+        error: () => {},
+      });
+      decoder.configure({ codec: "opus", sampleRate: 48000, numberOfChannels: 2 });
+      pc.ontrack = (e) => {
+        const { readable, writable } = e.receiver.createEncodedStreams();
+        const audio = e.track.kind === "audio";
+        const tap = new TransformStream({
+          transform(frame, out) {
+            if (audio && frame.data.byteLength > 0) {
+              const rtp = frame.getMetadata().rtpTimestamp ?? frame.timestamp;
+              decoder.decode(new EncodedAudioChunk({ type: "key", timestamp: (rtp * 1000) / 48, data: frame.data }));
+            }
+            out.enqueue(frame);
+          },
+        });
+        readable.pipeThrough(tap).pipeTo(writable);
+        element.srcObject.addTrack(e.track);
+        element.play().catch(() => {});
+        if (!audio) element.requestVideoFrameCallback(onFrame);
+      };
+      await pc.setLocalDescription(await pc.createOffer());
+      const res = await fetch(whep, { method: "POST", headers: { "Content-Type": "application/sdp" }, body: pc.localDescription.sdp });
+      const answer = await res.text();
+      if (res.status !== 201) return { error: `WHEP answered ${res.status}: ${answer}` };
+      await pc.setRemoteDescription({ type: "answer", sdp: answer });
+      await new Promise((r) => setTimeout(r, seconds * 1000));
+      pc.close();
+      return { flashes, beeps };
+    },
+    { whep, seconds },
+  );
+}
+
+/** Beep minus flash (ms) for each flash with a beep within 500 ms. */
+export function skews(flashes, beeps) {
+  const out = [];
+  for (const f of flashes) {
+    const nearest = beeps.reduce((best, b) => (Math.abs(b - f) < Math.abs(best - f) ? b : best), Infinity);
+    if (Math.abs(nearest - f) < 500) out.push(Math.round(nearest - f));
+  }
+  return out;
+}

@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 
 import { DUET } from "../../sdk/miniprogram/test/harness/duet.mjs";
 import { startDuetAndChromium } from "./chromium.mjs";
-import { decodedTone, ffmpegPublish, heardTone, playFrom, playerStats, publishFrom } from "./webrtc.mjs";
+import { decodedTone, ffmpegFlashes, ffmpegPublish, heardTone, onsets, playedOnsets, playFrom, playerStats, publishFrom, skews } from "./webrtc.mjs";
 
 const run = promisify(execFile);
 const last_ = (list) => list[list.length - 1];
@@ -145,4 +145,28 @@ test("WHEP refuses a stream that is not live and a publish URL", async () => {
   assert.equal(notLive.status, 404, notLive.error);
   assert.match(notLive.error, /stream_not_found/);
   await page.close();
+});
+
+test("an RTMP stream's audio and video stay within 40 ms of each other over 60 s in a WHEP player", async () => {
+  const publishUrl = await duetUrl("flashes", "publish", "--public-rtmp-url", `rtmp://${duet.rtmp}`);
+  const encoder = ffmpegFlashes(publishUrl, 75);
+  encoders.push(encoder);
+  const flv = await duetUrl("flashes", "play", "--format", "flv", "--public-http-url", duet.http);
+  await waitLive(flv);
+  const whep = await duetUrl("flashes", "play", "--format", "whep", "--public-http-url", duet.http);
+  const page = await browser.newPage();
+  await page.goto(`${duet.http}/healthz`);
+  // The same 60 s over HTTP-FLV (ffmpeg) and WHEP (chromium): what any RTMP player gets, and
+  // what a browser gets after AAC → Opus.
+  const [overFlv, overWhep] = await Promise.all([onsets(flv, 60), playedOnsets(page, whep, 60)]);
+  assert.equal(overWhep.error, undefined, overWhep.error);
+  const flvApart = skews(overFlv.flashes.map((s) => s * 1000), overFlv.beeps.map((s) => s * 1000));
+  const whepApart = skews(overWhep.flashes, overWhep.beeps);
+  console.log(`# A/V sync over 60 s, RTMP -> HTTP-FLV, beep minus flash (ms): ${JSON.stringify(flvApart)}`);
+  console.log(`# A/V sync over 60 s, RTMP -> WHEP, beep minus flash (ms): ${JSON.stringify(whepApart)}`);
+  assert.ok(whepApart.length >= 50, `flashes ${overWhep.flashes.length}, beeps ${overWhep.beeps.length}`);
+  const worst = Math.max(...whepApart.map(Math.abs));
+  assert.ok(worst <= 40, `worst audio/video skew over WHEP ${worst} ms`);
+  await page.close();
+  encoder.kill("SIGKILL");
 });

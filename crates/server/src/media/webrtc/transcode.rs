@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use duet_audio::{AacConfig, AacToOpus, OpusConfig, OpusToAac};
-use duet_media::avc::RtpClock;
 use duet_media::{Codec, Hub, Kind, Publisher, StreamKey, Subscriber};
 
 use crate::media::now;
@@ -28,8 +27,9 @@ pub fn start(hub: &Arc<Hub>, key: &StreamKey, track: &Arc<OpusTrack>) {
 
 async fn to_opus(mut sub: Subscriber, track: Arc<OpusTrack>, key: StreamKey) {
     let mut encoder: Option<AacToOpus> = None;
-    // The Opus output's clock: 48 kHz from the first AAC frame's time.
-    let mut first: Option<(u32, RtpClock)> = None;
+    // The Opus output's clock: RTP time 0 is the first AAC frame's time (the first packets
+    // come slightly before it: the encoder's look-ahead).
+    let mut clock: Option<(u32, OpusClock)> = None;
     let mut errors = 0u64;
     // The cached start's audio is in the past: only its sequence header is of use.
     let start = sub.take_start();
@@ -55,12 +55,8 @@ async fn to_opus(mut sub: Subscriber, track: Arc<OpusTrack>, key: StreamKey) {
             match r {
                 Ok(out) => {
                     for o in out {
-                        let (base, clock) = first.get_or_insert_with(|| {
-                            let mut clock = RtpClock::new(RtpClock::OPUS_HZ);
-                            clock.millis(0);
-                            (p.timestamp, clock)
-                        });
-                        let time = base.wrapping_add(clock.millis(o.rtp_ts));
+                        let (base, clock) = clock.get_or_insert((p.timestamp, OpusClock::default()));
+                        let Ok(time) = u32::try_from(i64::from(*base) + clock.millis(o.rtp_ts)) else { continue };
                         track.send(OpusPacket { time, data: Bytes::from(o.packet) });
                     }
                 }
@@ -77,6 +73,21 @@ async fn to_opus(mut sub: Subscriber, track: Arc<OpusTrack>, key: StreamKey) {
         }
         let Some(batch) = sub.next_batch().await else { return };
         pending.extend(batch.packets().cloned());
+    }
+}
+
+/// Milliseconds of 48 kHz RTP times from RTP time 0, before it too (unwrapped).
+#[derive(Default)]
+struct OpusClock {
+    last: u32,
+    ticks: i64,
+}
+
+impl OpusClock {
+    fn millis(&mut self, rtp: u32) -> i64 {
+        self.ticks += i64::from(rtp.wrapping_sub(self.last) as i32);
+        self.last = rtp;
+        self.ticks.div_euclid(48)
     }
 }
 
