@@ -199,6 +199,9 @@ pub struct ServeArgs {
     /// WebRTC peers the node takes at once; one more is refused (`webrtc_busy`, 503) [default: 1000].
     #[arg(long, env = "DUET_WEBRTC_MAX_PEERS", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=crate::config::MAX_WEBRTC_PEERS))]
     pub webrtc_max_peers: Option<u64>,
+    /// WHEP players one stream takes at once; one more is refused (`webrtc_stream_busy`, 429) [default: no cap beyond the node's and the app's].
+    #[arg(long, env = "DUET_WEBRTC_MAX_STREAM_PLAYERS", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=crate::config::MAX_WEBRTC_PEERS))]
+    pub webrtc_max_stream_players: Option<u64>,
 }
 
 /// `duet app ...`.

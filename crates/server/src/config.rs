@@ -46,6 +46,7 @@ pub struct FileConfig {
     webrtc_udp: Option<SocketAddr>,
     webrtc_public_ip: Option<std::net::IpAddr>,
     webrtc_max_peers: Option<Ranged<1, MAX_WEBRTC_PEERS>>,
+    webrtc_max_stream_players: Option<Ranged<1, MAX_WEBRTC_PEERS>>,
 }
 
 /// The most WebRTC peers a setting takes.
@@ -110,6 +111,8 @@ pub struct ServeSettings {
     pub webrtc_public_ip: Option<std::net::IpAddr>,
     /// WebRTC peers the node takes at once.
     pub webrtc_max_peers: usize,
+    /// WHEP players one stream takes at once (`None`: no cap of its own).
+    pub webrtc_max_stream_players: Option<usize>,
 }
 
 /// A listener's connection caps as set; an unset one is derived from the open-file limit at
@@ -201,6 +204,8 @@ impl Loaded {
                 .unwrap_or_else(|| DEFAULT_WEBRTC_UDP.parse().expect("valid default")),
             webrtc_public_ip: args.webrtc_public_ip.or(f.webrtc_public_ip),
             webrtc_max_peers: pick(args.webrtc_max_peers, f.webrtc_max_peers).unwrap_or(1000) as usize,
+            webrtc_max_stream_players: pick(args.webrtc_max_stream_players, f.webrtc_max_stream_players)
+                .map(|n| n as usize),
         })
     }
 

@@ -245,3 +245,33 @@ fn webrtc_peers_are_capped_per_app() {
     let refused = set((-1).into());
     assert_eq!((refused.status, code(&refused).as_str()), (400, "invalid_json"), "{}", refused.body);
 }
+
+/// `--webrtc-max-stream-players`: one stream takes at most that many WHEP players (one more is
+/// `webrtc_stream_busy`, 429), another stream is not held back, an ended player frees its place.
+#[test]
+fn whep_players_are_capped_per_stream() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &["--webrtc-max-stream-players", "1"]);
+    let recv = offer("H264", H264).replace("a=sendonly", "a=recvonly");
+    let play_path = |stream: &str| {
+        let (app, http) = (server.app_id.to_string(), format!("http://{}", server.http));
+        let args = ["url", "play", "--format", "whep", "--app-id", &app, "--stream-id", stream];
+        let url = common::ok(&data, &[&args[..], &["--public-http-url", &http]].concat()).trim().to_owned();
+        url.strip_prefix(&http).unwrap().to_owned()
+    };
+    let play = |stream: &str| post_sdp(&server, &play_path(stream), "application/sdp", &recv);
+    for stream in ["a", "b"] {
+        let published = post_sdp(&server, &whip_path(&data, &server, stream), "application/sdp", &offer("H264", H264));
+        assert_eq!(published.status, 201, "{}", published.body);
+    }
+    let first = play("a");
+    assert_eq!(first.status, 201, "{}", first.body);
+    let busy = play("a");
+    assert_eq!((busy.status, code(&busy).as_str()), (429, "webrtc_stream_busy"), "{}", busy.body);
+    assert_eq!(play("b").status, 201, "another stream is not held back");
+    let location = header(&first, "location").unwrap();
+    assert_eq!(request(server.http, "DELETE", &location, &[], b"", None).status, 200);
+    let again = post_until_admitted(&server, &play_path("a"), &recv);
+    assert_eq!(again.status, 201, "the ended player's place is free: {}", again.body);
+    server.stop();
+}

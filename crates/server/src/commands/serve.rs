@@ -52,7 +52,8 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         format!("cannot bind {} for WebRTC (choose another address with --webrtc-udp)", s.webrtc_udp)
     })?;
     let (http_addr, rtmp_addr) = (http.local_addr()?, rtmp.local_addr()?);
-    let webrtc = crate::media::webrtc::WebRtc::start(udp, s.webrtc_public_ip, s.webrtc_max_peers)?;
+    let webrtc =
+        crate::media::webrtc::WebRtc::start(udp, s.webrtc_public_ip, s.webrtc_max_peers, s.webrtc_max_stream_players)?;
     let urls =
         PublicUrls::resolve(s.public_ws_url, s.public_rtmp_url, s.public_http_url, http_addr, rtmp_addr, tls.is_some());
     let token = crate::store::credentials::mint_token(&app, TEST_USER, &Grant::everything(), TEST_TOKEN_TTL)?;

@@ -43,7 +43,7 @@ impl MediaRefusal {
             "bad_stream_id" | "bad_sdp" => StatusCode::BAD_REQUEST,
             "url_missing" => StatusCode::UNAUTHORIZED,
             "stream_not_ready" | "webrtc_busy" => StatusCode::SERVICE_UNAVAILABLE,
-            "webrtc_app_busy" => StatusCode::TOO_MANY_REQUESTS,
+            "webrtc_app_busy" | "webrtc_stream_busy" => StatusCode::TOO_MANY_REQUESTS,
             "codec_unsupported" | "whip_no_h264" | "webrtc_unplayable" => StatusCode::NOT_ACCEPTABLE,
             "whip_content_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "whip_not_found" | "whep_not_found" => StatusCode::NOT_FOUND,

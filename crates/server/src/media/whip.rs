@@ -12,6 +12,7 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use duet_media::StreamKey;
 use duet_token::{AppSecret, MediaUrl, Unverified, WHIP_PREFIX};
 
 use crate::http::AppState;
@@ -47,7 +48,7 @@ async fn start(
     let latency = unverified.option("latency");
     let (url, secret) = verify(state, unverified, headers).await?;
     let webrtc = &state.media.webrtc;
-    let slot = reserve(state, url.app_id).await?;
+    let slot = reserve(state, url.app_id, None).await?;
     let accepted = offer::accept(sdp, offer::Role::Publish, webrtc.candidate(), crate::media::now())?;
     let publisher = crate::media::admission::admit(&state.media, &url, &secret, latency.as_deref()).await?;
     let resource = duet_token::hex(&crate::os::random::<16>());
@@ -85,10 +86,14 @@ fn require_sdp(headers: &HeaderMap) -> Result<(), MediaRefusal> {
     Ok(())
 }
 
-/// A place for one more WebRTC peer of `app_id` (the node's and the app's caps), or the
-/// refusal.
-pub(crate) async fn reserve(state: &AppState, app_id: u32) -> Result<PeerSlot, MediaRefusal> {
-    state.media.webrtc.reserve(app_id, state.apps.webrtc_max_peers(app_id).await)
+/// A place for one more WebRTC peer of `app_id` (the node's and the app's caps; a WHEP
+/// player's `stream`'s too), or the refusal.
+pub(crate) async fn reserve(
+    state: &AppState,
+    app_id: u32,
+    stream: Option<&StreamKey>,
+) -> Result<PeerSlot, MediaRefusal> {
+    state.media.webrtc.reserve(app_id, state.apps.webrtc_max_peers(app_id).await, stream)
 }
 
 /// `201 Created` with the SDP answer and the resource's `Location`, readable by the page.

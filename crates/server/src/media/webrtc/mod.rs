@@ -56,22 +56,41 @@ pub struct WebRtc {
 
 impl WebRtc {
     /// Starts the router on `socket`; candidates announce `public_ip` (default: the socket's);
-    /// at most `max_peers` peers at once.
-    pub fn start(socket: UdpSocket, public_ip: Option<IpAddr>, max_peers: usize) -> std::io::Result<Self> {
+    /// at most `max_peers` peers at once, and `max_stream_players` WHEP players per stream.
+    pub fn start(
+        socket: UdpSocket,
+        public_ip: Option<IpAddr>,
+        max_peers: usize,
+        max_stream_players: Option<usize>,
+    ) -> std::io::Result<Self> {
         let local = socket.local_addr()?;
         let candidate = SocketAddr::new(public_ip.unwrap_or(local.ip()), local.port());
         let socket = Arc::new(socket);
         let (commands, rx) = mpsc::channel(64);
         tokio::spawn(router::run(socket.clone(), rx));
-        Ok(Self { socket, local, candidate, commands, slots: Arc::new(Slots::new(max_peers)), opus: Arc::default() })
+        Ok(Self {
+            socket,
+            local,
+            candidate,
+            commands,
+            slots: Arc::new(Slots::new(max_peers, max_stream_players)),
+            opus: Arc::default(),
+        })
     }
 
     /// A place for one more peer of `app_id`, whose own cap is `app_cap` (the app's
-    /// `webrtc_max_peers`: `store::Apps::webrtc_max_peers`; `None`: the node's cap only).
-    /// Refused with `webrtc_busy` (503: the node has `--webrtc-max-peers`) or
-    /// `webrtc_app_busy` (429: the app has its cap). Hold the slot for the peer's life.
-    pub fn reserve(&self, app_id: u32, app_cap: Option<u32>) -> Result<PeerSlot, MediaRefusal> {
-        self.slots.reserve(app_id, app_cap)
+    /// `webrtc_max_peers`: `store::Apps::webrtc_max_peers`; `None`: the node's cap only),
+    /// playing `stream` if it is a WHEP player. Refused with `webrtc_busy` (503: the node has
+    /// `--webrtc-max-peers`), `webrtc_app_busy` (429: the app has its cap) or
+    /// `webrtc_stream_busy` (429: the stream has `--webrtc-max-stream-players`). Hold the slot
+    /// for the peer's life.
+    pub fn reserve(
+        &self,
+        app_id: u32,
+        app_cap: Option<u32>,
+        stream: Option<&duet_media::StreamKey>,
+    ) -> Result<PeerSlot, MediaRefusal> {
+        self.slots.reserve(app_id, app_cap, stream)
     }
 
     /// The address written into ICE candidates.
