@@ -43,9 +43,10 @@ export async function publishFrom(page, whip, { audio = false, tone = null } = {
 
 /** Plays `whep` in `page` (video and audio, receive only); resolves when the peer connection
  * is up, with how long the first decoded frame took after that. The page keeps the peer
- * connection as `window.duetPlayer`. */
-export async function playFrom(page, whep) {
-  return page.evaluate(async (whep) => {
+ * connection as `window.duetPlayer`. `udp: false` drops Duet's UDP candidate from the answer,
+ * as a network that lets no UDP through would leave the browser only TCP. */
+export async function playFrom(page, whep, { udp = true } = {}) {
+  return page.evaluate(async ({ whep, udp }) => {
     const pc = new RTCPeerConnection();
     pc.addTransceiver("video", { direction: "recvonly" });
     pc.addTransceiver("audio", { direction: "recvonly" });
@@ -62,7 +63,8 @@ export async function playFrom(page, whep) {
     const res = await fetch(whep, { method: "POST", headers: { "Content-Type": "application/sdp" }, body: pc.localDescription.sdp });
     const answer = await res.text();
     if (res.status !== 201) return { error: `WHEP answered ${res.status}: ${answer}`, status: res.status };
-    await pc.setRemoteDescription({ type: "answer", sdp: answer });
+    const sdp = udp ? answer : answer.split("\r\n").filter((l) => !/^a=candidate:.* udp /i.test(l)).join("\r\n");
+    await pc.setRemoteDescription({ type: "answer", sdp });
     let deadline = Date.now() + 15000;
     while (pc.connectionState !== "connected" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const connected = performance.now();
@@ -76,7 +78,7 @@ export async function playFrom(page, whep) {
       else await new Promise((r) => setTimeout(r, 10));
     }
     return { state: pc.connectionState, location: res.headers.get("Location"), firstFrameMs };
-  }, whep);
+  }, { whep, udp });
 }
 
 /** What the page's WHEP player received so far (getStats). */

@@ -170,3 +170,26 @@ test("an RTMP stream's audio and video stay within 40 ms of each other over 60 s
   await page.close();
   encoder.kill("SIGKILL");
 });
+
+test("a browser whose network lets no UDP through plays over ICE-TCP", async () => {
+  const publishUrl = await duetUrl("over-tcp", "publish", "--public-rtmp-url", `rtmp://${duet.rtmp}`);
+  const encoder = ffmpegPublish(publishUrl, 40);
+  encoders.push(encoder);
+  await waitLive(await duetUrl("over-tcp", "play", "--format", "flv", "--public-http-url", duet.http));
+  const page = await browser.newPage();
+  await page.goto(`${duet.http}/healthz`);
+  const whep = await duetUrl("over-tcp", "play", "--format", "whep", "--public-http-url", duet.http);
+  const played = await playFrom(page, whep, { udp: false });
+  assert.equal(played.error, undefined, played.error);
+  assert.equal(played.state, "connected");
+  const stats = await sample(page, 2, 1000);
+  assert.ok(stats[1].frames > stats[0].frames + 10, `frames keep being decoded over TCP: ${JSON.stringify(stats)}`);
+  const protocol = await page.evaluate(async () => {
+    const report = await window.duetPlayer.getStats();
+    const pair = [...report.values()].find((r) => r.type === "candidate-pair" && r.nominated && r.state === "succeeded");
+    return pair && report.get(pair.remoteCandidateId).protocol;
+  });
+  assert.equal(protocol, "tcp");
+  await page.close();
+  encoder.kill("SIGKILL");
+});

@@ -193,6 +193,9 @@ pub struct ServeArgs {
     /// The UDP socket every WebRTC (WHIP, WHEP) peer uses [default: 127.0.0.1:0, a free port].
     #[arg(long, env = "DUET_WEBRTC_UDP", value_name = "ADDR")]
     pub webrtc_udp: Option<SocketAddr>,
+    /// The TCP listener for ICE over TCP, for browsers whose network blocks UDP [default: the --webrtc-udp address, on TCP].
+    #[arg(long, env = "DUET_WEBRTC_TCP", value_name = "ADDR")]
+    pub webrtc_tcp: Option<SocketAddr>,
     /// The IP written into ICE candidates, the one browsers reach (behind NAT: the public one) [default: the --webrtc-udp IP].
     #[arg(long, env = "DUET_WEBRTC_PUBLIC_IP", value_name = "IP")]
     pub webrtc_public_ip: Option<std::net::IpAddr>,

@@ -44,6 +44,7 @@ pub struct FileConfig {
     rtmp_max_connections: Option<Ranged<1, MAX_CAP>>,
     rtmp_max_connections_per_ip: Option<Ranged<1, MAX_CAP>>,
     webrtc_udp: Option<SocketAddr>,
+    webrtc_tcp: Option<SocketAddr>,
     webrtc_public_ip: Option<std::net::IpAddr>,
     webrtc_max_peers: Option<Ranged<1, MAX_WEBRTC_PEERS>>,
     webrtc_max_stream_players: Option<Ranged<1, MAX_WEBRTC_PEERS>>,
@@ -108,6 +109,8 @@ pub struct ServeSettings {
     /// The RTMP listener's connection caps.
     pub rtmp_connections: CapSettings,
     pub webrtc_udp: SocketAddr,
+    /// The ICE-TCP listener (`None`: the UDP socket's address, if that TCP port is free).
+    pub webrtc_tcp: Option<SocketAddr>,
     pub webrtc_public_ip: Option<std::net::IpAddr>,
     /// WebRTC peers the node takes at once.
     pub webrtc_max_peers: usize,
@@ -202,6 +205,7 @@ impl Loaded {
                 .webrtc_udp
                 .or(f.webrtc_udp)
                 .unwrap_or_else(|| DEFAULT_WEBRTC_UDP.parse().expect("valid default")),
+            webrtc_tcp: args.webrtc_tcp.or(f.webrtc_tcp),
             webrtc_public_ip: args.webrtc_public_ip.or(f.webrtc_public_ip),
             webrtc_max_peers: pick(args.webrtc_max_peers, f.webrtc_max_peers).unwrap_or(1000) as usize,
             webrtc_max_stream_players: pick(args.webrtc_max_stream_players, f.webrtc_max_stream_players)

@@ -30,6 +30,8 @@ pub struct Metrics {
     pub http_connections: std::sync::Arc<ConnStats>,
     /// The RTMP listener's connections.
     pub rtmp_connections: std::sync::Arc<ConnStats>,
+    /// The ICE-TCP listener's connections.
+    pub webrtc_tcp_connections: std::sync::Arc<ConnStats>,
 }
 
 /// One listener's connections (`http::limits::Limiter` keeps them).
@@ -148,9 +150,13 @@ impl Metrics {
         }
         // One sample per listener; `family` writes the name before the first.
         let listeners = |name: &str, value: fn(&ConnStats) -> &AtomicU64| {
-            [("http", &self.http_connections), ("rtmp", &self.rtmp_connections)]
-                .map(|(l, c)| format!("{{listener=\"{l}\"}} {}", value(c).load(Relaxed)))
-                .join(&format!("\n{name}"))
+            [
+                ("http", &self.http_connections),
+                ("rtmp", &self.rtmp_connections),
+                ("webrtc-tcp", &self.webrtc_tcp_connections),
+            ]
+            .map(|(l, c)| format!("{{listener=\"{l}\"}} {}", value(c).load(Relaxed)))
+            .join(&format!("\n{name}"))
         };
         family(
             "duet_connections",

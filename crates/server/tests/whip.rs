@@ -275,3 +275,30 @@ fn whep_players_are_capped_per_stream() {
     assert_eq!(again.status, 201, "the ended player's place is free: {}", again.body);
     server.stop();
 }
+
+/// ICE over TCP takes RFC 4571 frames: a frame longer than the limit, or bytes that are no
+/// frame, end that connection at once; another connection is unaffected.
+#[test]
+fn ice_tcp_closes_connections_that_send_garbage() {
+    use std::io::{Read, Write};
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let tcp = server.banner.split(", TCP ").nth(1).and_then(|s| s.split(';').next()).unwrap().to_owned();
+    let tcp: std::net::SocketAddr = tcp.parse().unwrap_or_else(|e| panic!("{tcp}: {e}\n{}", server.banner));
+    let quiet = std::net::TcpStream::connect(tcp).unwrap();
+    for garbage in [&b"\xff\xff"[..], b"\x00\x00"] {
+        let mut c = std::net::TcpStream::connect(tcp).unwrap();
+        c.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        c.write_all(garbage).unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(c.read(&mut buf).unwrap_or(0), 0, "closed after {garbage:?}");
+    }
+    // A well-framed packet for nobody is dropped; the connection stays.
+    let mut ok = std::net::TcpStream::connect(tcp).unwrap();
+    ok.write_all(b"\x00\x03abc").unwrap();
+    ok.set_read_timeout(Some(std::time::Duration::from_millis(300))).unwrap();
+    let mut buf = [0u8; 16];
+    assert!(ok.read(&mut buf).is_err(), "no answer, not closed");
+    drop(quiet);
+    server.stop();
+}

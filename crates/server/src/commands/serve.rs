@@ -39,6 +39,25 @@ pub fn run(settings: ServeSettings) -> anyhow::Result<()> {
         .block_on(serve(settings))
 }
 
+/// The ICE-TCP listener: `--webrtc-tcp` (which must bind), else the UDP socket's address on
+/// TCP when that port is free (without it, browsers that cannot use UDP cannot connect).
+async fn webrtc_tcp(
+    asked: Option<std::net::SocketAddr>,
+    udp: std::net::SocketAddr,
+) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    if let Some(addr) = asked {
+        let listener = tokio::net::TcpListener::bind(addr).await;
+        return Ok(Some(listener.with_context(|| format!("cannot bind {addr} for ICE over TCP (--webrtc-tcp)"))?));
+    }
+    match tokio::net::TcpListener::bind(udp).await {
+        Ok(listener) => Ok(Some(listener)),
+        Err(e) => {
+            tracing::warn!("no ICE over TCP: cannot bind {udp} on TCP ({e}); set --webrtc-tcp");
+            Ok(None)
+        }
+    }
+}
+
 async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     let registry = Arc::new(Registry::open(&s.common.data)?);
     let _serving = registry.claim_for_serving()?;
@@ -51,9 +70,15 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     let udp = tokio::net::UdpSocket::bind(s.webrtc_udp).await.with_context(|| {
         format!("cannot bind {} for WebRTC (choose another address with --webrtc-udp)", s.webrtc_udp)
     })?;
+    let metrics = Arc::new(Metrics::default());
+    let tcp = webrtc_tcp(s.webrtc_tcp, udp.local_addr()?).await?.map(|l| (l, metrics.webrtc_tcp_connections.clone()));
     let (http_addr, rtmp_addr) = (http.local_addr()?, rtmp.local_addr()?);
-    let webrtc =
-        crate::media::webrtc::WebRtc::start(udp, s.webrtc_public_ip, s.webrtc_max_peers, s.webrtc_max_stream_players)?;
+    let webrtc = crate::media::webrtc::WebRtc::start(
+        (udp, tcp),
+        s.webrtc_public_ip,
+        s.webrtc_max_peers,
+        s.webrtc_max_stream_players,
+    )?;
     let urls =
         PublicUrls::resolve(s.public_ws_url, s.public_rtmp_url, s.public_http_url, http_addr, rtmp_addr, tls.is_some());
     let token = crate::store::credentials::mint_token(&app, TEST_USER, &Grant::everything(), TEST_TOKEN_TTL)?;
@@ -62,7 +87,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         &urls,
         http_addr,
         rtmp_addr,
-        webrtc.candidate(),
+        webrtc.candidates(),
         &registry,
         &app,
         created,
@@ -70,7 +95,6 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         &token,
     );
 
-    let metrics = Arc::new(Metrics::default());
     let media_hub = Arc::new(duet_media::Hub::default());
     let (webhooks, webhook_writer) = crate::webhooks::Webhooks::start(registry.clone())?;
     let apps = crate::store::apps::Apps::new(registry.clone());
@@ -193,7 +217,7 @@ fn print_banner(
     urls: &PublicUrls,
     http: SocketAddr,
     rtmp: SocketAddr,
-    webrtc: SocketAddr,
+    webrtc: crate::media::webrtc::offer::Candidates,
     registry: &Registry,
     app: &App,
     created: bool,
@@ -206,6 +230,7 @@ fn print_banner(
     } else {
         format!("run `duet app show --app-id {id}`")
     };
+    let (udp, tcp) = (webrtc.udp, webrtc.tcp.map_or_else(|| "off".to_owned(), |a| a.to_string()));
     let console = match console_password {
         Some(p) => format!("user {CONSOLE_USER}, password {p}   (shown once; `duet admin password` sets another)"),
         None => format!("user {CONSOLE_USER} (`duet admin password` sets a new password)"),
@@ -214,7 +239,7 @@ fn print_banner(
         "Duet {version} is running.
   HTTP/WebSocket  {http_url}   (listening on {http}; /ws, /live/*.flv|mp4, /httplog, /api/v1, /healthz, /metrics)
   RTMP            {rtmp_url}   (listening on {rtmp})
-  WebRTC          {http_url}/whip|whep/APP/STREAM   (UDP {webrtc}; `duet url publish --format whip`, `duet url play --format whep`)
+  WebRTC          {http_url}/whip|whep/APP/STREAM   (UDP {udp}, TCP {tcp}; `duet url publish --format whip`, `duet url play --format whep`)
   Console         {http_url}/   {console}
   Debug page      {http_url}/debug   (join a room from a browser)
   Data            {db}

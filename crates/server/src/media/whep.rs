@@ -55,7 +55,7 @@ async fn start(
     drop(sub);
     let webrtc = &state.media.webrtc;
     let slot = whip::reserve(state, url.app_id, Some(&key)).await?;
-    let accepted = offer::accept(sdp, offer::Role::Play, webrtc.candidate(), crate::media::now())?;
+    let accepted = offer::accept(sdp, offer::Role::Play, webrtc.candidates(), crate::media::now())?;
     let resource = duet_token::hex(&crate::os::random::<16>());
     let location = format!("{WHEP_PREFIX}/{}/{}/{resource}", url.app_id, url.stream_id);
     tracing::info!(app_id = url.app_id, stream = %url.stream_id, user = %url.user_id, "playing over WHEP");

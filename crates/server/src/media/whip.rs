@@ -49,7 +49,7 @@ async fn start(
     let (url, secret) = verify(state, unverified, headers).await?;
     let webrtc = &state.media.webrtc;
     let slot = reserve(state, url.app_id, None).await?;
-    let accepted = offer::accept(sdp, offer::Role::Publish, webrtc.candidate(), crate::media::now())?;
+    let accepted = offer::accept(sdp, offer::Role::Publish, webrtc.candidates(), crate::media::now())?;
     let publisher = crate::media::admission::admit(&state.media, &url, &secret, latency.as_deref()).await?;
     let resource = duet_token::hex(&crate::os::random::<16>());
     let location = format!("{WHIP_PREFIX}/{}/{}/{resource}", url.app_id, url.stream_id);

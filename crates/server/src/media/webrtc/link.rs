@@ -4,6 +4,7 @@
 //! `player`) runs its own `select!` over what it waits for and uses a `Link` for the engine's
 //! side: [`Link::receive`], [`Link::drain`], [`Link::tick`], and why a peer ends ([`End`]).
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,6 +61,10 @@ pub struct Link {
     socket: Arc<UdpSocket>,
     /// The socket's local address (str0m matches it against the candidate).
     local: SocketAddr,
+    /// The ICE-TCP listener's local address, if there is one.
+    tcp_local: Option<SocketAddr>,
+    /// The ICE-TCP connections this peer was reached over, by remote address: their writers.
+    tcp: HashMap<SocketAddr, mpsc::Sender<bytes::Bytes>>,
     /// When the last datagram came.
     heard: Instant,
     _slot: PeerSlot,
@@ -69,12 +74,11 @@ impl Link {
     pub(super) fn new(
         rtc: Rtc,
         inbox: mpsc::Receiver<Datagram>,
-        socket: Arc<UdpSocket>,
-        local: SocketAddr,
+        (socket, local, tcp_local): (Arc<UdpSocket>, SocketAddr, Option<SocketAddr>),
         slot: PeerSlot,
         now: Instant,
     ) -> Self {
-        Self { rtc, inbox, socket, local, heard: now, _slot: slot }
+        Self { rtc, inbox, socket, local, tcp_local, tcp: HashMap::new(), heard: now, _slot: slot }
     }
 
     /// The next datagram for this peer (cancel-safe); `None` when the router forgot it.
@@ -87,8 +91,15 @@ impl Link {
         let d = d.ok_or(End::Closed)?;
         self.heard = d.at;
         let Ok(contents) = d.data.as_slice().try_into() else { return Ok(()) };
-        let input =
-            Input::Receive(d.at, Receive { proto: Protocol::Udp, source: d.from, destination: self.local, contents });
+        let (proto, destination) = match (d.tcp, self.tcp_local) {
+            (Some(writer), Some(tcp_local)) => {
+                self.tcp.insert(d.from, writer);
+                (Protocol::Tcp, tcp_local)
+            }
+            (Some(_), None) => return Ok(()),
+            (None, _) => (Protocol::Udp, self.local),
+        };
+        let input = Input::Receive(d.at, Receive { proto, source: d.from, destination, contents });
         if self.rtc.accepts(&input) {
             self.rtc.handle_input(input).map_err(End::Engine)?;
         }
@@ -105,6 +116,13 @@ impl Link {
             }
             match self.rtc.poll_output().map_err(End::Engine)? {
                 Output::Timeout(at) => return Ok(at.min(self.heard + SILENCE)),
+                Output::Transmit(t) if t.proto == Protocol::Tcp => {
+                    // A frame the connection cannot take now is lost, as a datagram would be.
+                    let writer = self.tcp.get(&t.destination);
+                    if let (Some(writer), Some(frame)) = (writer, super::tcp::frame(&t.contents)) {
+                        let _ = writer.try_send(frame);
+                    }
+                }
                 Output::Transmit(t) => {
                     // UDP: a datagram the socket cannot take now is lost, as on the wire.
                     let _ = self.socket.try_send_to(&t.contents, t.destination);

@@ -13,7 +13,8 @@
 //! - `player`: one task per WHEP player, sending it a stream from the hub;
 //! - `opus_track`: each stream's Opus for its WHEP players, beside the hub;
 //! - `transcode`: AAC → Opus for those players, Opus → AAC for a WHIP stream's other players.
-//! - `slots`: the one count of peers, per node and per app ([`WebRtc::reserve`]).
+//! - `slots`: the one count of peers, per node and per app ([`WebRtc::reserve`]);
+//! - `tcp`: ICE over TCP, for browsers without UDP (`--webrtc-tcp`).
 //!
 //! The HTTP side (`media::whip`, `media::whep`) verifies the URL, accepts the offer, asks
 //! `admission::admit` (a publish) or finds the stream (a play), then [`WebRtc::connect`]s the
@@ -26,6 +27,7 @@ pub mod player;
 pub mod publisher;
 pub mod router;
 pub mod slots;
+pub mod tcp;
 pub mod transcode;
 
 use std::net::{IpAddr, SocketAddr};
@@ -47,6 +49,8 @@ pub struct WebRtc {
     socket: Arc<UdpSocket>,
     local: SocketAddr,
     candidate: SocketAddr,
+    /// The ICE-TCP listener's local address and the address in its candidate.
+    tcp: Option<(SocketAddr, SocketAddr)>,
     commands: mpsc::Sender<Command>,
     /// Peers running or being set up, per node and per app.
     slots: Arc<Slots>,
@@ -55,10 +59,11 @@ pub struct WebRtc {
 }
 
 impl WebRtc {
-    /// Starts the router on `socket`; candidates announce `public_ip` (default: the socket's);
-    /// at most `max_peers` peers at once, and `max_stream_players` WHEP players per stream.
+    /// Starts the router on `socket` (and ICE-TCP on `tcp`); candidates announce `public_ip`
+    /// (default: each listener's); at most `max_peers` peers at once, and `max_stream_players`
+    /// WHEP players per stream.
     pub fn start(
-        socket: UdpSocket,
+        (socket, tcp): (UdpSocket, Option<(tokio::net::TcpListener, Arc<crate::metrics::ConnStats>)>),
         public_ip: Option<IpAddr>,
         max_peers: usize,
         max_stream_players: Option<usize>,
@@ -66,16 +71,18 @@ impl WebRtc {
         let local = socket.local_addr()?;
         let candidate = SocketAddr::new(public_ip.unwrap_or(local.ip()), local.port());
         let socket = Arc::new(socket);
-        let (commands, rx) = mpsc::channel(64);
+        let (commands, rx) = mpsc::channel(256);
         tokio::spawn(router::run(socket.clone(), rx));
-        Ok(Self {
-            socket,
-            local,
-            candidate,
-            commands,
-            slots: Arc::new(Slots::new(max_peers, max_stream_players)),
-            opus: Arc::default(),
-        })
+        let tcp = match tcp {
+            Some((listener, stats)) => {
+                let tcp_local = listener.local_addr()?;
+                tokio::spawn(tcp::run(listener, max_peers, stats, commands.clone()));
+                Some((tcp_local, SocketAddr::new(public_ip.unwrap_or(tcp_local.ip()), tcp_local.port())))
+            }
+            None => None,
+        };
+        let slots = Arc::new(Slots::new(max_peers, max_stream_players));
+        Ok(Self { socket, local, candidate, tcp, commands, slots, opus: Arc::default() })
     }
 
     /// A place for one more peer of `app_id`, whose own cap is `app_cap` (the app's
@@ -93,9 +100,19 @@ impl WebRtc {
         self.slots.reserve(app_id, app_cap, stream)
     }
 
-    /// The address written into ICE candidates.
+    /// The address written into the UDP ICE candidate.
     pub fn candidate(&self) -> SocketAddr {
         self.candidate
+    }
+
+    /// Where offers' answers say Duet is reached.
+    pub fn candidates(&self) -> offer::Candidates {
+        offer::Candidates { udp: self.candidate, tcp: self.tcp_candidate() }
+    }
+
+    /// The address written into the passive TCP ICE candidate, if ICE-TCP is on.
+    pub fn tcp_candidate(&self) -> Option<SocketAddr> {
+        self.tcp.map(|(_, candidate)| candidate)
     }
 
     /// Routes the datagrams of a new peer (found by its ICE `ufrag`) to it, and `DELETE` of
@@ -111,7 +128,8 @@ impl WebRtc {
         let (stop_tx, stop) = oneshot::channel();
         // The router only goes away with the runtime; a peer nobody routes to ends by silence.
         let _ = self.commands.send(Command::Add { ufrag, resource, inbox: inbox_tx, stop: stop_tx }).await;
-        (Link::new(rtc, inbox, self.socket.clone(), self.local, slot, crate::media::now()), stop)
+        let wire = (self.socket.clone(), self.local, self.tcp.map(|(local, _)| local));
+        (Link::new(rtc, inbox, wire, slot, crate::media::now()), stop)
     }
 
     /// Ends the peer of `resource`; whether one was live.

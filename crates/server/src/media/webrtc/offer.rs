@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use str0m::change::SdpOffer;
+use str0m::net::TcpType;
 use str0m::{Candidate, IceCreds, Rtc, RtcConfig};
 
 use crate::media::error::MediaRefusal;
@@ -33,8 +34,17 @@ pub enum Role {
     Play,
 }
 
-/// Reads `sdp` and answers it as an ICE-lite peer reachable at `candidate`.
-pub fn accept(sdp: &str, role: Role, candidate: SocketAddr, now: Instant) -> Result<Accepted, MediaRefusal> {
+/// Where Duet is reached: the UDP candidate and, with ICE-TCP on, the passive TCP one.
+#[derive(Debug, Clone, Copy)]
+pub struct Candidates {
+    /// The UDP socket's public address.
+    pub udp: SocketAddr,
+    /// The ICE-TCP listener's public address.
+    pub tcp: Option<SocketAddr>,
+}
+
+/// Reads `sdp` and answers it as an ICE-lite peer reachable at `at`.
+pub fn accept(sdp: &str, role: Role, at: Candidates, now: Instant) -> Result<Accepted, MediaRefusal> {
     let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| MediaRefusal::new("bad_sdp", format!("bad SDP: {e}")))?;
     if !offers_h264(sdp) {
         return Err(MediaRefusal::new(
@@ -67,8 +77,12 @@ pub fn accept(sdp: &str, role: Role, candidate: SocketAddr, now: Instant) -> Res
         .enable_h264(true)
         .enable_opus(true, false)
         .build(now);
-    let host = Candidate::host(candidate, "udp").map_err(|e| MediaRefusal::new("internal", e.to_string()))?;
-    rtc.add_local_candidate(host);
+    let internal = |e: str0m::error::IceError| MediaRefusal::new("internal", e.to_string());
+    rtc.add_local_candidate(Candidate::host(at.udp, "udp").map_err(internal)?);
+    if let Some(tcp) = at.tcp {
+        let passive = Candidate::builder().tcp().host(tcp).tcptype(TcpType::Passive).build().map_err(internal)?;
+        rtc.add_local_candidate(passive);
+    }
     let answer =
         rtc.sdp_api().accept_offer(offer).map_err(|e| MediaRefusal::new("bad_sdp", format!("unusable offer: {e}")))?;
     Ok(Accepted { rtc, answer: answer.to_sdp_string(), ufrag })
@@ -166,12 +180,13 @@ mod tests {
 
     #[test]
     fn answers_h264_offers_and_refuses_the_rest() {
-        let at = "127.0.0.1:40000".parse().unwrap();
+        let at = Candidates { udp: "127.0.0.1:40000".parse().unwrap(), tcp: Some("127.0.0.1:40001".parse().unwrap()) };
         let now = Instant::now();
         let h264 = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
         let ok = accept(&offer("H264", h264), Role::Publish, at, now).unwrap_or_else(|r| panic!("{r:?}"));
         assert!(ok.answer.contains("a=ice-lite"), "{}", ok.answer);
         assert!(ok.answer.contains("H264/90000") && ok.answer.contains("127.0.0.1 40000"), "{}", ok.answer);
+        assert!(ok.answer.contains("127.0.0.1 40001 typ host tcptype passive"), "{}", ok.answer);
         assert!(ok.answer.contains(&format!("a=ice-ufrag:{}", ok.ufrag)));
         let code = |sdp: &str, role| accept(sdp, role, at, now).err().map(|r| r.code);
         assert_eq!(code("hello", Role::Publish), Some("bad_sdp"));

@@ -3,6 +3,7 @@
 //! address its traffic came from once ICE has seen it; before that, by the ICE username of a
 //! STUN binding request (`{Duet's ufrag}:{peer's ufrag}`), which also records the address.
 //! Datagrams for nobody are dropped; a peer whose inbox is full loses the datagram (UDP).
+//! Frames of ICE-TCP connections (`tcp`) come in as commands and are routed the same way.
 //! The same task keeps the WHIP resources, so `DELETE` reaches the right peer.
 
 use std::collections::HashMap;
@@ -14,7 +15,7 @@ use str0m::ice::StunMessage;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-/// One received datagram.
+/// One received datagram (or an ICE-TCP frame).
 pub struct Datagram {
     /// When it was read.
     pub at: Instant,
@@ -22,6 +23,8 @@ pub struct Datagram {
     pub from: SocketAddr,
     /// Its bytes.
     pub data: Vec<u8>,
+    /// For a frame that came over TCP (`tcp`): where the connection's replies go.
+    pub tcp: Option<mpsc::Sender<bytes::Bytes>>,
 }
 
 /// Datagrams a peer's inbox holds before new ones are dropped.
@@ -33,6 +36,8 @@ pub enum Command {
     Add { ufrag: String, resource: String, inbox: mpsc::Sender<Datagram>, stop: oneshot::Sender<()> },
     /// `DELETE` of a WHIP resource: whether a live peer had it.
     Delete { resource: String, reply: oneshot::Sender<bool> },
+    /// A frame from an ICE-TCP connection, routed as a datagram.
+    Datagram(Datagram),
 }
 
 struct Entry {
@@ -123,7 +128,7 @@ pub async fn run(socket: Arc<UdpSocket>, mut commands: mpsc::Receiver<Command>) 
             got = socket.recv_from(&mut buf) => match got {
                 Ok((n, from)) => {
                     let at = crate::media::now();
-                    table.deliver(Datagram { at, from, data: buf[..n].to_vec() });
+                    table.deliver(Datagram { at, from, data: buf[..n].to_vec(), tcp: None });
                 }
                 // ICMP errors (a peer's port closed) surface here on some systems: not fatal.
                 Err(e) => tracing::debug!("WebRTC UDP receive: {e}"),
@@ -136,6 +141,7 @@ pub async fn run(socket: Arc<UdpSocket>, mut commands: mpsc::Receiver<Command>) 
                 Some(Command::Delete { resource, reply }) => {
                     let _ = reply.send(table.delete(&resource));
                 }
+                Some(Command::Datagram(d)) => table.deliver(d),
             },
         }
     }
@@ -175,11 +181,11 @@ mod tests {
         assert_eq!(local_ufrag(b"\x16\xfe\xfd not stun"), None);
         let (a, b): (SocketAddr, SocketAddr) = ("10.0.0.1:5000".parse().unwrap(), "10.0.0.2:5000".parse().unwrap());
         let now = Instant::now();
-        t.deliver(Datagram { at: now, from: b, data: b"dtls before ice".to_vec() });
-        t.deliver(Datagram { at: now, from: a, data: binding("other:browser") });
+        t.deliver(Datagram { at: now, from: b, data: b"dtls before ice".to_vec(), tcp: None });
+        t.deliver(Datagram { at: now, from: a, data: binding("other:browser"), tcp: None });
         assert!(rx.try_recv().is_err(), "nobody's datagrams are dropped");
-        t.deliver(Datagram { at: now, from: a, data: binding("duet1:browser") });
-        t.deliver(Datagram { at: now, from: a, data: b"dtls".to_vec() });
+        t.deliver(Datagram { at: now, from: a, data: binding("duet1:browser"), tcp: None });
+        t.deliver(Datagram { at: now, from: a, data: b"dtls".to_vec(), tcp: None });
         assert_eq!(rx.try_recv().unwrap().from, a);
         assert_eq!(rx.try_recv().unwrap().data, b"dtls");
         assert!(!t.delete("r2"));
@@ -194,7 +200,12 @@ mod tests {
         let (stop, _stopped) = oneshot::channel();
         t.add(Entry { ufrag: "u".into(), resource: "r".into(), inbox: tx, stop: Some(stop) });
         drop(rx);
-        t.deliver(Datagram { at: Instant::now(), from: "10.0.0.1:1".parse().unwrap(), data: binding("u:x") });
+        t.deliver(Datagram {
+            at: Instant::now(),
+            from: "10.0.0.1:1".parse().unwrap(),
+            data: binding("u:x"),
+            tcp: None,
+        });
         assert!(t.peers.is_empty() && !t.delete("r"));
     }
 }
