@@ -190,6 +190,16 @@ test("a browser whose network lets no UDP through plays over ICE-TCP", async () 
     return pair && report.get(pair.remoteCandidateId).protocol;
   });
   assert.equal(protocol, "tcp");
+  // The page goes without a DELETE: its player is cleaned up (ICE-TCP connection closed, or
+  // 15 s of silence at the latest).
   await page.close();
+  const deadline = Date.now() + 30000;
+  let peers = -1;
+  while (Date.now() < deadline) {
+    peers = Number((await duet.metrics()).match(/^duet_webrtc_peers (\d+)/m)[1]);
+    if (peers === 0) break;
+    await sleep(250);
+  }
+  assert.equal(peers, 0, "the vanished player's peer ended within 30 s");
   encoder.kill("SIGKILL");
 });

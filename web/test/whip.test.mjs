@@ -70,6 +70,7 @@ test("chromium publishes H.264 over WHIP; ffmpeg decodes it over HTTP-FLV and RT
   const rtmp = await duetUrl("play", "--format", "rtmp", "--public-rtmp-url", `rtmp://${duet.rtmp}`);
   const overRtmp = await decodedFrames(rtmp, 60, 30);
   assert.ok(overRtmp.count >= 50, `RTMP decoded ${overRtmp.count} frames:\n${overRtmp.stderr}`);
+  assert.match(overRtmp.stderr, /Audio: aac \(LC\), 48000 Hz/);
 
   const stats = await page.evaluate(async () => {
     const report = await window.duetPc.getStats();

@@ -24,7 +24,7 @@ pub struct Metrics {
     pub rooms: AtomicU64,
     /// Signaling connections dropped because their outbox was full.
     pub signaling_slow_drops: AtomicU64,
-    /// WebRTC publishers (WHIP peers) running (gauge).
+    /// WebRTC peers running: WHIP publishers and WHEP players (gauge).
     pub webrtc_peers: AtomicU64,
     /// The HTTP listener's connections.
     pub http_connections: std::sync::Arc<ConnStats>,
@@ -108,7 +108,7 @@ impl Metrics {
                 &self.signaling_sessions,
             ),
             ("duet_rooms", "gauge", "Open rooms.", &self.rooms),
-            ("duet_webrtc_peers", "gauge", "WebRTC publishers (WHIP peers) running.", &self.webrtc_peers),
+            ("duet_webrtc_peers", "gauge", "WebRTC peers running: WHIP publishers and WHEP players.", &self.webrtc_peers),
             (
                 "duet_signaling_slow_drops_total",
                 "counter",
