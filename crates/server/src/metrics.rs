@@ -108,7 +108,12 @@ impl Metrics {
                 &self.signaling_sessions,
             ),
             ("duet_rooms", "gauge", "Open rooms.", &self.rooms),
-            ("duet_webrtc_peers", "gauge", "WebRTC peers running: WHIP publishers and WHEP players.", &self.webrtc_peers),
+            (
+                "duet_webrtc_peers",
+                "gauge",
+                "WebRTC peers running: WHIP publishers and WHEP players.",
+                &self.webrtc_peers,
+            ),
             (
                 "duet_signaling_slow_drops_total",
                 "counter",

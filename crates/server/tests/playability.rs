@@ -1,6 +1,8 @@
 //! Sources WebRTC players cannot play are reported: H.264 with B-frames published over RTMP
 //! shows its problem in the API's stream list and room detail (what the console shows), fires
-//! `stream.unplayable` and logs one warning; a baseline stream beside it shows none.
+//! `stream.unplayable` and logs one warning; a baseline stream beside it shows none. A WHEP
+//! play of the B-frames stream is refused `webrtc_unplayable` with the reason; the baseline
+//! one is answered.
 
 #[path = "common/api.rs"]
 mod api;
@@ -9,6 +11,8 @@ mod common;
 mod peers;
 #[path = "common/receiver.rs"]
 mod receiver;
+#[path = "common/whip.rs"]
+mod whip_helpers;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -78,14 +82,30 @@ async fn bframes_are_reported_in_stream_info_and_a_webhook_and_baseline_is_not()
     let events = receiver.wait_for(5, WAIT);
     let unplayable: Vec<&Value> = events.iter().filter(|e| e["event"] == "stream.unplayable").collect();
     assert_eq!(unplayable.len(), 1, "{events:?}");
-    let data = &unplayable[0]["data"];
+    let event = &unplayable[0]["data"];
     assert_eq!(
-        (data["streamID"].as_str(), data["roomID"].as_str(), data["userID"].as_str()),
+        (event["streamID"].as_str(), event["roomID"].as_str(), event["userID"].as_str()),
         (Some("bf"), Some("r"), Some("u"))
     );
-    assert_eq!((data["code"].as_str(), data["reason"].as_str()), (Some("bframes"), Some(reason)));
+    assert_eq!((event["code"].as_str(), event["reason"].as_str()), (Some("bframes"), Some(reason)));
     let log = server.stderr();
     let warnings: Vec<&str> = log.lines().filter(|l| l.contains("not playable over WebRTC")).collect();
     assert_eq!(warnings.len(), 1, "one warning, for bf: {log}");
     assert!(warnings[0].contains("WARN") && warnings[0].contains("stream=bf"), "{}", warnings[0]);
+
+    // A browser asking to play it over WHEP is told why, instead of getting a broken picture.
+    let whep = |stream: &str| {
+        let (app, http) = (server.app_id.to_string(), format!("http://{}", server.http));
+        let args =
+            ["url", "play", "--format", "whep", "--app-id", &app, "--stream-id", stream, "--public-http-url", &http];
+        let url = ok(&data, &args).trim().to_owned();
+        let offer = whip_helpers::offer("H264", whip_helpers::H264).replace("a=sendonly", "a=recvonly");
+        whip_helpers::post_sdp(&server, url.strip_prefix(&http).unwrap(), "application/sdp", &offer)
+    };
+    let refused = whep("bf");
+    assert_eq!(refused.status, 406, "{}", refused.body);
+    let body: Value = serde_json::from_str(&refused.body).unwrap();
+    assert_eq!(body["code"], "webrtc_unplayable");
+    assert!(body["message"].as_str().unwrap().contains("B-frames"), "{body}");
+    assert_eq!(whep("plain").status, 201, "a baseline stream plays over WHEP");
 }
