@@ -48,17 +48,23 @@ pub struct MediaStats {
 }
 
 /// A player attached to a stream, counted in [`MediaStats::players`] and in its stream's
-/// count while it lives.
+/// counts while it lives.
 pub(crate) struct Attached {
     pub(crate) stats: Arc<MediaStats>,
     stream_players: Arc<AtomicU64>,
+    /// The stream's count of WebRTC players, for one of them.
+    webrtc_players: Option<Arc<AtomicU64>>,
 }
 
 impl Attached {
-    fn new(stats: Arc<MediaStats>, stream_players: Arc<AtomicU64>) -> Self {
+    fn new(stats: Arc<MediaStats>, live: &Live, webrtc: bool) -> Self {
         stats.players.fetch_add(1, Relaxed);
-        stream_players.fetch_add(1, Relaxed);
-        Self { stats, stream_players }
+        live.players.fetch_add(1, Relaxed);
+        let webrtc_players = webrtc.then(|| live.webrtc_players.clone());
+        if let Some(n) = &webrtc_players {
+            n.fetch_add(1, Relaxed);
+        }
+        Self { stats, stream_players: live.players.clone(), webrtc_players }
     }
 }
 
@@ -66,6 +72,9 @@ impl Drop for Attached {
     fn drop(&mut self) {
         self.stats.players.fetch_sub(1, Relaxed);
         self.stream_players.fetch_sub(1, Relaxed);
+        if let Some(n) = &self.webrtc_players {
+            n.fetch_sub(1, Relaxed);
+        }
     }
 }
 
@@ -146,8 +155,10 @@ pub(crate) struct Live {
     flushed: watch::Sender<u64>,
     /// A player needs a keyframe the cache does not have: what the publisher waits on.
     keyframe_wanted: Notify,
-    /// Players attached now.
+    /// Players attached now, and how many of them are WebRTC players (whose audio comes
+    /// beside the hub: they need no AAC).
     players: Arc<AtomicU64>,
+    webrtc_players: Arc<AtomicU64>,
 }
 
 pub(crate) struct LiveState {
@@ -310,6 +321,7 @@ impl Hub {
             flushed: watch::Sender::new(0),
             keyframe_wanted: Notify::new(),
             players: Arc::default(),
+            webrtc_players: Arc::default(),
         });
         streams.insert(key.clone(), live.clone());
         Ok(publisher(live, false))
@@ -317,9 +329,24 @@ impl Hub {
 
     /// Attaches a player, or `None` when the stream is not live.
     pub fn subscribe(&self, key: &StreamKey) -> Option<Subscriber> {
+        self.attach(key, false)
+    }
+
+    /// Attaches a WebRTC player (one whose audio does not come from the hub), or `None` when
+    /// the stream is not live.
+    pub fn subscribe_webrtc(&self, key: &StreamKey) -> Option<Subscriber> {
+        self.attach(key, true)
+    }
+
+    fn attach(&self, key: &StreamKey, webrtc: bool) -> Option<Subscriber> {
         let live = self.streams().get(key)?.clone();
-        let attached = Attached::new(self.stats.clone(), live.players.clone());
+        let attached = Attached::new(self.stats.clone(), &live, webrtc);
         Subscriber::new(live, attached)
+    }
+
+    /// Whether `key` is live, and then its WebRTC verdict (without attaching a player).
+    pub fn webrtc_problem(&self, key: &StreamKey) -> Option<Option<PlayProblem>> {
+        Some(self.streams().get(key)?.webrtc_problem())
     }
 
     /// Asks the publisher of `key` to stop (its publishing session ended elsewhere).
@@ -426,9 +453,16 @@ impl Publisher {
         self.cut.notified().await;
     }
 
-    /// How many players the stream has now (of every kind).
-    pub fn players(&self) -> u64 {
-        self.live.players.load(Relaxed)
+    /// Where this publisher's `timestamp` is on the stream's clock (shifted after a takeover,
+    /// as [`Publisher::push`] shifts it): for media sent beside the hub.
+    pub fn stream_time(&self, timestamp: u32) -> u32 {
+        timestamp.wrapping_add(self.live.state().offset.unwrap_or(0))
+    }
+
+    /// How many players the stream has now besides its WebRTC players (those that need
+    /// its audio in the hub: RTMP, FLV, fMP4, relays).
+    pub fn players_besides_webrtc(&self) -> u64 {
+        self.live.players.load(Relaxed).saturating_sub(self.live.webrtc_players.load(Relaxed))
     }
 
     /// Resolves when a player needs a keyframe that the cache does not have (a publisher
@@ -615,6 +649,23 @@ mod tests {
         assert!(sub.next().await.unwrap().sequence_header);
         p.push(now(), Kind::Audio, 46, Bytes::from_static(AAC));
         assert_eq!(sub.next().await.unwrap().timestamp, 46);
+    }
+
+    #[test]
+    fn webrtc_players_are_told_apart() {
+        let hub = Arc::new(Hub::default());
+        let p = hub.publish(key("w"), "u", 1, LatencyBudget::Immediate).unwrap();
+        let webrtc = hub.subscribe_webrtc(&key("w")).unwrap();
+        assert_eq!(p.players_besides_webrtc(), 0, "a WebRTC player needs no AAC");
+        let rtmp = hub.subscribe(&key("w")).unwrap();
+        assert_eq!(p.players_besides_webrtc(), 1);
+        drop(webrtc);
+        assert_eq!(p.players_besides_webrtc(), 1);
+        drop(rtmp);
+        assert_eq!(p.players_besides_webrtc(), 0);
+        assert_eq!(hub.stats.players.load(Relaxed), 0);
+        assert_eq!(hub.webrtc_problem(&key("w")), Some(None));
+        assert_eq!(hub.webrtc_problem(&key("none")), None);
     }
 
     #[tokio::test]

@@ -95,10 +95,8 @@ impl LipSync {
         }
         let (start, clock) = self.audio.as_mut().expect("decided above");
         let time = *start + i64::from(clock.millis(rtp));
-        match u32::try_from(time) {
-            Ok(t) => Placed::At(t),
-            Err(_) => Placed::Drop,
-        }
+        // Before the video's start: dropped; later, on the 32-bit clock, which wraps as FLV's.
+        if time < 0 { Placed::Drop } else { Placed::At(time as u32) }
     }
 }
 

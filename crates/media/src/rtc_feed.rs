@@ -11,8 +11,9 @@
 //! for a keyframe) is squeezed: its frames go out 1 ms apart, ending at the newest one's time,
 //! and the browser decodes them at once and shows the live picture. Audio of a burst is
 //! dropped (it is in the past). Times only move forward on each track: a burst that would go
-//! back in time moves the clock forward instead (a player's clock may run a few milliseconds
-//! ahead of the stream's after each keyframe request).
+//! back in time (a keyframe request answered from the cache) is sent just after the last frame,
+//! 1 ms apart, and the live frames that follow are back on the stream's time as soon as they are
+//! past it (the clock never drifts from the stream's).
 //!
 //! Pure: packets in, media out; no clock.
 
@@ -264,17 +265,14 @@ impl RtcFeed {
 
     /// The player's time for a video frame at stream time `t`: later than the last one sent.
     fn video_time(&mut self, t: i64) -> u64 {
-        let mut out = t + self.offset;
-        if let Some(last) = self.last_video
-            && out <= last
-        {
-            self.offset += last + 1 - out;
-            out = last + 1;
+        if t + self.offset < 0 {
+            // Only the first frames can be here: the clock starts at 0.
+            self.offset = -t;
         }
-        if out < 0 {
-            self.offset -= out;
-            out = 0;
-        }
+        // A frame that would not come after the last one sent (a burst's) goes just after it;
+        // the clock itself does not move, so the frames after a burst are back on time within
+        // the burst's few milliseconds.
+        let out = (t + self.offset).max(self.last_video.map_or(0, |last| last + 1));
         self.last_video = Some(out);
         out as u64
     }
@@ -354,13 +352,20 @@ mod tests {
         assert!(feed.push(&audio(1090)).is_none());
         assert_eq!(feed.audio_time(1090), 1090);
         assert_eq!(times(&[feed.push(&frame(1120, false, &[&[0x41]])).unwrap()]), [1120]);
-        // A keyframe request: the cache again (now up to 1120), after the live edge; the clock
-        // moves on by the burst's length.
+        // A keyframe request: the cache again (now up to 1120), just after the live edge; the
+        // frames after it are back on the stream's time: no drift, however many requests.
         let mut cache = start.to_vec();
         cache.push(frame(1120, false, &[&[0x41]]));
         assert_eq!(times(&feed.burst(&cache)), [1121, 1122, 1123, 1124]);
-        assert_eq!(times(&[feed.push(&frame(1160, false, &[&[0x41]])).unwrap()]), [1164]);
-        assert_eq!(feed.audio_time(1170), 1174);
+        assert_eq!(times(&[feed.push(&frame(1160, false, &[&[0x41]])).unwrap()]), [1160]);
+        assert_eq!(feed.audio_time(1170), 1170);
+        for round in 0..50u32 {
+            let t = 1200 + round * 40;
+            cache.push(frame(t, false, &[&[0x41]]));
+            feed.burst(&cache);
+        }
+        let late = feed.push(&frame(4000, false, &[&[0x41]])).unwrap();
+        assert_eq!(late.time, 4000, "50 bursts later the clock is the stream's");
     }
 
     #[test]

@@ -65,7 +65,9 @@ async fn bframes_are_reported_in_stream_info_and_a_webhook_and_baseline_is_not()
     assert_eq!(bf["webrtcProblem"]["code"], "bframes", "{bf}");
     let reason = bf["webrtcProblem"]["reason"].as_str().unwrap();
     assert!(reason.contains("B-frames"), "{reason}");
-    // The baseline stream has been live as long: frames enough to show reordering if it had any.
+    // The baseline stream has been live as long: frames enough to show reordering if it had any
+    // (a second more of them, to be sure).
+    std::thread::sleep(Duration::from_secs(1));
     let plain = stream_info(&mut api, "plain", |s| s.get("webrtcProblem").is_some());
     assert_eq!(plain["webrtcProblem"], Value::Null, "{plain}");
 

@@ -45,14 +45,13 @@ async fn start(
 ) -> Result<Response, MediaRefusal> {
     let (url, _) = whip::verify(state, MediaUrl::from_whep(app, stream, query)?, headers).await?;
     let key = StreamKey { app_id: url.app_id, stream_id: url.stream_id.clone() };
-    let sub = state.media.hub.subscribe(&key);
-    let sub = sub.ok_or_else(|| MediaRefusal::new("stream_not_found", "the stream is not live"))?;
+    let problem = state.media.hub.webrtc_problem(&key);
+    let problem = problem.ok_or_else(|| MediaRefusal::new("stream_not_found", "the stream is not live"))?;
     // A picture browsers cannot show is refused, not sent as a black screen (audio a browser
     // cannot get still leaves the video worth playing).
-    if let Some(problem) = sub.webrtc_problem().filter(|p| p.code() != "audio_codec") {
+    if let Some(problem) = problem.filter(|p| p.code() != "audio_codec") {
         return Err(MediaRefusal::unplayable(problem));
     }
-    drop(sub);
     let webrtc = &state.media.webrtc;
     let slot = whip::reserve(state, url.app_id, Some(&key)).await?;
     let accepted = offer::accept(sdp, offer::Role::Play, webrtc.candidates(), crate::media::now())?;

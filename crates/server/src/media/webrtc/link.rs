@@ -37,6 +37,8 @@ pub enum End {
     Closed,
     /// The engine failed.
     Engine(str0m::RtcError),
+    /// Connected without an H.264 track to send (a WHEP offer str0m could not match).
+    NoVideoTrack,
 }
 
 impl std::fmt::Display for End {
@@ -49,6 +51,7 @@ impl std::fmt::Display for End {
             Self::Disconnected => f.write_str("ICE disconnected"),
             Self::Closed => f.write_str("closed by the peer"),
             Self::Engine(e) => write!(f, "WebRTC error: {e}"),
+            Self::NoVideoTrack => f.write_str("no H.264 track was agreed"),
         }
     }
 }
@@ -89,7 +92,6 @@ impl Link {
     /// Feeds a datagram to the engine.
     pub fn receive(&mut self, d: Option<Datagram>) -> Result<(), End> {
         let d = d.ok_or(End::Closed)?;
-        self.heard = d.at;
         let Ok(contents) = d.data.as_slice().try_into() else { return Ok(()) };
         let (proto, destination) = match (d.tcp, self.tcp_local) {
             (Some(writer), Some(tcp_local)) => {
@@ -100,7 +102,9 @@ impl Link {
             (None, _) => (Protocol::Udp, self.local),
         };
         let input = Input::Receive(d.at, Receive { proto, source: d.from, destination, contents });
+        // Only what the engine takes keeps the peer alive (not bytes anyone can send it).
         if self.rtc.accepts(&input) {
+            self.heard = d.at;
             self.rtc.handle_input(input).map_err(End::Engine)?;
         }
         Ok(())

@@ -20,11 +20,20 @@ use duet_media::{Batch, Hub, RtcFeed, RtcFrame, StreamKey, Subscriber};
 use str0m::format::Codec as RtcCodec;
 use str0m::media::{Frequency, MediaKind, MediaTime, Mid, Pt};
 use str0m::{Event, Rtc};
+use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, oneshot};
 
 use crate::media::webrtc::link::{End, Link};
 use crate::media::webrtc::opus_track::{OpusPacket, OpusTracks};
 use crate::media::{MediaContext, now};
+
+/// How long a connected peer may go without an H.264 track agreed (str0m tells the tracks
+/// just after the connection) before it is ended: it could never be sent anything.
+const NO_TRACK_GRACE: Duration = Duration::from_secs(2);
+
+/// The shortest time between two looks for the stream's Opus track (one whose source went
+/// may not be replaced at once, or ever: the stream may be ending).
+const RELISTEN_EVERY: Duration = Duration::from_secs(1);
 
 /// The shortest time between two bursts answering the browser's keyframe requests (a
 /// browser repeats its request until a keyframe arrives; one burst answers them all).
@@ -48,8 +57,11 @@ struct State {
     key: StreamKey,
     /// Where the stream is read from, once the peer is connected.
     sub: Option<Subscriber>,
-    /// Where its audio is read from, once the peer is connected.
+    /// The node's Opus tracks.
+    tracks: Arc<OpusTracks>,
+    /// Where its audio is read from, once the peer is connected, and when it last looked.
     audio_in: Option<broadcast::Receiver<OpusPacket>>,
+    listened: Option<Instant>,
     feed: RtcFeed,
     video: Option<(Mid, Pt)>,
     audio: Option<(Mid, Pt)>,
@@ -57,8 +69,8 @@ struct State {
     /// one clock through it, which keeps them in sync in the browser).
     origin: Option<Instant>,
     last_burst: Option<Instant>,
-    /// ICE and DTLS are up.
-    connected: bool,
+    /// When ICE and DTLS came up.
+    connected: Option<Instant>,
     /// The stream was gone when the player started.
     ended: bool,
 }
@@ -71,13 +83,15 @@ impl WhepPlayer {
             hub: ctx.hub.clone(),
             key: self.key.clone(),
             sub: None,
+            tracks: self.opus.clone(),
             audio_in: None,
+            listened: None,
             feed: RtcFeed::new(),
             video: None,
             audio: None,
             origin: None,
             last_burst: None,
-            connected: false,
+            connected: None,
             ended: false,
         };
         let Err(end) = self.drive(&mut st).await;
@@ -91,9 +105,15 @@ impl WhepPlayer {
             let timeout = self.link.drain(|rtc, e| st.on_event(rtc, e))?;
             // Media starts once the peer is connected and its tracks are known (str0m tells
             // the tracks after the connection).
-            if st.connected && st.sub.is_none() && st.video.is_some() {
+            if let Some(at) = st.connected
+                && st.video.is_none()
+                && now() >= at + NO_TRACK_GRACE
+            {
+                return Err(End::NoVideoTrack);
+            }
+            if st.connected.is_some() && st.sub.is_none() && st.video.is_some() {
                 st.burst(&mut self.link.rtc, now());
-                st.listen(&self.opus);
+                st.listen();
                 if st.ended {
                     return Err(End::StreamEnded);
                 }
@@ -146,7 +166,7 @@ impl State {
                     _ => {}
                 }
             }
-            Event::Connected => self.connected = true,
+            Event::Connected => self.connected = Some(now()),
             Event::KeyframeRequest(_) if self.sub.is_some() => {
                 let at = now();
                 if self.last_burst.is_none_or(|last| at >= last + KEYFRAME_ANSWER_EVERY) {
@@ -160,7 +180,9 @@ impl State {
 
     /// Takes the stream's start anew and sends it squeezed (see `duet_media::RtcFeed`).
     fn burst(&mut self, rtc: &mut Rtc, at: Instant) {
-        let Some(mut sub) = self.hub.subscribe(&self.key) else {
+        // The player it replaces goes first (one place in the stream's count, not two).
+        self.sub = None;
+        let Some(mut sub) = self.hub.subscribe_webrtc(&self.key) else {
             self.ended = true;
             return;
         };
@@ -180,17 +202,23 @@ impl State {
         self.sub = Some(sub);
     }
 
-    /// Starts listening to the stream's Opus track.
-    fn listen(&mut self, tracks: &OpusTracks) {
-        let (track, new) = tracks.play(&self.key);
+    /// Starts listening to the stream's Opus track (at most once a [`RELISTEN_EVERY`]).
+    fn listen(&mut self) {
+        let at = now();
+        if self.listened.is_some_and(|last| at < last + RELISTEN_EVERY) {
+            return;
+        }
+        self.listened = Some(at);
+        let (track, new) = self.tracks.play(&self.key);
+        // Listening first, so a transcoder started now finds its listener.
+        self.audio_in = Some(track.listen());
         if new {
             // Nothing feeds it yet: a stream published with AAC gets its transcoder.
             super::transcode::start(&self.hub, &self.key, &track);
         }
-        self.audio_in = Some(track.listen());
     }
 
-    fn send_audio(&mut self, rtc: &mut Rtc, packet: Result<OpusPacket, broadcast::error::RecvError>) {
+    fn send_audio(&mut self, rtc: &mut Rtc, packet: Result<OpusPacket, RecvError>) {
         match packet {
             Ok(p) => {
                 let time = self.feed.audio_time(p.time);
@@ -199,12 +227,20 @@ impl State {
                     self.sub = Some(sub);
                 }
             }
-            Err(broadcast::error::RecvError::Lagged(_)) => {}
-            Err(broadcast::error::RecvError::Closed) => self.audio_in = None,
+            Err(RecvError::Lagged(_)) => {}
+            // Its source went (a publisher taken over by an RTMP one, a transcoder that
+            // stopped): the stream's track now, if it still has one.
+            Err(RecvError::Closed) => {
+                self.audio_in = None;
+                self.listen();
+            }
         }
     }
 
     fn send_batch(&mut self, rtc: &mut Rtc, batch: &Batch) {
+        if self.audio_in.is_none() {
+            self.listen(); // its track went: look again (at most once a second)
+        }
         let Some(sub) = self.sub.take() else { return };
         for p in batch.packets() {
             if let Some(frame) = self.feed.push(p) {

@@ -199,8 +199,10 @@ impl Audio {
         }
         while let Some((rtp, at, data)) = self.held.pop_front() {
             let Placed::At(time) = self.sync.audio(rtp, at, None) else { continue };
-            self.aac.push(publisher, self.track.listeners(), time, rtp, &data);
-            self.track.send(OpusPacket { time, data });
+            // The hub shifts what is pushed into it after a takeover; the Opus track, beside
+            // it, is shifted here alike.
+            self.aac.push(publisher, time, rtp, &data);
+            self.track.send(OpusPacket { time: publisher.stream_time(time), data });
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The WebRTC UDP socket's reader: one task owns the receiving side of the one socket every
-//! peer shares and hands each datagram to its peer's task. A peer is found by the remote
-//! address its traffic came from once ICE has seen it; before that, by the ICE username of a
-//! STUN binding request (`{Duet's ufrag}:{peer's ufrag}`), which also records the address.
+//! peer shares and hands each datagram to its peer's task. A STUN binding request goes to the
+//! peer its ICE username names (`{Duet's ufrag}:{peer's ufrag}`), and records its address
+//! (transport and remote address) for that peer, so a new peer reusing an old one's address is
+//! found; anything else goes by its address.
 //! Datagrams for nobody are dropped; a peer whose inbox is full loses the datagram (UDP).
 //! Frames of ICE-TCP connections (`tcp`) come in as commands and are routed the same way.
 //! The same task keeps the WHIP resources, so `DELETE` reaches the right peer.
@@ -52,7 +53,8 @@ struct Table {
     next: u64,
     peers: HashMap<u64, Entry>,
     by_ufrag: HashMap<String, u64>,
-    by_addr: HashMap<SocketAddr, u64>,
+    /// By transport (TCP or not) and remote address.
+    by_addr: HashMap<(bool, SocketAddr), u64>,
     by_resource: HashMap<String, u64>,
 }
 
@@ -81,18 +83,25 @@ impl Table {
         }
     }
 
-    /// The peer a datagram from `from` belongs to.
-    fn find(&mut self, from: SocketAddr, data: &[u8]) -> Option<u64> {
-        if let Some(id) = self.by_addr.get(&from) {
-            return Some(*id);
+    /// The peer a datagram from `from` (over TCP or not) belongs to.
+    fn find(&mut self, tcp: bool, from: SocketAddr, data: &[u8]) -> Option<u64> {
+        // Only STUN starts with two zero bits (RFC 7983); parse only what may be STUN.
+        let named = data.first().is_some_and(|b| *b < 4).then(|| local_ufrag(data)).flatten();
+        if let Some(id) = named.and_then(|ufrag| self.by_ufrag.get(ufrag)).copied() {
+            self.by_addr.insert((tcp, from), id);
+            return Some(id);
         }
-        let id = *self.by_ufrag.get(local_ufrag(data)?)?;
-        self.by_addr.insert(from, id);
-        Some(id)
+        self.by_addr.get(&(tcp, from)).copied()
     }
 
     fn deliver(&mut self, d: Datagram) {
-        let Some(id) = self.find(d.from, &d.data) else { return };
+        let Some(id) = self.find(d.tcp.is_some(), d.from, &d.data) else {
+            // A TCP connection that reaches no peer is closed (an empty frame tells its writer).
+            if let Some(tcp) = &d.tcp {
+                let _ = tcp.try_send(bytes::Bytes::new());
+            }
+            return;
+        };
         let closed = match self.peers.get(&id) {
             Some(e) => matches!(e.inbox.try_send(d), Err(mpsc::error::TrySendError::Closed(_))),
             None => true,
@@ -191,6 +200,30 @@ mod tests {
         assert!(!t.delete("r2"));
         assert!(t.delete("r1") && stopped.try_recv().is_ok());
         assert!(t.peers.is_empty() && t.by_addr.is_empty() && t.by_ufrag.is_empty());
+    }
+
+    #[test]
+    fn a_binding_request_names_its_peer_even_from_an_address_another_peer_had() {
+        let mut t = Table::default();
+        let (tx1, mut rx1) = mpsc::channel(4);
+        let (tx2, mut rx2) = mpsc::channel(4);
+        let (s1, _k1) = oneshot::channel();
+        let (s2, _k2) = oneshot::channel();
+        t.add(Entry { ufrag: "one".into(), resource: "r1".into(), inbox: tx1, stop: Some(s1) });
+        t.add(Entry { ufrag: "two".into(), resource: "r2".into(), inbox: tx2, stop: Some(s2) });
+        let a: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        let now = Instant::now();
+        t.deliver(Datagram { at: now, from: a, data: binding("one:b"), tcp: None });
+        // The same address, now a new browser's (port reuse): its request names peer two.
+        t.deliver(Datagram { at: now, from: a, data: binding("two:b"), tcp: None });
+        t.deliver(Datagram { at: now, from: a, data: b"\x16dtls".to_vec(), tcp: None });
+        assert!(rx1.try_recv().is_ok() && rx1.try_recv().is_err(), "peer one got only its own request");
+        assert!(rx2.try_recv().is_ok() && rx2.try_recv().unwrap().data == b"\x16dtls");
+        // A TCP frame from that address and port is another transport: not routed by it.
+        let (writer, mut closed) = mpsc::channel(1);
+        t.deliver(Datagram { at: now, from: a, data: b"\x16dtls".to_vec(), tcp: Some(writer) });
+        assert!(rx2.try_recv().is_err());
+        assert!(closed.try_recv().unwrap().is_empty(), "an unroutable TCP connection is told to close");
     }
 
     #[test]

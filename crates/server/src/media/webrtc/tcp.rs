@@ -4,8 +4,9 @@
 //! SRTP) flows as RFC 4571 frames (a 16-bit length before each packet). Each connection's
 //! frames go through the same router as UDP datagrams, so a peer is found the same way (its
 //! first frame is a STUN binding request naming it); the peer answers through the
-//! connection's writer. Bytes from outside are hostile: a frame longer than [`MAX_FRAME`] or no
-//! frame within [`QUIET`] ends a connection; connections are capped like the other listeners'
+//! connection's writer. Bytes from outside are hostile: a frame longer than [`MAX_FRAME`], a
+//! frame that reaches no peer (its first must be a binding request naming one), or no frame
+//! within [`QUIET`] ends a connection; connections are capped like the other listeners'
 //! (`http::limits`: as many as the node takes WebRTC peers, [`PER_ADDR`] per address).
 //!
 //! What it does not do: ICE-TCP active or simultaneous-open candidates, TURN over TCP/TLS
@@ -61,9 +62,11 @@ pub fn frame(packet: &[u8]) -> Option<Bytes> {
 async fn connection(stream: TcpStream, from: SocketAddr, commands: mpsc::Sender<Command>) {
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Bytes>(OUTBOX);
-    let writer = tokio::spawn(async move {
+    // The writer ends with a write error, or an empty frame: the router found no peer for
+    // this connection's frames (the reader then ends the connection).
+    let mut writer = tokio::spawn(async move {
         while let Some(frame) = rx.recv().await {
-            if wr.write_all(&frame).await.is_err() {
+            if frame.is_empty() || wr.write_all(&frame).await.is_err() {
                 return;
             }
         }
@@ -80,9 +83,12 @@ async fn connection(stream: TcpStream, from: SocketAddr, commands: mpsc::Sender<
             rd.read_exact(&mut buf[..n]).await?;
             Ok::<_, std::io::Error>(n)
         };
-        let n = match tokio::time::timeout(QUIET, read).await {
-            Ok(Ok(n)) => n,
-            _ => break,
+        let n = tokio::select! {
+            read = tokio::time::timeout(QUIET, read) => match read {
+                Ok(Ok(n)) => n,
+                _ => break,
+            },
+            _ = &mut writer => break,
         };
         let d = Datagram { at: crate::media::now(), from, data: buf[..n].to_vec(), tcp: Some(tx.clone()) };
         if commands.send(Command::Datagram(d)).await.is_err() {

@@ -21,7 +21,8 @@ use crate::media::webrtc::opus_track::{OpusPacket, OpusTrack};
 /// Starts the AAC → Opus transcoder of `key` feeding `track` (a stream without AAC leaves the
 /// track silent).
 pub fn start(hub: &Arc<Hub>, key: &StreamKey, track: &Arc<OpusTrack>) {
-    let Some(sub) = hub.subscribe(key) else { return };
+    // It reads the stream for WebRTC players: it is not one that needs AAC.
+    let Some(sub) = hub.subscribe_webrtc(key) else { return };
     tokio::spawn(to_opus(sub, track.clone(), key.clone()));
 }
 
@@ -56,7 +57,8 @@ async fn to_opus(mut sub: Subscriber, track: Arc<OpusTrack>, key: StreamKey) {
                 Ok(out) => {
                     for o in out {
                         let (base, clock) = clock.get_or_insert((p.timestamp, OpusClock::default()));
-                        let Ok(time) = u32::try_from(i64::from(*base) + clock.millis(o.rtp_ts)) else { continue };
+                        // On the stream's 32-bit clock, which wraps (players unwrap it).
+                        let time = (i64::from(*base) + clock.millis(o.rtp_ts)) as u32;
                         track.send(OpusPacket { time, data: Bytes::from(o.packet) });
                     }
                 }
@@ -68,7 +70,8 @@ async fn to_opus(mut sub: Subscriber, track: Arc<OpusTrack>, key: StreamKey) {
                 }
             }
         }
-        if track.listeners() == 0 {
+        // No one to hear it, or a WHIP publisher took the stream over (its Opus feeds the track).
+        if track.listeners() == 0 || track.is_native() {
             return;
         }
         let Some(batch) = sub.next_batch().await else { return };
@@ -100,9 +103,9 @@ pub struct AacOut {
 
 impl AacOut {
     /// Transcodes one Opus packet at `time` (the stream's milliseconds; `rtp` its RTP time)
-    /// into AAC pushed to `publisher`, if the stream has players besides its `webrtc_players`.
-    pub fn push(&mut self, publisher: &Publisher, webrtc_players: usize, time: u32, rtp: u32, packet: &[u8]) {
-        if publisher.players() <= webrtc_players as u64 {
+    /// into AAC pushed to `publisher`, if the stream has players besides its WebRTC players.
+    pub fn push(&mut self, publisher: &Publisher, time: u32, rtp: u32, packet: &[u8]) {
+        if publisher.players_besides_webrtc() == 0 {
             self.encoder = None;
             return;
         }
