@@ -10,7 +10,7 @@
 #   BUDGETS="0 frame 40 350" scripts/bench.sh   # latency budgets (0, frame, or ms): the default
 #   BENCH_PEERS="srs=rtmp://127.0.0.1:1935/live/s,rtmp://127.0.0.1:1935/live/s" scripts/bench.sh
 #   BENCH_ONLY=fanout scripts/bench.sh     # budgets + storm + scale; or storm, scale, whep, signaling
-#   BENCH_ONLY=whep WHEP_KBPS="232 1000" WHEP_PLAYERS=1000 scripts/bench.sh   # WHEP vs RTMP vs FLV
+#   BENCH_ONLY=whep WHEP_RUNS="232:1000 1000:400" scripts/bench.sh   # WHEP vs RTMP vs HTTP-FLV
 #
 # With two or more cores, servers under test run on CPU 0 and the load generator on CPU 1
 # (taskset), so they do not compete; the output says whether it pinned. The scale run is never
@@ -30,13 +30,15 @@ STORM_BUDGET=${STORM_BUDGET:-frame}
 # Scale: SCALE_PLAYERS RTMP players on Duet, unpinned, at SCALE_BUDGET.
 SCALE_PLAYERS=${SCALE_PLAYERS:-$((PLAYERS * 3))}
 SCALE_BUDGET=${SCALE_BUDGET:-frame}
-# WHEP: WHEP_PLAYERS players of each protocol (RTMP, HTTP-FLV, WHEP) at each of WHEP_KBPS, on a
-# video-only stream (WHEP players get no audio until AAC is transcoded to Opus), at WHEP_BUDGET,
-# their starts spread over WHEP_OVER_MS (each WHEP player makes a DTLS handshake).
-WHEP_PLAYERS=${WHEP_PLAYERS:-$PLAYERS}
-WHEP_KBPS=${WHEP_KBPS:-232 1000}
+# WHEP: for each KBPS:PLAYERS of WHEP_RUNS, that many players of each protocol (RTMP, HTTP-FLV,
+# WHEP) on a video-only stream of that bitrate (WHEP players get no audio until AAC is transcoded
+# to Opus), at WHEP_BUDGET, their starts spread WHEP_SPREAD_MS apart (each WHEP player makes a
+# DTLS handshake); then one player of each at the first bitrate (setup and latency unloaded).
+# The default: 232 kbit/s (SRS's anchor) with PLAYERS, 1 Mbit/s with 2/5 of them (what one
+# core carries over WebRTC at that rate, measured; more only measures the overload).
+WHEP_RUNS=${WHEP_RUNS:-232:$PLAYERS 1000:$((PLAYERS * 2 / 5))}
 WHEP_BUDGET=${WHEP_BUDGET:-frame}
-WHEP_OVER_MS=${WHEP_OVER_MS:-$((WHEP_PLAYERS * 2))}
+WHEP_SPREAD_MS=${WHEP_SPREAD_MS:-5}
 SESSIONS=${SESSIONS:-10000}
 BIG_ROOM=${BIG_ROOM:-1000}
 PEERS=${BENCH_PEERS:-}
@@ -50,9 +52,12 @@ want() {
     *) [ -z "$ONLY" ] || [ "$ONLY" = "$1" ] ;;
   esac
 }
-for k in $WHEP_KBPS; do
-  [[ "$k" =~ ^[0-9]+$ ]] || { echo "bench: WHEP_KBPS holds kbit/s, not '$k'" >&2; exit 2; }
+WHEP_MAX=1
+for r in $WHEP_RUNS; do
+  [[ "$r" =~ ^[0-9]+:[0-9]+$ ]] || { echo "bench: WHEP_RUNS holds KBPS:PLAYERS, not '$r'" >&2; exit 2; }
+  [ "${r#*:}" -gt "$WHEP_MAX" ] && WHEP_MAX=${r#*:}
 done
+[[ "$WHEP_SPREAD_MS" =~ ^[0-9]+$ ]] || { echo "bench: WHEP_SPREAD_MS is milliseconds" >&2; exit 2; }
 for b in $BUDGETS $STORM_BUDGET $SCALE_BUDGET $WHEP_BUDGET; do
   [[ "$b" =~ ^(frame|[0-9]+)$ ]] || { echo "bench: a budget is 0, frame or milliseconds, not '$b'" >&2; exit 2; }
 done
@@ -113,7 +118,7 @@ start_duet() {
   # SESSIONS signaling sessions.
   "${pin[@]}" "$DUET" serve --data "$data" --http 127.0.0.1:0 --rtmp 127.0.0.1:0 --log-level warn \
     --http-max-connections-per-ip 1000000 --rtmp-max-connections-per-ip 1000000 \
-    --http-max-connections $((SESSIONS + 1000)) --webrtc-max-peers $((WHEP_PLAYERS + 100)) > "$OUT/duet-$1.out" 2>&1 &
+    --http-max-connections $((SESSIONS + 1000)) --webrtc-max-peers $((WHEP_MAX + 100)) > "$OUT/duet-$1.out" 2>&1 &
   DUET_PID=$!
   pids+=("$DUET_PID")
   for _ in $(seq 300); do grep -q "Test token" "$OUT/duet-$1.out" 2>/dev/null && break; sleep 0.1; done
@@ -233,21 +238,28 @@ if want scale; then
 fi
 
 # --- WHEP next to RTMP and HTTP-FLV: the same video-only stream, bitrate and players -------------
+# whep_runs KBPS PLAYERS SUFFIX: RTMP, HTTP-FLV and WHEP players, each on a new stream.
+whep_runs() {
+  local k=$1 n=$2 proto pull
+  for proto in rtmp flv whep; do
+    streams=$((streams + 1))
+    case $proto in
+      rtmp) pull=(--play "$(play_url "w$streams" rtmp)") ;;
+      flv) pull=(--flv "$(play_url "w$streams" flv)") ;;
+      whep) pull=(--whep "$(play_url "w$streams" whep)") ;;
+    esac
+    RUN_KBPS=$k run "$proto@${k}k$3" --budget "$WHEP_BUDGET" --publish "$(publish_url "w$streams" "$WHEP_BUDGET")" \
+      "${pull[@]}" --video-only --players "$n" --connect-over-ms $((n * WHEP_SPREAD_MS)) \
+      --server-pid "$DUET_PID" --metrics "http://$HTTP/metrics"
+  done
+}
 if want whep; then
   start_duet whep
-  for k in $WHEP_KBPS; do
-    for proto in rtmp flv whep; do
-      streams=$((streams + 1))
-      case $proto in
-        rtmp) pull=(--play "$(play_url "w$streams" rtmp)") ;;
-        flv) pull=(--flv "$(play_url "w$streams" flv)") ;;
-        whep) pull=(--whep "$(play_url "w$streams" whep)") ;;
-      esac
-      RUN_KBPS=$k run "$proto@${k}k" --budget "$WHEP_BUDGET" --publish "$(publish_url "w$streams" "$WHEP_BUDGET")" \
-        "${pull[@]}" --video-only --players "$WHEP_PLAYERS" --connect-over-ms "$WHEP_OVER_MS" \
-        --server-pid "$DUET_PID" --metrics "http://$HTTP/metrics"
-    done
+  for r in $WHEP_RUNS; do
+    whep_runs "${r%%:*}" "${r#*:}" ""
   done
+  first=${WHEP_RUNS%% *}
+  whep_runs "${first%%:*}" 1 "-1"
   stop "$DUET_PID"
 fi
 
@@ -323,23 +335,24 @@ for r in scale:
 
 if whep:
     r0 = whep[0]
-    print(f"WHEP next to RTMP and HTTP-FLV: {r0['players']} players each, a video-only stream at each bitrate, budget "
-          f"{r0['budget']}, starts spread over {r0['connect_over_ms']} ms. players/core: players over the server's busy "
+    print(f"WHEP next to RTMP and HTTP-FLV: the same players of each at each bitrate, a video-only stream, budget "
+          f"{r0['budget']}, starts {r0['connect_over_ms'] / r0['players']:g} ms apart. players/core: players over the server's busy "
           "cores at this bitrate; viewers/core@1M: 1000 / CPU s/Gbit. 1st: from the connect (WHEP: the POST) to the first "
           "keyframe; ICE->1st: from ICE connected (WHEP)")
-    print(f"{'run':<12}{'players':>8}{'missed':>7}{'Mbit/s':>8}{'CPU s':>7}{'CPU s/Gbit':>11}{'players/core':>13}"
+    print(f"{'run':<14}{'players':>8}{'missed':>7}{'Mbit/s':>8}{'CPU s':>7}{'CPU s/Gbit':>11}{'players/core':>13}"
           f"{'viewers/core@1M':>16}{'lat p50':>8}{'p99':>8}{'1st p50':>9}{'p99':>9}{'ICE->1st p50':>13}{'p99':>8}"
           f"{'load CPU':>9}")
     for r in whep:
         l, f, w = r["latency_ms"], r["first_frame_ms"], r.get("whep")
         ice = f"{w['first_after_ice_ms']['p50']:>13}{w['first_after_ice_ms']['p99']:>8}" if w else f"{'':>21}"
-        print(f"{r['name']:<12}{r['players']:>8}{r['missed']:>7}{r['delivered_mbit_s']:>8}{r['server_cpu_s']:>7}"
-              f"{r['cpu_s_per_gbit']:>11}{r['players_per_core']:>13.0f}{r['viewers_per_core_1mbit']:>16.0f}"
+        cost = (f"{r['server_cpu_s']:>7}{r['cpu_s_per_gbit']:>11}{r['players_per_core']:>13.0f}"
+                f"{r['viewers_per_core_1mbit']:>16.0f}") if r["players"] > 1 else f"{'':>47}"
+        print(f"{r['name']:<14}{r['players']:>8}{r['missed']:>7}{r['delivered_mbit_s']:>8}{cost}"
               f"{l['p50']:>8}{l['p99']:>8}{f['p50']:>9}{f['p99']:>9}{ice}{r['load_cpu']['window']:>9}")
     # SRS's published figure (not measured here): WHIP -> WHEP, 1,800 players at 72% of a vCPU at 232 kbit/s.
     srs_ppc = 1800 / 0.72
     srs_gbit = 0.72 / (1800 * 232e3 / 1e9)
-    print(f"{'SRS v8 *':<12}{1800:>8}{'':>7}{1800 * 0.232:>8.1f}{'':>7}{srs_gbit:>11.3f}{srs_ppc:>13.0f}"
+    print(f"{'SRS v8 *':<14}{1800:>8}{'':>7}{1800 * 0.232:>8.1f}{'':>7}{srs_gbit:>11.3f}{srs_ppc:>13.0f}"
           f"{1000 / srs_gbit:>16.0f}   * their published figure at 232 kbit/s (72% of a vCPU), not measured here")
     print()
 
@@ -392,7 +405,7 @@ if targets:
 # latency p99 under 5 ms, first frame under 100 ms after ICE connects.
 targets = []
 for r in whep:
-    if not r["name"].startswith("whep@"):
+    if not r["name"].startswith("whep@") or r["players"] < 100:
         continue
     w = r["whep"]
     if r["kbps"] == 232:
