@@ -2,13 +2,15 @@
 # Duet's benchmarks, on loopback only, bounded in players and seconds (docs/benchmarks.md):
 # fan-out over RTMP and HTTP-FLV against Duet at several latency budgets, each next to the
 # kernel floor at the same budget, nginx-rtmp once (it has no budget), relay latency and first
-# frame at 1 and N players, a connect storm, 3x the players unpinned, and signaling scale.
+# frame at 1 and N players, a connect storm, 3x the players unpinned, WHEP (WebRTC) players
+# side by side with RTMP and HTTP-FLV on the same video-only stream, and signaling scale.
 #
 #   scripts/bench.sh                       # defaults: 1000 players, 10 s windows, 1 Mbit/s
 #   PLAYERS=5000 BENCH_SECONDS=20 scripts/bench.sh
 #   BUDGETS="0 frame 40 350" scripts/bench.sh   # latency budgets (0, frame, or ms): the default
 #   BENCH_PEERS="srs=rtmp://127.0.0.1:1935/live/s,rtmp://127.0.0.1:1935/live/s" scripts/bench.sh
-#   BENCH_ONLY=fanout scripts/bench.sh     # budgets + storm + scale; or storm, scale, signaling
+#   BENCH_ONLY=fanout scripts/bench.sh     # budgets + storm + scale; or storm, scale, whep, signaling
+#   BENCH_ONLY=whep WHEP_RUNS="232:1000 1000:400" scripts/bench.sh   # WHEP vs RTMP vs HTTP-FLV
 #
 # With two or more cores, servers under test run on CPU 0 and the load generator on CPU 1
 # (taskset), so they do not compete; the output says whether it pinned. The scale run is never
@@ -28,12 +30,21 @@ STORM_BUDGET=${STORM_BUDGET:-frame}
 # Scale: SCALE_PLAYERS RTMP players on Duet, unpinned, at SCALE_BUDGET.
 SCALE_PLAYERS=${SCALE_PLAYERS:-$((PLAYERS * 3))}
 SCALE_BUDGET=${SCALE_BUDGET:-frame}
+# WHEP: for each KBPS:PLAYERS of WHEP_RUNS, that many players of each protocol (RTMP, HTTP-FLV,
+# WHEP) on a video-only stream of that bitrate (WHEP players get no audio until AAC is transcoded
+# to Opus), at WHEP_BUDGET, their starts spread WHEP_SPREAD_MS apart (each WHEP player makes a
+# DTLS handshake); then one player of each at the first bitrate (setup and latency unloaded).
+# The default: 232 kbit/s (SRS's anchor) with PLAYERS, 1 Mbit/s with 2/5 of them (what one
+# core carries over WebRTC at that rate, measured; more only measures the overload).
+WHEP_RUNS=${WHEP_RUNS:-232:$PLAYERS 1000:$((PLAYERS * 2 / 5))}
+WHEP_BUDGET=${WHEP_BUDGET:-frame}
+WHEP_SPREAD_MS=${WHEP_SPREAD_MS:-5}
 SESSIONS=${SESSIONS:-10000}
 BIG_ROOM=${BIG_ROOM:-1000}
 PEERS=${BENCH_PEERS:-}
 ONLY=${BENCH_ONLY:-}
-case "$ONLY" in ""|fanout|storm|scale|signaling) ;; *) echo "bench: BENCH_ONLY is fanout, storm, scale or signaling" >&2; exit 2 ;; esac
-# want PART: whether this run includes PART (budgets, storm, scale, signaling).
+case "$ONLY" in ""|fanout|storm|scale|whep|signaling) ;; *) echo "bench: BENCH_ONLY is fanout, storm, scale, whep or signaling" >&2; exit 2 ;; esac
+# want PART: whether this run includes PART (budgets, storm, scale, whep, signaling).
 want() {
   case "$1" in
     budgets) [ -z "$ONLY" ] || [ "$ONLY" = fanout ] ;;
@@ -41,7 +52,13 @@ want() {
     *) [ -z "$ONLY" ] || [ "$ONLY" = "$1" ] ;;
   esac
 }
-for b in $BUDGETS $STORM_BUDGET $SCALE_BUDGET; do
+WHEP_MAX=1
+for r in $WHEP_RUNS; do
+  [[ "$r" =~ ^[0-9]+:[0-9]+$ ]] || { echo "bench: WHEP_RUNS holds KBPS:PLAYERS, not '$r'" >&2; exit 2; }
+  [ "${r#*:}" -gt "$WHEP_MAX" ] && WHEP_MAX=${r#*:}
+done
+[[ "$WHEP_SPREAD_MS" =~ ^[0-9]+$ ]] || { echo "bench: WHEP_SPREAD_MS is milliseconds" >&2; exit 2; }
+for b in $BUDGETS $STORM_BUDGET $SCALE_BUDGET $WHEP_BUDGET; do
   [[ "$b" =~ ^(frame|[0-9]+)$ ]] || { echo "bench: a budget is 0, frame or milliseconds, not '$b'" >&2; exit 2; }
 done
 OUT=target/bench
@@ -101,7 +118,7 @@ start_duet() {
   # SESSIONS signaling sessions.
   "${pin[@]}" "$DUET" serve --data "$data" --http 127.0.0.1:0 --rtmp 127.0.0.1:0 --log-level warn \
     --http-max-connections-per-ip 1000000 --rtmp-max-connections-per-ip 1000000 \
-    --http-max-connections $((SESSIONS + 1000)) > "$OUT/duet-$1.out" 2>&1 &
+    --http-max-connections $((SESSIONS + 1000)) --webrtc-max-peers $((WHEP_MAX + 100)) > "$OUT/duet-$1.out" 2>&1 &
   DUET_PID=$!
   pids+=("$DUET_PID")
   for _ in $(seq 300); do grep -q "Test token" "$OUT/duet-$1.out" 2>/dev/null && break; sleep 0.1; done
@@ -121,14 +138,14 @@ play_url() {
     --ttl 3600 --stream-id "$1" --format "$2"
 }
 
-# run NAME ARGS...: one fan-out, its JSON appended to the results. SECS overrides the window;
-# UNPINNED=1 lets the load generator use any CPU.
+# run NAME ARGS...: one fan-out, its JSON appended to the results. SECS overrides the window,
+# RUN_KBPS the bitrate; UNPINNED=1 lets the load generator use any CPU.
 run() {
   local name=$1 pin=("${LOAD_PIN[@]}")
   shift
   [ -n "${UNPINNED:-}" ] && pin=()
   echo "bench: $name" >&2
-  "${pin[@]}" "$BENCH" fanout --name "$name" --seconds "${SECS:-$WINDOW}" --kbps "$KBPS" "$@" | tee -a "$RESULTS" >/dev/null
+  "${pin[@]}" "$BENCH" fanout --name "$name" --seconds "${SECS:-$WINDOW}" --kbps "${RUN_KBPS:-$KBPS}" "$@" | tee -a "$RESULTS" >/dev/null
 }
 streams=0
 # duet_runs SUFFIX BUDGET ARGS...: Duet over RTMP, then over HTTP-FLV, each on a new stream.
@@ -220,6 +237,32 @@ if want scale; then
   stop "$DUET_PID"
 fi
 
+# --- WHEP next to RTMP and HTTP-FLV: the same video-only stream, bitrate and players -------------
+# whep_runs KBPS PLAYERS SUFFIX: RTMP, HTTP-FLV and WHEP players, each on a new stream.
+whep_runs() {
+  local k=$1 n=$2 proto pull
+  for proto in rtmp flv whep; do
+    streams=$((streams + 1))
+    case $proto in
+      rtmp) pull=(--play "$(play_url "w$streams" rtmp)") ;;
+      flv) pull=(--flv "$(play_url "w$streams" flv)") ;;
+      whep) pull=(--whep "$(play_url "w$streams" whep)") ;;
+    esac
+    RUN_KBPS=$k run "$proto@${k}k$3" --budget "$WHEP_BUDGET" --publish "$(publish_url "w$streams" "$WHEP_BUDGET")" \
+      "${pull[@]}" --video-only --players "$n" --connect-over-ms $((n * WHEP_SPREAD_MS)) \
+      --server-pid "$DUET_PID" --metrics "http://$HTTP/metrics"
+  done
+}
+if want whep; then
+  start_duet whep
+  for r in $WHEP_RUNS; do
+    whep_runs "${r%%:*}" "${r#*:}" ""
+  done
+  first=${WHEP_RUNS%% *}
+  whep_runs "${first%%:*}" 1 "-1"
+  stop "$DUET_PID"
+fi
+
 # --- signaling ----------------------------------------------------------------------------------
 if want signaling; then
 start_duet signaling
@@ -232,7 +275,8 @@ python3 - "$RESULTS" "$PINNED" "$((SECONDS - started_at))" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 pinned, elapsed = sys.argv[2], int(sys.argv[3])
-fan = {r["name"]: r for r in rows if r["name"] != "signaling"}
+fan = {r["name"]: r for r in rows if r["name"] != "signaling" and r.get("video_only") is not True}
+whep = [r for r in rows if r["name"] != "signaling" and r.get("video_only") is True]
 print(f"bench: {pinned}; run time {elapsed // 60} min {elapsed % 60} s")
 
 def cpu(name):
@@ -289,14 +333,37 @@ for r in scale:
           f"{r['cpu_s_per_gbit']} CPU s/Gbit, latency p50 {l['p50']} / p99 {l['p99']} ms, "
           f"load generator {r['load_cpu']['window']} cores")
 
-missing = [r for r in fan.values() if r["missed"]]
+if whep:
+    r0 = whep[0]
+    print(f"WHEP next to RTMP and HTTP-FLV: the same players of each at each bitrate, a video-only stream, budget "
+          f"{r0['budget']}, starts {r0['connect_over_ms'] / r0['players']:g} ms apart. players/core: players over the server's busy "
+          "cores at this bitrate; viewers/core@1M: 1000 / CPU s/Gbit. 1st: from the connect (WHEP: the POST) to the first "
+          "keyframe; ICE->1st: from ICE connected (WHEP)")
+    print(f"{'run':<14}{'players':>8}{'missed':>7}{'Mbit/s':>8}{'CPU s':>7}{'CPU s/Gbit':>11}{'players/core':>13}"
+          f"{'viewers/core@1M':>16}{'lat p50':>8}{'p99':>8}{'1st p50':>9}{'p99':>9}{'ICE->1st p50':>13}{'p99':>8}"
+          f"{'load CPU':>9}")
+    for r in whep:
+        l, f, w = r["latency_ms"], r["first_frame_ms"], r.get("whep")
+        ice = f"{w['first_after_ice_ms']['p50']:>13}{w['first_after_ice_ms']['p99']:>8}" if w else f"{'':>21}"
+        cost = (f"{r['server_cpu_s']:>7}{r['cpu_s_per_gbit']:>11}{r['players_per_core']:>13.0f}"
+                f"{r['viewers_per_core_1mbit']:>16.0f}") if r["players"] > 1 else f"{'':>47}"
+        print(f"{r['name']:<14}{r['players']:>8}{r['missed']:>7}{r['delivered_mbit_s']:>8}{cost}"
+              f"{l['p50']:>8}{l['p99']:>8}{f['p50']:>9}{f['p99']:>9}{ice}{r['load_cpu']['window']:>9}")
+    # SRS's published figure (not measured here): WHIP -> WHEP, 1,800 players at 72% of a vCPU at 232 kbit/s.
+    srs_ppc = 1800 / 0.72
+    srs_gbit = 0.72 / (1800 * 232e3 / 1e9)
+    print(f"{'SRS v8 *':<14}{1800:>8}{'':>7}{1800 * 0.232:>8.1f}{'':>7}{srs_gbit:>11.3f}{srs_ppc:>13.0f}"
+          f"{1000 / srs_gbit:>16.0f}   * their published figure at 232 kbit/s (72% of a vCPU), not measured here")
+    print()
+
+missing = [r for r in fan.values() if r["missed"]] + [r for r in whep if r["missed"]]
 for r in missing:
     w = r["missed_why"]
     print(f"missed data: {r['name']}: {r['missed']} players (disconnected {w['disconnected']}, "
           f"breaks {w['breaks']}, short {w['short']}); server keyframe skips {r.get('server_keyframe_skips')}")
 if "not pinned" not in pinned:
     busy = [f"{r['name']} ({r['load_cpu']['connect']:.2f} connecting, {r['load_cpu']['window']:.2f} in the window)"
-            for r in fan.values() if not r["name"].endswith("-scale")
+            for r in list(fan.values()) + whep if not r["name"].endswith("-scale")
             and max(r["load_cpu"]["connect"], r["load_cpu"]["window"]) >= 0.9]
     if busy:
         print("load generator saturated (CPU 1 at 90% or more): its figures bound these rows: " + ", ".join(busy))
@@ -332,6 +399,23 @@ for r in scale:
     target(f"{r['name']}: no player misses data", f"{r['missed']} of {r['players']}", r["missed"] == 0 and r["failed"] == 0)
 if targets:
     print("targets (issue 13):")
+    print("\n".join(targets))
+
+# The targets of issue 14 (WHEP): twice SRS's players per core at 232 kbit/s (2 x 2,500), server-added
+# latency p99 under 5 ms, first frame under 100 ms after ICE connects.
+targets = []
+for r in whep:
+    if not r["name"].startswith("whep@") or r["players"] < 100:
+        continue
+    w = r["whep"]
+    if r["kbps"] == 232:
+        target(f"{r['name']}: players per core >= 2x SRS's (5,000)", f"{r['players_per_core']:.0f}",
+               r["players_per_core"] >= 5000)
+    target(f"{r['name']}: latency p99 < 5 ms", f"{r['latency_ms']['p99']} ms", r["latency_ms"]["p99"] < 5)
+    target(f"{r['name']}: first frame p99 < 100 ms after ICE connected", f"{w['first_after_ice_ms']['p99']} ms",
+           w["first_after_ice_ms"]["p99"] < 100)
+if targets:
+    print("targets (issue 14, WHEP):")
     print("\n".join(targets))
 
 for r in rows:

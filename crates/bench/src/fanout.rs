@@ -1,8 +1,9 @@
-//! Fan-out: one synthetic publisher, N players (RTMP, HTTP-FLV, or raw chunks from the floor
-//! sender), a steady window during which the server's CPU time and the bytes players received
-//! are measured, plus relay latency (send stamp to arrival), time to first frame (from the
-//! moment a player starts its TCP connect to its first keyframe), and whether every player got
-//! every message of the window (`delivery`).
+//! Fan-out: one synthetic publisher, N players (RTMP, HTTP-FLV, WHEP, or raw chunks from the
+//! floor sender), a steady window during which the server's CPU time and the bytes players
+//! received are measured, plus relay latency (send stamp to arrival), time to first frame (from
+//! the moment a player starts its TCP connect, or its WHEP POST, to its first keyframe; for WHEP
+//! also from ICE connected and from DTLS connected), and whether every player got every message
+//! of the window (`delivery`). WHEP players receive video only (an offer without audio).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
@@ -14,7 +15,8 @@ use tokio::sync::Mutex;
 use crate::budget::{Batcher, Budget, Kind};
 use crate::delivery::Track;
 use crate::procstat::{cpu_seconds, percentile, rss_bytes};
-use crate::synthetic::{self, Synthetic};
+use crate::synthetic::{self, Frame, Synthetic};
+use crate::whep_client::{PlayerEvent, WhepPlayer};
 use duet_client::rtmp::{Conn, Target};
 
 /// How players pull.
@@ -26,6 +28,20 @@ pub enum Source {
     Flv(String),
     /// `host:port` of the floor sender.
     Raw(String),
+    /// `http://.../whep/...` play URL.
+    Whep(String),
+}
+
+impl Source {
+    /// The protocol's name in the report.
+    fn protocol(&self) -> &'static str {
+        match self {
+            Self::Rtmp(_) => "rtmp",
+            Self::Flv(_) => "flv",
+            Self::Raw(_) => "raw",
+            Self::Whep(_) => "whep",
+        }
+    }
 }
 
 /// What one run is.
@@ -48,6 +64,8 @@ pub struct Plan {
     pub kbps: u32,
     /// Keyframe interval.
     pub gop_ms: u32,
+    /// The publisher sends no audio (video takes the whole bitrate).
+    pub video_only: bool,
     /// The server process measured.
     pub server_pid: u32,
     /// The server's Prometheus endpoint, to read its keyframe-skip counter.
@@ -59,6 +77,8 @@ pub struct Plan {
 const GRACE: Duration = Duration::from_millis(1500);
 /// Players still without a first frame this long after the last one started are given up on.
 const FIRST_FRAME_WAIT: Duration = Duration::from_secs(20);
+/// After the run, how long players have to end by themselves before they are cut.
+const STOP_WAIT: Duration = Duration::from_secs(3);
 /// The shortest phase whose CPU use is reported.
 const MIN_PHASE: Duration = Duration::from_millis(500);
 
@@ -114,6 +134,15 @@ struct Shared {
     failed: AtomicU64,
     latencies_us: Mutex<Vec<u64>>,
     first_frame_us: Mutex<Vec<u64>>,
+    /// WHEP: from ICE connected, and from ICE and DTLS connected, to the first keyframe.
+    first_after_ice_us: Mutex<Vec<u64>>,
+    first_after_dtls_us: Mutex<Vec<u64>>,
+    /// WHEP: from the POST to ICE and DTLS connected.
+    setup_us: Mutex<Vec<u64>>,
+    /// WHEP: UDP bytes players received in the window (RTP, RTCP, DTLS, STUN).
+    wire_bytes: AtomicU64,
+    /// WHEP: one DTLS certificate for every player.
+    cert: Option<str0m::config::DtlsCert>,
     /// How late each player started connecting after its slot: the load generator's own lag.
     start_lag_us: Mutex<Vec<u64>>,
 }
@@ -143,8 +172,7 @@ impl Player {
 /// numbers and counts the payload bytes sent in it.
 async fn publisher(
     url: String,
-    kbps: u32,
-    gop_ms: u32,
+    (kbps, gop_ms, video_only): (u32, u32, bool),
     stop: Arc<AtomicBool>,
     shared: Arc<Shared>,
     sent: Arc<AtomicU64>,
@@ -152,10 +180,10 @@ async fn publisher(
     let target = Target::parse(&url)?;
     let mut conn = Conn::open(&target).await?;
     conn.publish(&target).await?;
-    for m in synthetic::sequence_headers() {
+    for m in synthetic::sequence_headers().into_iter().filter(|m| !video_only || m.type_id == synthetic::VIDEO) {
         conn.send_media(m.type_id, m.timestamp, &m.payload).await?;
     }
-    let mut source = Synthetic::new(kbps, gop_ms);
+    let mut source = if video_only { Synthetic::video_only(kbps, gop_ms) } else { Synthetic::new(kbps, gop_ms) };
     let start = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(5));
     let mut last_in_window: [Option<u64>; 2] = [None, None];
@@ -163,7 +191,8 @@ async fn publisher(
     while !stop.load(Relaxed) {
         tick.tick().await;
         for m in source.due(start.elapsed().as_millis() as u32) {
-            let (Some(k), Some(seq)) = (kind_index(m.type_id), synthetic::seq(&m.payload)) else { continue };
+            let (Some(k), Some(f)) = (kind_index(m.type_id), Frame::from_flv(m.type_id, &m.payload)) else { continue };
+            let seq = f.seq;
             if shared.measuring.load(SeqCst) {
                 if last_in_window[k].is_none() {
                     window.sent_lo[k].store(seq, SeqCst);
@@ -200,34 +229,32 @@ async fn record(shared: &Shared, what: Option<Sample>) {
 async fn play(source: Source, shared: Arc<Shared>, me: Arc<Player>, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
     let asked = Instant::now();
     let mut first = false;
-    let mut on_media = |kind: u8, payload: &[u8]| {
+    // A media message of kind `kind` (RTMP type), `len` payload bytes, read as `frame`.
+    let mut on_media = |kind: u8, frame: Option<Frame>, len: u64| {
         let measuring = shared.measuring.load(SeqCst);
-        let len = payload.len() as u64;
-        if let (Some(k), Some(seq)) = (kind_index(kind), synthetic::seq(payload)) {
+        if let (Some(k), Some(f)) = (kind_index(kind), frame) {
             let mut seen = me.seen();
-            seen.tracks[k].see(seq);
-            if shared.window.sent_in(k, seq) {
+            seen.tracks[k].see(f.seq);
+            if shared.window.sent_in(k, f.seq) {
                 seen.in_window_bytes += len;
             }
             if measuring {
                 seen.window_bytes += len;
                 if shared.derive_window {
-                    shared.window.seen_lo[k].fetch_min(seq, SeqCst);
-                    shared.window.seen_hi[k].fetch_max(seq, SeqCst);
+                    shared.window.seen_lo[k].fetch_min(f.seq, SeqCst);
+                    shared.window.seen_hi[k].fetch_max(f.seq, SeqCst);
                 }
             }
         }
         if measuring {
             shared.bytes.fetch_add(len, Relaxed);
         }
-        if kind != synthetic::VIDEO {
-            return None;
-        }
-        if !first && synthetic::is_keyframe(payload) {
+        let f = frame.filter(|f| f.kind == synthetic::VIDEO)?;
+        if !first && f.keyframe {
             first = true;
             return Some(Sample::First(asked.elapsed().as_micros() as u64));
         }
-        let stamp = synthetic::stamp(payload).filter(|_| measuring)?;
+        let stamp = f.stamp.filter(|_| measuring)?;
         Some(Sample::Latency(synthetic::now_micros().saturating_sub(stamp)))
     };
 
@@ -240,7 +267,7 @@ async fn play(source: Source, shared: Arc<Shared>, me: Arc<Player>, stop: Arc<At
             while !stop.load(Relaxed) {
                 let Some(m) = conn.next().await? else { break };
                 if kind_index(m.type_id).is_some() {
-                    let what = on_media(m.type_id, &m.payload);
+                    let what = on_media(m.type_id, Frame::from_flv(m.type_id, &m.payload), m.payload.len() as u64);
                     record(&shared, what).await;
                 }
             }
@@ -251,7 +278,7 @@ async fn play(source: Source, shared: Arc<Shared>, me: Arc<Player>, stop: Arc<At
             shared.connected.fetch_add(1, Relaxed);
             while !stop.load(Relaxed) {
                 let Some(m) = conn.next().await? else { break };
-                let what = on_media(m.type_id, &m.payload);
+                let what = on_media(m.type_id, Frame::from_flv(m.type_id, &m.payload), m.payload.len() as u64);
                 record(&shared, what).await;
             }
         }
@@ -261,10 +288,41 @@ async fn play(source: Source, shared: Arc<Shared>, me: Arc<Player>, stop: Arc<At
             while !stop.load(Relaxed) {
                 let Some(tag) = flv.next().await? else { break };
                 if kind_index(tag.kind).is_some() {
-                    let what = on_media(tag.kind, &tag.data);
+                    let what = on_media(tag.kind, Frame::from_flv(tag.kind, &tag.data), tag.data.len() as u64);
                     record(&shared, what).await;
                 }
             }
+        }
+        Source::Whep(url) => {
+            let cert = shared.cert.clone().ok_or_else(|| anyhow::anyhow!("no DTLS certificate"))?;
+            let mut player = WhepPlayer::open(&url, cert).await?;
+            let (mut ice, mut dtls) = (None, None);
+            let mut wire = player.wire_bytes;
+            while !stop.load(Relaxed) {
+                let Some(event) = player.next().await? else { break };
+                if shared.measuring.load(SeqCst) {
+                    shared.wire_bytes.fetch_add(player.wire_bytes - wire, Relaxed);
+                }
+                wire = player.wire_bytes;
+                match event {
+                    PlayerEvent::IceConnected => ice = Some(Instant::now()),
+                    PlayerEvent::Connected => {
+                        dtls = Some(Instant::now());
+                        shared.connected.fetch_add(1, Relaxed);
+                        shared.setup_us.lock().await.push(asked.elapsed().as_micros() as u64);
+                    }
+                    PlayerEvent::Frame(data) => {
+                        let what = on_media(synthetic::VIDEO, Frame::from_annex_b(&data), data.len() as u64);
+                        if matches!(what, Some(Sample::First(_))) {
+                            let since = |at: Option<Instant>| at.map_or(0, |at| at.elapsed().as_micros() as u64);
+                            shared.first_after_ice_us.lock().await.push(since(ice));
+                            shared.first_after_dtls_us.lock().await.push(since(dtls));
+                        }
+                        record(&shared, what).await;
+                    }
+                }
+            }
+            player.close().await;
         }
     }
     me.alive.store(false, Relaxed);
@@ -282,16 +340,19 @@ struct Missed {
 
 /// A player missed data when it disconnected, saw a break in the message numbers of a kind
 /// (a gap, a repeat, a skip to a later keyframe), did not receive every message of the window,
-/// or (with a publisher) got fewer payload bytes of the window's messages than were sent.
-fn missed(players: &[Arc<Player>], shared: &Shared, sent: Option<u64>) -> Missed {
+/// or got fewer payload bytes of the window's messages than were `sent` (given when players
+/// receive the messages as they were published: not for WHEP, whose frames are repackaged).
+/// Only the kinds in `kinds` (0: video, 1: audio) are checked, and audio only when its window
+/// holds messages (a video-only stream has none).
+fn missed(players: &[Arc<Player>], shared: &Shared, publisher: bool, kinds: &[usize], sent: Option<u64>) -> Missed {
     let mut m = Missed::default();
     for p in players {
         let seen = p.seen();
         let disconnected = !p.alive.load(Relaxed);
         let breaks = seen.tracks.iter().any(|t| t.breaks > 0);
-        let short = (0..2).any(|k| {
-            let (lo, hi) = shared.window.range(k, sent.is_some());
-            !seen.tracks[k].covers(lo, hi)
+        let short = kinds.iter().any(|&k| {
+            let (lo, hi) = shared.window.range(k, publisher);
+            (k == 0 || lo <= hi) && !seen.tracks[k].covers(lo, hi)
         }) || sent.is_some_and(|sent| seen.in_window_bytes < sent);
         m.disconnected += usize::from(disconnected);
         m.breaks += usize::from(breaks);
@@ -321,14 +382,16 @@ fn load_cpu(cpu0: f64, since: Instant) -> anyhow::Result<f64> {
 
 /// Runs one fan-out measurement and returns its report.
 pub async fn run(plan: Plan) -> anyhow::Result<Value> {
-    let shared = Arc::new(Shared { derive_window: plan.publish.is_none(), ..Shared::default() });
+    let whep = matches!(plan.source, Source::Whep(_));
+    let cert = if whep { Some(crate::whep_client::certificate()?) } else { None };
+    let shared = Arc::new(Shared { derive_window: plan.publish.is_none(), cert, ..Shared::default() });
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     if let Some(url) = plan.publish.clone() {
         let (stop, shared, sent) = (stop.clone(), shared.clone(), sent.clone());
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = publisher(url, plan.kbps, plan.gop_ms, stop, shared, sent).await {
+            if let Err(e) = publisher(url, (plan.kbps, plan.gop_ms, plan.video_only), stop, shared, sent).await {
                 eprintln!("publisher: {e:#}");
             }
         }));
@@ -381,7 +444,10 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
     let window_cpu = load_cpu(own_cpu0, started)?;
     let rss = rss_bytes(plan.server_pid)?;
     tokio::time::sleep(GRACE).await;
-    let missed = missed(&players, &shared, plan.publish.is_some().then(|| sent.load(Relaxed)));
+    let publisher = plan.publish.is_some();
+    let kinds: &[usize] = if whep { &[0] } else { &[0, 1] };
+    let sent = (publisher && !whep).then(|| sent.load(Relaxed));
+    let missed = missed(&players, &shared, publisher, kinds, sent);
     let skips = match (&plan.metrics, skips0) {
         (Some(url), Some(before)) => {
             Some(crate::scrape::counter(url, "duet_media_keyframe_skips_total").await? - before)
@@ -389,14 +455,34 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
         _ => None,
     };
     stop.store(true, Relaxed);
+    // Players end at their next message (WHEP ones DELETE their resource); the rest are cut.
+    let ending = Instant::now() + STOP_WAIT;
     for t in tasks {
-        t.abort();
+        if tokio::time::timeout_at(ending.into(), async {
+            while !t.is_finished() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .is_err()
+        {
+            t.abort();
+        }
     }
 
     let delivered = shared.bytes.load(Relaxed);
     let gbits = delivered as f64 * 8.0 / 1e9;
+    let cpu_s_per_gbit = if gbits > 0.0 { cpu / gbits } else { 0.0 };
+    // Server cores busy in the window, and what one core would carry at this run's rate and at
+    // 1 Mbit/s per viewer (from the CPU per delivered bit).
+    let cores = cpu / window;
+    let players_per_core = if cores > 0.0 { (plan.players as f64 / cores).round() } else { 0.0 };
+    let viewers_1mbit = if cpu_s_per_gbit > 0.0 { (1000.0 / cpu_s_per_gbit).round() } else { 0.0 };
+    let wire = shared.wire_bytes.load(Relaxed);
     Ok(json!({
         "name": plan.name,
+        "protocol": plan.source.protocol(),
+        "video_only": plan.video_only || whep,
         "budget": plan.budget.map(|b| b.to_string()),
         "players": plan.players,
         "connect_over_ms": plan.connect_over.as_millis() as u64,
@@ -410,10 +496,21 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
         "server_cpu_s": (cpu * 1000.0).round() / 1000.0,
         "delivered_bytes": delivered,
         "delivered_mbit_s": (delivered as f64 * 8.0 / window / 1e6 * 10.0).round() / 10.0,
-        "cpu_s_per_gbit": if gbits > 0.0 { (cpu / gbits * 1000.0).round() / 1000.0 } else { 0.0 },
+        "cpu_s_per_gbit": (cpu_s_per_gbit * 1000.0).round() / 1000.0,
+        "server_cores": (cores * 1000.0).round() / 1000.0,
+        "players_per_core": players_per_core,
+        "viewers_per_core_1mbit": viewers_1mbit,
         "server_rss_mib": (rss as f64 / 1048576.0 * 10.0).round() / 10.0,
         "latency_ms": summary(&mut shared.latencies_us.lock().await),
         "first_frame_ms": summary(&mut shared.first_frame_us.lock().await),
+        // WHEP only: first keyframe after ICE connected and after DTLS connected; POST to
+        // connected; UDP bytes received in the window.
+        "whep": whep.then_some(json!({
+            "first_after_ice_ms": summary(&mut shared.first_after_ice_us.lock().await),
+            "first_after_dtls_ms": summary(&mut shared.first_after_dtls_us.lock().await),
+            "setup_ms": summary(&mut shared.setup_us.lock().await),
+            "wire_mbit_s": (wire as f64 * 8.0 / window / 1e6 * 10.0).round() / 10.0,
+        })),
         "start_lag_ms": summary(&mut shared.start_lag_us.lock().await),
         // CPU the load generator used, in cores: from the first player's start to the last
         // first frame, and in the window.

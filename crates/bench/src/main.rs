@@ -1,5 +1,6 @@
-//! `duet-bench`: load generators and measurements for Duet, or any RTMP/HTTP-FLV server on
-//! loopback: fan-out cost, relay latency and first frame (`fanout`), the kernel's cost floor
+//! `duet-bench`: load generators and measurements for Duet, or any RTMP/HTTP-FLV/WHEP server on
+//! loopback: fan-out cost, relay latency and first frame (`fanout`, with RTMP, HTTP-FLV or WHEP
+//! players), the kernel's cost floor
 //! (`floor`), signaling scale (`signaling`), and leaks under churn (`soak`). Every run is bounded
 //! in players and seconds and prints one JSON line; `scripts/bench.sh` runs the set and prints
 //! the table, `scripts/soak.sh` runs the soak.
@@ -14,11 +15,15 @@ mod scrape;
 mod signaling;
 mod soak;
 mod synthetic;
+mod whep_client;
+
+#[cfg(test)]
+mod live_tests;
 
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "duet-bench", about = "Loopback load for Duet and other RTMP/HTTP-FLV servers")]
+#[command(name = "duet-bench", about = "Loopback load for Duet and other RTMP/HTTP-FLV/WHEP servers")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -43,11 +48,14 @@ enum Command {
         #[arg(long)]
         publish: Option<String>,
         /// RTMP play URL.
-        #[arg(long, conflicts_with_all = ["flv", "raw"])]
+        #[arg(long, conflicts_with_all = ["flv", "raw", "whep"])]
         play: Option<String>,
         /// HTTP-FLV play URL.
-        #[arg(long, conflicts_with = "raw")]
+        #[arg(long, conflicts_with_all = ["raw", "whep"])]
         flv: Option<String>,
+        /// WHEP play URL (`duet url play --format whep`): WebRTC players, video only.
+        #[arg(long, conflicts_with = "raw")]
+        whep: Option<String>,
         /// host:port of `duet-bench floor`.
         #[arg(long)]
         raw: Option<String>,
@@ -74,6 +82,10 @@ enum Command {
         /// Keyframe interval, ms.
         #[arg(long, default_value_t = 2000)]
         gop_ms: u32,
+        /// The publisher sends no audio: video takes the whole bitrate (what WHEP players get,
+        /// so RTMP and HTTP-FLV rows can carry the same stream).
+        #[arg(long)]
+        video_only: bool,
         /// PID of the server to measure.
         #[arg(long)]
         server_pid: u32,
@@ -166,6 +178,7 @@ async fn main() -> anyhow::Result<()> {
             play,
             flv,
             raw,
+            whep,
             players,
             connect_over_ms,
             budget,
@@ -173,6 +186,7 @@ async fn main() -> anyhow::Result<()> {
             seconds,
             kbps,
             gop_ms,
+            video_only,
             server_pid,
         } => {
             let connect_over_ms = connect_over_ms.unwrap_or(players as u64 / 5);
@@ -182,16 +196,20 @@ async fn main() -> anyhow::Result<()> {
                     && connect_over_ms <= MAX_CONNECT_OVER_MS,
                 "1 to {MAX_PLAYERS} players, at most {MAX_SECONDS} s, connecting over at most {MAX_CONNECT_OVER_MS} ms"
             );
-            let source = match (play, flv, raw) {
-                (Some(u), _, _) => fanout::Source::Rtmp(u),
-                (_, Some(u), _) => fanout::Source::Flv(u),
-                (_, _, Some(a)) => fanout::Source::Raw(a),
-                _ => anyhow::bail!("give --play, --flv or --raw"),
+            let source = match (play, flv, raw, whep) {
+                (Some(u), ..) => fanout::Source::Rtmp(u),
+                (_, Some(u), ..) => fanout::Source::Flv(u),
+                (_, _, Some(a), _) => fanout::Source::Raw(a),
+                (.., Some(u)) => fanout::Source::Whep(u),
+                _ => anyhow::bail!("give --play, --flv, --whep or --raw"),
             };
             for u in publish
                 .iter()
                 .chain(match &source {
-                    fanout::Source::Rtmp(u) | fanout::Source::Flv(u) | fanout::Source::Raw(u) => Some(u),
+                    fanout::Source::Rtmp(u)
+                    | fanout::Source::Flv(u)
+                    | fanout::Source::Raw(u)
+                    | fanout::Source::Whep(u) => Some(u),
                 })
                 .chain(&metrics)
             {
@@ -208,6 +226,7 @@ async fn main() -> anyhow::Result<()> {
                 seconds,
                 kbps,
                 gop_ms,
+                video_only,
                 server_pid,
                 metrics,
             };
