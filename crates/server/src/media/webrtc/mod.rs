@@ -58,6 +58,21 @@ pub struct WebRtc {
     pub opus: Arc<opus_track::OpusTracks>,
 }
 
+/// Bytes the shared UDP socket may hold each way: every peer's datagrams wait in one socket,
+/// and the default (about 200 KiB) overflows when many peers' DTLS handshakes or keyframes
+/// arrive at once (a lost handshake datagram waits a second or more for DTLS to resend it).
+pub const UDP_BUFFER: usize = 4 << 20;
+
+/// Asks the kernel for [`UDP_BUFFER`] each way (it may give less: `net.core.rmem_max`).
+fn deepen(socket: &UdpSocket) {
+    let sock = socket2::SockRef::from(socket);
+    if let Err(e) = sock.set_recv_buffer_size(UDP_BUFFER).and_then(|()| sock.set_send_buffer_size(UDP_BUFFER)) {
+        tracing::warn!("WebRTC UDP buffers: {e}");
+    }
+    let got = (sock.recv_buffer_size().unwrap_or(0), sock.send_buffer_size().unwrap_or(0));
+    tracing::debug!("WebRTC UDP buffers: {} KiB receive, {} KiB send", got.0 >> 10, got.1 >> 10);
+}
+
 impl WebRtc {
     /// Starts the router on `socket` (and ICE-TCP on `tcp`); candidates announce `public_ip`
     /// (default: each listener's); at most `max_peers` peers at once, and `max_stream_players`
@@ -70,6 +85,7 @@ impl WebRtc {
     ) -> std::io::Result<Self> {
         let local = socket.local_addr()?;
         let candidate = SocketAddr::new(public_ip.unwrap_or(local.ip()), local.port());
+        deepen(&socket);
         let socket = Arc::new(socket);
         let (commands, rx) = mpsc::channel(256);
         tokio::spawn(router::run(socket.clone(), rx));
