@@ -10,7 +10,7 @@
 //! every codec are found and cached. Duet relays any codec over RTMP and FLV; formats that
 //! repackage (fMP4) say which [`Codec`]s they serve.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use duet_rtmp::{MEDIA_STREAM_ID, OUT_CHUNK_SIZE, chunk, msg};
@@ -146,6 +146,8 @@ pub struct Packet {
     pub payload: Bytes,
     rtmp: OnceLock<Bytes>,
     flv: OnceLock<Bytes>,
+    /// The H.264 access unit a WebRTC player is sent (`rtc_feed`), and whether it is an IDR.
+    annex_b: OnceLock<Option<(Arc<[u8]>, bool)>>,
 }
 
 impl Packet {
@@ -159,7 +161,16 @@ impl Packet {
             Kind::Audio => (false, audio_header(&payload).0),
             Kind::Metadata => (false, false),
         };
-        Self { kind, timestamp, keyframe, sequence_header, payload, rtmp: OnceLock::new(), flv: OnceLock::new() }
+        Self {
+            kind,
+            timestamp,
+            keyframe,
+            sequence_header,
+            payload,
+            rtmp: OnceLock::new(),
+            flv: OnceLock::new(),
+            annex_b: OnceLock::new(),
+        }
     }
 
     /// The codec of an audio or video packet ([`Codec::Unknown`] for metadata).
@@ -182,6 +193,13 @@ impl Packet {
             chunk::encode(&mut out, kind.csid(), ts, kind.type_id(), MEDIA_STREAM_ID, &self.payload, OUT_CHUNK_SIZE);
             out.into()
         })
+    }
+
+    /// The Annex-B access unit of an H.264 frame for WebRTC players, made by `make` on first
+    /// use (from the stream's decoder configuration, the same for every player of the stream
+    /// at this packet), then shared.
+    pub(crate) fn annex_b(&self, make: impl FnOnce() -> Option<(Arc<[u8]>, bool)>) -> Option<(Arc<[u8]>, bool)> {
+        self.annex_b.get_or_init(make).clone()
     }
 
     /// The FLV tag with its trailing previous-tag-size. Made on first use, then shared.

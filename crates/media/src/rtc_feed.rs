@@ -35,8 +35,8 @@ pub struct RtcFrame {
     pub time: u64,
     /// An IDR frame, with SPS and PPS before it.
     pub keyframe: bool,
-    /// The access unit (Annex-B).
-    pub data: Vec<u8>,
+    /// The access unit (Annex-B), shared by every WebRTC player of the stream.
+    pub data: Arc<[u8]>,
 }
 
 /// The decoder configuration of an H.264 stream, from its AVCDecoderConfigurationRecord.
@@ -248,7 +248,7 @@ impl RtcFeed {
     }
 
     /// An H.264 frame as an access unit (updating the configuration on a sequence header).
-    fn video(&mut self, p: &Packet) -> Option<(Vec<u8>, bool)> {
+    fn video(&mut self, p: &Packet) -> Option<(Arc<[u8]>, bool)> {
         if p.codec() != Codec::Avc {
             self.other_video = true;
             return None;
@@ -258,7 +258,10 @@ impl RtcFeed {
                 self.config = AvcConfig::parse(record);
                 None
             }
-            AvcPayload::Frame(units) => annex_b(self.config.as_ref()?, units),
+            AvcPayload::Frame(units) => {
+                let config = self.config.as_ref()?;
+                p.annex_b(|| annex_b(config, units).map(|(data, idr)| (data.into(), idr)))
+            }
             AvcPayload::Other => None,
         }
     }
@@ -325,10 +328,10 @@ mod tests {
         let burst = feed.burst(&[header(), frame(0, true, &[&[9, 0xf0], &[0x65, 1, 2]])]);
         assert!(burst[0].keyframe);
         let want = [&START_CODE[..], SPS, &START_CODE, PPS, &START_CODE, &[0x65, 1, 2]].concat();
-        assert_eq!(burst[0].data, want, "SPS and PPS first, the delimiter dropped");
+        assert_eq!(&burst[0].data[..], &want[..], "SPS and PPS first, the delimiter dropped");
         let next = feed.push(&frame(40, false, &[&[0x41, 7]])).unwrap();
         assert!(!next.keyframe);
-        assert_eq!(next.data, [&START_CODE[..], &[0x41, 7]].concat());
+        assert_eq!(&next.data[..], &[&START_CODE[..], &[0x41, 7]].concat()[..]);
         // An IDR that carries its own parameter sets gets none added.
         let own = feed.push(&frame(80, true, &[&[0x67, 1], &[0x68, 2], &[0x65, 3]])).unwrap();
         assert_eq!(own.data.windows(4).filter(|w| *w == START_CODE).count(), 3);
@@ -366,6 +369,14 @@ mod tests {
         }
         let late = feed.push(&frame(4000, false, &[&[0x41]])).unwrap();
         assert_eq!(late.time, 4000, "50 bursts later the clock is the stream's");
+    }
+
+    #[test]
+    fn every_player_of_a_stream_shares_a_frame_s_access_unit() {
+        let (mut one, mut two) = (RtcFeed::new(), RtcFeed::new());
+        let start = [header(), frame(0, true, &[&[0x65, 1]])];
+        let (a, b) = (one.burst(&start), two.burst(&start));
+        assert!(Arc::ptr_eq(&a[0].data, &b[0].data), "made once, shared");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use str0m::change::SdpOffer;
 use str0m::net::TcpType;
+use str0m::rtp::Extension;
 use str0m::{Candidate, IceCreds, Rtc, RtcConfig};
 
 use crate::media::error::MediaRefusal;
@@ -70,13 +71,20 @@ pub fn accept(sdp: &str, role: Role, at: Candidates, now: Instant) -> Result<Acc
     }
     let creds = IceCreds::new();
     let ufrag = creds.ufrag.clone();
-    let mut rtc = RtcConfig::new()
+    let mut config = RtcConfig::new()
         .set_ice_lite(true)
         .set_local_ice_credentials(creds)
         .clear_codecs()
         .enable_h264(true)
-        .enable_opus(true, false)
-        .build(now);
+        .enable_opus(true, false);
+    if role == Role::Play {
+        // Duet does not adapt what it sends to a player's bandwidth (it forwards the stream as
+        // published): the browser's transport-wide feedback (TWCC, about every 100 ms per
+        // player) would be read for nothing. Only the MID extension stays (BUNDLE demuxing).
+        // A publisher keeps the standard extensions: its browser adapts to Duet's feedback.
+        config = config.clear_extension_map().set_extension(4, Extension::RtpMid);
+    }
+    let mut rtc = config.build(now);
     let internal = |e: str0m::error::IceError| MediaRefusal::new("internal", e.to_string());
     rtc.add_local_candidate(Candidate::host(at.udp, "udp").map_err(internal)?);
     if let Some(tcp) = at.tcp {

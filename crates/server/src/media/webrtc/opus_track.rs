@@ -16,7 +16,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use bytes::Bytes;
 use duet_media::StreamKey;
 use tokio::sync::broadcast;
 
@@ -28,8 +27,8 @@ const BUFFER: usize = 256;
 pub struct OpusPacket {
     /// Milliseconds, the stream's clock (as the hub's timestamps).
     pub time: u32,
-    /// The Opus packet (RFC 6716), one RTP payload.
-    pub data: Bytes,
+    /// The Opus packet (RFC 6716), one RTP payload, shared by every player.
+    pub data: Arc<[u8]>,
 }
 
 /// One stream's Opus track.
@@ -116,7 +115,7 @@ mod tests {
         let mut rx = played.listen();
         let whip = tracks.publish(&key);
         assert!(Arc::ptr_eq(&whip, &played) && whip.is_native(), "a WHIP takeover feeds the same track");
-        whip.send(OpusPacket { time: 7, data: Bytes::from_static(b"x") });
+        whip.send(OpusPacket { time: 7, data: Arc::from(&b"x"[..]) });
         assert_eq!(rx.try_recv().unwrap().time, 7, "its listener hears the new publisher");
         let again = tracks.publish(&key);
         assert!(Arc::ptr_eq(&again, &whip), "a second WHIP takeover too");

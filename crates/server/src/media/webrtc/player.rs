@@ -223,7 +223,7 @@ impl State {
             Ok(p) => {
                 let time = self.feed.audio_time(p.time);
                 if let Some(sub) = self.sub.take() {
-                    self.write(rtc, &sub, self.audio, time, Frequency::FORTY_EIGHT_KHZ, p.data.to_vec().into());
+                    self.write(rtc, &sub, self.audio, time, Frequency::FORTY_EIGHT_KHZ, p.data);
                     self.sub = Some(sub);
                 }
             }

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use std::collections::VecDeque;
 
 use duet_media::avc::AvcPackager;
@@ -162,7 +161,7 @@ struct Audio {
     mid: Option<Mid>,
     track: Arc<OpusTrack>,
     sync: LipSync,
-    held: VecDeque<(u32, Instant, Bytes)>,
+    held: VecDeque<(u32, Instant, Arc<[u8]>)>,
     aac: AacOut,
 }
 
@@ -185,7 +184,7 @@ impl Audio {
 
     fn push(&mut self, publisher: &Publisher, at: Instant, rtp: u32, packet: &[u8], report: Option<SenderInfo>) {
         let report = sender_clock(report);
-        self.held.push_back((rtp, at, Bytes::copy_from_slice(packet)));
+        self.held.push_back((rtp, at, Arc::from(packet)));
         if self.held.len() > HELD {
             self.held.pop_front();
         }

@@ -11,7 +11,6 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use duet_audio::{AacConfig, AacToOpus, OpusConfig, OpusToAac};
 use duet_media::{Codec, Hub, Kind, Publisher, StreamKey, Subscriber};
 
@@ -59,7 +58,7 @@ async fn to_opus(mut sub: Subscriber, track: Arc<OpusTrack>, key: StreamKey) {
                         let (base, clock) = clock.get_or_insert((p.timestamp, OpusClock::default()));
                         // On the stream's 32-bit clock, which wraps (players unwrap it).
                         let time = (i64::from(*base) + clock.millis(o.rtp_ts)) as u32;
-                        track.send(OpusPacket { time, data: Bytes::from(o.packet) });
+                        track.send(OpusPacket { time, data: o.packet.into() });
                     }
                 }
                 Err(e) => {
