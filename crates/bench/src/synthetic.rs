@@ -231,7 +231,7 @@ mod tests {
     use std::sync::Arc;
 
     use bytes::Bytes;
-    use duet_media::{Kind, Packet, RtcFeed, RtcMedia};
+    use duet_media::{Kind, Packet, RtcFeed};
 
     use super::*;
 
@@ -300,9 +300,9 @@ mod tests {
         got.extend(packets[2..].iter().filter_map(|p| feed.push(p)));
         assert_eq!(got.len(), msgs.len());
         for (i, m) in got.iter().enumerate() {
-            let RtcMedia::Video { data, keyframe, .. } = m else { panic!("{m:?}") };
+            let (data, keyframe) = (&m.data[..], m.keyframe);
             let f = Frame::from_annex_b(data).unwrap_or_else(|| panic!("frame {i}: {data:02x?}"));
-            assert_eq!((f.seq, f.keyframe, *keyframe), (i as u64, i == 0, i == 0));
+            assert_eq!((f.seq, f.keyframe, keyframe), (i as u64, i == 0, i == 0));
             let starts = data.windows(3).filter(|w| *w == [0, 0, 1]).count();
             assert_eq!(starts, if i == 0 { 3 } else { 1 }, "SPS, PPS and the IDR; or the slice alone");
         }

@@ -255,7 +255,7 @@ impl State {
     }
 
     fn write_video(&mut self, rtc: &mut Rtc, sub: &Subscriber, frame: RtcFrame) {
-        self.write(rtc, sub, self.video, frame.time, Frequency::NINETY_KHZ, frame.data.into());
+        self.write(rtc, sub, self.video, frame.time, Frequency::NINETY_KHZ, frame.data);
     }
 
     /// Writes one frame or packet at `time` (milliseconds on the player's clock) to `track`.
