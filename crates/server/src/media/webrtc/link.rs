@@ -20,6 +20,9 @@ use crate::media::webrtc::router::Datagram;
 /// A peer that sends nothing (no media, no ICE consent check) for this long is gone.
 pub const SILENCE: Duration = Duration::from_secs(15);
 
+/// Datagrams one [`Link::receive`] feeds the engine at most.
+const BATCH: usize = 32;
+
 /// Deadlines already due that one [`Link::drain`] meets before it yields to other tasks.
 const DUE_ROUNDS: usize = 64;
 
@@ -92,9 +95,20 @@ impl Link {
         self.inbox.recv().await
     }
 
-    /// Feeds a datagram to the engine.
+    /// Feeds a datagram to the engine, and those already waiting after it (up to
+    /// [`BATCH`]): one wake-up of the peer's task for all that arrived meanwhile.
     pub fn receive(&mut self, d: Option<Datagram>) -> Result<(), End> {
-        let d = d.ok_or(End::Closed)?;
+        self.receive_one(d.ok_or(End::Closed)?)?;
+        for _ in 1..BATCH {
+            match self.inbox.try_recv() {
+                Ok(d) => self.receive_one(d)?,
+                Err(_) => break,
+            }
+        }
+        Ok(())
+    }
+
+    fn receive_one(&mut self, d: Datagram) -> Result<(), End> {
         let Ok(contents) = d.data.as_slice().try_into() else { return Ok(()) };
         let (proto, destination) = match (d.tcp, self.tcp_local) {
             (Some(writer), Some(tcp_local)) => {
