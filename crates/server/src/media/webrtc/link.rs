@@ -23,9 +23,6 @@ pub const SILENCE: Duration = Duration::from_secs(15);
 /// Datagrams one [`Link::receive`] feeds the engine at most.
 const BATCH: usize = 32;
 
-/// Deadlines already due that one [`Link::drain`] meets before it yields to other tasks.
-const DUE_ROUNDS: usize = 64;
-
 /// Why a peer ended (logged).
 #[derive(Debug)]
 pub enum End {
@@ -131,18 +128,11 @@ impl Link {
     /// disconnection, which ends the peer) to `on_event`; returns when it next needs time,
     /// at the latest when it would be silent too long.
     pub fn drain(&mut self, mut on_event: impl FnMut(&mut Rtc, Event) -> Result<(), End>) -> Result<Instant, End> {
-        // A deadline already past (the engine's pacer hands out one packet per round) is met
-        // here, not by a trip through the task's `select!` and timer, a bounded number of times.
-        let mut rounds = DUE_ROUNDS;
         loop {
             if !self.rtc.is_alive() {
                 return Err(End::Closed);
             }
             match self.rtc.poll_output().map_err(End::Engine)? {
-                Output::Timeout(at) if rounds > 0 && at <= crate::media::now() => {
-                    rounds -= 1;
-                    self.rtc.handle_input(Input::Timeout(crate::media::now())).map_err(End::Engine)?;
-                }
                 Output::Timeout(at) => return Ok(at.min(self.heard + SILENCE)),
                 Output::Transmit(t) if t.proto == Protocol::Tcp => {
                     // A frame the connection cannot take now is lost, as a datagram would be.
