@@ -20,6 +20,9 @@ use crate::media::webrtc::router::Datagram;
 /// A peer that sends nothing (no media, no ICE consent check) for this long is gone.
 pub const SILENCE: Duration = Duration::from_secs(15);
 
+/// Deadlines already due that one [`Link::drain`] meets during the handshake.
+const HANDSHAKE_ROUNDS: usize = 16;
+
 /// Datagrams one [`Link::receive`] feeds the engine at most.
 const BATCH: usize = 32;
 
@@ -128,11 +131,21 @@ impl Link {
     /// disconnection, which ends the peer) to `on_event`; returns when it next needs time,
     /// at the latest when it would be silent too long.
     pub fn drain(&mut self, mut on_event: impl FnMut(&mut Rtc, Event) -> Result<(), End>) -> Result<Instant, End> {
+        // Until DTLS is up, a deadline already past is met here rather than by a trip through
+        // the task's timer: on a busy node each trip waits behind every other peer, and a
+        // handshake of several flights took hundreds of ms more. Once media flows, the trips
+        // are the engine's pacing (meeting them here sent whole keyframes to every player at
+        // once, more than the socket takes).
+        let mut due = HANDSHAKE_ROUNDS;
         loop {
             if !self.rtc.is_alive() {
                 return Err(End::Closed);
             }
             match self.rtc.poll_output().map_err(End::Engine)? {
+                Output::Timeout(at) if due > 0 && !self.rtc.is_connected() && at <= crate::media::now() => {
+                    due -= 1;
+                    self.rtc.handle_input(Input::Timeout(crate::media::now())).map_err(End::Engine)?;
+                }
                 Output::Timeout(at) => return Ok(at.min(self.heard + SILENCE)),
                 Output::Transmit(t) if t.proto == Protocol::Tcp => {
                     // A frame the connection cannot take now is lost, as a datagram would be.
