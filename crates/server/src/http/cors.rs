@@ -224,17 +224,45 @@ impl IntoResponseParts for CorsHeaders {
     }
 }
 
-/// The decision: the headers for a request from `origin` (the `Origin` header's bytes; `None`
-/// when it has none) to an app allowing `allowed`, or `origin_not_allowed`.
-pub fn decide(allowed: &AllowedOrigins, origin: Option<&[u8]>) -> Result<CorsHeaders, MediaRefusal> {
+/// Who asks: the `Origin` header's bytes (`None` when it has none: not a browser page, or a
+/// same-origin `GET`) and the `Host` header's (the origin Duet is reached at).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Page<'a> {
+    /// The `Origin` header.
+    pub origin: Option<&'a [u8]>,
+    /// The `Host` header.
+    pub host: Option<&'a [u8]>,
+}
+
+impl<'a> Page<'a> {
+    /// The page of a request with `headers`.
+    pub fn of(headers: &'a HeaderMap) -> Self {
+        let get = |name| headers.get(name).map(HeaderValue::as_bytes);
+        Self { origin: get(header::ORIGIN), host: get(header::HOST) }
+    }
+
+    /// Whether the page is Duet's own (the console, the debug page): its origin's host and
+    /// port are those the request was sent to. Browsers send `Origin` on a same-origin `POST`
+    /// too; no app's list can keep Duet's own pages out.
+    fn same_origin(&self) -> bool {
+        let (Some(origin), Some(host)) = (self.origin, self.host) else { return false };
+        let authority = origin.strip_prefix(b"https://").or_else(|| origin.strip_prefix(b"http://"));
+        authority.is_some_and(|a| a.eq_ignore_ascii_case(host))
+    }
+}
+
+/// The decision: the headers for a request from `page` to an app allowing `allowed`, or
+/// `origin_not_allowed`.
+pub fn decide(allowed: &AllowedOrigins, page: Page<'_>) -> Result<CorsHeaders, MediaRefusal> {
     let list = match allowed {
         AllowedOrigins::Any => return Ok(CorsHeaders::any()),
         AllowedOrigins::Only(list) => list,
     };
-    let Some(origin) = origin else {
+    let Some(origin) = page.origin else {
         return Ok(CorsHeaders { vary: true, ..CorsHeaders::default() });
     };
-    let listed = std::str::from_utf8(origin).ok().and_then(|o| normalise(o).ok()).is_some_and(|o| list.contains(&o));
+    let listed = page.same_origin()
+        || std::str::from_utf8(origin).ok().and_then(|o| normalise(o).ok()).is_some_and(|o| list.contains(&o));
     match HeaderValue::from_bytes(origin) {
         Ok(value) if listed => Ok(CorsHeaders { allow_origin: Some(value), vary: true, expose_location: false }),
         _ => Err(MediaRefusal::new(
@@ -258,7 +286,7 @@ pub async fn allowed(apps: &Apps, app: &str) -> AllowedOrigins {
 /// The decision for a request to the app a path names (`app`: its AppID segment), with the
 /// request's `headers` ([`decide`], [`allowed`]).
 pub async fn for_app(apps: &Apps, app: &str, headers: &HeaderMap) -> Result<CorsHeaders, MediaRefusal> {
-    decide(&allowed(apps, app).await, headers.get(header::ORIGIN).map(HeaderValue::as_bytes))
+    decide(&allowed(apps, app).await, Page::of(headers))
 }
 
 /// A media request's answer: `handler` runs with the request's headers once its page's origin
@@ -375,10 +403,15 @@ mod tests {
         assert!(many.parse::<AllowedOrigins>().is_err());
     }
 
+    /// A page with `origin` and no `Host`.
+    fn page(origin: Option<&[u8]>) -> Page<'_> {
+        Page { origin, host: None }
+    }
+
     #[test]
     fn any_answers_star_to_everyone() {
         for origin in [Some(&b"https://shop.example"[..]), Some(b"null"), None] {
-            let h = decide(&AllowedOrigins::Any, origin).unwrap();
+            let h = decide(&AllowedOrigins::Any, page(origin)).unwrap();
             assert_eq!(h, CorsHeaders::any());
             assert_eq!(h.head_lines(), "access-control-allow-origin: *\r\n");
         }
@@ -387,14 +420,14 @@ mod tests {
     #[test]
     fn a_list_echoes_listed_origins_and_refuses_the_rest() {
         let allowed = list("https://call.example.com http://localhost:8080");
-        let h = decide(&allowed, Some(b"https://call.example.com")).unwrap();
+        let h = decide(&allowed, page(Some(b"https://call.example.com"))).unwrap();
         let mut headers = HeaderMap::new();
         h.clone().exposing_location().apply(&mut headers);
         assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://call.example.com");
         assert_eq!(headers[header::VARY], "Origin");
         assert_eq!(headers[header::ACCESS_CONTROL_EXPOSE_HEADERS], "Location");
         assert_eq!(
-            decide(&allowed, Some(b"http://localhost:8080")).unwrap().allow_origin.unwrap(),
+            decide(&allowed, page(Some(b"http://localhost:8080"))).unwrap().allow_origin.unwrap(),
             "http://localhost:8080"
         );
         for refused in [
@@ -404,16 +437,28 @@ mod tests {
             b"null",
             b"\xff",
         ] {
-            let r = decide(&allowed, Some(refused)).unwrap_err();
+            let r = decide(&allowed, page(Some(refused))).unwrap_err();
             assert_eq!((r.code, r.status()), ("origin_not_allowed", StatusCode::FORBIDDEN));
         }
-        let none = decide(&AllowedOrigins::Only(vec![]), Some(b"https://call.example.com"));
+        let none = decide(&AllowedOrigins::Only(vec![]), page(Some(b"https://call.example.com")));
         assert!(none.is_err(), "`none`: no page");
     }
 
     #[test]
+    fn duet_s_own_pages_are_never_refused() {
+        let own = Page { origin: Some(b"http://127.0.0.1:8080"), host: Some(b"127.0.0.1:8080") };
+        assert!(decide(&list("none"), own).is_ok(), "the debug page posting to its own server");
+        let tls = Page { origin: Some(b"https://RTC.example.com"), host: Some(b"rtc.example.com") };
+        assert!(decide(&list("none"), tls).is_ok());
+        let other = Page { origin: Some(b"https://evil.example"), host: Some(b"rtc.example.com") };
+        assert!(decide(&list("none"), other).is_err());
+        let port = Page { origin: Some(b"http://127.0.0.1:9999"), host: Some(b"127.0.0.1:8080") };
+        assert!(decide(&list("none"), port).is_err(), "another port is another origin");
+    }
+
+    #[test]
     fn no_origin_is_never_refused() {
-        let h = decide(&list("none"), None).unwrap();
+        let h = decide(&list("none"), page(None)).unwrap();
         assert_eq!(h.allow_origin, None, "nothing to echo");
         assert_eq!(h.head_lines(), "vary: Origin\r\n", "a cache must still tell browsers' answers apart");
         let mut headers = HeaderMap::new();

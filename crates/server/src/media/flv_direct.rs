@@ -89,6 +89,8 @@ struct FlvRequest<'a> {
     query: &'a str,
     /// The `Origin` header's value (a page's request).
     origin: Option<&'a str>,
+    /// The `Host` header: a page of Duet's own origin is never refused.
+    host: Option<&'a str>,
 }
 
 impl<'a> FlvRequest<'a> {
@@ -109,7 +111,7 @@ impl<'a> FlvRequest<'a> {
             let name = line.split(':').next().unwrap_or_default().to_ascii_lowercase();
             matches!(name.as_str(), "content-length" | "transfer-encoding" | "upgrade" | "expect" | "range")
         };
-        let mut origin = None;
+        let (mut origin, mut host) = (None, None);
         for line in lines {
             if unusual(line) {
                 return None;
@@ -117,6 +119,8 @@ impl<'a> FlvRequest<'a> {
             if let Some((name, value)) = line.split_once(':') {
                 if name.eq_ignore_ascii_case("origin") {
                     origin.get_or_insert(value.trim());
+                } else if name.eq_ignore_ascii_case("host") {
+                    host.get_or_insert(value.trim());
                 }
             }
         }
@@ -125,14 +129,15 @@ impl<'a> FlvRequest<'a> {
         if !file.ends_with(".flv") || file.contains('/') || path.contains('%') {
             return None;
         }
-        Some(Self { head_len, app, file, query, origin })
+        Some(Self { head_len, app, file, query, origin, host })
     }
 }
 
 /// A player of the stream the request names and the CORS headers of its answer, if its page's
 /// origin is allowed, its URL valid and the stream live.
 async fn subscribe(ctx: &MediaContext, r: &FlvRequest<'_>) -> Option<(Subscriber, CorsHeaders)> {
-    let cors = cors::decide(&cors::allowed(&ctx.apps, r.app).await, r.origin.map(str::as_bytes)).ok()?;
+    let page = cors::Page { origin: r.origin.map(str::as_bytes), host: r.host.map(str::as_bytes) };
+    let cors = cors::decide(&cors::allowed(&ctx.apps, r.app).await, page).ok()?;
     let (unverified, format) = MediaUrl::from_http(r.app, r.file, r.query).ok()?;
     if format != MediaFormat::Flv {
         return None;
