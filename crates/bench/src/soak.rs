@@ -1,5 +1,6 @@
 //! Soak: rounds of the traffic that leaks when something forgets to clean up (publish cycles,
-//! login cycles, idle and slow connections on every port, players that stop reading), then a
+//! login cycles, idle and slow connections on every port, players that stop reading, WebRTC
+//! players that come, play a frame and go), then a
 //! comparison of the server's memory and open files with their level after a warm-up round.
 //! Fails (non-zero exit) when either grew past its allowance. Bounded in rounds, connections and
 //! seconds; loopback only.
@@ -19,6 +20,8 @@ use crate::synthetic::{Synthetic, sequence_headers};
 
 /// Open files the server may hold beyond the warm-up level at the end.
 const FD_ALLOWANCE: usize = 8;
+/// WHEP players per round (each a DTLS handshake: bounded to keep a round short).
+const WHEP_PER_ROUND: usize = 10;
 /// Memory the server may hold beyond the warm-up level at the end (allocator slack, caches).
 const RSS_ALLOWANCE: u64 = 24 * 1024 * 1024;
 
@@ -138,11 +141,39 @@ impl Plan {
             s.write_all(format!("GET {path} HTTP/1.1\r\nHost: soak\r\n\r\n").as_bytes()).await?;
             held.push(s); // never read
         }
+        // WHEP players of it (the stream's Opus transcoder comes and goes with them), each
+        // ended by DELETE once it has a frame.
+        let whep = self.media_url(&live, MediaAction::Play, MediaFormat::Whep);
+        let cert = crate::whep_client::certificate()?;
         let mut source = Synthetic::new(2000, 1000);
+        let mut sent_ms = 0;
+        for _ in 0..n.min(WHEP_PER_ROUND) {
+            let mut player = crate::whep_client::WhepPlayer::open(&whep, cert.clone()).await.context("WHEP play")?;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            loop {
+                // The publisher goes on meanwhile (a frame every 40 ms of real time).
+                let tick = tokio::time::sleep(Duration::from_millis(40));
+                tokio::select! {
+                    e = player.next() => match e? {
+                        Some(crate::whep_client::PlayerEvent::Frame(_)) => break,
+                        Some(_) => {}
+                        None => anyhow::bail!("the WHEP player's engine closed before a frame"),
+                    },
+                    () = tick => {
+                        sent_ms += 40;
+                        for m in source.due(sent_ms) {
+                            publisher.send_media(m.type_id, m.timestamp, &m.payload).await?;
+                        }
+                    }
+                }
+                anyhow::ensure!(tokio::time::Instant::now() < deadline, "no WHEP frame within 5 s");
+            }
+            player.close().await;
+        }
         for i in 0..n {
             self.publish_cycle(&format!("soak-{round}-{i}")).await.context("publish cycle")?;
             self.login_cycle(round * n + i).await.context("login cycle")?;
-            for m in source.due((i as u32 + 1) * 40) {
+            for m in source.due(sent_ms + (i as u32 + 1) * 40) {
                 publisher.send_media(m.type_id, m.timestamp, &m.payload).await?;
             }
             for s in &mut dribbling {
