@@ -80,10 +80,11 @@ impl Playability {
         self.problem
     }
 
-    /// A new publisher feeds the stream (a takeover): its frames are not compared with the
-    /// previous encoder's. The verdict stays.
+    /// A new publisher feeds the stream (a takeover): a new encoder, judged afresh (one that
+    /// republishes with B-frames turned off is playable again); its frames are not compared
+    /// with the previous encoder's.
     pub(crate) fn new_publisher(&mut self) {
-        self.previous = None;
+        *self = Self::default();
     }
 
     /// Looks at one packet; the new verdict when it made it worse.
@@ -194,9 +195,11 @@ mod tests {
         assert_eq!(got, [None, None, None, Some("bframes"), None, None], "reported once");
         assert_eq!(p.problem(), Some(PlayProblem::BFrames));
         assert!(p.problem().unwrap().reason().contains("-bf 0"));
+        assert_eq!(feed(&mut p, [avc(200, 0), avc(240, 0)]), [None, None]);
+        assert_eq!(p.problem(), Some(PlayProblem::BFrames), "the verdict stays for the publish's life");
         p.new_publisher();
         assert_eq!(feed(&mut p, [avc(0, 0), avc(40, 0)]), [None, None]);
-        assert_eq!(p.problem(), Some(PlayProblem::BFrames), "the verdict stays for the stream's life");
+        assert_eq!(p.problem(), None, "a new publisher (a fixed encoder) is judged afresh");
     }
 
     #[test]

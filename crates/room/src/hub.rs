@@ -162,7 +162,7 @@ impl Hub {
     }
 
     /// A live stream cannot be played over WebRTC as published: the stream's info shows it
-    /// (`webrtcProblem` in the API's stream list and room detail) until its publish ends, and
+    /// (`webrtcProblem` in the API's stream list and room detail) until its publish ends or is taken over, and
     /// the backend hears `stream.unplayable`. A report of a stream no room announces, or of a
     /// publish that no longer carries the stream, changes nothing.
     pub fn stream_unplayable(&mut self, now: Now, report: StreamUnplayable) {

@@ -149,8 +149,10 @@ pub(crate) fn admit_publish(hub: &mut Hub, now: Now, req: PublishRequest) -> Rep
     // A stream no session reserved and no room names is live but announced nowhere.
     let Some(s) = app.streams.admit(stream_id, &req.user_id, &req.room_id)? else { return Ok(()) };
     if s.live {
-        // A new connection took over before the old one's end was reported.
+        // A new connection took over before the old one's end was reported: a new encoder,
+        // whose WebRTC verdict is its own.
         s.publisher = req.publisher;
+        s.webrtc_problem = None;
         return Ok(());
     }
     s.live = true;

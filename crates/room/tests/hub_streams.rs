@@ -193,6 +193,13 @@ fn a_stream_webrtc_cannot_play_shows_it_until_its_publish_ends() {
     w.media("b1", false);
     w.media("b1", true);
     assert_eq!(problem(&mut w), Value::Null);
+    // So does a new encoder taking the live stream over (the same user, a fresher URL).
+    w.hub.stream_unplayable(w.now, report(1));
+    w.drain();
+    assert_eq!(problem(&mut w)["code"], "bframes");
+    w.hub.admit_publish(w.now, common::started_in("b1", "", "", 2)).expect("taken over");
+    w.drain();
+    assert_eq!(problem(&mut w), Value::Null, "the new encoder is judged afresh");
     // The signaling stream object is not changed.
     assert!(
         w.take_push(1, "roomStreamUpdate").iter().all(|p| p["data"]["streamList"][0].get("webrtcProblem").is_none())
