@@ -112,22 +112,21 @@ export function ffmpegPublish(url, seconds, { video = ["-profile:v", "baseline",
   return spawn("ffmpeg", args, { stdio: ["ignore", "ignore", "pipe"] });
 }
 
-/** The tone in a buffer of samples (floats in [-1, 1]): its frequency by zero crossings and
- * its RMS level in dBFS. */
+/** The tone in a buffer of samples (floats in [-1, 1]): its frequency from the median period
+ * between rising zero crossings (robust to a glitch: a browser's jitter buffer may stretch or
+ * drop a few milliseconds), and its RMS level in dBFS. */
 export function toneOf(samples, rate) {
-  let crossings = 0;
-  let first = -1;
-  let last = -1;
+  const crossings = [];
   let sum = 0;
   for (let i = 0; i < samples.length; i++) {
     sum += samples[i] * samples[i];
     if (i > 0 && samples[i - 1] < 0 && samples[i] >= 0) {
-      if (first < 0) first = i;
-      last = i;
-      crossings++;
+      // Where between the two samples the wave crosses zero.
+      crossings.push(i - 1 + samples[i - 1] / (samples[i - 1] - samples[i]));
     }
   }
-  const hz = crossings > 1 ? ((crossings - 1) * rate) / (last - first) : 0;
+  const periods = crossings.slice(1).map((c, i) => c - crossings[i]).sort((a, b) => a - b);
+  const hz = periods.length ? rate / periods[Math.floor(periods.length / 2)] : 0;
   return { hz, rmsDb: 20 * Math.log10(Math.sqrt(sum / samples.length) + 1e-12) };
 }
 
