@@ -75,14 +75,35 @@ pub fn sequence_header(sps: &[u8], pps: &[u8]) -> Option<Bytes> {
     Some(out.freeze())
 }
 
+/// Extends a 32-bit counter that wraps (RTP times, FLV milliseconds) onto a 64-bit line, each
+/// step taken as the shorter way round the circle (so it may go back). The first value reads
+/// as itself.
+#[derive(Debug, Default, Clone)]
+pub struct Unwrap32 {
+    last: Option<(u32, i64)>,
+}
+
+impl Unwrap32 {
+    /// `value` on the extended line.
+    pub fn extend(&mut self, value: u32) -> i64 {
+        let ext = match self.last {
+            None => i64::from(value),
+            Some((last, ext)) => ext + i64::from(value.wrapping_sub(last) as i32),
+        };
+        self.last = Some((value, ext));
+        ext
+    }
+}
+
 /// Unwraps a 32-bit RTP clock (90 kHz video by default) into milliseconds since its first
 /// reading.
 #[derive(Debug, Clone)]
 pub struct RtpClock {
     /// Ticks per second.
     hz: i64,
-    /// (the last RTP timestamp, its extended value relative to the first).
-    last: Option<(u32, i64)>,
+    /// The RTP times, extended, and the first of them.
+    unwrap: Unwrap32,
+    first: Option<i64>,
 }
 
 impl Default for RtpClock {
@@ -99,18 +120,19 @@ impl RtpClock {
 
     /// A clock of `hz` ticks per second.
     pub fn new(hz: i64) -> Self {
-        Self { hz: hz.max(1), last: None }
+        Self { hz: hz.max(1), unwrap: Unwrap32::default(), first: None }
+    }
+
+    /// Milliseconds of `rtp` since the first timestamp seen, negative before it.
+    pub fn signed_millis(&mut self, rtp: u32) -> i64 {
+        let ext = self.unwrap.extend(rtp);
+        (ext - *self.first.get_or_insert(ext)).div_euclid(self.hz / 1000)
     }
 
     /// Milliseconds of `rtp` since the first timestamp seen (a timestamp before the first
-    /// reads as 0). Steps are taken as the shorter way round the 32-bit circle.
+    /// reads as 0), on a 32-bit clock.
     pub fn millis(&mut self, rtp: u32) -> u32 {
-        let ext = match self.last {
-            None => 0,
-            Some((last, ext)) => ext + i64::from(rtp.wrapping_sub(last) as i32),
-        };
-        self.last = Some((rtp, ext));
-        u32::try_from((ext.max(0) * 1000 / self.hz) & 0xffff_ffff).unwrap_or(0)
+        (self.signed_millis(rtp).max(0) & 0xffff_ffff) as u32
     }
 }
 
@@ -261,6 +283,12 @@ mod tests {
         let mut back = RtpClock::default();
         back.millis(90_000);
         assert_eq!(back.millis(0), 0, "before the first reads as 0");
+        let mut opus = RtpClock::new(RtpClock::OPUS_HZ);
+        opus.signed_millis(0);
+        assert_eq!(opus.signed_millis(u32::MAX - 311), -7, "signed: a look-ahead before time 0");
+        assert_eq!(opus.signed_millis(48 * 20), 20);
+        let mut u = Unwrap32::default();
+        assert_eq!((u.extend(5), u.extend(u32::MAX), u.extend(3)), (5, -1, 3));
     }
 
     #[test]

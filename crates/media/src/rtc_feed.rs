@@ -19,6 +19,7 @@
 
 use std::sync::Arc;
 
+use crate::avc::Unwrap32;
 use crate::packet::{Codec, Kind, Packet};
 
 /// NAL unit types that matter here (H.264 table 7-1).
@@ -140,28 +141,12 @@ fn annex_b(config: &AvcConfig, mut units: &[u8]) -> Option<(Vec<u8>, bool)> {
     Some((out, idr))
 }
 
-/// Extends 32-bit millisecond timestamps (which wrap after 49 days) into a 64-bit line.
-#[derive(Debug, Default)]
-struct Unwrap {
-    last: Option<(u32, i64)>,
-}
-
-impl Unwrap {
-    fn extend(&mut self, ts: u32) -> i64 {
-        let ext = match self.last {
-            None => i64::from(ts),
-            Some((last, ext)) => ext + i64::from(ts.wrapping_sub(last) as i32),
-        };
-        self.last = Some((ts, ext));
-        ext
-    }
-}
-
 /// A player's view of a stream for WebRTC (see the module doc).
 #[derive(Debug, Default)]
 pub struct RtcFeed {
     config: Option<AvcConfig>,
-    unwrap: Unwrap,
+    /// The stream's 32-bit milliseconds (which wrap after 49 days), extended.
+    unwrap: Unwrap32,
     /// Added to the stream's time to make the player's.
     offset: i64,
     /// The last time sent on each track.

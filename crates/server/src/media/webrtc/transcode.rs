@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use duet_audio::{AacConfig, AacToOpus, OpusConfig, OpusToAac};
+use duet_media::avc::RtpClock;
 use duet_media::{Codec, Hub, Kind, Publisher, StreamKey, Subscriber};
 
 use crate::media::now;
@@ -29,7 +30,7 @@ async fn to_opus(mut sub: Subscriber, track: Arc<OpusTrack>, key: StreamKey) {
     let mut encoder: Option<AacToOpus> = None;
     // The Opus output's clock: RTP time 0 is the first AAC frame's time (the first packets
     // come slightly before it: the encoder's look-ahead).
-    let mut clock: Option<(u32, OpusClock)> = None;
+    let mut clock: Option<(u32, RtpClock)> = None;
     let mut errors = 0u64;
     // The cached start's audio is in the past: only its sequence header is of use.
     let start = sub.take_start();
@@ -55,9 +56,13 @@ async fn to_opus(mut sub: Subscriber, track: Arc<OpusTrack>, key: StreamKey) {
             match r {
                 Ok(out) => {
                     for o in out {
-                        let (base, clock) = clock.get_or_insert((p.timestamp, OpusClock::default()));
+                        let (base, clock) = clock.get_or_insert_with(|| {
+                            let mut clock = RtpClock::new(RtpClock::OPUS_HZ);
+                            clock.signed_millis(0); // RTP time 0: the first AAC frame's time
+                            (p.timestamp, clock)
+                        });
                         // On the stream's 32-bit clock, which wraps (players unwrap it).
-                        let time = (i64::from(*base) + clock.millis(o.rtp_ts)) as u32;
+                        let time = (i64::from(*base) + clock.signed_millis(o.rtp_ts)) as u32;
                         track.send(OpusPacket { time, data: o.packet.into() });
                     }
                 }
@@ -75,21 +80,6 @@ async fn to_opus(mut sub: Subscriber, track: Arc<OpusTrack>, key: StreamKey) {
         }
         let Some(batch) = sub.next_batch().await else { return };
         pending.extend(batch.packets().cloned());
-    }
-}
-
-/// Milliseconds of 48 kHz RTP times from RTP time 0, before it too (unwrapped).
-#[derive(Default)]
-struct OpusClock {
-    last: u32,
-    ticks: i64,
-}
-
-impl OpusClock {
-    fn millis(&mut self, rtp: u32) -> i64 {
-        self.ticks += i64::from(rtp.wrapping_sub(self.last) as i32);
-        self.last = rtp;
-        self.ticks.div_euclid(48)
     }
 }
 
