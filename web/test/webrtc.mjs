@@ -5,10 +5,13 @@ import { spawn } from "node:child_process";
 /** Publishes the fake camera (and microphone, with `audio`; or a sine `tone: {hz, gain}` made
  * with Web Audio) from `page` to `whip`; resolves when the peer connection is up. The page
  * keeps it as `window.duetPc`. */
-export async function publishFrom(page, whip, { audio = false, tone = null } = {}) {
+export async function publishFrom(page, whip, { audio = false, tone = null, prepared = false } = {}) {
   return page.evaluate(
-    async ({ whip, audio, tone }) => {
-      const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 320, height: 240 }, audio });
+    async ({ whip, audio, tone, prepared }) => {
+      // `prepared`: a stream the page made itself (`window.duetSource`), not the camera.
+      const stream = prepared
+        ? window.duetSource
+        : await navigator.mediaDevices.getUserMedia({ video: { width: 320, height: 240 }, audio });
       if (tone) {
         const ctx = new AudioContext({ sampleRate: 48000 });
         await ctx.resume();
@@ -37,7 +40,7 @@ export async function publishFrom(page, whip, { audio = false, tone = null } = {
       window.duetPc = pc;
       return { state: pc.connectionState, location: res.headers.get("Location") };
     },
-    { whip, audio, tone },
+    { whip, audio, tone, prepared },
   );
 }
 
@@ -177,7 +180,7 @@ export async function decodedTone(url, seconds) {
  * for 100 ms at the start of every second (a canvas and a Web Audio script node switched by
  * the same timer), for checking audio/video sync downstream. */
 export async function publishFlashes(page, whip) {
-  return page.evaluate(async (whip) => {
+  await page.evaluate(async () => {
     const canvas = document.createElement("canvas");
     canvas.width = 320;
     canvas.height = 240;
@@ -214,23 +217,9 @@ export async function publishFlashes(page, whip) {
         draw(white); // keep frames coming between flips
       }
     }, 2);
-    const pc = new RTCPeerConnection();
-    const transceiver = pc.addTransceiver(video, { direction: "sendonly" });
-    pc.addTransceiver(out.stream.getAudioTracks()[0], { direction: "sendonly" });
-    const h264 = RTCRtpSender.getCapabilities("video").codecs.filter(
-      (c) => c.mimeType === "video/H264" && /packetization-mode=1/.test(c.sdpFmtpLine || ""),
-    );
-    transceiver.setCodecPreferences(h264);
-    await pc.setLocalDescription(await pc.createOffer());
-    const res = await fetch(whip, { method: "POST", headers: { "Content-Type": "application/sdp" }, body: pc.localDescription.sdp });
-    const answer = await res.text();
-    if (res.status !== 201) return { error: `WHIP answered ${res.status}: ${answer}` };
-    await pc.setRemoteDescription({ type: "answer", sdp: answer });
-    const deadline = Date.now() + 15000;
-    while (pc.connectionState !== "connected" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    window.duetPc = pc;
-    return { state: pc.connectionState, location: res.headers.get("Location") };
-  }, whip);
+    window.duetSource = new MediaStream([video, out.stream.getAudioTracks()[0]]);
+  });
+  return publishFrom(page, whip, { prepared: true });
 }
 
 /** Flash and beep onsets (seconds, on the stream's timeline) in `seconds` of `url`, as ffmpeg
