@@ -14,6 +14,7 @@
 
 pub mod avc;
 mod budget;
+mod cache;
 mod flv;
 pub mod fmp4;
 mod follower;
