@@ -43,6 +43,8 @@ npm_ci() {
   fi
 }
 npm_ci sdk/miniprogram
+# The Web SDK's build (TypeScript, esbuild bundles it into the module the server embeds).
+npm_ci sdk/web
 # Browser tests of the console and debug page: Debian's chromium driven by playwright-core.
 apt_install chromium
 npm_ci web

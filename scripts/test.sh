@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs every Duet test: the Rust workspace (unit tests, and integration tests that start the real
 # `duet` binary on loopback ports), then the mini-program SDK's tests and the browser tests of
-# the console and debug page (which drive that binary; screenshots go to target/artifacts/).
+# the console and debug page (which drive that binary; screenshots go to target/artifacts/), after
+# checking that the Web SDK bundle the server embeds is what sdk/web's sources build.
 # Installs what a fresh machine lacks first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo test --workspace --locked
 (cd sdk/miniprogram && npm test --silent)
+(cd sdk/web && npm test --silent)
 (cd web && npm test --silent)

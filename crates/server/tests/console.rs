@@ -74,3 +74,20 @@ fn console_logins_and_password_changes() {
     assert_eq!(get(again.http, "/assets/debug.js").status, 200);
     assert_eq!(get(again.http, "/assets/nope.js").status, 404);
 }
+
+/// The Web SDK's bundle is served as an ES module any page may import (CORS `*`), and it is the
+/// bundle sdk/web builds: it exports the engine under both names.
+#[test]
+fn web_sdk_bundle_is_served_to_any_origin() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let res =
+        request(server.http, "GET", "/sdk/duet-web.js", &[("Origin", "https://app.example.com".into())], b"", None);
+    assert_eq!(res.status, 200, "{}", res.headers);
+    let headers = res.headers.to_ascii_lowercase();
+    assert!(headers.contains("access-control-allow-origin: *"), "{headers}");
+    assert!(headers.contains("content-type: text/javascript"), "{headers}");
+    assert!(res.body.contains("ZegoExpressEngine") && res.body.contains("DuetEngine"), "not the SDK bundle");
+    assert!(res.body.contains("export {"), "not an ES module");
+    assert_eq!(get(server.http, "/sdk/other.js").status, 404);
+}

@@ -1,7 +1,8 @@
 //! The web console and the browser debug page, served from assets embedded in the binary:
-//! `/` (console), `/debug` (join a room from a browser), `/assets/*`, and the console's JSON
-//! API under `/console/api/` behind a login (users and password hashes in the registry;
-//! sessions are random cookies kept in memory for 12 hours).
+//! `/` (console), `/debug` (join a room from a browser), `/assets/*`, the Web SDK's bundle at
+//! `/sdk/duet-web.js` (sdk/web, readable by pages of any origin: the module authorises
+//! nothing), and the console's JSON API under `/console/api/` behind a login (users and
+//! password hashes in the registry; sessions are random cookies kept in memory for 12 hours).
 //!
 //! Cross-site requests cannot act: the cookie is `SameSite=Strict` and every state-changing
 //! call must be JSON (a form post cannot send that without a CORS preflight, which is refused).
@@ -99,6 +100,7 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(|| page(CONSOLE_HTML)))
         .route("/debug", get(|| page(DEBUG_HTML)))
         .route("/assets/{file}", get(asset))
+        .route("/sdk/duet-web.js", get(web_sdk))
         .route("/console/api/login", post(login))
         .route("/console/api/logout", post(logout))
         .route("/console/api/overview", get(overview))
@@ -122,6 +124,9 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("signaling.js", "text/javascript; charset=utf-8", include_str!("../../../../web/signaling.js")),
 ];
 
+/// The Web SDK as one ES module (sdk/web/dist, built and committed by `npm run build` there).
+const WEB_SDK: &str = include_str!("../../../../sdk/web/dist/duet-web.js");
+
 fn security_headers() -> [(header::HeaderName, &'static str); 3] {
     [
         (
@@ -141,6 +146,12 @@ async fn asset(Path(file): Path<String>) -> Result<Response, HttpError> {
     let (_, mime, body) =
         ASSETS.iter().find(|(name, _, _)| *name == file).ok_or_else(|| HttpError::not_found("no such asset"))?;
     Ok(([(header::CONTENT_TYPE, *mime), (header::CACHE_CONTROL, "no-cache")], *body).into_response())
+}
+
+/// A page on any origin may `import` the SDK: cross-origin module scripts need CORS.
+async fn web_sdk() -> Response {
+    let headers = [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")];
+    (crate::http::cors::CorsHeaders::any(), headers, WEB_SDK).into_response()
 }
 
 fn cookie(headers: &HeaderMap) -> Option<String> {

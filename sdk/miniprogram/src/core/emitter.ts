@@ -1,6 +1,7 @@
 /**
  * Event registration and delivery for the engine's `on`/`off`. Unknown event names are
- * refused with a warning; a throwing handler is logged and does not stop the others.
+ * refused with a warning; a throwing handler is logged and does not stop the others. A
+ * platform may add events of its own (the browser's `screenSharingEnded`).
  */
 
 import type { DuetEvents, EventName } from "./types";
@@ -30,11 +31,18 @@ type Handler = (...args: any[]) => void;
 export class Emitter {
   private handlers = new Map<string, Handler[]>();
 
-  constructor(private readonly onHandlerError: (event: string, err: unknown) => void) {}
+  private readonly known: readonly string[];
+
+  constructor(
+    private readonly onHandlerError: (event: string, err: unknown) => void,
+    platformEvents: readonly string[] = [],
+  ) {
+    this.known = [...EVENTS, ...platformEvents];
+  }
 
   on<E extends EventName>(event: E, cb: DuetEvents[E]): boolean {
-    if (!EVENTS.includes(event)) {
-      console.warn(`duet: on("${String(event)}"): no such event; known events: ${EVENTS.join(", ")}`);
+    if (!this.known.includes(event)) {
+      console.warn(`duet: on("${String(event)}"): no such event; known events: ${this.known.join(", ")}`);
       return false;
     }
     if (typeof cb !== "function") {
@@ -48,7 +56,7 @@ export class Emitter {
   }
 
   off<E extends EventName>(event: E, cb?: DuetEvents[E]): boolean {
-    if (!EVENTS.includes(event)) {
+    if (!this.known.includes(event)) {
       console.warn(`duet: off("${String(event)}"): no such event`);
       return false;
     }

@@ -14,7 +14,7 @@ import type { Op, Reply, RequestData } from "./protocol";
 import { ServerError } from "./protocol";
 import { emitDiff } from "./room_events";
 import { Session } from "./session";
-import type { DuetError, LogConfig, PlayOption, PublishOption, ZegoResult, ZegoRoomConfig, ZegoUser } from "./types";
+import type { DuetError, LogConfig, PlayGrant, PlayOption, PublishGrant, PublishOption, ZegoResult, ZegoRoomConfig, ZegoUser } from "./types";
 
 export const VERSION = "0.1.0";
 
@@ -41,7 +41,7 @@ export class EngineCore {
   private readonly session: Session;
   private destroyed = false;
 
-  constructor(appID: number, server: string | string[], platform: Platform) {
+  constructor(appID: number, server: string | string[], platform: Platform, platformEvents: readonly string[] = []) {
     if (typeof appID !== "number" || !Number.isInteger(appID) || appID <= 0 || appID > 0xffffffff) {
       throw new Error(`DuetEngine: appID must be the app's numeric AppID (a positive integer), got ${JSON.stringify(appID)}`);
     }
@@ -55,7 +55,7 @@ export class EngineCore {
       }
     }
     this.logger = new Logger(logURLFor(servers[0]), { appID, sdkVersion: VERSION, deviceID: deviceID(platform) }, () => Date.now(), platform);
-    this.emitter = new Emitter((event, err) => this.logger.error(`a ${event} handler threw: ${describe(err)}`));
+    this.emitter = new Emitter((event, err) => this.logger.error(`a ${event} handler threw: ${describe(err)}`), platformEvents);
     this.presence = new Presence(this.emitter, this.logger);
     this.session = new Session({ appID, servers, platform, presence: this.presence, logger: this.logger });
   }
@@ -145,7 +145,7 @@ export class EngineCore {
   // ---- publishing and playing ---------------------------------------------------------
 
   /** Reserves `streamID` and resolves with its push URL; while reconnecting, once back. */
-  async startPublishingStream(streamID: string, option?: PublishOption): Promise<{ streamID: string; url: string }> {
+  async startPublishingStream(streamID: string, option?: PublishOption): Promise<PublishGrant> {
     checkStreamID(streamID);
     const opt = option || {};
     const rooms = this.presence.rooms;
@@ -172,7 +172,7 @@ export class EngineCore {
     return !!(p || queued);
   }
 
-  async startPlayingStream(streamID: string, option?: PlayOption): Promise<{ streamID: string; url: string }> {
+  async startPlayingStream(streamID: string, option?: PlayOption): Promise<PlayGrant> {
     checkStreamID(streamID);
     if (this.presence.rooms.size === 0) throw duetError(SdkError.NOT_LOGGED_IN, "log into a room first");
     const opt = option || {};
@@ -185,7 +185,7 @@ export class EngineCore {
       const flv: string[] = [...(reply.urlsHttpsFLV || []), ...(reply.urlsFLV || [])];
       const url = withParams(opt.sourceType === "CDN" && flv.length > 0 ? flv[0] : reply.url, opt.streamParams);
       this.logger.info(`playing ${streamID}`);
-      return { streamID, url };
+      return { streamID, url, whepURL: reply.whepURL ? withParams(reply.whepURL, opt.streamParams) : "" };
     } catch (e) {
       const err = e as DuetError;
       this.logger.error(`play ${streamID} refused: ${err.code} ${err.msg}`);

@@ -38,6 +38,8 @@ export const SdkError = {
   PUSH_FAILED: 60104,
   /** The push or play was interrupted by a phone or WeChat call (WeChat 5001). */
   INTERRUPTED_BY_CALL: 60105,
+  /** Browser: the screen could not be captured (the user declined, or the page may not). */
+  SCREEN_CAPTURE_FAILED: 60106,
 
   /** <live-player> gave up after its own retries (WeChat -2301). */
   PLAY_FAILED: 60201,
@@ -54,6 +56,11 @@ export const SdkError = {
   MEDIA_SERVER_CLOSED: 60304,
   /** Reading or writing media failed (WeChat 3005). */
   MEDIA_IO_FAILED: 60305,
+
+  /** Browser: the server refused a WHIP or WHEP request; extendedData has its status, code and message. */
+  WEBRTC_REFUSED: 60401,
+  /** Browser: this browser cannot send H.264, the only video Duet takes over WebRTC (docs/webrtc.md). */
+  WEBRTC_NO_H264: 60402,
 } as const;
 
 export function duetError(code: number, msg: string): DuetError {

@@ -6,11 +6,11 @@
  * logout drops everything else of that room, a newer token replaces an older one.
  */
 
-import type { DuetError } from "./types";
+import type { DuetError, PublishGrant } from "./types";
 
 /** Someone waiting for a queued publish: `startPublishingStream`'s promise. */
 export interface Waiter {
-  resolve(result: { streamID: string; url: string }): void;
+  resolve(result: PublishGrant): void;
   reject(err: DuetError): void;
 }
 

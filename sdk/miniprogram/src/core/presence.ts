@@ -11,7 +11,7 @@ import type { Logger } from "./logger";
 import type { MediaBinding } from "./platform";
 import type { Room } from "./room";
 import { Publishing, StreamStates } from "./stream_states";
-import type { DuetEvents, RoomState } from "./types";
+import type { DuetEvents, PublishGrant, RoomState } from "./types";
 
 export type RoomReason = Parameters<DuetEvents["roomStateChanged"]>[1];
 
@@ -33,21 +33,27 @@ export class Presence {
     this.emitter.emit("roomStateChanged", roomID, reason, code, extended);
   }
 
-  /** Reserves `streamID` in `roomID` on `conn` and keeps its push URLs (with `streamParams`). */
-  async publish(conn: Connection, roomID: string, streamID: string, extraInfo: string, streamParams: string | undefined): Promise<{ streamID: string; url: string }> {
+  /**
+   * Reserves `streamID` in `roomID` on `conn` and keeps its push URLs (with `streamParams`);
+   * again after a new login, so the URLs are always the newest session's.
+   */
+  async publish(conn: Connection, roomID: string, streamID: string, extraInfo: string, streamParams: string | undefined): Promise<PublishGrant> {
     const reply = await conn.request("publish", { roomID, streamID, extraInfo });
     const urls = (reply.urls && reply.urls.length ? reply.urls : [reply.url]).map((u) => withParams(u, streamParams));
+    const whipURL = reply.whipURL ? withParams(reply.whipURL, streamParams) : "";
     const previous = this.streams.publishing.get(streamID);
     this.streams.publishing.set(streamID, {
       roomID,
       extraInfo,
       urls,
+      whipURL,
+      streamParams,
       next: 0,
       state: previous ? previous.state : "NO_PUBLISH",
       errorCode: 0,
     });
     this.logger.info(`publishing ${streamID} in room ${roomID}`);
-    return { streamID, url: urls[0] };
+    return { streamID, url: urls[0], whipURL };
   }
 
   /** Ends the device's side of publishing `streamID` (its pusher, NO_PUBLISH); the caller tells the server. */

@@ -13,7 +13,7 @@ import type { Presence, RoomReason } from "./presence";
 import { Reply, RequestData, ServerError, SessionIDs } from "./protocol";
 import type { Room } from "./room";
 import { emitDiff } from "./room_events";
-import type { DuetError } from "./types";
+import type { DuetError, PublishGrant } from "./types";
 
 /** Resume refusals saying the session was ended on purpose: logging in again would kick the device that took over. */
 const ENDED_CODES: number[] = [ServerError.token_expired, ServerError.kicked_out, ServerError.kicked_by_server, ServerError.room_closed];
@@ -93,7 +93,7 @@ async function publishAgain(conn: Connection, roomID: string, presence: Presence
   for (const [streamID, p] of streams.publishing) {
     if (p.roomID !== roomID) continue;
     try {
-      await conn.request("publish", { roomID, streamID, extraInfo: p.extraInfo });
+      await presence.publish(conn, roomID, streamID, p.extraInfo, p.streamParams);
     } catch (e) {
       const err = e as DuetError;
       streams.publishing.delete(streamID);
@@ -143,7 +143,7 @@ async function sendOp(conn: Connection, op: PendingOp, held: Set<string>, host: 
         for (const w of op.waiters) w.reject(duetError(SdkError.NOT_LOGGED_IN, `not in room ${op.roomID}`));
         return;
       }
-      let result: { streamID: string; url: string };
+      let result: PublishGrant;
       try {
         result = await presence.publish(conn, op.roomID, op.streamID, op.extraInfo, op.streamParams);
       } catch (e) {

@@ -21,7 +21,7 @@ import { handlePush } from "./pushes";
 import { loginAgain, quietly, RecoveryHost, resume, sendPending } from "./recovery";
 import { Outcome, Retrier } from "./retry";
 import { Room, SnapshotDiff } from "./room";
-import type { DuetError, ZegoRoomConfig, ZegoUser } from "./types";
+import type { DuetError, PublishGrant, ZegoRoomConfig, ZegoUser } from "./types";
 
 /** How long the SDK keeps trying to get back into its rooms after a drop. */
 const RECONNECT_WINDOW_MS = 5 * 60 * 1000;
@@ -139,7 +139,7 @@ export class Session implements RecoveryHost {
   }
 
   /** Reserves a stream now, or once the session is back (the promise waits for that). */
-  publish(roomID: string, streamID: string, extraInfo: string, streamParams: string | undefined): Promise<{ streamID: string; url: string }> {
+  publish(roomID: string, streamID: string, extraInfo: string, streamParams: string | undefined): Promise<PublishGrant> {
     const conn = this.live();
     if (conn) return this.presence.publish(conn, roomID, streamID, extraInfo, streamParams);
     if (!this.retry.retrying) return Promise.reject(duetError(SdkError.CONNECTION_LOST, "not connected to the server"));

@@ -12,7 +12,11 @@ export interface Publishing {
   roomID: string;
   extraInfo: string;
   urls: string[];
+  /** The WHIP URL of the reservation ("" when the server offers none). */
+  whipURL: string;
   next: number;
+  /** The page's `streamParams`, added to the URLs again when the stream is reserved again. */
+  streamParams: string | undefined;
   state: PublisherState;
   errorCode: number;
   soundLevel?: number;

@@ -110,6 +110,22 @@ export interface ZegoResult {
   messageID?: number;
 }
 
+/** What `startPublishingStream` reserves: the push URL (RTMP) and the same grant over WebRTC (WHIP). */
+export interface PublishGrant {
+  streamID: string;
+  url: string;
+  /** "" when the server offers no WHIP. */
+  whipURL: string;
+}
+
+/** What `startPlayingStream` is granted: the play URL (RTMP or FLV) and the same over WebRTC (WHEP). */
+export interface PlayGrant {
+  streamID: string;
+  url: string;
+  /** "" when the server offers no WHEP. */
+  whepURL: string;
+}
+
 export interface PublishOption {
   sourceType?: "CDN" | "BGP";
   streamParams?: string;

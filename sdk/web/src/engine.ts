@@ -1,0 +1,355 @@
+/**
+ * The engine a Web page creates: the hosted cloud's Web API (`ZegoExpressEngine` of
+ * `zego-express-engine-webrtc`) on Duet. Rooms, messages, the session and its recovery, and
+ * the events are the platform-neutral core's (sdk/miniprogram/src/core, on the browser adapter
+ * web_platform.ts); this adds the browser's media: local streams (capture.ts), publishing over
+ * WHIP (publication.ts) and playing over WHEP (playback.ts) with the URLs signaling grants, and
+ * quality from getStats (quality.ts).
+ */
+
+import { EngineCore, VERSION } from "../../miniprogram/src/core/engine_core";
+import { duetError, SdkError } from "../../miniprogram/src/core/errors";
+import { ServerError } from "../../miniprogram/src/core/protocol";
+import type { DuetError, DuetEvents, LogConfig, ZegoResult, ZegoRoomConfig, ZegoUser } from "../../miniprogram/src/core/types";
+import { capture, LocalStreamConfig, systemRequirements } from "./capture";
+import { Playback } from "./playback";
+import { Publication } from "./publication";
+import { Counters, playQuality, publishQuality, WebPlayStats, WebPublishStats } from "./quality";
+import { webPlatform } from "./web_platform";
+
+export { VERSION };
+
+/** How often `publishQualityUpdate` and `playQualityUpdate` report each stream. */
+const QUALITY_EVERY_MS = 3000;
+
+export interface WebPublishOption {
+  roomID?: string;
+  extraInfo?: string;
+  streamParams?: string;
+  /** Duet takes H.264 over WebRTC; "VP8"/"H265" are refused. */
+  videoCodec?: "H264" | "VP8" | "H265";
+}
+
+export interface WebPlayOption {
+  video?: boolean;
+  audio?: boolean;
+  streamParams?: string;
+}
+
+/** The events of the Web engine: the core's, with the browser's quality shapes and screen sharing. */
+export type WebEvents = Omit<DuetEvents, "publishQualityUpdate" | "playQualityUpdate"> & {
+  publishQualityUpdate: (streamID: string, stats: WebPublishStats) => void;
+  playQualityUpdate: (streamID: string, stats: WebPlayStats) => void;
+  screenSharingEnded: (stream: MediaStream) => void;
+};
+export type WebEventName = keyof WebEvents;
+
+const STREAM_ID = /^[0-9A-Za-z_-]{1,256}$/;
+
+export class DuetEngine {
+  private readonly core: EngineCore;
+  private readonly publications = new Map<string, Publication>();
+  private readonly playbacks = new Map<string, Playback>();
+  private readonly counters = new Map<string, Counters>();
+  private readonly mutedLocal = new WeakMap<MediaStream, { video: boolean; audio: boolean }>();
+  private qualityTimer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    readonly appID: number,
+    server: string | string[],
+  ) {
+    this.core = new EngineCore(appID, server, webPlatform, ["screenSharingEnded"]);
+    const presence = this.core.presence;
+    presence.media = {
+      unbindPusher: (streamID) => this.endPublication(streamID),
+      unbindPlayer: (streamID) => this.endPlayback(streamID),
+    };
+    // The server lost a WHIP stream's media before the browser noticed: connect again at once.
+    this.core.emitter.on("publisherStateUpdate", (r) => {
+      if (r.state === "PUBLISH_REQUESTING" && r.errorCode === ServerError.publish_interrupted) {
+        const pub = this.publications.get(r.streamID);
+        if (pub) pub.interrupted(r.errorCode);
+      }
+    });
+  }
+
+  // ---- events, rooms and messages: the core's ------------------------------------------
+
+  on<E extends WebEventName>(event: E, cb: WebEvents[E]): boolean {
+    return this.core.emitter.on(event as keyof DuetEvents, cb as never);
+  }
+
+  off<E extends WebEventName>(event: E, cb?: WebEvents[E]): boolean {
+    return this.core.emitter.off(event as keyof DuetEvents, cb as never);
+  }
+
+  enableMultiRoom(enable: boolean): boolean {
+    return this.core.enableMultiRoom(enable);
+  }
+
+  loginRoom(roomID: string, token: string, user: ZegoUser, config?: ZegoRoomConfig): Promise<boolean> {
+    return this.core.loginRoom(roomID, token, user, config);
+  }
+
+  logoutRoom(roomID?: string): void {
+    this.core.logoutRoom(roomID);
+  }
+
+  renewToken(token: string, roomID?: string): boolean {
+    return this.core.renewToken(token, roomID);
+  }
+
+  sendBroadcastMessage(roomID: string, message: string): Promise<ZegoResult> {
+    return this.core.sendBroadcastMessage(roomID, message);
+  }
+
+  sendBarrageMessage(roomID: string, message: string): Promise<ZegoResult> {
+    return this.core.sendBarrageMessage(roomID, message);
+  }
+
+  sendCustomCommand(roomID: string, command: string, toUserIDList: string[]): Promise<ZegoResult> {
+    return this.core.sendCustomCommand(roomID, command, toUserIDList);
+  }
+
+  setRoomExtraInfo(roomID: string, key: string, value: string): Promise<ZegoResult> {
+    return this.core.setRoomExtraInfo(roomID, key, value);
+  }
+
+  setStreamExtraInfo(streamID: string, extraInfo: string): Promise<ZegoResult> {
+    return this.core.setStreamExtraInfo(streamID, extraInfo);
+  }
+
+  addPublishCdnUrl(streamID: string, targetURL: string): Promise<ZegoResult> {
+    return this.core.relay("addPublishCdnUrl", streamID, targetURL);
+  }
+
+  removePublishCdnUrl(streamID: string, targetURL: string): Promise<ZegoResult> {
+    return this.core.relay("removePublishCdnUrl", streamID, targetURL);
+  }
+
+  /** The server does not mix streams yet: resolves with NOT_SUPPORTED. */
+  startMixerTask(_config: object): Promise<ZegoResult> {
+    return this.core.unsupported("startMixerTask");
+  }
+
+  stopMixerTask(taskID: string): Promise<ZegoResult> {
+    return this.core.unsupported(`stopMixerTask(${taskID})`);
+  }
+
+  // ---- local streams -------------------------------------------------------------------
+
+  /** Opens the camera and microphone (`{camera: {video, audio}}`, the default) or the screen (`{screen: true}`). */
+  createStream(source?: LocalStreamConfig): Promise<MediaStream> {
+    if (this.core.isDestroyed) return Promise.reject(duetError(SdkError.DESTROYED, "the engine was destroyed"));
+    return capture(source, (stream) => this.emit("screenSharingEnded", stream));
+  }
+
+  /** Stops every track of a stream `createStream` made (stop publishing it first). */
+  destroyStream(localStream: MediaStream): void {
+    if (!localStream || typeof localStream.getTracks !== "function") return;
+    for (const track of localStream.getTracks()) track.stop();
+  }
+
+  /** Sends black frames instead of the camera's (the track stays open), or the camera again. */
+  mutePublishStreamVideo(localStream: MediaStream, mute: boolean): boolean {
+    return this.muteLocal(localStream, "video", mute);
+  }
+
+  /** Sends silence instead of the microphone, or the microphone again. */
+  mutePublishStreamAudio(localStream: MediaStream, mute: boolean): boolean {
+    return this.muteLocal(localStream, "audio", mute);
+  }
+
+  // ---- publishing and playing ---------------------------------------------------------
+
+  /**
+   * Publishes `localStream` as `streamID` over WHIP. True when the publishing started; how it
+   * goes is told by `publisherStateUpdate` (PUBLISH_REQUESTING, PUBLISHING, or NO_PUBLISH with
+   * the error code). After a lost connection it publishes again by itself.
+   */
+  startPublishingStream(streamID: string, localStream: MediaStream, option?: WebPublishOption): boolean {
+    const refuse = (why: string) => {
+      this.core.logger.error(`startPublishingStream(${String(streamID)}): ${why}`);
+      return false;
+    };
+    if (this.core.isDestroyed) return refuse("the engine was destroyed");
+    if (typeof streamID !== "string" || !STREAM_ID.test(streamID)) return refuse("streamID must be 1–256 characters of 0-9, A-Z, a-z, _ and -");
+    if (!localStream || typeof localStream.getVideoTracks !== "function") return refuse("localStream must be a MediaStream (from createStream)");
+    if (localStream.getVideoTracks().length === 0) return refuse("the stream has no video track: Duet takes video (with or without audio) over WebRTC");
+    if (option && option.videoCodec && option.videoCodec !== "H264") return refuse(`videoCodec ${option.videoCodec}: Duet takes H.264 only over WebRTC`);
+    if (this.publications.has(streamID)) return refuse("already publishing this streamID");
+    const publication = new Publication(streamID, localStream, {
+      logger: this.core.logger,
+      streams: this.core.presence.streams,
+      whipURL: (id) => {
+        const p = this.core.presence.streams.publishing.get(id);
+        return p ? p.whipURL : undefined;
+      },
+      release: (id) => this.core.stopPublishingStream(id),
+    });
+    this.publications.set(streamID, publication);
+    this.core.startPublishingStream(streamID, { roomID: option && option.roomID, extraInfo: option && option.extraInfo, streamParams: option && option.streamParams }).then(
+      (grant) => {
+        if (this.publications.get(streamID) !== publication) return;
+        if (!grant.whipURL) {
+          this.core.presence.streams.setPublishState(streamID, "NO_PUBLISH", SdkError.NOT_SUPPORTED, "this Duet server offers no WHIP");
+          this.core.stopPublishingStream(streamID);
+          return;
+        }
+        publication.start();
+        this.startQuality();
+      },
+      () => {
+        // The core reported NO_PUBLISH with the refusal's code.
+        if (this.publications.get(streamID) === publication) this.publications.delete(streamID);
+      },
+    );
+    return true;
+  }
+
+  stopPublishingStream(streamID: string): boolean {
+    const known = this.publications.has(streamID);
+    const stopped = this.core.stopPublishingStream(streamID);
+    this.endPublication(streamID);
+    return stopped || known;
+  }
+
+  /**
+   * Plays `streamID` over WHEP. Resolves with a MediaStream for a `<video>`'s `srcObject` once
+   * the server took the play (or will, once the stream is live: it keeps trying); rejects when
+   * the server refuses for good. The same MediaStream carries on through reconnections.
+   */
+  async startPlayingStream(streamID: string, option?: WebPlayOption): Promise<MediaStream> {
+    if (this.core.isDestroyed) throw duetError(SdkError.DESTROYED, "the engine was destroyed");
+    const opt = option || {};
+    if (this.playbacks.has(streamID)) this.endPlayback(streamID);
+    const grant = await this.core.startPlayingStream(streamID, { streamParams: opt.streamParams });
+    if (!grant.whepURL) {
+      this.core.presence.streams.setPlayState(streamID, "NO_PLAY", SdkError.NOT_SUPPORTED, "this Duet server offers no WHEP");
+      this.core.stopPlayingStream(streamID);
+      throw duetError(SdkError.NOT_SUPPORTED, "this Duet server offers no WHEP");
+    }
+    const playback = new Playback(streamID, grant.whepURL, { video: opt.video !== false, audio: opt.audio !== false }, {
+      logger: this.core.logger,
+      streams: this.core.presence.streams,
+      release: (id) => this.core.stopPlayingStream(id),
+    });
+    this.playbacks.set(streamID, playback);
+    this.startQuality();
+    const refused: DuetError | undefined = await playback.start();
+    if (refused) throw refused;
+    return playback.stream;
+  }
+
+  stopPlayingStream(streamID: string): void {
+    this.core.stopPlayingStream(streamID);
+    this.endPlayback(streamID);
+  }
+
+  mutePlayStreamVideo(streamID: string, mute: boolean): Promise<boolean> {
+    const p = this.playbacks.get(streamID);
+    if (p) p.mute("video", !!mute);
+    return Promise.resolve(!!p);
+  }
+
+  mutePlayStreamAudio(streamID: string, mute: boolean): Promise<boolean> {
+    const p = this.playbacks.get(streamID);
+    if (p) p.mute("audio", !!mute);
+    return Promise.resolve(!!p);
+  }
+
+  // ---- logs, system and life ----------------------------------------------------------
+
+  setLogConfig(config: LogConfig): boolean {
+    return this.core.setLogConfig(config);
+  }
+
+  setDebugVerbose(enable: boolean): void {
+    this.core.logger.verbose = !!enable;
+  }
+
+  getVersion(): string {
+    return VERSION;
+  }
+
+  /** Whether this browser can publish and play with Duet (WebRTC with H.264), and its devices. */
+  checkSystemRequirements(): ReturnType<typeof systemRequirements> {
+    return systemRequirements();
+  }
+
+  /** Stops publishing and playing, logs out of every room and closes the connection. */
+  destroyEngine(): void {
+    if (this.core.isDestroyed) return;
+    for (const id of [...this.publications.keys()]) this.stopPublishingStream(id);
+    for (const id of [...this.playbacks.keys()]) this.stopPlayingStream(id);
+    this.core.destroy();
+    clearInterval(this.qualityTimer);
+    this.qualityTimer = undefined;
+  }
+
+  // ---- inside -------------------------------------------------------------------------
+
+  /** Emits an event whose arguments are the browser's (the core's emitter knows the core's shapes). */
+  private emit<E extends WebEventName>(event: E, ...args: Parameters<WebEvents[E]>): void {
+    (this.core.emitter as unknown as { emit(e: string, ...a: unknown[]): void }).emit(event, ...args);
+  }
+
+  private endPublication(streamID: string): void {
+    const p = this.publications.get(streamID);
+    if (!p) return;
+    this.publications.delete(streamID);
+    this.counters.delete(`publish:${streamID}`);
+    p.stop();
+  }
+
+  private endPlayback(streamID: string): void {
+    const p = this.playbacks.get(streamID);
+    if (!p) return;
+    this.playbacks.delete(streamID);
+    this.counters.delete(`play:${streamID}`);
+    p.stop();
+  }
+
+  private muteLocal(stream: MediaStream, kind: "video" | "audio", mute: boolean): boolean {
+    if (!stream || typeof stream.getTracks !== "function") return false;
+    const tracks = stream.getTracks().filter((t) => t.kind === kind);
+    for (const track of tracks) track.enabled = !mute;
+    const state = this.mutedLocal.get(stream) || { video: false, audio: false };
+    state[kind] = !!mute;
+    this.mutedLocal.set(stream, state);
+    return tracks.length > 0;
+  }
+
+  /** Reports the quality of every connected stream every few seconds while there is any. */
+  private startQuality(): void {
+    if (this.qualityTimer !== undefined) return;
+    this.qualityTimer = setInterval(() => void this.reportQuality(), QUALITY_EVERY_MS);
+  }
+
+  private async reportQuality(): Promise<void> {
+    if (this.publications.size === 0 && this.playbacks.size === 0) {
+      clearInterval(this.qualityTimer);
+      this.qualityTimer = undefined;
+      return;
+    }
+    for (const [id, pub] of this.publications) {
+      const pc = pub.peer;
+      if (!pc) continue;
+      const key = `publish:${id}`;
+      const muted = this.mutedLocal.get(pub.stream) || { video: false, audio: false };
+      const { stats, counters } = publishQuality(await pc.getStats(), this.counters.get(key), Date.now(), muted);
+      if (this.publications.get(id) !== pub) continue;
+      this.counters.set(key, counters);
+      this.emit("publishQualityUpdate", id, stats);
+    }
+    for (const [id, play] of this.playbacks) {
+      const pc = play.peer;
+      if (!pc) continue;
+      const key = `play:${id}`;
+      const { stats, counters } = playQuality(await pc.getStats(), this.counters.get(key), Date.now(), play.muted);
+      if (this.playbacks.get(id) !== play) continue;
+      this.counters.set(key, counters);
+      this.emit("playQualityUpdate", id, stats);
+    }
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * A WebRTC link to Duet that stays up while the page wants it: one peer connection at a time,
+ * made, offered (exchange.ts), watched, and made again after the server or the network broke
+ * it (a restart, a lost route, ICE failure), with backoff from 0.5 s to 5 s, until it is
+ * stopped or the server refuses for good. A publisher (WHIP) and a player (WHEP) each own one
+ * and say what goes into a fresh peer connection and what to tell the page.
+ */
+
+import { SdkError } from "../../miniprogram/src/core/errors";
+import type { Logger } from "../../miniprogram/src/core/logger";
+import type { DuetError } from "../../miniprogram/src/core/types";
+import { Accepted, exchange, hangUp, Refusal } from "./exchange";
+
+/** A link not connected this long after its answer is tried again. */
+const CONNECT_TIMEOUT_MS = 15_000;
+/** A link that stays `disconnected` this long is made again (the browser calls it failed much later). */
+const DISCONNECTED_MS = 3_000;
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_MS = 5_000;
+
+/** What the owner of a link decides and hears. */
+export interface LinkOwner {
+  /** The URL to offer to now; undefined when the stream is no longer wanted (the link stops). */
+  url(): string | undefined;
+  /** Adds the transceivers of a fresh peer connection; a thrown DuetError fails the link for good. */
+  prepare(pc: RTCPeerConnection): void;
+  /** `pc` connected: media flows. */
+  up(pc: RTCPeerConnection): void;
+  /** The link broke, or a try failed in a way that passes: it tries again by itself. */
+  retrying(err: DuetError): void;
+  /** The server refused for good (or `prepare` failed): the link stopped. */
+  failed(err: DuetError): void;
+}
+
+/** How the first try went: the server took the offer (or will, later), or refused for good. */
+export type FirstTry = { ok: true } | { ok: false; err: DuetError };
+
+export class Link {
+  private pc: RTCPeerConnection | undefined;
+  private accepted: Accepted | undefined;
+  private stopped = false;
+  private failures = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private watchdog: ReturnType<typeof setTimeout> | undefined;
+  private firstTry: ((outcome: FirstTry) => void) | undefined;
+
+  constructor(
+    /** "publish cam-1" or "play cam-1", for logs and error messages. */
+    private readonly what: string,
+    private readonly owner: LinkOwner,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Starts the link; resolves with how its first try went. */
+  start(): Promise<FirstTry> {
+    const first = new Promise<FirstTry>((resolve) => (this.firstTry = resolve));
+    void this.attempt();
+    return first;
+  }
+
+  /** The connected peer connection (for statistics), if any. */
+  get connected(): RTCPeerConnection | undefined {
+    return this.pc && this.pc.connectionState === "connected" ? this.pc : undefined;
+  }
+
+  /** Ends the link and the server's session of it. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.teardown();
+    this.settleFirst({ ok: true });
+  }
+
+  /** The server says the media broke (before the browser noticed): make the link again now. */
+  restart(err: DuetError): void {
+    if (!this.stopped && this.pc) this.retry(err);
+  }
+
+  private async attempt(): Promise<void> {
+    this.timer = undefined;
+    if (this.stopped) return;
+    const url = this.owner.url();
+    if (url === undefined) return this.stop();
+    const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle" });
+    this.pc = pc;
+    try {
+      this.owner.prepare(pc);
+    } catch (e) {
+      return this.fail(e as DuetError);
+    }
+    pc.onconnectionstatechange = () => this.watch(pc);
+    let accepted: Accepted;
+    try {
+      accepted = await exchange(url, pc);
+    } catch (e) {
+      if (pc !== this.pc) return; // stopped or restarted meanwhile
+      if (!(e instanceof Refusal)) {
+        return this.fail({ code: SdkError.WEBRTC_REFUSED, msg: `${this.what}: the answer could not be applied: ${e instanceof Error ? e.message : String(e)}` });
+      }
+      const err = e.asError(this.what);
+      return e.passing ? this.retry(err) : this.fail(err);
+    }
+    if (pc !== this.pc) return hangUp(accepted);
+    this.accepted = accepted;
+    this.settleFirst({ ok: true });
+    this.watchdog = setTimeout(() => {
+      if (pc === this.pc && pc.connectionState !== "connected") {
+        this.retry({ code: SdkError.MEDIA_CONNECT_FAILED, msg: `${this.what}: not connected ${CONNECT_TIMEOUT_MS / 1000} s after the answer` });
+      }
+    }, CONNECT_TIMEOUT_MS);
+  }
+
+  private watch(pc: RTCPeerConnection): void {
+    if (pc !== this.pc || this.stopped) return;
+    const state = pc.connectionState;
+    if (state === "connected") {
+      clearTimeout(this.watchdog);
+      this.failures = 0;
+      this.logger.info(`${this.what}: connected`);
+      this.owner.up(pc);
+    } else if (state === "disconnected") {
+      clearTimeout(this.watchdog);
+      this.watchdog = setTimeout(() => {
+        if (pc === this.pc && pc.connectionState !== "connected") {
+          this.retry({ code: SdkError.MEDIA_SERVER_CLOSED, msg: `${this.what}: the connection was lost` });
+        }
+      }, DISCONNECTED_MS);
+    } else if (state === "failed" || state === "closed") {
+      this.retry({ code: SdkError.MEDIA_CONNECT_FAILED, msg: `${this.what}: the connection ${state}` });
+    }
+  }
+
+  private retry(err: DuetError): void {
+    this.teardown();
+    this.settleFirst({ ok: true });
+    const delay = Math.min(BACKOFF_MIN_MS * 2 ** this.failures, BACKOFF_MAX_MS);
+    this.failures++;
+    this.logger.warn(`${err.msg}; trying again in ${delay} ms`);
+    this.owner.retrying(err);
+    if (!this.stopped) this.timer = setTimeout(() => void this.attempt(), delay);
+  }
+
+  private fail(err: DuetError): void {
+    this.logger.error(err.msg);
+    this.teardown();
+    this.stopped = true;
+    this.settleFirst({ ok: false, err });
+    this.owner.failed(err);
+  }
+
+  private teardown(): void {
+    clearTimeout(this.watchdog);
+    const pc = this.pc;
+    this.pc = undefined;
+    if (pc) {
+      pc.onconnectionstatechange = null;
+      pc.close();
+    }
+    hangUp(this.accepted);
+    this.accepted = undefined;
+  }
+
+  private settleFirst(outcome: FirstTry): void {
+    const settle = this.firstTry;
+    this.firstTry = undefined;
+    if (settle) settle(outcome);
+  }
+}

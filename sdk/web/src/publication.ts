@@ -1,0 +1,82 @@
+/**
+ * A stream the page publishes from a `MediaStream` over WHIP: its link (link.ts) carries the
+ * stream's video as H.264 (the only video Duet takes over WebRTC) and its audio as Opus. The
+ * server reports PUBLISHING once media arrives (a signaling push, as for `<live-pusher>`);
+ * this reports the link's trouble and, on a refusal for good, ends the publishing.
+ */
+
+import { SdkError } from "../../miniprogram/src/core/errors";
+import type { Logger } from "../../miniprogram/src/core/logger";
+import type { StreamStates } from "../../miniprogram/src/core/stream_states";
+import { Link } from "./link";
+
+export interface PublicationHost {
+  readonly logger: Logger;
+  readonly streams: StreamStates;
+  /** The stream's WHIP URL (refreshed when signaling reserves it again); undefined once it is not reserved. */
+  whipURL(streamID: string): string | undefined;
+  /** The server will not take the stream: end its publishing (and its reservation). */
+  release(streamID: string): void;
+}
+
+export class Publication {
+  private readonly link: Link;
+
+  constructor(
+    readonly streamID: string,
+    readonly stream: MediaStream,
+    host: PublicationHost,
+  ) {
+    const { streams } = host;
+    this.link = new Link(
+      `publish ${streamID}`,
+      {
+        url: () => host.whipURL(streamID),
+        prepare: (pc) => this.prepare(pc),
+        up: () => {},
+        retrying: (err) => {
+          if (streams.publishing.has(streamID)) streams.setPublishState(streamID, "PUBLISH_REQUESTING", err.code, err.msg);
+        },
+        failed: (err) => {
+          if (streams.publishing.has(streamID)) streams.setPublishState(streamID, "NO_PUBLISH", err.code, err.msg);
+          host.release(streamID);
+        },
+      },
+      host.logger,
+    );
+  }
+
+  start(): void {
+    void this.link.start();
+  }
+
+  stop(): void {
+    this.link.stop();
+  }
+
+  /** The server lost this stream's media before the browser noticed: connect again now. */
+  interrupted(code: number): void {
+    this.link.restart({ code, msg: `publish ${this.streamID}: the server lost the media` });
+  }
+
+  get peer(): RTCPeerConnection | undefined {
+    return this.link.connected;
+  }
+
+  private prepare(pc: RTCPeerConnection): void {
+    const video = this.stream.getVideoTracks()[0];
+    if (!video) throw { code: SdkError.NOT_SUPPORTED, msg: `publish ${this.streamID}: the stream has no video track (Duet takes video with audio over WebRTC)` };
+    const transceiver = pc.addTransceiver(video, { direction: "sendonly", streams: [this.stream] });
+    const h264 = h264Codecs();
+    if (h264.length === 0) throw { code: SdkError.WEBRTC_NO_H264, msg: `publish ${this.streamID}: this browser cannot send H.264 (packetization-mode 1)` };
+    if (typeof transceiver.setCodecPreferences === "function") transceiver.setCodecPreferences(h264);
+    for (const audio of this.stream.getAudioTracks().slice(0, 1)) pc.addTransceiver(audio, { direction: "sendonly", streams: [this.stream] });
+  }
+}
+
+/** The browser's H.264 encoders Duet can take (packetization-mode 1), best first. */
+export function h264Codecs(): RTCRtpCodec[] {
+  const caps = typeof RTCRtpSender !== "undefined" && RTCRtpSender.getCapabilities ? RTCRtpSender.getCapabilities("video") : null;
+  const codecs = caps ? caps.codecs : [];
+  return codecs.filter((c) => /^video\/H264$/i.test(c.mimeType) && /packetization-mode=1/.test(c.sdpFmtpLine || ""));
+}
