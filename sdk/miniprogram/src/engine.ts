@@ -1,15 +1,16 @@
 /**
- * The engine a mini-program page creates: the public API of COMPAT.md §1. It holds the
- * platform-neutral core (core/engine_core.ts: rooms, session and recovery, streams, events)
- * on the `wx` platform (wx_platform.ts) and adds what only a mini-program has: the page's
+ * The engine a mini-program page creates: the public API of COMPAT.md §1. The API every SDK
+ * shares (core/engine_api.ts: rooms, messages, events, on the core's session and recovery)
+ * runs on the `wx` platform (wx_platform.ts); this adds what only a mini-program has: the page's
  * <live-pusher>/<live-player> data (context.ts), the components' event codes (codes.ts), and
  * routing the duet-pusher/duet-player components' events to the right engine.
  */
 
 import { componentState, qualityStats } from "./codes";
 import { DuetPlayer, DuetPusher, PageBinding, PlayerAttributes, PusherAttributes, WxContext } from "./context";
-import { EngineCore, VERSION } from "./core/engine_core";
-import type { DuetEvents, EventName, LogConfig, PlayOption, PublishOption, ZegoResult, ZegoRoomConfig, ZegoUser } from "./core/types";
+import { SharedEngine } from "./core/engine_api";
+import { VERSION } from "./core/engine_core";
+import type { DuetEvents, PlayOption, PublishOption } from "./core/types";
 import { checkSystemRequirements, SystemRequirements, wxPlatform } from "./wx_platform";
 
 export { VERSION };
@@ -32,62 +33,12 @@ export function routeComponentEvent(kind: "state" | "net" | "volume", id: string
   }
 }
 
-export class DuetEngine {
-  private readonly core: EngineCore;
+export class DuetEngine extends SharedEngine<DuetEvents> {
   private binding: PageBinding | undefined;
 
-  constructor(
-    readonly appID: number,
-    server: string | string[],
-  ) {
-    this.core = new EngineCore(appID, server, wxPlatform);
+  constructor(appID: number, server: string | string[]) {
+    super(appID, server, wxPlatform);
     ENGINES.add(this);
-  }
-
-  // ---- events, rooms and messages: the core's ------------------------------------------
-
-  on<E extends EventName>(event: E, cb: DuetEvents[E]): boolean {
-    return this.core.emitter.on(event, cb);
-  }
-
-  off<E extends EventName>(event: E, cb?: DuetEvents[E]): boolean {
-    return this.core.emitter.off(event, cb);
-  }
-
-  enableMultiRoom(enable: boolean): boolean {
-    return this.core.enableMultiRoom(enable);
-  }
-
-  loginRoom(roomID: string, token: string, user: ZegoUser, config?: ZegoRoomConfig): Promise<boolean> {
-    return this.core.loginRoom(roomID, token, user, config);
-  }
-
-  logoutRoom(roomID?: string): void {
-    this.core.logoutRoom(roomID);
-  }
-
-  renewToken(token: string, roomID?: string): boolean {
-    return this.core.renewToken(token, roomID);
-  }
-
-  sendBroadcastMessage(roomID: string, message: string): Promise<ZegoResult> {
-    return this.core.sendBroadcastMessage(roomID, message);
-  }
-
-  sendBarrageMessage(roomID: string, message: string): Promise<ZegoResult> {
-    return this.core.sendBarrageMessage(roomID, message);
-  }
-
-  sendCustomCommand(roomID: string, command: string, toUserIDList: string[]): Promise<ZegoResult> {
-    return this.core.sendCustomCommand(roomID, command, toUserIDList);
-  }
-
-  setRoomExtraInfo(roomID: string, key: string, value: string): Promise<ZegoResult> {
-    return this.core.setRoomExtraInfo(roomID, key, value);
-  }
-
-  setStreamExtraInfo(streamID: string, extraInfo: string): Promise<ZegoResult> {
-    return this.core.setStreamExtraInfo(streamID, extraInfo);
   }
 
   // ---- publishing and playing ---------------------------------------------------------
@@ -112,24 +63,6 @@ export class DuetEngine {
 
   getNextUrl(streamID: string): string {
     return this.core.getNextUrl(streamID);
-  }
-
-  /** Has the server relay a stream this user publishes to an RTMP URL (a CDN's ingest). */
-  addPublishCdnUrl(streamID: string, targetURL: string): Promise<ZegoResult> {
-    return this.core.relay("addPublishCdnUrl", streamID, targetURL);
-  }
-
-  removePublishCdnUrl(streamID: string, targetURL: string): Promise<ZegoResult> {
-    return this.core.relay("removePublishCdnUrl", streamID, targetURL);
-  }
-
-  /** The server does not mix streams yet: resolves with NOT_SUPPORTED. */
-  startMixerTask(_config: object): Promise<ZegoResult> {
-    return this.core.unsupported("startMixerTask");
-  }
-
-  stopMixerTask(taskID: string): Promise<ZegoResult> {
-    return this.core.unsupported(`stopMixerTask(${taskID})`);
   }
 
   // ---- WeChat component events --------------------------------------------------------
@@ -211,18 +144,6 @@ export class DuetEngine {
   }
 
   // ---- logs, system and life ----------------------------------------------------------
-
-  setLogConfig(config: LogConfig): boolean {
-    return this.core.setLogConfig(config);
-  }
-
-  setDebugVerbose(enable: boolean): void {
-    this.core.logger.verbose = !!enable;
-  }
-
-  getVersion(): string {
-    return VERSION;
-  }
 
   checkSystemRequirements(): Promise<SystemRequirements> {
     return Promise.resolve(checkSystemRequirements());

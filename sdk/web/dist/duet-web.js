@@ -1524,6 +1524,74 @@ var EngineCore = class {
   }
 };
 
+// ../miniprogram/src/core/engine_api.ts
+var SharedEngine = class {
+  constructor(appID, server, platform, platformEvents = []) {
+    this.appID = appID;
+    this.core = new EngineCore(appID, server, platform, platformEvents);
+  }
+  // ---- events -------------------------------------------------------------------------
+  on(event, cb) {
+    return this.core.emitter.on(event, cb);
+  }
+  off(event, cb) {
+    return this.core.emitter.off(event, cb);
+  }
+  // ---- rooms and messages -------------------------------------------------------------
+  enableMultiRoom(enable) {
+    return this.core.enableMultiRoom(enable);
+  }
+  loginRoom(roomID, token, user, config) {
+    return this.core.loginRoom(roomID, token, user, config);
+  }
+  logoutRoom(roomID) {
+    this.core.logoutRoom(roomID);
+  }
+  renewToken(token, roomID) {
+    return this.core.renewToken(token, roomID);
+  }
+  sendBroadcastMessage(roomID, message) {
+    return this.core.sendBroadcastMessage(roomID, message);
+  }
+  sendBarrageMessage(roomID, message) {
+    return this.core.sendBarrageMessage(roomID, message);
+  }
+  sendCustomCommand(roomID, command, toUserIDList) {
+    return this.core.sendCustomCommand(roomID, command, toUserIDList);
+  }
+  setRoomExtraInfo(roomID, key, value) {
+    return this.core.setRoomExtraInfo(roomID, key, value);
+  }
+  setStreamExtraInfo(streamID, extraInfo) {
+    return this.core.setStreamExtraInfo(streamID, extraInfo);
+  }
+  // ---- relays and mixing --------------------------------------------------------------
+  /** Has the server relay a stream this user publishes to an RTMP URL (a CDN's ingest). */
+  addPublishCdnUrl(streamID, targetURL) {
+    return this.core.relay("addPublishCdnUrl", streamID, targetURL);
+  }
+  removePublishCdnUrl(streamID, targetURL) {
+    return this.core.relay("removePublishCdnUrl", streamID, targetURL);
+  }
+  /** The server does not mix streams yet: resolves with NOT_SUPPORTED. */
+  startMixerTask(_config) {
+    return this.core.unsupported("startMixerTask");
+  }
+  stopMixerTask(taskID) {
+    return this.core.unsupported(`stopMixerTask(${taskID})`);
+  }
+  // ---- logs and version ---------------------------------------------------------------
+  setLogConfig(config) {
+    return this.core.setLogConfig(config);
+  }
+  setDebugVerbose(enable) {
+    this.core.logger.verbose = !!enable;
+  }
+  getVersion() {
+    return VERSION;
+  }
+};
+
 // src/capture.ts
 var PRESETS = {
   1: { width: 320, height: 240, frameRate: 15 },
@@ -2105,14 +2173,13 @@ var webPlatform = {
 // src/engine.ts
 var QUALITY_EVERY_MS = 3e3;
 var STREAM_ID2 = /^[0-9A-Za-z_-]{1,256}$/;
-var DuetEngine = class {
+var DuetEngine = class extends SharedEngine {
   constructor(appID, server) {
-    this.appID = appID;
+    super(appID, server, webPlatform, ["screenSharingEnded"]);
     this.publications = /* @__PURE__ */ new Map();
     this.playbacks = /* @__PURE__ */ new Map();
     this.counters = /* @__PURE__ */ new Map();
     this.mutedLocal = /* @__PURE__ */ new WeakMap();
-    this.core = new EngineCore(appID, server, webPlatform, ["screenSharingEnded"]);
     const presence = this.core.presence;
     presence.media = {
       unbindPusher: (streamID) => this.endPublication(streamID),
@@ -2124,53 +2191,6 @@ var DuetEngine = class {
         if (pub) pub.interrupted(r.errorCode);
       }
     });
-  }
-  // ---- events, rooms and messages: the core's ------------------------------------------
-  on(event, cb) {
-    return this.core.emitter.on(event, cb);
-  }
-  off(event, cb) {
-    return this.core.emitter.off(event, cb);
-  }
-  enableMultiRoom(enable) {
-    return this.core.enableMultiRoom(enable);
-  }
-  loginRoom(roomID, token, user, config) {
-    return this.core.loginRoom(roomID, token, user, config);
-  }
-  logoutRoom(roomID) {
-    this.core.logoutRoom(roomID);
-  }
-  renewToken(token, roomID) {
-    return this.core.renewToken(token, roomID);
-  }
-  sendBroadcastMessage(roomID, message) {
-    return this.core.sendBroadcastMessage(roomID, message);
-  }
-  sendBarrageMessage(roomID, message) {
-    return this.core.sendBarrageMessage(roomID, message);
-  }
-  sendCustomCommand(roomID, command, toUserIDList) {
-    return this.core.sendCustomCommand(roomID, command, toUserIDList);
-  }
-  setRoomExtraInfo(roomID, key, value) {
-    return this.core.setRoomExtraInfo(roomID, key, value);
-  }
-  setStreamExtraInfo(streamID, extraInfo) {
-    return this.core.setStreamExtraInfo(streamID, extraInfo);
-  }
-  addPublishCdnUrl(streamID, targetURL) {
-    return this.core.relay("addPublishCdnUrl", streamID, targetURL);
-  }
-  removePublishCdnUrl(streamID, targetURL) {
-    return this.core.relay("removePublishCdnUrl", streamID, targetURL);
-  }
-  /** The server does not mix streams yet: resolves with NOT_SUPPORTED. */
-  startMixerTask(_config) {
-    return this.core.unsupported("startMixerTask");
-  }
-  stopMixerTask(taskID) {
-    return this.core.unsupported(`stopMixerTask(${taskID})`);
   }
   // ---- local streams -------------------------------------------------------------------
   /** Opens the camera and microphone (`{camera: {video, audio}}`, the default) or the screen (`{screen: true}`). */
@@ -2282,15 +2302,6 @@ var DuetEngine = class {
     return Promise.resolve(!!p);
   }
   // ---- logs, system and life ----------------------------------------------------------
-  setLogConfig(config) {
-    return this.core.setLogConfig(config);
-  }
-  setDebugVerbose(enable) {
-    this.core.logger.verbose = !!enable;
-  }
-  getVersion() {
-    return VERSION;
-  }
   /** Whether this browser can publish and play with Duet (WebRTC with H.264), and its devices. */
   checkSystemRequirements() {
     return systemRequirements();

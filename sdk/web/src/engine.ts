@@ -1,16 +1,17 @@
 /**
  * The engine a Web page creates: the hosted cloud's Web API (`ZegoExpressEngine` of
  * `zego-express-engine-webrtc`) on Duet. Rooms, messages, the session and its recovery, and
- * the events are the platform-neutral core's (sdk/miniprogram/src/core, on the browser adapter
- * web_platform.ts); this adds the browser's media: local streams (capture.ts), publishing over
+ * the events are the API every SDK shares (sdk/miniprogram/src/core/engine_api.ts, here on the
+ * browser adapter web_platform.ts); this adds the browser's media: local streams (capture.ts), publishing over
  * WHIP (publication.ts) and playing over WHEP (playback.ts) with the URLs signaling grants, and
  * quality from getStats (quality.ts).
  */
 
-import { EngineCore, VERSION } from "../../miniprogram/src/core/engine_core";
+import { SharedEngine } from "../../miniprogram/src/core/engine_api";
+import { VERSION } from "../../miniprogram/src/core/engine_core";
 import { duetError, SdkError } from "../../miniprogram/src/core/errors";
 import { ServerError } from "../../miniprogram/src/core/protocol";
-import type { DuetError, DuetEvents, LogConfig, ZegoResult, ZegoRoomConfig, ZegoUser } from "../../miniprogram/src/core/types";
+import type { DuetError, DuetEvents } from "../../miniprogram/src/core/types";
 import { capture, LocalStreamConfig, systemRequirements } from "./capture";
 import { Playback } from "./playback";
 import { Publication } from "./publication";
@@ -46,19 +47,15 @@ export type WebEventName = keyof WebEvents;
 
 const STREAM_ID = /^[0-9A-Za-z_-]{1,256}$/;
 
-export class DuetEngine {
-  private readonly core: EngineCore;
+export class DuetEngine extends SharedEngine<WebEvents> {
   private readonly publications = new Map<string, Publication>();
   private readonly playbacks = new Map<string, Playback>();
   private readonly counters = new Map<string, Counters>();
   private readonly mutedLocal = new WeakMap<MediaStream, { video: boolean; audio: boolean }>();
   private qualityTimer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(
-    readonly appID: number,
-    server: string | string[],
-  ) {
-    this.core = new EngineCore(appID, server, webPlatform, ["screenSharingEnded"]);
+  constructor(appID: number, server: string | string[]) {
+    super(appID, server, webPlatform, ["screenSharingEnded"]);
     const presence = this.core.presence;
     presence.media = {
       unbindPusher: (streamID) => this.endPublication(streamID),
@@ -71,69 +68,6 @@ export class DuetEngine {
         if (pub) pub.interrupted(r.errorCode);
       }
     });
-  }
-
-  // ---- events, rooms and messages: the core's ------------------------------------------
-
-  on<E extends WebEventName>(event: E, cb: WebEvents[E]): boolean {
-    return this.core.emitter.on(event as keyof DuetEvents, cb as never);
-  }
-
-  off<E extends WebEventName>(event: E, cb?: WebEvents[E]): boolean {
-    return this.core.emitter.off(event as keyof DuetEvents, cb as never);
-  }
-
-  enableMultiRoom(enable: boolean): boolean {
-    return this.core.enableMultiRoom(enable);
-  }
-
-  loginRoom(roomID: string, token: string, user: ZegoUser, config?: ZegoRoomConfig): Promise<boolean> {
-    return this.core.loginRoom(roomID, token, user, config);
-  }
-
-  logoutRoom(roomID?: string): void {
-    this.core.logoutRoom(roomID);
-  }
-
-  renewToken(token: string, roomID?: string): boolean {
-    return this.core.renewToken(token, roomID);
-  }
-
-  sendBroadcastMessage(roomID: string, message: string): Promise<ZegoResult> {
-    return this.core.sendBroadcastMessage(roomID, message);
-  }
-
-  sendBarrageMessage(roomID: string, message: string): Promise<ZegoResult> {
-    return this.core.sendBarrageMessage(roomID, message);
-  }
-
-  sendCustomCommand(roomID: string, command: string, toUserIDList: string[]): Promise<ZegoResult> {
-    return this.core.sendCustomCommand(roomID, command, toUserIDList);
-  }
-
-  setRoomExtraInfo(roomID: string, key: string, value: string): Promise<ZegoResult> {
-    return this.core.setRoomExtraInfo(roomID, key, value);
-  }
-
-  setStreamExtraInfo(streamID: string, extraInfo: string): Promise<ZegoResult> {
-    return this.core.setStreamExtraInfo(streamID, extraInfo);
-  }
-
-  addPublishCdnUrl(streamID: string, targetURL: string): Promise<ZegoResult> {
-    return this.core.relay("addPublishCdnUrl", streamID, targetURL);
-  }
-
-  removePublishCdnUrl(streamID: string, targetURL: string): Promise<ZegoResult> {
-    return this.core.relay("removePublishCdnUrl", streamID, targetURL);
-  }
-
-  /** The server does not mix streams yet: resolves with NOT_SUPPORTED. */
-  startMixerTask(_config: object): Promise<ZegoResult> {
-    return this.core.unsupported("startMixerTask");
-  }
-
-  stopMixerTask(taskID: string): Promise<ZegoResult> {
-    return this.core.unsupported(`stopMixerTask(${taskID})`);
   }
 
   // ---- local streams -------------------------------------------------------------------
@@ -259,18 +193,6 @@ export class DuetEngine {
   }
 
   // ---- logs, system and life ----------------------------------------------------------
-
-  setLogConfig(config: LogConfig): boolean {
-    return this.core.setLogConfig(config);
-  }
-
-  setDebugVerbose(enable: boolean): void {
-    this.core.logger.verbose = !!enable;
-  }
-
-  getVersion(): string {
-    return VERSION;
-  }
 
   /** Whether this browser can publish and play with Duet (WebRTC with H.264), and its devices. */
   checkSystemRequirements(): ReturnType<typeof systemRequirements> {
