@@ -1747,6 +1747,8 @@ var Link = class {
     this.logger = logger;
     this.stopped = false;
     this.failures = 0;
+    /** When the current peer connection connected (ms since the epoch; 0: not connected). */
+    this.connectedAt = 0;
   }
   /** Starts the link; resolves with how its first try went. */
   start() {
@@ -1766,9 +1768,23 @@ var Link = class {
     this.teardown();
     this.settleFirst({ ok: true });
   }
-  /** The server says the media broke (before the browser noticed): make the link again now. */
-  restart(err) {
-    if (!this.stopped && this.pc) this.retry(err);
+  /**
+   * Something says trying again now may work (the session is back, the stream is announced
+   * again): a link waiting out its backoff tries at once.
+   */
+  soon() {
+    if (this.stopped || this.timer === void 0) return;
+    clearTimeout(this.timer);
+    this.failures = 0;
+    void this.attempt();
+  }
+  /**
+   * The server says the media does not reach it (before the browser noticed): make the link
+   * again now, unless it connected less than `settleMs` ago (media may be on its way).
+   */
+  restart(err, settleMs = 0) {
+    if (this.stopped || !this.pc) return;
+    if (this.connectedAt === 0 || Date.now() - this.connectedAt >= settleMs) this.retry(err);
   }
   async attempt() {
     this.timer = void 0;
@@ -1808,6 +1824,7 @@ var Link = class {
     const state = pc.connectionState;
     if (state === "connected") {
       clearTimeout(this.watchdog);
+      this.connectedAt = Date.now();
       this.failures = 0;
       this.logger.info(`${this.what}: connected`);
       this.owner.up(pc);
@@ -1840,6 +1857,7 @@ var Link = class {
   }
   teardown() {
     clearTimeout(this.watchdog);
+    this.connectedAt = 0;
     const pc = this.pc;
     this.pc = void 0;
     if (pc) {
@@ -1899,6 +1917,10 @@ var Playback = class {
     this.link.stop();
     for (const track of this.stream.getTracks()) track.stop();
   }
+  /** The stream is announced again, or the session is back: a link waiting to try again tries now. */
+  soon() {
+    this.link.soon();
+  }
   mute(kind, mute) {
     this.muted[kind] = mute;
     for (const track of this.stream.getTracks()) if (track.kind === kind) track.enabled = !mute;
@@ -1948,9 +1970,17 @@ var Publication = class {
   stop() {
     this.link.stop();
   }
-  /** The server lost this stream's media before the browser noticed: connect again now. */
+  /** The session is back: a link waiting to try again tries now. */
+  soon() {
+    this.link.soon();
+  }
+  /**
+   * The server says it has no media of this stream (PUBLISH_REQUESTING) while the link thinks
+   * it is up: the server lost it (or restarted) before the browser noticed. Connect again now,
+   * unless the link came up a moment ago.
+   */
   interrupted(code) {
-    this.link.restart({ code, msg: `publish ${this.streamID}: the server lost the media` });
+    this.link.restart({ code, msg: `publish ${this.streamID}: the server has no media of it` }, 2e3);
   }
   get peer() {
     return this.link.connected;
@@ -2178,6 +2208,7 @@ var DuetEngine = class extends SharedEngine {
     super(appID, server, webPlatform, ["screenSharingEnded"]);
     this.publications = /* @__PURE__ */ new Map();
     this.playbacks = /* @__PURE__ */ new Map();
+    /** The previous report's counters of each stream, with the peer connection they came from. */
     this.counters = /* @__PURE__ */ new Map();
     this.mutedLocal = /* @__PURE__ */ new WeakMap();
     const presence = this.core.presence;
@@ -2185,11 +2216,22 @@ var DuetEngine = class extends SharedEngine {
       unbindPusher: (streamID) => this.endPublication(streamID),
       unbindPlayer: (streamID) => this.endPlayback(streamID)
     };
-    this.core.emitter.on("publisherStateUpdate", (r) => {
-      if (r.state === "PUBLISH_REQUESTING" && r.errorCode === ServerError.publish_interrupted) {
-        const pub = this.publications.get(r.streamID);
-        if (pub) pub.interrupted(r.errorCode);
+    this.core.emitter.on("roomStateChanged", (_roomID, reason) => {
+      if (reason !== "RECONNECTED") return;
+      for (const p of this.publications.values()) p.soon();
+      for (const p of this.playbacks.values()) p.soon();
+    });
+    this.core.emitter.on("roomStreamUpdate", (_roomID, type, list) => {
+      if (type !== "ADD") return;
+      for (const s of list) {
+        const p = this.playbacks.get(s.streamID);
+        if (p) p.soon();
       }
+    });
+    this.core.emitter.on("publisherStateUpdate", (r) => {
+      if (r.state !== "PUBLISH_REQUESTING") return;
+      const pub = this.publications.get(r.streamID);
+      if (pub) pub.interrupted(r.errorCode);
     });
   }
   // ---- local streams -------------------------------------------------------------------
@@ -2348,6 +2390,11 @@ var DuetEngine = class extends SharedEngine {
     if (this.qualityTimer !== void 0) return;
     this.qualityTimer = setInterval(() => void this.reportQuality(), QUALITY_EVERY_MS);
   }
+  /** The counters of the previous report of `key`, if it came from the same peer connection. */
+  before(key, pc) {
+    const previous = this.counters.get(key);
+    return previous && previous.pc === pc ? previous.counters : void 0;
+  }
   async reportQuality() {
     if (this.publications.size === 0 && this.playbacks.size === 0) {
       clearInterval(this.qualityTimer);
@@ -2359,18 +2406,18 @@ var DuetEngine = class extends SharedEngine {
       if (!pc) continue;
       const key = `publish:${id}`;
       const muted = this.mutedLocal.get(pub.stream) || { video: false, audio: false };
-      const { stats, counters } = publishQuality(await pc.getStats(), this.counters.get(key), Date.now(), muted);
+      const { stats, counters } = publishQuality(await pc.getStats(), this.before(key, pc), Date.now(), muted);
       if (this.publications.get(id) !== pub) continue;
-      this.counters.set(key, counters);
+      this.counters.set(key, { pc, counters });
       this.emit("publishQualityUpdate", id, stats);
     }
     for (const [id, play] of this.playbacks) {
       const pc = play.peer;
       if (!pc) continue;
       const key = `play:${id}`;
-      const { stats, counters } = playQuality(await pc.getStats(), this.counters.get(key), Date.now(), play.muted);
+      const { stats, counters } = playQuality(await pc.getStats(), this.before(key, pc), Date.now(), play.muted);
       if (this.playbacks.get(id) !== play) continue;
-      this.counters.set(key, counters);
+      this.counters.set(key, { pc, counters });
       this.emit("playQualityUpdate", id, stats);
     }
   }

@@ -10,7 +10,6 @@
 import { SharedEngine } from "../../miniprogram/src/core/engine_api";
 import { VERSION } from "../../miniprogram/src/core/engine_core";
 import { duetError, SdkError } from "../../miniprogram/src/core/errors";
-import { ServerError } from "../../miniprogram/src/core/protocol";
 import type { DuetError, DuetEvents } from "../../miniprogram/src/core/types";
 import { capture, LocalStreamConfig, systemRequirements } from "./capture";
 import { Playback } from "./playback";
@@ -50,7 +49,8 @@ const STREAM_ID = /^[0-9A-Za-z_-]{1,256}$/;
 export class DuetEngine extends SharedEngine<WebEvents> {
   private readonly publications = new Map<string, Publication>();
   private readonly playbacks = new Map<string, Playback>();
-  private readonly counters = new Map<string, Counters>();
+  /** The previous report's counters of each stream, with the peer connection they came from. */
+  private readonly counters = new Map<string, { pc: RTCPeerConnection; counters: Counters }>();
   private readonly mutedLocal = new WeakMap<MediaStream, { video: boolean; audio: boolean }>();
   private qualityTimer: ReturnType<typeof setInterval> | undefined;
 
@@ -61,12 +61,26 @@ export class DuetEngine extends SharedEngine<WebEvents> {
       unbindPusher: (streamID) => this.endPublication(streamID),
       unbindPlayer: (streamID) => this.endPlayback(streamID),
     };
-    // The server lost a WHIP stream's media before the browser noticed: connect again at once.
-    this.core.emitter.on("publisherStateUpdate", (r) => {
-      if (r.state === "PUBLISH_REQUESTING" && r.errorCode === ServerError.publish_interrupted) {
-        const pub = this.publications.get(r.streamID);
-        if (pub) pub.interrupted(r.errorCode);
+    // Links waiting out a backoff try at once when trying is likely to work: the session is
+    // back (the server too), or a played stream is announced again.
+    this.core.emitter.on("roomStateChanged", (_roomID, reason) => {
+      if (reason !== "RECONNECTED") return;
+      for (const p of this.publications.values()) p.soon();
+      for (const p of this.playbacks.values()) p.soon();
+    });
+    this.core.emitter.on("roomStreamUpdate", (_roomID, type, list) => {
+      if (type !== "ADD") return;
+      for (const s of list) {
+        const p = this.playbacks.get(s.streamID);
+        if (p) p.soon();
       }
+    });
+    // The server has no media of a stream whose link looks up (it lost it, or restarted and
+    // was given the stream again): connect again at once rather than when the browser notices.
+    this.core.emitter.on("publisherStateUpdate", (r) => {
+      if (r.state !== "PUBLISH_REQUESTING") return;
+      const pub = this.publications.get(r.streamID);
+      if (pub) pub.interrupted(r.errorCode);
     });
   }
 
@@ -248,6 +262,12 @@ export class DuetEngine extends SharedEngine<WebEvents> {
     this.qualityTimer = setInterval(() => void this.reportQuality(), QUALITY_EVERY_MS);
   }
 
+  /** The counters of the previous report of `key`, if it came from the same peer connection. */
+  private before(key: string, pc: RTCPeerConnection): Counters | undefined {
+    const previous = this.counters.get(key);
+    return previous && previous.pc === pc ? previous.counters : undefined;
+  }
+
   private async reportQuality(): Promise<void> {
     if (this.publications.size === 0 && this.playbacks.size === 0) {
       clearInterval(this.qualityTimer);
@@ -259,18 +279,18 @@ export class DuetEngine extends SharedEngine<WebEvents> {
       if (!pc) continue;
       const key = `publish:${id}`;
       const muted = this.mutedLocal.get(pub.stream) || { video: false, audio: false };
-      const { stats, counters } = publishQuality(await pc.getStats(), this.counters.get(key), Date.now(), muted);
+      const { stats, counters } = publishQuality(await pc.getStats(), this.before(key, pc), Date.now(), muted);
       if (this.publications.get(id) !== pub) continue;
-      this.counters.set(key, counters);
+      this.counters.set(key, { pc, counters });
       this.emit("publishQualityUpdate", id, stats);
     }
     for (const [id, play] of this.playbacks) {
       const pc = play.peer;
       if (!pc) continue;
       const key = `play:${id}`;
-      const { stats, counters } = playQuality(await pc.getStats(), this.counters.get(key), Date.now(), play.muted);
+      const { stats, counters } = playQuality(await pc.getStats(), this.before(key, pc), Date.now(), play.muted);
       if (this.playbacks.get(id) !== play) continue;
-      this.counters.set(key, counters);
+      this.counters.set(key, { pc, counters });
       this.emit("playQualityUpdate", id, stats);
     }
   }

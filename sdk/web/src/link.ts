@@ -43,6 +43,8 @@ export class Link {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private watchdog: ReturnType<typeof setTimeout> | undefined;
   private firstTry: ((outcome: FirstTry) => void) | undefined;
+  /** When the current peer connection connected (ms since the epoch; 0: not connected). */
+  private connectedAt = 0;
 
   constructor(
     /** "publish cam-1" or "play cam-1", for logs and error messages. */
@@ -72,9 +74,24 @@ export class Link {
     this.settleFirst({ ok: true });
   }
 
-  /** The server says the media broke (before the browser noticed): make the link again now. */
-  restart(err: DuetError): void {
-    if (!this.stopped && this.pc) this.retry(err);
+  /**
+   * Something says trying again now may work (the session is back, the stream is announced
+   * again): a link waiting out its backoff tries at once.
+   */
+  soon(): void {
+    if (this.stopped || this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.failures = 0;
+    void this.attempt();
+  }
+
+  /**
+   * The server says the media does not reach it (before the browser noticed): make the link
+   * again now, unless it connected less than `settleMs` ago (media may be on its way).
+   */
+  restart(err: DuetError, settleMs = 0): void {
+    if (this.stopped || !this.pc) return;
+    if (this.connectedAt === 0 || Date.now() - this.connectedAt >= settleMs) this.retry(err);
   }
 
   private async attempt(): Promise<void> {
@@ -116,6 +133,7 @@ export class Link {
     const state = pc.connectionState;
     if (state === "connected") {
       clearTimeout(this.watchdog);
+      this.connectedAt = Date.now();
       this.failures = 0;
       this.logger.info(`${this.what}: connected`);
       this.owner.up(pc);
@@ -151,6 +169,7 @@ export class Link {
 
   private teardown(): void {
     clearTimeout(this.watchdog);
+    this.connectedAt = 0;
     const pc = this.pc;
     this.pc = undefined;
     if (pc) {

@@ -68,6 +68,11 @@ export class Playback {
     for (const track of this.stream.getTracks()) track.stop();
   }
 
+  /** The stream is announced again, or the session is back: a link waiting to try again tries now. */
+  soon(): void {
+    this.link.soon();
+  }
+
   mute(kind: "video" | "audio", mute: boolean): void {
     this.muted[kind] = mute;
     for (const track of this.stream.getTracks()) if (track.kind === kind) track.enabled = !mute;

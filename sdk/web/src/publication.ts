@@ -54,9 +54,18 @@ export class Publication {
     this.link.stop();
   }
 
-  /** The server lost this stream's media before the browser noticed: connect again now. */
+  /** The session is back: a link waiting to try again tries now. */
+  soon(): void {
+    this.link.soon();
+  }
+
+  /**
+   * The server says it has no media of this stream (PUBLISH_REQUESTING) while the link thinks
+   * it is up: the server lost it (or restarted) before the browser noticed. Connect again now,
+   * unless the link came up a moment ago.
+   */
   interrupted(code: number): void {
-    this.link.restart({ code, msg: `publish ${this.streamID}: the server lost the media` });
+    this.link.restart({ code, msg: `publish ${this.streamID}: the server has no media of it` }, 2000);
   }
 
   get peer(): RTCPeerConnection | undefined {

@@ -22,21 +22,39 @@ export class Duet {
   static async start(extra = []) {
     ensureBinary();
     const data = mkdtempSync(join(tmpdir(), "duet-sdk-"));
-    const child = spawn(DUET, ["serve", "--data", data, "--http", "127.0.0.1:0", "--rtmp", "127.0.0.1:0", ...extra], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const duet = new Duet(child, data);
+    const duet = new Duet(data, extra);
+    duet.spawn("127.0.0.1:0", "127.0.0.1:0");
     await duet.waitForBanner();
     return duet;
   }
 
-  constructor(child, data) {
-    this.child = child;
+  constructor(data, extra) {
     this.data = data;
+    this.extra = extra;
+  }
+
+  spawn(http, rtmp) {
+    this.child = spawn(DUET, ["serve", "--data", this.data, "--http", http, "--rtmp", rtmp, ...this.extra], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     this.stdout = "";
     this.stderr = "";
-    child.stdout.on("data", (d) => (this.stdout += d));
-    child.stderr.on("data", (d) => (this.stderr += d));
+    this.child.stdout.on("data", (d) => (this.stdout += d));
+    this.child.stderr.on("data", (d) => (this.stderr += d));
+  }
+
+  /**
+   * Kills the server as a crash would (SIGKILL: no goodbye to anyone) and, `downMs` later,
+   * starts it again on the same addresses with the same data folder (apps and secrets persist;
+   * sessions, rooms and streams do not).
+   */
+  async crashAndRestart(downMs) {
+    const exited = new Promise((r) => this.child.once("exit", r));
+    this.child.kill("SIGKILL");
+    await exited;
+    await new Promise((r) => setTimeout(r, downMs));
+    this.spawn(this.http.replace("http://", ""), this.rtmp);
+    await this.waitForBanner();
   }
 
   waitForBanner() {
@@ -50,9 +68,11 @@ export class Duet {
         const http = /HTTP\/WebSocket.*listening on ([\d.:]+)/.exec(this.stdout)[1];
         this.rtmp = /RTMP .*listening on ([\d.:]+)\)/.exec(this.stdout)[1];
         this.appID = Number(/AppID\s+(\d+)/.exec(this.stdout)[1]);
-        this.secret = /ServerSecret\s+([0-9a-f]{32})/.exec(this.stdout)[1];
+        // A restart prints neither the secret nor the console password again.
+        const secret = /ServerSecret\s+([0-9a-f]{32})/.exec(this.stdout);
+        if (secret) this.secret = secret[1];
         const consoleLine = /Console .*password (\S+)/.exec(this.stdout);
-        this.consolePassword = consoleLine ? consoleLine[1] : undefined;
+        if (consoleLine) this.consolePassword = consoleLine[1];
         this.http = `http://${http}`;
         this.server = `ws://${http}/ws`;
         resolve();

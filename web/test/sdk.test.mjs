@@ -1,0 +1,129 @@
+// The Web SDK (sdk/web, served at /sdk/duet-web.js) in Debian's chromium against a real
+// `duet serve`: pages written as for the hosted cloud's Web SDK. A server that crashes and
+// comes back after 5 s costs a call nothing the page has to handle: the SDK logs in again,
+// publishes again and plays again by itself, into the same <video> elements.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+
+import { startDuetAndChromium } from "./chromium.mjs";
+
+const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+
+let duet;
+let browser;
+let stop;
+
+before(async () => {
+  ({ duet, browser, stop } = await startDuetAndChromium([
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+  ]));
+});
+
+after(async () => {
+  if (stop) await stop();
+});
+
+/**
+ * A page as a developer writes it for the hosted cloud: log in, publish the camera and mic,
+ * play each stream the room announces into a <video> (once: the page never plays again), and
+ * record every event with its time (`window.seen`).
+ */
+async function joinCall(userID, roomID) {
+  const page = await browser.newPage();
+  await page.goto(`${duet.http}/healthz`);
+  const token = await duet.token(userID, { roomID });
+  const ok = await page.evaluate(
+    async ({ sdk, server, appID, token, userID, roomID }) => {
+      const { ZegoExpressEngine } = await import(sdk);
+      const zg = new ZegoExpressEngine(appID, server);
+      window.seen = [];
+      window.videos = {};
+      const note = (name) => (...args) => window.seen.push({ at: Date.now(), name, args: JSON.parse(JSON.stringify(args)) });
+      for (const name of ["roomStateChanged", "roomStreamUpdate", "publisherStateUpdate", "playerStateUpdate", "playQualityUpdate"]) zg.on(name, note(name));
+      zg.on("roomStreamUpdate", async (_room, type, list) => {
+        if (type !== "ADD") return;
+        for (const s of list) {
+          if (window.videos[s.streamID]) continue;
+          const video = document.createElement("video");
+          video.autoplay = true;
+          video.playsInline = true;
+          window.videos[s.streamID] = video;
+          document.body.append(video);
+          video.srcObject = await zg.startPlayingStream(s.streamID);
+        }
+      });
+      await zg.loginRoom(roomID, token, { userID, userName: userID });
+      const local = await zg.createStream({ camera: { video: true, audio: true, videoQuality: 1 } });
+      window.zg = zg;
+      return zg.startPublishingStream(`${userID}-cam`, local);
+    },
+    { sdk: `${duet.http}/sdk/duet-web.js`, server: duet.server, appID: duet.appID, token, userID, roomID },
+  );
+  assert.equal(ok, true, `${userID}: startPublishingStream`);
+  return page;
+}
+
+/** Frames the page's <video> of `streamID` has shown so far (-1 when it has none). */
+const shownFrames = (page, streamID) =>
+  page.evaluate((id) => (window.videos[id] ? window.videos[id].getVideoPlaybackQuality().totalVideoFrames : -1), streamID);
+
+/** The page's play reports of `streamID` since `since` (ms since the epoch). */
+const playReports = (page, streamID, since) =>
+  page.evaluate(({ id, since }) => window.seen.filter((e) => e.name === "playQualityUpdate" && e.args[0] === id && e.at >= since).map((e) => ({ at: e.at, ...e.args[1] })), { id: streamID, since });
+
+/**
+ * Waits until `streamID` plays in `page` after `since`: its <video> shows new frames, and the
+ * SDK's play reports show video and audio arriving. Resolves with when the first new frame
+ * was seen (polled every 100 ms).
+ */
+async function waitPlaying(page, streamID, since, what) {
+  const deadline = Date.now() + 45000;
+  let frames = await shownFrames(page, streamID);
+  let firstFrameAt = 0;
+  let reports = [];
+  while (Date.now() < deadline) {
+    await sleep(100);
+    const now = await shownFrames(page, streamID);
+    if (!firstFrameAt && frames >= 0 && now > frames) firstFrameAt = Date.now();
+    frames = now;
+    reports = await playReports(page, streamID, since);
+    const flowing = reports.some((r) => r.video.videoFPS > 5 && r.audio.audioBitrate > 5);
+    if (firstFrameAt && flowing) return firstFrameAt;
+  }
+  assert.fail(`${what}: ${streamID} did not play: ${JSON.stringify(reports.slice(-2))}, frames shown ${frames}`);
+}
+
+const events = (page, name) => page.evaluate((name) => window.seen.filter((e) => e.name === name).map((e) => e.args), name);
+
+test("a crashed server back after 5 s: both browsers publish and play again without the page doing anything", async (t) => {
+  const ann = await joinCall("ann", "crash-room");
+  const ben = await joinCall("ben", "crash-room");
+  const start = Date.now();
+  await Promise.all([waitPlaying(ann, "ben-cam", start, "before the crash"), waitPlaying(ben, "ann-cam", start, "before the crash")]);
+  const framesBefore = await shownFrames(ben, "ann-cam");
+
+  const crashed = Date.now();
+  await duet.crashAndRestart(5000);
+  const restarted = Date.now();
+  const [annBack, benBack] = await Promise.all([
+    waitPlaying(ben, "ann-cam", restarted, "after the restart"),
+    waitPlaying(ann, "ben-cam", restarted, "after the restart"),
+  ]);
+  t.diagnostic(`server down ${restarted - crashed} ms; media flowing again ${annBack - restarted} ms (ann → ben) and ${benBack - restarted} ms (ben → ann) after it was back`);
+
+  // The same <video> elements carried on: their frame counts kept rising from before.
+  assert.ok((await shownFrames(ben, "ann-cam")) > framesBefore, "ben's video of ann kept its frames and went on");
+  for (const [page, user] of [
+    [ann, "ann"],
+    [ben, "ben"],
+  ]) {
+    const reasons = (await events(page, "roomStateChanged")).map((a) => a[1]);
+    assert.deepEqual(reasons.slice(reasons.indexOf("RECONNECTING")), ["RECONNECTING", "RECONNECTED"], `${user}: ${reasons}`);
+    const published = (await events(page, "publisherStateUpdate")).map((a) => a[0].state);
+    assert.equal(published[published.length - 1], "PUBLISHING", `${user} publishes again: ${published}`);
+    assert.ok(published.filter((s) => s === "PUBLISHING").length >= 2, `${user}: PUBLISHING before and after: ${published}`);
+  }
+  await Promise.all([ann.close(), ben.close()]);
+});
