@@ -3,10 +3,15 @@
 // comes back after 5 s costs a call nothing the page has to handle: the SDK logs in again,
 // publishes again and plays again by itself, into the same <video> elements.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { after, before, test } from "node:test";
+import { promisify } from "node:util";
+
+import { DUET } from "../../sdk/miniprogram/test/harness/duet.mjs";
 
 import { startDuetAndChromium } from "./chromium.mjs";
 
+const run = promisify(execFile);
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
 let duet;
@@ -57,6 +62,7 @@ async function joinCall(userID, roomID) {
       await zg.loginRoom(roomID, token, { userID, userName: userID });
       const local = await zg.createStream({ camera: { video: true, audio: true, videoQuality: 1 } });
       window.zg = zg;
+      window.local = local;
       return zg.startPublishingStream(`${userID}-cam`, local);
     },
     { sdk: `${duet.http}/sdk/duet-web.js`, server: duet.server, appID: duet.appID, token, userID, roomID },
@@ -124,6 +130,74 @@ test("a crashed server back after 5 s: both browsers publish and play again with
     const published = (await events(page, "publisherStateUpdate")).map((a) => a[0].state);
     assert.equal(published[published.length - 1], "PUBLISHING", `${user} publishes again: ${published}`);
     assert.ok(published.filter((s) => s === "PUBLISHING").length >= 2, `${user}: PUBLISHING before and after: ${published}`);
+  }
+  await Promise.all([ann.close(), ben.close()]);
+});
+
+test("the Web API beyond calls: requirements, devices, sound levels and mute, refusals with their codes", async () => {
+  const ann = await joinCall("amy", "api-room");
+  const ben = await joinCall("bob", "api-room");
+  await Promise.all([waitPlaying(ben, "amy-cam", Date.now(), "amy to bob"), waitPlaying(ann, "bob-cam", Date.now(), "bob to amy")]);
+
+  const system = await ben.evaluate(async () => {
+    const req = await window.zg.checkSystemRequirements();
+    const devices = await window.zg.enumDevices();
+    return { req, cameras: devices.cameras.length, microphones: devices.microphones.length };
+  });
+  assert.equal(system.req.result, true, JSON.stringify(system.req));
+  assert.equal(system.req.videoCodec.H264, true);
+  assert.ok(system.cameras >= 1 && system.microphones >= 1, JSON.stringify(system));
+
+  // Bob hears amy's fake microphone (its beeps), then silence once she mutes it.
+  const levels = (page, ms) =>
+    page.evaluate(async (ms) => {
+      const seen = [];
+      const cb = (list) => seen.push(...list.filter((l) => l.type === "pull").map((l) => l.soundLevel));
+      window.zg.on("soundLevelUpdate", cb);
+      window.zg.setSoundLevelDelegate(true, 100);
+      await new Promise((r) => setTimeout(r, ms));
+      window.zg.setSoundLevelDelegate(false);
+      window.zg.off("soundLevelUpdate", cb);
+      return seen;
+    }, ms);
+  const heard = await levels(ben, 3000);
+  assert.ok(heard.length >= 10 && Math.max(...heard) > 0, `sound levels while amy speaks: ${heard}`);
+  assert.equal(await ann.evaluate(() => window.zg.mutePublishStreamAudio(window.local, true)), true);
+  await sleep(1000);
+  const muted = await levels(ben, 2000);
+  // (What was already in bob's jitter buffer may still sound for a moment.)
+  assert.ok(muted.length >= 10 && Math.max(...muted.slice(5)) <= 1, `sound levels once amy muted: ${muted}`);
+  const quality = await ben.evaluate(() => window.zg.getPlayingStreamQuality("amy-cam"));
+  assert.ok(quality && quality.video.frameWidth > 0 && quality.audio.audioCodec === "opus", JSON.stringify(quality));
+
+  // A page on an origin the app does not allow: the play is refused for good, with the code.
+  await run(DUET, ["app", "origins", "--data", duet.data, "--app-id", String(duet.appID), "https://only.example.com"]);
+  await sleep(1500); // the server sees a change made by another process within a second
+  try {
+    const other = await browser.newPage();
+    await other.goto(duet.http.replace("127.0.0.1", "localhost") + "/healthz");
+    const token = await duet.token("cid", { roomID: "api-room" });
+    const refused = await other.evaluate(
+      async ({ sdk, server, appID, token }) => {
+        const { ZegoExpressEngine } = await import(sdk);
+        const zg = new ZegoExpressEngine(appID, server);
+        const states = [];
+        zg.on("playerStateUpdate", (r) => states.push(r));
+        await zg.loginRoom("api-room", token, { userID: "cid" });
+        const badLogin = await new ZegoExpressEngine(appID, server).loginRoom("api-room", "04nonsense", { userID: "cid2" }).catch((e) => e);
+        const err = await zg.startPlayingStream("amy-cam").then(() => null, (e) => e);
+        return { err, states, badLogin };
+      },
+      { sdk: `${duet.http}/sdk/duet-web.js`, server: duet.server, appID: duet.appID, token },
+    );
+    assert.equal(refused.err && refused.err.code, 60401, JSON.stringify(refused));
+    assert.match(refused.err.msg, /403 origin_not_allowed/);
+    const last = refused.states[refused.states.length - 1];
+    assert.deepEqual([last.state, last.errorCode], ["NO_PLAY", 60401], JSON.stringify(refused.states));
+    assert.equal(refused.badLogin.code, 40101, `a malformed token is refused with the server's code: ${JSON.stringify(refused.badLogin)}`);
+    await other.close();
+  } finally {
+    await run(DUET, ["app", "origins", "--data", duet.data, "--app-id", String(duet.appID), "*"]);
   }
   await Promise.all([ann.close(), ben.close()]);
 });

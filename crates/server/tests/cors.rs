@@ -1,8 +1,10 @@
 //! Cross-origin requests against the real binary: an app's allowed origins (`*` by default,
 //! or a list set in the console or with `duet app origins`) decide which pages may call WHIP
-//! (preflight, POST, DELETE) and play HTTP-FLV/fMP4; a refused origin gets
-//! `origin_not_allowed` (403) and leaves nothing behind; a request without `Origin` (ffmpeg,
-//! mini-programs, curl) is never refused for it; a change applies to the next request.
+//! (POST, DELETE) and play HTTP-FLV/fMP4; a refused origin gets `origin_not_allowed` (403),
+//! readable by the page (its origin echoed, so an SDK can say why), and leaves nothing behind;
+//! preflights grant nothing and are answered for any page (the request itself decides); a
+//! request without `Origin` (ffmpeg, mini-programs, curl) is never refused for it; a change
+//! applies to the next request.
 
 mod common;
 #[path = "common/streams.rs"]
@@ -92,14 +94,18 @@ fn whip_answers_the_origins_its_app_allows() {
         assert!(header(&pre, "access-control-allow-headers").unwrap().to_ascii_lowercase().contains("content-type"));
         assert_eq!(header(&pre, "access-control-expose-headers").as_deref(), Some("Location"));
     }
-    let refused = preflight(&server, &path, "POST", Some(SHOP));
-    assert_eq!((refused.status, code(&refused).as_str()), (403, "origin_not_allowed"), "{}", refused.body);
-    assert_eq!(header(&refused, "access-control-allow-origin"), None);
+    // A preflight grants nothing: any page's is answered, so its request can be refused readably.
+    let pre = preflight(&server, &path, "POST", Some(SHOP));
+    assert_eq!(pre.status, 204, "{}", pre.body);
+    assert_eq!(header(&pre, "access-control-allow-origin").as_deref(), Some(SHOP));
     assert_eq!(preflight(&server, &path, "POST", None).status, 204, "no Origin: not a browser, never refused");
 
-    // A POST from a page the app does not allow: refused before anything is set up.
+    // A POST from a page the app does not allow: refused before anything is set up, and the
+    // page can read why.
     let r = post_sdp_from(&server, &path, "application/sdp", &h264, Some(SHOP));
     assert_eq!((r.status, code(&r).as_str()), (403, "origin_not_allowed"), "{}", r.body);
+    assert_eq!(header(&r, "access-control-allow-origin").as_deref(), Some(SHOP), "readable");
+    assert_eq!(header(&r, "vary").as_deref(), Some("Origin"));
     assert_eq!(live_streams(&server), "duet_media_live_streams 0", "nothing left behind");
     assert_eq!(common::metric(&server, "duet_webrtc_peers"), 0);
 
@@ -121,6 +127,7 @@ fn whip_answers_the_origins_its_app_allows() {
     };
     let r = delete(Some(SHOP));
     assert_eq!((r.status, code(&r).as_str()), (403, "origin_not_allowed"), "{}", r.body);
+    assert_eq!(header(&r, "access-control-allow-origin").as_deref(), Some(SHOP), "readable");
     assert_eq!(live_streams(&server), "duet_media_live_streams 1", "another page cannot end it");
     let r = delete(Some(CALL));
     assert_eq!(r.status, 200, "{}", r.body);
@@ -139,21 +146,22 @@ fn whip_answers_the_origins_its_app_allows() {
         let r = allow(&server, &session, bad);
         assert_eq!((r.status, code(&r).as_str()), (400, "bad_origin"), "{bad:?}: {}", r.body);
     }
-    assert_eq!(preflight(&server, &path, "POST", Some(SHOP)).status, 403);
+    let refused = |r: &Response| code(r) == "origin_not_allowed";
+    assert!(refused(&post_sdp_from(&server, &path, "application/sdp", &h264, Some(SHOP))));
 
     // A change from another process (`duet app origins`) is noticed within the refresh (1 s).
     common::ok(&data, &["app", "origins", "--app-id", &server.app_id.to_string(), "*"]);
-    let mut pre = preflight(&server, &path, "POST", Some(SHOP));
+    let mut r = post_sdp_from(&server, &path, "text/plain", &h264, Some(SHOP));
     for _ in 0..50 {
-        if pre.status == 204 {
+        if !refused(&r) {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
-        pre = preflight(&server, &path, "POST", Some(SHOP));
+        r = post_sdp_from(&server, &path, "text/plain", &h264, Some(SHOP));
     }
-    assert_eq!(pre.status, 204, "{}", pre.body);
-    assert_eq!(header(&pre, "access-control-allow-origin").as_deref(), Some("*"));
-    assert_eq!(header(&pre, "vary"), None, "`*` does not vary");
+    assert_eq!((r.status, code(&r).as_str()), (415, "whip_content_type"), "{}", r.body);
+    assert_eq!(header(&r, "access-control-allow-origin").as_deref(), Some("*"));
+    assert_eq!(header(&r, "vary"), None, "`*` does not vary");
 }
 
 #[test]
@@ -180,7 +188,7 @@ fn http_plays_answer_the_origins_their_app_allows() {
     for path in [&flv, &mp4] {
         let r = get_head(&server, path, Some(SHOP));
         assert_eq!((r.status, code(&r).as_str()), (403, "origin_not_allowed"), "{path}: {}", r.body);
-        assert_eq!(header(&r, "access-control-allow-origin"), None);
+        assert_eq!(header(&r, "access-control-allow-origin").as_deref(), Some(SHOP), "{path}: readable");
     }
     let r = get_head(&server, &flv, Some(CALL));
     assert_eq!(r.status, 200, "{}", r.headers);
@@ -197,16 +205,18 @@ fn http_plays_answer_the_origins_their_app_allows() {
     let r = get_head(&server, &flv.replace("sign=", "sign=0"), Some(SHOP));
     assert_eq!(code(&r), "origin_not_allowed", "the origin is asked first: {}", r.body);
 
-    // A preflight of a play (a fetch with its own headers) gets the same answer.
-    let pre = preflight(&server, &flv, "GET", Some(CALL));
-    assert_eq!(pre.status, 204, "{}", pre.body);
-    assert!(header(&pre, "access-control-allow-methods").unwrap().contains("GET"));
-    assert_eq!(preflight(&server, &flv, "GET", Some(SHOP)).status, 403);
+    // A preflight of a play (a fetch with its own headers) is answered for any page.
+    for origin in [CALL, SHOP] {
+        let pre = preflight(&server, &flv, "GET", Some(origin));
+        assert_eq!(pre.status, 204, "{}", pre.body);
+        assert!(header(&pre, "access-control-allow-methods").unwrap().contains("GET"));
+        assert_eq!(header(&pre, "access-control-allow-origin").as_deref(), Some(origin));
+    }
 }
 
-/// WHEP's routes answer preflights with the same decision (their POST/DELETE come with WHEP).
+/// WHEP's routes answer preflights the same way (their POST/DELETE decide).
 #[test]
-fn whep_preflights_follow_the_app() {
+fn whep_preflights_are_answered_for_any_page() {
     let (_tmp, data) = data_dir();
     let server = Server::start(&data, &[]);
     let session = common::console_session(&server);
@@ -222,6 +232,8 @@ fn whep_preflights_follow_the_app() {
         let pre = preflight(&server, &path, "POST", Some(CALL));
         assert_eq!(pre.status, 204, "{path}: {}", pre.body);
         assert_eq!(header(&pre, "access-control-allow-origin").as_deref(), Some(CALL));
-        assert_eq!(code(&preflight(&server, &path, "POST", Some(SHOP))), "origin_not_allowed");
+        let pre = preflight(&server, &path, "POST", Some(SHOP));
+        assert_eq!(pre.status, 204, "{path}: {}", pre.body);
+        assert_eq!(header(&pre, "access-control-allow-origin").as_deref(), Some(SHOP));
     }
 }

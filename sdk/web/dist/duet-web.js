@@ -1679,6 +1679,23 @@ async function systemRequirements() {
   };
 }
 
+// src/devices.ts
+async function enumDevices() {
+  const media = typeof navigator !== "undefined" ? navigator.mediaDevices : void 0;
+  const all2 = media && typeof media.enumerateDevices === "function" ? await media.enumerateDevices() : [];
+  const of = (kind) => all2.filter((d) => d.kind === kind).map((d) => ({ deviceID: d.deviceId, deviceName: d.label }));
+  return { microphones: of("audioinput"), speakers: of("audiooutput"), cameras: of("videoinput") };
+}
+async function soundLevel(pc, direction) {
+  const report = await pc.getStats();
+  let level = 0;
+  report.forEach((s) => {
+    const mine = direction === "send" ? s.type === "media-source" : s.type === "inbound-rtp";
+    if (mine && s.kind === "audio" && typeof s.audioLevel === "number") level = s.audioLevel;
+  });
+  return Math.round(Math.min(1, Math.max(0, level)) * 100);
+}
+
 // src/exchange.ts
 var POST_TIMEOUT_MS = 1e4;
 var PASSING = ["stream_not_found", "webrtc_busy", "webrtc_app_busy", "webrtc_stream_busy", "internal"];
@@ -2202,6 +2219,7 @@ var webPlatform = {
 
 // src/engine.ts
 var QUALITY_EVERY_MS = 3e3;
+var SOUND_LEVEL_MS = { min: 100, max: 3e3, default: 1e3 };
 var STREAM_ID2 = /^[0-9A-Za-z_-]{1,256}$/;
 var DuetEngine = class extends SharedEngine {
   constructor(appID, server) {
@@ -2211,6 +2229,11 @@ var DuetEngine = class extends SharedEngine {
     /** The previous report's counters of each stream, with the peer connection they came from. */
     this.counters = /* @__PURE__ */ new Map();
     this.mutedLocal = /* @__PURE__ */ new WeakMap();
+    /** The last quality report of each stream (`get*StreamQuality`). */
+    this.lastPublishStats = /* @__PURE__ */ new Map();
+    this.lastPlayStats = /* @__PURE__ */ new Map();
+    /** `muteAllPlay*Streams`: applies to streams played later too. */
+    this.allPlayMuted = { video: false, audio: false };
     const presence = this.core.presence;
     presence.media = {
       unbindPusher: (streamID) => this.endPublication(streamID),
@@ -2323,6 +2346,8 @@ var DuetEngine = class extends SharedEngine {
       streams: this.core.presence.streams,
       release: (id) => this.core.stopPlayingStream(id)
     });
+    if (this.allPlayMuted.video) playback.mute("video", true);
+    if (this.allPlayMuted.audio) playback.mute("audio", true);
     this.playbacks.set(streamID, playback);
     this.startQuality();
     const refused = await playback.start();
@@ -2343,6 +2368,59 @@ var DuetEngine = class extends SharedEngine {
     if (p) p.mute("audio", !!mute);
     return Promise.resolve(!!p);
   }
+  /** Mutes (or unmutes) the video of every stream played, now and later. */
+  muteAllPlayVideoStreams(mute) {
+    return Promise.resolve(this.muteAllPlayed("video", !!mute));
+  }
+  /** Mutes (or unmutes) the audio of every stream played, now and later. */
+  muteAllPlayAudioStreams(mute) {
+    return Promise.resolve(this.muteAllPlayed("audio", !!mute));
+  }
+  /** The last `publishQualityUpdate` of a stream, or null. */
+  getPublishingStreamQuality(streamID) {
+    return this.lastPublishStats.get(streamID) || null;
+  }
+  /** The last `playQualityUpdate` of a stream, or null. */
+  getPlayingStreamQuality(streamID) {
+    return this.lastPlayStats.get(streamID) || null;
+  }
+  // ---- devices and sound levels --------------------------------------------------------
+  enumDevices() {
+    return enumDevices();
+  }
+  async getCameras() {
+    return (await enumDevices()).cameras;
+  }
+  async getMicrophones() {
+    return (await enumDevices()).microphones;
+  }
+  async getSpeakers() {
+    return (await enumDevices()).speakers;
+  }
+  /** Plays `media`'s sound on the speaker `deviceID` (where the browser can choose: `setSinkId`). */
+  async useAudioOutputDevice(media, deviceID2) {
+    const sink = media;
+    if (!sink || typeof sink.setSinkId !== "function") return false;
+    try {
+      await sink.setSinkId(deviceID2);
+      return true;
+    } catch (e) {
+      this.core.logger.warn(`useAudioOutputDevice(${deviceID2}): ${String(e)}`);
+      return false;
+    }
+  }
+  /**
+   * Reports sound levels every `interval` ms (100–3000, default 1000) while enabled:
+   * `soundLevelUpdate` for every stream published and played, `capturedSoundLevelUpdate`
+   * for the first one published.
+   */
+  setSoundLevelDelegate(enable, interval) {
+    clearInterval(this.soundTimer);
+    this.soundTimer = void 0;
+    if (!enable) return;
+    const every = Math.min(SOUND_LEVEL_MS.max, Math.max(SOUND_LEVEL_MS.min, Number(interval) || SOUND_LEVEL_MS.default));
+    this.soundTimer = setInterval(() => void this.reportSoundLevels(), every);
+  }
   // ---- logs, system and life ----------------------------------------------------------
   /** Whether this browser can publish and play with Duet (WebRTC with H.264), and its devices. */
   checkSystemRequirements() {
@@ -2356,6 +2434,8 @@ var DuetEngine = class extends SharedEngine {
     this.core.destroy();
     clearInterval(this.qualityTimer);
     this.qualityTimer = void 0;
+    clearInterval(this.soundTimer);
+    this.soundTimer = void 0;
   }
   // ---- inside -------------------------------------------------------------------------
   /** Emits an event whose arguments are the browser's (the core's emitter knows the core's shapes). */
@@ -2367,6 +2447,7 @@ var DuetEngine = class extends SharedEngine {
     if (!p) return;
     this.publications.delete(streamID);
     this.counters.delete(`publish:${streamID}`);
+    this.lastPublishStats.delete(streamID);
     p.stop();
   }
   endPlayback(streamID) {
@@ -2374,6 +2455,7 @@ var DuetEngine = class extends SharedEngine {
     if (!p) return;
     this.playbacks.delete(streamID);
     this.counters.delete(`play:${streamID}`);
+    this.lastPlayStats.delete(streamID);
     p.stop();
   }
   muteLocal(stream, kind, mute) {
@@ -2384,6 +2466,26 @@ var DuetEngine = class extends SharedEngine {
     state[kind] = !!mute;
     this.mutedLocal.set(stream, state);
     return tracks.length > 0;
+  }
+  muteAllPlayed(kind, mute) {
+    this.allPlayMuted[kind] = mute;
+    for (const p of this.playbacks.values()) p.mute(kind, mute);
+    return true;
+  }
+  async reportSoundLevels() {
+    const list = [];
+    for (const [streamID, pub] of this.publications) {
+      const pc = pub.peer;
+      if (pc) list.push({ streamID, soundLevel: await soundLevel(pc, "send"), type: "push" });
+    }
+    for (const [streamID, play] of this.playbacks) {
+      const pc = play.peer;
+      if (pc) list.push({ streamID, soundLevel: await soundLevel(pc, "receive"), type: "pull" });
+    }
+    if (this.soundTimer === void 0 || list.length === 0) return;
+    const captured = list.find((l) => l.type === "push");
+    if (captured) this.emit("capturedSoundLevelUpdate", captured.soundLevel);
+    this.emit("soundLevelUpdate", list);
   }
   /** Reports the quality of every connected stream every few seconds while there is any. */
   startQuality() {
@@ -2409,6 +2511,7 @@ var DuetEngine = class extends SharedEngine {
       const { stats, counters } = publishQuality(await pc.getStats(), this.before(key, pc), Date.now(), muted);
       if (this.publications.get(id) !== pub) continue;
       this.counters.set(key, { pc, counters });
+      this.lastPublishStats.set(id, stats);
       this.emit("publishQualityUpdate", id, stats);
     }
     for (const [id, play] of this.playbacks) {
@@ -2418,6 +2521,7 @@ var DuetEngine = class extends SharedEngine {
       const { stats, counters } = playQuality(await pc.getStats(), this.before(key, pc), Date.now(), play.muted);
       if (this.playbacks.get(id) !== play) continue;
       this.counters.set(key, { pc, counters });
+      this.lastPlayStats.set(id, stats);
       this.emit("playQualityUpdate", id, stats);
     }
   }

@@ -12,6 +12,7 @@ import { VERSION } from "../../miniprogram/src/core/engine_core";
 import { duetError, SdkError } from "../../miniprogram/src/core/errors";
 import type { DuetError, DuetEvents } from "../../miniprogram/src/core/types";
 import { capture, LocalStreamConfig, systemRequirements } from "./capture";
+import { DeviceInfo, DeviceInfos, enumDevices, soundLevel } from "./devices";
 import { Playback } from "./playback";
 import { Publication } from "./publication";
 import { Counters, playQuality, publishQuality, WebPlayStats, WebPublishStats } from "./quality";
@@ -21,6 +22,8 @@ export { VERSION };
 
 /** How often `publishQualityUpdate` and `playQualityUpdate` report each stream. */
 const QUALITY_EVERY_MS = 3000;
+/** The bounds of `setSoundLevelDelegate`'s interval. */
+const SOUND_LEVEL_MS = { min: 100, max: 3000, default: 1000 };
 
 export interface WebPublishOption {
   roomID?: string;
@@ -37,9 +40,11 @@ export interface WebPlayOption {
 }
 
 /** The events of the Web engine: the core's, with the browser's quality shapes and screen sharing. */
-export type WebEvents = Omit<DuetEvents, "publishQualityUpdate" | "playQualityUpdate"> & {
+export type WebEvents = Omit<DuetEvents, "publishQualityUpdate" | "playQualityUpdate" | "soundLevelUpdate"> & {
   publishQualityUpdate: (streamID: string, stats: WebPublishStats) => void;
   playQualityUpdate: (streamID: string, stats: WebPlayStats) => void;
+  /** Every `setSoundLevelDelegate` interval: the level (0–100) of each stream published ("push") and played ("pull"). */
+  soundLevelUpdate: (soundLevelList: { streamID: string; soundLevel: number; type: "push" | "pull" }[]) => void;
   screenSharingEnded: (stream: MediaStream) => void;
 };
 export type WebEventName = keyof WebEvents;
@@ -53,6 +58,12 @@ export class DuetEngine extends SharedEngine<WebEvents> {
   private readonly counters = new Map<string, { pc: RTCPeerConnection; counters: Counters }>();
   private readonly mutedLocal = new WeakMap<MediaStream, { video: boolean; audio: boolean }>();
   private qualityTimer: ReturnType<typeof setInterval> | undefined;
+  private soundTimer: ReturnType<typeof setInterval> | undefined;
+  /** The last quality report of each stream (`get*StreamQuality`). */
+  private readonly lastPublishStats = new Map<string, WebPublishStats>();
+  private readonly lastPlayStats = new Map<string, WebPlayStats>();
+  /** `muteAllPlay*Streams`: applies to streams played later too. */
+  private readonly allPlayMuted = { video: false, audio: false };
 
   constructor(appID: number, server: string | string[]) {
     super(appID, server, webPlatform, ["screenSharingEnded"]);
@@ -182,6 +193,8 @@ export class DuetEngine extends SharedEngine<WebEvents> {
       streams: this.core.presence.streams,
       release: (id) => this.core.stopPlayingStream(id),
     });
+    if (this.allPlayMuted.video) playback.mute("video", true);
+    if (this.allPlayMuted.audio) playback.mute("audio", true);
     this.playbacks.set(streamID, playback);
     this.startQuality();
     const refused: DuetError | undefined = await playback.start();
@@ -206,6 +219,70 @@ export class DuetEngine extends SharedEngine<WebEvents> {
     return Promise.resolve(!!p);
   }
 
+  /** Mutes (or unmutes) the video of every stream played, now and later. */
+  muteAllPlayVideoStreams(mute: boolean): Promise<boolean> {
+    return Promise.resolve(this.muteAllPlayed("video", !!mute));
+  }
+
+  /** Mutes (or unmutes) the audio of every stream played, now and later. */
+  muteAllPlayAudioStreams(mute: boolean): Promise<boolean> {
+    return Promise.resolve(this.muteAllPlayed("audio", !!mute));
+  }
+
+  /** The last `publishQualityUpdate` of a stream, or null. */
+  getPublishingStreamQuality(streamID: string): WebPublishStats | null {
+    return this.lastPublishStats.get(streamID) || null;
+  }
+
+  /** The last `playQualityUpdate` of a stream, or null. */
+  getPlayingStreamQuality(streamID: string): WebPlayStats | null {
+    return this.lastPlayStats.get(streamID) || null;
+  }
+
+  // ---- devices and sound levels --------------------------------------------------------
+
+  enumDevices(): Promise<DeviceInfos> {
+    return enumDevices();
+  }
+
+  async getCameras(): Promise<DeviceInfo[]> {
+    return (await enumDevices()).cameras;
+  }
+
+  async getMicrophones(): Promise<DeviceInfo[]> {
+    return (await enumDevices()).microphones;
+  }
+
+  async getSpeakers(): Promise<DeviceInfo[]> {
+    return (await enumDevices()).speakers;
+  }
+
+  /** Plays `media`'s sound on the speaker `deviceID` (where the browser can choose: `setSinkId`). */
+  async useAudioOutputDevice(media: HTMLMediaElement, deviceID: string): Promise<boolean> {
+    const sink = media as HTMLMediaElement & { setSinkId?: (id: string) => Promise<void> };
+    if (!sink || typeof sink.setSinkId !== "function") return false;
+    try {
+      await sink.setSinkId(deviceID);
+      return true;
+    } catch (e) {
+      this.core.logger.warn(`useAudioOutputDevice(${deviceID}): ${String(e)}`);
+      return false;
+    }
+  }
+
+  /**
+   * Reports sound levels every `interval` ms (100–3000, default 1000) while enabled:
+   * `soundLevelUpdate` for every stream published and played, `capturedSoundLevelUpdate`
+   * for the first one published.
+   */
+  setSoundLevelDelegate(enable: boolean, interval?: number): void {
+    clearInterval(this.soundTimer);
+    this.soundTimer = undefined;
+    if (!enable) return;
+    const every = Math.min(SOUND_LEVEL_MS.max, Math.max(SOUND_LEVEL_MS.min, Number(interval) || SOUND_LEVEL_MS.default));
+    this.soundTimer = setInterval(() => void this.reportSoundLevels(), every);
+  }
+
   // ---- logs, system and life ----------------------------------------------------------
 
   /** Whether this browser can publish and play with Duet (WebRTC with H.264), and its devices. */
@@ -221,6 +298,8 @@ export class DuetEngine extends SharedEngine<WebEvents> {
     this.core.destroy();
     clearInterval(this.qualityTimer);
     this.qualityTimer = undefined;
+    clearInterval(this.soundTimer);
+    this.soundTimer = undefined;
   }
 
   // ---- inside -------------------------------------------------------------------------
@@ -235,6 +314,7 @@ export class DuetEngine extends SharedEngine<WebEvents> {
     if (!p) return;
     this.publications.delete(streamID);
     this.counters.delete(`publish:${streamID}`);
+    this.lastPublishStats.delete(streamID);
     p.stop();
   }
 
@@ -243,6 +323,7 @@ export class DuetEngine extends SharedEngine<WebEvents> {
     if (!p) return;
     this.playbacks.delete(streamID);
     this.counters.delete(`play:${streamID}`);
+    this.lastPlayStats.delete(streamID);
     p.stop();
   }
 
@@ -254,6 +335,28 @@ export class DuetEngine extends SharedEngine<WebEvents> {
     state[kind] = !!mute;
     this.mutedLocal.set(stream, state);
     return tracks.length > 0;
+  }
+
+  private muteAllPlayed(kind: "video" | "audio", mute: boolean): boolean {
+    this.allPlayMuted[kind] = mute;
+    for (const p of this.playbacks.values()) p.mute(kind, mute);
+    return true;
+  }
+
+  private async reportSoundLevels(): Promise<void> {
+    const list: { streamID: string; soundLevel: number; type: "push" | "pull" }[] = [];
+    for (const [streamID, pub] of this.publications) {
+      const pc = pub.peer;
+      if (pc) list.push({ streamID, soundLevel: await soundLevel(pc, "send"), type: "push" });
+    }
+    for (const [streamID, play] of this.playbacks) {
+      const pc = play.peer;
+      if (pc) list.push({ streamID, soundLevel: await soundLevel(pc, "receive"), type: "pull" });
+    }
+    if (this.soundTimer === undefined || list.length === 0) return;
+    const captured = list.find((l) => l.type === "push");
+    if (captured) this.emit("capturedSoundLevelUpdate", captured.soundLevel);
+    this.emit("soundLevelUpdate", list);
   }
 
   /** Reports the quality of every connected stream every few seconds while there is any. */
@@ -282,6 +385,7 @@ export class DuetEngine extends SharedEngine<WebEvents> {
       const { stats, counters } = publishQuality(await pc.getStats(), this.before(key, pc), Date.now(), muted);
       if (this.publications.get(id) !== pub) continue;
       this.counters.set(key, { pc, counters });
+      this.lastPublishStats.set(id, stats);
       this.emit("publishQualityUpdate", id, stats);
     }
     for (const [id, play] of this.playbacks) {
@@ -291,6 +395,7 @@ export class DuetEngine extends SharedEngine<WebEvents> {
       const { stats, counters } = playQuality(await pc.getStats(), this.before(key, pc), Date.now(), play.muted);
       if (this.playbacks.get(id) !== play) continue;
       this.counters.set(key, { pc, counters });
+      this.lastPlayStats.set(id, stats);
       this.emit("playQualityUpdate", id, stats);
     }
   }

@@ -12,6 +12,7 @@ export { SdkError } from "../../miniprogram/src/core/errors";
 export type { WebEvents, WebEventName, WebPlayOption, WebPublishOption } from "./engine";
 export type { LocalStreamConfig, CameraOptions, ScreenOptions } from "./capture";
 export type { WebPlayStats, WebPublishStats } from "./quality";
+export type { DeviceInfo, DeviceInfos } from "./devices";
 export type {
   ZegoUser,
   ZegoRoomConfig,

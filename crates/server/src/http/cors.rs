@@ -182,6 +182,14 @@ impl CorsHeaders {
         Self { allow_origin: Some(HeaderValue::from_static("*")), ..Self::default() }
     }
 
+    /// The page that sent `Origin` may read the answer (`Vary: Origin`); nothing for a request
+    /// without `Origin`. What refusals of a page's origin carry, so its SDK can say why (a
+    /// refusal tells nothing worth hiding), and what preflights answer.
+    pub fn echo(page: Page<'_>) -> Self {
+        let allow_origin = page.origin.and_then(|o| HeaderValue::from_bytes(o).ok());
+        Self { vary: allow_origin.is_some(), allow_origin, expose_location: false }
+    }
+
     /// The same, and the page may read the answer's `Location` (a created WHIP/WHEP resource).
     pub fn exposing_location(self) -> Self {
         Self { expose_location: true, ..self }
@@ -291,8 +299,8 @@ pub async fn for_app(apps: &Apps, app: &str, headers: &HeaderMap) -> Result<Cors
 
 /// A media request's answer: `handler` runs with the request's headers once its page's origin
 /// is allowed (it puts them on its answer); a refusal (the origin's or the handler's) is
-/// logged and counted as `what` refused to `peer` (`MediaContext::refuse`) and answered with
-/// the headers, so an allowed page reads it.
+/// logged and counted as `what` refused to `peer` (`MediaContext::refuse`) and answered so
+/// that the page reads it (a refused origin too: [`CorsHeaders::echo`]).
 pub async fn answer<F>(
     state: &AppState,
     app: &str,
@@ -310,7 +318,7 @@ where
     };
     answer.map_err(|r| {
         state.media.refuse(peer, what, &r);
-        HttpError::from(r).with_cors(cors.unwrap_or_default())
+        HttpError::from(r).with_cors(cors.unwrap_or_else(|_| CorsHeaders::echo(Page::of(headers))))
     })
 }
 
@@ -318,39 +326,35 @@ where
 const MAX_AGE: &str = "600";
 
 /// `OPTIONS /whip/{app}/{stream}[/{resource}]` and `/whep/...`: a preflight of a WHIP or WHEP
-/// `POST` (an SDP offer) or `DELETE`.
+/// `POST` (an SDP offer) or `DELETE`. A preflight grants nothing, so every page gets its
+/// answer (`*` where the app allows any page, its origin echoed otherwise): the request itself
+/// is decided, and a refused page can read why.
 pub async fn webrtc_preflight(
     State(state): State<AppState>,
     Path(params): Path<HashMap<String, String>>,
     headers: HeaderMap,
-) -> Result<Response, HttpError> {
-    let cors = preflight(&state, &params, &headers).await?;
+) -> Response {
+    let cors = preflight(&state, &params, &headers).await;
     let sdp = [(header::HeaderName::from_static("accept-post"), "application/sdp")];
-    Ok((StatusCode::NO_CONTENT, cors.exposing_location(), allow("POST, DELETE, OPTIONS"), sdp).into_response())
+    (StatusCode::NO_CONTENT, cors.exposing_location(), allow("POST, DELETE, OPTIONS"), sdp).into_response()
 }
 
 /// `OPTIONS /live/{app}/{file}`: a preflight of an HTTP-FLV/fMP4 play (a `fetch` that sends
-/// headers of its own).
+/// headers of its own), answered like WHIP's.
 pub async fn play_preflight(
     State(state): State<AppState>,
     Path(params): Path<HashMap<String, String>>,
     headers: HeaderMap,
-) -> Result<Response, HttpError> {
-    let cors = preflight(&state, &params, &headers).await?;
-    Ok((StatusCode::NO_CONTENT, cors, allow("GET, OPTIONS")).into_response())
+) -> Response {
+    let cors = preflight(&state, &params, &headers).await;
+    (StatusCode::NO_CONTENT, cors, allow("GET, OPTIONS")).into_response()
 }
 
-/// The decision for a preflight; a refusal is logged and counted like the request it asks for.
-async fn preflight(
-    state: &AppState,
-    params: &HashMap<String, String>,
-    headers: &HeaderMap,
-) -> Result<CorsHeaders, HttpError> {
+/// A preflight's headers: the app's answer for an allowed page, the page's origin echoed for
+/// another (its request will be refused, readably).
+async fn preflight(state: &AppState, params: &HashMap<String, String>, headers: &HeaderMap) -> CorsHeaders {
     let app = params.get("app").map(String::as_str).unwrap_or_default();
-    for_app(&state.apps, app, headers).await.map_err(|r| {
-        state.media.refuse("cors", "preflight", &r);
-        HttpError::from(r)
-    })
+    for_app(&state.apps, app, headers).await.unwrap_or_else(|_| CorsHeaders::echo(Page::of(headers)))
 }
 
 fn allow(methods: &'static str) -> [(header::HeaderName, &'static str); 3] {

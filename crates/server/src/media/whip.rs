@@ -133,7 +133,7 @@ pub(crate) async fn delete(
 ) -> Result<Response, HttpError> {
     let cors = cors::for_app(&state.apps, app, headers).await.map_err(|r| {
         state.media.refuse(what, "delete", &r);
-        HttpError::from(r)
+        HttpError::from(r).with_cors(CorsHeaders::echo(cors::Page::of(headers)))
     })?;
     if state.media.webrtc.delete(resource_key(app, stream, resource)).await {
         return Ok((StatusCode::OK, cors, ()).into_response());
