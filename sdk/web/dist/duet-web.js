@@ -1698,7 +1698,7 @@ async function soundLevel(pc, direction) {
 
 // src/exchange.ts
 var POST_TIMEOUT_MS = 1e4;
-var PASSING = ["stream_not_found", "webrtc_busy", "webrtc_app_busy", "webrtc_stream_busy", "internal"];
+var PASSING = ["stream_not_found", "stream_live", "webrtc_busy", "webrtc_app_busy", "webrtc_stream_busy", "internal"];
 var Refusal = class {
   constructor(status, code, message) {
     this.status = status;
@@ -1738,10 +1738,16 @@ async function exchange(url, pc) {
   await pc.setRemoteDescription({ type: "answer", sdp: body });
   return { location: location ? new URL(location, url).href : "" };
 }
-function hangUp(accepted) {
+async function hangUp(accepted) {
   if (!accepted || !accepted.location) return;
-  fetch(accepted.location, { method: "DELETE", keepalive: true }).catch(() => {
-  });
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), 1e3);
+  try {
+    await fetch(accepted.location, { method: "DELETE", keepalive: true, signal: abort.signal });
+  } catch {
+  } finally {
+    clearTimeout(timer);
+  }
 }
 function refusalOf(status, body) {
   try {
@@ -1797,11 +1803,12 @@ var Link = class {
   }
   /**
    * The server says the media does not reach it (before the browser noticed): make the link
-   * again now, unless it connected less than `settleMs` ago (media may be on its way).
+   * again now, if it has been connected for `settleMs` (before that, media may be on its way;
+   * a link still connecting is left to finish).
    */
-  restart(err, settleMs = 0) {
-    if (this.stopped || !this.pc) return;
-    if (this.connectedAt === 0 || Date.now() - this.connectedAt >= settleMs) this.retry(err);
+  restart(err, settleMs) {
+    if (this.stopped || !this.pc || this.connectedAt === 0) return;
+    if (Date.now() - this.connectedAt >= settleMs) this.retry(err);
   }
   async attempt() {
     this.timer = void 0;
@@ -1827,7 +1834,7 @@ var Link = class {
       const err = e.asError(this.what);
       return e.passing ? this.retry(err) : this.fail(err);
     }
-    if (pc !== this.pc) return hangUp(accepted);
+    if (pc !== this.pc) return void hangUp(accepted);
     this.accepted = accepted;
     this.settleFirst({ ok: true });
     this.watchdog = setTimeout(() => {
@@ -1872,6 +1879,10 @@ var Link = class {
     this.settleFirst({ ok: false, err });
     this.owner.failed(err);
   }
+  /**
+   * Ends the current peer connection: the server's session first (`DELETE`), then the peer
+   * connection (closed first, it would end the session itself and the `DELETE` find nothing).
+   */
   teardown() {
     clearTimeout(this.watchdog);
     this.connectedAt = 0;
@@ -1879,9 +1890,12 @@ var Link = class {
     this.pc = void 0;
     if (pc) {
       pc.onconnectionstatechange = null;
-      pc.close();
+      pc.ontrack = null;
     }
-    hangUp(this.accepted);
+    const close = () => {
+      if (pc) pc.close();
+    };
+    hangUp(this.accepted).then(close, close);
     this.accepted = void 0;
   }
   settleFirst(outcome) {
@@ -2336,6 +2350,9 @@ var DuetEngine = class extends SharedEngine {
     const opt = option || {};
     if (this.playbacks.has(streamID)) this.endPlayback(streamID);
     const grant = await this.core.startPlayingStream(streamID, { streamParams: opt.streamParams });
+    if (!this.core.presence.streams.playing.has(streamID) || this.playbacks.has(streamID)) {
+      throw duetError(SdkError.CANCELLED, `startPlayingStream(${streamID}) was stopped or started again before it was granted`);
+    }
     if (!grant.whepURL) {
       this.core.presence.streams.setPlayState(streamID, "NO_PLAY", SdkError.NOT_SUPPORTED, "this Duet server offers no WHEP");
       this.core.stopPlayingStream(streamID);

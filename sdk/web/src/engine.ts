@@ -183,6 +183,9 @@ export class DuetEngine extends SharedEngine<WebEvents> {
     const opt = option || {};
     if (this.playbacks.has(streamID)) this.endPlayback(streamID);
     const grant = await this.core.startPlayingStream(streamID, { streamParams: opt.streamParams });
+    if (!this.core.presence.streams.playing.has(streamID) || this.playbacks.has(streamID)) {
+      throw duetError(SdkError.CANCELLED, `startPlayingStream(${streamID}) was stopped or started again before it was granted`);
+    }
     if (!grant.whepURL) {
       this.core.presence.streams.setPlayState(streamID, "NO_PLAY", SdkError.NOT_SUPPORTED, "this Duet server offers no WHEP");
       this.core.stopPlayingStream(streamID);

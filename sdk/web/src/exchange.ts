@@ -13,8 +13,12 @@ import type { DuetError } from "../../miniprogram/src/core/types";
 /** How long one POST may take before it counts as a network failure. */
 const POST_TIMEOUT_MS = 10_000;
 
-/** Refusals that go away by themselves: the stream is not live yet, a cap is full, the node is busy or restarting. */
-const PASSING: string[] = ["stream_not_found", "webrtc_busy", "webrtc_app_busy", "webrtc_stream_busy", "internal"];
+/**
+ * Refusals that go away by themselves: the stream is not live yet, or still held by this
+ * page's previous session (a link made again before the server saw the old one end), a cap
+ * is full, the node is busy or restarting.
+ */
+const PASSING: string[] = ["stream_not_found", "stream_live", "webrtc_busy", "webrtc_app_busy", "webrtc_stream_busy", "internal"];
 
 export class Refusal {
   constructor(
@@ -67,12 +71,21 @@ export async function exchange(url: string, pc: RTCPeerConnection): Promise<Acce
   return { location: location ? new URL(location, url).href : "" };
 }
 
-/** Ends a session the server may still hold (best effort: it may have ended it already). */
-export function hangUp(accepted: Accepted | undefined): void {
+/**
+ * Ends a session the server may still hold (best effort: it may have ended it already);
+ * resolves when the server answered, or could not be reached within a second.
+ */
+export async function hangUp(accepted: Accepted | undefined): Promise<void> {
   if (!accepted || !accepted.location) return;
-  fetch(accepted.location, { method: "DELETE", keepalive: true }).catch(() => {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), 1000);
+  try {
+    await fetch(accepted.location, { method: "DELETE", keepalive: true, signal: abort.signal });
+  } catch {
     // The server is gone or ended it first: nothing is left to end.
-  });
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function refusalOf(status: number, body: string): Refusal {

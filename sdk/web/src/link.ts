@@ -87,11 +87,12 @@ export class Link {
 
   /**
    * The server says the media does not reach it (before the browser noticed): make the link
-   * again now, unless it connected less than `settleMs` ago (media may be on its way).
+   * again now, if it has been connected for `settleMs` (before that, media may be on its way;
+   * a link still connecting is left to finish).
    */
-  restart(err: DuetError, settleMs = 0): void {
-    if (this.stopped || !this.pc) return;
-    if (this.connectedAt === 0 || Date.now() - this.connectedAt >= settleMs) this.retry(err);
+  restart(err: DuetError, settleMs: number): void {
+    if (this.stopped || !this.pc || this.connectedAt === 0) return;
+    if (Date.now() - this.connectedAt >= settleMs) this.retry(err);
   }
 
   private async attempt(): Promise<void> {
@@ -118,7 +119,7 @@ export class Link {
       const err = e.asError(this.what);
       return e.passing ? this.retry(err) : this.fail(err);
     }
-    if (pc !== this.pc) return hangUp(accepted);
+    if (pc !== this.pc) return void hangUp(accepted);
     this.accepted = accepted;
     this.settleFirst({ ok: true });
     this.watchdog = setTimeout(() => {
@@ -167,6 +168,10 @@ export class Link {
     this.owner.failed(err);
   }
 
+  /**
+   * Ends the current peer connection: the server's session first (`DELETE`), then the peer
+   * connection (closed first, it would end the session itself and the `DELETE` find nothing).
+   */
   private teardown(): void {
     clearTimeout(this.watchdog);
     this.connectedAt = 0;
@@ -174,9 +179,12 @@ export class Link {
     this.pc = undefined;
     if (pc) {
       pc.onconnectionstatechange = null;
-      pc.close();
+      pc.ontrack = null;
     }
-    hangUp(this.accepted);
+    const close = () => {
+      if (pc) pc.close();
+    };
+    hangUp(this.accepted).then(close, close);
     this.accepted = undefined;
   }
 
