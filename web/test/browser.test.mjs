@@ -1,8 +1,11 @@
 // The console and the debug page in Debian's chromium (driven by playwright-core) against a
 // real `duet serve`: log in, create an app, mint a token, join a room where ffmpeg publishes a
-// test pattern through `duet url publish --room-id`, and watch the video decode.
+// test pattern through `duet url publish --room-id`, and watch it play over WHEP in the debug
+// page (the Web SDK served at /sdk/duet-web.js); then two debug pages in one room, one
+// publishing its fake camera and microphone through the page's Publish section, the other
+// playing it.
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
@@ -11,10 +14,14 @@ import { promisify } from "node:util";
 
 import { DUET } from "../../sdk/miniprogram/test/harness/duet.mjs";
 import { startDuetAndChromium } from "./chromium.mjs";
+import { ffmpegPublish } from "./webrtc.mjs";
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
 const ARTIFACTS = join(here, "..", "..", "target", "artifacts");
+const PHONE = { viewport: { width: 412, height: 915 } };
+/** A rate above zero in a quality line of the debug page's log (a RegExp source). */
+const RATE = "[1-9]\\d*";
 
 let duet;
 let browser;
@@ -22,7 +29,11 @@ let stop;
 let ffmpeg;
 
 before(async () => {
-  ({ duet, browser, stop } = await startDuetAndChromium(["--autoplay-policy=no-user-gesture-required"]));
+  ({ duet, browser, stop } = await startDuetAndChromium([
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+  ]));
 });
 
 after(async () => {
@@ -30,18 +41,59 @@ after(async () => {
   if (stop) await stop();
 });
 
-/** ffmpeg publishing a yuv420p H.264 + AAC test pattern for at most `seconds`. */
-function publish(url, seconds) {
-  const args = ["-hide_banner", "-loglevel", "error", "-nostdin", "-re", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25"];
-  args.push("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", String(seconds));
-  args.push("-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "25", "-threads", "1");
-  args.push("-c:a", "aac", "-f", "flv", url);
-  return spawn("ffmpeg", args, { stdio: ["ignore", "ignore", "pipe"] });
+/** A debug page opened at `path` whose uncaught errors and CSP refusals land in `errors`. */
+async function openDebug(path, errors) {
+  const page = await browser.newPage(PHONE);
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => m.type() === "error" && /Content Security Policy/.test(m.text()) && errors.push(m.text()));
+  await page.goto(`${duet.http}${path}`);
+  return page;
 }
 
-test("console login, app, token, and the debug page plays a room's stream", async () => {
+/** Presses Join and waits until the page says it is in `roomID` as `userID`. */
+async function joinRoom(page, roomID, userID) {
+  await page.click("#join");
+  await page.waitForFunction(
+    (expected) => document.querySelector("#state").textContent.startsWith(expected),
+    `In room ${roomID} as ${userID}`,
+  );
+}
+
+/** Waits until the page's events log matches `pattern` (a RegExp source). */
+async function waitLog(page, pattern, timeout = 20000) {
+  await page.waitForFunction((p) => new RegExp(p).test(document.querySelector("#log").textContent), pattern, { timeout });
+}
+
+/** What the `<video>` with `selector` shows: its size, decoded frames, time and state. */
+function videoState(page, selector = "#video") {
+  return page.evaluate((sel) => {
+    const v = document.querySelector(sel);
+    return {
+      width: v.videoWidth,
+      height: v.videoHeight,
+      frames: v.getVideoPlaybackQuality().totalVideoFrames,
+      time: v.currentTime,
+      paused: v.paused,
+    };
+  }, selector);
+}
+
+/** Asserts the `<video>` with `selector` keeps decoding frames over 1.5 s. */
+async function assertDecoding(page, selector = "#video") {
+  await page.waitForFunction((sel) => document.querySelector(sel).getVideoPlaybackQuality().totalVideoFrames > 10, selector, { timeout: 20000 });
+  const first = await videoState(page, selector);
+  await page.waitForTimeout(1500);
+  const later = await videoState(page, selector);
+  assert.ok(later.width > 0, `the video has a size: ${JSON.stringify(later)}`);
+  assert.ok(later.frames > first.frames + 10, `frames keep decoding: ${JSON.stringify([first, later])}`);
+  assert.ok(later.time > first.time + 0.5, `time advances: ${JSON.stringify([first, later])}`);
+  assert.equal(later.paused, false);
+  return later;
+}
+
+test("console login, app, token, and the debug page plays a room's stream over WHEP", async () => {
   assert.ok(duet.consolePassword, "the first start prints the console password");
-  const page = await browser.newPage({ viewport: { width: 412, height: 915 } }); // a phone-sized screen
+  const page = await browser.newPage(PHONE); // a phone-sized screen
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
 
@@ -79,49 +131,115 @@ test("console login, app, token, and the debug page plays a room's stream", asyn
     "url", "publish", "--data", duet.data, "--app-id", String(appID), "--stream-id", "cam",
     "--room-id", "demo", "--user-id", "encoder", "--public-rtmp-url", `rtmp://${duet.rtmp}`,
   ]);
-  ffmpeg = publish(stdout.trim(), 60);
+  ffmpeg = ffmpegPublish(stdout.trim(), 60);
 
-  // The debug page joins with the minted token and plays the stream.
-  const debug = await browser.newPage({ viewport: { width: 412, height: 915 } });
-  debug.on("pageerror", (e) => errors.push(e.message));
-  await debug.goto(`${duet.http}${debugHref}`);
+  // The debug page joins with the minted token and plays the stream over WHEP.
+  const debug = await openDebug(debugHref, errors);
   assert.equal(await debug.inputValue("#appID"), String(appID));
-  await debug.click("#join");
-  await debug.waitForFunction(() => /In room demo as viewer/.test(document.querySelector("#state").textContent));
+  await joinRoom(debug, "demo", "viewer");
   await debug.waitForSelector('tr[data-stream="cam"] button', { timeout: 20000 });
   await debug.click('tr[data-stream="cam"] button');
-
-  const sample = () =>
-    debug.evaluate(() => {
-      const v = document.querySelector("#video");
-      return { frames: v.getVideoPlaybackQuality().totalVideoFrames, time: v.currentTime, paused: v.paused };
-    });
-  await debug.waitForFunction(() => document.querySelector("#video").getVideoPlaybackQuality().totalVideoFrames > 25, null, { timeout: 20000 });
-  const first = await sample();
-  await debug.waitForTimeout(1500);
-  const later = await sample();
-  assert.ok(later.frames > first.frames + 10, `frames keep decoding: ${JSON.stringify([first, later])}`);
-  assert.ok(later.time > first.time + 0.5, `time advances: ${JSON.stringify([first, later])}`);
-  assert.equal(later.paused, false);
-  const behind = await debug.evaluate(() => {
-    const v = document.querySelector("#video");
-    return v.buffered.end(v.buffered.length - 1) - v.currentTime;
-  });
-  assert.ok(behind < 2, `playback stays near the live edge (${behind.toFixed(2)} s behind)`);
+  const shown = await assertDecoding(debug);
+  assert.deepEqual([shown.width, shown.height], [320, 240]);
+  await waitLog(debug, "play cam: PLAYING");
+  assert.equal(await debug.textContent('tr[data-stream="cam"] button'), "Stop");
+  // The SDK's playQualityUpdate, summarised in the log (a report after the first has rates).
+  await waitLog(debug, `quality play cam: video ${RATE} kbit/s ${RATE} fps 320×240, audio ${RATE} kbit/s`);
 
   // A broadcast from the page reaches the room; the console's live view shows the room.
   await debug.fill("#message", "hello from the browser");
   await debug.click("#sendMessage");
-  await debug.waitForFunction(() => /me: hello from the browser/.test(document.querySelector("#log").textContent));
+  await waitLog(debug, "me: hello from the browser");
   await page.selectOption("#liveApp", String(appID));
   await page.waitForFunction(() => {
     const room = document.querySelector('#live [data-room="demo"]');
     return room && /viewer/.test(room.textContent) && /cam \(encoder\)/.test(room.textContent);
   }, null, { timeout: 10000 });
 
+  // Stop ends the play.
+  await debug.click('tr[data-stream="cam"] button');
+  await waitLog(debug, "play cam: NO_PLAY");
+  assert.equal(await debug.evaluate(() => document.querySelector("#video").srcObject), null);
+
   mkdirSync(ARTIFACTS, { recursive: true });
   await debug.screenshot({ path: join(ARTIFACTS, "debug-page.png"), fullPage: true });
   await page.screenshot({ path: join(ARTIFACTS, "console.png"), fullPage: true });
+  assert.deepEqual(errors, []);
+  ffmpeg.kill("SIGKILL");
+});
+
+test("two debug pages in one room: one publishes its camera and microphone, the other plays it", async () => {
+  const errors = [];
+  const pageFor = async (userID) => {
+    const token = await duet.token(userID, { roomID: "duo" });
+    const q = new URLSearchParams({ appID: String(duet.appID), roomID: "duo", userID, token });
+    const page = await openDebug(`/debug?${q}`, errors);
+    await joinRoom(page, "duo", userID);
+    return page;
+  };
+  const alice = await pageFor("alice");
+  const bob = await pageFor("bob");
+  await alice.waitForFunction(() => /bob/.test(document.querySelector("#users").textContent));
+  await bob.waitForFunction(() => /alice/.test(document.querySelector("#users").textContent));
+
+  // Alice publishes her camera and microphone under the default stream ID.
+  assert.equal(await alice.inputValue("#streamID"), "alice-cam");
+  await alice.click("#publish");
+  await waitLog(alice, "publish alice-cam: PUBLISHING");
+  assert.match(await alice.textContent("#publishState"), /PUBLISHING/);
+  const preview = await videoState(alice, "#preview");
+  assert.ok(preview.width > 0, `the preview shows the camera: ${JSON.stringify(preview)}`);
+  assert.equal(await alice.evaluate(() => document.querySelector("#preview").muted), true);
+
+  // Bob sees the stream and plays it: his video decodes frames.
+  await bob.waitForSelector('tr[data-stream="alice-cam"] button', { timeout: 20000 });
+  assert.match(await bob.textContent('tr[data-stream="alice-cam"]'), /from alice/);
+  await bob.click('tr[data-stream="alice-cam"] button');
+  await assertDecoding(bob);
+  await waitLog(bob, "play alice-cam: PLAYING");
+  // The SDK's quality reports, summarised: video and the microphone's audio flow both ways.
+  await waitLog(bob, `quality play alice-cam: video ${RATE} kbit/s ${RATE} fps \\d+×\\d+, audio ${RATE} kbit/s`);
+  await waitLog(alice, `quality publish alice-cam: video ${RATE} kbit/s ${RATE} fps \\d+×\\d+, audio ${RATE} kbit/s`);
+
+  // Mute toggles.
+  await alice.click("#muteMic");
+  assert.equal(await alice.textContent("#muteMic"), "Unmute mic");
+  await waitLog(alice, "mic muted");
+  await alice.click("#muteCamera");
+  assert.equal(await alice.textContent("#muteCamera"), "Unmute camera");
+  await alice.click("#muteCamera");
+  assert.equal(await alice.textContent("#muteCamera"), "Mute camera");
+
+  // Messages and commands between them.
+  await alice.fill("#message", "hi bob");
+  await alice.click("#sendMessage");
+  await waitLog(bob, "alice: hi bob");
+  await bob.fill("#command", "wave");
+  await bob.fill("#commandTo", "alice");
+  await bob.click("#sendCommand");
+  await waitLog(bob, "command sent to alice");
+  await waitLog(alice, "command from bob: wave");
+
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await alice.screenshot({ path: join(ARTIFACTS, "debug-publisher.png"), fullPage: true });
+  await bob.screenshot({ path: join(ARTIFACTS, "debug-player.png"), fullPage: true });
+
+  // Stop: the stream leaves the room, the camera is released.
+  await alice.click("#stopPublish");
+  await waitLog(alice, "publish alice-cam: NO_PUBLISH");
+  assert.equal(await alice.evaluate(() => document.querySelector("#preview").srcObject), null);
+  assert.equal(await alice.isEnabled("#publish"), true);
+  // Bob's player waits for the stream to come back, and keeps its Stop until he presses it.
+  await waitLog(bob, "stream DELETE alice-cam");
+  assert.match(await bob.textContent('tr[data-stream="alice-cam"]'), /no longer live\s*Stop/);
+  await bob.click('tr[data-stream="alice-cam"] button');
+  await bob.waitForSelector('tr[data-stream="alice-cam"]', { state: "detached" });
+
+  // Bob leaves: Alice's user list drops him.
+  await bob.click("#leave");
+  await bob.waitForFunction(() => /Left the room/.test(document.querySelector("#state").textContent));
+  await alice.waitForFunction(() => !/bob/.test(document.querySelector("#users").textContent));
+  await waitLog(alice, "user DELETE bob");
   assert.deepEqual(errors, []);
 });
 

@@ -121,18 +121,18 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("style.css", "text/css; charset=utf-8", include_str!("../../../../web/style.css")),
     ("console.js", "text/javascript; charset=utf-8", include_str!("../../../../web/console.js")),
     ("debug.js", "text/javascript; charset=utf-8", include_str!("../../../../web/debug.js")),
-    ("signaling.js", "text/javascript; charset=utf-8", include_str!("../../../../web/signaling.js")),
 ];
 
 /// The Web SDK as one ES module (sdk/web/dist, built and committed by `npm run build` there).
 const WEB_SDK: &str = include_str!("../../../../sdk/web/dist/duet-web.js");
 
+/// The pages' policy: scripts, styles and fetches from Duet's own origin (the debug page's
+/// WHIP/WHEP offers and SDK log uploads go to the public HTTP address, the page's origin when
+/// it is opened there), WebSockets for signaling. Played and captured media are `MediaStream`s
+/// given to `srcObject`, which the policy does not govern.
 fn security_headers() -> [(header::HeaderName, &'static str); 3] {
     [
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; media-src 'self' blob:; connect-src 'self' ws: wss:; img-src 'self' data:",
-        ),
+        (header::CONTENT_SECURITY_POLICY, "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
     ]
