@@ -5,7 +5,7 @@ module.exports = {
   // The signaling address `duet serve` printed: wss:// with a registered domain on a phone.
   server: "wss://rtc.example.com/ws",
   // Where pages get tokens: GET <tokenURL>?userID=..&roomID=.. answering {"token": "04..."}.
-  // Your business server in production; `node dev-token-server.mjs` while developing.
+  // Your business server in production; `node ../dev-server.mjs` while developing.
   tokenURL: "https://rtc.example.com:8081/token",
   // Or fixed tokens per userID for a quick try (`duet token mint --app-id N --user-id U`).
   tokens: {},

@@ -15,6 +15,14 @@ export const CHROMIUM_FLAGS = [
   "--disable-sync",
 ];
 
+/** A camera and microphone without devices or prompts (a test pattern and a beep), and media
+ * that plays without a click. */
+export const FAKE_MEDIA_FLAGS = [
+  "--use-fake-device-for-media-stream",
+  "--use-fake-ui-for-media-stream",
+  "--autoplay-policy=no-user-gesture-required",
+];
+
 /** Starts Duet and a headless chromium with `extraFlags`; `stop()` ends both. */
 export async function startDuetAndChromium(extraFlags = []) {
   const duet = await Duet.start();

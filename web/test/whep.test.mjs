@@ -7,7 +7,7 @@ import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 
 import { DUET } from "../../sdk/miniprogram/test/harness/duet.mjs";
-import { startDuetAndChromium } from "./chromium.mjs";
+import { FAKE_MEDIA_FLAGS, startDuetAndChromium } from "./chromium.mjs";
 import { decodedTone, ffmpegFlashes, ffmpegPublish, heardTone, onsets, playedOnsets, playFrom, playerStats, publishFrom, skews } from "./webrtc.mjs";
 
 const run = promisify(execFile);
@@ -20,11 +20,7 @@ let stop;
 const encoders = [];
 
 before(async () => {
-  ({ duet, browser, stop } = await startDuetAndChromium([
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-  ]));
+  ({ duet, browser, stop } = await startDuetAndChromium(FAKE_MEDIA_FLAGS));
 });
 
 after(async () => {

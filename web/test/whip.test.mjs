@@ -9,7 +9,7 @@ import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 
 import { DUET } from "../../sdk/miniprogram/test/harness/duet.mjs";
-import { startDuetAndChromium } from "./chromium.mjs";
+import { FAKE_MEDIA_FLAGS, startDuetAndChromium } from "./chromium.mjs";
 import { decodedTone, onsets, publishFlashes, publishFrom, skews } from "./webrtc.mjs";
 
 const run = promisify(execFile);
@@ -19,10 +19,7 @@ let browser;
 let stop;
 
 before(async () => {
-  ({ duet, browser, stop } = await startDuetAndChromium([
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-  ]));
+  ({ duet, browser, stop } = await startDuetAndChromium(FAKE_MEDIA_FLAGS));
 });
 
 after(async () => {

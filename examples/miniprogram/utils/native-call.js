@@ -7,6 +7,7 @@ const config = require("../config");
 const { getToken } = require("./token");
 const { randomID } = require("./ids");
 const { showStatus } = require("./status");
+const { showMessages, sendDraft } = require("./messages");
 
 let zg;
 
@@ -71,6 +72,8 @@ function nativeCallPage({ streamSuffix, playSource }) {
       playStates: {},
       publishQuality: {},
       users: [],
+      messages: [],
+      draft: "",
       error: "",
     },
 
@@ -84,6 +87,7 @@ function nativeCallPage({ streamSuffix, playSource }) {
       });
       zg = new ZegoExpressEngine(config.appID, config.server);
       showStatus(zg, this);
+      showMessages(zg, this);
       zg.on("roomStreamUpdate", (roomID, updateType, streamList) => {
         if (updateType === "ADD") {
           playAll(streamList, this);
@@ -138,6 +142,14 @@ function nativeCallPage({ streamSuffix, playSource }) {
 
     bindKeyInput(e) {
       this.setData({ roomID: e.detail.value });
+    },
+
+    bindMessageInput(e) {
+      this.setData({ draft: e.detail.value });
+    },
+
+    sendMessage() {
+      return sendDraft(zg, this);
     },
 
     logout() {

@@ -6,6 +6,7 @@ const config = require("../../config");
 const { getToken } = require("../../utils/token");
 const { randomID } = require("../../utils/ids");
 const { showStatus } = require("../../utils/status");
+const { showMessages, sendDraft } = require("../../utils/messages");
 
 let zg;
 
@@ -23,6 +24,8 @@ Page({
     playStates: {},
     playQuality: {},
     users: [],
+    messages: [],
+    draft: "",
     error: "",
   },
 
@@ -39,6 +42,7 @@ Page({
   initEngine() {
     zg = new ZegoExpressEngine(config.appID, config.server);
     showStatus(zg, this);
+    showMessages(zg, this);
     zg.on("playQualityUpdate", (streamID, stats) => {
       this.setData({ [`playQuality.${streamID}`]: { fps: stats.video.videoFPS, kbps: stats.video.videoBitrate } });
     });
@@ -85,6 +89,14 @@ Page({
 
   bindKeyInput(e) {
     this.setData({ roomID: e.detail.value });
+  },
+
+  bindMessageInput(e) {
+    this.setData({ draft: e.detail.value });
+  },
+
+  sendMessage() {
+    return sendDraft(zg, this);
   },
 
   logout() {

@@ -1,5 +1,5 @@
-// Runs examples/miniprogram/dev-token-server.mjs against a test's duet: the token source the
-// example pages use.
+// Runs examples/dev-server.mjs against a test's duet: the token source the example pages use
+// (and the server of the Web example's page, at "/" of the same address).
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 
@@ -9,7 +9,7 @@ import { EXAMPLES_DIR } from "./miniprogram.mjs";
 export function startTokenServer(duet) {
   const child = spawn(
     process.execPath,
-    [join(EXAMPLES_DIR, "dev-token-server.mjs"), "--duet", DUET, "--data", duet.data, "--app-id", String(duet.appID), "--port", "0"],
+    [join(EXAMPLES_DIR, "..", "dev-server.mjs"), "--duet", DUET, "--data", duet.data, "--app-id", String(duet.appID), "--port", "0"],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   return new Promise((resolve, reject) => {
