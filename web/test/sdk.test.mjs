@@ -9,7 +9,7 @@ import { promisify } from "node:util";
 
 import { DUET } from "../../sdk/miniprogram/test/harness/duet.mjs";
 
-import { startDuetAndChromium } from "./chromium.mjs";
+import { FAKE_MEDIA_FLAGS, startDuetAndChromium } from "./chromium.mjs";
 
 const run = promisify(execFile);
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
@@ -19,11 +19,7 @@ let browser;
 let stop;
 
 before(async () => {
-  ({ duet, browser, stop } = await startDuetAndChromium([
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-  ]));
+  ({ duet, browser, stop } = await startDuetAndChromium(FAKE_MEDIA_FLAGS));
 });
 
 after(async () => {
@@ -101,6 +97,12 @@ async function waitPlaying(page, streamID, since, what) {
   assert.fail(`${what}: ${streamID} did not play: ${JSON.stringify(reports.slice(-2))}, frames shown ${frames}`);
 }
 
+/** `duet_media_refused_total` now. */
+async function refusedRequests() {
+  const line = (await duet.metrics()).split("\n").find((l) => l.startsWith("duet_media_refused_total "));
+  return Number(line.split(" ")[1]);
+}
+
 const events = (page, name) => page.evaluate((name) => window.seen.filter((e) => e.name === name).map((e) => e.args), name);
 
 test("a crashed server back after 5 s: both browsers publish and play again without the page doing anything", async (t) => {
@@ -135,9 +137,13 @@ test("a crashed server back after 5 s: both browsers publish and play again with
 });
 
 test("the Web API beyond calls: requirements, devices, sound levels and mute, refusals with their codes", async () => {
+  const refusedBefore = await refusedRequests();
   const ann = await joinCall("amy", "api-room");
   const ben = await joinCall("bob", "api-room");
   await Promise.all([waitPlaying(ben, "amy-cam", Date.now(), "amy to bob"), waitPlaying(ann, "bob-cam", Date.now(), "bob to amy")]);
+  // Setting up a call asks nothing the server refuses (a second WHIP POST of a live stream,
+  // from a link restarted while still connecting, once ended the publish).
+  assert.equal(await refusedRequests(), refusedBefore, "media requests refused while the call was set up");
 
   const system = await ben.evaluate(async () => {
     const req = await window.zg.checkSystemRequirements();
