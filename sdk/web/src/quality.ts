@@ -5,60 +5,42 @@
  * round-trip time, and a 0–4 quality grade (0 excellent … 4 unusable) from loss and delay.
  */
 
+/** What the publish and play reports say of a stream's video. */
+interface VideoStats {
+  videoBitrate: number;
+  videoFPS: number;
+  videoTransferFPS: number;
+  frameWidth: number;
+  frameHeight: number;
+  videoPacketsLost: number;
+  videoPacketsLostRate: number;
+  videoQuality: number;
+  googCodecName: string;
+  muteState: "0" | "1";
+}
+
+/** What the publish and play reports say of a stream's audio. */
+interface AudioStats {
+  audioBitrate: number;
+  audioFPS: number;
+  audioPacketsLost: number;
+  audioPacketsLostRate: number;
+  audioQuality: number;
+  audioCodec: string;
+  googCodecName: string;
+  muteState: "0" | "1";
+}
+
 export interface WebPublishStats {
-  video: {
-    videoBitrate: number;
-    videoFPS: number;
-    videoTransferFPS: number;
-    frameWidth: number;
-    frameHeight: number;
-    videoPacketsLost: number;
-    videoPacketsLostRate: number;
-    videoQuality: number;
-    googCodecName: string;
-    muteState: "0" | "1";
-  };
-  audio: {
-    audioBitrate: number;
-    audioFPS: number;
-    audioPacketsLost: number;
-    audioPacketsLostRate: number;
-    audioQuality: number;
-    audioCodec: string;
-    googCodecName: string;
-    muteState: "0" | "1";
-  };
+  video: VideoStats;
+  audio: AudioStats;
   /** Round-trip time to the server in ms (from RTCP), 0 when not known yet. */
   currentRoundTripTime: number;
 }
 
 export interface WebPlayStats {
-  video: {
-    videoBitrate: number;
-    videoFPS: number;
-    videoTransferFPS: number;
-    frameWidth: number;
-    frameHeight: number;
-    videoPacketsLost: number;
-    videoPacketsLostRate: number;
-    videoQuality: number;
-    videoFramesDecoded: number;
-    videoFramesDropped: number;
-    googCodecName: string;
-    muteState: "0" | "1";
-  };
-  audio: {
-    audioBitrate: number;
-    audioFPS: number;
-    audioJitter: number;
-    audioLevel: number;
-    audioPacketsLost: number;
-    audioPacketsLostRate: number;
-    audioQuality: number;
-    audioCodec: string;
-    googCodecName: string;
-    muteState: "0" | "1";
-  };
+  video: VideoStats & { videoFramesDecoded: number; videoFramesDropped: number };
+  audio: AudioStats & { audioJitter: number; audioLevel: number };
   peerToPeerDelay: number | undefined;
   peerToPeerPacketLostRate: number | undefined;
 }
