@@ -275,12 +275,14 @@ export async function playedOnsets(page, whep, seconds) {
       canvas.height = 8;
       const g = canvas.getContext("2d", { willReadFrequently: true });
       let white = false;
+      let firstFrame = null;
       const onFrame = (_now, meta) => {
         g.drawImage(element, 0, 0, 8, 8);
         const px = g.getImageData(0, 0, 8, 8).data;
         let sum = 0;
         for (let i = 0; i < px.length; i += 4) sum += px[i];
         const bright = sum / (px.length / 4) > 128;
+        if (firstFrame === null && meta.rtpTimestamp !== undefined) firstFrame = meta.rtpTimestamp / 90;
         if (bright && !white && meta.rtpTimestamp !== undefined) flashes.push(meta.rtpTimestamp / 90);
         white = bright;
         element.requestVideoFrameCallback(onFrame);
@@ -331,7 +333,7 @@ export async function playedOnsets(page, whep, seconds) {
       await pc.setRemoteDescription({ type: "answer", sdp: answer });
       await new Promise((r) => setTimeout(r, seconds * 1000));
       pc.close();
-      return { flashes, beeps };
+      return { flashes, beeps, firstFrame };
     },
     { whep, seconds },
   );

@@ -157,7 +157,11 @@ test("an RTMP stream's audio and video stay within 40 ms of each other over 60 s
   const [overFlv, overWhep] = await Promise.all([onsets(flv, 60), playedOnsets(page, whep, 60)]);
   assert.equal(overWhep.error, undefined, overWhep.error);
   const flvApart = skews(overFlv.flashes.map((s) => s * 1000), overFlv.beeps.map((s) => s * 1000));
-  const whepApart = skews(overWhep.flashes, overWhep.beeps);
+  // A player starts with the cached GOP squeezed into a burst that ends at the live edge
+  // (duet_media::RtcFeed): a flash in that first second carries a squeezed time on purpose and
+  // has no beep of its own (audio starts at the live edge), so sync is measured after it.
+  const settled = overWhep.flashes.filter((f) => f >= overWhep.firstFrame + 1000);
+  const whepApart = skews(settled, overWhep.beeps);
   console.log(`# A/V sync over 60 s, RTMP -> HTTP-FLV, beep minus flash (ms): ${JSON.stringify(flvApart)}`);
   console.log(`# A/V sync over 60 s, RTMP -> WHEP, beep minus flash (ms): ${JSON.stringify(whepApart)}`);
   assert.ok(whepApart.length >= 50, `flashes ${overWhep.flashes.length}, beeps ${overWhep.beeps.length}`);
