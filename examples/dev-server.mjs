@@ -58,7 +58,9 @@ const server = createServer((req, res) => {
   const url = new URL(req.url, "http://localhost");
   if (url.pathname !== "/token") return webFile(url.pathname, res);
   token(url, (status, body) => {
-    res.writeHead(status, { "content-type": "application/json", "access-control-allow-origin": "*" });
+    // No CORS header: only pages this server serves (and mini-programs' wx.request) may ask;
+    // any other site a developer visits must not mint tokens of the app.
+    res.writeHead(status, { "content-type": "application/json" });
     res.end(JSON.stringify(body));
   });
 });

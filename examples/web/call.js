@@ -11,10 +11,23 @@ const query = new URLSearchParams(location.search);
 const setting = (name) => query.get(name) || config[name];
 
 const appID = Number(setting("appID"));
-const server = setting("server");
+// The page imports the SDK from Duet: a link's query may point it only at a Duet on this
+// machine or on the page's own host (anything else, and the SDK's own address, come from
+// config.js), so no link makes the page run a script from elsewhere.
+const server = trusted(query.get("server")) ? query.get("server") : config.server;
 // ws://host/ws → http://host/sdk/duet-web.js (wss → https).
-const sdkURL = setting("sdkURL") || server.replace(/^ws(s?):\/\/([^/]+).*$/, "http$1://$2/sdk/duet-web.js");
-const tokenURL = new URL(setting("tokenURL"), location.href);
+const sdkURL = config.sdkURL || server.replace(/^ws(s?):\/\/([^/]+).*$/, "http$1://$2/sdk/duet-web.js");
+const tokenURL = new URL(config.tokenURL, location.href);
+
+/** Whether `url` (a ws:// or wss:// address from the query) names this machine or this page's host. */
+function trusted(url) {
+  try {
+    const host = new URL(url.replace(/^ws/, "http")).hostname;
+    return /^wss?:\/\//.test(url) && ["127.0.0.1", "localhost", "[::1]", location.hostname].includes(host);
+  } catch {
+    return false;
+  }
+}
 
 let zg;
 /** The call under way: {roomID, userID, streamID, loggedIn, localStream, muted: {audio, video}}, or null. */

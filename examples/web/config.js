@@ -1,5 +1,6 @@
-// The one file to edit before opening the page. Each field can also be given as a query
-// parameter of the same name, which wins: index.html?appID=N&server=ws://host:8080/ws&roomID=R
+// The one file to edit before opening the page. appID, roomID and server can also be given as
+// query parameters, which win (server only on this machine or the page's own host):
+// index.html?appID=N&server=ws://127.0.0.1:8080/ws&roomID=R
 export default {
   // The AppID `duet serve` printed (or `duet app list`). The dev server prints a link with it.
   appID: 0,

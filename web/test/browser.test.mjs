@@ -187,6 +187,8 @@ test("two debug pages in one room: one publishes its camera and microphone, the 
   await alice.click("#publish");
   await waitLog(alice, "publish alice-cam: PUBLISHING");
   assert.match(await alice.textContent("#publishState"), /PUBLISHING/);
+  // The preview's first frame may come a moment after the server's PUBLISHING.
+  await alice.waitForFunction(() => document.querySelector("#preview").videoWidth > 0, null, { timeout: 5000 }).catch(() => {});
   const preview = await videoState(alice, "#preview");
   assert.ok(preview.width > 0, `the preview shows the camera: ${JSON.stringify(preview)}`);
   assert.equal(await alice.evaluate(() => document.querySelector("#preview").muted), true);

@@ -173,8 +173,45 @@ test("the Web API beyond calls: requirements, devices, sound levels and mute, re
   const muted = await levels(ben, 2000);
   // (What was already in bob's jitter buffer may still sound for a moment.)
   assert.ok(muted.length >= 10 && Math.max(...muted.slice(5)) <= 1, `sound levels once amy muted: ${muted}`);
+  assert.equal(await ann.evaluate(() => window.zg.mutePublishStreamAudio(window.local, false)), true);
   const quality = await ben.evaluate(() => window.zg.getPlayingStreamQuality("amy-cam"));
   assert.ok(quality && quality.video.frameWidth > 0 && quality.audio.audioCodec === "opus", JSON.stringify(quality));
+
+  // A publish stopped before its reservation came back leaves nothing reserved: another user
+  // takes the stream ID.
+  await ann.evaluate(() => {
+    window.zg.startPublishingStream("amy-blip", window.local);
+    window.zg.stopPublishingStream("amy-blip");
+  });
+  await sleep(1500);
+  const taken = await ben.evaluate(
+    () =>
+      new Promise((resolve) => {
+        window.zg.on("publisherStateUpdate", (r) => r.streamID === "amy-blip" && r.state !== "PUBLISH_REQUESTING" && resolve(r));
+        window.zg.startPublishingStream("amy-blip", window.local);
+        setTimeout(() => resolve({ state: "no answer in 10 s" }), 10000);
+      }),
+  );
+  assert.equal(taken.state, "PUBLISHING", `bob publishes the ID amy let go: ${JSON.stringify(taken)}`);
+  await ben.evaluate(() => window.zg.stopPublishingStream("amy-blip"));
+
+  // Play, stop, play again at once: the first call gives way (60010), the last one plays.
+  const raced = await ben.evaluate(async () => {
+    const zg = window.zg;
+    const first = zg.startPlayingStream("amy-cam").then(() => "resolved", (e) => e.code);
+    zg.stopPlayingStream("amy-cam");
+    const stream = await zg.startPlayingStream("amy-cam");
+    const video = document.createElement("video");
+    video.muted = true;
+    video.autoplay = true;
+    video.srcObject = stream;
+    document.body.append(video);
+    window.videos["amy-cam"] = video;
+    return { first: await first, tracks: stream.getTracks().map((t) => t.readyState) };
+  });
+  assert.equal(raced.first, 60010, JSON.stringify(raced));
+  assert.ok(raced.tracks.every((s) => s === "live"), JSON.stringify(raced));
+  await waitPlaying(ben, "amy-cam", Date.now(), "the last of play, stop, play");
 
   // A page on an origin the app does not allow: the play is refused for good, with the code.
   await run(DUET, ["app", "origins", "--data", duet.data, "--app-id", String(duet.appID), "https://only.example.com"]);

@@ -70,6 +70,10 @@ fn console_logins_and_password_changes() {
         let page = get(again.http, path);
         assert_eq!(page.status, 200);
         assert!(page.headers.to_ascii_lowercase().contains("content-security-policy: default-src 'self'"), "{path}");
+        // The debug page's WHIP/WHEP and log uploads go to the public HTTP address, whatever
+        // host name the page was opened at.
+        let connect = format!("connect-src 'self' http://{} ws: wss:", again.http);
+        assert!(page.headers.contains(&connect), "{path}: {}", page.headers);
     }
     assert_eq!(get(again.http, "/assets/debug.js").status, 200);
     assert_eq!(get(again.http, "/assets/nope.js").status, 404);

@@ -24,6 +24,8 @@ var Emitter = class {
   constructor(onHandlerError, platformEvents = []) {
     this.onHandlerError = onHandlerError;
     this.handlers = /* @__PURE__ */ new Map();
+    /** The SDK's own listeners: told before the page's, and out of reach of the page's `off`. */
+    this.internal = /* @__PURE__ */ new Map();
     this.known = [...EVENTS, ...platformEvents];
   }
   on(event, cb) {
@@ -52,8 +54,12 @@ var Emitter = class {
     }
     return true;
   }
+  /** Listens for the SDK itself (a platform's engine following the core's events). */
+  listen(event, cb) {
+    this.internal.set(event, [...this.internal.get(event) || [], cb]);
+  }
   emit(event, ...args) {
-    for (const h of (this.handlers.get(event) || []).slice()) {
+    for (const h of [...this.internal.get(event) || [], ...this.handlers.get(event) || []]) {
       try {
         h(...args);
       } catch (err) {
@@ -63,6 +69,7 @@ var Emitter = class {
   }
   clear() {
     this.handlers.clear();
+    this.internal.clear();
   }
 };
 
@@ -871,8 +878,8 @@ async function publishAgain(conn, roomID, presence) {
       await presence.publish(conn, roomID, streamID, p.extraInfo, p.streamParams);
     } catch (e) {
       const err = e;
-      streams.publishing.delete(streamID);
       streams.setPublishState(streamID, "NO_PUBLISH", err.code, err.msg);
+      presence.unpublish(streamID, err.code);
     }
   }
 }
@@ -1325,10 +1332,12 @@ var STREAM_ID = /^[0-9A-Za-z_-]{1,256}$/;
 function isNonEmptyString(v) {
   return typeof v === "string" && v.length > 0;
 }
+function streamIDProblem(streamID) {
+  return typeof streamID === "string" && STREAM_ID.test(streamID) ? "" : "streamID must be 1–256 characters of 0-9, A-Z, a-z, _ and -";
+}
 function checkStreamID(streamID) {
-  if (typeof streamID !== "string" || !STREAM_ID.test(streamID)) {
-    throw duetError(SdkError.INVALID_ARGUMENT, "streamID must be 1–256 characters of 0-9, A-Z, a-z, _ and -");
-  }
+  const problem = streamIDProblem(streamID);
+  if (problem) throw duetError(SdkError.INVALID_ARGUMENT, problem);
 }
 function describe(err) {
   return err instanceof Error ? `${err.message}
@@ -1471,6 +1480,23 @@ var EngineCore = class {
       streams.playing.delete(streamID);
       throw err;
     }
+  }
+  /**
+   * A fresh grant of a stream this engine publishes (its URLs signed again): the reservation
+   * is renewed on the live connection. Undefined when it is not published or not connected.
+   */
+  async renewPublishGrant(streamID) {
+    const p = this.presence.streams.publishing.get(streamID);
+    const conn = this.session.live();
+    if (!p || !conn) return void 0;
+    return this.presence.publish(conn, p.roomID, streamID, p.extraInfo, p.streamParams);
+  }
+  /** A fresh play grant of `streamID` (its URLs signed again), without touching its state. */
+  async renewPlayGrant(streamID, streamParams) {
+    const conn = this.session.live();
+    if (!conn || !this.presence.streams.playing.has(streamID)) return void 0;
+    const reply = await conn.request("play", { streamID });
+    return { streamID, url: reply.url, whepURL: reply.whepURL ? withParams(reply.whepURL, streamParams) : "" };
   }
   stopPlayingStream(streamID) {
     this.presence.stopPlaying(streamID);
@@ -1645,6 +1671,11 @@ async function deviceError(e, video, audio) {
 function describe2(e) {
   return e && typeof e === "object" && "name" in e ? `${e.name}: ${e.message || ""}` : String(e);
 }
+function h264Encoders() {
+  const caps = typeof RTCRtpSender !== "undefined" && RTCRtpSender.getCapabilities ? RTCRtpSender.getCapabilities("video") : null;
+  const codecs = caps ? caps.codecs : [];
+  return codecs.filter((c) => /^video\/H264$/i.test(c.mimeType) && /packetization-mode=1/.test(c.sdpFmtpLine || ""));
+}
 async function systemRequirements() {
   const webRTC = typeof RTCPeerConnection !== "undefined";
   const media = typeof navigator !== "undefined" ? navigator.mediaDevices : void 0;
@@ -1663,9 +1694,7 @@ async function systemRequirements() {
     errInfo.camera = errInfo.microphone = { name: "NotSupported", message: "no navigator.mediaDevices (https:// or localhost only)" };
   }
   if (!webRTC) errInfo.webRTC = { name: "NotSupported", message: "no RTCPeerConnection" };
-  const caps = webRTC && typeof RTCRtpSender !== "undefined" && RTCRtpSender.getCapabilities ? RTCRtpSender.getCapabilities("video") : null;
-  const codecs = caps ? caps.codecs : [];
-  const H264 = codecs.some((c) => /^video\/H264$/i.test(c.mimeType) && /packetization-mode=1/.test(c.sdpFmtpLine || ""));
+  const H264 = webRTC && h264Encoders().length > 0;
   const VP8 = false;
   return {
     result: webRTC && H264,
@@ -1699,6 +1728,7 @@ async function soundLevel(pc, direction) {
 // src/exchange.ts
 var POST_TIMEOUT_MS = 1e4;
 var PASSING = ["stream_not_found", "stream_live", "webrtc_busy", "webrtc_app_busy", "webrtc_stream_busy", "internal"];
+var RENEWABLE = ["url_expired", "url_bad_signature", "url_missing", "url_malformed"];
 var Refusal = class {
   constructor(status, code, message) {
     this.status = status;
@@ -1709,11 +1739,18 @@ var Refusal = class {
   get passing() {
     return this.status === 0 || this.status >= 500 || PASSING.indexOf(this.code) >= 0;
   }
-  /** The refusal as the SDK reports it: the server's numeric code where it has one. */
+  /** Whether a freshly signed URL may succeed where this one was refused. */
+  get renewable() {
+    return RENEWABLE.indexOf(this.code) >= 0;
+  }
+  /**
+   * The refusal as the SDK reports it: the server's numeric code where it has one; else
+   * `WEBRTC_REFUSED` for a refusal for good, `MEDIA_CONNECT_FAILED` for one tried again.
+   */
   asError(what) {
     const known = ServerError[this.code];
     if (this.status === 0) return { code: SdkError.MEDIA_CONNECT_FAILED, msg: `${what}: ${this.message}` };
-    const code = known !== void 0 ? known : SdkError.WEBRTC_REFUSED;
+    const code = known !== void 0 ? known : this.passing ? SdkError.MEDIA_CONNECT_FAILED : SdkError.WEBRTC_REFUSED;
     return { code, msg: `${what}: ${this.status} ${this.code}: ${this.message}` };
   }
 };
@@ -1734,9 +1771,15 @@ async function exchange(url, pc) {
   }
   if (res.status !== 201) throw refusalOf(res.status, body);
   const location = res.headers.get("Location");
-  if (pc.signalingState === "closed") throw new Refusal(0, "network", "closed while waiting for the answer");
-  await pc.setRemoteDescription({ type: "answer", sdp: body });
-  return { location: location ? new URL(location, url).href : "" };
+  const accepted = { location: location ? new URL(location, url).href : "" };
+  if (pc.signalingState === "closed") return accepted;
+  try {
+    await pc.setRemoteDescription({ type: "answer", sdp: body });
+  } catch (e) {
+    void hangUp(accepted);
+    throw e;
+  }
+  return accepted;
 }
 async function hangUp(accepted) {
   if (!accepted || !accepted.location) return;
@@ -1772,6 +1815,8 @@ var Link = class {
     this.failures = 0;
     /** When the current peer connection connected (ms since the epoch; 0: not connected). */
     this.connectedAt = 0;
+    /** The last URL was refused as expired or badly signed: the next try asks for a fresh one. */
+    this.renew = false;
   }
   /** Starts the link; resolves with how its first try went. */
   start() {
@@ -1813,7 +1858,14 @@ var Link = class {
   async attempt() {
     this.timer = void 0;
     if (this.stopped) return;
-    const url = this.owner.url();
+    let url;
+    try {
+      url = await this.owner.url(this.renew);
+    } catch (e) {
+      const err = e;
+      return this.retry({ code: err.code || SdkError.CONNECTION_LOST, msg: `${this.what}: no fresh URL: ${err.msg || String(e)}` });
+    }
+    if (this.stopped) return;
     if (url === void 0) return this.stop();
     const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle" });
     this.pc = pc;
@@ -1832,8 +1884,13 @@ var Link = class {
         return this.fail({ code: SdkError.WEBRTC_REFUSED, msg: `${this.what}: the answer could not be applied: ${e instanceof Error ? e.message : String(e)}` });
       }
       const err = e.asError(this.what);
+      if (e.renewable && !this.renew) {
+        this.renew = true;
+        return this.retry({ ...err, code: SdkError.MEDIA_CONNECT_FAILED });
+      }
       return e.passing ? this.retry(err) : this.fail(err);
     }
+    this.renew = false;
     if (pc !== this.pc) return void hangUp(accepted);
     this.accepted = accepted;
     this.settleFirst({ ok: true });
@@ -1851,7 +1908,7 @@ var Link = class {
       this.connectedAt = Date.now();
       this.failures = 0;
       this.logger.info(`${this.what}: connected`);
-      this.owner.up(pc);
+      this.owner.up();
     } else if (state === "disconnected") {
       clearTimeout(this.watchdog);
       this.watchdog = setTimeout(() => {
@@ -1919,7 +1976,11 @@ var Playback = class {
     this.link = new Link(
       `play ${streamID}`,
       {
-        url: () => playing() ? this.whepURL : void 0,
+        url: async (renew) => {
+          if (!playing()) return void 0;
+          if (renew) this.whepURL = await host.renewURL(streamID) || this.whepURL;
+          return this.whepURL;
+        },
         prepare: (pc) => {
           pc.addTransceiver("video", { direction: "recvonly" });
           pc.addTransceiver("audio", { direction: "recvonly" });
@@ -1980,7 +2041,7 @@ var Publication = class {
     this.link = new Link(
       `publish ${streamID}`,
       {
-        url: () => host.whipURL(streamID),
+        url: (renew) => host.whipURL(streamID, renew),
         prepare: (pc) => this.prepare(pc),
         up: () => {
         },
@@ -2020,17 +2081,12 @@ var Publication = class {
     const video = this.stream.getVideoTracks()[0];
     if (!video) throw { code: SdkError.NOT_SUPPORTED, msg: `publish ${this.streamID}: the stream has no video track (Duet takes video with audio over WebRTC)` };
     const transceiver = pc.addTransceiver(video, { direction: "sendonly", streams: [this.stream] });
-    const h264 = h264Codecs();
+    const h264 = h264Encoders();
     if (h264.length === 0) throw { code: SdkError.WEBRTC_NO_H264, msg: `publish ${this.streamID}: this browser cannot send H.264 (packetization-mode 1)` };
     if (typeof transceiver.setCodecPreferences === "function") transceiver.setCodecPreferences(h264);
     for (const audio of this.stream.getAudioTracks().slice(0, 1)) pc.addTransceiver(audio, { direction: "sendonly", streams: [this.stream] });
   }
 };
-function h264Codecs() {
-  const caps = typeof RTCRtpSender !== "undefined" && RTCRtpSender.getCapabilities ? RTCRtpSender.getCapabilities("video") : null;
-  const codecs = caps ? caps.codecs : [];
-  return codecs.filter((c) => /^video\/H264$/i.test(c.mimeType) && /packetization-mode=1/.test(c.sdpFmtpLine || ""));
-}
 
 // src/quality.ts
 function all(report) {
@@ -2234,7 +2290,6 @@ var webPlatform = {
 // src/engine.ts
 var QUALITY_EVERY_MS = 3e3;
 var SOUND_LEVEL_MS = { min: 100, max: 3e3, default: 1e3 };
-var STREAM_ID2 = /^[0-9A-Za-z_-]{1,256}$/;
 var DuetEngine = class extends SharedEngine {
   constructor(appID, server) {
     super(appID, server, webPlatform, ["screenSharingEnded"]);
@@ -2246,6 +2301,9 @@ var DuetEngine = class extends SharedEngine {
     /** The last quality report of each stream (`get*StreamQuality`). */
     this.lastPublishStats = /* @__PURE__ */ new Map();
     this.lastPlayStats = /* @__PURE__ */ new Map();
+    /** The latest start or stop of each played stream: an older call that finishes late gives way. */
+    this.playCalls = /* @__PURE__ */ new Map();
+    this.playCallCount = 0;
     /** `muteAllPlay*Streams`: applies to streams played later too. */
     this.allPlayMuted = { video: false, audio: false };
     const presence = this.core.presence;
@@ -2253,19 +2311,19 @@ var DuetEngine = class extends SharedEngine {
       unbindPusher: (streamID) => this.endPublication(streamID),
       unbindPlayer: (streamID) => this.endPlayback(streamID)
     };
-    this.core.emitter.on("roomStateChanged", (_roomID, reason) => {
+    this.core.emitter.listen("roomStateChanged", (_roomID, reason) => {
       if (reason !== "RECONNECTED") return;
       for (const p of this.publications.values()) p.soon();
       for (const p of this.playbacks.values()) p.soon();
     });
-    this.core.emitter.on("roomStreamUpdate", (_roomID, type, list) => {
+    this.core.emitter.listen("roomStreamUpdate", (_roomID, type, list) => {
       if (type !== "ADD") return;
       for (const s of list) {
         const p = this.playbacks.get(s.streamID);
         if (p) p.soon();
       }
     });
-    this.core.emitter.on("publisherStateUpdate", (r) => {
+    this.core.emitter.listen("publisherStateUpdate", (r) => {
       if (r.state !== "PUBLISH_REQUESTING") return;
       const pub = this.publications.get(r.streamID);
       if (pub) pub.interrupted(r.errorCode);
@@ -2302,7 +2360,8 @@ var DuetEngine = class extends SharedEngine {
       return false;
     };
     if (this.core.isDestroyed) return refuse("the engine was destroyed");
-    if (typeof streamID !== "string" || !STREAM_ID2.test(streamID)) return refuse("streamID must be 1–256 characters of 0-9, A-Z, a-z, _ and -");
+    const badID = streamIDProblem(streamID);
+    if (badID) return refuse(badID);
     if (!localStream || typeof localStream.getVideoTracks !== "function") return refuse("localStream must be a MediaStream (from createStream)");
     if (localStream.getVideoTracks().length === 0) return refuse("the stream has no video track: Duet takes video (with or without audio) over WebRTC");
     if (option && option.videoCodec && option.videoCodec !== "H264") return refuse(`videoCodec ${option.videoCodec}: Duet takes H.264 only over WebRTC`);
@@ -2310,16 +2369,22 @@ var DuetEngine = class extends SharedEngine {
     const publication = new Publication(streamID, localStream, {
       logger: this.core.logger,
       streams: this.core.presence.streams,
-      whipURL: (id) => {
+      whipURL: async (id, renew) => {
         const p = this.core.presence.streams.publishing.get(id);
-        return p ? p.whipURL : void 0;
+        if (!p || !renew) return p ? p.whipURL : void 0;
+        const grant = await this.core.renewPublishGrant(id);
+        if (!grant) throw duetError(SdkError.CONNECTION_LOST, "not connected to the server (reconnecting)");
+        return grant.whipURL;
       },
       release: (id) => this.core.stopPublishingStream(id)
     });
     this.publications.set(streamID, publication);
     this.core.startPublishingStream(streamID, { roomID: option && option.roomID, extraInfo: option && option.extraInfo, streamParams: option && option.streamParams }).then(
       (grant) => {
-        if (this.publications.get(streamID) !== publication) return;
+        if (this.publications.get(streamID) !== publication) {
+          if (!this.publications.has(streamID)) this.core.stopPublishingStream(streamID);
+          return;
+        }
         if (!grant.whipURL) {
           this.core.presence.streams.setPublishState(streamID, "NO_PUBLISH", SdkError.NOT_SUPPORTED, "this Duet server offers no WHIP");
           this.core.stopPublishingStream(streamID);
@@ -2348,11 +2413,12 @@ var DuetEngine = class extends SharedEngine {
   async startPlayingStream(streamID, option) {
     if (this.core.isDestroyed) throw duetError(SdkError.DESTROYED, "the engine was destroyed");
     const opt = option || {};
+    const call = this.newPlayCall(streamID);
+    const superseded = () => this.playCalls.get(streamID) !== call;
+    const cancelled = () => duetError(SdkError.CANCELLED, `startPlayingStream(${streamID}) was stopped or started again meanwhile`);
     if (this.playbacks.has(streamID)) this.endPlayback(streamID);
     const grant = await this.core.startPlayingStream(streamID, { streamParams: opt.streamParams });
-    if (!this.core.presence.streams.playing.has(streamID) || this.playbacks.has(streamID)) {
-      throw duetError(SdkError.CANCELLED, `startPlayingStream(${streamID}) was stopped or started again before it was granted`);
-    }
+    if (superseded()) throw cancelled();
     if (!grant.whepURL) {
       this.core.presence.streams.setPlayState(streamID, "NO_PLAY", SdkError.NOT_SUPPORTED, "this Duet server offers no WHEP");
       this.core.stopPlayingStream(streamID);
@@ -2361,6 +2427,11 @@ var DuetEngine = class extends SharedEngine {
     const playback = new Playback(streamID, grant.whepURL, { video: opt.video !== false, audio: opt.audio !== false }, {
       logger: this.core.logger,
       streams: this.core.presence.streams,
+      renewURL: async (id) => {
+        const renewed = await this.core.renewPlayGrant(id, opt.streamParams);
+        if (!renewed) throw duetError(SdkError.CONNECTION_LOST, "not connected to the server (reconnecting)");
+        return renewed.whepURL;
+      },
       release: (id) => this.core.stopPlayingStream(id)
     });
     if (this.allPlayMuted.video) playback.mute("video", true);
@@ -2369,9 +2440,11 @@ var DuetEngine = class extends SharedEngine {
     this.startQuality();
     const refused = await playback.start();
     if (refused) throw refused;
+    if (superseded() || this.playbacks.get(streamID) !== playback) throw cancelled();
     return playback.stream;
   }
   stopPlayingStream(streamID) {
+    this.newPlayCall(streamID);
     this.core.stopPlayingStream(streamID);
     this.endPlayback(streamID);
   }
@@ -2434,7 +2507,7 @@ var DuetEngine = class extends SharedEngine {
   setSoundLevelDelegate(enable, interval) {
     clearInterval(this.soundTimer);
     this.soundTimer = void 0;
-    if (!enable) return;
+    if (!enable || this.core.isDestroyed) return;
     const every = Math.min(SOUND_LEVEL_MS.max, Math.max(SOUND_LEVEL_MS.min, Number(interval) || SOUND_LEVEL_MS.default));
     this.soundTimer = setInterval(() => void this.reportSoundLevels(), every);
   }
@@ -2483,6 +2556,12 @@ var DuetEngine = class extends SharedEngine {
     state[kind] = !!mute;
     this.mutedLocal.set(stream, state);
     return tracks.length > 0;
+  }
+  /** Marks a start or stop of `streamID` as the latest. */
+  newPlayCall(streamID) {
+    this.playCallCount += 1;
+    this.playCalls.set(streamID, this.playCallCount);
+    return this.playCallCount;
   }
   muteAllPlayed(kind, mute) {
     this.allPlayMuted[kind] = mute;

@@ -102,6 +102,13 @@ function describe(e: unknown): string {
   return e && typeof e === "object" && "name" in e ? `${(e as { name: string }).name}: ${(e as { message?: string }).message || ""}` : String(e);
 }
 
+/** The browser's H.264 encoders Duet can take (packetization-mode 1), best first. */
+export function h264Encoders(): RTCRtpCodec[] {
+  const caps = typeof RTCRtpSender !== "undefined" && RTCRtpSender.getCapabilities ? RTCRtpSender.getCapabilities("video") : null;
+  const codecs = caps ? caps.codecs : [];
+  return codecs.filter((c) => /^video\/H264$/i.test(c.mimeType) && /packetization-mode=1/.test(c.sdpFmtpLine || ""));
+}
+
 /** What this browser can do with Duet, in the hosted cloud's `checkSystemRequirements` shape. */
 export async function systemRequirements(): Promise<{
   result: boolean;
@@ -130,9 +137,7 @@ export async function systemRequirements(): Promise<{
     errInfo.camera = errInfo.microphone = { name: "NotSupported", message: "no navigator.mediaDevices (https:// or localhost only)" };
   }
   if (!webRTC) errInfo.webRTC = { name: "NotSupported", message: "no RTCPeerConnection" };
-  const caps = webRTC && typeof RTCRtpSender !== "undefined" && RTCRtpSender.getCapabilities ? RTCRtpSender.getCapabilities("video") : null;
-  const codecs = caps ? caps.codecs : [];
-  const H264 = codecs.some((c) => /^video\/H264$/i.test(c.mimeType) && /packetization-mode=1/.test(c.sdpFmtpLine || ""));
+  const H264 = webRTC && h264Encoders().length > 0;
   const VP8 = false; // Duet takes H.264 only over WebRTC (docs/webrtc.md)
   return {
     result: webRTC && H264,

@@ -8,7 +8,7 @@
  */
 
 import { SharedEngine } from "../../miniprogram/src/core/engine_api";
-import { VERSION } from "../../miniprogram/src/core/engine_core";
+import { streamIDProblem, VERSION } from "../../miniprogram/src/core/engine_core";
 import { duetError, SdkError } from "../../miniprogram/src/core/errors";
 import type { DuetError, DuetEvents } from "../../miniprogram/src/core/types";
 import { capture, LocalStreamConfig, systemRequirements } from "./capture";
@@ -49,8 +49,6 @@ export type WebEvents = Omit<DuetEvents, "publishQualityUpdate" | "playQualityUp
 };
 export type WebEventName = keyof WebEvents;
 
-const STREAM_ID = /^[0-9A-Za-z_-]{1,256}$/;
-
 export class DuetEngine extends SharedEngine<WebEvents> {
   private readonly publications = new Map<string, Publication>();
   private readonly playbacks = new Map<string, Playback>();
@@ -62,6 +60,9 @@ export class DuetEngine extends SharedEngine<WebEvents> {
   /** The last quality report of each stream (`get*StreamQuality`). */
   private readonly lastPublishStats = new Map<string, WebPublishStats>();
   private readonly lastPlayStats = new Map<string, WebPlayStats>();
+  /** The latest start or stop of each played stream: an older call that finishes late gives way. */
+  private readonly playCalls = new Map<string, number>();
+  private playCallCount = 0;
   /** `muteAllPlay*Streams`: applies to streams played later too. */
   private readonly allPlayMuted = { video: false, audio: false };
 
@@ -74,12 +75,12 @@ export class DuetEngine extends SharedEngine<WebEvents> {
     };
     // Links waiting out a backoff try at once when trying is likely to work: the session is
     // back (the server too), or a played stream is announced again.
-    this.core.emitter.on("roomStateChanged", (_roomID, reason) => {
+    this.core.emitter.listen("roomStateChanged", (_roomID, reason) => {
       if (reason !== "RECONNECTED") return;
       for (const p of this.publications.values()) p.soon();
       for (const p of this.playbacks.values()) p.soon();
     });
-    this.core.emitter.on("roomStreamUpdate", (_roomID, type, list) => {
+    this.core.emitter.listen("roomStreamUpdate", (_roomID, type, list) => {
       if (type !== "ADD") return;
       for (const s of list) {
         const p = this.playbacks.get(s.streamID);
@@ -88,7 +89,7 @@ export class DuetEngine extends SharedEngine<WebEvents> {
     });
     // The server has no media of a stream whose link looks up (it lost it, or restarted and
     // was given the stream again): connect again at once rather than when the browser notices.
-    this.core.emitter.on("publisherStateUpdate", (r) => {
+    this.core.emitter.listen("publisherStateUpdate", (r) => {
       if (r.state !== "PUBLISH_REQUESTING") return;
       const pub = this.publications.get(r.streamID);
       if (pub) pub.interrupted(r.errorCode);
@@ -132,7 +133,8 @@ export class DuetEngine extends SharedEngine<WebEvents> {
       return false;
     };
     if (this.core.isDestroyed) return refuse("the engine was destroyed");
-    if (typeof streamID !== "string" || !STREAM_ID.test(streamID)) return refuse("streamID must be 1–256 characters of 0-9, A-Z, a-z, _ and -");
+    const badID = streamIDProblem(streamID);
+    if (badID) return refuse(badID);
     if (!localStream || typeof localStream.getVideoTracks !== "function") return refuse("localStream must be a MediaStream (from createStream)");
     if (localStream.getVideoTracks().length === 0) return refuse("the stream has no video track: Duet takes video (with or without audio) over WebRTC");
     if (option && option.videoCodec && option.videoCodec !== "H264") return refuse(`videoCodec ${option.videoCodec}: Duet takes H.264 only over WebRTC`);
@@ -140,16 +142,23 @@ export class DuetEngine extends SharedEngine<WebEvents> {
     const publication = new Publication(streamID, localStream, {
       logger: this.core.logger,
       streams: this.core.presence.streams,
-      whipURL: (id) => {
+      whipURL: async (id, renew) => {
         const p = this.core.presence.streams.publishing.get(id);
-        return p ? p.whipURL : undefined;
+        if (!p || !renew) return p ? p.whipURL : undefined;
+        const grant = await this.core.renewPublishGrant(id);
+        if (!grant) throw duetError(SdkError.CONNECTION_LOST, "not connected to the server (reconnecting)");
+        return grant.whipURL;
       },
       release: (id) => this.core.stopPublishingStream(id),
     });
     this.publications.set(streamID, publication);
     this.core.startPublishingStream(streamID, { roomID: option && option.roomID, extraInfo: option && option.extraInfo, streamParams: option && option.streamParams }).then(
       (grant) => {
-        if (this.publications.get(streamID) !== publication) return;
+        if (this.publications.get(streamID) !== publication) {
+          // Stopped before the reservation came back: release it (unless published again since).
+          if (!this.publications.has(streamID)) this.core.stopPublishingStream(streamID);
+          return;
+        }
         if (!grant.whipURL) {
           this.core.presence.streams.setPublishState(streamID, "NO_PUBLISH", SdkError.NOT_SUPPORTED, "this Duet server offers no WHIP");
           this.core.stopPublishingStream(streamID);
@@ -181,11 +190,12 @@ export class DuetEngine extends SharedEngine<WebEvents> {
   async startPlayingStream(streamID: string, option?: WebPlayOption): Promise<MediaStream> {
     if (this.core.isDestroyed) throw duetError(SdkError.DESTROYED, "the engine was destroyed");
     const opt = option || {};
+    const call = this.newPlayCall(streamID);
+    const superseded = () => this.playCalls.get(streamID) !== call;
+    const cancelled = () => duetError(SdkError.CANCELLED, `startPlayingStream(${streamID}) was stopped or started again meanwhile`);
     if (this.playbacks.has(streamID)) this.endPlayback(streamID);
     const grant = await this.core.startPlayingStream(streamID, { streamParams: opt.streamParams });
-    if (!this.core.presence.streams.playing.has(streamID) || this.playbacks.has(streamID)) {
-      throw duetError(SdkError.CANCELLED, `startPlayingStream(${streamID}) was stopped or started again before it was granted`);
-    }
+    if (superseded()) throw cancelled();
     if (!grant.whepURL) {
       this.core.presence.streams.setPlayState(streamID, "NO_PLAY", SdkError.NOT_SUPPORTED, "this Duet server offers no WHEP");
       this.core.stopPlayingStream(streamID);
@@ -194,6 +204,11 @@ export class DuetEngine extends SharedEngine<WebEvents> {
     const playback = new Playback(streamID, grant.whepURL, { video: opt.video !== false, audio: opt.audio !== false }, {
       logger: this.core.logger,
       streams: this.core.presence.streams,
+      renewURL: async (id) => {
+        const renewed = await this.core.renewPlayGrant(id, opt.streamParams);
+        if (!renewed) throw duetError(SdkError.CONNECTION_LOST, "not connected to the server (reconnecting)");
+        return renewed.whepURL;
+      },
       release: (id) => this.core.stopPlayingStream(id),
     });
     if (this.allPlayMuted.video) playback.mute("video", true);
@@ -202,10 +217,12 @@ export class DuetEngine extends SharedEngine<WebEvents> {
     this.startQuality();
     const refused: DuetError | undefined = await playback.start();
     if (refused) throw refused;
+    if (superseded() || this.playbacks.get(streamID) !== playback) throw cancelled();
     return playback.stream;
   }
 
   stopPlayingStream(streamID: string): void {
+    this.newPlayCall(streamID);
     this.core.stopPlayingStream(streamID);
     this.endPlayback(streamID);
   }
@@ -281,7 +298,7 @@ export class DuetEngine extends SharedEngine<WebEvents> {
   setSoundLevelDelegate(enable: boolean, interval?: number): void {
     clearInterval(this.soundTimer);
     this.soundTimer = undefined;
-    if (!enable) return;
+    if (!enable || this.core.isDestroyed) return;
     const every = Math.min(SOUND_LEVEL_MS.max, Math.max(SOUND_LEVEL_MS.min, Number(interval) || SOUND_LEVEL_MS.default));
     this.soundTimer = setInterval(() => void this.reportSoundLevels(), every);
   }
@@ -338,6 +355,13 @@ export class DuetEngine extends SharedEngine<WebEvents> {
     state[kind] = !!mute;
     this.mutedLocal.set(stream, state);
     return tracks.length > 0;
+  }
+
+  /** Marks a start or stop of `streamID` as the latest. */
+  private newPlayCall(streamID: string): number {
+    this.playCallCount += 1;
+    this.playCalls.set(streamID, this.playCallCount);
+    return this.playCallCount;
   }
 
   private muteAllPlayed(kind: "video" | "audio", mute: boolean): boolean {

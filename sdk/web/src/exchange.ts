@@ -19,6 +19,8 @@ const POST_TIMEOUT_MS = 10_000;
  * is full, the node is busy or restarting.
  */
 const PASSING: string[] = ["stream_not_found", "stream_live", "webrtc_busy", "webrtc_app_busy", "webrtc_stream_busy", "internal"];
+/** Refusals of the URL itself (signed an hour ago, or before the app's secret was rotated): a fresh grant may pass. */
+const RENEWABLE: string[] = ["url_expired", "url_bad_signature", "url_missing", "url_malformed"];
 
 export class Refusal {
   constructor(
@@ -34,11 +36,19 @@ export class Refusal {
     return this.status === 0 || this.status >= 500 || PASSING.indexOf(this.code) >= 0;
   }
 
-  /** The refusal as the SDK reports it: the server's numeric code where it has one. */
+  /** Whether a freshly signed URL may succeed where this one was refused. */
+  get renewable(): boolean {
+    return RENEWABLE.indexOf(this.code) >= 0;
+  }
+
+  /**
+   * The refusal as the SDK reports it: the server's numeric code where it has one; else
+   * `WEBRTC_REFUSED` for a refusal for good, `MEDIA_CONNECT_FAILED` for one tried again.
+   */
   asError(what: string): DuetError {
     const known = (ServerError as Record<string, number>)[this.code];
     if (this.status === 0) return { code: SdkError.MEDIA_CONNECT_FAILED, msg: `${what}: ${this.message}` };
-    const code = known !== undefined ? known : SdkError.WEBRTC_REFUSED;
+    const code = known !== undefined ? known : this.passing ? SdkError.MEDIA_CONNECT_FAILED : SdkError.WEBRTC_REFUSED;
     return { code, msg: `${what}: ${this.status} ${this.code}: ${this.message}` };
   }
 }
@@ -48,7 +58,11 @@ export interface Accepted {
   location: string;
 }
 
-/** Sends `pc`'s offer to `url` and applies the answer; throws a `Refusal`. */
+/**
+ * Sends `pc`'s offer to `url` and applies the answer; throws a `Refusal`. When `pc` was closed
+ * meanwhile (the link stopped), the session the server made is returned unanswered, for the
+ * caller to end.
+ */
 export async function exchange(url: string, pc: RTCPeerConnection): Promise<Accepted> {
   await pc.setLocalDescription(await pc.createOffer());
   const offer = pc.localDescription ? pc.localDescription.sdp : "";
@@ -66,9 +80,15 @@ export async function exchange(url: string, pc: RTCPeerConnection): Promise<Acce
   }
   if (res.status !== 201) throw refusalOf(res.status, body);
   const location = res.headers.get("Location");
-  if (pc.signalingState === "closed") throw new Refusal(0, "network", "closed while waiting for the answer");
-  await pc.setRemoteDescription({ type: "answer", sdp: body });
-  return { location: location ? new URL(location, url).href : "" };
+  const accepted = { location: location ? new URL(location, url).href : "" };
+  if (pc.signalingState === "closed") return accepted;
+  try {
+    await pc.setRemoteDescription({ type: "answer", sdp: body });
+  } catch (e) {
+    void hangUp(accepted);
+    throw e;
+  }
+  return accepted;
 }
 
 /**

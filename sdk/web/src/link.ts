@@ -20,12 +20,15 @@ const BACKOFF_MAX_MS = 5_000;
 
 /** What the owner of a link decides and hears. */
 export interface LinkOwner {
-  /** The URL to offer to now; undefined when the stream is no longer wanted (the link stops). */
-  url(): string | undefined;
+  /**
+   * The URL to offer to now; undefined when the stream is no longer wanted (the link stops).
+   * `renew`: the last one was refused as expired or badly signed, ask for a fresh one.
+   */
+  url(renew: boolean): Promise<string | undefined>;
   /** Adds the transceivers of a fresh peer connection; a thrown DuetError fails the link for good. */
   prepare(pc: RTCPeerConnection): void;
-  /** `pc` connected: media flows. */
-  up(pc: RTCPeerConnection): void;
+  /** The peer connection is up: media flows. */
+  up(): void;
   /** The link broke, or a try failed in a way that passes: it tries again by itself. */
   retrying(err: DuetError): void;
   /** The server refused for good (or `prepare` failed): the link stopped. */
@@ -45,6 +48,8 @@ export class Link {
   private firstTry: ((outcome: FirstTry) => void) | undefined;
   /** When the current peer connection connected (ms since the epoch; 0: not connected). */
   private connectedAt = 0;
+  /** The last URL was refused as expired or badly signed: the next try asks for a fresh one. */
+  private renew = false;
 
   constructor(
     /** "publish cam-1" or "play cam-1", for logs and error messages. */
@@ -98,7 +103,15 @@ export class Link {
   private async attempt(): Promise<void> {
     this.timer = undefined;
     if (this.stopped) return;
-    const url = this.owner.url();
+    let url: string | undefined;
+    try {
+      url = await this.owner.url(this.renew);
+    } catch (e) {
+      // The grant could not be renewed now (reconnecting): try again later.
+      const err = e as DuetError;
+      return this.retry({ code: err.code || SdkError.CONNECTION_LOST, msg: `${this.what}: no fresh URL: ${err.msg || String(e)}` });
+    }
+    if (this.stopped) return;
     if (url === undefined) return this.stop();
     const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle" });
     this.pc = pc;
@@ -117,8 +130,13 @@ export class Link {
         return this.fail({ code: SdkError.WEBRTC_REFUSED, msg: `${this.what}: the answer could not be applied: ${e instanceof Error ? e.message : String(e)}` });
       }
       const err = e.asError(this.what);
+      if (e.renewable && !this.renew) {
+        this.renew = true;
+        return this.retry({ ...err, code: SdkError.MEDIA_CONNECT_FAILED });
+      }
       return e.passing ? this.retry(err) : this.fail(err);
     }
+    this.renew = false;
     if (pc !== this.pc) return void hangUp(accepted);
     this.accepted = accepted;
     this.settleFirst({ ok: true });
@@ -137,7 +155,7 @@ export class Link {
       this.connectedAt = Date.now();
       this.failures = 0;
       this.logger.info(`${this.what}: connected`);
-      this.owner.up(pc);
+      this.owner.up();
     } else if (state === "disconnected") {
       clearTimeout(this.watchdog);
       this.watchdog = setTimeout(() => {

@@ -13,6 +13,8 @@ import { Link } from "./link";
 export interface PlaybackHost {
   readonly logger: Logger;
   readonly streams: StreamStates;
+  /** The stream's WHEP URL signed again now (its first one expired); rejects when it cannot be now. */
+  renewURL(streamID: string): Promise<string | undefined>;
   /** The server will not play the stream: end the play. */
   release(streamID: string): void;
 }
@@ -25,7 +27,7 @@ export class Playback {
 
   constructor(
     readonly streamID: string,
-    private readonly whepURL: string,
+    private whepURL: string,
     want: { video: boolean; audio: boolean },
     host: PlaybackHost,
   ) {
@@ -35,7 +37,11 @@ export class Playback {
     this.link = new Link(
       `play ${streamID}`,
       {
-        url: () => (playing() ? this.whepURL : undefined),
+        url: async (renew) => {
+          if (!playing()) return undefined;
+          if (renew) this.whepURL = (await host.renewURL(streamID)) || this.whepURL;
+          return this.whepURL;
+        },
         prepare: (pc) => {
           // Duet's WHEP answers only offers that receive video; an unwanted kind is received disabled.
           pc.addTransceiver("video", { direction: "recvonly" });

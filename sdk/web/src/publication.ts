@@ -8,13 +8,17 @@
 import { SdkError } from "../../miniprogram/src/core/errors";
 import type { Logger } from "../../miniprogram/src/core/logger";
 import type { StreamStates } from "../../miniprogram/src/core/stream_states";
+import { h264Encoders } from "./capture";
 import { Link } from "./link";
 
 export interface PublicationHost {
   readonly logger: Logger;
   readonly streams: StreamStates;
-  /** The stream's WHIP URL (refreshed when signaling reserves it again); undefined once it is not reserved. */
-  whipURL(streamID: string): string | undefined;
+  /**
+   * The stream's WHIP URL (refreshed when signaling reserves it again; with `renew`, signed
+   * again now); undefined once it is not reserved. Rejects when it cannot be renewed now.
+   */
+  whipURL(streamID: string, renew: boolean): Promise<string | undefined>;
   /** The server will not take the stream: end its publishing (and its reservation). */
   release(streamID: string): void;
 }
@@ -31,7 +35,7 @@ export class Publication {
     this.link = new Link(
       `publish ${streamID}`,
       {
-        url: () => host.whipURL(streamID),
+        url: (renew) => host.whipURL(streamID, renew),
         prepare: (pc) => this.prepare(pc),
         up: () => {},
         retrying: (err) => {
@@ -76,16 +80,9 @@ export class Publication {
     const video = this.stream.getVideoTracks()[0];
     if (!video) throw { code: SdkError.NOT_SUPPORTED, msg: `publish ${this.streamID}: the stream has no video track (Duet takes video with audio over WebRTC)` };
     const transceiver = pc.addTransceiver(video, { direction: "sendonly", streams: [this.stream] });
-    const h264 = h264Codecs();
+    const h264 = h264Encoders();
     if (h264.length === 0) throw { code: SdkError.WEBRTC_NO_H264, msg: `publish ${this.streamID}: this browser cannot send H.264 (packetization-mode 1)` };
     if (typeof transceiver.setCodecPreferences === "function") transceiver.setCodecPreferences(h264);
     for (const audio of this.stream.getAudioTracks().slice(0, 1)) pc.addTransceiver(audio, { direction: "sendonly", streams: [this.stream] });
   }
-}
-
-/** The browser's H.264 encoders Duet can take (packetization-mode 1), best first. */
-export function h264Codecs(): RTCRtpCodec[] {
-  const caps = typeof RTCRtpSender !== "undefined" && RTCRtpSender.getCapabilities ? RTCRtpSender.getCapabilities("video") : null;
-  const codecs = caps ? caps.codecs : [];
-  return codecs.filter((c) => /^video\/H264$/i.test(c.mimeType) && /packetization-mode=1/.test(c.sdpFmtpLine || ""));
 }

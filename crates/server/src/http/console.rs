@@ -97,8 +97,8 @@ impl ConsoleSessions {
 /// The console and debug routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| page(CONSOLE_HTML)))
-        .route("/debug", get(|| page(DEBUG_HTML)))
+        .route("/", get(|State(state): State<AppState>| async move { page(&state, CONSOLE_HTML).await }))
+        .route("/debug", get(|State(state): State<AppState>| async move { page(&state, DEBUG_HTML).await }))
         .route("/assets/{file}", get(asset))
         .route("/sdk/duet-web.js", get(web_sdk))
         .route("/console/api/login", post(login))
@@ -126,20 +126,26 @@ const ASSETS: &[(&str, &str, &str)] = &[
 /// The Web SDK as one ES module (sdk/web/dist, built and committed by `npm run build` there).
 const WEB_SDK: &str = include_str!("../../../../sdk/web/dist/duet-web.js");
 
-/// The pages' policy: scripts, styles and fetches from Duet's own origin (the debug page's
-/// WHIP/WHEP offers and SDK log uploads go to the public HTTP address, the page's origin when
-/// it is opened there), WebSockets for signaling. Played and captured media are `MediaStream`s
-/// given to `srcObject`, which the policy does not govern.
-fn security_headers() -> [(header::HeaderName, &'static str); 3] {
+/// The pages' policy: scripts, styles and fetches from Duet's own origin and its public HTTP
+/// address (the debug page's WHIP/WHEP offers and SDK log uploads go there, which is another
+/// origin when the page is opened at `localhost` and the address says `127.0.0.1`),
+/// WebSockets for signaling. Played and captured media are `MediaStream`s given to
+/// `srcObject`, which the policy does not govern.
+fn security_headers(public_http: &str) -> [(header::HeaderName, String); 3] {
     [
-        (header::CONTENT_SECURITY_POLICY, "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:"),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            format!("default-src 'self'; connect-src 'self' {public_http} ws: wss:; img-src 'self' data:"),
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        (header::X_FRAME_OPTIONS, "DENY".to_owned()),
     ]
 }
 
-async fn page(html: &'static str) -> Response {
-    (security_headers(), [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+async fn page(state: &AppState, html: &'static str) -> Response {
+    let public_http = state.urls.http.to_string();
+    (security_headers(public_http.trim_end_matches('/')), [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html)
+        .into_response()
 }
 
 async fn asset(Path(file): Path<String>) -> Result<Response, HttpError> {

@@ -30,6 +30,8 @@ type Handler = (...args: any[]) => void;
 
 export class Emitter {
   private handlers = new Map<string, Handler[]>();
+  /** The SDK's own listeners: told before the page's, and out of reach of the page's `off`. */
+  private internal = new Map<string, Handler[]>();
 
   private readonly known: readonly string[];
 
@@ -68,8 +70,13 @@ export class Emitter {
     return true;
   }
 
+  /** Listens for the SDK itself (a platform's engine following the core's events). */
+  listen<E extends EventName>(event: E, cb: DuetEvents[E]): void {
+    this.internal.set(event, [...(this.internal.get(event) || []), cb as Handler]);
+  }
+
   emit<E extends EventName>(event: E, ...args: Parameters<DuetEvents[E]>): void {
-    for (const h of (this.handlers.get(event) || []).slice()) {
+    for (const h of [...(this.internal.get(event) || []), ...(this.handlers.get(event) || [])]) {
       try {
         h(...args);
       } catch (err) {
@@ -80,5 +87,6 @@ export class Emitter {
 
   clear(): void {
     this.handlers.clear();
+    this.internal.clear();
   }
 }

@@ -24,10 +24,14 @@ function isNonEmptyString(v: unknown): v is string {
   return typeof v === "string" && v.length > 0;
 }
 
+/** The server's stream ID rule (docs/protocol.md): why `streamID` breaks it, or "" when it does not. */
+export function streamIDProblem(streamID: unknown): string {
+  return typeof streamID === "string" && STREAM_ID.test(streamID) ? "" : "streamID must be 1–256 characters of 0-9, A-Z, a-z, _ and -";
+}
+
 function checkStreamID(streamID: unknown): void {
-  if (typeof streamID !== "string" || !STREAM_ID.test(streamID)) {
-    throw duetError(SdkError.INVALID_ARGUMENT, "streamID must be 1–256 characters of 0-9, A-Z, a-z, _ and -");
-  }
+  const problem = streamIDProblem(streamID);
+  if (problem) throw duetError(SdkError.INVALID_ARGUMENT, problem);
 }
 
 function describe(err: unknown): string {
@@ -193,6 +197,25 @@ export class EngineCore {
       streams.playing.delete(streamID);
       throw err;
     }
+  }
+
+  /**
+   * A fresh grant of a stream this engine publishes (its URLs signed again): the reservation
+   * is renewed on the live connection. Undefined when it is not published or not connected.
+   */
+  async renewPublishGrant(streamID: string): Promise<PublishGrant | undefined> {
+    const p = this.presence.streams.publishing.get(streamID);
+    const conn = this.session.live();
+    if (!p || !conn) return undefined;
+    return this.presence.publish(conn, p.roomID, streamID, p.extraInfo, p.streamParams);
+  }
+
+  /** A fresh play grant of `streamID` (its URLs signed again), without touching its state. */
+  async renewPlayGrant(streamID: string, streamParams?: string): Promise<PlayGrant | undefined> {
+    const conn = this.session.live();
+    if (!conn || !this.presence.streams.playing.has(streamID)) return undefined;
+    const reply = await conn.request("play", { streamID });
+    return { streamID, url: reply.url, whepURL: reply.whepURL ? withParams(reply.whepURL, streamParams) : "" };
   }
 
   stopPlayingStream(streamID: string): void {

@@ -95,9 +95,10 @@ async function publishAgain(conn: Connection, roomID: string, presence: Presence
     try {
       await presence.publish(conn, roomID, streamID, p.extraInfo, p.streamParams);
     } catch (e) {
+      // Taken meanwhile, say: the page's publisher (its pusher, its WHIP link) stops too.
       const err = e as DuetError;
-      streams.publishing.delete(streamID);
       streams.setPublishState(streamID, "NO_PUBLISH", err.code, err.msg);
+      presence.unpublish(streamID, err.code);
     }
   }
 }
