@@ -30,6 +30,8 @@ need_cmd cc || apt_install gcc libc6-dev
 apt_install pkg-config libopus-dev libvo-aacenc-dev
 # Real RTMP/FLV peers for the media tests: ffmpeg/ffprobe (publish, play, decode) and rtmpdump.
 apt_install ffmpeg rtmpdump
+# The cluster tests' Redis (Debian's redis-server, started by each test on a loopback port).
+apt_install redis-server
 # scripts/duet-api.sh (signed API calls, also tested) uses curl and openssl.
 apt_install curl openssl
 # The mini-program SDK's build (TypeScript) and tests (node:test, ws) run on Node.js.

@@ -48,6 +48,8 @@ pub struct FileConfig {
     webrtc_public_ip: Option<std::net::IpAddr>,
     webrtc_max_peers: Option<Ranged<1, MAX_WEBRTC_PEERS>>,
     webrtc_max_stream_players: Option<Ranged<1, MAX_WEBRTC_PEERS>>,
+    redis_url: Option<String>,
+    node_id: Option<String>,
 }
 
 /// The most WebRTC peers a setting takes.
@@ -116,6 +118,10 @@ pub struct ServeSettings {
     pub webrtc_max_peers: usize,
     /// WHEP players one stream takes at once (`None`: no cap of its own).
     pub webrtc_max_stream_players: Option<usize>,
+    /// The cluster to join (`None`: one node).
+    pub cluster: Option<crate::cluster::ClusterSettings>,
+    /// This node's name.
+    pub node_id: String,
 }
 
 /// A listener's connection caps as set; an unset one is derived from the open-file limit at
@@ -174,6 +180,16 @@ impl Loaded {
                 "TLS needs both a certificate and a key: set --tls-cert and --tls-key (tls_cert and tls_key in a config file)"
             ),
         };
+        let cluster = match args.redis_url.clone().or_else(|| f.redis_url.clone()) {
+            Some(url) if url.starts_with("redis://") => Some(crate::cluster::ClusterSettings { redis_url: url }),
+            Some(url) => {
+                bail!("--redis-url {url:?}: a cluster's Redis is given as redis://[user:password@]host:port[/db]")
+            }
+            None => None,
+        };
+        let node_id =
+            args.node_id.clone().or_else(|| f.node_id.clone()).unwrap_or_else(crate::cluster::default_node_name);
+        crate::cluster::check_node_name(&node_id).map_err(|e| anyhow::anyhow!("--node-id: {e}"))?;
         Ok(ServeSettings {
             common: self.common(cli),
             http: args.http.or(f.http).unwrap_or_else(|| DEFAULT_HTTP.parse().expect("valid default")),
@@ -210,6 +226,8 @@ impl Loaded {
             webrtc_max_peers: pick(args.webrtc_max_peers, f.webrtc_max_peers).unwrap_or(1000) as usize,
             webrtc_max_stream_players: pick(args.webrtc_max_stream_players, f.webrtc_max_stream_players)
                 .map(|n| n as usize),
+            cluster,
+            node_id,
         })
     }
 

@@ -57,6 +57,19 @@ pub struct Snapshot<'a> {
     pub logs: &'a crate::http::httplog::LogStore,
     /// Webhook deliveries.
     pub webhooks: &'a crate::webhooks::WebhookStats,
+    /// The cluster as this node sees it (a cluster of one without Redis).
+    pub cluster: ClusterGauges,
+}
+
+/// The cluster's numbers at one look.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClusterGauges {
+    /// Living nodes, this one included.
+    pub nodes: usize,
+    /// Redis cannot be reached.
+    pub degraded: bool,
+    /// Deaths of other nodes this node declared.
+    pub verdicts: u64,
 }
 
 impl Metrics {
@@ -150,6 +163,24 @@ impl Metrics {
         family("duet_start_time_seconds", "gauge", "Unix time the server started.", format!(" {}", s.start_time));
         family("duet_apps", "gauge", "Registered apps.", format!(" {}", s.apps));
         family("duet_media_live_streams", "gauge", "Live streams.", format!(" {}", s.live_streams));
+        family(
+            "duet_cluster_nodes",
+            "gauge",
+            "Living nodes of the cluster, this one included (1 without Redis).",
+            format!(" {}", s.cluster.nodes),
+        );
+        family(
+            "duet_cluster_degraded",
+            "gauge",
+            "1 while this node cannot reach the cluster's Redis (it serves what it holds).",
+            format!(" {}", u8::from(s.cluster.degraded)),
+        );
+        family(
+            "duet_cluster_verdicts_total",
+            "counter",
+            "Deaths of other nodes this node declared (their heartbeats stopped).",
+            format!(" {}", s.cluster.verdicts),
+        );
         for (name, kind, help, value) in counters {
             family(name, kind, help, format!(" {}", value.load(Relaxed)));
         }
@@ -197,8 +228,15 @@ mod tests {
             media: &media,
             logs: &logs,
             webhooks: &hooks,
+            cluster: ClusterGauges { nodes: 3, degraded: true, verdicts: 1 },
         });
         assert!(text.contains("\nduet_apps 2\n"), "{text}");
+        assert!(
+            text.contains("\nduet_cluster_nodes 3\nduet_cluster_degraded 1\n")
+                || text.contains("\nduet_cluster_degraded 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("\nduet_cluster_verdicts_total 1\n"), "{text}");
         assert!(text.contains("duet_http_requests_total 1\n"));
         assert!(text.contains("\nduet_connections_refused_total{listener=\"rtmp\"} 0\n"), "{text}");
         for line in text.lines().filter(|l| !l.starts_with('#')) {

@@ -81,6 +81,11 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     )?;
     let urls =
         PublicUrls::resolve(s.public_ws_url, s.public_rtmp_url, s.public_http_url, http_addr, rtmp_addr, tls.is_some());
+    let media_hub = Arc::new(duet_media::Hub::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let cluster =
+        join_cluster((&s.cluster, &s.node_id), &urls, metrics.clone(), media_hub.clone(), stopped(stop_rx.clone()))
+            .await?;
     let token = crate::store::credentials::mint_token(&app, TEST_USER, &Grant::everything(), TEST_TOKEN_TTL)?;
     let console_password = first_admin(&registry)?;
     print_banner(
@@ -95,7 +100,6 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         &token,
     );
 
-    let media_hub = Arc::new(duet_media::Hub::default());
     let (webhooks, webhook_writer) = crate::webhooks::Webhooks::start(registry.clone())?;
     let apps = crate::store::apps::Apps::new(registry.clone());
     let signaling = Signaling::start(
@@ -114,7 +118,6 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         webrtc,
     };
 
-    let (stop_tx, stop_rx) = watch::channel(false);
     let hub = signaling.clone();
     tokio::spawn(async move {
         tokio::select! {
@@ -146,6 +149,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         console: Arc::new(crate::http::console::ConsoleSessions::default()),
         urls: urls.clone(),
         tls: tls.is_some(),
+        cluster,
     };
     let limits =
         HttpLimits { header_timeout: s.http_header_timeout, idle_timeout: s.http_idle_timeout, connections: http_caps };
@@ -181,6 +185,28 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     webhook_writer.finish(Duration::from_secs(3)).await;
     tracing::info!("duet stopped");
     Ok(())
+}
+
+/// This node in its cluster (`--redis-url`), or a node of its own.
+async fn join_cluster(
+    (settings, node_id): (&Option<crate::cluster::ClusterSettings>, &str),
+    urls: &PublicUrls,
+    metrics: Arc<Metrics>,
+    media: Arc<duet_media::Hub>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<crate::cluster::Cluster> {
+    let (boot, started_ms) = crate::cluster::boot();
+    let addresses = crate::cluster::nodes::Addresses {
+        ws: urls.ws.to_string(),
+        rtmp: urls.rtmp.to_string(),
+        http: urls.http.to_string(),
+    };
+    let me = crate::cluster::nodes::Me { name: node_id.to_owned(), boot, started_ms, addresses };
+    let load = crate::cluster::load::LoadSource { metrics, media };
+    match settings {
+        None => Ok(crate::cluster::Cluster::single(me, load)),
+        Some(settings) => crate::cluster::Cluster::join(settings, me, load, stop).await,
+    }
 }
 
 async fn stopped(mut rx: watch::Receiver<bool>) {

@@ -56,6 +56,8 @@ pub struct AppState {
     pub urls: crate::public_url::PublicUrls,
     /// Whether HTTP is served over TLS (console cookies are then `Secure`).
     pub tls: bool,
+    /// This node's place in its cluster (a cluster of one without `--redis-url`).
+    pub cluster: crate::cluster::Cluster,
 }
 
 /// The remote address of an HTTP connection, plain or TLS (`ConnectInfo<Peer>`, set by
@@ -88,8 +90,17 @@ async fn count_requests(State(state): State<AppState>, req: Request, next: Next)
     res
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+/// `ok` while the node serves; in a cluster, also the node's name and the cluster's health as
+/// it sees it (`degraded` while Redis cannot be reached: the node still serves what it holds).
+async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let mut body = json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")});
+    if let Some(health) = state.cluster.health() {
+        let mut cluster = serde_json::to_value(health).unwrap_or_default();
+        cluster["node"] = json!(state.cluster.name());
+        cluster["nodes"] = json!(state.cluster.nodes().len());
+        body["cluster"] = cluster;
+    }
+    Json(body)
 }
 
 async fn metrics(State(state): State<AppState>) -> Result<Response, HttpError> {
@@ -104,6 +115,11 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, HttpError> {
                 media: &state.media.hub.stats,
                 logs: &state.logs,
                 webhooks: &state.webhooks.stats,
+                cluster: crate::metrics::ClusterGauges {
+                    nodes: state.cluster.nodes().len(),
+                    degraded: matches!(state.cluster.health(), Some(crate::cluster::Health::Degraded { .. })),
+                    verdicts: state.cluster.verdicts(),
+                },
             };
             let body = state.metrics.render(&snapshot);
             Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response())

@@ -37,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/streams", get(list_streams))
         .route("/api/v1/streams/{stream}/stop", post(stop_stream))
         .route("/api/v1/tokens", post(mint_token))
+        .route("/api/v1/nodes", get(nodes))
 }
 
 async fn openapi() -> Response {
@@ -59,6 +60,17 @@ fn check(result: Result<(), Refusal>) -> Result<(), HttpError> {
 
 async fn run(state: &AppState, signed: &Signed, request: AdminRequest) -> Answer {
     Ok(Json(state.signaling.admin(signed.app.app_id, request).await?))
+}
+
+/// The cluster's living nodes with their addresses and load, this node first (a node without
+/// Redis lists itself), and the cluster's health as this node sees it.
+async fn nodes(State(state): State<AppState>, _signed: Signed) -> Json<serde_json::Value> {
+    let health = state.cluster.health();
+    Json(serde_json::json!({
+        "node": state.cluster.name(),
+        "cluster": health.map_or("none", |h| if matches!(h, crate::cluster::Health::Healthy) { "healthy" } else { "degraded" }),
+        "nodes": state.cluster.nodes(),
+    }))
 }
 
 async fn list_rooms(State(state): State<AppState>, signed: Signed) -> Answer {

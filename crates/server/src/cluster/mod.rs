@@ -1,0 +1,155 @@
+//! Many nodes as one service, on Redis (`--redis-url`; the plan and what is built so far:
+//! docs/cluster-design.md). This module owns the node's membership of the cluster: its entry in
+//! the node registry (registered at start, refreshed every second with its load), the death of
+//! nodes that stop (one verdict each), and the cluster's health as this node sees it (degraded
+//! while Redis cannot be reached: the node keeps serving what it holds). Without `--redis-url`
+//! the node is a cluster of one: it lists only itself.
+
+pub mod load;
+pub mod nodes;
+pub mod reaper;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Serialize;
+use tokio::sync::watch;
+
+use self::load::LoadSource;
+use self::nodes::{Me, NodeInfo, Shared};
+
+/// How long a Redis command may take before the cluster counts as degraded.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// `--redis-url`.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    /// `redis://[user:password@]host:port[/db]`.
+    pub redis_url: String,
+}
+
+/// The cluster's health as this node sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "state")]
+pub enum Health {
+    /// Redis answers.
+    Healthy,
+    /// Redis cannot be reached since `since_ms` (Unix ms): cross-node work waits.
+    Degraded { since_ms: u64 },
+}
+
+/// This node's place in the cluster, cheap to clone.
+#[derive(Clone)]
+pub struct Cluster {
+    me: Arc<Me>,
+    load: LoadSource,
+    /// The heartbeat's view, in a cluster.
+    shared: Option<Arc<Shared>>,
+}
+
+impl Cluster {
+    /// A node without a cluster.
+    pub fn single(me: Me, load: LoadSource) -> Self {
+        Self { me: Arc::new(me), load, shared: None }
+    }
+
+    /// Joins the cluster on Redis: registers this node (failing when Redis cannot be reached
+    /// or another live node has its name) and starts its heartbeat, which runs until `stop`.
+    pub async fn join(
+        settings: &ClusterSettings,
+        me: Me,
+        load: LoadSource,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<Self> {
+        let client = redis::Client::open(settings.redis_url.as_str())
+            .with_context(|| format!("--redis-url {:?} is not a Redis URL", settings.redis_url))?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(REDIS_TIMEOUT))
+            .set_response_timeout(Some(REDIS_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(1));
+        let mut conn = tokio::time::timeout(REDIS_TIMEOUT * 3, client.get_connection_manager_with_config(config))
+            .await
+            .map_err(|_| anyhow::anyhow!("no answer"))
+            .and_then(|c| c.map_err(anyhow::Error::from))
+            .with_context(|| format!("cannot reach Redis at {} (--redis-url)", settings.redis_url))?;
+        nodes::register(&mut conn, &me).await?;
+        tracing::info!(node = %me.name, "joined the cluster on Redis");
+        let shared = Arc::new(Shared {
+            health: watch::channel(Health::Healthy).0,
+            view: Default::default(),
+            verdicts: Default::default(),
+        });
+        tokio::spawn(nodes::run(conn, me.clone(), load.clone(), shared.clone(), stop));
+        Ok(Self { me: Arc::new(me), load, shared: Some(shared) })
+    }
+
+    /// This node's name (`--node-id`).
+    pub fn name(&self) -> &str {
+        &self.me.name
+    }
+
+    /// The cluster's health, or `None` for a node without one.
+    pub fn health(&self) -> Option<Health> {
+        self.shared.as_ref().map(|s| *s.health.borrow())
+    }
+
+    /// The living nodes, this one first (its load read now).
+    pub fn nodes(&self) -> Vec<NodeInfo> {
+        let mut this = NodeInfo {
+            name: self.me.name.clone(),
+            started_ms: self.me.started_ms,
+            last_beat_ms: 0,
+            addresses: self.me.addresses.clone(),
+            load: self.load.read(0.0),
+        };
+        let Some(shared) = &self.shared else { return vec![this] };
+        let view = shared.view.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut others = Vec::with_capacity(view.len());
+        for node in view {
+            if node.name == this.name {
+                // The heartbeat's entry carries the CPU use over its interval.
+                this.load.cpu = node.load.cpu;
+                this.last_beat_ms = node.last_beat_ms;
+            } else {
+                others.push(node);
+            }
+        }
+        others.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut all = vec![this];
+        all.extend(others);
+        all
+    }
+
+    /// Verdicts this node gave on dead nodes.
+    pub fn verdicts(&self) -> u64 {
+        self.shared.as_ref().map_or(0, |s| s.verdicts.load(Relaxed))
+    }
+}
+
+/// A node name: 1–64 characters of `[A-Za-z0-9._-]`.
+pub fn check_node_name(name: &str) -> Result<(), String> {
+    let ok =
+        !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{name:?} is not a node name: 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-'"))
+    }
+}
+
+/// The machine's host name, the default node name.
+pub fn default_node_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host = host.trim();
+    if check_node_name(host).is_ok() { host.to_owned() } else { "duet".to_owned() }
+}
+
+/// A random boot token and the time now, for [`Me`].
+pub fn boot() -> (String, u64) {
+    let started =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    (duet_token::hex(&crate::os::random::<8>()), started)
+}

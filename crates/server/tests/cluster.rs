@@ -1,0 +1,174 @@
+//! Many nodes as one service, the first slice (docs/cluster-design.md): real `duet serve`
+//! nodes joined on Debian's `redis-server` list each other with their load, a node killed with
+//! SIGKILL is declared dead within 5 s by exactly one of the others, a node that stops on
+//! purpose leaves at once, two live nodes cannot share a name, and Redis stopped for a while
+//! leaves every node serving, degraded, then healthy again with the others listed.
+
+#[path = "common/api.rs"]
+mod api;
+mod common;
+#[path = "common/redis.rs"]
+mod redis_server;
+
+use std::time::{Duration, Instant};
+
+use api::{Api, banner_secret};
+use common::{Server, data_dir, get};
+use redis_server::Redis;
+use serde_json::Value;
+
+/// A node named `name` on `redis`, with its own data folder.
+fn node(redis: &Redis, name: &str) -> (tempfile::TempDir, Server) {
+    let (tmp, data) = data_dir();
+    let server = Server::start(&data, &["--redis-url", &redis.url(), "--node-id", name]);
+    (tmp, server)
+}
+
+/// A signaling client of `server` (its data folder in `dir`) in `room`.
+async fn member(server: &Server, dir: &tempfile::TempDir, user: &str, room: &str) -> duet_client::Client {
+    common::join(server, &dir.path().join("data"), room, user).await.0
+}
+
+/// `GET /api/v1/nodes` of `server` (signed with its own app).
+fn nodes(server: &Server) -> Value {
+    static NONCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut api = Api::new(server, server.app_id, &banner_secret(server));
+    api.nonce = NONCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed) * 10;
+    let (status, body) = api.call("GET", "/api/v1/nodes", None);
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+fn names(listing: &Value) -> Vec<String> {
+    let mut names: Vec<String> =
+        listing["nodes"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap().to_owned()).collect();
+    names.sort();
+    names
+}
+
+fn health(server: &Server) -> Value {
+    serde_json::from_str(&get(server.http, "/healthz").body).unwrap()
+}
+
+/// Waits (bounded by `limit`) until `ok` holds for `server`'s node list; returns how long it took.
+async fn wait_nodes(server: &Server, limit: Duration, ok: impl Fn(&Value) -> bool) -> Duration {
+    let start = Instant::now();
+    loop {
+        let listing = nodes(server);
+        if ok(&listing) {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < limit, "after {limit:?}: {listing}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_list_each_other_and_a_killed_node_is_dead_within_5_s() {
+    let redis = Redis::start();
+    let (_a_dir, a) = node(&redis, "node-a");
+    let (_b_dir, b) = node(&redis, "node-b");
+    let (_c_dir, c) = node(&redis, "node-c");
+    let three = |l: &Value| names(l) == ["node-a", "node-b", "node-c"];
+    for server in [&a, &b, &c] {
+        wait_nodes(server, Duration::from_secs(5), three).await;
+    }
+    let listing = nodes(&b);
+    assert_eq!(listing["node"], "node-b");
+    assert_eq!(listing["cluster"], "healthy");
+    assert_eq!(listing["nodes"][0]["name"], "node-b", "the answering node first");
+    let a_entry = listing["nodes"].as_array().unwrap().iter().find(|n| n["name"] == "node-a").unwrap().clone();
+    assert_eq!(a_entry["addresses"]["ws"], format!("ws://{}/ws", a.http), "{a_entry}");
+    assert_eq!(a_entry["addresses"]["rtmp"], format!("rtmp://{}", a.rtmp), "{a_entry}");
+    assert!(a_entry["lastBeatMs"].as_u64().unwrap() > 0 && a_entry["load"]["sessions"] == 0, "{a_entry}");
+    let h = health(&c);
+    assert_eq!(
+        (h["status"].as_str(), h["cluster"]["state"].as_str(), h["cluster"]["node"].as_str()),
+        (Some("ok"), Some("healthy"), Some("node-c"))
+    );
+
+    // Load travels: a signaling session on node A shows in B's list within a few heartbeats.
+    let _client = member(&a, &_a_dir, "load-user", "load-room").await;
+    wait_nodes(&b, Duration::from_secs(5), |l| {
+        l["nodes"].as_array().unwrap().iter().any(|n| n["name"] == "node-a" && n["load"]["sessions"] == 1)
+    })
+    .await;
+
+    // SIGKILL: no goodbye. The others list it no more within 5 s, and one of them declared it.
+    drop(a);
+    let gone = |l: &Value| names(l) == ["node-b", "node-c"];
+    let b_took = wait_nodes(&b, Duration::from_secs(5), gone).await;
+    let c_took = wait_nodes(&c, Duration::from_secs(5), gone).await;
+    println!("node-a dead after {b_took:?} (seen by B), {c_took:?} (seen by C)");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let verdicts = [&b, &c].map(|s| common::metric(s, "duet_cluster_verdicts_total"));
+    assert_eq!(verdicts.iter().sum::<u64>(), 1, "exactly one verdict: {verdicts:?}");
+    let logs = b.stderr() + &c.stderr();
+    assert_eq!(logs.matches("node is dead").count(), 1, "{logs}");
+
+    // A node that stops on purpose leaves at once (no verdict), and its name is free again.
+    let b_verdicts = common::metric(&b, "duet_cluster_verdicts_total");
+    assert!(c.stop().success());
+    wait_nodes(&b, Duration::from_millis(1500), |l| names(l) == ["node-b"]).await;
+    assert_eq!(common::metric(&b, "duet_cluster_verdicts_total"), b_verdicts, "leaving is not dying");
+    let (_c2_dir, c2) = node(&redis, "node-c");
+    wait_nodes(&b, Duration::from_secs(3), |l| names(l) == ["node-b", "node-c"]).await;
+    drop(c2);
+}
+
+#[test]
+fn two_live_nodes_cannot_share_a_name_and_a_bad_redis_url_is_refused() {
+    let redis = Redis::start();
+    let (_a_dir, _a) = node(&redis, "twin");
+    let (_tmp, data) = data_dir();
+    let (status, err) = common::serve_refused(&data, &["--redis-url", &redis.url(), "--node-id", "twin"]);
+    assert!(!status.success());
+    assert!(err.contains("another node named \"twin\" is alive"), "{err}");
+    let (status, err) = common::serve_refused(&data, &["--redis-url", "http://127.0.0.1:1", "--node-id", "x"]);
+    assert!(!status.success() && err.contains("redis://"), "{err}");
+    let (status, err) = common::serve_refused(&data, &["--redis-url", &redis.url(), "--node-id", "no spaces"]);
+    assert!(!status.success() && err.contains("not a node name"), "{err}");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let (status, err) = common::serve_refused(&data, &["--redis-url", &format!("redis://{closed}"), "--node-id", "y"]);
+    assert!(!status.success() && err.contains("cannot reach Redis"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_away_leaves_nodes_serving_degraded_then_healthy_again() {
+    let mut redis = Redis::start();
+    let (_a_dir, a) = node(&redis, "node-a");
+    let (_b_dir, b) = node(&redis, "node-b");
+    wait_nodes(&a, Duration::from_secs(5), |l| names(l) == ["node-a", "node-b"]).await;
+    let client = member(&a, &_a_dir, "steady", "room-1").await;
+
+    redis.stop();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while health(&a)["cluster"]["state"] != "degraded" {
+        assert!(Instant::now() < deadline, "{}", health(&a));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(common::metric(&a, "duet_cluster_degraded"), 1);
+    assert!(health(&a)["cluster"]["sinceMs"].as_u64().unwrap() > 0);
+    // Away for 10 s: the nodes keep serving what they hold (a login, a session's heartbeat).
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(get(b.http, "/healthz").status, 200);
+    let _later = member(&a, &_a_dir, "newcomer", "room-1").await;
+    drop(client);
+
+    // Redis back (empty: it lost everything): the nodes register again, list each other, and
+    // nobody declares anybody dead.
+    redis.restart();
+    for server in [&a, &b] {
+        wait_nodes(server, Duration::from_secs(5), |l| l["cluster"] == "healthy" && names(l) == ["node-a", "node-b"])
+            .await;
+        assert_eq!(common::metric(server, "duet_cluster_degraded"), 0);
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        common::metric(&a, "duet_cluster_verdicts_total") + common::metric(&b, "duet_cluster_verdicts_total"),
+        0
+    );
+    let logs = a.stderr();
+    assert!(logs.contains("cluster degraded") && logs.contains("cluster healthy again"), "{logs}");
+    assert!(!logs.contains("panicked"), "{logs}");
+}
