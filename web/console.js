@@ -22,6 +22,24 @@ function option(app) {
   return o;
 }
 
+/** The cluster's nodes with their load (one row without a cluster). */
+function showNodes() {
+  $("clusterState").textContent =
+    overview.cluster === "none" ? "(one node, no cluster)" : overview.cluster === "healthy" ? "(cluster on Redis)" : "(cluster degraded: Redis cannot be reached)";
+  $("nodes").replaceChildren(
+    ...overview.nodes.map((n) => {
+      const tr = document.createElement("tr");
+      const l = n.load;
+      for (const text of [n.name, n.addresses.ws, l.sessions, l.rooms, l.streams, l.players, l.cpu.toFixed(2)]) {
+        const td = document.createElement("td");
+        td.textContent = String(text);
+        tr.append(td);
+      }
+      return tr;
+    }),
+  );
+}
+
 async function load() {
   overview = await api("GET", "overview");
   $("loginView").classList.add("hidden");
@@ -33,6 +51,7 @@ async function load() {
   $("addrRequest").textContent = a.requestDomain;
   $("addrLog").textContent = a.logURL;
   $("addrRtmp").textContent = a.rtmp;
+  showNodes();
   const body = $("apps");
   body.replaceChildren();
   for (const app of overview.apps) {

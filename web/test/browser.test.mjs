@@ -108,6 +108,11 @@ test("console login, app, token, and the debug page plays a room's stream over W
   await page.waitForSelector("#consoleView:not(.hidden)");
   assert.equal(await page.textContent("#addrServer"), duet.server);
   assert.equal(await page.textContent("#addrSocket"), duet.server.replace(/\/ws$/, ""));
+  // A node without a cluster lists itself, with its signaling address and load.
+  assert.match(await page.textContent("#clusterState"), /one node, no cluster/);
+  const nodeRows = await page.$$eval("#nodes tr", (rows) => rows.map((r) => [...r.children].map((td) => td.textContent)));
+  assert.equal(nodeRows.length, 1, JSON.stringify(nodeRows));
+  assert.equal(nodeRows[0][1], duet.server);
 
   // Create an app; its AppID appears in the table; its secret is revealed on click.
   await page.fill("#newName", "browser-test");

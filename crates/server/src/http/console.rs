@@ -288,6 +288,11 @@ async fn overview(State(state): State<AppState>, ConsoleUser(user): ConsoleUser)
             "http": u.http.as_str(),
         },
         "apps": apps,
+        "cluster": state.cluster.health().map_or("none", |h| match h {
+            crate::cluster::Health::Healthy => "healthy",
+            crate::cluster::Health::Degraded { .. } => "degraded",
+        }),
+        "nodes": state.cluster.nodes(),
     })))
 }
 
