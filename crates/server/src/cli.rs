@@ -23,6 +23,9 @@ pub struct Cli {
     /// Log verbosity [default: info].
     #[arg(long, global = true, env = "DUET_LOG_LEVEL", value_enum)]
     pub log_level: Option<LogLevel>,
+    /// A cluster's Redis (`redis://[user:password@]host:port[/db]`; docs/cluster-design.md): `serve` joins the cluster, and every command reads and writes the cluster's apps, webhook settings and console users there [default: no cluster, the data folder's registry].
+    #[arg(long, global = true, env = "DUET_REDIS_URL", value_name = "URL")]
+    pub redis_url: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -205,9 +208,6 @@ pub struct ServeArgs {
     /// WHEP players one stream takes at once; one more is refused (`webrtc_stream_busy`, 429) [default: no cap beyond the node's and the app's].
     #[arg(long, env = "DUET_WEBRTC_MAX_STREAM_PLAYERS", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=crate::config::MAX_WEBRTC_PEERS))]
     pub webrtc_max_stream_players: Option<u64>,
-    /// Join a cluster of nodes on this Redis (`redis://[user:password@]host:port[/db]`; docs/cluster-design.md) [default: no cluster, one node].
-    #[arg(long, env = "DUET_REDIS_URL", value_name = "URL")]
-    pub redis_url: Option<String>,
     /// This node's name in the cluster and in the node list: 1-64 characters of A-Z, a-z, 0-9, '.', '_', '-' [default: the host name].
     #[arg(long, env = "DUET_NODE_ID", value_name = "NAME")]
     pub node_id: Option<String>,

@@ -77,6 +77,31 @@ pub struct Common {
     pub data: PathBuf,
     /// Log verbosity.
     pub log_level: LogLevel,
+    /// A cluster's Redis (`redis://…`), checked; `None`: no cluster.
+    pub redis_url: Option<String>,
+}
+
+/// A cluster's Redis is named by a `redis://` URL (TLS, `rediss://`, is not offered yet).
+fn check_redis_url(url: &str) -> anyhow::Result<()> {
+    if !url.starts_with("redis://") {
+        bail!("--redis-url {url:?}: a cluster's Redis is given as redis://[user:password@]host:port[/db]");
+    }
+    Ok(())
+}
+
+impl Common {
+    /// The registry: the data folder's SQLite file, with the cluster's shared configuration
+    /// when `--redis-url` is given (which must then be reachable).
+    pub fn registry(&self) -> anyhow::Result<crate::store::registry::Registry> {
+        let registry = crate::store::registry::Registry::open(&self.data)?;
+        Ok(match &self.redis_url {
+            Some(url) => {
+                check_redis_url(url)?;
+                registry.with_shared(crate::store::shared::SharedConfig::connect(url)?)
+            }
+            None => registry,
+        })
+    }
 }
 
 /// What `duet serve` needs beyond [`Common`].
@@ -164,6 +189,7 @@ impl Loaded {
                 .or_else(|| self.path(&self.file.data))
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA)),
             log_level: cli.log_level.or(self.file.log_level).unwrap_or(LogLevel::Info),
+            redis_url: cli.redis_url.clone().or_else(|| self.file.redis_url.clone()),
         }
     }
 
@@ -180,10 +206,10 @@ impl Loaded {
                 "TLS needs both a certificate and a key: set --tls-cert and --tls-key (tls_cert and tls_key in a config file)"
             ),
         };
-        let cluster = match args.redis_url.clone().or_else(|| f.redis_url.clone()) {
-            Some(url) if url.starts_with("redis://") => Some(crate::cluster::ClusterSettings { redis_url: url }),
-            Some(url) => {
-                bail!("--redis-url {url:?}: a cluster's Redis is given as redis://[user:password@]host:port[/db]")
+        let cluster = match self.common(cli).redis_url {
+            Some(redis_url) => {
+                check_redis_url(&redis_url)?;
+                Some(crate::cluster::ClusterSettings { redis_url })
             }
             None => None,
         };

@@ -172,3 +172,89 @@ async fn redis_away_leaves_nodes_serving_degraded_then_healthy_again() {
     assert!(logs.contains("cluster degraded") && logs.contains("cluster healthy again"), "{logs}");
     assert!(!logs.contains("panicked"), "{logs}");
 }
+
+/// Logs `user` into `room` of `app_id` on `server` with `token`; the reply's `code`.
+async fn login_code(server: &Server, app_id: u32, token: &str, user: &str) -> i64 {
+    let mut c = duet_client::Client::connect(&format!("ws://{}/ws", server.http)).await.unwrap();
+    let p =
+        duet_client::LoginParams { app_id, room_id: "r", token, user_id: user, user_name: user, user_update: false };
+    c.login(&p).await.unwrap()["code"].as_i64().unwrap()
+}
+
+/// A console login on `server`; its status.
+fn console_login(server: &Server, password: &str) -> u16 {
+    let body = serde_json::json!({"username": "admin", "password": password}).to_string();
+    common::request(server.http, "POST", "/console/api/login", &[], body.as_bytes(), None).status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_configuration_for_every_node_and_the_cli() {
+    let redis = Redis::start();
+    let url = redis.url();
+    // The CLI on another machine (its own data folder) registers an app and the console password
+    // in the cluster before any node runs.
+    let (_cli_tmp, cli) = data_dir();
+    let redis_flag = ["--redis-url", url.as_str()];
+    let secret = "0123456789abcdef0123456789abcdef";
+    common::ok(
+        &cli,
+        &[&["app", "import", "--app-id", "123456789", "--secret", secret, "--name", "shared"][..], &redis_flag]
+            .concat(),
+    );
+    common::ok(&cli, &[&["admin", "password", "--password", "correct horse battery"][..], &redis_flag].concat());
+    let (_a_dir, a) = node(&redis, "node-a");
+    let (_b_dir, b) = node(&redis, "node-b");
+    let (_c_dir, c) = node(&redis, "node-c");
+    for server in [&a, &b, &c] {
+        assert_eq!(server.app_id, 123456789, "every node serves the cluster's app");
+        assert!(!server.banner.contains("password correct"), "the console password is set already");
+        assert_eq!(console_login(server, "correct horse battery"), 200, "one console password on every node");
+    }
+
+    // A token minted by the CLI anywhere logs in on any node.
+    let mint = |app: &str, user: &str| {
+        common::ok(&cli, &[&["token", "mint", "--app-id", app, "--user-id", user][..], &redis_flag].concat())
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(login_code(&b, 123456789, &mint("123456789", "u1"), "u1").await, 0);
+
+    // An app created through node A's console logs in on node C.
+    let session = {
+        let body = serde_json::json!({"username": "admin", "password": "correct horse battery"}).to_string();
+        let res = common::request(a.http, "POST", "/console/api/login", &[], body.as_bytes(), None);
+        let cookie = res.headers.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie:")).unwrap();
+        cookie.split_once(':').unwrap().1.trim().split(';').next().unwrap().to_owned()
+    };
+    let created = common::console_post(&a, &session, "/console/api/apps", r#"{"name":"made-on-a"}"#);
+    assert_eq!(created.status, 200, "{}", created.body);
+    let made: Value = serde_json::from_str(&created.body).unwrap();
+    let made_id = made["appID"].as_u64().unwrap() as u32;
+    assert_eq!(login_code(&c, made_id, &mint(&made_id.to_string(), "u2"), "u2").await, 0);
+
+    // A secret rotated from the CLI applies on every node within 2 s: new tokens log in, old
+    // ones are refused (token_bad_signature).
+    let old = mint("123456789", "u3");
+    common::ok(&cli, &[&["app", "rotate-secret", "--app-id", "123456789"][..], &redis_flag].concat());
+    let new = mint("123456789", "u3");
+    let start = Instant::now();
+    for server in [&a, &b, &c] {
+        loop {
+            let (fresh, stale) =
+                (login_code(server, 123456789, &new, "u3").await, login_code(server, 123456789, &old, "u3").await);
+            if fresh == 0 && stale == 40102 {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(2),
+                "after {:?}: new token {fresh}, old token {stale}",
+                start.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    println!("a rotated secret applied on all three nodes after {:?}", start.elapsed());
+    // And every node lists the same apps.
+    let listed = common::ok(&cli, &[&["app", "list"][..], &redis_flag].concat());
+    assert!(listed.contains("123456789") && listed.contains(&made_id.to_string()), "{listed}");
+}

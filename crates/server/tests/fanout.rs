@@ -59,7 +59,7 @@ async fn a_latency_budget_merges_writes_but_never_holds_a_keyframe() {
     let mut bad = duet_client::rtmp::Conn::open(&duet_client::rtmp::Target::parse(&publish).unwrap()).await.unwrap();
     let target = duet_client::rtmp::Target::parse(&format!("{publish}&latency=soon")).unwrap();
     assert!(bad.publish(&target).await.is_err(), "a budget that is not one is refused");
-    assert!(server.stderr().contains("bad_latency"), "with its code");
+    assert!(server.logs("bad_latency"), "with its code");
 }
 
 /// RTMP players are served by their stream's writer: one that stops reading gets its bytes

@@ -350,7 +350,7 @@ async fn the_same_user_takes_over_a_frozen_publish_and_players_stay() {
     // The old connection was cut.
     let closed = tokio::time::timeout(WAIT, async { while let Ok(Some(_)) = first.next().await {} });
     assert!(closed.await.is_ok(), "the frozen publisher's connection is closed");
-    assert!(server.stderr().contains("took over"), "the takeover is logged");
+    assert!(server.logs("took over"), "the takeover is logged");
     // Players never saw the stream end: the body is still open and gets more.
     second.send_media(9, 40, b"\x27\x01\x00\x00\x00CCCC-more").await.unwrap();
     read_until(&mut player, &mut seen, b"CCCC-more");
@@ -440,7 +440,7 @@ fn silent_rtmp_clients_are_closed_after_the_handshake_timeout() {
     assert_eq!(silent.read(&mut buf).unwrap(), 0, "closed by the server");
     assert!(started.elapsed() >= Duration::from_millis(900), "closed by the handshake timeout, not at once");
     assert_eq!(metric(&server, "duet_media_refused_total"), 1);
-    assert!(server.stderr().contains("handshake timed out"));
+    assert!(server.logs("handshake timed out"));
 }
 
 #[test]

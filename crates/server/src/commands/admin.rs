@@ -2,11 +2,10 @@
 
 use crate::cli::AdminCommand;
 use crate::config::Common;
-use crate::store::registry::Registry;
 
 /// Runs one `duet admin` subcommand.
 pub fn run(common: &Common, cmd: AdminCommand) -> anyhow::Result<()> {
-    let registry = Registry::open(&common.data)?;
+    let registry = common.registry()?;
     match cmd {
         AdminCommand::Password { username, password } => {
             let generated = password.is_none();

@@ -9,7 +9,7 @@ use crate::store::registry::{App, Registry};
 
 /// Runs one `duet app` subcommand.
 pub fn run(common: &Common, cmd: AppCommand) -> anyhow::Result<()> {
-    let registry = Registry::open(&common.data)?;
+    let registry = common.registry()?;
     let now = crate::os::now_unix();
     match cmd {
         AppCommand::Create { name, json } => {

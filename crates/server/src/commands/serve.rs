@@ -59,7 +59,7 @@ async fn webrtc_tcp(
 }
 
 async fn serve(s: ServeSettings) -> anyhow::Result<()> {
-    let registry = Arc::new(Registry::open(&s.common.data)?);
+    let registry = Arc::new(s.common.registry()?);
     let _serving = registry.claim_for_serving()?;
     let (app, created) = default_app(&registry)?;
     let tls = s.tls.as_ref().map(|(cert, key)| load_config(cert, key)).transpose()?;

@@ -8,11 +8,10 @@ use serde_json::json;
 
 use crate::cli::TokenCommand;
 use crate::config::Common;
-use crate::store::registry::Registry;
 
 /// Runs one `duet token` subcommand.
 pub fn run(common: &Common, cmd: TokenCommand) -> anyhow::Result<()> {
-    let registry = Registry::open(&common.data)?;
+    let registry = common.registry()?;
     match cmd {
         TokenCommand::Mint { app_id, user_id, room_id, allow_login, allow_publish, stream_ids, ttl } => {
             let app = registry.require(app_id)?;

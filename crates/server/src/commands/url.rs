@@ -5,11 +5,10 @@ use duet_token::{MediaAction, MediaFormat, MediaUrl};
 
 use crate::cli::{PlayFormat, PublishFormat, UrlCommand};
 use crate::config::{Common, Loaded};
-use crate::store::registry::Registry;
 
 /// Runs one `duet url` subcommand.
 pub fn run(common: &Common, loaded: &Loaded, cmd: UrlCommand) -> anyhow::Result<()> {
-    let registry = Registry::open(&common.data)?;
+    let registry = common.registry()?;
     let now = crate::os::now_unix() as u64;
     // What each form asks for: the URL's claims, its format and the public bases.
     let (url, format, bases) = match cmd {

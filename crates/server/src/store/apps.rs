@@ -8,7 +8,9 @@
 //! app that is gone) is announced on [`Apps::changes`]; the signaling hub follows them, so the
 //! play and publish URLs it signs use the current secret. A change made in this process calls
 //! [`Apps::invalidate`]: every setting read through here (the secret, the latency budget, the
-//! allowed origins, the WebRTC peer cap) then applies to the next request. A cluster will back this with a shared store behind the same methods.
+//! allowed origins, the WebRTC peer cap) then applies to the next request. In a cluster the
+//! registry's configuration lives in Redis (`store::shared`): its version counter is polled the
+//! same way, so a change made on any node or by the CLI applies here within a second.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};

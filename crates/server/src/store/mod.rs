@@ -5,3 +5,4 @@ pub mod apps;
 pub mod credentials;
 pub mod password;
 pub mod registry;
+pub mod shared;

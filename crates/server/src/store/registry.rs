@@ -162,6 +162,9 @@ pub struct ServeLock {
 pub struct Registry {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// A cluster's configuration (`--redis-url`): apps, webhook settings and console users live
+    /// there instead of in this file, which keeps the webhook queue and the open ledger.
+    shared: Option<super::shared::SharedConfig>,
 }
 
 impl Registry {
@@ -178,12 +181,27 @@ impl Registry {
         conn.pragma_update(None, "journal_mode", "WAL")
             .with_context(|| format!("{} is not a usable SQLite database", path.display()))?;
         migrate(&conn).with_context(|| format!("cannot prepare {}", path.display()))?;
-        Ok(Self { conn: Mutex::new(conn), path })
+        Ok(Self { conn: Mutex::new(conn), path, shared: None })
+    }
+
+    /// This registry with a cluster's shared configuration: apps, webhook settings and console
+    /// users are read from and written to it (docs/cluster-design.md).
+    pub fn with_shared(mut self, shared: super::shared::SharedConfig) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
+    /// Whether the configuration is a cluster's.
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
     }
 
     /// A number that changes when another process (the CLI) commits to the database, so a
     /// cache can tell when to read again (SQLite's `data_version`).
     pub fn data_version(&self) -> anyhow::Result<i64> {
+        if let Some(shared) = &self.shared {
+            return shared.version();
+        }
         Ok(self.lock().pragma_query_value(None, "data_version", |row| row.get(0))?)
     }
 
@@ -215,14 +233,20 @@ impl Registry {
     /// Creates an app with a fresh random AppID and ServerSecret.
     pub fn create(&self, name: &str, now: i64) -> anyhow::Result<App> {
         check_name(name)?;
-        let conn = self.lock();
         // Random 10-digit AppIDs, like the hosted clouds issue; retry on the rare collision.
         for _ in 0..16 {
             let app_id = 1_000_000_000 + u32::from_be_bytes(crate::os::random()) % 3_000_000_000;
+            let app = App::new(app_id, name, AppSecret::from_random(crate::os::random()), now);
+            if let Some(shared) = &self.shared {
+                if shared.insert_app(&app)? {
+                    return Ok(app);
+                }
+                continue;
+            }
+            let conn = self.lock();
             if find(&conn, app_id)?.is_some() {
                 continue;
             }
-            let app = App::new(app_id, name, AppSecret::from_random(crate::os::random()), now);
             insert(&conn, &app)?;
             return Ok(app);
         }
@@ -235,17 +259,26 @@ impl Registry {
         if app_id == 0 {
             bail!("AppID must be between 1 and 4294967295");
         }
+        let app = App::new(app_id, name, secret, now);
+        if let Some(shared) = &self.shared {
+            if !shared.insert_app(&app)? {
+                bail!("AppID {app_id} is already registered");
+            }
+            return Ok(app);
+        }
         let conn = self.lock();
         if find(&conn, app_id)?.is_some() {
             bail!("AppID {app_id} is already registered");
         }
-        let app = App::new(app_id, name, secret, now);
         insert(&conn, &app)?;
         Ok(app)
     }
 
     /// Every app, oldest first.
     pub fn list(&self) -> anyhow::Result<Vec<App>> {
+        if let Some(shared) = &self.shared {
+            return shared.list();
+        }
         let conn = self.lock();
         let mut stmt = conn.prepare(&format!("SELECT {APP_COLUMNS} FROM apps ORDER BY created_at, app_id"))?;
         let rows = stmt.query_map([], row_to_app)?;
@@ -254,6 +287,9 @@ impl Registry {
 
     /// The app with this AppID, if registered.
     pub fn get(&self, app_id: u32) -> anyhow::Result<Option<App>> {
+        if let Some(shared) = &self.shared {
+            return shared.get(app_id);
+        }
         find(&self.lock(), app_id)
     }
 
@@ -265,6 +301,13 @@ impl Registry {
     /// Replaces an app's ServerSecret with a fresh one. Tokens signed with the old one stop verifying.
     pub fn rotate_secret(&self, app_id: u32, now: i64) -> anyhow::Result<App> {
         let secret = AppSecret::from_random(crate::os::random());
+        if let Some(shared) = &self.shared {
+            if !shared.set(app_id, "secret", Some(secret.expose().to_owned()))? {
+                bail!("no app with AppID {app_id} (see `duet app list`)");
+            }
+            shared.set(app_id, "secret_rotated_at", Some(now.to_string()))?;
+            return self.require(app_id);
+        }
         let changed = self.lock().execute(
             "UPDATE apps SET server_secret = ?1, secret_rotated_at = ?2 WHERE app_id = ?3",
             params![secret.expose(), now, app_id],
@@ -277,12 +320,12 @@ impl Registry {
 
     /// Sets the latency budget of the app's streams (streams published from now on).
     pub fn set_latency(&self, app_id: u32, latency: LatencyBudget) -> anyhow::Result<App> {
-        self.set(app_id, "latency", latency.to_string())
+        self.set(app_id, "latency", Some(latency.to_string()))
     }
 
     /// Sets which web pages may call the app's media endpoints (the next request on).
     pub fn set_allowed_origins(&self, app_id: u32, origins: &AllowedOrigins) -> anyhow::Result<App> {
-        self.set(app_id, "allowed_origins", origins.to_string())
+        self.set(app_id, "allowed_origins", Some(origins.to_string()))
     }
 
     /// Sets the WebRTC peers the app may hold at once (`None`: no cap beyond the node's).
@@ -291,7 +334,18 @@ impl Registry {
     }
 
     /// Sets one setting `column` of an app (a name from this file, never from input).
-    fn set(&self, app_id: u32, column: &'static str, value: impl rusqlite::ToSql) -> anyhow::Result<App> {
+    fn set<T: rusqlite::ToSql + ToString>(
+        &self,
+        app_id: u32,
+        column: &'static str,
+        value: Option<T>,
+    ) -> anyhow::Result<App> {
+        if let Some(shared) = &self.shared {
+            if !shared.set(app_id, column, value.as_ref().map(ToString::to_string))? {
+                bail!("no app with AppID {app_id} (see `duet app list`)");
+            }
+            return self.require(app_id);
+        }
         let sql = format!("UPDATE apps SET {column} = ?1 WHERE app_id = ?2");
         if self.lock().execute(&sql, params![value, app_id])? == 0 {
             bail!("no app with AppID {app_id} (see `duet app list`)");
@@ -303,7 +357,10 @@ impl Registry {
     pub fn delete(&self, app_id: u32) -> anyhow::Result<()> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let changed = tx.execute("DELETE FROM apps WHERE app_id = ?1", params![app_id])?;
+        let changed = match &self.shared {
+            Some(shared) => usize::from(shared.delete(app_id)?),
+            None => tx.execute("DELETE FROM apps WHERE app_id = ?1", params![app_id])?,
+        };
         if changed == 0 {
             bail!("no app with AppID {app_id} (see `duet app list`)");
         }
@@ -316,6 +373,9 @@ impl Registry {
 
     /// The app's webhook, if one is set.
     pub fn webhook(&self, app_id: u32) -> anyhow::Result<Option<Webhook>> {
+        if let Some(shared) = &self.shared {
+            return shared.webhook(app_id);
+        }
         let row = self
             .lock()
             .query_row("SELECT url, secret FROM webhooks WHERE app_id = ?1", params![app_id], |r| {
@@ -328,6 +388,9 @@ impl Registry {
     /// Sets (or replaces) the app's webhook.
     pub fn set_webhook(&self, app_id: u32, hook: &Webhook) -> anyhow::Result<()> {
         self.require(app_id)?;
+        if let Some(shared) = &self.shared {
+            return shared.set_webhook(app_id, hook);
+        }
         self.lock().execute(
             "INSERT INTO webhooks (app_id, url, secret) VALUES (?1, ?2, ?3)
              ON CONFLICT (app_id) DO UPDATE SET url = excluded.url, secret = excluded.secret",
@@ -341,7 +404,10 @@ impl Registry {
     pub fn clear_webhook(&self, app_id: u32) -> anyhow::Result<bool> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let had = tx.execute("DELETE FROM webhooks WHERE app_id = ?1", params![app_id])? > 0;
+        let had = match &self.shared {
+            Some(shared) => shared.clear_webhook(app_id)?,
+            None => tx.execute("DELETE FROM webhooks WHERE app_id = ?1", params![app_id])? > 0,
+        };
         tx.execute("DELETE FROM webhook_queue WHERE app_id = ?1", params![app_id])?;
         ledger::forget(&tx, app_id)?;
         tx.commit()?;
@@ -360,9 +426,10 @@ impl Registry {
     /// transaction that also marks the server alive at `now_ms`; keeps at most `cap` events
     /// per app by dropping the oldest. Returns (queued, dropped).
     pub fn enqueue_events(&self, events: &[QueuedEvent], now_ms: u64, cap: u64) -> anyhow::Result<(u64, u64)> {
+        let hooked = self.hooked(events)?;
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let counts = queue(&tx, events, (now_ms / 1000) as i64, cap)?;
+        let counts = queue(&tx, events, (now_ms / 1000) as i64, cap, hooked.as_deref())?;
         ledger::mark_alive(&tx, now_ms)?;
         tx.commit()?;
         Ok(counts)
@@ -411,6 +478,9 @@ impl Registry {
         }
         let salt = crate::os::random::<16>();
         let hash = crate::store::password::pbkdf2(password, &salt, crate::store::password::ITERATIONS);
+        if let Some(shared) = &self.shared {
+            return shared.set_admin(username, &salt, &hash, crate::store::password::ITERATIONS);
+        }
         self.lock().execute(
             "INSERT INTO admins (username, salt, hash, iterations) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (username) DO UPDATE SET salt = excluded.salt, hash = excluded.hash, iterations = excluded.iterations",
@@ -421,12 +491,15 @@ impl Registry {
 
     /// Whether the console user exists and the password is right.
     pub fn check_admin(&self, username: &str, password: &str) -> anyhow::Result<bool> {
-        let row: Option<(Vec<u8>, Vec<u8>, u32)> = self
-            .lock()
-            .query_row("SELECT salt, hash, iterations FROM admins WHERE username = ?1", params![username], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .optional()?;
+        let row: Option<super::shared::StoredPassword> = match &self.shared {
+            Some(shared) => shared.admin(username)?,
+            None => self
+                .lock()
+                .query_row("SELECT salt, hash, iterations FROM admins WHERE username = ?1", params![username], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()?,
+        };
         // Unknown users cost the same time as wrong passwords.
         let (salt, hash, iterations) =
             row.unwrap_or_else(|| (vec![0; 16], vec![1; 32], crate::store::password::ITERATIONS));
@@ -435,14 +508,30 @@ impl Registry {
 
     /// How many console users exist.
     pub fn admin_count(&self) -> anyhow::Result<u64> {
+        if let Some(shared) = &self.shared {
+            return shared.admin_count();
+        }
         let n: i64 = self.lock().query_row("SELECT count(*) FROM admins", [], |r| r.get(0))?;
         Ok(n.unsigned_abs())
     }
 
     /// How many apps are registered.
     pub fn count(&self) -> anyhow::Result<u64> {
+        if let Some(shared) = &self.shared {
+            return shared.count();
+        }
         let n: i64 = self.lock().query_row("SELECT count(*) FROM apps", [], |r| r.get(0))?;
         Ok(n.unsigned_abs())
+    }
+
+    /// In a cluster, which apps of `events` have a webhook (its settings are in Redis, not in
+    /// this file's `webhooks` table); `None` for a node of its own.
+    fn hooked(&self, events: &[QueuedEvent]) -> anyhow::Result<Option<Vec<u32>>> {
+        let Some(shared) = &self.shared else { return Ok(None) };
+        let mut apps: Vec<u32> = events.iter().map(|e| e.app_id).collect();
+        apps.sort_unstable();
+        apps.dedup();
+        Ok(Some(shared.apps_with_webhooks(&apps)?))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -453,14 +542,27 @@ impl Registry {
 }
 
 /// Queues `events` inside `tx` (see [`Registry::enqueue_events`]); returns (queued, dropped).
-fn queue(tx: &Transaction<'_>, events: &[QueuedEvent], now: i64, cap: u64) -> anyhow::Result<(u64, u64)> {
+/// `hooked`: the apps with a webhook when the settings are a cluster's (else this file says).
+fn queue(
+    tx: &Transaction<'_>,
+    events: &[QueuedEvent],
+    now: i64,
+    cap: u64,
+    hooked: Option<&[u32]>,
+) -> anyhow::Result<(u64, u64)> {
     let (mut queued, mut dropped) = (0u64, 0u64);
     let mut insert = tx.prepare_cached(
         "INSERT INTO webhook_queue (app_id, body, created_at)
          SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM webhooks WHERE app_id = ?1)",
     )?;
+    let mut insert_any =
+        tx.prepare_cached("INSERT INTO webhook_queue (app_id, body, created_at) VALUES (?1, ?2, ?3)")?;
     for e in events {
-        let n = insert.execute(params![e.app_id, e.body, now])?;
+        let n = match hooked {
+            Some(apps) if apps.contains(&e.app_id) => insert_any.execute(params![e.app_id, e.body, now])?,
+            Some(_) => 0,
+            None => insert.execute(params![e.app_id, e.body, now])?,
+        };
         queued += n as u64;
         if let Some(change) = &e.change {
             ledger::apply(tx, e.app_id, change, n > 0)?;

@@ -147,9 +147,27 @@ impl Server {
         let _ = self.child.wait();
     }
 
-    /// Everything the server wrote to stderr so far.
+    /// Everything the server wrote to stderr since the last look.
     pub fn stderr(&self) -> String {
         self.stderr.try_iter().collect::<Vec<_>>().join("\n")
+    }
+
+    /// Whether the server writes `needle` to stderr within 5 s (a log line reaches the test
+    /// through a reader thread, a moment after the server wrote it).
+    pub fn logs(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut seen = String::new();
+        loop {
+            seen.push_str(&self.stderr());
+            seen.push('\n');
+            if seen.contains(needle) {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 

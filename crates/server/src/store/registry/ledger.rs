@@ -138,7 +138,8 @@ impl Registry {
         }
         let events: Vec<QueuedEvent> =
             close(&left).into_iter().map(|(app_id, body)| QueuedEvent { app_id, body, change: None }).collect();
-        let (queued, _) = super::queue(&tx, &events, now, cap)?;
+        let hooked = self.hooked(&events)?;
+        let (queued, _) = super::queue(&tx, &events, now, cap, hooked.as_deref())?;
         tx.execute_batch("DELETE FROM open_rooms; DELETE FROM open_users; DELETE FROM open_streams;")?;
         tx.commit()?;
         Ok(queued)

@@ -1,0 +1,300 @@
+//! A cluster's configuration in Redis (`--redis-url`): its apps and their settings, webhook
+//! settings and console users, one source of truth for every node and for the CLI on any
+//! machine. `Registry` keeps its methods and asks this store for them when it has one (the
+//! webhook queue and the open ledger stay in each node's SQLite file). Why Redis: the cluster
+//! needs it anyway, the data is small and read from each node's cache, and one more server (a
+//! SQL one) would be one more thing to run and fail over; run Redis with persistence
+//! (`appendonly yes`). Keys:
+//! - `duet:app:{id}` HASH `name`, `secret`, `created_at`, `secret_rotated_at`, `latency`,
+//!   `allowed_origins`, `webrtc_max_peers`; `duet:apps` ZSET (id by creation time);
+//! - `duet:hook:{id}` HASH `url`, `secret`;
+//! - `duet:admin:{username}` HASH `salt`, `hash` (hex), `iterations`; `duet:admins` SET;
+//! - `duet:config:ver`: incremented by every change, so a node's cache knows to read again.
+//!
+//! Calls are blocking (like SQLite's; callers already run them off the async threads), on one
+//! connection made again after an error, each bounded by [`TIMEOUT`].
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use duet_media::LatencyBudget;
+use duet_token::AppSecret;
+
+use super::registry::{App, Webhook};
+use crate::http::cors::AllowedOrigins;
+
+/// How long one Redis call may take.
+const TIMEOUT: Duration = Duration::from_secs(2);
+const APPS: &str = "duet:apps";
+const ADMINS: &str = "duet:admins";
+const VERSION: &str = "duet:config:ver";
+
+fn app_key(app_id: u32) -> String {
+    format!("duet:app:{app_id}")
+}
+
+fn hook_key(app_id: u32) -> String {
+    format!("duet:hook:{app_id}")
+}
+
+fn admin_key(username: &str) -> String {
+    format!("duet:admin:{username}")
+}
+
+/// The configuration store on Redis.
+pub struct SharedConfig {
+    client: redis::Client,
+    conn: Mutex<Option<redis::Connection>>,
+}
+
+impl SharedConfig {
+    /// Connects to `url` (`redis://…`); fails when Redis cannot be reached.
+    pub fn connect(url: &str) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url).with_context(|| format!("--redis-url {url:?} is not a Redis URL"))?;
+        let store = Self { client, conn: Mutex::new(None) };
+        store.run(|c| redis::cmd("PING").query::<String>(c)).with_context(|| format!("cannot reach Redis at {url}"))?;
+        Ok(store)
+    }
+
+    /// Runs `f` on the connection (made if needed; dropped after an error, made again next time).
+    fn run<T>(&self, f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>) -> anyhow::Result<T> {
+        let mut slot = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            let conn = self.client.get_connection_with_timeout(TIMEOUT)?;
+            conn.set_read_timeout(Some(TIMEOUT))?;
+            conn.set_write_timeout(Some(TIMEOUT))?;
+            *slot = Some(conn);
+        }
+        let conn = slot.as_mut().expect("made above");
+        let result = f(conn);
+        if result.is_err() {
+            *slot = None;
+        }
+        Ok(result?)
+    }
+
+    /// A number that changes with every change to the configuration.
+    pub fn version(&self) -> anyhow::Result<i64> {
+        Ok(self.run(|c| redis::cmd("GET").arg(VERSION).query::<Option<i64>>(c))?.unwrap_or(0))
+    }
+
+    /// Adds `app` unless its AppID is taken; false when it is.
+    pub fn insert_app(&self, app: &App) -> anyhow::Result<bool> {
+        let key = app_key(app.app_id);
+        // The secret field claims the AppID (HSETNX is atomic), the rest follows.
+        let claimed: bool =
+            self.run(|c| redis::cmd("HSETNX").arg(&key).arg("secret").arg(app.secret.expose()).query(c))?;
+        if !claimed {
+            return Ok(false);
+        }
+        self.run(|c| {
+            redis::pipe()
+                .atomic()
+                .cmd("HSET")
+                .arg(&key)
+                .arg("name")
+                .arg(&app.name)
+                .arg("created_at")
+                .arg(app.created_at)
+                .arg("latency")
+                .arg(app.latency.to_string())
+                .arg("allowed_origins")
+                .arg(app.allowed_origins.to_string())
+                .ignore()
+                .cmd("ZADD")
+                .arg(APPS)
+                .arg(app.created_at)
+                .arg(app.app_id)
+                .ignore()
+                .cmd("INCR")
+                .arg(VERSION)
+                .ignore()
+                .query::<()>(c)
+        })?;
+        Ok(true)
+    }
+
+    /// Every app, oldest first.
+    pub fn list(&self) -> anyhow::Result<Vec<App>> {
+        let ids: Vec<u32> = self.run(|c| redis::cmd("ZRANGE").arg(APPS).arg(0).arg(-1).query(c))?;
+        let mut apps = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(app) = self.get(id)? {
+                apps.push(app);
+            }
+        }
+        apps.sort_by_key(|a| (a.created_at, a.app_id));
+        Ok(apps)
+    }
+
+    /// The app, if registered.
+    pub fn get(&self, app_id: u32) -> anyhow::Result<Option<App>> {
+        let fields: HashMap<String, String> = self.run(|c| redis::cmd("HGETALL").arg(app_key(app_id)).query(c))?;
+        if !fields.contains_key("name") {
+            return Ok(None); // absent, or an AppID claimed a moment ago and not yet filled in
+        }
+        read_app(app_id, &fields).map(Some)
+    }
+
+    /// Sets one field of an app; false when there is no such app.
+    pub fn set(&self, app_id: u32, field: &str, value: Option<String>) -> anyhow::Result<bool> {
+        if self.get(app_id)?.is_none() {
+            return Ok(false);
+        }
+        let key = app_key(app_id);
+        self.run(|c| {
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            match &value {
+                Some(v) => pipe.cmd("HSET").arg(&key).arg(field).arg(v).ignore(),
+                None => pipe.cmd("HDEL").arg(&key).arg(field).ignore(),
+            };
+            pipe.cmd("INCR").arg(VERSION).ignore().query::<()>(c)
+        })?;
+        Ok(true)
+    }
+
+    /// Removes an app and its webhook; false when there was none.
+    pub fn delete(&self, app_id: u32) -> anyhow::Result<bool> {
+        let (removed, ..): (u32, u32, u32, i64) = self.run(|c| {
+            redis::pipe()
+                .atomic()
+                .cmd("DEL")
+                .arg(app_key(app_id))
+                .cmd("DEL")
+                .arg(hook_key(app_id))
+                .cmd("ZREM")
+                .arg(APPS)
+                .arg(app_id)
+                .cmd("INCR")
+                .arg(VERSION)
+                .query(c)
+        })?;
+        Ok(removed > 0)
+    }
+
+    /// The app's webhook.
+    pub fn webhook(&self, app_id: u32) -> anyhow::Result<Option<Webhook>> {
+        let mut f: HashMap<String, String> = self.run(|c| redis::cmd("HGETALL").arg(hook_key(app_id)).query(c))?;
+        Ok(match (f.remove("url"), f.remove("secret")) {
+            (Some(url), Some(secret)) => Some(Webhook { url, secret }),
+            _ => None,
+        })
+    }
+
+    /// Sets (or replaces) the app's webhook.
+    pub fn set_webhook(&self, app_id: u32, hook: &Webhook) -> anyhow::Result<()> {
+        self.run(|c| {
+            redis::pipe()
+                .atomic()
+                .cmd("HSET")
+                .arg(hook_key(app_id))
+                .arg("url")
+                .arg(&hook.url)
+                .arg("secret")
+                .arg(&hook.secret)
+                .ignore()
+                .cmd("INCR")
+                .arg(VERSION)
+                .ignore()
+                .query::<()>(c)
+        })
+    }
+
+    /// Removes the app's webhook; false when it had none.
+    pub fn clear_webhook(&self, app_id: u32) -> anyhow::Result<bool> {
+        let (removed, _): (u32, i64) =
+            self.run(|c| redis::pipe().atomic().cmd("DEL").arg(hook_key(app_id)).cmd("INCR").arg(VERSION).query(c))?;
+        Ok(removed > 0)
+    }
+
+    /// Which of `apps` have a webhook.
+    pub fn apps_with_webhooks(&self, apps: &[u32]) -> anyhow::Result<Vec<u32>> {
+        let mut with = Vec::new();
+        for &app_id in apps {
+            let has: bool = self.run(|c| redis::cmd("EXISTS").arg(hook_key(app_id)).query(c))?;
+            if has {
+                with.push(app_id);
+            }
+        }
+        Ok(with)
+    }
+
+    /// Stores a console user's salted hash.
+    pub fn set_admin(&self, username: &str, salt: &[u8], hash: &[u8], iterations: u32) -> anyhow::Result<()> {
+        self.run(|c| {
+            redis::pipe()
+                .atomic()
+                .cmd("HSET")
+                .arg(admin_key(username))
+                .arg("salt")
+                .arg(duet_token::hex(salt))
+                .arg("hash")
+                .arg(duet_token::hex(hash))
+                .arg("iterations")
+                .arg(iterations)
+                .ignore()
+                .cmd("SADD")
+                .arg(ADMINS)
+                .arg(username)
+                .ignore()
+                .query::<()>(c)
+        })
+    }
+
+    /// A console user's stored password.
+    pub fn admin(&self, username: &str) -> anyhow::Result<Option<StoredPassword>> {
+        let f: HashMap<String, String> = self.run(|c| redis::cmd("HGETALL").arg(admin_key(username)).query(c))?;
+        let (Some(salt), Some(hash), Some(iterations)) = (f.get("salt"), f.get("hash"), f.get("iterations")) else {
+            return Ok(None);
+        };
+        Ok(Some((unhex(salt)?, unhex(hash)?, iterations.parse().context("stored iterations")?)))
+    }
+
+    /// How many console users exist.
+    pub fn admin_count(&self) -> anyhow::Result<u64> {
+        self.run(|c| redis::cmd("SCARD").arg(ADMINS).query(c))
+    }
+
+    /// How many apps are registered.
+    pub fn count(&self) -> anyhow::Result<u64> {
+        self.run(|c| redis::cmd("ZCARD").arg(APPS).query(c))
+    }
+}
+
+/// A console user's password as stored: (salt, PBKDF2 hash, iterations).
+pub type StoredPassword = (Vec<u8>, Vec<u8>, u32);
+
+fn read_app(app_id: u32, f: &HashMap<String, String>) -> anyhow::Result<App> {
+    let field = |name: &str| f.get(name).map(String::as_str).unwrap_or_default();
+    let secret =
+        AppSecret::new(field("secret")).with_context(|| format!("stored ServerSecret of AppID {app_id} is invalid"))?;
+    let latency = field("latency").parse().unwrap_or_else(|e| {
+        tracing::warn!(app_id, "stored latency budget is invalid ({e}); using the default");
+        LatencyBudget::default()
+    });
+    let allowed_origins =
+        f.get("allowed_origins").map_or(Ok(AllowedOrigins::default()), |o| o.parse()).unwrap_or_else(|e| {
+            tracing::warn!(app_id, "stored allowed origins are invalid ({e}); allowing no page");
+            AllowedOrigins::Only(Vec::new())
+        });
+    Ok(App {
+        app_id,
+        name: field("name").to_owned(),
+        secret,
+        created_at: field("created_at").parse().unwrap_or_default(),
+        secret_rotated_at: f.get("secret_rotated_at").and_then(|v| v.parse().ok()),
+        latency,
+        allowed_origins,
+        webrtc_max_peers: f.get("webrtc_max_peers").and_then(|v| v.parse().ok()).filter(|&n: &u32| n > 0),
+    })
+}
+
+fn unhex(s: &str) -> anyhow::Result<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        bail!("stored hex has an odd length");
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).context("stored hex")).collect()
+}
