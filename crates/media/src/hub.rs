@@ -391,6 +391,11 @@ impl Publisher {
         timestamp.wrapping_add(self.live.state().offset.unwrap_or(0))
     }
 
+    /// How many players the stream has now, WebRTC players included.
+    pub fn players(&self) -> u64 {
+        self.live.players.load(Relaxed)
+    }
+
     /// How many players the stream has now besides its WebRTC players (those that need
     /// its audio in the hub: RTMP, FLV, fMP4, relays).
     pub fn players_besides_webrtc(&self) -> u64 {

@@ -47,8 +47,8 @@ pub struct ConnStats {
 pub struct Snapshot<'a> {
     /// Unix time the server started.
     pub start_time: i64,
-    /// Registered apps.
-    pub apps: u64,
+    /// Registered apps (`None`: the registry cannot be read now).
+    pub apps: Option<u64>,
     /// Live streams now.
     pub live_streams: usize,
     /// The media hub's counters.
@@ -161,7 +161,9 @@ impl Metrics {
         };
         family("duet_build_info", "gauge", "Duet version.", format!("{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION")));
         family("duet_start_time_seconds", "gauge", "Unix time the server started.", format!(" {}", s.start_time));
-        family("duet_apps", "gauge", "Registered apps.", format!(" {}", s.apps));
+        if let Some(apps) = s.apps {
+            family("duet_apps", "gauge", "Registered apps.", format!(" {apps}"));
+        }
         family("duet_media_live_streams", "gauge", "Live streams.", format!(" {}", s.live_streams));
         family(
             "duet_cluster_nodes",
@@ -223,7 +225,7 @@ mod tests {
         let hooks = crate::webhooks::WebhookStats::default();
         let text = m.render(&Snapshot {
             start_time: 5,
-            apps: 2,
+            apps: Some(2),
             live_streams: 0,
             media: &media,
             logs: &logs,

@@ -9,13 +9,26 @@ mod api;
 mod common;
 #[path = "common/redis.rs"]
 mod redis_server;
+#[path = "common/streams.rs"]
+mod streams;
 
 use std::time::{Duration, Instant};
 
-use api::{Api, banner_secret};
+use api::Api;
 use common::{Server, data_dir, get};
 use redis_server::Redis;
 use serde_json::Value;
+
+/// The cluster's app, registered by the CLI before any node starts (every node serves it).
+const APP_ID: u32 = 123456789;
+const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+/// A data folder of the CLI on "another machine" that registered the cluster's app in `redis`.
+fn cluster_cli(redis: &Redis) -> tempfile::TempDir {
+    let (tmp, cli) = data_dir();
+    common::ok(&cli, &["app", "import", "--app-id", "123456789", "--secret", SECRET, "--redis-url", &redis.url()]);
+    tmp
+}
 
 /// A node named `name` on `redis`, with its own data folder.
 fn node(redis: &Redis, name: &str) -> (tempfile::TempDir, Server) {
@@ -24,15 +37,41 @@ fn node(redis: &Redis, name: &str) -> (tempfile::TempDir, Server) {
     (tmp, server)
 }
 
-/// A signaling client of `server` (its data folder in `dir`) in `room`.
-async fn member(server: &Server, dir: &tempfile::TempDir, user: &str, room: &str) -> duet_client::Client {
-    common::join(server, &dir.path().join("data"), room, user).await.0
+/// A signaling client of `server` in `room`, with a token the CLI minted from the cluster's
+/// configuration (`cli`: a data folder, `redis`).
+async fn member(
+    server: &Server,
+    redis: &Redis,
+    cli: &tempfile::TempDir,
+    user: &str,
+    room: &str,
+) -> duet_client::Client {
+    let (code, client) = login(server, APP_ID, &mint(redis, cli, user), user, room).await;
+    assert_eq!(code, 0);
+    client
+}
+
+/// A token of the cluster's app for `user`, minted by the CLI from the cluster's configuration.
+fn mint(redis: &Redis, cli: &tempfile::TempDir, user: &str) -> String {
+    let data = cli.path().join("data");
+    common::ok(&data, &["token", "mint", "--app-id", "123456789", "--user-id", user, "--redis-url", &redis.url()])
+        .trim()
+        .to_owned()
+}
+
+/// Logs `user` into `room` of `app_id` on `server`: the reply's code and the client.
+async fn login(server: &Server, app_id: u32, token: &str, user: &str, room: &str) -> (i64, duet_client::Client) {
+    let mut c = duet_client::Client::connect(&format!("ws://{}/ws", server.http)).await.unwrap();
+    let p =
+        duet_client::LoginParams { app_id, room_id: room, token, user_id: user, user_name: user, user_update: false };
+    let code = c.login(&p).await.unwrap()["code"].as_i64().unwrap();
+    (code, c)
 }
 
 /// `GET /api/v1/nodes` of `server` (signed with its own app).
 fn nodes(server: &Server) -> Value {
     static NONCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let mut api = Api::new(server, server.app_id, &banner_secret(server));
+    let mut api = Api::new(server, APP_ID, SECRET);
     api.nonce = NONCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed) * 10;
     let (status, body) = api.call("GET", "/api/v1/nodes", None);
     assert_eq!(status, 200, "{body}");
@@ -66,6 +105,7 @@ async fn wait_nodes(server: &Server, limit: Duration, ok: impl Fn(&Value) -> boo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_list_each_other_and_a_killed_node_is_dead_within_5_s() {
     let redis = Redis::start();
+    let cli = cluster_cli(&redis);
     let (_a_dir, a) = node(&redis, "node-a");
     let (_b_dir, b) = node(&redis, "node-b");
     let (_c_dir, c) = node(&redis, "node-c");
@@ -88,7 +128,7 @@ async fn nodes_list_each_other_and_a_killed_node_is_dead_within_5_s() {
     );
 
     // Load travels: a signaling session on node A shows in B's list within a few heartbeats.
-    let _client = member(&a, &_a_dir, "load-user", "load-room").await;
+    let _client = member(&a, &redis, &cli, "load-user", "load-room").await;
     wait_nodes(&b, Duration::from_secs(5), |l| {
         l["nodes"].as_array().unwrap().iter().any(|n| n["name"] == "node-a" && n["load"]["sessions"] == 1)
     })
@@ -136,10 +176,12 @@ fn two_live_nodes_cannot_share_a_name_and_a_bad_redis_url_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_away_leaves_nodes_serving_degraded_then_healthy_again() {
     let mut redis = Redis::start();
+    let cli = cluster_cli(&redis);
     let (_a_dir, a) = node(&redis, "node-a");
     let (_b_dir, b) = node(&redis, "node-b");
     wait_nodes(&a, Duration::from_secs(5), |l| names(l) == ["node-a", "node-b"]).await;
-    let client = member(&a, &_a_dir, "steady", "room-1").await;
+    let client = member(&a, &redis, &cli, "steady", "room-1").await;
+    let newcomer = mint(&redis, &cli, "newcomer");
 
     redis.stop();
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -152,11 +194,12 @@ async fn redis_away_leaves_nodes_serving_degraded_then_healthy_again() {
     // Away for 10 s: the nodes keep serving what they hold (a login, a session's heartbeat).
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert_eq!(get(b.http, "/healthz").status, 200);
-    let _later = member(&a, &_a_dir, "newcomer", "room-1").await;
+    let (code, _later) = login(&a, APP_ID, &newcomer, "newcomer", "room-1").await;
+    assert_eq!(code, 0, "a login from the node's cache of the cluster's apps");
     drop(client);
 
-    // Redis back (empty: it lost everything): the nodes register again, list each other, and
-    // nobody declares anybody dead.
+    // Redis back (with the configuration it keeps on disk; the nodes' entries lapsed meanwhile):
+    // the nodes register again, list each other, and nobody declares anybody dead.
     redis.restart();
     for server in [&a, &b] {
         wait_nodes(server, Duration::from_secs(5), |l| l["cluster"] == "healthy" && names(l) == ["node-a", "node-b"])
@@ -175,10 +218,7 @@ async fn redis_away_leaves_nodes_serving_degraded_then_healthy_again() {
 
 /// Logs `user` into `room` of `app_id` on `server` with `token`; the reply's `code`.
 async fn login_code(server: &Server, app_id: u32, token: &str, user: &str) -> i64 {
-    let mut c = duet_client::Client::connect(&format!("ws://{}/ws", server.http)).await.unwrap();
-    let p =
-        duet_client::LoginParams { app_id, room_id: "r", token, user_id: user, user_name: user, user_update: false };
-    c.login(&p).await.unwrap()["code"].as_i64().unwrap()
+    login(server, app_id, token, user, "r").await.0
 }
 
 /// A console login on `server`; its status.
@@ -257,4 +297,100 @@ async fn one_configuration_for_every_node_and_the_cli() {
     // And every node lists the same apps.
     let listed = common::ok(&cli, &[&["app", "list"][..], &redis_flag].concat());
     assert!(listed.contains("123456789") && listed.contains(&made_id.to_string()), "{listed}");
+}
+
+/// Reads `player` until its body ends (bounded by its read timeout).
+fn read_to_end(player: &mut std::net::TcpStream) {
+    use std::io::Read;
+    let mut buf = [0u8; 4096];
+    loop {
+        match player.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) => panic!("the body did not end: {e}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_published_on_one_node_plays_on_the_others_pulled_once_per_node() {
+    let redis = Redis::start();
+    let (_cli_tmp, cli) = data_dir();
+    let redis_url = redis.url();
+    let with_redis = |args: &[&str]| -> Vec<String> {
+        args.iter().map(|a| a.to_string()).chain(["--redis-url".to_owned(), redis_url.clone()]).collect()
+    };
+    fn refs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    common::ok(
+        &cli,
+        &refs(&with_redis(&["app", "import", "--app-id", "123456789", "--secret", "0123456789abcdef0123456789abcdef"])),
+    );
+    let (_a_dir, a) = node(&redis, "node-a");
+    let (_b_dir, b) = node(&redis, "node-b");
+    let (_c_dir, c) = node(&redis, "node-c");
+    let start = Instant::now();
+    while health(&b)["cluster"]["nodes"] != 3 {
+        assert!(start.elapsed() < Duration::from_secs(5), "{}", health(&b));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A publisher on node A: an AVC header and a first keyframe.
+    let publish = streams::url(&cli, &a, &refs(&with_redis(&["publish", "--stream-id", "cam"])));
+    let mut publisher = streams::rtmp_publisher(&publish).await;
+    publisher.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
+    publisher.send_media(9, 0, b"\x17\x01\x00\x00\x00KEY-one").await.unwrap();
+    streams::wait_live(&a, 1);
+
+    // Three HTTP-FLV players on node B and two on node C: each starts with the keyframe.
+    let play_on = |server: &Server| {
+        streams::url(&cli, server, &refs(&with_redis(&["play", "--stream-id", "cam", "--format", "flv"])))
+    };
+    let (flv_b, flv_c) = (play_on(&b), play_on(&c));
+    let mut on_b: Vec<_> = (0..3).map(|_| streams::flv_player(&b, &flv_b)).collect();
+    let mut on_c: Vec<_> = (0..2).map(|_| streams::flv_player(&c, &flv_c)).collect();
+    for player in on_b.iter_mut().chain(on_c.iter_mut()) {
+        streams::read_until(player, &mut Vec::new(), b"KEY-one");
+    }
+    // And an RTMP player on node C.
+    let rtmp_c = streams::url(&cli, &c, &refs(&with_redis(&["play", "--stream-id", "cam"])));
+    let target = duet_client::rtmp::Target::parse(&rtmp_c).unwrap();
+    let mut rtmp_player = duet_client::rtmp::Conn::open(&target).await.unwrap();
+    rtmp_player.play(&target).await.unwrap();
+    loop {
+        let m = rtmp_player.next().await.unwrap().expect("media");
+        if streams::find(&m.payload, b"KEY-one").is_some() {
+            break;
+        }
+    }
+    // Node A serves one pull per edge node, not one per player.
+    assert_eq!(common::metric(&a, "duet_media_players"), 2, "one pull for B, one for C");
+    assert_eq!(common::metric(&b, "duet_media_players"), 3);
+    assert_eq!(common::metric(&c, "duet_media_players"), 3);
+
+    // What the publisher sends next reaches every player through its edge.
+    publisher.send_media(9, 40, b"\x17\x01\x00\x00\x00KEY-two").await.unwrap();
+    for player in on_b.iter_mut().chain(on_c.iter_mut()) {
+        streams::read_until(player, &mut Vec::new(), b"KEY-two");
+    }
+
+    // C's players leave: its pull stops after the grace period; B's goes on.
+    drop(on_c);
+    drop(rtmp_player);
+    let start = Instant::now();
+    while common::metric(&a, "duet_media_players") != 1 {
+        assert!(start.elapsed() < Duration::from_secs(15), "C's pull did not stop");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!("an edge's pull stopped {:?} after its last player left", start.elapsed());
+    assert!(start.elapsed() >= Duration::from_secs(8), "not before the grace period");
+    assert_eq!(common::metric(&c, "duet_media_live_streams"), 0, "C's copy is gone");
+
+    // The publisher stops: the origin ends the stream, and B's copy ends for its players.
+    drop(publisher);
+    for player in on_b.iter_mut() {
+        read_to_end(player);
+    }
+    streams::wait_live(&b, 0);
 }

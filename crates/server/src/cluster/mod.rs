@@ -7,6 +7,7 @@
 
 pub mod load;
 pub mod nodes;
+pub mod origins;
 pub mod reaper;
 
 use std::sync::Arc;
@@ -47,12 +48,14 @@ pub struct Cluster {
     load: LoadSource,
     /// The heartbeat's view, in a cluster.
     shared: Option<Arc<Shared>>,
+    /// Commands to the cluster's Redis (a multiplexed connection, cheap to clone).
+    redis: Option<redis::aio::ConnectionManager>,
 }
 
 impl Cluster {
     /// A node without a cluster.
     pub fn single(me: Me, load: LoadSource) -> Self {
-        Self { me: Arc::new(me), load, shared: None }
+        Self { me: Arc::new(me), load, shared: None, redis: None }
     }
 
     /// Joins the cluster on Redis: registers this node (failing when Redis cannot be reached
@@ -82,8 +85,8 @@ impl Cluster {
             view: Default::default(),
             verdicts: Default::default(),
         });
-        tokio::spawn(nodes::run(conn, me.clone(), load.clone(), shared.clone(), stop));
-        Ok(Self { me: Arc::new(me), load, shared: Some(shared) })
+        tokio::spawn(nodes::run(conn.clone(), me.clone(), load.clone(), shared.clone(), stop));
+        Ok(Self { me: Arc::new(me), load, shared: Some(shared), redis: Some(conn) })
     }
 
     /// This node's name (`--node-id`).
@@ -121,6 +124,27 @@ impl Cluster {
         let mut all = vec![this];
         all.extend(others);
         all
+    }
+
+    /// A publish of `stream` was admitted here: the cluster learns this node is its origin.
+    pub fn stream_started(&self, stream: &duet_media::StreamKey) {
+        if let Some(conn) = &self.redis {
+            tokio::spawn(origins::started(conn.clone(), self.me.name.clone(), stream.clone()));
+        }
+    }
+
+    /// The publish of `stream` here ended.
+    pub fn stream_ended(&self, stream: &duet_media::StreamKey) {
+        if let Some(conn) = &self.redis {
+            tokio::spawn(origins::ended(conn.clone(), self.me.name.clone(), stream.clone()));
+        }
+    }
+
+    /// The living node that publishes `stream`, when it is another one.
+    pub async fn origin_of(&self, stream: &duet_media::StreamKey) -> Option<NodeInfo> {
+        let conn = self.redis.clone()?;
+        let alive = self.nodes();
+        origins::origin(conn, &self.me.name, stream, alive).await
     }
 
     /// Verdicts this node gave on dead nodes.

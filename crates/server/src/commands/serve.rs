@@ -116,6 +116,8 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         signaling: signaling.clone(),
         metrics: metrics.clone(),
         webrtc,
+        cluster: cluster.clone(),
+        edges: Default::default(),
     };
 
     let hub = signaling.clone();

@@ -103,32 +103,32 @@ async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(body)
 }
 
-async fn metrics(State(state): State<AppState>) -> Result<Response, HttpError> {
+/// The node's metrics; `duet_apps` is left out while the app registry cannot be read (a
+/// cluster's Redis away), the rest is this node's own and always there.
+async fn metrics(State(state): State<AppState>) -> Response {
     let registry = state.registry.clone();
-    let apps = tokio::task::spawn_blocking(move || registry.count()).await;
-    match apps {
-        Ok(Ok(apps)) => {
-            let snapshot = Snapshot {
-                start_time: state.start_time,
-                apps,
-                live_streams: state.media.hub.live_count(),
-                media: &state.media.hub.stats,
-                logs: &state.logs,
-                webhooks: &state.webhooks.stats,
-                cluster: crate::metrics::ClusterGauges {
-                    nodes: state.cluster.nodes().len(),
-                    degraded: matches!(state.cluster.health(), Some(crate::cluster::Health::Degraded { .. })),
-                    verdicts: state.cluster.verdicts(),
-                },
-            };
-            let body = state.metrics.render(&snapshot);
-            Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response())
-        }
+    let apps = match tokio::task::spawn_blocking(move || registry.count()).await {
+        Ok(Ok(apps)) => Some(apps),
         failed => {
-            tracing::error!(?failed, "metrics: cannot read the app registry");
-            Err(crate::store::apps::RegistryUnavailable.into())
+            tracing::warn!(?failed, "metrics: cannot read the app registry; duet_apps left out");
+            None
         }
-    }
+    };
+    let snapshot = Snapshot {
+        start_time: state.start_time,
+        apps,
+        live_streams: state.media.hub.live_count(),
+        media: &state.media.hub.stats,
+        logs: &state.logs,
+        webhooks: &state.webhooks.stats,
+        cluster: crate::metrics::ClusterGauges {
+            nodes: state.cluster.nodes().len(),
+            degraded: matches!(state.cluster.health(), Some(crate::cluster::Health::Degraded { .. })),
+            verdicts: state.cluster.verdicts(),
+        },
+    };
+    let body = state.metrics.render(&snapshot);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }
 
 async fn not_found() -> HttpError {

@@ -60,6 +60,7 @@ pub async fn admit(
     if publisher.took_over() {
         tracing::info!(app_id = url.app_id, stream = %url.stream_id, user = %url.user_id, "publish took over from an earlier connection of the same user");
     }
+    ctx.cluster.stream_started(publisher.key());
     Ok(publisher)
 }
 
@@ -85,6 +86,7 @@ pub async fn unplayable(ctx: &MediaContext, publisher: &Publisher, problem: Play
 pub async fn end(ctx: &MediaContext, publisher: Publisher) {
     let (key, bytes, id) = (publisher.key().clone(), publisher.bytes_received(), publisher.id());
     drop(publisher);
+    ctx.cluster.stream_ended(&key);
     let ended = PublishEnded { app_id: key.app_id, stream_id: key.stream_id, bytes, publisher: PublisherId(id) };
     ctx.signaling.publish_ended(ended).await;
 }

@@ -144,7 +144,8 @@ async fn subscribe(ctx: &MediaContext, r: &FlvRequest<'_>) -> Option<(Subscriber
     }
     let secret = ctx.secret(unverified.app_id()).await?;
     let url = unverified.verify(&secret, crate::os::now_unix() as u64).ok()?;
-    Some((ctx.hub.subscribe(&StreamKey { app_id: url.app_id, stream_id: url.stream_id })?, cors))
+    let key = StreamKey { app_id: url.app_id, stream_id: url.stream_id };
+    Some((crate::media::edge::subscribe(ctx, &key, false).await?, cors))
 }
 
 /// Answers, writes the start, and lets the stream's writer feed the player until the stream

@@ -47,10 +47,8 @@ async fn open(
         state.media.secret(unverified.app_id()).await.ok_or_else(|| MediaRefusal::new("unknown_app", "no such app"))?;
     let url = unverified.verify(&secret, crate::os::now_unix() as u64)?;
     let (app_id, stream_id) = (url.app_id, url.stream_id);
-    let sub = state
-        .media
-        .hub
-        .subscribe(&StreamKey { app_id, stream_id })
+    let sub = crate::media::edge::subscribe(&state.media, &StreamKey { app_id, stream_id }, false)
+        .await
         .ok_or_else(|| MediaRefusal::new("stream_not_found", "the stream is not live"))?;
     if format == MediaFormat::Fmp4 {
         return fmp4_response(sub, cors).await;

@@ -9,6 +9,7 @@
 //! one UDP socket for every peer).
 
 pub mod admission;
+pub mod edge;
 pub mod error;
 pub mod fanout;
 pub mod flv_direct;
@@ -51,6 +52,11 @@ pub struct MediaContext {
     pub metrics: Arc<Metrics>,
     /// WebRTC peers (WHIP).
     pub webrtc: webrtc::WebRtc,
+    /// This node in its cluster: where streams published elsewhere are (a cluster of one
+    /// without Redis).
+    pub cluster: crate::cluster::Cluster,
+    /// Streams pulled from their origin node for players here.
+    pub edges: Arc<edge::Edges>,
 }
 
 impl MediaContext {

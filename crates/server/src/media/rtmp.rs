@@ -251,7 +251,8 @@ impl Conn<'_> {
                     self.session.reject_play("NetStream.Play.Failed", &r.message);
                 }
                 Ok(Verified { url: v, .. }) => {
-                    match self.ctx.hub.subscribe(&StreamKey { app_id: v.app_id, stream_id: v.stream_id.clone() }) {
+                    let key = StreamKey { app_id: v.app_id, stream_id: v.stream_id.clone() };
+                    match crate::media::edge::subscribe(self.ctx, &key, false).await {
                         None => {
                             let r = MediaRefusal::new("stream_not_found", format!("{} is not live", v.stream_id));
                             self.ctx.refuse(&self.peer, "play", &r);

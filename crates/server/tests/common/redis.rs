@@ -1,6 +1,7 @@
-//! Debian's `redis-server` for the cluster tests: started on a free loopback port with no
-//! persistence, killed when dropped; it can be stopped (the port then refuses) and started
-//! again on the same port.
+//! Debian's `redis-server` for the cluster tests: started on a free loopback port with its
+//! data in a temporary folder (append-only file, synced at every write, as a cluster's Redis
+//! should keep its configuration), killed when dropped; it can be stopped (the port then
+//! refuses) and started again on the same port with what it held.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -32,7 +33,8 @@ impl Redis {
 
     fn run(&mut self) {
         let child = Command::new("redis-server")
-            .args(["--port", &self.addr.port().to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--port", &self.addr.port().to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(["--appendonly", "yes", "--appendfsync", "always"])
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())
@@ -55,7 +57,7 @@ impl Redis {
         }
     }
 
-    /// Starts it again on the same port, empty.
+    /// Starts it again on the same port, with its data.
     pub fn restart(&mut self) {
         self.stop();
         self.run();
