@@ -11,6 +11,8 @@ mod common;
 mod redis_server;
 #[path = "common/streams.rs"]
 mod streams;
+#[path = "common/whip.rs"]
+mod whip;
 
 use std::time::{Duration, Instant};
 
@@ -364,6 +366,11 @@ async fn a_stream_published_on_one_node_plays_on_the_others_pulled_once_per_node
             break;
         }
     }
+    // A browser's WHEP offer on node C is answered from the same pull.
+    let whep = streams::url(&cli, &c, &refs(&with_redis(&["play", "--stream-id", "cam", "--format", "whep"])));
+    let recv = whip::offer("H264", whip::H264).replace("a=sendonly", "a=recvonly");
+    let answered = whip::post_sdp(&c, &whep[whep.find("/whep/").unwrap()..], "application/sdp", &recv);
+    assert_eq!(answered.status, 201, "{}", answered.body);
     // Node A serves one pull per edge node, not one per player.
     assert_eq!(common::metric(&a, "duet_media_players"), 2, "one pull for B, one for C");
     assert_eq!(common::metric(&b, "duet_media_players"), 3);

@@ -1,5 +1,6 @@
 //! Playing a stream published on another node of the cluster: this node pulls it from its
-//! origin once, however many of its players watch, and serves them from its own media hub.
+//! origin once, however many of its players watch (RTMP, HTTP-FLV, fMP4, WHEP), and serves
+//! them from its own media hub.
 //! The pull starts with the first player who asks for a stream that is not live here but live
 //! on a living node (`cluster::origins`), plays it from the origin over RTMP with a play URL
 //! this node signs itself (the app's secret is the cluster's), and pushes what arrives into

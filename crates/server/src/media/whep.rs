@@ -45,6 +45,11 @@ async fn start(
 ) -> Result<Response, MediaRefusal> {
     let (url, _) = whip::verify(state, MediaUrl::from_whep(app, stream, query)?, headers).await?;
     let key = StreamKey { app_id: url.app_id, stream_id: url.stream_id.clone() };
+    if state.media.hub.webrtc_problem(&key).is_none() {
+        // Live on another node? Its pull brings it here (and outlives this look by its grace,
+        // time for the player to attach once its peer connects).
+        drop(crate::media::edge::subscribe(&state.media, &key, true).await);
+    }
     let problem = state.media.hub.webrtc_problem(&key);
     let problem = problem.ok_or_else(|| MediaRefusal::new("stream_not_found", "the stream is not live"))?;
     // A picture browsers cannot show is refused, not sent as a black screen (audio a browser
