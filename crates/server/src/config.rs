@@ -84,7 +84,8 @@ pub struct Common {
 /// A cluster's Redis is named by a `redis://` URL (TLS, `rediss://`, is not offered yet).
 fn check_redis_url(url: &str) -> anyhow::Result<()> {
     if !url.starts_with("redis://") {
-        bail!("--redis-url {url:?}: a cluster's Redis is given as redis://[user:password@]host:port[/db]");
+        let shown = crate::cluster::redacted(url);
+        bail!("--redis-url {shown:?}: a cluster's Redis is given as redis://[user:password@]host:port[/db]");
     }
     Ok(())
 }

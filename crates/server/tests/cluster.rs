@@ -394,8 +394,26 @@ async fn a_stream_published_on_one_node_plays_on_the_others_pulled_once_per_node
     assert!(start.elapsed() >= Duration::from_secs(8), "not before the grace period");
     assert_eq!(common::metric(&c, "duet_media_live_streams"), 0, "C's copy is gone");
 
-    // The publisher stops: the origin ends the stream, and B's copy ends for its players.
+    // The publisher reconnects (the same user, a fresher URL): a takeover on A, whose old
+    // connection ends. A is still the stream's origin: a new player on C (its pull ended)
+    // plays on, and B's players get the new keyframe.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let again = streams::url(&cli, &a, &refs(&with_redis(&["publish", "--stream-id", "cam"])));
+    let mut publisher2 = streams::rtmp_publisher(&again).await;
+    publisher2.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
+    publisher2.send_media(9, 80, b"\x17\x01\x00\x00\x00KEY-three").await.unwrap();
+    assert!(a.logs("took over"), "a takeover on A");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut late = streams::flv_player(&c, &flv_c);
+    streams::read_until(&mut late, &mut Vec::new(), b"KEY-three");
+    for player in on_b.iter_mut() {
+        streams::read_until(player, &mut Vec::new(), b"KEY-three");
+    }
+    drop(late);
     drop(publisher);
+
+    // The publisher stops: the origin ends the stream, and B's copy ends for its players.
+    drop(publisher2);
     for player in on_b.iter_mut() {
         read_to_end(player);
     }

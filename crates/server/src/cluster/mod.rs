@@ -50,12 +50,16 @@ pub struct Cluster {
     shared: Option<Arc<Shared>>,
     /// Commands to the cluster's Redis (a multiplexed connection, cheap to clone).
     redis: Option<redis::aio::ConnectionManager>,
+    /// This node's publishes starting and ending, written in order by `origins::run`.
+    origins: Option<tokio::sync::mpsc::UnboundedSender<origins::Change>>,
+    /// The heartbeat task, which leaves the cluster when the node stops.
+    heartbeat: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Cluster {
     /// A node without a cluster.
     pub fn single(me: Me, load: LoadSource) -> Self {
-        Self { me: Arc::new(me), load, shared: None, redis: None }
+        Self { me: Arc::new(me), load, shared: None, redis: None, origins: None, heartbeat: Arc::default() }
     }
 
     /// Joins the cluster on Redis: registers this node (failing when Redis cannot be reached
@@ -66,8 +70,9 @@ impl Cluster {
         load: LoadSource,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<Self> {
+        let shown = redacted(&settings.redis_url);
         let client = redis::Client::open(settings.redis_url.as_str())
-            .with_context(|| format!("--redis-url {:?} is not a Redis URL", settings.redis_url))?;
+            .with_context(|| format!("--redis-url {shown:?} is not a Redis URL"))?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(REDIS_TIMEOUT))
             .set_response_timeout(Some(REDIS_TIMEOUT))
@@ -77,7 +82,7 @@ impl Cluster {
             .await
             .map_err(|_| anyhow::anyhow!("no answer"))
             .and_then(|c| c.map_err(anyhow::Error::from))
-            .with_context(|| format!("cannot reach Redis at {} (--redis-url)", settings.redis_url))?;
+            .with_context(|| format!("cannot reach Redis at {shown} (--redis-url)"))?;
         nodes::register(&mut conn, &me).await?;
         tracing::info!(node = %me.name, "joined the cluster on Redis");
         let shared = Arc::new(Shared {
@@ -85,8 +90,27 @@ impl Cluster {
             view: Default::default(),
             verdicts: Default::default(),
         });
-        tokio::spawn(nodes::run(conn.clone(), me.clone(), load.clone(), shared.clone(), stop));
-        Ok(Self { me: Arc::new(me), load, shared: Some(shared), redis: Some(conn) })
+        let heartbeat = tokio::spawn(nodes::run(conn.clone(), me.clone(), load.clone(), shared.clone(), stop));
+        let (origins, changes) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(origins::run(conn.clone(), me.name.clone(), changes));
+        Ok(Self {
+            me: Arc::new(me),
+            load,
+            shared: Some(shared),
+            redis: Some(conn),
+            origins: Some(origins),
+            heartbeat: Arc::new(std::sync::Mutex::new(Some(heartbeat))),
+        })
+    }
+
+    /// Waits (at most `limit`) for the heartbeat to leave the cluster once the node stops.
+    pub async fn left(&self, limit: Duration) {
+        let task = self.heartbeat.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(task) = task
+            && tokio::time::timeout(limit, task).await.is_err()
+        {
+            tracing::warn!("the cluster did not hear this node leave in time; the others see it lapse");
+        }
     }
 
     /// This node's name (`--node-id`).
@@ -126,17 +150,21 @@ impl Cluster {
         all
     }
 
-    /// A publish of `stream` was admitted here: the cluster learns this node is its origin.
-    pub fn stream_started(&self, stream: &duet_media::StreamKey) {
-        if let Some(conn) = &self.redis {
-            tokio::spawn(origins::started(conn.clone(), self.me.name.clone(), stream.clone()));
-        }
+    /// Publish `publisher` of `stream` was admitted here: the cluster learns this node is its
+    /// origin.
+    pub fn stream_started(&self, stream: &duet_media::StreamKey, publisher: u64) {
+        self.origin_change(stream, publisher, true);
     }
 
-    /// The publish of `stream` here ended.
-    pub fn stream_ended(&self, stream: &duet_media::StreamKey) {
-        if let Some(conn) = &self.redis {
-            tokio::spawn(origins::ended(conn.clone(), self.me.name.clone(), stream.clone()));
+    /// Publish `publisher` of `stream` here ended (a takeover's newer publish stays the origin).
+    pub fn stream_ended(&self, stream: &duet_media::StreamKey, publisher: u64) {
+        self.origin_change(stream, publisher, false);
+    }
+
+    fn origin_change(&self, stream: &duet_media::StreamKey, publisher: u64, started: bool) {
+        if let Some(tx) = &self.origins {
+            // The writer only stops with the runtime.
+            let _ = tx.send(origins::Change { stream: stream.clone(), publisher, started });
         }
     }
 
@@ -150,6 +178,14 @@ impl Cluster {
     /// Verdicts this node gave on dead nodes.
     pub fn verdicts(&self) -> u64 {
         self.shared.as_ref().map_or(0, |s| s.verdicts.load(Relaxed))
+    }
+}
+
+/// `url` with any user and password hidden, for messages and logs.
+pub fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}***@{}", &url[..scheme + 3], &url[at + 1..]),
+        _ => url.to_owned(),
     }
 }
 
@@ -176,4 +212,16 @@ pub fn boot() -> (String, u64) {
     let started =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     (duet_token::hex(&crate::os::random::<8>()), started)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_shown_without_their_password() {
+        assert_eq!(redacted("redis://app:s3cret@10.0.0.5:6379/0"), "redis://***@10.0.0.5:6379/0");
+        assert_eq!(redacted("redis://10.0.0.5:6379"), "redis://10.0.0.5:6379");
+        assert_eq!(redacted("not a url @ all"), "not a url @ all");
+    }
 }

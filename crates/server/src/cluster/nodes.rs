@@ -3,11 +3,13 @@
 //!   addresses, start, last beat, load); refreshed every [`HEARTBEAT`], expires after
 //!   [`ENTRY_TTL`] without one.
 //! - `duet:nodes`: ZSET of the names listed in the cluster (score: start time, ms).
-//! - `duet:dead:{name}:{boot}`: the verdict on a process that stopped (`SET NX`, so one node
-//!   gives it), kept an hour.
+//! - `duet:boots`: HASH name → the boot token of the process last listed under it.
+//! - `duet:dead:{name}:{boot}`: the verdict on a process that stopped, kept an hour.
 //!
-//! Each beat writes this node's entry and reads everyone's; a listed node whose entry lapsed
-//! is dead ([`super::reaper`]): the first node to set its verdict logs it and unlists it.
+//! Each beat writes this node's entry (refused when another live process holds the name) and
+//! reads everyone's; a listed node whose entry lapsed is dead ([`super::reaper`]). The verdict
+//! is one script (entry absent and still listed → verdict, unlisted), so exactly one node gives
+//! it. A process that finds itself declared dead (it stalled) takes a new boot token.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,6 +33,42 @@ const WARN_EVERY: Duration = Duration::from_secs(10);
 /// How long a verdict is kept.
 const VERDICT_SECS: u64 = 3600;
 const NODES: &str = "duet:nodes";
+const BOOTS: &str = "duet:boots";
+
+/// Writes the entry unless another process holds the name: KEYS entry, nodes, boots; ARGV
+/// name, boot, info, ttl ms, started ms. 1 written, 0 refused.
+const BEAT: &str = r#"
+local held = redis.call("HGET", KEYS[1], "boot")
+if held and held ~= ARGV[2] then return 0 end
+redis.call("HSET", KEYS[1], "boot", ARGV[2], "info", ARGV[3])
+redis.call("PEXPIRE", KEYS[1], ARGV[4])
+redis.call("ZADD", KEYS[2], ARGV[5], ARGV[1])
+redis.call("HSET", KEYS[3], ARGV[1], ARGV[2])
+return 1
+"#;
+
+/// A clean stop: unlists the node, unless another process holds the name now. KEYS entry,
+/// nodes, boots; ARGV name, boot.
+const LEAVE: &str = r#"
+local held = redis.call("HGET", KEYS[1], "boot")
+if held and held ~= ARGV[2] then return 0 end
+redis.call("DEL", KEYS[1])
+redis.call("ZREM", KEYS[2], ARGV[1])
+redis.call("HDEL", KEYS[3], ARGV[1])
+return 1
+"#;
+
+/// The verdict on a node whose entry lapsed: KEYS entry, nodes, boots; ARGV name, declarer,
+/// verdict ttl s. 1 when this call gave it.
+const VERDICT: &str = r#"
+if redis.call("EXISTS", KEYS[1]) == 1 then return 0 end
+if not redis.call("ZSCORE", KEYS[2], ARGV[1]) then return 0 end
+local boot = redis.call("HGET", KEYS[3], ARGV[1]) or ""
+redis.call("ZREM", KEYS[2], ARGV[1])
+redis.call("HDEL", KEYS[3], ARGV[1])
+if redis.call("SET", "duet:dead:" .. ARGV[1] .. ":" .. boot, ARGV[2], "NX", "EX", ARGV[3]) then return 1 end
+return 0
+"#;
 
 fn entry_key(name: &str) -> String {
     format!("duet:node:{name}")
@@ -38,15 +76,16 @@ fn entry_key(name: &str) -> String {
 
 /// Where clients and other nodes reach a node.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Addresses {
     pub ws: String,
     pub rtmp: String,
     pub http: String,
 }
 
-/// A node as the registry lists it.
+/// A node as the registry lists it (fields a newer or older version lacks read as defaults).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct NodeInfo {
     pub name: String,
     pub started_ms: u64,
@@ -86,12 +125,14 @@ pub async fn register(conn: &mut ConnectionManager, me: &Me) -> anyhow::Result<(
             ),
         }
     }
-    beat(conn, me, &Load::default()).await.context("Redis")?;
+    if !beat(conn, me, &Load::default()).await.context("Redis")? {
+        bail!("another node named {:?} registered at the same moment: give each node its own --node-id", me.name);
+    }
     Ok(())
 }
 
-/// Writes this node's entry (one pipeline).
-async fn beat(conn: &mut ConnectionManager, me: &Me, load: &Load) -> redis::RedisResult<()> {
+/// Writes this node's entry; false when another live process holds the name.
+async fn beat(conn: &mut ConnectionManager, me: &Me, load: &Load) -> redis::RedisResult<bool> {
     let info = NodeInfo {
         name: me.name.clone(),
         started_ms: me.started_ms,
@@ -100,25 +141,18 @@ async fn beat(conn: &mut ConnectionManager, me: &Me, load: &Load) -> redis::Redi
         load: load.clone(),
     };
     let info = serde_json::to_string(&info).unwrap_or_default();
-    redis::pipe()
-        .cmd("HSET")
-        .arg(entry_key(&me.name))
-        .arg("boot")
-        .arg(&me.boot)
-        .arg("info")
-        .arg(info)
-        .ignore()
-        .cmd("PEXPIRE")
-        .arg(entry_key(&me.name))
-        .arg(ENTRY_TTL.as_millis() as u64)
-        .ignore()
-        .cmd("ZADD")
-        .arg(NODES)
-        .arg(me.started_ms)
+    let written: i64 = redis::Script::new(BEAT)
+        .key(entry_key(&me.name))
+        .key(NODES)
+        .key(BOOTS)
         .arg(&me.name)
-        .ignore()
-        .query_async(conn)
-        .await
+        .arg(&me.boot)
+        .arg(info)
+        .arg(ENTRY_TTL.as_millis() as u64)
+        .arg(me.started_ms)
+        .invoke_async(conn)
+        .await?;
+    Ok(written == 1)
 }
 
 /// What one look at the registry found: each listed node's entry (`None`: lapsed), and whether
@@ -146,48 +180,43 @@ async fn look(
         .into_iter()
         .zip(entries)
         .map(|(name, mut fields)| {
-            let entry = match (fields.remove("boot"), fields.remove("info").and_then(|i| serde_json::from_str(&i).ok()))
-            {
-                (Some(boot), Some(info)) => Some((boot, info)),
-                _ => None,
-            };
+            // Alive while the entry exists; an entry this version cannot read shows its name only.
+            let entry = fields.remove("boot").map(|boot| {
+                let info = fields.remove("info").and_then(|i| serde_json::from_str(&i).ok());
+                (boot, info.unwrap_or_else(|| NodeInfo { name: name.clone(), ..NodeInfo::default() }))
+            });
             (name, entry)
         })
         .collect();
     Ok((listed, declared))
 }
 
-/// Gives the verdict on `name` (its process `boot`): true when this node set it first.
-async fn declare_dead(conn: &mut ConnectionManager, me: &Me, name: &str, boot: &str) -> redis::RedisResult<bool> {
-    let set: Option<String> = redis::cmd("SET")
-        .arg(format!("duet:dead:{name}:{boot}"))
+/// Gives the verdict on `name` if its entry is still absent: true when this call gave it.
+async fn declare_dead(conn: &mut ConnectionManager, me: &Me, name: &str) -> redis::RedisResult<bool> {
+    let given: i64 = redis::Script::new(VERDICT)
+        .key(entry_key(name))
+        .key(NODES)
+        .key(BOOTS)
+        .arg(name)
         .arg(&me.name)
-        .arg("NX")
-        .arg("EX")
         .arg(VERDICT_SECS)
-        .query_async(conn)
+        .invoke_async(conn)
         .await?;
-    if set.is_some() {
-        // A node that comes back under this name lists itself again at its next beat.
-        let _: i64 = redis::cmd("ZREM").arg(NODES).arg(name).query_async(conn).await?;
-    }
-    Ok(set.is_some())
+    Ok(given == 1)
 }
 
 /// A node that stops on purpose takes itself off the list at once: it is gone, not dead.
 async fn leave(conn: &mut ConnectionManager, me: &Me) {
-    let left: redis::RedisResult<()> = redis::pipe()
-        .cmd("DEL")
-        .arg(entry_key(&me.name))
-        .ignore()
-        .cmd("ZREM")
-        .arg(NODES)
+    let left: redis::RedisResult<i64> = redis::Script::new(LEAVE)
+        .key(entry_key(&me.name))
+        .key(NODES)
+        .key(BOOTS)
         .arg(&me.name)
-        .ignore()
-        .query_async(conn)
+        .arg(&me.boot)
+        .invoke_async(conn)
         .await;
     match left {
-        Ok(()) => tracing::info!(node = %me.name, "left the cluster"),
+        Ok(_) => tracing::info!(node = %me.name, "left the cluster"),
         Err(e) => {
             tracing::warn!(node = %me.name, "could not leave the cluster cleanly ({e}); the others see this node lapse")
         }
@@ -207,7 +236,7 @@ pub struct Shared {
 /// on the dead, and keep [`Shared`] current; until `stop` completes.
 pub async fn run(
     mut conn: ConnectionManager,
-    me: Me,
+    mut me: Me,
     load: LoadSource,
     shared: Arc<Shared>,
     stop: impl std::future::Future<Output = ()>,
@@ -217,10 +246,8 @@ pub async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut cpu = CpuSampler::default();
     let mut reaper = Reaper::default();
-    // The last process seen under each name, for the verdict's key once its entry is gone.
-    let mut boots: HashMap<String, String> = HashMap::new();
     let mut warned: Option<Instant> = None;
-    let mut told_dead = false;
+    let mut name_taken: Option<Instant> = None;
     loop {
         tokio::select! {
             () = &mut stop => return leave(&mut conn, &me).await,
@@ -228,10 +255,10 @@ pub async fn run(
         }
         let now = Instant::now();
         let round = async {
-            beat(&mut conn, &me, &load.read(cpu.sample(now))).await?;
-            look(&mut conn, &me).await
+            let written = beat(&mut conn, &me, &load.read(cpu.sample(now))).await?;
+            Ok::<_, redis::RedisError>((written, look(&mut conn, &me).await?))
         };
-        let (listed, declared) = match round.await {
+        let (written, (listed, declared)) = match round.await {
             Ok(found) => found,
             Err(e) => {
                 reaper.round(now, false, &me.name, [], |_| false);
@@ -251,25 +278,27 @@ pub async fn run(
             tracing::info!("cluster healthy again: Redis answers");
         }
         shared.health.send_replace(Health::Healthy);
-        if declared && !told_dead {
-            tracing::error!(node = %me.name, "this node was declared dead by the cluster (it missed its heartbeats)");
+        if declared {
+            // It stalled past its entry's life and was declared dead: it lives on as a new
+            // process of the name, so a later death of it gets its own verdict.
+            tracing::error!(node = %me.name, "this node was declared dead by the cluster (it missed its heartbeats); registering again");
+            me.boot = super::boot().0;
+            let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(entry_key(&me.name)).query_async(&mut conn).await;
         }
-        told_dead = declared;
-        for (name, entry) in &listed {
-            if let Some((boot, _)) = entry {
-                boots.insert(name.clone(), boot.clone());
-            }
+        if !written && name_taken.is_none_or(|at| now.duration_since(at) >= WARN_EVERY) {
+            tracing::error!(node = %me.name, "another live process uses this node's name (--node-id); this node is not listed");
+            name_taken = Some(now);
         }
-        let dead = reaper.round(now, true, &me.name, listed.iter().map(|(n, _)| n.as_str()), |name| {
+        // A round slower than a heartbeat may have let this node's own view go stale: no verdicts.
+        let slow = now.elapsed() > HEARTBEAT;
+        let dead = reaper.round(now, !slow, &me.name, listed.iter().map(|(n, _)| n.as_str()), |name| {
             listed.iter().any(|(n, e)| n == name && e.is_some())
         });
         for name in dead {
-            let boot = boots.get(name).cloned().unwrap_or_default();
-            match declare_dead(&mut conn, &me, name, &boot).await {
+            match declare_dead(&mut conn, &me, name).await {
                 Ok(true) => {
                     shared.verdicts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::warn!(node = %name, "node is dead: no heartbeat for {} s", ENTRY_TTL.as_secs());
-                    boots.remove(name);
                 }
                 Ok(false) => {}
                 Err(e) => tracing::warn!(node = %name, "cannot record a node's death: {e}"),

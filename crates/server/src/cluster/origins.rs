@@ -1,8 +1,9 @@
 //! Where each live stream is published in the cluster (its origin node), so another node's
-//! players can be served from it. Key `duet:origin:{app}:{stream}` → the origin's node name,
-//! set when a publish is admitted and removed when it ends (only by that node: a later
-//! publish elsewhere has replaced it). A key naming a node that is no longer alive (it
-//! crashed) is ignored; the next publish replaces it.
+//! players can be served from it. Key `duet:origin:{app}:{stream}` → `{node}:{publisher}`,
+//! the origin's node name and the publish's number there: set when a publish is admitted and
+//! removed when that same publish ends (a takeover's new publish, here or elsewhere, has
+//! replaced it). A node writes its changes in order, from one task ([`run`]). A key naming a
+//! node that is no longer alive (it crashed) is ignored; the next publish replaces it.
 
 use redis::aio::ConnectionManager;
 
@@ -18,20 +19,31 @@ fn key(stream: &StreamKey) -> String {
 const RELEASE: &str =
     r#"if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) else return 0 end"#;
 
-/// Records `node` as the origin of `stream`.
-pub async fn started(mut conn: ConnectionManager, node: String, stream: StreamKey) {
-    let set: redis::RedisResult<()> = redis::cmd("SET").arg(key(&stream)).arg(&node).query_async(&mut conn).await;
-    if let Err(e) = set {
-        tracing::warn!(stream = %stream.stream_id, "cannot record the stream's origin in the cluster ({e}); other nodes cannot serve it");
-    }
+/// A publish admitted (`started`) or ended on this node.
+pub struct Change {
+    pub stream: StreamKey,
+    /// The publish's number in this node's media hub.
+    pub publisher: u64,
+    pub started: bool,
 }
 
-/// Forgets `node` as the origin of `stream`.
-pub async fn ended(mut conn: ConnectionManager, node: String, stream: StreamKey) {
-    let released: redis::RedisResult<i64> =
-        redis::Script::new(RELEASE).key(key(&stream)).arg(&node).invoke_async(&mut conn).await;
-    if let Err(e) = released {
-        tracing::warn!(stream = %stream.stream_id, "cannot clear the stream's origin in the cluster ({e})");
+/// Writes this node's origin changes, in the order they happen, until the sender is dropped.
+pub async fn run(mut conn: ConnectionManager, node: String, mut changes: tokio::sync::mpsc::UnboundedReceiver<Change>) {
+    while let Some(change) = changes.recv().await {
+        let token = format!("{node}:{}", change.publisher);
+        let written: redis::RedisResult<()> = if change.started {
+            redis::cmd("SET").arg(key(&change.stream)).arg(&token).query_async(&mut conn).await
+        } else {
+            redis::Script::new(RELEASE)
+                .key(key(&change.stream))
+                .arg(&token)
+                .invoke_async::<i64>(&mut conn)
+                .await
+                .map(drop)
+        };
+        if let Err(e) = written {
+            tracing::warn!(stream = %change.stream.stream_id, "cannot record the stream's origin in the cluster ({e}); other nodes may not serve it");
+        }
     }
 }
 
@@ -42,8 +54,9 @@ pub async fn origin(
     stream: &StreamKey,
     alive: Vec<NodeInfo>,
 ) -> Option<NodeInfo> {
-    let name: Option<String> = redis::cmd("GET").arg(key(stream)).query_async(&mut conn).await.ok()?;
-    let name = name?;
+    let token: Option<String> = redis::cmd("GET").arg(key(stream)).query_async(&mut conn).await.ok()?;
+    let token = token?;
+    let name = token.rsplit_once(':').map_or(token.as_str(), |(node, _)| node);
     if name == me {
         return None;
     }

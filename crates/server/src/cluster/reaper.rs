@@ -6,8 +6,10 @@
 
 use std::time::{Duration, Instant};
 
-/// How long Redis must have answered without a break before missing entries mean dead nodes.
-pub const SETTLE: Duration = Duration::from_secs(2);
+/// How long Redis must have answered without a break before missing entries mean dead nodes:
+/// an entry's lifetime and one more heartbeat, so every living node has written its entry
+/// again since it could.
+pub const SETTLE: Duration = Duration::from_secs(4);
 
 /// The reaper's memory: since when Redis has answered this node without a break.
 #[derive(Debug, Default)]
@@ -51,6 +53,7 @@ mod tests {
         let alive = |n: &str| n == "a";
         assert!(reaper.round(t0, true, "a", listed, alive).is_empty(), "the first round only starts the clock");
         assert!(reaper.round(t0 + Duration::from_secs(1), true, "a", listed, alive).is_empty());
+        assert!(reaper.round(t0 + SETTLE - Duration::from_millis(1), true, "a", listed, alive).is_empty());
         assert_eq!(reaper.round(t0 + SETTLE, true, "a", listed, alive), ["b", "c"]);
         // Redis away: nothing, and the clock starts again once it is back.
         assert!(reaper.round(t0 + SETTLE * 2, false, "a", listed, |_| false).is_empty());

@@ -151,7 +151,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         console: Arc::new(crate::http::console::ConsoleSessions::default()),
         urls: urls.clone(),
         tls: tls.is_some(),
-        cluster,
+        cluster: cluster.clone(),
     };
     let limits =
         HttpLimits { header_timeout: s.http_header_timeout, idle_timeout: s.http_idle_timeout, connections: http_caps };
@@ -185,6 +185,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         tracing::warn!("the signaling hub did not stop in time; the next start closes what it left open");
     }
     webhook_writer.finish(Duration::from_secs(3)).await;
+    cluster.left(Duration::from_secs(2)).await;
     tracing::info!("duet stopped");
     Ok(())
 }

@@ -43,9 +43,12 @@ pub async fn admit(
         None => ctx.apps.latency(url.app_id).await,
     };
     let key = StreamKey { app_id: url.app_id, stream_id: url.stream_id.clone() };
-    let publisher = ctx
-        .hub
-        .publish(key, &url.user_id, url.expire, budget)
+    let mut claimed = ctx.hub.publish(key.clone(), &url.user_id, url.expire, budget);
+    // A copy pulled from another node makes way for a publish arriving here.
+    if claimed.is_err() && crate::media::edge::yield_to_publisher(ctx, &key).await {
+        claimed = ctx.hub.publish(key, &url.user_id, url.expire, budget);
+    }
+    let publisher = claimed
         .map_err(|_| MediaRefusal::new("stream_live", format!("{} is already being published", url.stream_id)))?;
     let request = PublishRequest {
         app_id: url.app_id,
@@ -60,7 +63,7 @@ pub async fn admit(
     if publisher.took_over() {
         tracing::info!(app_id = url.app_id, stream = %url.stream_id, user = %url.user_id, "publish took over from an earlier connection of the same user");
     }
-    ctx.cluster.stream_started(publisher.key());
+    ctx.cluster.stream_started(publisher.key(), publisher.id());
     Ok(publisher)
 }
 
@@ -86,7 +89,7 @@ pub async fn unplayable(ctx: &MediaContext, publisher: &Publisher, problem: Play
 pub async fn end(ctx: &MediaContext, publisher: Publisher) {
     let (key, bytes, id) = (publisher.key().clone(), publisher.bytes_received(), publisher.id());
     drop(publisher);
-    ctx.cluster.stream_ended(&key);
+    ctx.cluster.stream_ended(&key, id);
     let ended = PublishEnded { app_id: key.app_id, stream_id: key.stream_id, bytes, publisher: PublisherId(id) };
     ctx.signaling.publish_ended(ended).await;
 }

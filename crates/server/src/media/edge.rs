@@ -4,13 +4,17 @@
 //! The pull starts with the first player who asks for a stream that is not live here but live
 //! on a living node (`cluster::origins`), plays it from the origin over RTMP with a play URL
 //! this node signs itself (the app's secret is the cluster's), and pushes what arrives into
-//! the local hub under the owner [`EDGE_OWNER`]; it ends when the origin ends the stream, or
-//! [`GRACE`] after its last player left. An edge copy is no publish: admission and signaling
-//! never hear of it (the origin announced the stream).
+//! the local hub under an owner no user can take over (the empty one); it ends when the
+//! origin ends the stream, sends nothing for [`SILENCE`], is no longer the stream's origin,
+//! or [`GRACE`] after its last player left, and at once when a publisher of the stream
+//! arrives on this node ([`yield_to_publisher`]). An edge copy is no publish: admission and
+//! signaling never hear of it (the origin announced the stream).
 
-use std::collections::HashSet;
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use duet_client::rtmp::{Conn, Target};
 use duet_media::{Kind, LatencyBudget, StreamKey, Subscriber};
@@ -18,19 +22,23 @@ use duet_token::{MediaAction, MediaBases, MediaFormat, MediaUrl};
 
 use crate::media::{MediaContext, now};
 
-/// The owner an edge copy is published under in the local hub.
-pub const EDGE_OWNER: &str = "$edge";
 /// How long a pull outlives its last player (a player reconnecting keeps the copy).
 pub const GRACE: Duration = Duration::from_secs(10);
+/// A pull whose origin sends nothing this long ends (its connection died without a close
+/// while the origin node lives on; an origin node that dies is noticed sooner, by the
+/// origin check).
+pub const SILENCE: Duration = Duration::from_secs(30);
+/// How often a pull checks that its origin still publishes the stream.
+const ORIGIN_CHECK: Duration = Duration::from_secs(2);
 /// How long a player waits for a pull to bring the stream.
 const START_WAIT: Duration = Duration::from_secs(5);
 /// How long an edge's play URL is valid (it is used once, at once).
 const URL_TTL: u64 = 600;
 
-/// The pulls running on this node.
+/// The pulls running on this node, each with the signal that ends it early.
 #[derive(Default)]
 pub struct Edges {
-    pulling: Mutex<HashSet<StreamKey>>,
+    pulling: Mutex<HashMap<StreamKey, Arc<Notify>>>,
 }
 
 /// A player of `key`: from the local hub, or, when the stream is live on another node, from a
@@ -41,7 +49,7 @@ pub async fn subscribe(ctx: &MediaContext, key: &StreamKey, webrtc: bool) -> Opt
         return Some(sub);
     }
     let origin = ctx.cluster.origin_of(key).await?;
-    start(ctx, key, origin.addresses.rtmp);
+    start(ctx, key, origin.name, origin.addresses.rtmp);
     let deadline = tokio::time::Instant::now() + START_WAIT;
     loop {
         if let Some(sub) = attach() {
@@ -56,7 +64,7 @@ pub async fn subscribe(ctx: &MediaContext, key: &StreamKey, webrtc: bool) -> Opt
 
 impl Edges {
     fn is_pulling(&self, key: &StreamKey) -> bool {
-        self.pulling.lock().unwrap_or_else(|p| p.into_inner()).contains(key)
+        self.pulling.lock().unwrap_or_else(|p| p.into_inner()).contains_key(key)
     }
 
     /// Pulls running now.
@@ -65,14 +73,34 @@ impl Edges {
     }
 }
 
-/// Starts pulling `key` from the origin at `origin_rtmp`, unless a pull of it runs already.
-fn start(ctx: &MediaContext, key: &StreamKey, origin_rtmp: String) {
-    if !ctx.edges.pulling.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone()) {
-        return;
+/// A publisher of `key` arrived on this node while it holds an edge copy: the copy ends so the
+/// publish can take the name. True when there was one (gone when this returns, or within 2 s).
+pub async fn yield_to_publisher(ctx: &MediaContext, key: &StreamKey) -> bool {
+    let stop = ctx.edges.pulling.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned();
+    let Some(stop) = stop else { return false };
+    stop.notify_one();
+    for _ in 0..100 {
+        if !ctx.edges.is_pulling(key) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
+}
+
+/// Starts pulling `key` from `origin` (its RTMP base `origin_rtmp`), unless a pull runs already.
+fn start(ctx: &MediaContext, key: &StreamKey, origin: String, origin_rtmp: String) {
+    let stop = Arc::new(Notify::new());
+    {
+        let mut pulling = ctx.edges.pulling.lock().unwrap_or_else(|p| p.into_inner());
+        if pulling.contains_key(key) {
+            return;
+        }
+        pulling.insert(key.clone(), stop.clone());
     }
     let (ctx, key) = (ctx.clone(), key.clone());
     tokio::spawn(async move {
-        match pull(&ctx, &key, &origin_rtmp).await {
+        match pull(&ctx, &key, (&origin, &origin_rtmp), &stop).await {
             Ok(why) => tracing::info!(stream = %key.stream_id, origin = %origin_rtmp, "edge pull ended: {why}"),
             Err(e) => tracing::warn!(stream = %key.stream_id, origin = %origin_rtmp, "edge pull failed: {e:#}"),
         }
@@ -80,9 +108,14 @@ fn start(ctx: &MediaContext, key: &StreamKey, origin_rtmp: String) {
     });
 }
 
-/// One pull: plays the stream from its origin and pushes it into the local hub until the
-/// origin ends it or nobody has watched for [`GRACE`].
-async fn pull(ctx: &MediaContext, key: &StreamKey, origin_rtmp: &str) -> anyhow::Result<&'static str> {
+/// One pull: plays the stream from its origin and pushes it into the local hub until one of
+/// the ends the module doc lists.
+async fn pull(
+    ctx: &MediaContext,
+    key: &StreamKey,
+    (origin, origin_rtmp): (&str, &str),
+    stop: &Notify,
+) -> anyhow::Result<&'static str> {
     let secret = ctx.secret(key.app_id).await.ok_or_else(|| anyhow::anyhow!("no app {}", key.app_id))?;
     let grant = MediaUrl {
         app_id: key.app_id,
@@ -96,28 +129,42 @@ async fn pull(ctx: &MediaContext, key: &StreamKey, origin_rtmp: &str) -> anyhow:
     let target = Target::parse(&grant.signed(&secret, &bases, MediaFormat::Rtmp))?;
     let mut conn = Conn::open(&target).await?;
     conn.play(&target).await?;
-    // A copy is sent on as it comes: the origin already grouped its writes.
+    // A copy is sent on as it comes (a budget of 0): the origin already grouped its writes.
+    // Owned by nobody: no user's publish can take it over, `yield_to_publisher` ends it.
+    let budget: LatencyBudget = "0".parse().expect("a valid budget");
     let publisher = ctx
         .hub
-        .publish(key.clone(), EDGE_OWNER, u64::MAX, LatencyBudget::default())
+        .publish(key.clone(), "", u64::MAX, budget)
         .map_err(|_| anyhow::anyhow!("the stream is live here already"))?;
-    let mut idle_since: Option<tokio::time::Instant> = None;
+    let (mut idle_since, mut last_message, mut last_check) =
+        (None, tokio::time::Instant::now(), tokio::time::Instant::now());
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             message = conn.next() => match message? {
                 Some(m) => {
+                    last_message = tokio::time::Instant::now();
                     if let Some(kind) = Kind::from_type_id(m.type_id) {
                         publisher.push(now(), kind, m.timestamp, m.payload);
                     }
                 }
                 None => return Ok("the origin ended the stream"),
             },
+            () = stop.notified() => return Ok("a publisher of the stream arrived on this node"),
             _ = tick.tick() => {
                 if publisher.players() > 0 {
                     idle_since = None;
                 } else if idle_since.get_or_insert_with(tokio::time::Instant::now).elapsed() >= GRACE {
                     return Ok("no player left");
+                }
+                if last_message.elapsed() >= SILENCE {
+                    return Ok("the origin sent nothing for 30 s");
+                }
+                if last_check.elapsed() >= ORIGIN_CHECK {
+                    last_check = tokio::time::Instant::now();
+                    if ctx.cluster.origin_of(key).await.is_none_or(|o| o.name != origin) {
+                        return Ok("the origin no longer publishes the stream");
+                    }
                 }
             }
         }

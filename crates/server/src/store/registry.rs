@@ -302,10 +302,10 @@ impl Registry {
     pub fn rotate_secret(&self, app_id: u32, now: i64) -> anyhow::Result<App> {
         let secret = AppSecret::from_random(crate::os::random());
         if let Some(shared) = &self.shared {
-            if !shared.set(app_id, "secret", Some(secret.expose().to_owned()))? {
+            let fields = [("secret", Some(secret.expose().to_owned())), ("secret_rotated_at", Some(now.to_string()))];
+            if !shared.set(app_id, &fields)? {
                 bail!("no app with AppID {app_id} (see `duet app list`)");
             }
-            shared.set(app_id, "secret_rotated_at", Some(now.to_string()))?;
             return self.require(app_id);
         }
         let changed = self.lock().execute(
@@ -341,7 +341,7 @@ impl Registry {
         value: Option<T>,
     ) -> anyhow::Result<App> {
         if let Some(shared) = &self.shared {
-            if !shared.set(app_id, column, value.as_ref().map(ToString::to_string))? {
+            if !shared.set(app_id, &[(column, value.as_ref().map(ToString::to_string))])? {
                 bail!("no app with AppID {app_id} (see `duet app list`)");
             }
             return self.require(app_id);
@@ -414,6 +414,17 @@ impl Registry {
         Ok(had)
     }
 
+    /// Drops this node's queued events and open ledger of the app (it has no webhook); the
+    /// webhook setting itself is not touched.
+    pub fn purge_events(&self, app_id: u32) -> anyhow::Result<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM webhook_queue WHERE app_id = ?1", params![app_id])?;
+        ledger::forget(&tx, app_id)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Drops the app's events queued before `cutoff` (unix seconds); returns how many.
     pub fn drop_events_before(&self, app_id: u32, cutoff: i64) -> anyhow::Result<u64> {
         let n = self
@@ -426,10 +437,9 @@ impl Registry {
     /// transaction that also marks the server alive at `now_ms`; keeps at most `cap` events
     /// per app by dropping the oldest. Returns (queued, dropped).
     pub fn enqueue_events(&self, events: &[QueuedEvent], now_ms: u64, cap: u64) -> anyhow::Result<(u64, u64)> {
-        let hooked = self.hooked(events)?;
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let counts = queue(&tx, events, (now_ms / 1000) as i64, cap, hooked.as_deref())?;
+        let counts = queue(&tx, events, (now_ms / 1000) as i64, cap, self.shared.is_some())?;
         ledger::mark_alive(&tx, now_ms)?;
         tx.commit()?;
         Ok(counts)
@@ -524,16 +534,6 @@ impl Registry {
         Ok(n.unsigned_abs())
     }
 
-    /// In a cluster, which apps of `events` have a webhook (its settings are in Redis, not in
-    /// this file's `webhooks` table); `None` for a node of its own.
-    fn hooked(&self, events: &[QueuedEvent]) -> anyhow::Result<Option<Vec<u32>>> {
-        let Some(shared) = &self.shared else { return Ok(None) };
-        let mut apps: Vec<u32> = events.iter().map(|e| e.app_id).collect();
-        apps.sort_unstable();
-        apps.dedup();
-        Ok(Some(shared.apps_with_webhooks(&apps)?))
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent (each call is one
         // statement or transaction), so a poisoned lock is still usable.
@@ -542,14 +542,10 @@ impl Registry {
 }
 
 /// Queues `events` inside `tx` (see [`Registry::enqueue_events`]); returns (queued, dropped).
-/// `hooked`: the apps with a webhook when the settings are a cluster's (else this file says).
-fn queue(
-    tx: &Transaction<'_>,
-    events: &[QueuedEvent],
-    now: i64,
-    cap: u64,
-    hooked: Option<&[u32]>,
-) -> anyhow::Result<(u64, u64)> {
+/// `all`: queue every event (a cluster's webhook settings are in Redis, which the queue does
+/// not wait for: delivery drops the events of an app without a webhook); else only those of
+/// apps this file lists a webhook for.
+fn queue(tx: &Transaction<'_>, events: &[QueuedEvent], now: i64, cap: u64, all: bool) -> anyhow::Result<(u64, u64)> {
     let (mut queued, mut dropped) = (0u64, 0u64);
     let mut insert = tx.prepare_cached(
         "INSERT INTO webhook_queue (app_id, body, created_at)
@@ -558,10 +554,10 @@ fn queue(
     let mut insert_any =
         tx.prepare_cached("INSERT INTO webhook_queue (app_id, body, created_at) VALUES (?1, ?2, ?3)")?;
     for e in events {
-        let n = match hooked {
-            Some(apps) if apps.contains(&e.app_id) => insert_any.execute(params![e.app_id, e.body, now])?,
-            Some(_) => 0,
-            None => insert.execute(params![e.app_id, e.body, now])?,
+        let n = if all {
+            insert_any.execute(params![e.app_id, e.body, now])?
+        } else {
+            insert.execute(params![e.app_id, e.body, now])?
         };
         queued += n as u64;
         if let Some(change) = &e.change {

@@ -31,6 +31,25 @@ const APPS: &str = "duet:apps";
 const ADMINS: &str = "duet:admins";
 const VERSION: &str = "duet:config:ver";
 
+/// Adds an app unless its AppID is taken: KEYS app, apps, version; ARGV id, created_at, then
+/// field/value pairs. 1 added, 0 taken.
+const INSERT_APP: &str = r#"
+if redis.call("EXISTS", KEYS[1]) == 1 then return 0 end
+redis.call("HSET", KEYS[1], unpack(ARGV, 3))
+redis.call("ZADD", KEYS[2], ARGV[2], ARGV[1])
+redis.call("INCR", KEYS[3])
+return 1
+"#;
+
+/// Changes an existing app's fields: KEYS app, version; ARGV field/value pairs (set) or a lone
+/// field after "--del" (removed). 1 changed, 0 no such app.
+const SET_FIELDS: &str = r#"
+if redis.call("HEXISTS", KEYS[1], "name") == 0 then return 0 end
+if ARGV[1] == "--del" then redis.call("HDEL", KEYS[1], ARGV[2]) else redis.call("HSET", KEYS[1], unpack(ARGV)) end
+redis.call("INCR", KEYS[2])
+return 1
+"#;
+
 fn app_key(app_id: u32) -> String {
     format!("duet:app:{app_id}")
 }
@@ -43,34 +62,52 @@ fn admin_key(username: &str) -> String {
     format!("duet:admin:{username}")
 }
 
+/// After a failure, calls fail at once for this long instead of each waiting out a timeout.
+const BACK_OFF: Duration = Duration::from_secs(2);
+
 /// The configuration store on Redis.
 pub struct SharedConfig {
     client: redis::Client,
-    conn: Mutex<Option<redis::Connection>>,
+    conn: Mutex<Slot>,
+}
+
+/// The connection, and when the last call failed.
+#[derive(Default)]
+struct Slot {
+    conn: Option<redis::Connection>,
+    failed: Option<std::time::Instant>,
 }
 
 impl SharedConfig {
     /// Connects to `url` (`redis://…`); fails when Redis cannot be reached.
     pub fn connect(url: &str) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url).with_context(|| format!("--redis-url {url:?} is not a Redis URL"))?;
-        let store = Self { client, conn: Mutex::new(None) };
-        store.run(|c| redis::cmd("PING").query::<String>(c)).with_context(|| format!("cannot reach Redis at {url}"))?;
+        let shown = crate::cluster::redacted(url);
+        let client = redis::Client::open(url).with_context(|| format!("--redis-url {shown:?} is not a Redis URL"))?;
+        let store = Self { client, conn: Mutex::new(Slot::default()) };
+        store
+            .run(|c| redis::cmd("PING").query::<String>(c))
+            .with_context(|| format!("cannot reach Redis at {shown}"))?;
         Ok(store)
     }
 
     /// Runs `f` on the connection (made if needed; dropped after an error, made again next time).
     fn run<T>(&self, f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>) -> anyhow::Result<T> {
         let mut slot = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_none() {
-            let conn = self.client.get_connection_with_timeout(TIMEOUT)?;
-            conn.set_read_timeout(Some(TIMEOUT))?;
-            conn.set_write_timeout(Some(TIMEOUT))?;
-            *slot = Some(conn);
+        if slot.failed.is_some_and(|at| at.elapsed() < BACK_OFF) {
+            bail!("the cluster's Redis could not be reached a moment ago");
         }
-        let conn = slot.as_mut().expect("made above");
-        let result = f(conn);
-        if result.is_err() {
-            *slot = None;
+        let result = (|| {
+            if slot.conn.is_none() {
+                let conn = self.client.get_connection_with_timeout(TIMEOUT)?;
+                conn.set_read_timeout(Some(TIMEOUT))?;
+                conn.set_write_timeout(Some(TIMEOUT))?;
+                slot.conn = Some(conn);
+            }
+            f(slot.conn.as_mut().expect("made above"))
+        })();
+        match &result {
+            Ok(_) => slot.failed = None,
+            Err(_) => (slot.conn, slot.failed) = (None, Some(std::time::Instant::now())),
         }
         Ok(result?)
     }
@@ -80,40 +117,28 @@ impl SharedConfig {
         Ok(self.run(|c| redis::cmd("GET").arg(VERSION).query::<Option<i64>>(c))?.unwrap_or(0))
     }
 
-    /// Adds `app` unless its AppID is taken; false when it is.
+    /// Adds `app` unless its AppID is taken (one atomic step); false when it is.
     pub fn insert_app(&self, app: &App) -> anyhow::Result<bool> {
-        let key = app_key(app.app_id);
-        // The secret field claims the AppID (HSETNX is atomic), the rest follows.
-        let claimed: bool =
-            self.run(|c| redis::cmd("HSETNX").arg(&key).arg("secret").arg(app.secret.expose()).query(c))?;
-        if !claimed {
-            return Ok(false);
-        }
-        self.run(|c| {
-            redis::pipe()
-                .atomic()
-                .cmd("HSET")
-                .arg(&key)
+        let added: i64 = self.run(|c| {
+            redis::Script::new(INSERT_APP)
+                .key(app_key(app.app_id))
+                .key(APPS)
+                .key(VERSION)
+                .arg(app.app_id)
+                .arg(app.created_at)
                 .arg("name")
                 .arg(&app.name)
+                .arg("secret")
+                .arg(app.secret.expose())
                 .arg("created_at")
                 .arg(app.created_at)
                 .arg("latency")
                 .arg(app.latency.to_string())
                 .arg("allowed_origins")
                 .arg(app.allowed_origins.to_string())
-                .ignore()
-                .cmd("ZADD")
-                .arg(APPS)
-                .arg(app.created_at)
-                .arg(app.app_id)
-                .ignore()
-                .cmd("INCR")
-                .arg(VERSION)
-                .ignore()
-                .query::<()>(c)
+                .invoke(c)
         })?;
-        Ok(true)
+        Ok(added == 1)
     }
 
     /// Every app, oldest first.
@@ -138,22 +163,35 @@ impl SharedConfig {
         read_app(app_id, &fields).map(Some)
     }
 
-    /// Sets one field of an app; false when there is no such app.
-    pub fn set(&self, app_id: u32, field: &str, value: Option<String>) -> anyhow::Result<bool> {
-        if self.get(app_id)?.is_none() {
-            return Ok(false);
+    /// Sets fields of an app (`None`: removes it), in one atomic step; false when there is
+    /// no such app.
+    pub fn set(&self, app_id: u32, fields: &[(&str, Option<String>)]) -> anyhow::Result<bool> {
+        let mut changed = true;
+        let sets: Vec<(&str, &String)> = fields.iter().filter_map(|(f, v)| v.as_ref().map(|v| (*f, v))).collect();
+        if !sets.is_empty() {
+            changed &= self.fields(app_id, |script| {
+                for (f, v) in &sets {
+                    script.arg(*f).arg(*v);
+                }
+            })?;
         }
-        let key = app_key(app_id);
-        self.run(|c| {
-            let mut pipe = redis::pipe();
-            pipe.atomic();
-            match &value {
-                Some(v) => pipe.cmd("HSET").arg(&key).arg(field).arg(v).ignore(),
-                None => pipe.cmd("HDEL").arg(&key).arg(field).ignore(),
-            };
-            pipe.cmd("INCR").arg(VERSION).ignore().query::<()>(c)
+        for (f, _) in fields.iter().filter(|(_, v)| v.is_none()) {
+            changed &= self.fields(app_id, |script| {
+                script.arg("--del").arg(*f);
+            })?;
+        }
+        Ok(changed)
+    }
+
+    fn fields(&self, app_id: u32, args: impl Fn(&mut redis::ScriptInvocation<'_>)) -> anyhow::Result<bool> {
+        let script = redis::Script::new(SET_FIELDS);
+        let changed: i64 = self.run(|c| {
+            let mut invocation = script.key(app_key(app_id));
+            invocation.key(VERSION);
+            args(&mut invocation);
+            invocation.invoke(c)
         })?;
-        Ok(true)
+        Ok(changed == 1)
     }
 
     /// Removes an app and its webhook; false when there was none.

@@ -287,8 +287,9 @@ async fn deliver_oldest(registry: &Arc<Registry>, app_id: u32, stats: &WebhookSt
         let expired = reg.drop_events_before(app_id, cutoff)?;
         let hook = reg.webhook(app_id)?;
         if hook.is_none() {
-            // Events of an app without a webhook (cleared while they were being queued).
-            reg.clear_webhook(app_id)?;
+            // Events of an app without a webhook (cleared while they were being queued, or
+            // queued by a cluster node that does not ask): dropped here, nowhere else.
+            reg.purge_events(app_id)?;
         }
         Ok((expired, reg.oldest_event(app_id)?, hook))
     })
