@@ -419,3 +419,32 @@ async fn a_stream_published_on_one_node_plays_on_the_others_pulled_once_per_node
     }
     streams::wait_live(&b, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_starting_together_on_an_empty_cluster_make_one_app_and_one_console_user() {
+    let redis = Redis::start();
+    let url = redis.url();
+    let starts: Vec<_> = ["node-a", "node-b"]
+        .map(|name| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let (tmp, data) = data_dir();
+                (tmp, Server::start(&data, &["--redis-url", &url, "--node-id", name]))
+            })
+        })
+        .into_iter()
+        .collect();
+    let nodes: Vec<(tempfile::TempDir, Server)> = starts.into_iter().map(|t| t.join().unwrap()).collect();
+    let passwords: Vec<String> = nodes
+        .iter()
+        .filter_map(|(_, s)| {
+            let line = s.banner.lines().find(|l| l.trim_start().starts_with("Console"))?;
+            Some(line.split("password ").nth(1)?.split_whitespace().next()?.to_owned())
+        })
+        .collect();
+    assert_eq!(passwords.len(), 1, "one node made the first console user: {passwords:?}");
+    assert_eq!(nodes[0].1.app_id, nodes[1].1.app_id, "and one default app");
+    for (_, server) in &nodes {
+        assert_eq!(console_login(server, &passwords[0]), 200, "its password works on every node");
+    }
+}

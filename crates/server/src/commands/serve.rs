@@ -225,9 +225,13 @@ async fn bind(addr: SocketAddr, what: &str, flag: &str) -> anyhow::Result<TcpLis
 
 /// The app the banner describes: the oldest one, created on first start.
 fn default_app(registry: &Registry) -> anyhow::Result<(App, bool)> {
-    match registry.list()?.into_iter().next() {
-        Some(app) => Ok((app, false)),
-        None => Ok((registry.create("default", crate::os::now_unix())?, true)),
+    if let Some(app) = registry.list()?.into_iter().next() {
+        return Ok((app, false));
+    }
+    match registry.create_first("default", crate::os::now_unix())? {
+        Some(app) => Ok((app, true)),
+        // Another node of the cluster made it a moment ago.
+        None => Ok((registry.list()?.into_iter().next().context("the registry lost its only app")?, false)),
     }
 }
 
@@ -237,8 +241,7 @@ fn first_admin(registry: &Registry) -> anyhow::Result<Option<String>> {
         return Ok(None);
     }
     let password = crate::store::password::generate();
-    registry.set_admin_password(CONSOLE_USER, &password)?;
-    Ok(Some(password))
+    Ok(registry.create_first_admin(CONSOLE_USER, &password)?.then_some(password))
 }
 
 #[allow(clippy::too_many_arguments)]

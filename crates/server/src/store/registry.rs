@@ -238,7 +238,7 @@ impl Registry {
             let app_id = 1_000_000_000 + u32::from_be_bytes(crate::os::random()) % 3_000_000_000;
             let app = App::new(app_id, name, AppSecret::from_random(crate::os::random()), now);
             if let Some(shared) = &self.shared {
-                if shared.insert_app(&app)? {
+                if shared.insert_app(&app, false)? {
                     return Ok(app);
                 }
                 continue;
@@ -253,6 +253,17 @@ impl Registry {
         bail!("could not find a free AppID")
     }
 
+    /// Creates an app named `name` if there is none at all (several nodes of a cluster may
+    /// start at once on an empty registry: one of them makes it); `None` when one exists.
+    pub fn create_first(&self, name: &str, now: i64) -> anyhow::Result<Option<App>> {
+        let Some(shared) = &self.shared else {
+            return if self.count()? == 0 { self.create(name, now).map(Some) } else { Ok(None) };
+        };
+        let app_id = 1_000_000_000 + u32::from_be_bytes(crate::os::random()) % 3_000_000_000;
+        let app = App::new(app_id, name, AppSecret::from_random(crate::os::random()), now);
+        Ok(shared.insert_app(&app, true)?.then_some(app))
+    }
+
     /// Registers an AppID and ServerSecret that already exist elsewhere.
     pub fn import(&self, app_id: u32, secret: AppSecret, name: &str, now: i64) -> anyhow::Result<App> {
         check_name(name)?;
@@ -261,7 +272,7 @@ impl Registry {
         }
         let app = App::new(app_id, name, secret, now);
         if let Some(shared) = &self.shared {
-            if !shared.insert_app(&app)? {
+            if !shared.insert_app(&app, false)? {
                 bail!("AppID {app_id} is already registered");
             }
             return Ok(app);
@@ -497,6 +508,23 @@ impl Registry {
             params![username, salt.as_slice(), hash.as_slice(), crate::store::password::ITERATIONS],
         )?;
         Ok(())
+    }
+
+    /// Creates the first console user with `password`, unless one exists (several nodes of a
+    /// cluster may start at once: one of them makes it). True when this call made it.
+    pub fn create_first_admin(&self, username: &str, password: &str) -> anyhow::Result<bool> {
+        let salt = crate::os::random::<16>();
+        let hash = crate::store::password::pbkdf2(password, &salt, crate::store::password::ITERATIONS);
+        if let Some(shared) = &self.shared {
+            return shared.set_first_admin(username, &salt, &hash, crate::store::password::ITERATIONS);
+        }
+        let conn = self.lock();
+        let made = conn.execute(
+            "INSERT INTO admins (username, salt, hash, iterations)
+             SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM admins)",
+            params![username, salt.as_slice(), hash.as_slice(), crate::store::password::ITERATIONS],
+        )?;
+        Ok(made > 0)
     }
 
     /// Whether the console user exists and the password is right.

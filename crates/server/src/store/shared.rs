@@ -35,6 +35,10 @@ const VERSION: &str = "duet:config:ver";
 /// field/value pairs. 1 added, 0 taken.
 const INSERT_APP: &str = r#"
 if redis.call("EXISTS", KEYS[1]) == 1 then return 0 end
+if ARGV[3] == "--first" then
+  if redis.call("ZCARD", KEYS[2]) > 0 then return 0 end
+  table.remove(ARGV, 3)
+end
 redis.call("HSET", KEYS[1], unpack(ARGV, 3))
 redis.call("ZADD", KEYS[2], ARGV[2], ARGV[1])
 redis.call("INCR", KEYS[3])
@@ -117,15 +121,17 @@ impl SharedConfig {
         Ok(self.run(|c| redis::cmd("GET").arg(VERSION).query::<Option<i64>>(c))?.unwrap_or(0))
     }
 
-    /// Adds `app` unless its AppID is taken (one atomic step); false when it is.
-    pub fn insert_app(&self, app: &App) -> anyhow::Result<bool> {
+    /// Adds `app` unless its AppID is taken (or, `first_only`, unless any app exists), in one
+    /// atomic step; false when it was not added.
+    pub fn insert_app(&self, app: &App, first_only: bool) -> anyhow::Result<bool> {
+        let insert = redis::Script::new(INSERT_APP);
         let added: i64 = self.run(|c| {
-            redis::Script::new(INSERT_APP)
-                .key(app_key(app.app_id))
-                .key(APPS)
-                .key(VERSION)
-                .arg(app.app_id)
-                .arg(app.created_at)
+            let mut script = insert.key(app_key(app.app_id));
+            script.key(APPS).key(VERSION).arg(app.app_id).arg(app.created_at);
+            if first_only {
+                script.arg("--first");
+            }
+            script
                 .arg("name")
                 .arg(&app.name)
                 .arg("secret")
@@ -280,6 +286,28 @@ impl SharedConfig {
                 .ignore()
                 .query::<()>(c)
         })
+    }
+
+    /// Stores the first console user, unless there is one already (one atomic step): true
+    /// when this call made it.
+    pub fn set_first_admin(&self, username: &str, salt: &[u8], hash: &[u8], iterations: u32) -> anyhow::Result<bool> {
+        const FIRST: &str = r#"
+if redis.call("SCARD", KEYS[1]) > 0 then return 0 end
+redis.call("SADD", KEYS[1], ARGV[1])
+redis.call("HSET", KEYS[2], "salt", ARGV[2], "hash", ARGV[3], "iterations", ARGV[4])
+return 1
+"#;
+        let made: i64 = self.run(|c| {
+            redis::Script::new(FIRST)
+                .key(ADMINS)
+                .key(admin_key(username))
+                .arg(username)
+                .arg(duet_token::hex(salt))
+                .arg(duet_token::hex(hash))
+                .arg(iterations)
+                .invoke(c)
+        })?;
+        Ok(made == 1)
     }
 
     /// A console user's stored password.
