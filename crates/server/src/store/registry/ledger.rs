@@ -138,7 +138,7 @@ impl Registry {
         }
         let events: Vec<QueuedEvent> =
             close(&left).into_iter().map(|(app_id, body)| QueuedEvent { app_id, body, change: None }).collect();
-        let (queued, _) = super::queue(&tx, &events, now, cap, self.shared.is_some())?;
+        let (queued, _) = super::queue::queue(&tx, &events, now, cap, self.shared.is_some())?;
         tx.execute_batch("DELETE FROM open_rooms; DELETE FROM open_users; DELETE FROM open_streams;")?;
         tx.commit()?;
         Ok(queued)
