@@ -209,9 +209,7 @@ pub fn default_node_name() -> String {
 
 /// A random boot token and the time now, for [`Me`].
 pub fn boot() -> (String, u64) {
-    let started =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    (duet_token::hex(&crate::os::random::<8>()), started)
+    (duet_token::hex(&crate::os::random::<8>()), crate::os::now_unix_ms())
 }
 
 #[cfg(test)]

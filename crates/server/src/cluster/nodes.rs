@@ -12,7 +12,7 @@
 //! it. A process that finds itself declared dead (it stalled) takes a new boot token.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -74,6 +74,18 @@ fn entry_key(name: &str) -> String {
     format!("duet:node:{name}")
 }
 
+// The scripts, hashed once (a heartbeat runs one every second).
+static BEAT_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(BEAT));
+static VERDICT_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(VERDICT));
+static LEAVE_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(LEAVE));
+
+/// `script` on the registry of node `name`: KEYS its entry, the list, the boots; ARGV[1] its name.
+fn on_entry<'a>(script: &'a redis::Script, name: &str) -> redis::ScriptInvocation<'a> {
+    let mut invocation = script.key(entry_key(name));
+    invocation.key(NODES).key(BOOTS).arg(name);
+    invocation
+}
+
 /// Where clients and other nodes reach a node.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -104,10 +116,6 @@ pub struct Me {
     pub addresses: Addresses,
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
 /// Puts this node in the registry. A previous process of the same name (a restart after a
 /// crash) is waited out until its entry lapses; a live node of the same name is an error.
 pub async fn register(conn: &mut ConnectionManager, me: &Me) -> anyhow::Result<()> {
@@ -136,16 +144,12 @@ async fn beat(conn: &mut ConnectionManager, me: &Me, load: &Load) -> redis::Redi
     let info = NodeInfo {
         name: me.name.clone(),
         started_ms: me.started_ms,
-        last_beat_ms: now_ms(),
+        last_beat_ms: crate::os::now_unix_ms(),
         addresses: me.addresses.clone(),
         load: load.clone(),
     };
     let info = serde_json::to_string(&info).unwrap_or_default();
-    let written: i64 = redis::Script::new(BEAT)
-        .key(entry_key(&me.name))
-        .key(NODES)
-        .key(BOOTS)
-        .arg(&me.name)
+    let written: i64 = on_entry(&BEAT_SCRIPT, &me.name)
         .arg(&me.boot)
         .arg(info)
         .arg(ENTRY_TTL.as_millis() as u64)
@@ -193,28 +197,13 @@ async fn look(
 
 /// Gives the verdict on `name` if its entry is still absent: true when this call gave it.
 async fn declare_dead(conn: &mut ConnectionManager, me: &Me, name: &str) -> redis::RedisResult<bool> {
-    let given: i64 = redis::Script::new(VERDICT)
-        .key(entry_key(name))
-        .key(NODES)
-        .key(BOOTS)
-        .arg(name)
-        .arg(&me.name)
-        .arg(VERDICT_SECS)
-        .invoke_async(conn)
-        .await?;
+    let given: i64 = on_entry(&VERDICT_SCRIPT, name).arg(&me.name).arg(VERDICT_SECS).invoke_async(conn).await?;
     Ok(given == 1)
 }
 
 /// A node that stops on purpose takes itself off the list at once: it is gone, not dead.
 async fn leave(conn: &mut ConnectionManager, me: &Me) {
-    let left: redis::RedisResult<i64> = redis::Script::new(LEAVE)
-        .key(entry_key(&me.name))
-        .key(NODES)
-        .key(BOOTS)
-        .arg(&me.name)
-        .arg(&me.boot)
-        .invoke_async(conn)
-        .await;
+    let left: redis::RedisResult<i64> = on_entry(&LEAVE_SCRIPT, &me.name).arg(&me.boot).invoke_async(conn).await;
     match left {
         Ok(_) => tracing::info!(node = %me.name, "left the cluster"),
         Err(e) => {
@@ -264,7 +253,7 @@ pub async fn run(
                 reaper.round(now, false, &me.name, [], |_| false);
                 let since = match *shared.health.borrow() {
                     Health::Degraded { since_ms } => since_ms,
-                    Health::Healthy => now_ms(),
+                    Health::Healthy => crate::os::now_unix_ms(),
                 };
                 if warned.is_none_or(|at| now.duration_since(at) >= WARN_EVERY) {
                     tracing::warn!("cluster degraded: Redis cannot be reached ({e}); serving what this node holds");

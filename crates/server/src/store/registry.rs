@@ -192,11 +192,6 @@ impl Registry {
         self
     }
 
-    /// Whether the configuration is a cluster's.
-    pub fn is_shared(&self) -> bool {
-        self.shared.is_some()
-    }
-
     /// A number that changes when another process (the CLI) commits to the database, so a
     /// cache can tell when to read again (SQLite's `data_version`).
     pub fn data_version(&self) -> anyhow::Result<i64> {
@@ -377,8 +372,7 @@ impl Registry {
             bail!("no app with AppID {app_id} (see `duet app list`)");
         }
         tx.execute("DELETE FROM webhooks WHERE app_id = ?1", params![app_id])?;
-        tx.execute("DELETE FROM webhook_queue WHERE app_id = ?1", params![app_id])?;
-        ledger::forget(&tx, app_id)?;
+        queue::forget(&tx, app_id)?;
         tx.commit()?;
         Ok(())
     }
@@ -420,8 +414,7 @@ impl Registry {
             Some(shared) => shared.clear_webhook(app_id)?,
             None => tx.execute("DELETE FROM webhooks WHERE app_id = ?1", params![app_id])? > 0,
         };
-        tx.execute("DELETE FROM webhook_queue WHERE app_id = ?1", params![app_id])?;
-        ledger::forget(&tx, app_id)?;
+        queue::forget(&tx, app_id)?;
         tx.commit()?;
         Ok(had)
     }

@@ -12,8 +12,7 @@ impl Registry {
     pub fn purge_events(&self, app_id: u32) -> anyhow::Result<()> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        tx.execute("DELETE FROM webhook_queue WHERE app_id = ?1", params![app_id])?;
-        ledger::forget(&tx, app_id)?;
+        forget(&tx, app_id)?;
         tx.commit()?;
         Ok(())
     }
@@ -117,4 +116,12 @@ pub(super) fn queue(
         }
     }
     Ok((queued, dropped))
+}
+
+/// Drops the app's queued events and its open ledger inside `tx` (its webhook is gone, or the
+/// app itself).
+pub(super) fn forget(tx: &Transaction<'_>, app_id: u32) -> anyhow::Result<()> {
+    tx.execute("DELETE FROM webhook_queue WHERE app_id = ?1", params![app_id])?;
+    ledger::forget(tx, app_id)?;
+    Ok(())
 }
