@@ -32,6 +32,9 @@ pub struct RoomConfig {
     pub shutdown_wait: Duration,
     /// Media URL bases and lifetime.
     pub urls: UrlConfig,
+    /// This hub's number in its cluster (0 for a node alone): its session IDs start at
+    /// `node·2^32 + 1`, so any node can tell where a session lives (`session_node`).
+    pub node: u32,
 }
 
 impl RoomConfig {
@@ -52,6 +55,7 @@ impl RoomConfig {
             count_interval: Duration::from_secs(1),
             shutdown_wait: Duration::from_secs(2),
             urls,
+            node: 0,
         }
     }
 }

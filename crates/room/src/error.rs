@@ -84,6 +84,8 @@ codes! {
     TooManyKeys = 40307, "too_many_keys";
     /// The stream is relayed to the maximum number of targets.
     TooManyRelays = 40308, "too_many_relays";
+    /// Cluster: a second room of one connection (multi-room) lives on another node.
+    RoomOnOtherNode = 40309, "room_on_other_node";
     /// HTTP API: the app has no open room with this roomID.
     RoomNotFound = 40400, "room_not_found";
     /// HTTP API: the user is not in that room.

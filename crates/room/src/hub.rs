@@ -76,12 +76,13 @@ impl Hub {
             "resumeGraceMs": cfg.resume_grace.as_millis() as u64,
             "maxFrameBytes": crate::limits::MAX_FRAME,
         });
+        let sessions = Sessions::new(cfg.node);
         Self {
             hello: wire::push("hello", None, hello).into(),
             cfg,
             key,
             conns: HashMap::new(),
-            sessions: Sessions::default(),
+            sessions,
             apps: HashMap::new(),
             timers: Timers::default(),
             out: VecDeque::new(),
@@ -272,6 +273,11 @@ impl Hub {
     /// Open rooms across all apps.
     pub fn room_count(&self) -> usize {
         self.apps.values().map(App::room_count).sum()
+    }
+
+    /// Whether `room_id` of `app_id` is open here.
+    pub fn has_room(&self, app_id: u32, room_id: &str) -> bool {
+        self.apps.get(&app_id).is_some_and(|app| app.room(room_id).is_some())
     }
 
     /// Connections known to the hub.

@@ -9,15 +9,23 @@ use std::fmt;
 pub struct ConnId(pub u64);
 
 /// A session: one user logged into rooms of one app, attached to a connection or waiting for
-/// a resume. The hub numbers sessions from 1 and never reuses a number, so a resume token or a
-/// remembered kick names one session for good. The client sees it as the decimal string
-/// `sessionID`; the resume token signs its eight big-endian bytes.
+/// a resume. The hub numbers sessions from `node·2^32 + 1` (`RoomConfig::node`, 0 for a node
+/// alone) and never reuses a number, so a resume token or a remembered kick names one session
+/// for good, and any node of a cluster can tell which node holds a session
+/// ([`session_node`]). The client sees it as the decimal string `sessionID`; the resume token
+/// signs its eight big-endian bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct SessionId(u64);
 
 impl SessionId {
-    /// The first session of a hub.
+    /// The first session of a hub alone.
+    #[cfg(test)]
     pub(crate) const FIRST: Self = Self(1);
+
+    /// The first session of the hub numbered `node` in its cluster.
+    pub(crate) fn first_of(node: u32) -> Self {
+        Self((u64::from(node) << 32) + 1)
+    }
 
     /// The number after this one.
     pub(crate) fn next(self) -> Self {
@@ -33,6 +41,12 @@ impl SessionId {
     pub(crate) fn to_be_bytes(self) -> [u8; 8] {
         self.0.to_be_bytes()
     }
+}
+
+/// The number of the node holding the session a client names by its `sessionID` (the node's
+/// `RoomConfig::node`), or `None` when the text is no session ID.
+pub fn session_node(session_id: &str) -> Option<u32> {
+    SessionId::parse(session_id).map(|sid| (sid.0 >> 32) as u32)
 }
 
 impl fmt::Display for SessionId {
@@ -78,5 +92,11 @@ mod tests {
         assert_eq!(SessionId::parse(&sid.to_string()), Some(sid));
         assert_eq!(sid.to_be_bytes(), 2u64.to_be_bytes());
         assert_eq!(SessionId::parse("x"), None);
+        let of_node_7 = SessionId::first_of(7).next();
+        assert_eq!(of_node_7.to_string(), "30064771074");
+        assert_eq!(session_node(&of_node_7.to_string()), Some(7));
+        assert_eq!(session_node("2"), Some(0));
+        assert_eq!(session_node("x"), None);
+        assert_eq!(SessionId::first_of(0), SessionId::FIRST);
     }
 }

@@ -22,6 +22,33 @@ pub struct Prepared {
     pub(crate) login: Option<LoginCheck>,
 }
 
+impl Prepared {
+    /// The app and room of a login whose token checked out where it was received: a login a
+    /// cluster routes to its room's home node. `None` for every other frame.
+    pub fn login_room(&self) -> Option<(u32, &str)> {
+        match (&self.frame, &self.login) {
+            (Ok(Frame { request: Request::Login(l), .. }), Some(LoginCheck(Ok(_)))) => Some((l.app_id, &l.room_id)),
+            _ => None,
+        }
+    }
+
+    /// The `sessionID` a resume names: a cluster routes it to the node holding that session.
+    pub fn resume_session(&self) -> Option<&str> {
+        match &self.frame {
+            Ok(Frame { request: Request::Resume { session_id, .. }, .. }) => Some(session_id),
+            _ => None,
+        }
+    }
+
+    /// The request's ID, when the frame had one.
+    pub fn request_id(&self) -> Option<u64> {
+        match &self.frame {
+            Ok(f) => Some(f.id),
+            Err(e) => e.id,
+        }
+    }
+}
+
 /// The outcome of a login's check where it was received.
 #[derive(Debug)]
 pub(crate) struct LoginCheck(Result<Verified, Refusal>);

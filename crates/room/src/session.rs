@@ -136,20 +136,19 @@ pub(crate) fn not_in_room(room_id: &str) -> Refusal {
     Refusal::new(ErrorCode::NotInRoom, format!("not logged into room {room_id}"))
 }
 
-/// Every session of a hub, by ID. It hands out the IDs: from [`SessionId::FIRST`] up, never one
-/// twice.
+/// Every session of a hub, by ID. It hands out the IDs: from [`SessionId::first_of`] its node
+/// up, never one twice.
 pub(crate) struct Sessions {
     map: HashMap<SessionId, Session>,
     next: SessionId,
 }
 
-impl Default for Sessions {
-    fn default() -> Self {
-        Self { map: HashMap::new(), next: SessionId::FIRST }
-    }
-}
-
 impl Sessions {
+    /// No sessions yet on the hub numbered `node`.
+    pub(crate) fn new(node: u32) -> Self {
+        Self { map: HashMap::new(), next: SessionId::first_of(node) }
+    }
+
     /// Adds a session under a new ID.
     pub(crate) fn open(&mut self, session: Session) -> SessionId {
         let sid = self.next;

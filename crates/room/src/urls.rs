@@ -6,6 +6,55 @@
 use duet_token::{AppSecret, MediaAction, MediaBases, MediaFormat, MediaUrl};
 use serde_json::{Value, json};
 
+/// The play URL fields of a stream object ([`UrlConfig::play`]), each a URL or a list of URLs.
+pub const PLAY_URL_FIELDS: [&str; 6] = ["urlsRTMP", "urlsFLV", "urlsHttpsFLV", "urlsHLS", "urlsHttpsHLS", "whepURL"];
+
+/// A frame another node rendered (a reply or push of a room whose home it is), with the play
+/// URLs it carries moved from that node's media bases `from` to `to`: a client plays from the
+/// node it is connected to (which pulls the stream from its origin once). The signature does
+/// not cover the host, so the URLs stay valid. Publish URLs are left alone: a room's streams
+/// are published to its home. `None` when nothing was moved.
+pub fn rebase_play_urls(frame: &str, from: &MediaBases, to: &MediaBases) -> Option<String> {
+    if (from.rtmp == to.rtmp && from.http == to.http) || !(frame.contains(&from.rtmp) || frame.contains(&from.http)) {
+        return None;
+    }
+    let mut value: Value = serde_json::from_str(frame).ok()?;
+    let moves = [(format!("{}/", from.rtmp), format!("{}/", to.rtmp)), (format!("{}/", from.http), format!("{}/", to.http))];
+    rebase_in(&mut value, &moves).then(|| value.to_string())
+}
+
+/// Moves the play URLs anywhere in `value`; true when one moved.
+fn rebase_in(value: &mut Value, moves: &[(String, String); 2]) -> bool {
+    let rebase = |url: &mut Value| {
+        let Some(text) = url.as_str() else { return false };
+        match moves.iter().find(|(from, _)| text.starts_with(from.as_str())) {
+            Some((from, to)) => {
+                *url = Value::String(format!("{to}{}", &text[from.len()..]));
+                true
+            }
+            None => false,
+        }
+    };
+    let mut moved = false;
+    match value {
+        Value::Object(map) => {
+            for (key, field) in map.iter_mut() {
+                if PLAY_URL_FIELDS.contains(&key.as_str()) {
+                    match field {
+                        Value::Array(urls) => urls.iter_mut().for_each(|u| moved |= rebase(u)),
+                        url => moved |= rebase(url),
+                    }
+                } else {
+                    moved |= rebase_in(field, moves);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| moved |= rebase_in(v, moves)),
+        _ => {}
+    }
+    moved
+}
+
 /// The signed URLs of one publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishUrls {
@@ -92,5 +141,35 @@ mod tests {
                 .starts_with("https://h/live/7/s1.flv?expire=1060&user=&room=&sign=")
         );
         assert!(play["whepURL"].as_str().unwrap().starts_with("https://h/whep/7/s1?expire=1060&user=&room=&sign="));
+        let mut fields: Vec<&str> = play.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut named = PLAY_URL_FIELDS.to_vec();
+        fields.sort_unstable();
+        named.sort_unstable();
+        assert_eq!(fields, named, "PLAY_URL_FIELDS names every play URL field");
+    }
+
+    #[test]
+    fn play_urls_move_to_another_node_and_publish_urls_stay() {
+        let home = MediaBases { rtmp: "rtmp://a:1935".into(), http: "http://a:8080".into() };
+        let here = MediaBases { rtmp: "rtmp://b:1936".into(), http: "https://b".into() };
+        let secret = AppSecret::new("fa94dd0f974cf2e293728a526b028271").unwrap();
+        let cfg = UrlConfig { bases: home.clone(), ttl_secs: 60 };
+        let stream = cfg.play(&secret, 7, "s1", "", 1000);
+        let publish = cfg.publish(&secret, 7, "s2", "u", 1000);
+        let frame = json!({"push": "roomStreamUpdate", "seq": 3, "data": {"streamList": [stream],
+            "publish": {"url": publish.rtmp, "whipURL": publish.whip}, "note": "rtmp://a:1935/x"}})
+        .to_string();
+        let moved: Value = serde_json::from_str(&rebase_play_urls(&frame, &home, &here).unwrap()).unwrap();
+        let s = &moved["data"]["streamList"][0];
+        assert!(s["urlsRTMP"][0].as_str().unwrap().starts_with("rtmp://b:1936/7/s1?"), "{s}");
+        assert!(s["urlsFLV"][0].as_str().unwrap().starts_with("https://b/live/7/s1.flv?"), "{s}");
+        assert!(s["whepURL"].as_str().unwrap().starts_with("https://b/whep/7/s1?"), "{s}");
+        let signed = |v: &Value| v.as_str().unwrap().split_once('?').unwrap().1.to_owned();
+        assert_eq!(signed(&s["urlsRTMP"][0]), signed(&stream["urlsRTMP"][0]), "the signature is kept");
+        assert_eq!(moved["data"]["publish"]["url"], publish.rtmp.as_str());
+        assert_eq!(moved["data"]["note"], "rtmp://a:1935/x");
+        assert_eq!(moved["seq"], 3);
+        assert_eq!(rebase_play_urls(r#"{"push":"roomUserUpdate"}"#, &home, &here), None);
+        assert_eq!(rebase_play_urls(&frame, &home, &home), None);
     }
 }

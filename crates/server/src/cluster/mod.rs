@@ -5,6 +5,7 @@
 //! while Redis cannot be reached: the node keeps serving what it holds). Without `--redis-url`
 //! the node is a cluster of one: it lists only itself.
 
+pub mod homes;
 pub mod load;
 pub mod nodes;
 pub mod origins;
@@ -50,6 +51,8 @@ pub struct Cluster {
     shared: Option<Arc<Shared>>,
     /// Commands to the cluster's Redis (a multiplexed connection, cheap to clone).
     redis: Option<redis::aio::ConnectionManager>,
+    /// The rooms this node is home of.
+    homes: Option<Arc<homes::Homes>>,
     /// This node's publishes starting and ending, written in order by `origins::run`.
     origins: Option<tokio::sync::mpsc::UnboundedSender<origins::Change>>,
     /// The heartbeat task, which leaves the cluster when the node stops.
@@ -59,14 +62,22 @@ pub struct Cluster {
 impl Cluster {
     /// A node without a cluster.
     pub fn single(me: Me, load: LoadSource) -> Self {
-        Self { me: Arc::new(me), load, shared: None, redis: None, origins: None, heartbeat: Arc::default() }
+        Self {
+            me: Arc::new(me),
+            load,
+            shared: None,
+            redis: None,
+            homes: None,
+            origins: None,
+            heartbeat: Arc::default(),
+        }
     }
 
     /// Joins the cluster on Redis: registers this node (failing when Redis cannot be reached
     /// or another live node has its name) and starts its heartbeat, which runs until `stop`.
     pub async fn join(
         settings: &ClusterSettings,
-        me: Me,
+        mut me: Me,
         load: LoadSource,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<Self> {
@@ -83,13 +94,14 @@ impl Cluster {
             .map_err(|_| anyhow::anyhow!("no answer"))
             .and_then(|c| c.map_err(anyhow::Error::from))
             .with_context(|| format!("cannot reach Redis at {shown} (--redis-url)"))?;
-        nodes::register(&mut conn, &me).await?;
+        nodes::register(&mut conn, &mut me).await?;
         tracing::info!(node = %me.name, "joined the cluster on Redis");
         let shared = Arc::new(Shared {
             health: watch::channel(Health::Healthy).0,
             view: Default::default(),
             verdicts: Default::default(),
         });
+        let homes = homes::Homes::new(conn.clone(), &me.name, &me.boot, shared.health.subscribe());
         let heartbeat = tokio::spawn(nodes::run(conn.clone(), me.clone(), load.clone(), shared.clone(), stop));
         let (origins, changes) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(origins::run(conn.clone(), me.name.clone(), changes));
@@ -98,6 +110,7 @@ impl Cluster {
             load,
             shared: Some(shared),
             redis: Some(conn),
+            homes: Some(homes),
             origins: Some(origins),
             heartbeat: Arc::new(std::sync::Mutex::new(Some(heartbeat))),
         })
@@ -118,6 +131,18 @@ impl Cluster {
         &self.me.name
     }
 
+    /// This process's number in the cluster (0 alone), which its session IDs carry.
+    pub fn number(&self) -> u32 {
+        self.me.number
+    }
+
+    /// The other living node numbered `number`, which holds the sessions whose IDs carry it.
+    pub fn node_numbered(&self, number: u32) -> Option<NodeInfo> {
+        let shared = self.shared.as_ref()?;
+        let view = shared.view.lock().unwrap_or_else(|p| p.into_inner());
+        view.iter().find(|n| n.number == number && n.name != self.me.name).cloned()
+    }
+
     /// The cluster's health, or `None` for a node without one.
     pub fn health(&self) -> Option<Health> {
         self.shared.as_ref().map(|s| *s.health.borrow())
@@ -127,6 +152,7 @@ impl Cluster {
     pub fn nodes(&self) -> Vec<NodeInfo> {
         let mut this = NodeInfo {
             name: self.me.name.clone(),
+            number: self.me.number,
             started_ms: self.me.started_ms,
             last_beat_ms: 0,
             addresses: self.me.addresses.clone(),
@@ -148,6 +174,26 @@ impl Cluster {
         let mut all = vec![this];
         all.extend(others);
         all
+    }
+
+    /// The node whose room hub holds `room` of `app_id`, claimed for this one when it has none.
+    pub async fn home_of(&self, app_id: u32, room_id: &str) -> homes::Home {
+        match &self.homes {
+            Some(homes) => homes.home_of(app_id, room_id).await,
+            None => homes::Home::Here,
+        }
+    }
+
+    /// Rooms this node claimed more than `age` ago (see `Homes::claimed_before`).
+    pub fn rooms_claimed_before(&self, age: Duration) -> Vec<(u32, String)> {
+        self.homes.as_ref().map_or_else(Vec::new, |h| h.claimed_before(age))
+    }
+
+    /// `room` closed on this node: its home is free again.
+    pub fn room_closed(&self, app_id: u32, room_id: &str) {
+        if let Some(homes) = &self.homes {
+            homes.closed(app_id, room_id);
+        }
     }
 
     /// Publish `publisher` of `stream` was admitted here: the cluster learns this node is its

@@ -4,6 +4,8 @@
 //!   [`ENTRY_TTL`] without one.
 //! - `duet:nodes`: ZSET of the names listed in the cluster (score: start time, ms).
 //! - `duet:boots`: HASH name → the boot token of the process last listed under it.
+//! - `duet:node-numbers`: the counter that numbers each process at its start (its sessions'
+//!   IDs carry the number: `duet_room::session_node`).
 //! - `duet:dead:{name}:{boot}`: the verdict on a process that stopped, kept an hour.
 //!
 //! Each beat writes this node's entry (refused when another live process holds the name) and
@@ -100,6 +102,8 @@ pub struct Addresses {
 #[serde(rename_all = "camelCase", default)]
 pub struct NodeInfo {
     pub name: String,
+    /// This process's number in the cluster (`duet:node-numbers`), carried by its session IDs.
+    pub number: u32,
     pub started_ms: u64,
     pub last_beat_ms: u64,
     pub addresses: Addresses,
@@ -112,13 +116,16 @@ pub struct Me {
     pub name: String,
     /// A random token of this process: a restart under the same name is another process.
     pub boot: String,
+    /// Its number in the cluster, given at registration (0 for a node alone).
+    pub number: u32,
     pub started_ms: u64,
     pub addresses: Addresses,
 }
 
 /// Puts this node in the registry. A previous process of the same name (a restart after a
 /// crash) is waited out until its entry lapses; a live node of the same name is an error.
-pub async fn register(conn: &mut ConnectionManager, me: &Me) -> anyhow::Result<()> {
+/// Gives `me` its number.
+pub async fn register(conn: &mut ConnectionManager, me: &mut Me) -> anyhow::Result<()> {
     let deadline = Instant::now() + ENTRY_TTL + HEARTBEAT;
     loop {
         let boot: Option<String> =
@@ -133,6 +140,9 @@ pub async fn register(conn: &mut ConnectionManager, me: &Me) -> anyhow::Result<(
             ),
         }
     }
+    let number: u64 = redis::cmd("INCR").arg("duet:node-numbers").query_async(conn).await.context("Redis")?;
+    // Session IDs hold the number in their upper 32 bits; wrapping after 4 billion starts is harmless.
+    me.number = (number & u64::from(u32::MAX)) as u32;
     if !beat(conn, me, &Load::default()).await.context("Redis")? {
         bail!("another node named {:?} registered at the same moment: give each node its own --node-id", me.name);
     }
@@ -143,6 +153,7 @@ pub async fn register(conn: &mut ConnectionManager, me: &Me) -> anyhow::Result<(
 async fn beat(conn: &mut ConnectionManager, me: &Me, load: &Load) -> redis::RedisResult<bool> {
     let info = NodeInfo {
         name: me.name.clone(),
+        number: me.number,
         started_ms: me.started_ms,
         last_beat_ms: crate::os::now_unix_ms(),
         addresses: me.addresses.clone(),

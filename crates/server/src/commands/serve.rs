@@ -108,6 +108,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         metrics.clone(),
         media_hub.clone(),
         webhooks.clone(),
+        cluster.clone(),
     );
     let media = MediaContext {
         hub: media_hub,
@@ -204,7 +205,7 @@ async fn join_cluster(
         rtmp: urls.rtmp.to_string(),
         http: urls.http.to_string(),
     };
-    let me = crate::cluster::nodes::Me { name: node_id.to_owned(), boot, started_ms, addresses };
+    let me = crate::cluster::nodes::Me { name: node_id.to_owned(), boot, number: 0, started_ms, addresses };
     let load = crate::cluster::load::LoadSource { metrics, media };
     match settings {
         None => Ok(crate::cluster::Cluster::single(me, load)),

@@ -45,6 +45,8 @@ pub(super) enum End {
     ReadFailed(axum::Error),
     /// The connection is gone, or a write failed or timed out: nothing more can be sent.
     Gone,
+    /// The room's home node, to which this connection was relayed, closed it with this frame.
+    Relayed(Option<CloseFrame>),
 }
 
 /// Carries out the server's part of the closing handshake.
@@ -73,6 +75,11 @@ pub(super) async fn finish(socket: &mut WebSocket, end: End) {
             return;
         }
         End::Gone => return,
+        End::Relayed(frame) => {
+            if !within_timeout(socket, Message::Close(frame)).await {
+                return;
+            }
+        }
     }
     discard_until_closed(socket).await;
 }

@@ -10,6 +10,7 @@
 
 mod close;
 mod outbox;
+pub mod relay;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -54,8 +55,13 @@ enum HubInput {
     PublishEnded(PublishEnded),
     StreamUnplayable(StreamUnplayable),
     Admin(u32, AdminRequest, oneshot::Sender<Result<serde_json::Value, Refusal>>),
+    /// Which of these rooms are open.
+    OpenRooms(Vec<(u32, String)>, oneshot::Sender<Vec<bool>>),
     Shutdown,
 }
+
+/// How often a node looks for room claims no open room uses.
+const CLAIM_SWEEP: Duration = Duration::from_secs(30);
 
 /// A handle to the hub task, shared by connection tasks.
 #[derive(Clone)]
@@ -68,6 +74,10 @@ pub struct Signaling {
     open: Arc<watch::Sender<usize>>,
     /// Its sender is dropped when the hub task ends.
     hub_alive: watch::Receiver<()>,
+    /// This node's cluster: which node is each room's home, and where each session lives.
+    cluster: crate::cluster::Cluster,
+    /// This node's media bases, for the play URLs of relayed connections.
+    bases: Arc<duet_token::MediaBases>,
 }
 
 /// Counts a connection task as open while it lives.
@@ -88,18 +98,24 @@ impl Signaling {
         metrics: Arc<Metrics>,
         media: Arc<MediaHub>,
         webhooks: Webhooks,
+        cluster: crate::cluster::Cluster,
     ) -> Self {
         let (inbox, rx) = mpsc::channel(HUB_INBOX);
+        let bases = Arc::new(config.urls.bases.clone());
+        let mut config = config;
+        config.node = cluster.number();
         let hub = Hub::new(config, crate::os::random());
         let relays = crate::media::relay::Relays::new(media.clone());
         let (alive, hub_alive) = watch::channel(());
-        let (sinks, changes) = (Sinks { metrics, media, webhooks, relays }, apps.changes());
+        let sinks = Sinks { metrics, media, webhooks, relays, cluster: cluster.clone() };
+        let changes = apps.changes();
         tokio::spawn(async move {
             run_hub(hub, rx, changes, sinks).await;
             drop(alive);
         });
         let open = Arc::new(watch::Sender::new(0));
-        Self { inbox, apps, next_conn: Arc::new(AtomicU64::new(1)), open, hub_alive }
+        tokio::spawn(sweep_claims(inbox.downgrade(), cluster.clone()));
+        Self { inbox, apps, next_conn: Arc::new(AtomicU64::new(1)), open, hub_alive, cluster, bases }
     }
 
     /// Asks the room hub to admit a publish (`media::admission` asks, for every ingest).
@@ -148,6 +164,30 @@ impl Signaling {
     }
 }
 
+/// Releases the room claims of logins that failed (a claim is made before the hub decides),
+/// so a client cannot pin rooms to this node by failing to log into them.
+async fn sweep_claims(inbox: mpsc::WeakSender<HubInput>, cluster: crate::cluster::Cluster) {
+    loop {
+        tokio::time::sleep(CLAIM_SWEEP).await;
+        let rooms = cluster.rooms_claimed_before(CLAIM_SWEEP / 3);
+        if rooms.is_empty() {
+            continue;
+        }
+        let Some(inbox) = inbox.upgrade() else { return };
+        let (tx, rx) = oneshot::channel();
+        if inbox.send(HubInput::OpenRooms(rooms.clone(), tx)).await.is_err() {
+            return;
+        }
+        drop(inbox);
+        let Ok(open) = rx.await else { return };
+        for ((app_id, room_id), open) in rooms.iter().zip(open) {
+            if !open {
+                cluster.room_closed(*app_id, room_id);
+            }
+        }
+    }
+}
+
 fn now() -> Now {
     Now { at: Instant::now(), unix_ms: crate::os::now_unix_ms() }
 }
@@ -158,6 +198,7 @@ struct Sinks {
     media: Arc<MediaHub>,
     webhooks: Webhooks,
     relays: crate::media::relay::Relays,
+    cluster: crate::cluster::Cluster,
 }
 
 async fn run_hub(
@@ -209,6 +250,9 @@ async fn run_hub(
             Some(HubInput::Admin(app_id, request, reply)) => {
                 let _ = reply.send(hub.admin(now, app_id, request));
             }
+            Some(HubInput::OpenRooms(rooms, reply)) => {
+                let _ = reply.send(rooms.iter().map(|(app, room)| hub.has_room(*app, room)).collect());
+            }
             Some(HubInput::Shutdown) => hub.shutdown(now),
         }
         drain(&mut hub, &mut outboxes, &sinks);
@@ -254,7 +298,14 @@ fn drain(hub: &mut Hub, outboxes: &mut HashMap<ConnId, Outbox>, sinks: &Sinks) {
                 Output::StopMedia { app_id, stream_id } => {
                     media.cut(&duet_media::StreamKey { app_id, stream_id });
                 }
-                Output::Event(event) => sinks.webhooks.offer(event),
+                Output::Event(event) => {
+                    if event.name == "room.closed"
+                        && let Some(room_id) = event.data["roomID"].as_str()
+                    {
+                        sinks.cluster.room_closed(event.app_id, room_id);
+                    }
+                    sinks.webhooks.offer(event);
+                }
                 Output::Relay { app_id, stream_id, url, start } => sinks.relays.set(app_id, stream_id, url, start),
             }
         }
@@ -276,18 +327,20 @@ fn drain(hub: &mut Hub, outboxes: &mut HashMap<ConnId, Outbox>, sinks: &Sinks) {
 }
 
 /// `GET /ws`: upgrades and runs one connection.
-pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(State(state): State<AppState>, headers: axum::http::HeaderMap, ws: WebSocketUpgrade) -> Response {
     let signaling = state.signaling.clone();
     let apps = state.signaling.apps.clone();
+    // Relayed here by another node, which found this node the room's home: never relayed again.
+    let relayed = headers.contains_key(relay::RELAYED_BY);
     ws.max_message_size(MAX_WS_MESSAGE)
         .max_frame_size(MAX_WS_MESSAGE)
         // Idle sessions are most of a server's sessions: small buffers (they grow when needed).
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
-        .on_upgrade(move |socket| connection(socket, signaling, apps))
+        .on_upgrade(move |socket| connection(socket, signaling, apps, relayed))
 }
 
-async fn connection(mut socket: WebSocket, signaling: Signaling, apps: Apps) {
+async fn connection(mut socket: WebSocket, signaling: Signaling, apps: Apps, relayed: bool) {
     signaling.open.send_modify(|n| *n += 1);
     let _open = OpenGuard(signaling.open.clone());
     let conn = ConnId(signaling.next_conn.fetch_add(1, Relaxed));
@@ -295,9 +348,70 @@ async fn connection(mut socket: WebSocket, signaling: Signaling, apps: Apps) {
     if signaling.inbox.send(HubInput::Connect(conn, outbox)).await.is_err() {
         return;
     }
-    let end = serve(&mut socket, conn, &signaling, &apps, &mut mailbox).await;
+    let mut route = if relayed { Route::Relayed } else { Route::Undecided };
+    let end = serve(&mut socket, conn, &signaling, &apps, &mut mailbox, &mut route).await;
     let _ = signaling.inbox.send(HubInput::Disconnect(conn)).await;
+    let end = match end {
+        Served::Ended(end) => end,
+        Served::ToHome(home, first) => {
+            // What this node's hub still had for the client (its hello) goes out first.
+            if !flush(&mut socket, &mut mailbox).await {
+                return;
+            }
+            tracing::debug!(conn = conn.0, home = %home.name, "signaling relayed to the room's home node");
+            relay::run(&mut socket, signaling.cluster.name(), &signaling.bases, &home, first).await
+        }
+    };
     close::finish(&mut socket, end).await;
+}
+
+/// Sends what the hub queued for a connection it has let go, until the hub drops it.
+async fn flush(socket: &mut WebSocket, mailbox: &mut Mailbox) -> bool {
+    let mut batch = VecDeque::new();
+    while let Taken::Frames = mailbox.take(&mut batch).await {
+        for frame in std::mem::take(&mut batch) {
+            if !send(socket, Message::Text(frame)).await {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Where a connection's session lives, decided by its first login or resume (cluster).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// No login or resume yet.
+    Undecided,
+    /// On this node's hub.
+    Here,
+    /// On this node's hub, relayed here by another node: never relayed again.
+    Relayed,
+}
+
+/// How [`serve`] ended.
+enum Served {
+    Ended(close::End),
+    /// The session belongs on another node: relay the connection there, starting with this frame.
+    ToHome(crate::cluster::nodes::NodeInfo, Utf8Bytes),
+}
+
+/// Where a login or resume that opens a connection's session belongs: another node, or `None`
+/// for this one. Later logins of the connection (multi-room) stay here; a room held by another
+/// node is refused for them.
+async fn home_of(signaling: &Signaling, frame: &Prepared) -> Option<crate::cluster::nodes::NodeInfo> {
+    if let Some((app_id, room_id)) = frame.login_room() {
+        return match signaling.cluster.home_of(app_id, room_id).await {
+            crate::cluster::homes::Home::Here => None,
+            crate::cluster::homes::Home::There(node) => Some(node),
+        };
+    }
+    let number = duet_room::session_node(frame.resume_session()?)?;
+    if number == signaling.cluster.number() {
+        return None;
+    }
+    // A node that is gone took the session with it: this hub answers resume_failed.
+    signaling.cluster.node_numbered(number)
 }
 
 /// Carries frames both ways until one side ends the connection; says how it ended.
@@ -307,7 +421,8 @@ async fn serve(
     signaling: &Signaling,
     apps: &Apps,
     mailbox: &mut Mailbox,
-) -> close::End {
+    route: &mut Route,
+) -> Served {
     use close::End;
     let mut batch = VecDeque::new();
     loop {
@@ -318,14 +433,14 @@ async fn serve(
                     Some(Ok(Message::Binary(_))) => {
                         let refusal = duet_room::Refusal::new(ErrorCode::BadFrame, "binary frames are not part of the protocol");
                         let frame = duet_room::prepare(Err(wire::FrameError { id: None, refusal }), None, now().unix_s());
-                        if signaling.inbox.send(HubInput::Frame(conn, frame)).await.is_err() { return End::Dropped }
+                        if signaling.inbox.send(HubInput::Frame(conn, frame)).await.is_err() { return Served::Ended(End::Dropped) }
                         continue;
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    Some(Ok(Message::Close(_))) => return End::PeerClosed,
+                    Some(Ok(Message::Close(_))) => return Served::Ended(End::PeerClosed),
                     // Failed, or over MAX_WS_MESSAGE.
-                    Some(Err(e)) => return End::ReadFailed(e),
-                    None => return End::Gone,
+                    Some(Err(e)) => return Served::Ended(End::ReadFailed(e)),
+                    None => return Served::Ended(End::Gone),
                 };
                 let frame = wire::parse(text.as_str());
                 let secret = match frame.as_ref().ok().and_then(|f| f.request.app_to_look_up()) {
@@ -334,9 +449,19 @@ async fn serve(
                 };
                 // A login's token is verified here, on this connection's task, so logins use
                 // every core rather than the hub's one.
-                let frame = duet_room::prepare(frame, secret, now().unix_s());
+                let mut frame = duet_room::prepare(frame, secret, now().unix_s());
+                if frame.login_room().is_some() || frame.resume_session().is_some() {
+                    match (*route, home_of(signaling, &frame).await) {
+                        (Route::Undecided, Some(home)) => return Served::ToHome(home, text),
+                        // The home moved on the way here: the client reconnects and finds it.
+                        (Route::Relayed, Some(_)) => return Served::Ended(End::Dropped),
+                        (Route::Here, Some(home)) => frame = room_on_other_node(&frame, &home),
+                        (Route::Undecided, None) => *route = Route::Here,
+                        (Route::Here | Route::Relayed, None) => {}
+                    }
+                }
                 if signaling.inbox.send(HubInput::Frame(conn, frame)).await.is_err() {
-                    return End::Dropped;
+                    return Served::Ended(End::Dropped);
                 }
             }
             taken = mailbox.take(&mut batch) => match taken {
@@ -344,16 +469,26 @@ async fn serve(
                     // Taken whole, so an idle connection keeps no queue buffer.
                     for frame in std::mem::take(&mut batch) {
                         if !send(socket, Message::Text(frame)).await {
-                            return End::Gone;
+                            return Served::Ended(End::Gone);
                         }
                     }
                 }
-                Taken::Close(code) => return End::Hub(code),
+                Taken::Close(code) => return Served::Ended(End::Hub(code)),
                 // The hub dropped us (too slow) or is gone.
-                Taken::Dropped => return End::Dropped,
+                Taken::Dropped => return Served::Ended(End::Dropped),
             },
         }
     }
+}
+
+/// A second login of a connection (multi-room) into a room another node holds: refused, as the
+/// connection's rooms all live on the node of its first.
+fn room_on_other_node(frame: &Prepared, home: &crate::cluster::nodes::NodeInfo) -> Prepared {
+    let refusal = Refusal::new(
+        ErrorCode::RoomOnOtherNode,
+        format!("this room lives on node {}; log into it on a connection of its own", home.name),
+    );
+    duet_room::prepare(Err(wire::FrameError { id: frame.request_id(), refusal }), None, now().unix_s())
 }
 
 /// Sends one message; false when the peer is gone or has not taken it within [`WRITE_TIMEOUT`]

@@ -1,0 +1,188 @@
+//! Which node is the home of each room: the one node whose room hub holds the room (its
+//! members, streams, extra info, and the one `seq` order of its events). Members connected to
+//! other nodes reach it through their node (`signaling::relay`).
+//!
+//! Key `duet:room:{app}:{room}` → `{node}:{boot}` of the home process. The first login of a room
+//! anywhere claims it for the node it arrived at; it stays there while that process lives (a
+//! claim naming a process whose registry entry lapsed, or an earlier process of the name, is
+//! taken over by the next login) and is released when the room closes there. A node that was
+//! cut from Redis claims again the rooms it served meanwhile once Redis answers.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use redis::aio::ConnectionManager;
+use tokio::sync::watch;
+
+use super::Health;
+use super::nodes::NodeInfo;
+
+/// Gets or takes the home of a room: KEYS the room's key; ARGV this node's name, its boot.
+/// Returns `{holder, its entry's info JSON}`; the holder is this process when it was free,
+/// held by an earlier process of this name, or held by a process whose entry lapsed. (It reads
+/// the holder's registry entry besides its key: on Redis Cluster this check would be two steps.)
+const CLAIM: &str = r#"
+local me = ARGV[1] .. ":" .. ARGV[2]
+local held = redis.call("GET", KEYS[1])
+if held and held ~= me then
+  local name, boot = string.match(held, "^(.*):([^:]*)$")
+  if name and name ~= ARGV[1] then
+    local entry = "duet:node:" .. name
+    if redis.call("HGET", entry, "boot") == boot then
+      return {held, redis.call("HGET", entry, "info") or ""}
+    end
+  end
+end
+redis.call("SET", KEYS[1], me)
+return {me, ""}
+"#;
+
+/// Releases a room this process holds: KEYS the room's key; ARGV this process.
+const RELEASE: &str = r#"
+if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end
+return 0
+"#;
+
+static CLAIM_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(CLAIM));
+static RELEASE_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(RELEASE));
+
+fn room_key(app_id: u32, room_id: &str) -> String {
+    format!("duet:room:{app_id}:{room_id}")
+}
+
+/// Where a room lives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Home {
+    /// On this node (always, for a node alone or while Redis cannot be reached).
+    Here,
+    /// On another living node.
+    There(NodeInfo),
+}
+
+/// This node's claims, kept to be made again after an outage.
+pub struct Homes {
+    conn: ConnectionManager,
+    /// `{name}:{boot}` of this process.
+    me: String,
+    name: String,
+    boot: String,
+    health: watch::Receiver<Health>,
+    /// The rooms this node serves as home (claimed, or served while Redis was away), with when
+    /// a login last claimed each.
+    held: Mutex<HashMap<(u32, String), Instant>>,
+}
+
+impl Homes {
+    pub fn new(conn: ConnectionManager, name: &str, boot: &str, health: watch::Receiver<Health>) -> Arc<Self> {
+        let homes = Arc::new(Self {
+            conn,
+            me: format!("{name}:{boot}"),
+            name: name.to_owned(),
+            boot: boot.to_owned(),
+            health,
+            held: Mutex::default(),
+        });
+        tokio::spawn(reclaim_after_outages(Arc::downgrade(&homes)));
+        homes
+    }
+
+    /// The home of `room` of `app_id`, claimed for this node when it has none.
+    pub async fn home_of(&self, app_id: u32, room_id: &str) -> Home {
+        if matches!(*self.health.borrow(), Health::Degraded { .. }) {
+            // Serve it here; the claim is made when Redis answers again.
+            self.hold(app_id, room_id);
+            return Home::Here;
+        }
+        match self.claim(app_id, room_id).await {
+            Ok(Some(info)) => Home::There(info),
+            Ok(None) => Home::Here,
+            Err(e) => {
+                tracing::warn!(app_id, room = room_id, "cannot learn a room's home ({e}); serving it here");
+                self.hold(app_id, room_id);
+                Home::Here
+            }
+        }
+    }
+
+    /// Claims `room`: `None` when this node holds it now, else the living node that does.
+    async fn claim(&self, app_id: u32, room_id: &str) -> redis::RedisResult<Option<NodeInfo>> {
+        let (holder, info): (String, String) = CLAIM_SCRIPT
+            .key(room_key(app_id, room_id))
+            .arg(&self.name)
+            .arg(&self.boot)
+            .invoke_async(&mut self.conn.clone())
+            .await?;
+        if holder == self.me {
+            self.hold(app_id, room_id);
+            return Ok(None);
+        }
+        match serde_json::from_str::<NodeInfo>(&info) {
+            Ok(node) if !node.addresses.ws.is_empty() => Ok(Some(node)),
+            _ => {
+                tracing::warn!(app_id, room = room_id, holder, "a room's home has no readable address; serving it here");
+                Ok(None)
+            }
+        }
+    }
+
+    fn hold(&self, app_id: u32, room_id: &str) {
+        self.held.lock().unwrap_or_else(|p| p.into_inner()).insert((app_id, room_id.to_owned()), Instant::now());
+    }
+
+    /// Rooms claimed here more than `age` ago: those not open on this node's hub were claimed
+    /// by logins that failed (or their close was missed), and are released by the caller.
+    pub fn claimed_before(&self, age: Duration) -> Vec<(u32, String)> {
+        let held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        held.iter().filter(|(_, at)| at.elapsed() > age).map(|(room, _)| room.clone()).collect()
+    }
+
+    /// The room closed here: another node may be its home next time.
+    pub fn closed(&self, app_id: u32, room_id: &str) {
+        let held = self.held.lock().unwrap_or_else(|p| p.into_inner()).remove(&(app_id, room_id.to_owned()));
+        if held.is_none() {
+            return;
+        }
+        let (mut conn, me, key) = (self.conn.clone(), self.me.clone(), room_key(app_id, room_id));
+        tokio::spawn(async move {
+            let released: redis::RedisResult<i64> = RELEASE_SCRIPT.key(key).arg(me).invoke_async(&mut conn).await;
+            if let Err(e) = released {
+                // The claim stays until this process is gone; logins still find the room here.
+                tracing::debug!("cannot release a closed room's home: {e}");
+            }
+        });
+    }
+
+    /// Claims again every room this node serves (after Redis was away, or came back empty).
+    async fn reclaim(&self) {
+        let rooms: Vec<(u32, String)> =
+            self.held.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
+        let mut split = 0;
+        for (app_id, room_id) in &rooms {
+            match self.claim(*app_id, room_id).await {
+                Ok(None) => {}
+                Ok(Some(other)) => {
+                    split += 1;
+                    tracing::warn!(app_id, room = %room_id, home = %other.name,
+                        "a room served here while Redis was away has its home on another node: members here and there do not see each other until they reconnect");
+                }
+                Err(e) => return tracing::warn!("cannot claim this node's rooms again yet: {e}"),
+            }
+        }
+        tracing::info!(rooms = rooms.len(), split, "claimed this node's rooms again");
+    }
+}
+
+/// Each time the cluster turns healthy after being degraded, claims this node's rooms again.
+async fn reclaim_after_outages(homes: std::sync::Weak<Homes>) {
+    let Some(mut health) = homes.upgrade().map(|h| h.health.clone()) else { return };
+    let mut degraded = false;
+    while health.changed().await.is_ok() {
+        let now_degraded = matches!(*health.borrow_and_update(), Health::Degraded { .. });
+        if degraded && !now_degraded {
+            let Some(homes) = homes.upgrade() else { return };
+            homes.reclaim().await;
+        }
+        degraded = now_degraded;
+    }
+}

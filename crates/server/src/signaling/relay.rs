@@ -1,0 +1,112 @@
+//! A signaling connection whose room lives on another node of the cluster (its home,
+//! `cluster::homes`): this node carries the client's frames to the home's `/ws` and the home's
+//! frames back, so every member of a room is served by one room hub (one member list, one
+//! `seq` order) whichever node the member dialled. The only change made to what passes: play
+//! URLs in the home's frames name this node (`duet_room::rebase_play_urls`), so the client
+//! plays from the node it dialled, which pulls each stream from its origin once
+//! (`media::edge`).
+//!
+//! The client already has this node's `hello`; the home's is not passed on. When the home
+//! closes the connection its Close frame is passed on as it came; when the home cannot be
+//! reached or its connection breaks, the client is closed with 1013 and reconnects (a resume
+//! is routed by its session ID; a node that died cost the session, and the SDK logs in again,
+//! making a living node the room's home).
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use duet_token::MediaBases;
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
+
+use super::close::End;
+use crate::cluster::nodes::NodeInfo;
+
+/// How long the home may take to accept the connection and say hello.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Header naming the node a relayed connection comes through (for the home's logs).
+pub const RELAYED_BY: &str = "x-duet-relayed-by";
+
+/// Relays `socket` to `home`, starting with the client's `first` frame; says how it ended.
+pub(super) async fn run(socket: &mut WebSocket, me: &str, here: &MediaBases, home: &NodeInfo, first: Utf8Bytes) -> End {
+    let mut upstream = match connect(me, home).await {
+        Ok(upstream) => upstream,
+        Err(e) => {
+            tracing::warn!(home = %home.name, "cannot reach a room's home node: {e}");
+            return End::Dropped;
+        }
+    };
+    let theirs = MediaBases { rtmp: home.addresses.rtmp.clone(), http: home.addresses.http.clone() };
+    if upstream.send(tungstenite::Message::Text(first.as_str().into())).await.is_err() {
+        return End::Dropped;
+    }
+    loop {
+        tokio::select! {
+            msg = socket.recv() => match msg {
+                Some(Ok(Message::Text(text))) => {
+                    if upstream.send(tungstenite::Message::Text(text.as_str().into())).await.is_err() {
+                        return End::Dropped;
+                    }
+                }
+                Some(Ok(Message::Binary(bytes))) => {
+                    // The home refuses them as it refuses any client's.
+                    if upstream.send(tungstenite::Message::Binary(bytes)).await.is_err() {
+                        return End::Dropped;
+                    }
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Close(_))) => {
+                    let _ = upstream.close(None).await;
+                    return End::PeerClosed;
+                }
+                Some(Err(e)) => {
+                    let _ = upstream.close(None).await;
+                    return End::ReadFailed(e);
+                }
+                None => {
+                    let _ = upstream.close(None).await;
+                    return End::Gone;
+                }
+            },
+            msg = upstream.next() => match msg {
+                Some(Ok(tungstenite::Message::Text(text))) => {
+                    let text = match duet_room::rebase_play_urls(text.as_str(), &theirs, here) {
+                        Some(moved) => Utf8Bytes::from(moved),
+                        None => Utf8Bytes::from(text.as_str()),
+                    };
+                    if !super::send(socket, Message::Text(text)).await {
+                        let _ = upstream.close(None).await;
+                        return End::Gone;
+                    }
+                }
+                Some(Ok(tungstenite::Message::Close(frame))) => {
+                    let frame = frame.map(|f| CloseFrame { code: f.code.into(), reason: f.reason.as_str().into() });
+                    return End::Relayed(frame);
+                }
+                Some(Ok(_)) => {}
+                // The home's connection broke (its node may have died): the client reconnects.
+                Some(Err(_)) | None => return End::Dropped,
+            },
+        }
+    }
+}
+
+type Upstream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens the home's `/ws` and reads (and drops) its hello.
+async fn connect(me: &str, home: &NodeInfo) -> anyhow::Result<Upstream> {
+    let mut request = home.addresses.ws.as_str().into_client_request()?;
+    request.headers_mut().insert(RELAYED_BY, me.parse()?);
+    let config = tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(super::MAX_WS_MESSAGE))
+        .max_frame_size(Some(super::MAX_WS_MESSAGE));
+    let opened = async {
+        let (mut upstream, _) =
+            tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
+        match upstream.next().await {
+            Some(Ok(tungstenite::Message::Text(hello))) if hello.as_str().contains("\"hello\"") => Ok(upstream),
+            other => anyhow::bail!("the home node did not say hello: {other:?}"),
+        }
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, opened).await.map_err(|_| anyhow::anyhow!("no answer within 3 s"))?
+}
