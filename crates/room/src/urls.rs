@@ -19,7 +19,8 @@ pub fn rebase_play_urls(frame: &str, from: &MediaBases, to: &MediaBases) -> Opti
         return None;
     }
     let mut value: Value = serde_json::from_str(frame).ok()?;
-    let moves = [(format!("{}/", from.rtmp), format!("{}/", to.rtmp)), (format!("{}/", from.http), format!("{}/", to.http))];
+    let moves =
+        [(format!("{}/", from.rtmp), format!("{}/", to.rtmp)), (format!("{}/", from.http), format!("{}/", to.http))];
     rebase_in(&mut value, &moves).then(|| value.to_string())
 }
 

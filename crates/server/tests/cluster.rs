@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use api::Api;
 use common::{Server, data_dir, get};
 use redis_server::Redis;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The cluster's app, registered by the CLI before any node starts (every node serves it).
 const APP_ID: u32 = 123456789;
@@ -65,7 +65,7 @@ fn mint(redis: &Redis, cli: &tempfile::TempDir, user: &str) -> String {
 async fn login(server: &Server, app_id: u32, token: &str, user: &str, room: &str) -> (i64, duet_client::Client) {
     let mut c = duet_client::Client::connect(&format!("ws://{}/ws", server.http)).await.unwrap();
     let p =
-        duet_client::LoginParams { app_id, room_id: room, token, user_id: user, user_name: user, user_update: false };
+        duet_client::LoginParams { app_id, room_id: room, token, user_id: user, user_name: user, user_update: true };
     let code = c.login(&p).await.unwrap()["code"].as_i64().unwrap();
     (code, c)
 }
@@ -447,4 +447,143 @@ async fn nodes_starting_together_on_an_empty_cluster_make_one_app_and_one_consol
     for (_, server) in &nodes {
         assert_eq!(console_login(server, &passwords[0]), 200, "its password works on every node");
     }
+}
+
+/// Logs `user` into `room` on `server`: the client and the login reply's data.
+async fn join_on(
+    server: &Server,
+    redis: &Redis,
+    cli: &tempfile::TempDir,
+    user: &str,
+    room: &str,
+) -> (duet_client::Client, Value) {
+    let mut c = duet_client::Client::connect(&format!("ws://{}/ws", server.http)).await.unwrap();
+    let token = mint(redis, cli, user);
+    let p = duet_client::LoginParams {
+        app_id: APP_ID,
+        room_id: room,
+        token: &token,
+        user_id: user,
+        user_name: user,
+        user_update: true,
+    };
+    let reply = c.login(&p).await.unwrap();
+    assert_eq!(reply["code"], 0, "{reply}");
+    (c, reply["data"].clone())
+}
+
+/// Waits (bounded) until every node lists `n` living nodes.
+async fn wait_cluster(servers: &[&Server], n: u64) {
+    let start = Instant::now();
+    for server in servers {
+        while health(server)["cluster"]["nodes"] != n {
+            assert!(start.elapsed() < Duration::from_secs(8), "{}", health(server));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn user_ids(push: &Value) -> Vec<String> {
+    push["data"]["userList"].as_array().unwrap().iter().map(|u| u["userID"].as_str().unwrap().to_owned()).collect()
+}
+
+/// Whether `url` is served by `server` (its RTMP or HTTP address).
+fn names_node(url: &str, server: &Server) -> bool {
+    url.starts_with(&format!("rtmp://{}/", server.rtmp)) || url.starts_with(&format!("http://{}/", server.http))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_of_one_room_on_three_nodes_hold_one_call() {
+    let redis = Redis::start();
+    let cli = cluster_cli(&redis);
+    let (_a_dir, a) = node(&redis, "node-a");
+    let (_b_dir, b) = node(&redis, "node-b");
+    let (_c_dir, c) = node(&redis, "node-c");
+    wait_cluster(&[&a, &b, &c], 3).await;
+
+    // Alice logs in first, on A: A becomes the room's home. Bob joins from B and sees her.
+    let mut alice = member(&a, &redis, &cli, "alice", "call").await;
+    let (code, mut bob) = login(&b, APP_ID, &mint(&redis, &cli, "bob"), "bob", "call").await;
+    assert_eq!(code, 0);
+    let bob_ids = bob.queued().clone();
+    assert!(bob_ids.is_empty(), "no stray pushes: {bob_ids:?}");
+    let joined = alice.push("roomUserUpdate", WAIT).await.unwrap();
+    assert_eq!(user_ids(&joined), ["bob"]);
+    // Carol joins from C: Alice and Bob hear it as one event, with one seq.
+    let (mut carol, carol_login) = join_on(&c, &redis, &cli, "carol", "call").await;
+    let (to_alice, to_bob) =
+        (alice.push("roomUserUpdate", WAIT).await.unwrap(), bob.push("roomUserUpdate", WAIT).await.unwrap());
+    assert_eq!((user_ids(&to_alice), user_ids(&to_bob)), (vec!["carol".to_owned()], vec!["carol".to_owned()]));
+    assert_eq!(to_alice["seq"], to_bob["seq"], "one order for the room whichever node a member is on");
+
+    // Messages, commands and extra info cross the nodes.
+    bob.ok("sendBroadcastMessage", json!({"roomID": "call", "message": "hi from B"})).await.unwrap();
+    for member in [&mut alice, &mut carol] {
+        let got = member.push("IMRecvBroadcastMessage", WAIT).await.unwrap();
+        assert_eq!(got["data"]["messageList"][0]["message"], "hi from B");
+    }
+    let sent =
+        carol.ok("sendCustomCommand", json!({"roomID": "call", "command": "mute", "toUserIDList": ["alice"]})).await;
+    assert_eq!(sent.unwrap()["delivered"], 1);
+    assert_eq!(alice.push("IMRecvCustomCommand", WAIT).await.unwrap()["data"]["command"], "mute");
+    alice.ok("setRoomExtraInfo", json!({"roomID": "call", "key": "topic", "value": "cluster"})).await.unwrap();
+    for member in [&mut bob, &mut carol] {
+        let got = member.push("roomExtraInfoUpdate", WAIT).await.unwrap();
+        assert_eq!(got["data"]["roomExtraInfoList"][0]["value"], "cluster", "{got}");
+    }
+
+    // Bob publishes: the URL is the room's home (A); Alice and Carol are told, each with play
+    // URLs of the node she dialled, and Carol's node pulls the stream from A to play it.
+    let published = bob.ok("publish", json!({"roomID": "call", "streamID": "bob-cam"})).await.unwrap();
+    let url = published["url"].as_str().unwrap().to_owned();
+    assert!(names_node(&url, &a), "published to the room's home: {url}");
+    let mut publisher = streams::rtmp_publisher(&url).await;
+    publisher.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
+    publisher.send_media(9, 0, b"\x17\x01\x00\x00\x00KEY-bob").await.unwrap();
+    let on_a = alice.push("roomStreamUpdate", WAIT).await.unwrap();
+    let on_c = carol.push("roomStreamUpdate", WAIT).await.unwrap();
+    assert_eq!(on_a["seq"], on_c["seq"]);
+    let flv = |push: &Value| push["data"]["streamList"][0]["urlsFLV"][0].as_str().unwrap().to_owned();
+    assert!(names_node(&flv(&on_a), &a), "{on_a}");
+    assert!(names_node(&flv(&on_c), &c), "{on_c}");
+    let whep = on_c["data"]["streamList"][0]["whepURL"].as_str().unwrap();
+    assert!(names_node(whep, &c), "{whep}");
+    let mut player = streams::flv_player(&c, &flv(&on_c));
+    streams::read_until(&mut player, &mut Vec::new(), b"KEY-bob");
+    assert_eq!(common::metric(&a, "duet_media_players"), 1, "C pulls from the origin");
+
+    // A second room of Bob's connection (multi-room) homed elsewhere is refused with its code.
+    let (code, _dave) = login(&c, APP_ID, &mint(&redis, &cli, "dave"), "dave", "other").await;
+    assert_eq!(code, 0, "C is the home of room `other`");
+    let token = mint(&redis, &cli, "bob");
+    let second = bob
+        .request(
+            "login",
+            json!({"protocol": 1, "appID": APP_ID, "roomID": "other", "token": token, "multiRoom": true,
+                "user": {"userID": "bob", "userName": "bob"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(second["reason"], "room_on_other_node", "{second}");
+
+    // Carol's connection drops; she resumes on B: B relays to the home, which replays what she
+    // missed.
+    let seq = carol.seqs.clone();
+    carol.drop_connection().await;
+    bob.ok("sendBroadcastMessage", json!({"roomID": "call", "message": "while away"})).await.unwrap();
+    let mut carol = duet_client::Client::connect(&format!("ws://{}/ws", b.http)).await.unwrap();
+    let resumed = carol
+        .ok(
+            "resume",
+            json!({"sessionID": carol_login["sessionID"], "resumeToken": carol_login["resumeToken"], "rooms": seq}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resumed["rooms"][0]["replayed"], true, "{resumed}");
+    let missed = carol.push("IMRecvBroadcastMessage", WAIT).await.unwrap();
+    assert_eq!(missed["data"]["messageList"][0]["message"], "while away");
+    drop(player);
+    drop(publisher);
 }

@@ -120,7 +120,12 @@ impl Homes {
         match serde_json::from_str::<NodeInfo>(&info) {
             Ok(node) if !node.addresses.ws.is_empty() => Ok(Some(node)),
             _ => {
-                tracing::warn!(app_id, room = room_id, holder, "a room's home has no readable address; serving it here");
+                tracing::warn!(
+                    app_id,
+                    room = room_id,
+                    holder,
+                    "a room's home has no readable address; serving it here"
+                );
                 Ok(None)
             }
         }
@@ -155,8 +160,7 @@ impl Homes {
 
     /// Claims again every room this node serves (after Redis was away, or came back empty).
     async fn reclaim(&self) {
-        let rooms: Vec<(u32, String)> =
-            self.held.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
+        let rooms: Vec<(u32, String)> = self.held.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
         let mut split = 0;
         for (app_id, room_id) in &rooms {
             match self.claim(*app_id, room_id).await {

@@ -385,7 +385,8 @@ enum Route {
     Undecided,
     /// On this node's hub.
     Here,
-    /// On this node's hub, relayed here by another node: never relayed again.
+    /// Relayed here by another node, which found this node the home: stays here (never
+    /// relayed again) once its first login or resume is decided.
     Relayed,
 }
 
@@ -456,8 +457,8 @@ async fn serve(
                         // The home moved on the way here: the client reconnects and finds it.
                         (Route::Relayed, Some(_)) => return Served::Ended(End::Dropped),
                         (Route::Here, Some(home)) => frame = room_on_other_node(&frame, &home),
-                        (Route::Undecided, None) => *route = Route::Here,
-                        (Route::Here | Route::Relayed, None) => {}
+                        (Route::Undecided | Route::Relayed, None) => *route = Route::Here,
+                        (Route::Here, None) => {}
                     }
                 }
                 if signaling.inbox.send(HubInput::Frame(conn, frame)).await.is_err() {

@@ -101,8 +101,7 @@ async fn connect(me: &str, home: &NodeInfo) -> anyhow::Result<Upstream> {
         .max_message_size(Some(super::MAX_WS_MESSAGE))
         .max_frame_size(Some(super::MAX_WS_MESSAGE));
     let opened = async {
-        let (mut upstream, _) =
-            tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
+        let (mut upstream, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
         match upstream.next().await {
             Some(Ok(tungstenite::Message::Text(hello))) if hello.as_str().contains("\"hello\"") => Ok(upstream),
             other => anyhow::bail!("the home node did not say hello: {other:?}"),
