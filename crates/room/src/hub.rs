@@ -275,6 +275,11 @@ impl Hub {
         self.apps.values().map(App::room_count).sum()
     }
 
+    /// Whether connection `conn` carries a session.
+    pub fn has_session(&self, conn: ConnId) -> bool {
+        self.conns.get(&conn).is_some_and(|c| c.session.is_some())
+    }
+
     /// Whether `room_id` of `app_id` is open here.
     pub fn has_room(&self, app_id: u32, room_id: &str) -> bool {
         self.apps.get(&app_id).is_some_and(|app| app.room(room_id).is_some())

@@ -587,3 +587,94 @@ async fn members_of_one_room_on_three_nodes_hold_one_call() {
     drop(player);
     drop(publisher);
 }
+
+/// What the SDKs do when their connection to `server` breaks: connect again, resume the
+/// session, and log in again when it is gone; a refused or dropped attempt is tried again
+/// after 500 ms (bounded). Returns the client and the login reply's data.
+async fn recover(
+    server: &Server,
+    session: &Value,
+    (redis, cli): (&Redis, &tempfile::TempDir),
+    user: &str,
+    room: &str,
+) -> (duet_client::Client, Value) {
+    let start = Instant::now();
+    let token = mint(redis, cli, user);
+    loop {
+        assert!(start.elapsed() < Duration::from_secs(15), "{user} did not get back in");
+        let attempt = async {
+            let mut c = duet_client::Client::connect(&format!("ws://{}/ws", server.http)).await?;
+            let resumed = c
+                .request("resume", json!({"sessionID": session["sessionID"], "resumeToken": session["resumeToken"]}))
+                .await?;
+            assert_eq!(resumed["reason"], "resume_failed", "the session died with its node: {resumed}");
+            let p = duet_client::LoginParams {
+                app_id: APP_ID,
+                room_id: room,
+                token: &token,
+                user_id: user,
+                user_name: user,
+                user_update: true,
+            };
+            let reply = c.login(&p).await?;
+            anyhow::ensure!(reply["code"] == 0, "login refused: {reply}");
+            anyhow::Ok((c, reply["data"].clone()))
+        };
+        match attempt.await {
+            Ok(back) => return back,
+            Err(e) => {
+                println!("{user}: {e:#}; trying again");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_goes_on_after_its_home_node_is_killed() {
+    let redis = Redis::start();
+    let cli = cluster_cli(&redis);
+    let (_a_dir, a) = node(&redis, "node-a");
+    let (_b_dir, b) = node(&redis, "node-b");
+    let (_c_dir, c) = node(&redis, "node-c");
+    wait_cluster(&[&a, &b, &c], 3).await;
+    let (_alice, _) = join_on(&a, &redis, &cli, "alice", "call").await;
+    let (mut bob, bob_session) = join_on(&b, &redis, &cli, "bob", "call").await;
+    let (mut carol, carol_session) = join_on(&c, &redis, &cli, "carol", "call").await;
+    let published = bob.ok("publish", json!({"roomID": "call", "streamID": "bob-cam"})).await.unwrap();
+    let mut publisher = streams::rtmp_publisher(published["url"].as_str().unwrap()).await;
+    publisher.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
+    publisher.send_media(9, 0, b"\x17\x01\x00\x00\x00KEY-1").await.unwrap();
+    carol.push("roomStreamUpdate", WAIT).await.unwrap();
+
+    // The room's home (and the stream's origin) dies.
+    let killed = Instant::now();
+    a.crash();
+    // Bob's and Carol's nodes lose the relay: their clients are told to reconnect.
+    bob.closed(WAIT).await.unwrap();
+    carol.closed(WAIT).await.unwrap();
+    drop(publisher);
+
+    // Bob gets back in through B, which becomes the room's home, and publishes again there.
+    let (mut bob, _) = recover(&b, &bob_session, (&redis, &cli), "bob", "call").await;
+    let published = bob.ok("publish", json!({"roomID": "call", "streamID": "bob-cam"})).await.unwrap();
+    let url = published["url"].as_str().unwrap().to_owned();
+    assert!(names_node(&url, &b), "the new home takes the publish: {url}");
+    let mut publisher = streams::rtmp_publisher(&url).await;
+    publisher.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
+    publisher.send_media(9, 0, b"\x17\x01\x00\x00\x00KEY-2").await.unwrap();
+
+    // Carol gets back in through C (relayed to B): she finds Bob and his stream, and plays it
+    // from C.
+    let (_carol, snapshot) = recover(&c, &carol_session, (&redis, &cli), "carol", "call").await;
+    let users: Vec<&str> =
+        snapshot["users"].as_array().unwrap().iter().map(|u| u["userID"].as_str().unwrap()).collect();
+    assert_eq!(users, ["bob"], "{snapshot}");
+    let flv = snapshot["streams"][0]["urlsFLV"][0].as_str().unwrap();
+    assert!(names_node(flv, &c), "{snapshot}");
+    let mut player = streams::flv_player(&c, flv);
+    streams::read_until(&mut player, &mut Vec::new(), b"KEY-2");
+    println!("from the kill of the home node to media playing again on another node: {:?}", killed.elapsed());
+    assert_eq!(common::metric(&b, "duet_cluster_nodes"), 2);
+    drop(publisher);
+}

@@ -55,6 +55,8 @@ enum HubInput {
     PublishEnded(PublishEnded),
     StreamUnplayable(StreamUnplayable),
     Admin(u32, AdminRequest, oneshot::Sender<Result<serde_json::Value, Refusal>>),
+    /// Whether a connection carries a session.
+    HasSession(ConnId, oneshot::Sender<bool>),
     /// Which of these rooms are open.
     OpenRooms(Vec<(u32, String)>, oneshot::Sender<Vec<bool>>),
     Shutdown,
@@ -134,6 +136,12 @@ impl Signaling {
     /// Reports that browsers cannot play a live stream over WebRTC as it is published.
     pub async fn stream_unplayable(&self, report: StreamUnplayable) {
         let _ = self.inbox.send(HubInput::StreamUnplayable(report)).await;
+    }
+
+    /// Whether connection `conn` carries a session (after the frames it sent before).
+    async fn has_session(&self, conn: ConnId) -> bool {
+        let (tx, rx) = oneshot::channel();
+        self.inbox.send(HubInput::HasSession(conn, tx)).await.is_ok() && rx.await.unwrap_or(false)
     }
 
     /// Runs an HTTP API request against the rooms of `app_id`.
@@ -250,6 +258,9 @@ async fn run_hub(
             Some(HubInput::Admin(app_id, request, reply)) => {
                 let _ = reply.send(hub.admin(now, app_id, request));
             }
+            Some(HubInput::HasSession(conn, reply)) => {
+                let _ = reply.send(hub.has_session(conn));
+            }
             Some(HubInput::OpenRooms(rooms, reply)) => {
                 let _ = reply.send(rooms.iter().map(|(app, room)| hub.has_room(*app, room)).collect());
             }
@@ -348,8 +359,7 @@ async fn connection(mut socket: WebSocket, signaling: Signaling, apps: Apps, rel
     if signaling.inbox.send(HubInput::Connect(conn, outbox)).await.is_err() {
         return;
     }
-    let mut route = if relayed { Route::Relayed } else { Route::Undecided };
-    let end = serve(&mut socket, conn, &signaling, &apps, &mut mailbox, &mut route).await;
+    let end = serve(&mut socket, conn, &signaling, &apps, &mut mailbox, relayed).await;
     let _ = signaling.inbox.send(HubInput::Disconnect(conn)).await;
     let end = match end {
         Served::Ended(end) => end,
@@ -378,18 +388,6 @@ async fn flush(socket: &mut WebSocket, mailbox: &mut Mailbox) -> bool {
     true
 }
 
-/// Where a connection's session lives, decided by its first login or resume (cluster).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
-    /// No login or resume yet.
-    Undecided,
-    /// On this node's hub.
-    Here,
-    /// Relayed here by another node, which found this node the home: stays here (never
-    /// relayed again) once its first login or resume is decided.
-    Relayed,
-}
-
 /// How [`serve`] ended.
 enum Served {
     Ended(close::End),
@@ -397,9 +395,7 @@ enum Served {
     ToHome(crate::cluster::nodes::NodeInfo, Utf8Bytes),
 }
 
-/// Where a login or resume that opens a connection's session belongs: another node, or `None`
-/// for this one. Later logins of the connection (multi-room) stay here; a room held by another
-/// node is refused for them.
+/// Where a login or resume belongs: another node, or `None` for this one.
 async fn home_of(signaling: &Signaling, frame: &Prepared) -> Option<crate::cluster::nodes::NodeInfo> {
     if let Some((app_id, room_id)) = frame.login_room() {
         return match signaling.cluster.home_of(app_id, room_id).await {
@@ -422,7 +418,7 @@ async fn serve(
     signaling: &Signaling,
     apps: &Apps,
     mailbox: &mut Mailbox,
-    route: &mut Route,
+    relayed: bool,
 ) -> Served {
     use close::End;
     let mut batch = VecDeque::new();
@@ -451,14 +447,18 @@ async fn serve(
                 // A login's token is verified here, on this connection's task, so logins use
                 // every core rather than the hub's one.
                 let mut frame = duet_room::prepare(frame, secret, now().unix_s());
-                if frame.login_room().is_some() || frame.resume_session().is_some() {
-                    match (*route, home_of(signaling, &frame).await) {
-                        (Route::Undecided, Some(home)) => return Served::ToHome(home, text),
+                // In a cluster, a connection without a session whose login or resume belongs
+                // on another node is relayed there; one with a session keeps its rooms here.
+                if signaling.cluster.health().is_some()
+                    && (frame.login_room().is_some() || frame.resume_session().is_some())
+                    && let Some(home) = home_of(signaling, &frame).await
+                {
+                    match (signaling.has_session(conn).await, relayed) {
+                        (false, false) => return Served::ToHome(home, text),
                         // The home moved on the way here: the client reconnects and finds it.
-                        (Route::Relayed, Some(_)) => return Served::Ended(End::Dropped),
-                        (Route::Here, Some(home)) => frame = room_on_other_node(&frame, &home),
-                        (Route::Undecided | Route::Relayed, None) => *route = Route::Here,
-                        (Route::Here, None) => {}
+                        (false, true) => return Served::Ended(End::Dropped),
+                        (true, _) if frame.login_room().is_some() => frame = room_on_other_node(&frame, &home),
+                        (true, _) => {}
                     }
                 }
                 if signaling.inbox.send(HubInput::Frame(conn, frame)).await.is_err() {
