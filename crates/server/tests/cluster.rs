@@ -182,8 +182,12 @@ async fn redis_away_leaves_nodes_serving_degraded_then_healthy_again() {
     let (_a_dir, a) = node(&redis, "node-a");
     let (_b_dir, b) = node(&redis, "node-b");
     wait_nodes(&a, Duration::from_secs(5), |l| names(l) == ["node-a", "node-b"]).await;
-    let client = member(&a, &redis, &cli, "steady", "room-1").await;
+    // A call across the nodes: room-1's home is A; "far" dialled B, which relays to A.
+    let mut client = member(&a, &redis, &cli, "steady", "room-1").await;
+    let mut far = member(&b, &redis, &cli, "far", "room-1").await;
+    client.push("roomUserUpdate", WAIT).await.unwrap();
     let newcomer = mint(&redis, &cli, "newcomer");
+    let latecomer = mint(&redis, &cli, "latecomer");
 
     redis.stop();
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -198,7 +202,12 @@ async fn redis_away_leaves_nodes_serving_degraded_then_healthy_again() {
     assert_eq!(get(b.http, "/healthz").status, 200);
     let (code, _later) = login(&a, APP_ID, &newcomer, "newcomer", "room-1").await;
     assert_eq!(code, 0, "a login from the node's cache of the cluster's apps");
-    drop(client);
+    // The call goes on: the relay between B and A does not go through Redis.
+    assert_eq!(user_ids(&far.push("roomUserUpdate", WAIT).await.unwrap()), ["newcomer"]);
+    assert_eq!(user_ids(&client.push("roomUserUpdate", WAIT).await.unwrap()), ["newcomer"]);
+    client.ok("sendBroadcastMessage", json!({"roomID": "room-1", "message": "still here"})).await.unwrap();
+    let got = far.push("IMRecvBroadcastMessage", WAIT).await.unwrap();
+    assert_eq!(got["data"]["messageList"][0]["message"], "still here");
 
     // Redis back (with the configuration it keeps on disk; the nodes' entries lapsed meanwhile):
     // the nodes register again, list each other, and nobody declares anybody dead.
@@ -213,8 +222,13 @@ async fn redis_away_leaves_nodes_serving_degraded_then_healthy_again() {
         common::metric(&a, "duet_cluster_verdicts_total") + common::metric(&b, "duet_cluster_verdicts_total"),
         0
     );
+    // A holds its rooms again: a login on B into room-1 still reaches its members.
+    let (code, _late) = login(&b, APP_ID, &latecomer, "latecomer", "room-1").await;
+    assert_eq!(code, 0);
+    assert_eq!(user_ids(&client.push("roomUserUpdate", WAIT).await.unwrap()), ["latecomer"]);
     let logs = a.stderr();
     assert!(logs.contains("cluster degraded") && logs.contains("cluster healthy again"), "{logs}");
+    assert!(logs.contains("claimed this node's rooms again"), "{logs}");
     assert!(!logs.contains("panicked"), "{logs}");
 }
 
