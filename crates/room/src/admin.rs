@@ -88,6 +88,31 @@ pub enum AdminRequest {
     },
 }
 
+impl AdminRequest {
+    /// The room the request is about, if one.
+    pub fn room(&self) -> Option<&str> {
+        use AdminRequest as A;
+        match self {
+            A::Room { room_id }
+            | A::Users { room_id, .. }
+            | A::Kick { room_id, .. }
+            | A::CloseRoom { room_id }
+            | A::SendMessage { room_id, .. }
+            | A::SendCommand { room_id, .. }
+            | A::SetRoomExtra { room_id, .. } => Some(room_id),
+            A::ListRooms | A::RoomDetails | A::ListStreams | A::StopStream { .. } => None,
+        }
+    }
+
+    /// The stream the request is about, if one.
+    pub fn stream(&self) -> Option<&str> {
+        match self {
+            AdminRequest::StopStream { stream_id } => Some(stream_id),
+            _ => None,
+        }
+    }
+}
+
 impl Hub {
     /// Runs an admin request for `app_id`; the reply is the JSON the HTTP API returns.
     pub fn admin(&mut self, now: Now, app_id: u32, request: AdminRequest) -> Result<Value, Refusal> {

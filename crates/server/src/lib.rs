@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod http;
+pub mod http_client;
 pub mod media;
 pub mod metrics;
 pub mod os;

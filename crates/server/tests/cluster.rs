@@ -598,6 +598,32 @@ async fn members_of_one_room_on_three_nodes_hold_one_call() {
     assert_eq!(resumed["rooms"][0]["replayed"], true, "{resumed}");
     let missed = carol.push("IMRecvBroadcastMessage", WAIT).await.unwrap();
     assert_eq!(missed["data"]["messageList"][0]["message"], "while away");
+
+    // The HTTP API on any node acts on the whole cluster: a room's details and a kick asked of
+    // C run on the room's home (A); the lists join every node's.
+    let mut api = Api::new(&c, APP_ID, SECRET);
+    api.nonce = 1_000_000;
+    let room = api.ok("GET", "/api/v1/rooms/call", None);
+    let mut in_room: Vec<&str> =
+        room["users"].as_array().unwrap().iter().map(|u| u["userID"].as_str().unwrap()).collect();
+    in_room.sort_unstable();
+    assert_eq!(in_room, ["alice", "bob", "carol"], "{room}");
+    let rooms = api.ok("GET", "/api/v1/rooms", None);
+    let listed: Vec<(&str, &str)> = rooms["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["roomID"].as_str().unwrap(), r["node"].as_str().unwrap()))
+        .collect();
+    assert_eq!(listed, [("call", "node-a"), ("other", "node-c")], "{rooms}");
+    let streams = Api::new(&b, APP_ID, SECRET).ok("GET", "/api/v1/streams", None);
+    assert_eq!(streams["streams"][0]["streamID"], "bob-cam", "{streams}");
+    assert_eq!(streams["streams"][0]["node"], "node-a");
+    api.ok("POST", "/api/v1/rooms/call/kick", Some(json!({"userID": "alice"})));
+    let kicked = alice.push("kickout", WAIT).await.unwrap();
+    assert_eq!(kicked["data"]["reason"], "kicked_by_server", "{kicked}");
+    let (status, body) = api.call("GET", "/api/v1/rooms/nowhere", None);
+    assert_eq!((status, body["code"].as_str()), (404, Some("room_not_found")), "{body}");
     drop(player);
     drop(publisher);
 }

@@ -184,6 +184,11 @@ impl Cluster {
         }
     }
 
+    /// The other living node that is the home of `room`, if one is (nothing is claimed).
+    pub async fn home_elsewhere(&self, app_id: u32, room_id: &str) -> Option<NodeInfo> {
+        self.homes.as_ref()?.holder(app_id, room_id).await
+    }
+
     /// Rooms this node claimed more than `age` ago (see `Homes::claimed_before`).
     pub fn rooms_claimed_before(&self, age: Duration) -> Vec<(u32, String)> {
         self.homes.as_ref().map_or_else(Vec::new, |h| h.claimed_before(age))

@@ -125,7 +125,7 @@ fn webhook(
         }
         return Ok(());
     };
-    crate::webhooks::http_client::check_url(&url).map_err(|e| anyhow::anyhow!("--url: {e}"))?;
+    crate::http_client::check_url(&url).map_err(|e| anyhow::anyhow!("--url: {e}"))?;
     let generated = secret.is_none();
     let secret = secret.unwrap_or_else(crate::webhooks::new_secret);
     if secret.len() < 16 || secret.len() > 256 {

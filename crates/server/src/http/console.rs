@@ -412,7 +412,7 @@ async fn set_webhook(
         blocking(move || registry.clear_webhook(app_id)).await?;
         return Ok(Json(json!({"appID": app_id, "url": null})));
     }
-    crate::webhooks::http_client::check_url(&b.url).map_err(HttpError::invalid_field)?;
+    crate::http_client::check_url(&b.url).map_err(HttpError::invalid_field)?;
     let secret = b.secret.filter(|s| !s.is_empty()).unwrap_or_else(crate::webhooks::new_secret);
     let hook = crate::store::registry::Webhook { url: b.url.clone(), secret: secret.clone() };
     let registry = state.registry.clone();

@@ -49,7 +49,7 @@ impl Relays {
 }
 
 async fn relay(media: Arc<MediaHub>, key: StreamKey, url: String) {
-    let shown = crate::webhooks::http_client::origin(&url);
+    let shown = crate::http_client::origin(&url);
     loop {
         if let Some(sub) = media.subscribe(&key) {
             match push(sub, &url).await {

@@ -12,7 +12,6 @@
 //! crashed run left open. At a stop, [`QueueWriter::finish`] stores what the stopped hub handed
 //! over before the process exits.
 
-pub mod http_client;
 pub mod ledger;
 
 use std::collections::HashMap;
@@ -309,13 +308,13 @@ async fn deliver_oldest(registry: &Arc<Registry>, app_id: u32, stats: &WebhookSt
         ("x-duet-timestamp", timestamp.to_string()),
         ("x-duet-signature", duet_token::webhook_signature(&hook.secret, timestamp, body.as_bytes())),
     ];
-    let result = crate::webhooks::http_client::post_json(&hook.url, &headers, body, TIMEOUT).await;
+    let result = crate::http_client::post_json(&hook.url, &headers, body, TIMEOUT).await;
     let delivered = matches!(result, Ok(status) if (200..300).contains(&status));
     if delivered {
         stats.delivered.fetch_add(1, Relaxed);
     } else {
         stats.failed_attempts.fetch_add(1, Relaxed);
-        let target = crate::webhooks::http_client::origin(&hook.url);
+        let target = crate::http_client::origin(&hook.url);
         tracing::warn!(app_id, delivery = id, %target, result = ?result, "webhook delivery failed; will retry");
     }
     if delivered {

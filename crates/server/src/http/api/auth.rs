@@ -75,6 +75,19 @@ pub struct Signed {
     pub app: App,
     /// The raw body.
     pub body: Bytes,
+    /// The request as signed, to pass on to another node of the cluster unchanged.
+    pub passed: Passed,
+}
+
+/// What a signed request needs to be sent again, as it came, to another node.
+pub struct Passed {
+    pub method: hyper::Method,
+    /// Path and query.
+    pub path: String,
+    /// The four `X-Duet-*` headers.
+    pub headers: Vec<(&'static str, String)>,
+    /// Passed on by another node already: never passed on again.
+    pub relayed: bool,
 }
 
 fn valid_nonce(n: &str) -> bool {
@@ -135,7 +148,14 @@ impl FromRequest<AppState> for Signed {
             ));
         }
         state.nonces.first_use(app_id, &nonce, now)?;
-        Ok(Self { app, body })
+        let headers = vec![
+            ("x-duet-appid", app_id.to_string()),
+            ("x-duet-timestamp", timestamp.to_string()),
+            ("x-duet-nonce", nonce),
+            ("x-duet-signature", signature),
+        ];
+        let relayed = parts.headers.contains_key(crate::signaling::relay::RELAYED_BY);
+        Ok(Self { app, body, passed: Passed { method: parts.method.clone(), path, headers, relayed } })
     }
 }
 

@@ -45,7 +45,7 @@ async fn openapi() -> Response {
 }
 
 /// What a handler answers.
-type Answer = Result<Json<Value>, HttpError>;
+type Answer = Result<Response, HttpError>;
 
 /// Parses a JSON body into `T` (unknown fields are refused).
 fn parse<T: DeserializeOwned>(signed: &Signed) -> Result<T, HttpError> {
@@ -58,8 +58,86 @@ fn check(result: Result<(), Refusal>) -> Result<(), HttpError> {
     result.map_err(|r| HttpError::invalid_field(r.message))
 }
 
+/// Runs a request on the node whose hub holds its room (or stream): here, or, in a cluster,
+/// another node, to which the signed request is passed on as it came.
 async fn run(state: &AppState, signed: &Signed, request: AdminRequest) -> Answer {
-    Ok(Json(state.signaling.admin(signed.app.app_id, request).await?))
+    let app_id = signed.app.app_id;
+    if !signed.passed.relayed {
+        let home = match (request.room(), request.stream()) {
+            (Some(room), _) => state.cluster.home_elsewhere(app_id, room).await,
+            (None, Some(stream)) => {
+                let key = duet_media::StreamKey { app_id, stream_id: stream.to_owned() };
+                state.cluster.origin_of(&key).await
+            }
+            (None, None) => None,
+        };
+        if let Some(node) = home {
+            return pass_on(&node, signed).await;
+        }
+    }
+    let list = match request {
+        AdminRequest::ListRooms => Some(("rooms", "roomID")),
+        AdminRequest::ListStreams => Some(("streams", "streamID")),
+        _ => None,
+    };
+    let mut answer = state.signaling.admin(app_id, request).await?;
+    if let Some((field, id)) = list
+        && state.cluster.health().is_some()
+    {
+        answer = whole_cluster(state, signed, answer, field, id).await;
+    }
+    Ok(Json(answer).into_response())
+}
+
+/// A list of this node's (rooms or streams) joined with every other living node's, each item
+/// naming its node, ordered by `id`; a node that does not answer is left out and named in
+/// `unreachable`.
+async fn whole_cluster(state: &AppState, signed: &Signed, mine: Value, field: &str, id: &str) -> Value {
+    let mut items = Vec::new();
+    let mut unreachable = Vec::new();
+    let mut add = |node: &str, list: &Value| {
+        for item in list[field].as_array().into_iter().flatten() {
+            let mut item = item.clone();
+            item["node"] = json!(node);
+            items.push(item);
+        }
+    };
+    add(state.cluster.name(), &mine);
+    for node in state.cluster.nodes().into_iter().skip(1) {
+        match pass_on(&node, signed).await {
+            Ok(answer) if answer.status().is_success() => {
+                let body = axum::body::to_bytes(answer.into_body(), 1024 * 1024).await.unwrap_or_default();
+                add(&node.name, &serde_json::from_slice(&body).unwrap_or(Value::Null));
+            }
+            _ => unreachable.push(node.name),
+        }
+    }
+    items.sort_by(|a, b| a[id].as_str().cmp(&b[id].as_str()));
+    json!({ field: items, "unreachable": unreachable })
+}
+
+/// Sends `signed` to `node` as it came, and its answer back.
+async fn pass_on(node: &crate::cluster::nodes::NodeInfo, signed: &Signed) -> Answer {
+    let url = format!("{}{}", node.addresses.http.trim_end_matches('/'), signed.passed.path);
+    let mut headers = signed.passed.headers.clone();
+    headers.push((crate::signaling::relay::RELAYED_BY, node.name.clone()));
+    let method = signed.passed.method.clone();
+    let answered =
+        crate::http_client::call(method, &url, &headers, signed.body.clone(), std::time::Duration::from_secs(5)).await;
+    match answered {
+        Ok((status, body)) => {
+            let status = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::BAD_GATEWAY);
+            Ok((status, [(header::CONTENT_TYPE, "application/json")], body).into_response())
+        }
+        Err(e) => {
+            tracing::warn!(node = %node.name, "cannot pass an API request on to the node holding its room: {e}");
+            Err(HttpError::new(
+                axum::http::StatusCode::BAD_GATEWAY,
+                "node_unreachable",
+                format!("the room's node {} did not answer; try again", node.name),
+            ))
+        }
+    }
 }
 
 /// The cluster's living nodes with their addresses and load, this node first (a node without
@@ -240,5 +318,5 @@ async fn mint_token(signed: Signed) -> Answer {
             HttpError::internal("cannot mint a token")
         }
     })?;
-    Ok(Json(json!({"token": token, "expire": expire, "userID": user_id})))
+    Ok(Json(json!({"token": token, "expire": expire, "userID": user_id})).into_response())
 }

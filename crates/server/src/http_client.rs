@@ -1,6 +1,6 @@
-//! A minimal HTTP/1.1 client for webhooks: one POST per connection, `http://` or `https://`
-//! (rustls with the Mozilla root store), bounded by a timeout covering connect, TLS, request
-//! and response head.
+//! A minimal HTTP/1.1 client: one request per connection, `http://` or `https://` (rustls with
+//! the Mozilla root store), bounded by a timeout. Webhooks POST with it (status only); a cluster
+//! node passes an API request about a room to the room's home node with it (status and body).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -78,44 +78,83 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
         .clone()
 }
 
-/// POSTs a JSON body; returns the response status, or why there was none.
+/// Largest response body [`call`] reads.
+const MAX_RESPONSE: usize = 1024 * 1024;
+
+/// POSTs a JSON body; returns the response status (the timeout covers the response head), or
+/// why there was none.
 pub async fn post_json(url: &str, headers: &[(&str, String)], body: String, timeout: Duration) -> Result<u16, String> {
     let t = target(url)?;
-    tokio::time::timeout(timeout, send(t, headers, body)).await.map_err(|_| format!("no answer within {timeout:?}"))?
+    let sent = send(hyper::Method::POST, t, headers, Bytes::from(body), false);
+    let (status, _) =
+        tokio::time::timeout(timeout, sent).await.map_err(|_| format!("no answer within {timeout:?}"))??;
+    Ok(status)
 }
 
-async fn send(t: Target, headers: &[(&str, String)], body: String) -> Result<u16, String> {
+/// Sends a request with a JSON body; returns the response status and body (at most 1 MiB),
+/// all within `timeout`.
+pub async fn call(
+    method: hyper::Method,
+    url: &str,
+    headers: &[(&str, String)],
+    body: Bytes,
+    timeout: Duration,
+) -> Result<(u16, Bytes), String> {
+    let t = target(url)?;
+    let sent = send(method, t, headers, body, true);
+    tokio::time::timeout(timeout, sent).await.map_err(|_| format!("no answer within {timeout:?}"))?
+}
+
+async fn send(
+    method: hyper::Method,
+    t: Target,
+    headers: &[(&str, String)],
+    body: Bytes,
+    read_body: bool,
+) -> Result<(u16, Bytes), String> {
     let tcp = TcpStream::connect((t.host.as_str(), t.port)).await.map_err(|e| format!("cannot connect: {e}"))?;
     let _ = tcp.set_nodelay(true);
-    let mut req = Request::post(t.path.as_str())
+    let mut req = Request::builder()
+        .method(method)
+        .uri(t.path.as_str())
         .header(HOST, t.authority.as_str())
         .header(CONTENT_TYPE, "application/json")
         .header(USER_AGENT, concat!("duet/", env!("CARGO_PKG_VERSION")));
     for (name, value) in headers {
         req = req.header(*name, value.as_str());
     }
-    let req = req.body(Full::new(Bytes::from(body))).map_err(|e| format!("bad request: {e}"))?;
+    let req = req.body(Full::new(body)).map_err(|e| format!("bad request: {e}"))?;
     if t.tls {
         let name = ServerName::try_from(t.host.clone()).map_err(|e| format!("bad host name: {e}"))?;
         let stream = tokio_rustls::TlsConnector::from(tls_config())
             .connect(name, tcp)
             .await
             .map_err(|e| format!("TLS failed: {e}"))?;
-        exchange(stream, req).await
+        exchange(stream, req, read_body).await
     } else {
-        exchange(tcp, req).await
+        exchange(tcp, req, read_body).await
     }
 }
 
-async fn exchange<S>(stream: S, req: Request<Full<Bytes>>) -> Result<u16, String>
+async fn exchange<S>(stream: S, req: Request<Full<Bytes>>, read_body: bool) -> Result<(u16, Bytes), String>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    use http_body_util::BodyExt;
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("HTTP failed: {e}"))?;
     let driver = tokio::spawn(conn);
-    let result =
-        sender.send_request(req).await.map(|res| res.status().as_u16()).map_err(|e| format!("HTTP failed: {e}"));
+    let result = async {
+        let res = sender.send_request(req).await.map_err(|e| format!("HTTP failed: {e}"))?;
+        let status = res.status().as_u16();
+        if !read_body {
+            return Ok((status, Bytes::new()));
+        }
+        let limited = http_body_util::Limited::new(res.into_body(), MAX_RESPONSE);
+        let body = limited.collect().await.map_err(|e| format!("reading the body failed: {e}"))?.to_bytes();
+        Ok((status, body))
+    }
+    .await;
     driver.abort();
     result
 }
