@@ -7,6 +7,8 @@
 #[path = "common/api.rs"]
 mod api;
 mod common;
+#[path = "common/receiver.rs"]
+mod receiver;
 #[path = "common/redis.rs"]
 mod redis_server;
 #[path = "common/streams.rs"]
@@ -18,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use api::Api;
 use common::{Server, data_dir, get};
+use receiver::Receiver;
 use redis_server::Redis;
 use serde_json::{Value, json};
 
@@ -717,4 +720,49 @@ async fn a_call_goes_on_after_its_home_node_is_killed() {
     println!("from the kill of the home node to media playing again on another node: {:?}", killed.elapsed());
     assert_eq!(common::metric(&b, "duet_cluster_nodes"), 2);
     drop(publisher);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_receiver_sees_each_event_of_a_call_across_nodes_once() {
+    let redis = Redis::start();
+    let cli = cluster_cli(&redis);
+    let receiver = Receiver::start(receiver::ANSWER_OK);
+    let data = cli.path().join("data");
+    let url = receiver.url();
+    let set = ["app", "webhook", "--app-id", "123456789", "--url", &url, "--secret", receiver::SECRET];
+    common::ok(&data, &[&set[..], &["--redis-url", &redis.url()]].concat());
+    let (_a_dir, a) = node(&redis, "node-a");
+    let (_b_dir, b) = node(&redis, "node-b");
+    let (_c_dir, c) = node(&redis, "node-c");
+    wait_cluster(&[&a, &b, &c], 3).await;
+    let mut members = Vec::new();
+    for (server, user) in [(&a, "alice"), (&b, "bob"), (&c, "carol")] {
+        members.push(join_on(server, &redis, &cli, user, "call").await.0);
+    }
+    for mut member in members {
+        member.ok("logout", json!({})).await.unwrap();
+    }
+    // room.created, three user.login, three user.logout, room.closed: each once.
+    let events = receiver.wait_for(8, Duration::from_secs(10));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let accepted = receiver.accepted.lock().unwrap().len();
+    assert_eq!(accepted, 8, "no event delivered twice: {events:?}");
+    let mut names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "room.closed",
+            "room.created",
+            "user.login",
+            "user.login",
+            "user.login",
+            "user.logout",
+            "user.logout",
+            "user.logout"
+        ]
+    );
+    let ids =
+        receiver.accepted.lock().unwrap().iter().map(|d| d.headers["x-duet-delivery"].clone()).collect::<Vec<_>>();
+    assert!(ids.iter().all(|id| id.starts_with("node-a-")), "made and sent by the room's home: {ids:?}");
 }

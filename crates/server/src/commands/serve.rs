@@ -100,7 +100,8 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         &token,
     );
 
-    let (webhooks, webhook_writer) = crate::webhooks::Webhooks::start(registry.clone())?;
+    let (webhooks, webhook_writer) =
+        crate::webhooks::Webhooks::start(registry.clone(), cluster.health().map(|_| cluster.name()))?;
     let apps = crate::store::apps::Apps::new(registry.clone());
     let signaling = Signaling::start(
         room_config(&urls, s.heartbeat, s.resume_grace),

@@ -86,8 +86,9 @@ impl QueueWriter {
 
 impl Webhooks {
     /// Queues the closing events of what a previous run left open (`ledger::recover`), then
-    /// starts the queue writer and the dispatcher.
-    pub fn start(registry: Arc<Registry>) -> anyhow::Result<(Self, QueueWriter)> {
+    /// starts the queue writer and the dispatcher. `node` names this node in a cluster: its
+    /// delivery IDs are `{node}-{n}`, unique across the cluster's queues.
+    pub fn start(registry: Arc<Registry>, node: Option<&str>) -> anyhow::Result<(Self, QueueWriter)> {
         let closed = ledger::recover(&registry, QUEUE_CAP)?;
         if closed > 0 {
             tracing::warn!(
@@ -101,7 +102,8 @@ impl Webhooks {
         let (stop_writer, stop) = oneshot::channel();
         let writer = tokio::spawn(write_queue(rx, stop, registry.clone(), wake.clone(), stats.clone()));
         let (stop_dispatcher, stop) = oneshot::channel();
-        let dispatcher = tokio::spawn(dispatch(registry, wake.clone(), stats.clone(), stop));
+        let prefix: Arc<str> = node.map_or_else(String::new, |n| format!("{n}-")).into();
+        let dispatcher = tokio::spawn(dispatch(registry, wake.clone(), stats.clone(), prefix, stop));
         if closed > 0 {
             wake.notify_one();
         }
@@ -236,6 +238,7 @@ async fn dispatch(
     registry: Arc<Registry>,
     wake: Arc<Notify>,
     stats: Arc<WebhookStats>,
+    prefix: Arc<str>,
     mut stop: oneshot::Receiver<()>,
 ) {
     let mut deliveries: JoinSet<(u32, Outcome)> = JoinSet::new();
@@ -253,8 +256,8 @@ async fn dispatch(
                 continue;
             }
             d.busy = true;
-            let (registry, stats) = (registry.clone(), stats.clone());
-            deliveries.spawn(async move { (app_id, deliver_oldest(&registry, app_id, &stats).await) });
+            let (registry, stats, prefix) = (registry.clone(), stats.clone(), prefix.clone());
+            deliveries.spawn(async move { (app_id, deliver_oldest(&registry, app_id, &stats, &prefix).await) });
         }
         let next_retry = apps.values().filter(|d| !d.busy).filter_map(|d| d.retry_at).min();
         tokio::select! {
@@ -279,7 +282,7 @@ async fn dispatch(
     let _ = tokio::time::timeout(FINISH_DELIVERIES, async { while deliveries.join_next().await.is_some() {} }).await;
 }
 
-async fn deliver_oldest(registry: &Arc<Registry>, app_id: u32, stats: &WebhookStats) -> Outcome {
+async fn deliver_oldest(registry: &Arc<Registry>, app_id: u32, stats: &WebhookStats, prefix: &str) -> Outcome {
     let reg = registry.clone();
     let cutoff = crate::os::now_unix() - GIVE_UP_SECS;
     let found = blocking(move || {
@@ -304,7 +307,7 @@ async fn deliver_oldest(registry: &Arc<Registry>, app_id: u32, stats: &WebhookSt
         serde_json::from_str::<serde_json::Value>(&body).ok().and_then(|v| v["event"].as_str().map(str::to_owned));
     let headers = [
         ("x-duet-event", event.unwrap_or_default()),
-        ("x-duet-delivery", id.to_string()),
+        ("x-duet-delivery", format!("{prefix}{id}")),
         ("x-duet-timestamp", timestamp.to_string()),
         ("x-duet-signature", duet_token::webhook_signature(&hook.secret, timestamp, body.as_bytes())),
     ];
