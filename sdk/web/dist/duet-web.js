@@ -448,6 +448,7 @@ var ServerError = {
   resume_failed: 40306,
   too_many_keys: 40307,
   too_many_relays: 40308,
+  room_on_other_node: 40309,
   room_not_found: 40400,
   user_not_found: 40401,
   stream_not_found: 40402,
