@@ -18,6 +18,8 @@ pub struct Metrics {
     pub media_refused: AtomicU64,
     /// Open signaling WebSocket connections (gauge).
     pub signaling_connections: AtomicU64,
+    /// Signaling connections this node relays to their room's home node (gauge; cluster).
+    pub signaling_relayed: AtomicU64,
     /// Signaling sessions, including those waiting for a resume (gauge).
     pub signaling_sessions: AtomicU64,
     /// Open rooms (gauge).
@@ -80,7 +82,7 @@ impl Metrics {
 
     /// Prometheus text exposition format, version 0.0.4.
     pub fn render(&self, s: &Snapshot<'_>) -> String {
-        let counters: [(&str, &str, &str, &AtomicU64); 17] = [
+        let counters: [(&str, &str, &str, &AtomicU64); 18] = [
             ("duet_http_requests_total", "counter", "HTTP requests answered.", &self.http_requests),
             (
                 "duet_tls_handshake_failures_total",
@@ -113,6 +115,12 @@ impl Metrics {
                 "gauge",
                 "Open signaling WebSocket connections.",
                 &self.signaling_connections,
+            ),
+            (
+                "duet_signaling_relayed_connections",
+                "gauge",
+                "Signaling connections relayed to the node holding their room or session (cluster).",
+                &self.signaling_relayed,
             ),
             (
                 "duet_signaling_sessions",

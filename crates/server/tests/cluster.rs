@@ -534,6 +534,8 @@ async fn members_of_one_room_on_three_nodes_hold_one_call() {
         (alice.push("roomUserUpdate", WAIT).await.unwrap(), bob.push("roomUserUpdate", WAIT).await.unwrap());
     assert_eq!((user_ids(&to_alice), user_ids(&to_bob)), (vec!["carol".to_owned()], vec!["carol".to_owned()]));
     assert_eq!(to_alice["seq"], to_bob["seq"], "one order for the room whichever node a member is on");
+    let relayed = |server: &Server| common::metric(server, "duet_signaling_relayed_connections");
+    assert_eq!((relayed(&a), relayed(&b), relayed(&c)), (0, 1, 1), "B and C relay their member to A");
 
     // Messages, commands and extra info cross the nodes.
     bob.ok("sendBroadcastMessage", json!({"roomID": "call", "message": "hi from B"})).await.unwrap();
@@ -765,4 +767,33 @@ async fn a_webhook_receiver_sees_each_event_of_a_call_across_nodes_once() {
     let ids =
         receiver.accepted.lock().unwrap().iter().map(|d| d.headers["x-duet-delivery"].clone()).collect::<Vec<_>>();
     assert!(ids.iter().all(|id| id.starts_with("node-a-")), "made and sent by the room's home: {ids:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_whose_session_lapsed_while_the_room_moved_finds_the_room_again() {
+    let redis = Redis::start();
+    let cli = cluster_cli(&redis);
+    let start_node = |name: &str| {
+        let (tmp, data) = data_dir();
+        let args = ["--redis-url", &redis.url(), "--node-id", name, "--resume-grace-secs", "1"];
+        (tmp, Server::start(&data, &args))
+    };
+    let ((_a_dir, a), (_b_dir, b), (_c_dir, c)) = (start_node("node-a"), start_node("node-b"), start_node("node-c"));
+    wait_cluster(&[&a, &b, &c], 3).await;
+    // The room lives on A; Bob, on B, holds his session on A through B.
+    let (mut alice, _) = join_on(&a, &redis, &cli, "alice", "call").await;
+    let (bob, bob_session) = join_on(&b, &redis, &cli, "bob", "call").await;
+    // Bob's connection drops and his session lapses; Alice leaves: the room closes on A. Carol
+    // opens it again, on C.
+    bob.drop_connection().await;
+    alice.ok("logout", json!({})).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (mut carol, _) = join_on(&c, &redis, &cli, "carol", "call").await;
+    // Bob comes back through B: his resume goes to A (which held his session) and fails; his
+    // login on the same connection goes on from A to the room's new home, C.
+    let (_bob, snapshot) = recover(&b, &bob_session, (&redis, &cli), "bob", "call").await;
+    let users: Vec<&str> =
+        snapshot["users"].as_array().unwrap().iter().map(|u| u["userID"].as_str().unwrap()).collect();
+    assert_eq!(users, ["carol"], "{snapshot}");
+    assert_eq!(user_ids(&carol.push("roomUserUpdate", WAIT).await.unwrap()), ["bob"]);
 }

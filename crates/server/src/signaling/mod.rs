@@ -80,6 +80,7 @@ pub struct Signaling {
     cluster: crate::cluster::Cluster,
     /// This node's media bases, for the play URLs of relayed connections.
     bases: Arc<duet_token::MediaBases>,
+    metrics: Arc<Metrics>,
 }
 
 /// Counts a connection task as open while it lives.
@@ -109,7 +110,7 @@ impl Signaling {
         let hub = Hub::new(config, crate::os::random());
         let relays = crate::media::relay::Relays::new(media.clone());
         let (alive, hub_alive) = watch::channel(());
-        let sinks = Sinks { metrics, media, webhooks, relays, cluster: cluster.clone() };
+        let sinks = Sinks { metrics: metrics.clone(), media, webhooks, relays, cluster: cluster.clone() };
         let changes = apps.changes();
         tokio::spawn(async move {
             run_hub(hub, rx, changes, sinks).await;
@@ -117,7 +118,7 @@ impl Signaling {
         });
         let open = Arc::new(watch::Sender::new(0));
         tokio::spawn(sweep_claims(inbox.downgrade(), cluster.clone()));
-        Self { inbox, apps, next_conn: Arc::new(AtomicU64::new(1)), open, hub_alive, cluster, bases }
+        Self { inbox, apps, next_conn: Arc::new(AtomicU64::new(1)), open, hub_alive, cluster, bases, metrics }
     }
 
     /// Asks the room hub to admit a publish (`media::admission` asks, for every ingest).
@@ -341,17 +342,17 @@ fn drain(hub: &mut Hub, outboxes: &mut HashMap<ConnId, Outbox>, sinks: &Sinks) {
 pub async fn upgrade(State(state): State<AppState>, headers: axum::http::HeaderMap, ws: WebSocketUpgrade) -> Response {
     let signaling = state.signaling.clone();
     let apps = state.signaling.apps.clone();
-    // Relayed here by another node, which found this node the room's home: never relayed again.
-    let relayed = headers.contains_key(relay::RELAYED_BY);
+    // Relayed here by another node (how many times: relayed on at most to `MAX_RELAY_HOPS`).
+    let hops = headers.get(relay::RELAY_HOPS).and_then(|v| v.to_str().ok()?.parse::<u8>().ok()).unwrap_or(0);
     ws.max_message_size(MAX_WS_MESSAGE)
         .max_frame_size(MAX_WS_MESSAGE)
         // Idle sessions are most of a server's sessions: small buffers (they grow when needed).
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
-        .on_upgrade(move |socket| connection(socket, signaling, apps, relayed))
+        .on_upgrade(move |socket| connection(socket, signaling, apps, hops))
 }
 
-async fn connection(mut socket: WebSocket, signaling: Signaling, apps: Apps, relayed: bool) {
+async fn connection(mut socket: WebSocket, signaling: Signaling, apps: Apps, hops: u8) {
     signaling.open.send_modify(|n| *n += 1);
     let _open = OpenGuard(signaling.open.clone());
     let conn = ConnId(signaling.next_conn.fetch_add(1, Relaxed));
@@ -359,7 +360,7 @@ async fn connection(mut socket: WebSocket, signaling: Signaling, apps: Apps, rel
     if signaling.inbox.send(HubInput::Connect(conn, outbox)).await.is_err() {
         return;
     }
-    let end = serve(&mut socket, conn, &signaling, &apps, &mut mailbox, relayed).await;
+    let end = serve(&mut socket, conn, &signaling, &apps, &mut mailbox, hops).await;
     let _ = signaling.inbox.send(HubInput::Disconnect(conn)).await;
     let end = match end {
         Served::Ended(end) => end,
@@ -369,7 +370,11 @@ async fn connection(mut socket: WebSocket, signaling: Signaling, apps: Apps, rel
                 return;
             }
             tracing::debug!(conn = conn.0, home = %home.name, "signaling relayed to the room's home node");
-            relay::run(&mut socket, signaling.cluster.name(), &signaling.bases, &home, first).await
+            let relayed = &signaling.metrics.signaling_relayed;
+            relayed.fetch_add(1, Relaxed);
+            let end = relay::run(&mut socket, (signaling.cluster.name(), hops), &signaling.bases, &home, first).await;
+            relayed.fetch_sub(1, Relaxed);
+            end
         }
     };
     close::finish(&mut socket, end).await;
@@ -418,7 +423,7 @@ async fn serve(
     signaling: &Signaling,
     apps: &Apps,
     mailbox: &mut Mailbox,
-    relayed: bool,
+    hops: u8,
 ) -> Served {
     use close::End;
     let mut batch = VecDeque::new();
@@ -453,10 +458,10 @@ async fn serve(
                     && (frame.login_room().is_some() || frame.resume_session().is_some())
                     && let Some(home) = home_of(signaling, &frame).await
                 {
-                    match (signaling.has_session(conn).await, relayed) {
-                        (false, false) => return Served::ToHome(home, text),
-                        // The home moved on the way here: the client reconnects and finds it.
-                        (false, true) => return Served::Ended(End::Dropped),
+                    match (signaling.has_session(conn).await, hops < relay::MAX_RELAY_HOPS) {
+                        (false, true) => return Served::ToHome(home, text),
+                        // Relayed too often (nodes disagree for a moment): the client reconnects.
+                        (false, false) => return Served::Ended(End::Dropped),
                         (true, _) if frame.login_room().is_some() => frame = room_on_other_node(&frame, &home),
                         (true, _) => {}
                     }

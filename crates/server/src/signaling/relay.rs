@@ -24,12 +24,25 @@ use crate::cluster::nodes::NodeInfo;
 
 /// How long the home may take to accept the connection and say hello.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// Header naming the node a relayed connection comes through (for the home's logs).
+/// Header naming the node a relayed connection (or API request) comes through.
 pub const RELAYED_BY: &str = "x-duet-relayed-by";
+/// Header counting the relays a connection passed through.
+pub const RELAY_HOPS: &str = "x-duet-relay-hops";
+/// Relays a connection may pass through: a resume relayed to the node holding the session,
+/// then a login relayed from there to the room's home (the room moved while the session
+/// lapsed). Beyond, the client is told to reconnect (two nodes disagree for a moment).
+pub const MAX_RELAY_HOPS: u8 = 2;
 
-/// Relays `socket` to `home`, starting with the client's `first` frame; says how it ended.
-pub(super) async fn run(socket: &mut WebSocket, me: &str, here: &MediaBases, home: &NodeInfo, first: Utf8Bytes) -> End {
-    let mut upstream = match connect(me, home).await {
+/// Relays `socket` (which came through `hops` relays) to `home`, starting with the client's
+/// `first` frame; says how it ended.
+pub(super) async fn run(
+    socket: &mut WebSocket,
+    (me, hops): (&str, u8),
+    here: &MediaBases,
+    home: &NodeInfo,
+    first: Utf8Bytes,
+) -> End {
+    let mut upstream = match connect(me, hops + 1, home).await {
         Ok(upstream) => upstream,
         Err(e) => {
             tracing::warn!(home = %home.name, "cannot reach a room's home node: {e}");
@@ -94,9 +107,10 @@ pub(super) async fn run(socket: &mut WebSocket, me: &str, here: &MediaBases, hom
 type Upstream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Opens the home's `/ws` and reads (and drops) its hello.
-async fn connect(me: &str, home: &NodeInfo) -> anyhow::Result<Upstream> {
+async fn connect(me: &str, hops: u8, home: &NodeInfo) -> anyhow::Result<Upstream> {
     let mut request = home.addresses.ws.as_str().into_client_request()?;
     request.headers_mut().insert(RELAYED_BY, me.parse()?);
+    request.headers_mut().insert(RELAY_HOPS, u16::from(hops).into());
     let config = tungstenite::protocol::WebSocketConfig::default()
         .max_message_size(Some(super::MAX_WS_MESSAGE))
         .max_frame_size(Some(super::MAX_WS_MESSAGE));
