@@ -156,11 +156,21 @@ impl Homes {
         self.held.lock().unwrap_or_else(|p| p.into_inner()).insert((app_id, room_id.to_owned()), Instant::now());
     }
 
-    /// Rooms claimed here more than `age` ago: those not open on this node's hub were claimed
-    /// by logins that failed (or their close was missed), and are released by the caller.
-    pub fn claimed_before(&self, age: Duration) -> Vec<(u32, String)> {
+    /// Rooms claimed here more than `age` ago, with when: those not open on this node's hub
+    /// were claimed by logins that failed (or their close was missed), and are released by the
+    /// caller with [`Homes::release_unused`].
+    pub fn claimed_before(&self, age: Duration) -> Vec<((u32, String), Instant)> {
         let held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        held.iter().filter(|(_, at)| at.elapsed() > age).map(|(room, _)| room.clone()).collect()
+        held.iter().filter(|(_, at)| at.elapsed() > age).map(|(room, at)| (room.clone(), *at)).collect()
+    }
+
+    /// Releases `room` found unused, unless a login claimed it again since `claimed_at`.
+    pub fn release_unused(&self, app_id: u32, room_id: &str, claimed_at: Instant) {
+        let key = (app_id, room_id.to_owned());
+        let again = self.held.lock().unwrap_or_else(|p| p.into_inner()).get(&key) != Some(&claimed_at);
+        if !again {
+            self.closed(app_id, room_id);
+        }
     }
 
     /// The room closed here: another node may be its home next time.

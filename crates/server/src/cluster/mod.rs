@@ -189,9 +189,16 @@ impl Cluster {
         self.homes.as_ref()?.holder(app_id, room_id).await
     }
 
-    /// Rooms this node claimed more than `age` ago (see `Homes::claimed_before`).
-    pub fn rooms_claimed_before(&self, age: Duration) -> Vec<(u32, String)> {
+    /// Rooms this node claimed more than `age` ago, with when (see `Homes::claimed_before`).
+    pub fn rooms_claimed_before(&self, age: Duration) -> Vec<((u32, String), std::time::Instant)> {
         self.homes.as_ref().map_or_else(Vec::new, |h| h.claimed_before(age))
+    }
+
+    /// Releases a room found unused unless a login claimed it again since `claimed_at`.
+    pub fn release_unused(&self, app_id: u32, room_id: &str, claimed_at: std::time::Instant) {
+        if let Some(homes) = &self.homes {
+            homes.release_unused(app_id, room_id, claimed_at);
+        }
     }
 
     /// `room` closed on this node: its home is free again.

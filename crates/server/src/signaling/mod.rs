@@ -184,14 +184,15 @@ async fn sweep_claims(inbox: mpsc::WeakSender<HubInput>, cluster: crate::cluster
         }
         let Some(inbox) = inbox.upgrade() else { return };
         let (tx, rx) = oneshot::channel();
-        if inbox.send(HubInput::OpenRooms(rooms.clone(), tx)).await.is_err() {
+        let asked = rooms.iter().map(|(room, _)| room.clone()).collect();
+        if inbox.send(HubInput::OpenRooms(asked, tx)).await.is_err() {
             return;
         }
         drop(inbox);
         let Ok(open) = rx.await else { return };
-        for ((app_id, room_id), open) in rooms.iter().zip(open) {
+        for (((app_id, room_id), claimed_at), open) in rooms.iter().zip(open) {
             if !open {
-                cluster.room_closed(*app_id, room_id);
+                cluster.release_unused(*app_id, room_id, *claimed_at);
             }
         }
     }
