@@ -47,6 +47,15 @@ pub enum AdminRequest {
         /// User.
         user_id: String,
     },
+    /// Takes a user out of every room of the app. With `before_ms`, only a session that logged
+    /// in before then, told `kicked_out` (the user logged in again elsewhere: a cluster's
+    /// nodes ask this of each other); without, told `kicked_by_server`.
+    KickUser {
+        /// User.
+        user_id: String,
+        /// Unix ms.
+        before_ms: Option<u64>,
+    },
     /// Takes everyone out of a room (`kickout` push with `room_closed`).
     CloseRoom {
         /// Room.
@@ -100,7 +109,15 @@ impl AdminRequest {
             | A::SendMessage { room_id, .. }
             | A::SendCommand { room_id, .. }
             | A::SetRoomExtra { room_id, .. } => Some(room_id),
-            A::ListRooms | A::RoomDetails | A::ListStreams | A::StopStream { .. } => None,
+            A::ListRooms | A::RoomDetails | A::ListStreams | A::StopStream { .. } | A::KickUser { .. } => None,
+        }
+    }
+
+    /// The user the request is about when it names no room, if one.
+    pub fn user(&self) -> Option<&str> {
+        match self {
+            AdminRequest::KickUser { user_id, .. } => Some(user_id),
+            _ => None,
         }
     }
 
@@ -129,6 +146,7 @@ impl Hub {
             A::Room { room_id } => self.room_detail(now, app_id, &room_id),
             A::Users { room_id, offset, limit } => self.room_users(app_id, &room_id, offset, limit),
             A::Kick { room_id, user_id } => self.kick_user(now, app_id, &room_id, &user_id),
+            A::KickUser { user_id, before_ms } => Ok(self.kick_everywhere(now, app_id, &user_id, before_ms)),
             A::CloseRoom { room_id } => self.close_room(now, app_id, &room_id),
             A::ListStreams => Ok(self.list_streams(app_id)),
             A::StopStream { stream_id } => self.stop_stream(now, app_id, &stream_id),
@@ -202,6 +220,16 @@ impl Hub {
             .ok_or_else(|| Refusal::new(ErrorCode::UserNotFound, format!("{user_id} is not in room {room_id}")))?;
         self.evict(now, sid, room_id, ErrorCode::KickedByServer);
         Ok(json!({}))
+    }
+
+    fn kick_everywhere(&mut self, now: Now, app_id: u32, user_id: &str, before_ms: Option<u64>) -> Value {
+        let sid = self.apps.get(&app_id).and_then(|a| a.session_of(user_id));
+        let sid = sid
+            .filter(|&sid| before_ms.is_none_or(|before| self.sessions.get(sid).is_some_and(|s| s.login_ms < before)));
+        let Some(sid) = sid else { return json!({"kicked": 0}) };
+        let code = if before_ms.is_some() { ErrorCode::KickedOut } else { ErrorCode::KickedByServer };
+        self.kick(now, sid, code);
+        json!({"kicked": 1})
     }
 
     fn close_room(&mut self, now: Now, app_id: u32, room_id: &str) -> Result<Value, Refusal> {

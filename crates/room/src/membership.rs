@@ -29,9 +29,16 @@ fn kickout(room_id: &str, code: ErrorCode) -> Arc<str> {
 impl Hub {
     /// A new session of `user` on `conn`, attached to it and bound as the user's session in the
     /// app (the caller kicked out any other session of the user first).
-    pub(crate) fn open_session(&mut self, conn: ConnId, app_id: u32, user: User, multi_room: bool) -> SessionId {
+    pub(crate) fn open_session(
+        &mut self,
+        now: Now,
+        conn: ConnId,
+        app_id: u32,
+        user: User,
+        multi_room: bool,
+    ) -> SessionId {
         let user_id = user.user_id.clone();
-        let sid = self.sessions.open(Session::new(app_id, user, conn, multi_room));
+        let sid = self.sessions.open(Session::new(app_id, user, conn, multi_room, now.unix_ms));
         self.attach(sid, conn);
         if let Some(app) = self.apps.get_mut(&app_id) {
             app.bind_user(&user_id, sid);

@@ -46,7 +46,7 @@ pub(crate) fn login(hub: &mut Hub, now: Now, conn: ConnId, l: Login, check: Logi
     // A connection already logged in (as this user: checked above) adds a room to its session.
     let sid = match current {
         Some(sid) => sid,
-        None => hub.open_session(conn, l.app_id, l.user.clone(), l.multi_room),
+        None => hub.open_session(now, conn, l.app_id, l.user.clone(), l.multi_room),
     };
     let default_max = hub.cfg.default_max_members;
     let max_members = if l.max_member_count == 0 { default_max } else { l.max_member_count.min(default_max) };

@@ -30,6 +30,9 @@ pub(crate) struct Session {
     /// The connection it is attached to; none while it waits for a resume.
     pub conn: Option<ConnId>,
     pub multi_room: bool,
+    /// When it logged in (unix ms): a login of the user on another node of a cluster ends the
+    /// sessions that logged in before it.
+    pub login_ms: u64,
     pub grace_until: Option<Instant>,
     /// Its rooms; changed only by `Hub::join_room` and `Hub::leave_room`, which change the
     /// rooms' member sets with them.
@@ -38,8 +41,8 @@ pub(crate) struct Session {
 
 impl Session {
     /// A session in no room yet, attached to `conn`.
-    pub(crate) fn new(app_id: u32, user: User, conn: ConnId, multi_room: bool) -> Self {
-        Self { app_id, user, conn: Some(conn), multi_room, grace_until: None, rooms: RoomsOf::default() }
+    pub(crate) fn new(app_id: u32, user: User, conn: ConnId, multi_room: bool, login_ms: u64) -> Self {
+        Self { app_id, user, conn: Some(conn), multi_room, login_ms, grace_until: None, rooms: RoomsOf::default() }
     }
 
     /// Its rooms, by ID.

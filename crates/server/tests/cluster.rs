@@ -489,6 +489,13 @@ async fn join_on(
     (c, reply["data"].clone())
 }
 
+/// Three nodes, `node-a`, `node-b` and `node-c`, on `redis`, once each lists all three.
+async fn three_nodes(redis: &Redis) -> [(tempfile::TempDir, Server); 3] {
+    let nodes = [node(redis, "node-a"), node(redis, "node-b"), node(redis, "node-c")];
+    wait_cluster(&[&nodes[0].1, &nodes[1].1, &nodes[2].1], 3).await;
+    nodes
+}
+
 /// Waits (bounded) until every node lists `n` living nodes.
 async fn wait_cluster(servers: &[&Server], n: u64) {
     let start = Instant::now();
@@ -515,10 +522,8 @@ fn names_node(url: &str, server: &Server) -> bool {
 async fn members_of_one_room_on_three_nodes_hold_one_call() {
     let redis = Redis::start();
     let cli = cluster_cli(&redis);
-    let (_a_dir, a) = node(&redis, "node-a");
-    let (_b_dir, b) = node(&redis, "node-b");
-    let (_c_dir, c) = node(&redis, "node-c");
-    wait_cluster(&[&a, &b, &c], 3).await;
+    let nodes = three_nodes(&redis).await;
+    let (a, b, c) = (&nodes[0].1, &nodes[1].1, &nodes[2].1);
 
     // Alice logs in first, on A: A becomes the room's home. Bob joins from B and sees her.
     let mut alice = member(&a, &redis, &cli, "alice", "call").await;
@@ -679,10 +684,7 @@ async fn recover(
 async fn a_call_goes_on_after_its_home_node_is_killed() {
     let redis = Redis::start();
     let cli = cluster_cli(&redis);
-    let (_a_dir, a) = node(&redis, "node-a");
-    let (_b_dir, b) = node(&redis, "node-b");
-    let (_c_dir, c) = node(&redis, "node-c");
-    wait_cluster(&[&a, &b, &c], 3).await;
+    let [(_a_dir, a), (_b_dir, b), (_c_dir, c)] = three_nodes(&redis).await;
     let (_alice, _) = join_on(&a, &redis, &cli, "alice", "call").await;
     let (mut bob, bob_session) = join_on(&b, &redis, &cli, "bob", "call").await;
     let (mut carol, carol_session) = join_on(&c, &redis, &cli, "carol", "call").await;
@@ -733,10 +735,8 @@ async fn a_webhook_receiver_sees_each_event_of_a_call_across_nodes_once() {
     let url = receiver.url();
     let set = ["app", "webhook", "--app-id", "123456789", "--url", &url, "--secret", receiver::SECRET];
     common::ok(&data, &[&set[..], &["--redis-url", &redis.url()]].concat());
-    let (_a_dir, a) = node(&redis, "node-a");
-    let (_b_dir, b) = node(&redis, "node-b");
-    let (_c_dir, c) = node(&redis, "node-c");
-    wait_cluster(&[&a, &b, &c], 3).await;
+    let nodes = three_nodes(&redis).await;
+    let (a, b, c) = (&nodes[0].1, &nodes[1].1, &nodes[2].1);
     let mut members = Vec::new();
     for (server, user) in [(&a, "alice"), (&b, "bob"), (&c, "carol")] {
         members.push(join_on(server, &redis, &cli, user, "call").await.0);
@@ -796,4 +796,37 @@ async fn a_member_whose_session_lapsed_while_the_room_moved_finds_the_room_again
         snapshot["users"].as_array().unwrap().iter().map(|u| u["userID"].as_str().unwrap()).collect();
     assert_eq!(users, ["carol"], "{snapshot}");
     assert_eq!(user_ids(&carol.push("roomUserUpdate", WAIT).await.unwrap()), ["bob"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_user_has_one_session_in_the_whole_cluster() {
+    let redis = Redis::start();
+    let cli = cluster_cli(&redis);
+    let nodes = three_nodes(&redis).await;
+    let (a, b, c) = (&nodes[0].1, &nodes[1].1, &nodes[2].1);
+    // Alice is in room r1, whose home is A; then she logs into r2, whose home is B.
+    let (mut first, _) = join_on(&a, &redis, &cli, "alice", "r1").await;
+    let (mut second, _) = join_on(&b, &redis, &cli, "alice", "r2").await;
+    // Her older session, on A, ends as on one node: kicked out.
+    let kicked = first.push("kickout", WAIT).await.unwrap();
+    assert_eq!(
+        (kicked["data"]["roomID"].as_str(), kicked["data"]["reason"].as_str()),
+        (Some("r1"), Some("kicked_out"))
+    );
+    assert_eq!(first.closed(WAIT).await.unwrap()["reason"], "kicked_out");
+    second.ok("ping", json!({})).await.unwrap();
+
+    // The HTTP API on C reaches the node holding her session. A kick of sessions that logged
+    // in before a moment older than hers leaves it; a kick without one ends it.
+    let mut api = Api::new(&c, APP_ID, SECRET);
+    api.nonce = 2_000_000;
+    let kept = api.ok("POST", "/api/v1/users/alice/kick", Some(json!({"beforeMs": 1000})));
+    assert_eq!(kept["kicked"], 0, "{kept}");
+    second.ok("ping", json!({})).await.unwrap();
+    let done = api.ok("POST", "/api/v1/users/alice/kick", None);
+    assert_eq!(done["kicked"], 1, "{done}");
+    let kicked = second.push("kickout", WAIT).await.unwrap();
+    assert_eq!(kicked["data"]["reason"], "kicked_by_server", "{kicked}");
+    let (status, body) = api.call("POST", "/api/v1/users/$server/kick", None);
+    assert_eq!((status, body["code"].as_str()), (400, Some("invalid_field")), "{body}");
 }

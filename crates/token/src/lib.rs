@@ -37,6 +37,7 @@ pub use log_grant::{LOG_TOKEN_TTL_SECS, LogGrant};
 pub use media_grant::{MediaAction, MediaGrant};
 pub use media_url::{
     MAX_STREAM_ID, MediaBases, MediaFormat, MediaUrl, Unverified, WHEP_PREFIX, WHIP_PREFIX, is_stream_id,
+    percent_encode,
 };
 pub use secret::{AppSecret, SECRET_LEN};
 pub use token04::{CLOCK_SKEW_SECS, Cipher, Claims, MAX_TOKEN_LEN, MintRequest, mint, verify};

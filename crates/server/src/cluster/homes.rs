@@ -108,22 +108,7 @@ impl Homes {
     /// The living other node that holds `room`, without claiming it (`None`: here, nobody, or
     /// unknown while Redis cannot be reached).
     pub async fn holder(&self, app_id: u32, room_id: &str) -> Option<NodeInfo> {
-        let mut conn = self.conn.clone();
-        let held: Option<String> =
-            redis::cmd("GET").arg(room_key(app_id, room_id)).query_async(&mut conn).await.ok()?;
-        let held = held.filter(|h| *h != self.me)?;
-        let (name, boot) = held.rsplit_once(':')?;
-        let (live_boot, info): (Option<String>, Option<String>) = redis::cmd("HMGET")
-            .arg(format!("duet:node:{name}"))
-            .arg("boot")
-            .arg("info")
-            .query_async(&mut conn)
-            .await
-            .ok()?;
-        if live_boot.as_deref() != Some(boot) {
-            return None;
-        }
-        serde_json::from_str::<NodeInfo>(&info?).ok().filter(|n| !n.addresses.http.is_empty())
+        super::users::living_holder(&mut self.conn.clone(), &room_key(app_id, room_id), &self.me).await
     }
 
     /// Claims `room`: `None` when this node holds it now, else the living node that does.

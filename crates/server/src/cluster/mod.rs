@@ -10,6 +10,7 @@ pub mod load;
 pub mod nodes;
 pub mod origins;
 pub mod reaper;
+pub mod users;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -187,6 +188,24 @@ impl Cluster {
     /// The other living node that is the home of `room`, if one is (nothing is claimed).
     pub async fn home_elsewhere(&self, app_id: u32, room_id: &str) -> Option<NodeInfo> {
         self.homes.as_ref()?.holder(app_id, room_id).await
+    }
+
+    /// This node's hub took a login of `user_id` at `login_ms`: the user's session elsewhere in
+    /// the cluster, if it logged in before, ends (`users`).
+    pub fn user_logged_in(&self, app_id: u32, user_id: &str, login_ms: u64, apps: &crate::store::apps::Apps) {
+        if let Some(conn) = &self.redis {
+            users::logged_in(conn, &self.me_key(), (app_id, user_id), login_ms, apps.clone());
+        }
+    }
+
+    /// The other living node holding `user_id`'s session, if one does.
+    pub async fn user_elsewhere(&self, app_id: u32, user_id: &str) -> Option<NodeInfo> {
+        users::holder(self.redis.as_ref()?, &self.me_key(), app_id, user_id).await
+    }
+
+    /// `{name}:{boot}`: this process in the cluster's claims.
+    fn me_key(&self) -> String {
+        format!("{}:{}", self.me.name, self.me.boot)
     }
 
     /// Rooms this node claimed more than `age` ago, with when (see `Homes::claimed_before`).

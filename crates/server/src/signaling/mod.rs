@@ -110,7 +110,8 @@ impl Signaling {
         let hub = Hub::new(config, crate::os::random());
         let relays = crate::media::relay::Relays::new(media.clone());
         let (alive, hub_alive) = watch::channel(());
-        let sinks = Sinks { metrics: metrics.clone(), media, webhooks, relays, cluster: cluster.clone() };
+        let sinks =
+            Sinks { metrics: metrics.clone(), media, webhooks, relays, cluster: cluster.clone(), apps: apps.clone() };
         let changes = apps.changes();
         tokio::spawn(async move {
             run_hub(hub, rx, changes, sinks).await;
@@ -209,6 +210,7 @@ struct Sinks {
     webhooks: Webhooks,
     relays: crate::media::relay::Relays,
     cluster: crate::cluster::Cluster,
+    apps: Apps,
 }
 
 async fn run_hub(
@@ -272,6 +274,18 @@ async fn run_hub(
     }
 }
 
+/// What the cluster learns from the hub's events: a room that closed here is free again; a
+/// user who logged in here is logged out wherever else the user was.
+fn follow_in_cluster(event: &duet_room::HubEvent, sinks: &Sinks) {
+    match (event.name, event.data["roomID"].as_str(), event.data["userID"].as_str()) {
+        ("room.closed", Some(room_id), _) => sinks.cluster.room_closed(event.app_id, room_id),
+        ("user.login", _, Some(user_id)) => {
+            sinks.cluster.user_logged_in(event.app_id, user_id, event.at_ms, &sinks.apps);
+        }
+        _ => {}
+    }
+}
+
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
@@ -312,11 +326,7 @@ fn drain(hub: &mut Hub, outboxes: &mut HashMap<ConnId, Outbox>, sinks: &Sinks) {
                     media.cut(&duet_media::StreamKey { app_id, stream_id });
                 }
                 Output::Event(event) => {
-                    if event.name == "room.closed"
-                        && let Some(room_id) = event.data["roomID"].as_str()
-                    {
-                        sinks.cluster.room_closed(event.app_id, room_id);
-                    }
+                    follow_in_cluster(&event, sinks);
                     sinks.webhooks.offer(event);
                 }
                 Output::Relay { app_id, stream_id, url, start } => sinks.relays.set(app_id, stream_id, url, start),

@@ -34,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/rooms/{room}/messages", post(message))
         .route("/api/v1/rooms/{room}/commands", post(command))
         .route("/api/v1/rooms/{room}/extra-info", put(extra_info))
+        .route("/api/v1/users/{user}/kick", post(kick_user))
         .route("/api/v1/streams", get(list_streams))
         .route("/api/v1/streams/{stream}/stop", post(stop_stream))
         .route("/api/v1/tokens", post(mint_token))
@@ -63,13 +64,14 @@ fn check(result: Result<(), Refusal>) -> Result<(), HttpError> {
 async fn run(state: &AppState, signed: &Signed, request: AdminRequest) -> Answer {
     let app_id = signed.app.app_id;
     if !signed.passed.relayed {
-        let home = match (request.room(), request.stream()) {
-            (Some(room), _) => state.cluster.home_elsewhere(app_id, room).await,
-            (None, Some(stream)) => {
+        let home = match (request.room(), request.stream(), request.user()) {
+            (Some(room), _, _) => state.cluster.home_elsewhere(app_id, room).await,
+            (None, Some(stream), _) => {
                 let key = duet_media::StreamKey { app_id, stream_id: stream.to_owned() };
                 state.cluster.origin_of(&key).await
             }
-            (None, None) => None,
+            (None, None, Some(user)) => state.cluster.user_elsewhere(app_id, user).await,
+            (None, None, None) => None,
         };
         if let Some(node) = home {
             return pass_on(&node, signed).await;
@@ -198,6 +200,19 @@ async fn kick(State(state): State<AppState>, Path(room_id): Path<String>, signed
     let body: KickBody = parse(&signed)?;
     check(limits::user_id(&body.user_id))?;
     run(&state, &signed, AdminRequest::Kick { room_id, user_id: body.user_id }).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KickUserBody {
+    #[serde(rename = "beforeMs")]
+    before_ms: Option<u64>,
+}
+
+async fn kick_user(State(state): State<AppState>, Path(user_id): Path<String>, signed: Signed) -> Answer {
+    check(limits::user_id(&user_id))?;
+    let body: KickUserBody = if signed.body.is_empty() { KickUserBody { before_ms: None } } else { parse(&signed)? };
+    run(&state, &signed, AdminRequest::KickUser { user_id, before_ms: body.before_ms }).await
 }
 
 async fn close(State(state): State<AppState>, Path(room_id): Path<String>, signed: Signed) -> Answer {

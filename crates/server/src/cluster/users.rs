@@ -1,0 +1,120 @@
+//! Which node holds each user's session, so that one user has one session in the whole
+//! cluster, as on one node: a login of the user on one node ends the session the user had on
+//! another (`kicked_out`), whatever rooms the two were in.
+//!
+//! Key `duet:user:{app}:{user}` → `{node}:{boot}` of the process whose hub took the user's
+//! latest login, kept a day. The node that takes a login swaps itself in; when the key named
+//! another living node, it asks that node, with a signed `POST /api/v1/users/{userID}/kick`
+//! and `beforeMs` (the new login's time), to end the user's session if it logged in before:
+//! a session that logged in later there is the newest and stays. The same key sends an API
+//! request about a user to the node holding the user (`http::api`).
+
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+
+use super::nodes::NodeInfo;
+
+/// How long a user's key outlives the login that wrote it.
+const KEEP_SECS: u64 = 24 * 3600;
+/// How long the other node may take to answer the kick.
+const KICK_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn user_key(app_id: u32, user_id: &str) -> String {
+    format!("duet:user:{app_id}:{user_id}")
+}
+
+/// The living node, other than `me` (`{name}:{boot}`), that `key`'s value names, with its
+/// registry entry; `None` when it names this process, nobody, a process that is gone, or
+/// Redis does not answer.
+pub async fn living_holder(conn: &mut ConnectionManager, key: &str, me: &str) -> Option<NodeInfo> {
+    let held: Option<String> = redis::cmd("GET").arg(key).query_async(conn).await.ok()?;
+    living(conn, &held?, me).await
+}
+
+/// The living node, other than `me`, that `held` (`{name}:{boot}`) names.
+async fn living(conn: &mut ConnectionManager, held: &str, me: &str) -> Option<NodeInfo> {
+    if held == me {
+        return None;
+    }
+    let (name, boot) = held.rsplit_once(':')?;
+    let (live_boot, info): (Option<String>, Option<String>) =
+        redis::cmd("HMGET").arg(format!("duet:node:{name}")).arg("boot").arg("info").query_async(conn).await.ok()?;
+    if live_boot.as_deref() != Some(boot) {
+        return None;
+    }
+    serde_json::from_str::<NodeInfo>(&info?).ok().filter(|n| !n.addresses.http.is_empty())
+}
+
+/// This node (`me`: `{name}:{boot}`) took a login of `user_id` at `login_ms`: it becomes the
+/// user's node, and the node that was ends the user's older session there (asked with the
+/// app's secret from `apps`). Runs in the background; a failure is logged (the two sessions
+/// then live on until one ends).
+pub fn logged_in(
+    conn: &ConnectionManager,
+    me: &str,
+    (app_id, user_id): (u32, &str),
+    login_ms: u64,
+    apps: crate::store::apps::Apps,
+) {
+    let (mut conn, me, user_id) = (conn.clone(), me.to_owned(), user_id.to_owned());
+    tokio::spawn(async move {
+        let previous: redis::RedisResult<Option<String>> = redis::cmd("SET")
+            .arg(user_key(app_id, &user_id))
+            .arg(&me)
+            .arg("GET")
+            .arg("EX")
+            .arg(KEEP_SECS)
+            .query_async(&mut conn)
+            .await;
+        let previous = match previous {
+            Ok(previous) => previous,
+            Err(e) => return tracing::warn!(app_id, "cannot record which node holds a user's session: {e}"),
+        };
+        let Some(node) = (match previous {
+            Some(held) => living(&mut conn, &held, &me).await,
+            None => None,
+        }) else {
+            return;
+        };
+        let Some(secret) = apps.secret(app_id).await else { return };
+        if let Err(e) = kick_on(&node, app_id, &user_id, &secret, login_ms).await {
+            tracing::warn!(app_id, node = %node.name, "cannot end a user's older session on another node: {e}");
+        }
+    });
+}
+
+/// Asks `node` to end `user_id`'s session if it logged in before `before_ms`.
+async fn kick_on(
+    node: &NodeInfo,
+    app_id: u32,
+    user_id: &str,
+    secret: &duet_token::AppSecret,
+    before_ms: u64,
+) -> Result<(), String> {
+    let path = format!("/api/v1/users/{}/kick", duet_token::percent_encode(user_id));
+    let body = serde_json::json!({"beforeMs": before_ms}).to_string();
+    let nonce = duet_token::hex(&crate::os::random::<12>());
+    let timestamp = crate::os::now_unix();
+    let signed =
+        duet_token::ApiRequest { app_id, timestamp, nonce: &nonce, method: "POST", path: &path, body: body.as_bytes() };
+    let headers = [
+        ("x-duet-appid", app_id.to_string()),
+        ("x-duet-timestamp", timestamp.to_string()),
+        ("x-duet-nonce", nonce.clone()),
+        ("x-duet-signature", signed.sign(secret)),
+        (crate::signaling::relay::RELAYED_BY, node.name.clone()),
+    ];
+    let url = format!("{}{path}", node.addresses.http.trim_end_matches('/'));
+    let (status, answer) =
+        crate::http_client::call(hyper::Method::POST, &url, &headers, body.into(), KICK_TIMEOUT).await?;
+    if status != 200 {
+        return Err(format!("answered {status}: {}", String::from_utf8_lossy(&answer)));
+    }
+    Ok(())
+}
+
+/// The living node, other than `me`, holding `user_id`'s session.
+pub async fn holder(conn: &ConnectionManager, me: &str, app_id: u32, user_id: &str) -> Option<NodeInfo> {
+    living_holder(&mut conn.clone(), &user_key(app_id, user_id), me).await
+}
