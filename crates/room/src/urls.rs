@@ -13,7 +13,8 @@ pub const PLAY_URL_FIELDS: [&str; 6] = ["urlsRTMP", "urlsFLV", "urlsHttpsFLV", "
 /// URLs it carries moved from that node's media bases `from` to `to`: a client plays from the
 /// node it is connected to (which pulls the stream from its origin once). The signature does
 /// not cover the host, so the URLs stay valid. Publish URLs are left alone: a room's streams
-/// are published to its home. `None` when nothing was moved.
+/// are published to its home. A play grant's `url` (beside its `urlsRTMP`) moves too. `None`
+/// when nothing was moved.
 pub fn rebase_play_urls(frame: &str, from: &MediaBases, to: &MediaBases) -> Option<String> {
     if (from.rtmp == to.rtmp && from.http == to.http) || !(frame.contains(&from.rtmp) || frame.contains(&from.http)) {
         return None;
@@ -39,8 +40,10 @@ fn rebase_in(value: &mut Value, moves: &[(String, String); 2]) -> bool {
     let mut moved = false;
     match value {
         Value::Object(map) => {
+            // A play grant (the `play` reply) repeats its first RTMP URL as `url`.
+            let grant = map.contains_key("urlsRTMP");
             for (key, field) in map.iter_mut() {
-                if PLAY_URL_FIELDS.contains(&key.as_str()) {
+                if PLAY_URL_FIELDS.contains(&key.as_str()) || (grant && key == "url") {
                     match field {
                         Value::Array(urls) => urls.iter_mut().for_each(|u| moved |= rebase(u)),
                         url => moved |= rebase(url),
@@ -157,8 +160,10 @@ mod tests {
         let cfg = UrlConfig { bases: home.clone(), ttl_secs: 60 };
         let stream = cfg.play(&secret, 7, "s1", "", 1000);
         let publish = cfg.publish(&secret, 7, "s2", "u", 1000);
+        let mut grant = stream.clone();
+        grant["url"] = grant["urlsRTMP"][0].clone();
         let frame = json!({"push": "roomStreamUpdate", "seq": 3, "data": {"streamList": [stream],
-            "publish": {"url": publish.rtmp, "whipURL": publish.whip}, "note": "rtmp://a:1935/x"}})
+            "publish": {"url": publish.rtmp, "whipURL": publish.whip}, "note": "rtmp://a:1935/x", "grant": grant}})
         .to_string();
         let moved: Value = serde_json::from_str(&rebase_play_urls(&frame, &home, &here).unwrap()).unwrap();
         let s = &moved["data"]["streamList"][0];
@@ -168,6 +173,7 @@ mod tests {
         let signed = |v: &Value| v.as_str().unwrap().split_once('?').unwrap().1.to_owned();
         assert_eq!(signed(&s["urlsRTMP"][0]), signed(&stream["urlsRTMP"][0]), "the signature is kept");
         assert_eq!(moved["data"]["publish"]["url"], publish.rtmp.as_str());
+        assert!(moved["data"]["grant"]["url"].as_str().unwrap().starts_with("rtmp://b:1936/7/s1?"), "{moved}");
         assert_eq!(moved["data"]["note"], "rtmp://a:1935/x");
         assert_eq!(moved["seq"], 3);
         assert_eq!(rebase_play_urls(r#"{"push":"roomUserUpdate"}"#, &home, &here), None);

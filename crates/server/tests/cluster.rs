@@ -573,7 +573,9 @@ async fn members_of_one_room_on_three_nodes_hold_one_call() {
     assert!(names_node(&flv(&on_a), &a), "{on_a}");
     assert!(names_node(&flv(&on_c), &c), "{on_c}");
     let whep = on_c["data"]["streamList"][0]["whepURL"].as_str().unwrap();
-    assert!(names_node(whep, &c), "{whep}");
+    assert!(names_node(whep, c), "{whep}");
+    let grant = carol.ok("play", json!({"streamID": "bob-cam"})).await.unwrap();
+    assert!(names_node(grant["url"].as_str().unwrap(), c), "a play grant names the node dialled: {grant}");
     let mut player = streams::flv_player(&c, &flv(&on_c));
     streams::read_until(&mut player, &mut Vec::new(), b"KEY-bob");
     assert_eq!(common::metric(&a, "duet_media_players"), 1, "C pulls from the origin");
