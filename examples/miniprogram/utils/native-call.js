@@ -119,10 +119,17 @@ function nativeCallPage({ streamSuffix, playSource }) {
     onPushStateChange(e) {
       zg.updatePlayerState(this.data.pushStreamID, e);
       const code = e.detail.code;
-      if ((code === -1307 || (code >= 3001 && code <= 3005)) && (this.pushRetries = (this.pushRetries || 0) + 1) <= 3) {
-        // The push failed: try the next address the server gave (a few times, then give up).
-        const next = zg.getNextUrl(this.data.pushStreamID);
-        if (next) this.setData({ livePusherUrl: "" }, () => this.setData({ livePusherUrl: next }));
+      if (code === 1002) this.pushRetries = 0;
+      const failed = code === -1307 || (code >= 3001 && code <= 3005);
+      if (failed && !this.pushRetry && (this.pushRetries = (this.pushRetries || 0) + 1) <= 6) {
+        // The push failed: after a pause (0.5, 1, 2, 4, 8, 16 s; the SDK may be getting the
+        // stream a new address meanwhile, e.g. when a server of a cluster died), try the next
+        // address the server gave, then give up.
+        this.pushRetry = setTimeout(() => {
+          this.pushRetry = null;
+          const next = zg && zg.getNextUrl(this.data.pushStreamID);
+          if (next) this.setData({ livePusherUrl: "" }, () => zg && this.setData({ livePusherUrl: next }));
+        }, 500 * 2 ** (this.pushRetries - 1));
       }
     },
     onPushNetStateChange(e) {
@@ -153,6 +160,8 @@ function nativeCallPage({ streamSuffix, playSource }) {
     },
 
     logout() {
+      clearTimeout(this.pushRetry);
+      this.pushRetry = null;
       if (!zg) return;
       if (this.data.livePusher) this.data.livePusher.stop && this.data.livePusher.stop();
       zg.stopPublishingStream(this.data.pushStreamID);

@@ -8,7 +8,7 @@ import { after, before, test } from "node:test";
 
 import { Duet } from "./harness/duet.mjs";
 import { stopAllMedia } from "./harness/media.mjs";
-import { EXAMPLES_DIR, PageInstance } from "./harness/miniprogram.mjs";
+import { describePages, EXAMPLES_DIR, PageInstance } from "./harness/miniprogram.mjs";
 import { startTokenServer } from "./harness/token-server.mjs";
 import { waitFor } from "./harness/wait.mjs";
 
@@ -30,21 +30,6 @@ after(async () => {
 });
 
 const streamOf = (page) => page.data.pushStreamID || page.data.publishStreamID;
-
-function describePages(...pages) {
-  return () =>
-    JSON.stringify(
-      pages.map((p) => ({
-        user: p.data.userID,
-        room: p.data.roomState,
-        publish: p.data.publishState,
-        plays: p.data.playStates,
-        error: p.data.error,
-        players: [...p.media.players].map(([id, m]) => ({ id, frames: m.frames, audioMicros: m.audioMicros, err: m.stderr })),
-        pusherErr: p.media.pusher && p.media.pusher.stderr,
-      })),
-    );
-}
 
 /** Two users open the same page, each publishes, each plays the other, then one hangs up. */
 async function call(pageName, template, { video, tracksUsers, during = async () => {} }) {

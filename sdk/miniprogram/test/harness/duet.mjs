@@ -49,12 +49,17 @@ export class Duet {
    * sessions, rooms and streams do not).
    */
   async crashAndRestart(downMs) {
-    const exited = new Promise((r) => this.child.once("exit", r));
-    this.child.kill("SIGKILL");
-    await exited;
+    await this.crash();
     await new Promise((r) => setTimeout(r, downMs));
     this.spawn(this.http.replace("http://", ""), this.rtmp);
     await this.waitForBanner();
+  }
+
+  /** Kills the server as a crash would (SIGKILL). */
+  async crash() {
+    const exited = new Promise((r) => this.child.once("exit", r));
+    this.child.kill("SIGKILL");
+    await exited;
   }
 
   waitForBanner() {
@@ -98,7 +103,7 @@ export class Duet {
   }
 
   async stop() {
-    if (this.child.exitCode === null) {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
       const exited = new Promise((r) => this.child.once("exit", r));
       this.child.kill("SIGTERM");
       const timer = setTimeout(() => this.child.kill("SIGKILL"), 10000);

@@ -106,6 +106,22 @@ const TEMPLATES = {
   },
 };
 
+/** What a test shows when a wait on pages fails: each page's states, media and error. */
+export function describePages(...pages) {
+  return () =>
+    JSON.stringify(
+      pages.map((p) => ({
+        user: p.data.userID,
+        room: p.data.roomState,
+        publish: p.data.publishState,
+        plays: p.data.playStates,
+        error: p.data.error,
+        pusher: p.media.pusher && { url: p.media.pusher.url, err: p.media.pusher.stderr },
+        players: [...p.media.players].map(([id, m]) => ({ id, url: m.url, frames: m.frames, audioMicros: m.audioMicros, err: m.stderr })),
+      })),
+    );
+}
+
 export class PageInstance {
   /** Loads examples/miniprogram/pages/<name>/index.js as a fresh page of the given template. */
   constructor(name, template) {
@@ -120,6 +136,8 @@ export class PageInstance {
   }
 
   setData(patch, cb) {
+    // A page that was unloaded renders nothing more (WeChat drops its setData).
+    if (this.unloaded) return;
     for (const [k, v] of Object.entries(patch)) setPath(this.data, k, v);
     this.render();
     if (cb) setTimeout(cb, 0);
@@ -203,6 +221,7 @@ export class PageInstance {
   /** Ends everything the page started, as leaving it would. */
   unload() {
     if (typeof this.onUnload === "function") this.onUnload();
+    this.unloaded = true;
     if (this.media.pusher) this.media.pusher.stop();
     for (const p of this.media.players.values()) p.stop();
   }

@@ -1,0 +1,118 @@
+// Many nodes as one service (docs/cluster.md), through the SDK: the example's video call page
+// (native <live-pusher>/<live-player>, ffmpeg doing what they do) on three `duet serve` nodes
+// joined on Debian's redis-server. Two members on different nodes hold a call, each playing
+// from the node it dialled; then the node holding the room is killed (SIGKILL) mid-call and the
+// call comes back on the nodes left, with no page code beyond the example's.
+import assert from "node:assert/strict";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+
+import { Duet } from "./harness/duet.mjs";
+import { stopAllMedia } from "./harness/media.mjs";
+import { describePages, EXAMPLES_DIR, PageInstance } from "./harness/miniprogram.mjs";
+import { Redis } from "./harness/redis.mjs";
+import { startTokenServer } from "./harness/token-server.mjs";
+import { waitFor } from "./harness/wait.mjs";
+
+const require = createRequire(import.meta.url);
+const config = require(join(EXAMPLES_DIR, "config.js"));
+let redis;
+let nodes = [];
+let tokens;
+
+before(async () => {
+  redis = await Redis.start();
+  // Every `duet` this test file runs (the nodes, the CLI minting tokens) is in the cluster.
+  process.env.DUET_REDIS_URL = redis.url;
+  for (const name of ["node-a", "node-b", "node-c"]) nodes.push(await Duet.start(["--node-id", name]));
+  for (const node of nodes) {
+    await waitFor(async () => (await (await fetch(`${node.http}/healthz`)).json()).cluster?.nodes === 3, {
+      what: "every node to list the three",
+    });
+  }
+  tokens = await startTokenServer(nodes[0]);
+  Object.assign(config, { appID: nodes[0].appID, tokenURL: tokens.url, tokens: {} });
+});
+
+after(async () => {
+  stopAllMedia();
+  if (tokens) tokens.stop();
+  for (const node of nodes) await node.stop();
+  if (redis) redis.stop();
+});
+
+/** A page of the native video call for `userID`, its engine given `servers`. */
+function page(userID, servers) {
+  config.server = servers;
+  const p = new PageInstance("videocall-native", "native");
+  p.onLoad({ roomID: "cluster-call", userID });
+  return p;
+}
+
+const metric = async (node, name) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(await node.metrics())?.[1]);
+
+/** Whether `page` decodes (at least 15 new frames of) the stream of `other`. */
+function decodes(page, other, since = 0) {
+  const p = page.media.players.get(other.data.pushStreamID);
+  return !!p && p.frames >= since + 15 && page.data.playStates[other.data.pushStreamID] === "PLAYING";
+}
+
+test("members on different nodes hold a call, each playing from its own node; the call comes back after the room's node is killed", async () => {
+  const [a, b, c] = nodes;
+  // Alice dials A first: A holds the room. Bob dials B (and knows C).
+  const alice = page("alice", [a.server, c.server]);
+  const bob = page("bob", [b.server, c.server]);
+  const show = describePages(alice, bob);
+  try {
+    await alice.openRoom();
+    await bob.openRoom();
+    await waitFor(() => decodes(alice, bob) && decodes(bob, alice), { timeout: 30000, what: "each to decode the other", detail: show });
+    // Each plays from the node it dialled; both publish to the room's node, A.
+    const played = (p) => [...p.media.players.values()][0].url;
+    assert.ok(played(alice).startsWith(`rtmp://${a.rtmp}/`), show());
+    assert.ok(played(bob).startsWith(`rtmp://${b.rtmp}/`), show());
+    assert.ok(bob.media.pusher.url.startsWith(`rtmp://${a.rtmp}/`), show());
+    // A serves Alice's play of Bob's stream and one pull of Alice's stream for B.
+    const counts = async () => [await metric(a, "duet_media_players"), await metric(b, "duet_signaling_relayed_connections")];
+    let seen;
+    await waitFor(async () => JSON.stringify((seen = await counts())) === "[2,1]", {
+      what: "A to serve two plays and B to relay one connection",
+      detail: () => JSON.stringify(seen),
+    });
+
+    // The room's node dies. Alice's SDK reconnects to C, Bob's to B again; their sessions died
+    // with A, so each logs in again, publishes again, and plays the other's new stream.
+    const frames = (p, other) => p.media.players.get(other.data.pushStreamID)?.frames || 0;
+    const killed = Date.now();
+    await a.crash();
+    await waitFor(() => alice.media.players.size === 0 || played(alice).startsWith(`rtmp://${c.rtmp}/`), {
+      timeout: 20000,
+      what: "alice's old play to end",
+      detail: show,
+    });
+    await waitFor(
+      () =>
+        alice.media.pusher &&
+        !alice.media.pusher.url.includes(a.rtmp) &&
+        alice.media.players.size === 1 &&
+        played(alice).startsWith(`rtmp://${c.rtmp}/`) &&
+        played(bob).startsWith(`rtmp://${b.rtmp}/`) &&
+        decodes(alice, bob, 0) &&
+        decodes(bob, alice, 0) &&
+        frames(alice, bob) >= 15 &&
+        frames(bob, alice) >= 15,
+      { timeout: 40000, what: "the call to come back on B and C", detail: show },
+    );
+    const back = Date.now() - killed;
+    console.log(`from the kill of the room's node to both decoding each other again: ${back} ms`);
+    assert.equal(alice.data.roomState, "CONNECTED");
+    assert.equal(bob.data.roomState, "CONNECTED");
+  } catch (e) {
+    for (const node of nodes.slice(1)) console.log(`--- ${node.http}\n${node.stderr.split("\n").slice(-40).join("\n")}`);
+    throw e;
+  } finally {
+    alice.unload();
+    bob.unload();
+  }
+});
