@@ -526,21 +526,21 @@ async fn members_of_one_room_on_three_nodes_hold_one_call() {
     let (a, b, c) = (&nodes[0].1, &nodes[1].1, &nodes[2].1);
 
     // Alice logs in first, on A: A becomes the room's home. Bob joins from B and sees her.
-    let mut alice = member(&a, &redis, &cli, "alice", "call").await;
-    let (code, mut bob) = login(&b, APP_ID, &mint(&redis, &cli, "bob"), "bob", "call").await;
+    let mut alice = member(a, &redis, &cli, "alice", "call").await;
+    let (code, mut bob) = login(b, APP_ID, &mint(&redis, &cli, "bob"), "bob", "call").await;
     assert_eq!(code, 0);
     let bob_ids = bob.queued().clone();
     assert!(bob_ids.is_empty(), "no stray pushes: {bob_ids:?}");
     let joined = alice.push("roomUserUpdate", WAIT).await.unwrap();
     assert_eq!(user_ids(&joined), ["bob"]);
     // Carol joins from C: Alice and Bob hear it as one event, with one seq.
-    let (mut carol, carol_login) = join_on(&c, &redis, &cli, "carol", "call").await;
+    let (mut carol, carol_login) = join_on(c, &redis, &cli, "carol", "call").await;
     let (to_alice, to_bob) =
         (alice.push("roomUserUpdate", WAIT).await.unwrap(), bob.push("roomUserUpdate", WAIT).await.unwrap());
     assert_eq!((user_ids(&to_alice), user_ids(&to_bob)), (vec!["carol".to_owned()], vec!["carol".to_owned()]));
     assert_eq!(to_alice["seq"], to_bob["seq"], "one order for the room whichever node a member is on");
     let relayed = |server: &Server| common::metric(server, "duet_signaling_relayed_connections");
-    assert_eq!((relayed(&a), relayed(&b), relayed(&c)), (0, 1, 1), "B and C relay their member to A");
+    assert_eq!((relayed(a), relayed(b), relayed(c)), (0, 1, 1), "B and C relay their member to A");
 
     // Messages, commands and extra info cross the nodes.
     bob.ok("sendBroadcastMessage", json!({"roomID": "call", "message": "hi from B"})).await.unwrap();
@@ -562,7 +562,7 @@ async fn members_of_one_room_on_three_nodes_hold_one_call() {
     // URLs of the node she dialled, and Carol's node pulls the stream from A to play it.
     let published = bob.ok("publish", json!({"roomID": "call", "streamID": "bob-cam"})).await.unwrap();
     let url = published["url"].as_str().unwrap().to_owned();
-    assert!(names_node(&url, &a), "published to the room's home: {url}");
+    assert!(names_node(&url, a), "published to the room's home: {url}");
     let mut publisher = streams::rtmp_publisher(&url).await;
     publisher.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
     publisher.send_media(9, 0, b"\x17\x01\x00\x00\x00KEY-bob").await.unwrap();
@@ -570,18 +570,18 @@ async fn members_of_one_room_on_three_nodes_hold_one_call() {
     let on_c = carol.push("roomStreamUpdate", WAIT).await.unwrap();
     assert_eq!(on_a["seq"], on_c["seq"]);
     let flv = |push: &Value| push["data"]["streamList"][0]["urlsFLV"][0].as_str().unwrap().to_owned();
-    assert!(names_node(&flv(&on_a), &a), "{on_a}");
-    assert!(names_node(&flv(&on_c), &c), "{on_c}");
+    assert!(names_node(&flv(&on_a), a), "{on_a}");
+    assert!(names_node(&flv(&on_c), c), "{on_c}");
     let whep = on_c["data"]["streamList"][0]["whepURL"].as_str().unwrap();
     assert!(names_node(whep, c), "{whep}");
     let grant = carol.ok("play", json!({"streamID": "bob-cam"})).await.unwrap();
     assert!(names_node(grant["url"].as_str().unwrap(), c), "a play grant names the node dialled: {grant}");
-    let mut player = streams::flv_player(&c, &flv(&on_c));
+    let mut player = streams::flv_player(c, &flv(&on_c));
     streams::read_until(&mut player, &mut Vec::new(), b"KEY-bob");
-    assert_eq!(common::metric(&a, "duet_media_players"), 1, "C pulls from the origin");
+    assert_eq!(common::metric(a, "duet_media_players"), 1, "C pulls from the origin");
 
     // A second room of Bob's connection (multi-room) homed elsewhere is refused with its code.
-    let (code, _dave) = login(&c, APP_ID, &mint(&redis, &cli, "dave"), "dave", "other").await;
+    let (code, _dave) = login(c, APP_ID, &mint(&redis, &cli, "dave"), "dave", "other").await;
     assert_eq!(code, 0, "C is the home of room `other`");
     let token = mint(&redis, &cli, "bob");
     let second = bob
@@ -613,7 +613,7 @@ async fn members_of_one_room_on_three_nodes_hold_one_call() {
 
     // The HTTP API on any node acts on the whole cluster: a room's details and a kick asked of
     // C run on the room's home (A); the lists join every node's.
-    let mut api = Api::new(&c, APP_ID, SECRET);
+    let mut api = Api::new(c, APP_ID, SECRET);
     api.nonce = 1_000_000;
     let room = api.ok("GET", "/api/v1/rooms/call", None);
     let mut in_room: Vec<&str> =
@@ -628,7 +628,7 @@ async fn members_of_one_room_on_three_nodes_hold_one_call() {
         .map(|r| (r["roomID"].as_str().unwrap(), r["node"].as_str().unwrap()))
         .collect();
     assert_eq!(listed, [("call", "node-a"), ("other", "node-c")], "{rooms}");
-    let streams = Api::new(&b, APP_ID, SECRET).ok("GET", "/api/v1/streams", None);
+    let streams = Api::new(b, APP_ID, SECRET).ok("GET", "/api/v1/streams", None);
     assert_eq!(streams["streams"][0]["streamID"], "bob-cam", "{streams}");
     assert_eq!(streams["streams"][0]["node"], "node-a");
     api.ok("POST", "/api/v1/rooms/call/kick", Some(json!({"userID": "alice"})));
@@ -807,8 +807,8 @@ async fn one_user_has_one_session_in_the_whole_cluster() {
     let nodes = three_nodes(&redis).await;
     let (a, b, c) = (&nodes[0].1, &nodes[1].1, &nodes[2].1);
     // Alice is in room r1, whose home is A; then she logs into r2, whose home is B.
-    let (mut first, _) = join_on(&a, &redis, &cli, "alice", "r1").await;
-    let (mut second, _) = join_on(&b, &redis, &cli, "alice", "r2").await;
+    let (mut first, _) = join_on(a, &redis, &cli, "alice", "r1").await;
+    let (mut second, _) = join_on(b, &redis, &cli, "alice", "r2").await;
     // Her older session, on A, ends as on one node: kicked out.
     let kicked = first.push("kickout", WAIT).await.unwrap();
     assert_eq!(
@@ -820,7 +820,7 @@ async fn one_user_has_one_session_in_the_whole_cluster() {
 
     // The HTTP API on C reaches the node holding her session. A kick of sessions that logged
     // in before a moment older than hers leaves it; a kick without one ends it.
-    let mut api = Api::new(&c, APP_ID, SECRET);
+    let mut api = Api::new(c, APP_ID, SECRET);
     api.nonce = 2_000_000;
     let kept = api.ok("POST", "/api/v1/users/alice/kick", Some(json!({"beforeMs": 1000})));
     assert_eq!(kept["kicked"], 0, "{kept}");
@@ -831,4 +831,13 @@ async fn one_user_has_one_session_in_the_whole_cluster() {
     assert_eq!(kicked["data"]["reason"], "kicked_by_server", "{kicked}");
     let (status, body) = api.call("POST", "/api/v1/users/$server/kick", None);
     assert_eq!((status, body["code"].as_str()), (400, Some("invalid_field")), "{body}");
+
+    // A signed request is used once in the whole cluster: the lists it gathers from every node
+    // pass, a replay of it at another node does not.
+    let (mut first, mut replay) = (Api::new(a, APP_ID, SECRET), Api::new(b, APP_ID, SECRET));
+    (first.nonce, replay.nonce) = (3_000_000, 3_000_000);
+    let listed = first.call("GET", "/api/v1/rooms", None).1;
+    assert_eq!(listed["unreachable"], json!([]), "{listed}");
+    let (status, body) = replay.call("GET", "/api/v1/rooms", None);
+    assert_eq!((status, body["code"].as_str()), (401, Some("auth_nonce_reused")), "{body}");
 }

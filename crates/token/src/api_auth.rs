@@ -68,6 +68,24 @@ impl ApiRequest<'_> {
     }
 }
 
+/// The proof a cluster node adds when it passes a signed API request on to another node
+/// (`X-Duet-Passed-On`): lowercase hex of HMAC-SHA256, keyed with the app's ServerSecret, over
+/// `"duet/passed-on/v1\n{signature}"`. Only a holder of the secret makes it, so a client
+/// cannot use it to replay its request at a second node.
+pub fn passed_on_proof(secret: &AppSecret, signature: &str) -> String {
+    hex(&hmac(secret.key_bytes(), &[b"duet/passed-on/v1\n", signature.as_bytes()]).finalize().into_bytes())
+}
+
+/// Whether `proof` is [`passed_on_proof`] of `signature`, compared in constant time.
+pub fn verify_passed_on(secret: &AppSecret, signature: &str, proof: &str) -> bool {
+    match decode_hex(proof) {
+        Some(tag) => {
+            hmac(secret.key_bytes(), &[b"duet/passed-on/v1\n", signature.as_bytes()]).verify_slice(&tag).is_ok()
+        }
+        None => false,
+    }
+}
+
 /// The `X-Duet-Signature` header of a webhook delivery.
 pub fn webhook_signature(webhook_secret: &str, timestamp: i64, body: &[u8]) -> String {
     let ts = format!("{timestamp}.");
@@ -103,6 +121,16 @@ mod tests {
             path: "/api/v1/rooms/r/kick",
             body,
         }
+    }
+
+    #[test]
+    fn a_passed_on_proof_needs_the_secret_and_the_signature() {
+        let proof = passed_on_proof(&secret(), "abc");
+        assert!(verify_passed_on(&secret(), "abc", &proof));
+        assert!(!verify_passed_on(&secret(), "abd", &proof));
+        let other = AppSecret::new("00000000000000000000000000000000").unwrap();
+        assert!(!verify_passed_on(&other, "abc", &proof));
+        assert!(!verify_passed_on(&secret(), "abc", "zz"));
     }
 
     #[test]

@@ -30,7 +30,7 @@ mod media_url;
 mod secret;
 mod token04;
 
-pub use api_auth::{ApiRequest, hex, webhook_signature};
+pub use api_auth::{ApiRequest, hex, passed_on_proof, verify_passed_on, webhook_signature};
 pub use error::{LogTokenError, MediaUrlError, MintError, SecretError, TokenError};
 pub use grant::Grant;
 pub use log_grant::{LOG_TOKEN_TTL_SECS, LogGrant};

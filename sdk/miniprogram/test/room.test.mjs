@@ -38,6 +38,15 @@ test("a later snapshot reports exactly what changed", () => {
   assert.equal(room.seq, 9);
 });
 
+test("a stream now played from another server is announced again; a fresh signature is not a change", () => {
+  const room = new Room("r", "t", user("me"), { userUpdate: true });
+  const at = (id, host, sign) => ({ ...stream(id, "a"), urlsRTMP: [`rtmp://${host}/1/${id}?expire=9&sign=${sign}`] });
+  room.apply({ roomID: "r", seq: 1, streams: [at("s1", "node-a:1935", "x"), at("s2", "node-a:1935", "x")] });
+  const diff = room.apply({ roomID: "r", seq: 2, streams: [at("s1", "node-a:1935", "y"), at("s2", "node-b:1935", "y")] });
+  assert.deepEqual(diff.streamsRemoved.map((s) => s.urlsRTMP[0]), ["rtmp://node-a:1935/1/s2?expire=9&sign=x"]);
+  assert.deepEqual(diff.streamsAdded.map((s) => s.urlsRTMP[0]), ["rtmp://node-b:1935/1/s2?expire=9&sign=y"]);
+});
+
 test("events at or below the known seq are replays", () => {
   const room = new Room("r", "t", user("me"), {});
   room.apply({ roomID: "r", seq: 5 });

@@ -1018,6 +1018,12 @@ var Retrier = class {
 };
 
 // ../miniprogram/src/core/room.ts
+function playedFrom(s) {
+  return (s.urlsRTMP && s.urlsRTMP[0] || "").split("?")[0];
+}
+function moved(before, after) {
+  return playedFrom(before) !== playedFrom(after);
+}
 var Room = class {
   constructor(roomID, token, user, config) {
     this.roomID = roomID;
@@ -1038,8 +1044,8 @@ var Room = class {
     const diff = {
       usersAdded: [...users.values()].filter((u) => !this.users.has(u.userID)),
       usersRemoved: [...this.users.values()].filter((u) => !users.has(u.userID)),
-      streamsAdded: [...streams.values()].filter((s) => !this.streams.has(s.streamID)),
-      streamsRemoved: [...this.streams.values()].filter((s) => !streams.has(s.streamID)),
+      streamsAdded: [...streams.values()].filter((s) => !this.streams.has(s.streamID) || moved(this.streams.get(s.streamID), s)),
+      streamsRemoved: [...this.streams.values()].filter((s) => !streams.has(s.streamID) || moved(s, streams.get(s.streamID))),
       extraInfoChanged: (snap.extraInfo || []).filter((e) => {
         const before = this.extraInfo.get(e.key);
         return !before || before.value !== e.value || before.updateTime !== e.updateTime;

@@ -203,6 +203,21 @@ impl Cluster {
         users::holder(self.redis.as_ref()?, &self.me_key(), app_id, user_id).await
     }
 
+    /// Whether `nonce` of an API request for `app_id` is used for the first time in the
+    /// cluster (kept `ttl_secs`); true alone, or while Redis cannot say.
+    pub async fn nonce_first_use(&self, app_id: u32, nonce: &str, ttl_secs: u64) -> bool {
+        let Some(conn) = &self.redis else { return true };
+        let set: redis::RedisResult<Option<String>> = redis::cmd("SET")
+            .arg(format!("duet:nonce:{app_id}:{nonce}"))
+            .arg(1)
+            .arg("NX")
+            .arg("EX")
+            .arg(ttl_secs)
+            .query_async(&mut conn.clone())
+            .await;
+        !matches!(set, Ok(None))
+    }
+
     /// `{name}:{boot}`: this process in the cluster's claims.
     fn me_key(&self) -> String {
         format!("{}:{}", self.me.name, self.me.boot)

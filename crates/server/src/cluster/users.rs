@@ -98,12 +98,15 @@ async fn kick_on(
     let timestamp = crate::os::now_unix();
     let signed =
         duet_token::ApiRequest { app_id, timestamp, nonce: &nonce, method: "POST", path: &path, body: body.as_bytes() };
+    let signature = signed.sign(secret);
+    // Marked as passed on by a node: it runs on `node`, which the user's key no longer names.
+    let proof = duet_token::passed_on_proof(secret, &signature);
     let headers = [
         ("x-duet-appid", app_id.to_string()),
         ("x-duet-timestamp", timestamp.to_string()),
         ("x-duet-nonce", nonce.clone()),
-        ("x-duet-signature", signed.sign(secret)),
-        (crate::signaling::relay::RELAYED_BY, node.name.clone()),
+        ("x-duet-signature", signature),
+        (crate::http::api::auth::PASSED_ON, proof),
     ];
     let url = format!("{}{path}", node.addresses.http.trim_end_matches('/'));
     let (status, answer) =

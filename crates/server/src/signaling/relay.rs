@@ -24,7 +24,7 @@ use crate::cluster::nodes::NodeInfo;
 
 /// How long the home may take to accept the connection and say hello.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// Header naming the node a relayed connection (or API request) comes through.
+/// Header naming the node a relayed connection comes through.
 pub const RELAYED_BY: &str = "x-duet-relayed-by";
 /// Header counting the relays a connection passed through.
 pub const RELAY_HOPS: &str = "x-duet-relay-hops";

@@ -2,7 +2,9 @@
  * What the SDK knows of one room it is in: members, live streams, extra info, the last event
  * `seq` (for resume), and the token and settings to log in again with. A snapshot (login reply,
  * `roomResync`, or a fresh login after a failed resume) is applied as a difference, so the page
- * sees ADD/DELETE for exactly what changed while it was away.
+ * sees ADD/DELETE for exactly what changed while it was away. A stream now played from another
+ * server (in a cluster, the client got back in through another node) counts as changed: DELETE
+ * of the old, ADD of the new, so players start again on the new URLs.
  */
 
 import type { Snapshot } from "./protocol";
@@ -17,6 +19,16 @@ export interface SnapshotDiff {
   streamsRemoved: ZegoStreamList[];
   extraInfoChanged: ZegoRoomExtraInfo[];
   onlineCount: number | undefined;
+}
+
+/** Where a stream is played from: its first RTMP URL without the query (signature, expiry). */
+function playedFrom(s: ZegoStreamList): string {
+  return ((s.urlsRTMP && s.urlsRTMP[0]) || "").split("?")[0];
+}
+
+/** Whether the same stream is now played from another server. */
+function moved(before: ZegoStreamList, after: ZegoStreamList): boolean {
+  return playedFrom(before) !== playedFrom(after);
 }
 
 export class Room {
@@ -41,8 +53,8 @@ export class Room {
     const diff: SnapshotDiff = {
       usersAdded: [...users.values()].filter((u) => !this.users.has(u.userID)),
       usersRemoved: [...this.users.values()].filter((u) => !users.has(u.userID)),
-      streamsAdded: [...streams.values()].filter((s) => !this.streams.has(s.streamID)),
-      streamsRemoved: [...this.streams.values()].filter((s) => !streams.has(s.streamID)),
+      streamsAdded: [...streams.values()].filter((s) => !this.streams.has(s.streamID) || moved(this.streams.get(s.streamID)!, s)),
+      streamsRemoved: [...this.streams.values()].filter((s) => !streams.has(s.streamID) || moved(s, streams.get(s.streamID)!)),
       extraInfoChanged: (snap.extraInfo || []).filter((e) => {
         const before = this.extraInfo.get(e.key);
         return !before || before.value !== e.value || before.updateTime !== e.updateTime;

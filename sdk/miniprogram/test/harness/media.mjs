@@ -39,8 +39,9 @@ class MediaProcess {
     this.child = spawn("ffmpeg", args, { stdio: ["ignore", "pipe", "pipe"] });
     this.child.stderr.on("data", (d) => (this.stderr = (this.stderr + d).slice(-4000)));
     this.exited = new Promise((resolve) => this.child.on("exit", (code) => resolve(code)));
-    this.onState = onState;
-    this.onNet = onNet;
+    // A stopped component reports nothing more (its process may still flush output).
+    this.onState = (code) => this.stopped || onState(code);
+    this.onNet = (info) => this.stopped || onNet(info);
     live.add(this);
     this.exited.then(() => live.delete(this));
   }

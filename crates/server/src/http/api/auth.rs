@@ -86,8 +86,22 @@ pub struct Passed {
     pub path: String,
     /// The four `X-Duet-*` headers.
     pub headers: Vec<(&'static str, String)>,
-    /// Passed on by another node already: never passed on again.
+    /// Passed on by another node already (with its proof): never passed on again, and its
+    /// nonce already counted once in the cluster.
     pub relayed: bool,
+}
+
+/// Header of a request a node passes on to another, with `duet_token::passed_on_proof`.
+pub const PASSED_ON: &str = "x-duet-passed-on";
+
+impl Passed {
+    /// The headers to send this request with to another node.
+    pub fn headers_to_pass_on(&self, secret: &duet_token::AppSecret) -> Vec<(&'static str, String)> {
+        let mut headers = self.headers.clone();
+        let signature = headers.iter().find(|(name, _)| *name == "x-duet-signature").map(|(_, v)| v.clone());
+        headers.push((PASSED_ON, duet_token::passed_on_proof(secret, &signature.unwrap_or_default())));
+        headers
+    }
 }
 
 fn valid_nonce(n: &str) -> bool {
@@ -148,13 +162,22 @@ impl FromRequest<AppState> for Signed {
             ));
         }
         state.nonces.first_use(app_id, &nonce, now)?;
+        let relayed =
+            header(PASSED_ON).is_some_and(|proof| duet_token::verify_passed_on(&app.secret, &signature, &proof));
+        // In a cluster a nonce is used once across every node (a node that cannot ask Redis
+        // counts on its own list).
+        if !relayed && !state.cluster.nonce_first_use(app_id, &nonce, 2 * WINDOW_SECS as u64).await {
+            return Err(HttpError::unauthorized(
+                "auth_nonce_reused",
+                "this nonce was used already (on another node of the cluster); send a fresh one per request",
+            ));
+        }
         let headers = vec![
             ("x-duet-appid", app_id.to_string()),
             ("x-duet-timestamp", timestamp.to_string()),
             ("x-duet-nonce", nonce),
             ("x-duet-signature", signature),
         ];
-        let relayed = parts.headers.contains_key(crate::signaling::relay::RELAYED_BY);
         Ok(Self { app, body, passed: Passed { method: parts.method.clone(), path, headers, relayed } })
     }
 }

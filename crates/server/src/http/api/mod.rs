@@ -83,8 +83,10 @@ async fn run(state: &AppState, signed: &Signed, request: AdminRequest) -> Answer
         _ => None,
     };
     let mut answer = state.signaling.admin(app_id, request).await?;
+    // A list passed on by another node is this node's part of it only.
     if let Some((field, id)) = list
         && state.cluster.health().is_some()
+        && !signed.passed.relayed
     {
         answer = whole_cluster(state, signed, answer, field, id).await;
     }
@@ -111,7 +113,11 @@ async fn whole_cluster(state: &AppState, signed: &Signed, mine: Value, field: &s
                 let body = axum::body::to_bytes(answer.into_body(), 1024 * 1024).await.unwrap_or_default();
                 add(&node.name, &serde_json::from_slice(&body).unwrap_or(Value::Null));
             }
-            _ => unreachable.push(node.name),
+            Ok(answer) => {
+                tracing::warn!(node = %node.name, status = %answer.status(), "a node refused its part of a cluster-wide list");
+                unreachable.push(node.name);
+            }
+            Err(_) => unreachable.push(node.name),
         }
     }
     items.sort_by(|a, b| a[id].as_str().cmp(&b[id].as_str()));
@@ -121,8 +127,7 @@ async fn whole_cluster(state: &AppState, signed: &Signed, mine: Value, field: &s
 /// Sends `signed` to `node` as it came, and its answer back.
 async fn pass_on(node: &crate::cluster::nodes::NodeInfo, signed: &Signed) -> Answer {
     let url = format!("{}{}", node.addresses.http.trim_end_matches('/'), signed.passed.path);
-    let mut headers = signed.passed.headers.clone();
-    headers.push((crate::signaling::relay::RELAYED_BY, node.name.clone()));
+    let headers = signed.passed.headers_to_pass_on(&signed.app.secret);
     let method = signed.passed.method.clone();
     let answered =
         crate::http_client::call(method, &url, &headers, signed.body.clone(), std::time::Duration::from_secs(5)).await;
