@@ -2,6 +2,7 @@
 //! data in a temporary folder (append-only file, synced at every write, as a cluster's Redis
 //! should keep its configuration), killed when dropped; it can be stopped (the port then
 //! refuses) and started again on the same port with what it held.
+#![allow(dead_code)] // each cluster test file uses a different part
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;

@@ -1,0 +1,311 @@
+//! Rooms across the nodes of a cluster (docs/cluster.md): members of one room on different
+//! nodes hold one call (one order, messages, streams played from the node dialled, resume on
+//! any node, the HTTP API from any node), a call goes on after the node holding its room is
+//! killed, each webhook event is sent once, and one user has one session in the whole cluster.
+//! Real `duet serve` nodes on Debian's redis-server, the Rust signaling client, RTMP and FLV.
+
+#[path = "common/api.rs"]
+mod api;
+#[path = "common/cluster.rs"]
+mod cluster;
+mod common;
+#[path = "common/receiver.rs"]
+mod receiver;
+#[path = "common/redis.rs"]
+mod redis_server;
+#[path = "common/streams.rs"]
+mod streams;
+
+use std::time::{Duration, Instant};
+
+use api::Api;
+use cluster::{
+    APP_ID, SECRET, WAIT, cluster_cli, join_on, login, member, mint, names_node, recover, three_nodes, user_ids,
+    wait_cluster,
+};
+use common::{Server, data_dir};
+use receiver::Receiver;
+use redis_server::Redis;
+use serde_json::{Value, json};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_of_one_room_on_three_nodes_hold_one_call() {
+    let redis = Redis::start();
+    let cli = cluster_cli(&redis);
+    let nodes = three_nodes(&redis).await;
+    let (a, b, c) = (&nodes[0].1, &nodes[1].1, &nodes[2].1);
+
+    // Alice logs in first, on A: A becomes the room's home. Bob joins from B and sees her.
+    let mut alice = member(a, &redis, &cli, "alice", "call").await;
+    let (code, mut bob) = login(b, APP_ID, &mint(&redis, &cli, "bob"), "bob", "call").await;
+    assert_eq!(code, 0);
+    let bob_ids = bob.queued().clone();
+    assert!(bob_ids.is_empty(), "no stray pushes: {bob_ids:?}");
+    let joined = alice.push("roomUserUpdate", WAIT).await.unwrap();
+    assert_eq!(user_ids(&joined), ["bob"]);
+    // Carol joins from C: Alice and Bob hear it as one event, with one seq.
+    let (mut carol, carol_login) = join_on(c, &redis, &cli, "carol", "call").await;
+    let (to_alice, to_bob) =
+        (alice.push("roomUserUpdate", WAIT).await.unwrap(), bob.push("roomUserUpdate", WAIT).await.unwrap());
+    assert_eq!((user_ids(&to_alice), user_ids(&to_bob)), (vec!["carol".to_owned()], vec!["carol".to_owned()]));
+    assert_eq!(to_alice["seq"], to_bob["seq"], "one order for the room whichever node a member is on");
+    let relayed = |server: &Server| common::metric(server, "duet_signaling_relayed_connections");
+    assert_eq!((relayed(a), relayed(b), relayed(c)), (0, 1, 1), "B and C relay their member to A");
+
+    // Messages, commands and extra info cross the nodes.
+    bob.ok("sendBroadcastMessage", json!({"roomID": "call", "message": "hi from B"})).await.unwrap();
+    for member in [&mut alice, &mut carol] {
+        let got = member.push("IMRecvBroadcastMessage", WAIT).await.unwrap();
+        assert_eq!(got["data"]["messageList"][0]["message"], "hi from B");
+    }
+    let sent =
+        carol.ok("sendCustomCommand", json!({"roomID": "call", "command": "mute", "toUserIDList": ["alice"]})).await;
+    assert_eq!(sent.unwrap()["delivered"], 1);
+    assert_eq!(alice.push("IMRecvCustomCommand", WAIT).await.unwrap()["data"]["command"], "mute");
+    alice.ok("setRoomExtraInfo", json!({"roomID": "call", "key": "topic", "value": "cluster"})).await.unwrap();
+    for member in [&mut bob, &mut carol] {
+        let got = member.push("roomExtraInfoUpdate", WAIT).await.unwrap();
+        assert_eq!(got["data"]["roomExtraInfoList"][0]["value"], "cluster", "{got}");
+    }
+
+    // Bob publishes: the URL is the room's home (A); Alice and Carol are told, each with play
+    // URLs of the node she dialled, and Carol's node pulls the stream from A to play it.
+    let published = bob.ok("publish", json!({"roomID": "call", "streamID": "bob-cam"})).await.unwrap();
+    let url = published["url"].as_str().unwrap().to_owned();
+    assert!(names_node(&url, a), "published to the room's home: {url}");
+    let mut publisher = streams::rtmp_publisher(&url).await;
+    publisher.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
+    publisher.send_media(9, 0, b"\x17\x01\x00\x00\x00KEY-bob").await.unwrap();
+    let on_a = alice.push("roomStreamUpdate", WAIT).await.unwrap();
+    let on_c = carol.push("roomStreamUpdate", WAIT).await.unwrap();
+    assert_eq!(on_a["seq"], on_c["seq"]);
+    let flv = |push: &Value| push["data"]["streamList"][0]["urlsFLV"][0].as_str().unwrap().to_owned();
+    assert!(names_node(&flv(&on_a), a), "{on_a}");
+    assert!(names_node(&flv(&on_c), c), "{on_c}");
+    let whep = on_c["data"]["streamList"][0]["whepURL"].as_str().unwrap();
+    assert!(names_node(whep, c), "{whep}");
+    let grant = carol.ok("play", json!({"streamID": "bob-cam"})).await.unwrap();
+    assert!(names_node(grant["url"].as_str().unwrap(), c), "a play grant names the node dialled: {grant}");
+    let mut player = streams::flv_player(c, &flv(&on_c));
+    streams::read_until(&mut player, &mut Vec::new(), b"KEY-bob");
+    assert_eq!(common::metric(a, "duet_media_players"), 1, "C pulls from the origin");
+
+    // A second room of Bob's connection (multi-room) homed elsewhere is refused with its code.
+    let (code, _dave) = login(c, APP_ID, &mint(&redis, &cli, "dave"), "dave", "other").await;
+    assert_eq!(code, 0, "C is the home of room `other`");
+    let token = mint(&redis, &cli, "bob");
+    let second = bob
+        .request(
+            "login",
+            json!({"protocol": 1, "appID": APP_ID, "roomID": "other", "token": token, "multiRoom": true,
+                "user": {"userID": "bob", "userName": "bob"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(second["reason"], "room_on_other_node", "{second}");
+
+    // Carol's connection drops; she resumes on B: B relays to the home, which replays what she
+    // missed.
+    let seq = carol.seqs.clone();
+    carol.drop_connection().await;
+    bob.ok("sendBroadcastMessage", json!({"roomID": "call", "message": "while away"})).await.unwrap();
+    let mut carol = duet_client::Client::connect(&format!("ws://{}/ws", b.http)).await.unwrap();
+    let resumed = carol
+        .ok(
+            "resume",
+            json!({"sessionID": carol_login["sessionID"], "resumeToken": carol_login["resumeToken"], "rooms": seq}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resumed["rooms"][0]["replayed"], true, "{resumed}");
+    let missed = carol.push("IMRecvBroadcastMessage", WAIT).await.unwrap();
+    assert_eq!(missed["data"]["messageList"][0]["message"], "while away");
+
+    // The HTTP API on any node acts on the whole cluster: a room's details and a kick asked of
+    // C run on the room's home (A); the lists join every node's.
+    let mut api = Api::new(c, APP_ID, SECRET);
+    api.nonce = 1_000_000;
+    let room = api.ok("GET", "/api/v1/rooms/call", None);
+    let mut in_room: Vec<&str> =
+        room["users"].as_array().unwrap().iter().map(|u| u["userID"].as_str().unwrap()).collect();
+    in_room.sort_unstable();
+    assert_eq!(in_room, ["alice", "bob", "carol"], "{room}");
+    let rooms = api.ok("GET", "/api/v1/rooms", None);
+    let listed: Vec<(&str, &str)> = rooms["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["roomID"].as_str().unwrap(), r["node"].as_str().unwrap()))
+        .collect();
+    assert_eq!(listed, [("call", "node-a"), ("other", "node-c")], "{rooms}");
+    let streams = Api::new(b, APP_ID, SECRET).ok("GET", "/api/v1/streams", None);
+    assert_eq!(streams["streams"][0]["streamID"], "bob-cam", "{streams}");
+    assert_eq!(streams["streams"][0]["node"], "node-a");
+    api.ok("POST", "/api/v1/rooms/call/kick", Some(json!({"userID": "alice"})));
+    let kicked = alice.push("kickout", WAIT).await.unwrap();
+    assert_eq!(kicked["data"]["reason"], "kicked_by_server", "{kicked}");
+    let (status, body) = api.call("GET", "/api/v1/rooms/nowhere", None);
+    assert_eq!((status, body["code"].as_str()), (404, Some("room_not_found")), "{body}");
+    drop(player);
+    drop(publisher);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_goes_on_after_its_home_node_is_killed() {
+    let redis = Redis::start();
+    let cli = cluster_cli(&redis);
+    let [(_a_dir, a), (_b_dir, b), (_c_dir, c)] = three_nodes(&redis).await;
+    let (_alice, _) = join_on(&a, &redis, &cli, "alice", "call").await;
+    let (mut bob, bob_session) = join_on(&b, &redis, &cli, "bob", "call").await;
+    let (mut carol, carol_session) = join_on(&c, &redis, &cli, "carol", "call").await;
+    let published = bob.ok("publish", json!({"roomID": "call", "streamID": "bob-cam"})).await.unwrap();
+    let mut publisher = streams::rtmp_publisher(published["url"].as_str().unwrap()).await;
+    publisher.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
+    publisher.send_media(9, 0, b"\x17\x01\x00\x00\x00KEY-1").await.unwrap();
+    carol.push("roomStreamUpdate", WAIT).await.unwrap();
+
+    // The room's home (and the stream's origin) dies.
+    let killed = Instant::now();
+    a.crash();
+    // Bob's and Carol's nodes lose the relay: their clients are told to reconnect.
+    bob.closed(WAIT).await.unwrap();
+    carol.closed(WAIT).await.unwrap();
+    drop(publisher);
+
+    // Bob gets back in through B, which becomes the room's home, and publishes again there.
+    let (mut bob, _) = recover(&b, &bob_session, (&redis, &cli), "bob", "call").await;
+    let published = bob.ok("publish", json!({"roomID": "call", "streamID": "bob-cam"})).await.unwrap();
+    let url = published["url"].as_str().unwrap().to_owned();
+    assert!(names_node(&url, &b), "the new home takes the publish: {url}");
+    let mut publisher = streams::rtmp_publisher(&url).await;
+    publisher.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
+    publisher.send_media(9, 0, b"\x17\x01\x00\x00\x00KEY-2").await.unwrap();
+
+    // Carol gets back in through C (relayed to B): she finds Bob and his stream, and plays it
+    // from C.
+    let (_carol, snapshot) = recover(&c, &carol_session, (&redis, &cli), "carol", "call").await;
+    let users: Vec<&str> =
+        snapshot["users"].as_array().unwrap().iter().map(|u| u["userID"].as_str().unwrap()).collect();
+    assert_eq!(users, ["bob"], "{snapshot}");
+    let flv = snapshot["streams"][0]["urlsFLV"][0].as_str().unwrap();
+    assert!(names_node(flv, &c), "{snapshot}");
+    let mut player = streams::flv_player(&c, flv);
+    streams::read_until(&mut player, &mut Vec::new(), b"KEY-2");
+    println!("from the kill of the home node to media playing again on another node: {:?}", killed.elapsed());
+    assert_eq!(common::metric(&b, "duet_cluster_nodes"), 2);
+    drop(publisher);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_receiver_sees_each_event_of_a_call_across_nodes_once() {
+    let redis = Redis::start();
+    let cli = cluster_cli(&redis);
+    let receiver = Receiver::start(receiver::ANSWER_OK);
+    let data = cli.path().join("data");
+    let url = receiver.url();
+    let set = ["app", "webhook", "--app-id", "123456789", "--url", &url, "--secret", receiver::SECRET];
+    common::ok(&data, &[&set[..], &["--redis-url", &redis.url()]].concat());
+    let nodes = three_nodes(&redis).await;
+    let (a, b, c) = (&nodes[0].1, &nodes[1].1, &nodes[2].1);
+    let mut members = Vec::new();
+    for (server, user) in [(&a, "alice"), (&b, "bob"), (&c, "carol")] {
+        members.push(join_on(server, &redis, &cli, user, "call").await.0);
+    }
+    for mut member in members {
+        member.ok("logout", json!({})).await.unwrap();
+    }
+    // room.created, three user.login, three user.logout, room.closed: each once.
+    let events = receiver.wait_for(8, Duration::from_secs(10));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let accepted = receiver.accepted.lock().unwrap().len();
+    assert_eq!(accepted, 8, "no event delivered twice: {events:?}");
+    let mut names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "room.closed",
+            "room.created",
+            "user.login",
+            "user.login",
+            "user.login",
+            "user.logout",
+            "user.logout",
+            "user.logout"
+        ]
+    );
+    let ids =
+        receiver.accepted.lock().unwrap().iter().map(|d| d.headers["x-duet-delivery"].clone()).collect::<Vec<_>>();
+    assert!(ids.iter().all(|id| id.starts_with("node-a-")), "made and sent by the room's home: {ids:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_whose_session_lapsed_while_the_room_moved_finds_the_room_again() {
+    let redis = Redis::start();
+    let cli = cluster_cli(&redis);
+    let start_node = |name: &str| {
+        let (tmp, data) = data_dir();
+        let args = ["--redis-url", &redis.url(), "--node-id", name, "--resume-grace-secs", "1"];
+        (tmp, Server::start(&data, &args))
+    };
+    let ((_a_dir, a), (_b_dir, b), (_c_dir, c)) = (start_node("node-a"), start_node("node-b"), start_node("node-c"));
+    wait_cluster(&[&a, &b, &c], 3).await;
+    // The room lives on A; Bob, on B, holds his session on A through B.
+    let (mut alice, _) = join_on(&a, &redis, &cli, "alice", "call").await;
+    let (bob, bob_session) = join_on(&b, &redis, &cli, "bob", "call").await;
+    // Bob's connection drops and his session lapses; Alice leaves: the room closes on A. Carol
+    // opens it again, on C.
+    bob.drop_connection().await;
+    alice.ok("logout", json!({})).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (mut carol, _) = join_on(&c, &redis, &cli, "carol", "call").await;
+    // Bob comes back through B: his resume goes to A (which held his session) and fails; his
+    // login on the same connection goes on from A to the room's new home, C.
+    let (_bob, snapshot) = recover(&b, &bob_session, (&redis, &cli), "bob", "call").await;
+    let users: Vec<&str> =
+        snapshot["users"].as_array().unwrap().iter().map(|u| u["userID"].as_str().unwrap()).collect();
+    assert_eq!(users, ["carol"], "{snapshot}");
+    assert_eq!(user_ids(&carol.push("roomUserUpdate", WAIT).await.unwrap()), ["bob"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_user_has_one_session_in_the_whole_cluster() {
+    let redis = Redis::start();
+    let cli = cluster_cli(&redis);
+    let nodes = three_nodes(&redis).await;
+    let (a, b, c) = (&nodes[0].1, &nodes[1].1, &nodes[2].1);
+    // Alice is in room r1, whose home is A; then she logs into r2, whose home is B.
+    let (mut first, _) = join_on(a, &redis, &cli, "alice", "r1").await;
+    let (mut second, _) = join_on(b, &redis, &cli, "alice", "r2").await;
+    // Her older session, on A, ends as on one node: kicked out.
+    let kicked = first.push("kickout", WAIT).await.unwrap();
+    assert_eq!(
+        (kicked["data"]["roomID"].as_str(), kicked["data"]["reason"].as_str()),
+        (Some("r1"), Some("kicked_out"))
+    );
+    assert_eq!(first.closed(WAIT).await.unwrap()["reason"], "kicked_out");
+    second.ok("ping", json!({})).await.unwrap();
+
+    // The HTTP API on C reaches the node holding her session. A kick of sessions that logged
+    // in before a moment older than hers leaves it; a kick without one ends it.
+    let mut api = Api::new(c, APP_ID, SECRET);
+    api.nonce = 2_000_000;
+    let kept = api.ok("POST", "/api/v1/users/alice/kick", Some(json!({"beforeMs": 1000})));
+    assert_eq!(kept["kicked"], 0, "{kept}");
+    second.ok("ping", json!({})).await.unwrap();
+    let done = api.ok("POST", "/api/v1/users/alice/kick", None);
+    assert_eq!(done["kicked"], 1, "{done}");
+    let kicked = second.push("kickout", WAIT).await.unwrap();
+    assert_eq!(kicked["data"]["reason"], "kicked_by_server", "{kicked}");
+    let (status, body) = api.call("POST", "/api/v1/users/$server/kick", None);
+    assert_eq!((status, body["code"].as_str()), (400, Some("invalid_field")), "{body}");
+
+    // A signed request is used once in the whole cluster: the lists it gathers from every node
+    // pass, a replay of it at another node does not.
+    let (mut first, mut replay) = (Api::new(a, APP_ID, SECRET), Api::new(b, APP_ID, SECRET));
+    (first.nonce, replay.nonce) = (3_000_000, 3_000_000);
+    let listed = first.call("GET", "/api/v1/rooms", None).1;
+    assert_eq!(listed["unreachable"], json!([]), "{listed}");
+    let (status, body) = replay.call("GET", "/api/v1/rooms", None);
+    assert_eq!((status, body["code"].as_str()), (401, Some("auth_nonce_reused")), "{body}");
+}
