@@ -108,7 +108,7 @@ impl Homes {
     /// The living other node that holds `room`, without claiming it (`None`: here, nobody, or
     /// unknown while Redis cannot be reached).
     pub async fn holder(&self, app_id: u32, room_id: &str) -> Option<NodeInfo> {
-        super::users::living_holder(&mut self.conn.clone(), &room_key(app_id, room_id), &self.me).await
+        super::nodes::living_holder(&mut self.conn.clone(), &room_key(app_id, room_id), &self.me).await
     }
 
     /// Claims `room`: `None` when this node holds it now, else the living node that does.

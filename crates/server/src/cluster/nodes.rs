@@ -308,3 +308,25 @@ pub async fn run(
         *shared.view.lock().unwrap_or_else(|p| p.into_inner()) = alive;
     }
 }
+
+/// The living node, other than `me` (`{name}:{boot}`), that `key`'s value names, with its
+/// registry entry; `None` when it names this process, nobody, a process that is gone, or
+/// Redis does not answer.
+pub async fn living_holder(conn: &mut ConnectionManager, key: &str, me: &str) -> Option<NodeInfo> {
+    let held: Option<String> = redis::cmd("GET").arg(key).query_async(conn).await.ok()?;
+    living(conn, &held?, me).await
+}
+
+/// The living node, other than `me`, that `held` (`{name}:{boot}`) names.
+pub async fn living(conn: &mut ConnectionManager, held: &str, me: &str) -> Option<NodeInfo> {
+    if held == me {
+        return None;
+    }
+    let (name, boot) = held.rsplit_once(':')?;
+    let (live_boot, info): (Option<String>, Option<String>) =
+        redis::cmd("HMGET").arg(format!("duet:node:{name}")).arg("boot").arg("info").query_async(conn).await.ok()?;
+    if live_boot.as_deref() != Some(boot) {
+        return None;
+    }
+    serde_json::from_str::<NodeInfo>(&info?).ok().filter(|n| !n.addresses.http.is_empty())
+}

@@ -24,28 +24,6 @@ fn user_key(app_id: u32, user_id: &str) -> String {
     format!("duet:user:{app_id}:{user_id}")
 }
 
-/// The living node, other than `me` (`{name}:{boot}`), that `key`'s value names, with its
-/// registry entry; `None` when it names this process, nobody, a process that is gone, or
-/// Redis does not answer.
-pub async fn living_holder(conn: &mut ConnectionManager, key: &str, me: &str) -> Option<NodeInfo> {
-    let held: Option<String> = redis::cmd("GET").arg(key).query_async(conn).await.ok()?;
-    living(conn, &held?, me).await
-}
-
-/// The living node, other than `me`, that `held` (`{name}:{boot}`) names.
-async fn living(conn: &mut ConnectionManager, held: &str, me: &str) -> Option<NodeInfo> {
-    if held == me {
-        return None;
-    }
-    let (name, boot) = held.rsplit_once(':')?;
-    let (live_boot, info): (Option<String>, Option<String>) =
-        redis::cmd("HMGET").arg(format!("duet:node:{name}")).arg("boot").arg("info").query_async(conn).await.ok()?;
-    if live_boot.as_deref() != Some(boot) {
-        return None;
-    }
-    serde_json::from_str::<NodeInfo>(&info?).ok().filter(|n| !n.addresses.http.is_empty())
-}
-
 /// This node (`me`: `{name}:{boot}`) took a login of `user_id` at `login_ms`: it becomes the
 /// user's node, and the node that was ends the user's older session there (asked with the
 /// app's secret from `apps`). Runs in the background; a failure is logged (the two sessions
@@ -72,7 +50,7 @@ pub fn logged_in(
             Err(e) => return tracing::warn!(app_id, "cannot record which node holds a user's session: {e}"),
         };
         let Some(node) = (match previous {
-            Some(held) => living(&mut conn, &held, &me).await,
+            Some(held) => super::nodes::living(&mut conn, &held, &me).await,
             None => None,
         }) else {
             return;
@@ -119,5 +97,5 @@ async fn kick_on(
 
 /// The living node, other than `me`, holding `user_id`'s session.
 pub async fn holder(conn: &ConnectionManager, me: &str, app_id: u32, user_id: &str) -> Option<NodeInfo> {
-    living_holder(&mut conn.clone(), &user_key(app_id, user_id), me).await
+    super::nodes::living_holder(&mut conn.clone(), &user_key(app_id, user_id), me).await
 }
