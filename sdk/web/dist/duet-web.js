@@ -867,7 +867,11 @@ async function loginAgain(conn, rooms, host) {
       continue;
     }
     host.adopt(reply);
-    emitDiff(room, room.apply(reply), host.presence.emitter);
+    const known = [...room.streams.values()];
+    room.streams = /* @__PURE__ */ new Map();
+    const diff = room.apply(reply);
+    diff.streamsRemoved = known;
+    emitDiff(room, diff, host.presence.emitter);
     await publishAgain(conn, room.roomID, host.presence);
   }
 }

@@ -82,7 +82,13 @@ export async function loginAgain(conn: Connection, rooms: Room[], host: Recovery
       continue;
     }
     host.adopt(reply);
-    emitDiff(room, room.apply(reply), host.presence.emitter);
+    // A new session: the room's streams are new publishes or are played through another node
+    // now, so each is announced afresh (DELETE of what was known, ADD of what is live).
+    const known = [...room.streams.values()];
+    room.streams = new Map();
+    const diff = room.apply(reply);
+    diff.streamsRemoved = known;
+    emitDiff(room, diff, host.presence.emitter);
     await publishAgain(conn, room.roomID, host.presence);
   }
 }
