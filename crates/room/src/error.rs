@@ -104,6 +104,8 @@ codes! {
     ServerShutdown = 41004, "server_shutdown";
     /// Kickout: the app's business server closed the room (HTTP API).
     RoomClosed = 41005, "room_closed";
+    /// Close: the node is leaving its cluster (drain); the `close` push lists where else to go.
+    ServerDraining = 41006, "server_draining";
     /// Publisher state: the media connection ended without stopPublish.
     PublishInterrupted = 41100, "publish_interrupted";
     /// Publisher state: the app's business server stopped the stream (HTTP API).

@@ -60,7 +60,8 @@ pub struct Hub {
     pub(crate) kicked: HashMap<SessionId, (ErrorCode, Instant)>,
     prune_at: Option<Instant>,
     /// [`Hub::shutdown`] ran: nothing new is accepted.
-    stopping: bool,
+    /// Why the hub stopped (`server_shutdown` or `server_draining`), once it did.
+    stopping: Option<ErrorCode>,
     /// The `hello` push, the same for every connection: made once.
     hello: Arc<str>,
 }
@@ -90,15 +91,15 @@ impl Hub {
             closing: HashMap::new(),
             kicked: HashMap::new(),
             prune_at: None,
-            stopping: false,
+            stopping: None,
         }
     }
 
-    /// A connection opened; it is greeted with `hello` (or closed with `server_shutdown` once
-    /// the hub is stopping).
+    /// A connection opened; it is greeted with `hello` (or closed with the reason the hub
+    /// stopped, once it did).
     pub fn connect(&mut self, now: Now, conn: ConnId) {
-        if self.stopping {
-            self.out.push_back(Output::Close { conn, code: ErrorCode::ServerShutdown });
+        if let Some(code) = self.stopping {
+            self.out.push_back(Output::Close { conn, code });
             return;
         }
         let bucket = TokenBucket::new(now.at, self.cfg.rate_burst);
@@ -151,8 +152,8 @@ impl Hub {
     /// `roomStreamUpdate ADD`, its owner `PUBLISHING`); a refusal means nothing changed and the
     /// ingest must refuse the publish. A stream no room announces is admitted silently.
     pub fn admit_publish(&mut self, now: Now, request: PublishRequest) -> Result<(), Refusal> {
-        if self.stopping {
-            return Err(Refusal::new(ErrorCode::ServerShutdown, "the server is stopping"));
+        if let Some(code) = self.stopping {
+            return Err(Refusal::new(code, "the server is stopping"));
         }
         crate::streams::admit_publish(self, now, request)
     }
@@ -229,18 +230,28 @@ impl Hub {
     /// ends ([`Hub::publish_ended`], with their bytes), or when `shutdown_wait` runs out. From
     /// now on connections are closed at once and publishes refused. Keep feeding the hub until
     /// [`Hub::is_stopped`], so every event a backend was told of has its closing event.
-    /// A second call does nothing.
+    /// A second call (or one after [`Hub::drain`]) does nothing.
     pub fn shutdown(&mut self, now: Now) {
-        if self.stopping {
+        self.stop(now, ErrorCode::ServerShutdown);
+    }
+
+    /// The node is leaving a cluster and its clients go to the others: as [`Hub::shutdown`],
+    /// with `server_draining` as the reason (the server tells each client where else to go).
+    pub fn drain(&mut self, now: Now) {
+        self.stop(now, ErrorCode::ServerDraining);
+    }
+
+    fn stop(&mut self, now: Now, code: ErrorCode) {
+        if self.stopping.is_some() {
             return;
         }
-        self.stopping = true;
+        self.stopping = Some(code);
         let conns: Vec<ConnId> = self.conns.keys().copied().collect();
         for conn in conns {
-            self.close_conn(conn, ErrorCode::ServerShutdown);
+            self.close_conn(conn, code);
         }
         for sid in self.sessions.ids() {
-            self.remove_session(now, sid, ErrorCode::ServerShutdown.name());
+            self.remove_session(now, sid, code.name());
         }
         let external: Vec<(u32, String)> = self
             .apps
@@ -248,7 +259,7 @@ impl Hub {
             .flat_map(|(&app_id, a)| a.streams.iter().map(move |(id, _)| (app_id, id.clone())))
             .collect();
         for (app_id, stream_id) in external {
-            crate::streams::release(self, now, app_id, &stream_id, false, ErrorCode::ServerShutdown.name());
+            crate::streams::release(self, now, app_id, &stream_id, false, code.name());
         }
         if !self.closing.is_empty() {
             self.timers.schedule(now.at + self.cfg.shutdown_wait, TimerKey::Shutdown);
@@ -257,7 +268,7 @@ impl Hub {
 
     /// True once [`Hub::shutdown`] ran and every stream it ended has had its `stream.closed`.
     pub fn is_stopped(&self) -> bool {
-        self.stopping && self.closing.is_empty()
+        self.stopping.is_some() && self.closing.is_empty()
     }
 
     /// Pending deadlines (one per live connection, grace period, membership token, ...).

@@ -141,6 +141,30 @@ fn shutdown_closes_everyone_and_reports_their_logouts() {
     assert_eq!(w.hub.room_count(), 0);
 }
 
+/// A drain is a stop whose reason is `server_draining`: the clients are closed with it, the
+/// backends hear it, and a connection or publish arriving afterwards is refused with it.
+#[test]
+fn a_drain_closes_everyone_with_its_own_reason() {
+    let mut w = World::two_in("room");
+    w.events.clear();
+    w.hub.drain(w.now);
+    w.hub.shutdown(w.now);
+    w.drain();
+    assert_eq!(w.closed.get(&1), Some(&ErrorCode::ServerDraining));
+    assert_eq!(w.closed.get(&2), Some(&ErrorCode::ServerDraining));
+    w.events.sort();
+    assert_eq!(
+        w.events,
+        ["room.closed room", "user.logout room A server_draining", "user.logout room B server_draining"]
+    );
+    w.hub.connect(w.now, ConnId(3));
+    w.drain();
+    assert_eq!(w.closed.get(&3), Some(&ErrorCode::ServerDraining));
+    let late = w.hub.admit_publish(w.now, started_in("late", "x", "room", 3)).unwrap_err();
+    assert_eq!(late.code, ErrorCode::ServerDraining);
+    assert!(w.hub.is_stopped());
+}
+
 /// A stop ends streams too, session and external ones: their media is cut, and each
 /// `stream.closed` goes out with its bytes when the media side reports the end. Until then the
 /// hub is not stopped, and takes nothing new.

@@ -48,6 +48,21 @@ pub enum Command {
     /// Manage the web console's users.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Act on a node of a cluster (needs --redis-url).
+    #[command(subcommand)]
+    Node(NodeCommand),
+}
+
+/// `duet node ...`.
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Ask a node to drain: it takes no new sessions or streams, sends its clients to the other
+    /// nodes, and exits (docs/cluster.md).
+    Drain {
+        /// The node's name (its --node-id).
+        #[arg(long)]
+        node_id: String,
+    },
 }
 
 /// `duet admin ...`.

@@ -69,6 +69,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             init_logging(quiet_unless_asked(common.log_level));
             commands::admin::run(&common, cmd)
         }
+        Command::Node(cmd) => {
+            init_logging(quiet_unless_asked(common.log_level));
+            commands::node::run(&common, cmd)
+        }
     }
 }
 

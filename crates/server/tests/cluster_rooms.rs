@@ -309,3 +309,94 @@ async fn one_user_has_one_session_in_the_whole_cluster() {
     let (status, body) = replay.call("GET", "/api/v1/rooms", None);
     assert_eq!((status, body["code"].as_str()), (401, Some("auth_nonce_reused")), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drained_node_sends_its_clients_to_the_other_nodes_and_exits() {
+    let redis = Redis::start();
+    let cli = cluster_cli(&redis);
+    let [(_a_dir, mut a), (_b_dir, b), (_c_dir, c)] = three_nodes(&redis).await;
+    // Room `call` lives on A (Alice logged in there first); Bob dialled B and is relayed to A.
+    let (mut alice, _) = join_on(&a, &redis, &cli, "alice", "call").await;
+    let (mut bob, _) = join_on(&b, &redis, &cli, "bob", "call").await;
+    // Room `far` lives on B (Erin); Dave dialled A and is relayed to B.
+    let (mut erin, _) = join_on(&b, &redis, &cli, "erin", "far").await;
+    let (mut dave, dave_session) = join_on(&a, &redis, &cli, "dave", "far").await;
+    let published = alice.ok("publish", json!({"roomID": "call", "streamID": "alice-cam"})).await.unwrap();
+    let mut publisher = streams::rtmp_publisher(published["url"].as_str().unwrap()).await;
+    publisher.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
+    bob.push("roomStreamUpdate", WAIT).await.unwrap();
+    // A client that never answers A's Close keeps A up for a moment while it drains.
+    let _silent = duet_client::Client::connect(&format!("ws://{}/ws", a.http)).await.unwrap();
+
+    let asked =
+        common::ok(&cli.path().join("data"), &["node", "drain", "--node-id", "node-a", "--redis-url", &redis.url()]);
+    assert!(asked.contains("node-a"), "{asked}");
+
+    // Everyone A serves is told to go, and where: the other nodes.
+    let ws = |server: &Server| format!("ws://{}/ws", server.http);
+    let mut elsewhere = vec![ws(&b), ws(&c)];
+    elsewhere.sort();
+    for (who, client) in [("alice", &mut alice), ("bob", &mut bob), ("dave", &mut dave)] {
+        let closed = client.closed(WAIT).await.unwrap();
+        assert_eq!(closed["reason"], "server_draining", "{who}: {closed}");
+        let mut servers: Vec<String> =
+            closed["servers"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_owned()).collect();
+        servers.sort();
+        assert_eq!(servers, elsewhere, "{who}: {closed}");
+    }
+    // A takes no new session meanwhile.
+    let (mut late, _) = tokio_tungstenite::connect_async(ws(&a)).await.unwrap();
+    let first = tokio::time::timeout(WAIT, futures_util::StreamExt::next(&mut late)).await.unwrap().unwrap();
+    let first = first.unwrap_or_else(|e| panic!("{e}: {}", a.stderr()));
+    let first: Value = serde_json::from_str(first.to_text().unwrap()).unwrap();
+    assert_eq!(
+        (first["push"].as_str(), &first["data"]["reason"]),
+        (Some("close"), &json!("server_draining")),
+        "{first}"
+    );
+
+    // Dave's session lives on B: he resumes it there and misses nothing.
+    let mut dave = duet_client::Client::connect(&ws(&b)).await.unwrap();
+    let resumed = dave
+        .ok("resume", json!({"sessionID": dave_session["sessionID"], "resumeToken": dave_session["resumeToken"]}))
+        .await
+        .unwrap();
+    assert_eq!(resumed["rooms"][0]["roomID"], "far", "{resumed}");
+    erin.ok("sendBroadcastMessage", json!({"roomID": "far", "message": "still here"})).await.unwrap();
+    let got = dave.push("IMRecvBroadcastMessage", WAIT).await.unwrap();
+    assert_eq!(got["data"]["messageList"][0]["message"], "still here");
+    // Alice and Bob log in again on B: A gave the room up, so B is its home now (nobody relayed).
+    let (mut alice, _) = join_on(&b, &redis, &cli, "alice", "call").await;
+    let (_bob, snapshot) = join_on(&b, &redis, &cli, "bob", "call").await;
+    let users: Vec<&str> =
+        snapshot["users"].as_array().unwrap().iter().map(|u| u["userID"].as_str().unwrap()).collect();
+    assert_eq!(users, ["alice"], "{snapshot}");
+    assert_eq!(alice.push("roomUserUpdate", WAIT).await.unwrap()["data"]["userList"][0]["userID"], "bob");
+    assert_eq!(common::metric(&b, "duet_signaling_relayed_connections"), 0);
+
+    // A's publisher was cut, and A exits by itself, having left the cluster: not a death.
+    let cut = tokio::time::timeout(WAIT, async {
+        while publisher.send_media(9, 0, b"\x27\x01\x00\x00\x00delta").await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    assert!(cut.await.is_ok(), "the draining node ends its publishes");
+    let (status, log) = a.exited(Duration::from_secs(15)).expect("a drained node exits");
+    assert!(status.success(), "{log}");
+    assert!(log.contains("drained"), "{log}");
+    wait_cluster(&[&b, &c], 2).await;
+    assert_eq!(
+        common::metric(&b, "duet_cluster_verdicts_total") + common::metric(&c, "duet_cluster_verdicts_total"),
+        0
+    );
+
+    // SIGTERM drains a node of a cluster too: B's members are sent to C.
+    let (status, _) = b.stop_logged();
+    assert!(status.success());
+    let closed = erin.closed(WAIT).await.unwrap();
+    assert_eq!(
+        (closed["reason"].as_str(), &closed["servers"]),
+        (Some("server_draining"), &json!([ws(&c)])),
+        "{closed}"
+    );
+}

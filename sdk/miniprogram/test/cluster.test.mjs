@@ -2,7 +2,8 @@
 // (native <live-pusher>/<live-player>, ffmpeg doing what they do) on three `duet serve` nodes
 // joined on Debian's redis-server. Two members on different nodes hold a call, each playing
 // from the node it dialled; then the node holding the room is killed (SIGKILL) mid-call and the
-// call comes back on the nodes left, with no page code beyond the example's.
+// call comes back on the nodes left, with no page code beyond the example's. A node drained
+// mid-call (`duet node drain`) sends its members to the node it names, one the page did not list.
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -42,13 +43,18 @@ after(async () => {
   if (redis) redis.stop();
 });
 
-/** A page of the native video call for `userID`, its engine given `servers`. */
-function page(userID, servers) {
+/** A page of the native video call for `userID` in `roomID`, its engine given `servers`. */
+function page(userID, servers, roomID = "cluster-call") {
   config.server = servers;
   const p = new PageInstance("videocall-native", "native");
-  p.onLoad({ roomID: "cluster-call", userID });
+  p.onLoad({ roomID, userID });
   return p;
 }
+
+/** The URL the page's one player plays ("" while it has none). */
+const played = (p) => [...p.media.players.values()][0]?.url || "";
+/** Frames `page` decoded of the stream of `other`. */
+const frames = (p, other) => p.media.players.get(other.data.pushStreamID)?.frames || 0;
 
 const metric = async (node, name) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(await node.metrics())?.[1]);
 
@@ -69,8 +75,6 @@ test("members on different nodes hold a call, each playing from its own node; th
     await bob.openRoom();
     await waitFor(() => decodes(alice, bob) && decodes(bob, alice), { timeout: 30000, what: "each to decode the other", detail: show });
     // Each plays from the node it dialled; both publish to the room's node, A.
-    // The URL the page's one player plays ("" while it has none).
-    const played = (p) => [...p.media.players.values()][0]?.url || "";
     assert.ok(played(alice).startsWith(`rtmp://${a.rtmp}/`), show());
     assert.ok(played(bob).startsWith(`rtmp://${b.rtmp}/`), show());
     assert.ok(bob.media.pusher.url.startsWith(`rtmp://${a.rtmp}/`), show());
@@ -84,7 +88,6 @@ test("members on different nodes hold a call, each playing from its own node; th
 
     // The room's node dies. Alice's SDK reconnects to C, Bob's to B again; their sessions died
     // with A, so each logs in again, publishes again, and plays the other's new stream.
-    const frames = (p, other) => p.media.players.get(other.data.pushStreamID)?.frames || 0;
     const killed = Date.now();
     await a.crash();
     await waitFor(() => alice.media.players.size === 0 || played(alice).startsWith(`rtmp://${c.rtmp}/`), {
@@ -111,6 +114,45 @@ test("members on different nodes hold a call, each playing from its own node; th
     assert.equal(bob.data.roomState, "CONNECTED");
   } catch (e) {
     for (const node of nodes.slice(1)) console.log(`--- ${node.http}\n${node.stderr.split("\n").slice(-40).join("\n")}`);
+    throw e;
+  } finally {
+    alice.unload();
+    bob.unload();
+  }
+});
+
+test("a node drained mid-call sends its members to another node, which the page did not list", async () => {
+  const [, b, c] = nodes;
+  // Alice knows B only, where the room lives; Bob dials C and is relayed to B.
+  const alice = page("alice", [b.server], "drain-call");
+  const bob = page("bob", [c.server], "drain-call");
+  const show = describePages(alice, bob);
+  try {
+    await alice.openRoom();
+    await bob.openRoom();
+    await waitFor(() => decodes(alice, bob) && decodes(bob, alice), { timeout: 30000, what: "each to decode the other", detail: show });
+    assert.ok(alice.media.pusher.url.startsWith(`rtmp://${b.rtmp}/`), show());
+
+    // B drains: it tells both SDKs to go to C; they log in there, publish there, and play there.
+    const asked = Date.now();
+    const exited = b.drain();
+    await waitFor(
+      () =>
+        alice.media.pusher?.url.startsWith(`rtmp://${c.rtmp}/`) &&
+        bob.media.pusher?.url.startsWith(`rtmp://${c.rtmp}/`) &&
+        played(alice).startsWith(`rtmp://${c.rtmp}/`) &&
+        played(bob).startsWith(`rtmp://${c.rtmp}/`) &&
+        frames(alice, bob) >= 15 &&
+        frames(bob, alice) >= 15,
+      { timeout: 40000, what: "the call to come back on C", detail: show },
+    );
+    console.log(`from the drain of the room's node to both decoding each other again on another node: ${Date.now() - asked} ms`);
+    assert.equal(await exited, 0, "the drained node exits cleanly");
+    assert.equal(alice.data.roomState, "CONNECTED");
+    assert.equal(bob.data.roomState, "CONNECTED");
+    assert.equal(await metric(c, "duet_signaling_relayed_connections"), 0, "both are at home on C");
+  } catch (e) {
+    for (const node of [b, c]) console.log(`--- ${node.http}\n${node.stderr.split("\n").slice(-40).join("\n")}`);
     throw e;
   } finally {
     alice.unload();

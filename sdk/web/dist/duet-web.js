@@ -458,6 +458,7 @@ var ServerError = {
   abusive: 41003,
   server_shutdown: 41004,
   room_closed: 41005,
+  server_draining: 41006,
   publish_interrupted: 41100,
   stopped_by_server: 41101,
   internal: 5e4
@@ -586,6 +587,10 @@ var Connection = class {
       }
     });
   }
+  /** The server's `close` push, once it sent one (also when it refused the connection before its hello). */
+  get closedBy() {
+    return this.serverClose;
+  }
   /** Sends a request; resolves with the reply's data or rejects with {code, msg}. */
   request(op, data, timeoutMs = REQUEST_TIMEOUT_MS) {
     if (this.done || !this.socket) {
@@ -626,7 +631,7 @@ var Connection = class {
   dispatch(frame) {
     if (typeof frame.push === "string") {
       const data = frame.data && typeof frame.data === "object" ? frame.data : {};
-      if (frame.push === "close") this.serverClose = { code: Number(data.code) || 0, reason: String(data.reason || "") };
+      if (frame.push === "close") this.serverClose = closeOf(data);
       if (!isPushName(frame.push)) {
         this.log.debug(`ignored the unknown push ${frame.push}`);
         return;
@@ -699,6 +704,11 @@ var Connection = class {
     }
   }
 };
+function closeOf(data) {
+  const ended = { code: Number(data.code) || 0, reason: String(data.reason || "") };
+  if (Array.isArray(data.servers)) ended.servers = data.servers.filter((s) => typeof s === "string" && /^wss?:\/\/\S+$/.test(s));
+  return ended;
+}
 
 // ../miniprogram/src/core/pending.ts
 var PendingOps = class {
@@ -1096,6 +1106,7 @@ var Session = class {
         this.closeIfIdle();
       }
     };
+    this.servers = [...cfg.servers];
     this.retry = new Retrier(RECONNECT_WINDOW_MS, () => Date.now(), (run) => this.reconnectOnce(run), () => this.reconnectFailed());
     let stop = () => {
     };
@@ -1247,12 +1258,15 @@ var Session = class {
     }
     return this.connecting;
   }
+  /** Each server once, from the last good one (or the first a draining server named). */
   async connectAny() {
-    const servers = this.cfg.servers;
     let last = duetError(SdkError.NETWORK_UNREACHABLE, "no server");
-    for (let i = 0; i < servers.length; i++) {
-      const index = (this.serverIndex + i) % servers.length;
-      const conn = new Connection(servers[index], this.cfg.platform, this.logger, {
+    const tried = /* @__PURE__ */ new Set();
+    let queue = this.inOrder();
+    for (let url = queue.shift(); url !== void 0; url = queue.shift()) {
+      if (tried.has(url)) continue;
+      tried.add(url);
+      const conn = new Connection(url, this.cfg.platform, this.logger, {
         push: (push) => {
           if (conn === this.conn && !this.destroyed) handlePush(push, this.pushTarget);
         },
@@ -1264,16 +1278,33 @@ var Session = class {
           conn.close();
           throw duetError(SdkError.DESTROYED, "the engine was destroyed");
         }
-        this.serverIndex = index;
+        this.serverIndex = this.servers.indexOf(url);
         this.conn = conn;
-        this.logger.info(`connected to ${servers[index]}`);
+        this.logger.info(`connected to ${url}`);
         return conn;
       } catch (e) {
         last = e;
         this.logger.warn(last.msg);
+        if (this.redirect(conn.closedBy)) queue = this.inOrder();
       }
     }
     throw last;
+  }
+  inOrder() {
+    const n = this.servers.length;
+    return this.servers.map((_, i) => this.servers[(this.serverIndex + i) % n]);
+  }
+  /**
+   * A draining server (`server_draining`) names the servers to go to: they are tried first from
+   * now on, before the page's own list. Returns whether it did.
+   */
+  redirect(why) {
+    var _a;
+    if ((why == null ? void 0 : why.reason) !== "server_draining" || !((_a = why.servers) == null ? void 0 : _a.length)) return false;
+    this.servers = [.../* @__PURE__ */ new Set([...why.servers, ...this.cfg.servers])];
+    this.serverIndex = 0;
+    this.logger.info(`the server is draining; going to ${why.servers[0]}`);
+    return true;
   }
   closeConnection() {
     const conn = this.conn;
@@ -1291,6 +1322,7 @@ var Session = class {
       this.ids = void 0;
       return;
     }
+    this.redirect(why);
     if (this.retry.retrying) return;
     for (const id of this.presence.rooms.keys()) this.presence.roomState(id, "CONNECTING", "RECONNECTING", why.code, "");
     this.retry.start();

@@ -20,8 +20,9 @@ use super::nodes::NodeInfo;
 
 /// Gets or takes the home of a room: KEYS the room's key; ARGV this node's name, its boot.
 /// Returns `{holder, its entry's info JSON}`; the holder is this process when it was free,
-/// held by an earlier process of this name, or held by a process whose entry lapsed. (It reads
-/// the holder's registry entry besides its key: on Redis Cluster this check would be two steps.)
+/// held by an earlier process of this name, or held by a process whose entry lapsed or that is
+/// draining. (It reads the holder's registry entry besides its key: on Redis Cluster this check
+/// would be two steps.)
 const CLAIM: &str = r#"
 local me = ARGV[1] .. ":" .. ARGV[2]
 local held = redis.call("GET", KEYS[1])
@@ -29,7 +30,7 @@ if held and held ~= me then
   local name, boot = string.match(held, "^(.*):([^:]*)$")
   if name and name ~= ARGV[1] then
     local entry = "duet:node:" .. name
-    if redis.call("HGET", entry, "boot") == boot then
+    if redis.call("HGET", entry, "boot") == boot and redis.call("HGET", entry, "draining") ~= "1" then
       return {held, redis.call("HGET", entry, "info") or ""}
     end
   end

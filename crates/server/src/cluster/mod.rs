@@ -101,6 +101,9 @@ impl Cluster {
             health: watch::channel(Health::Healthy).0,
             view: Default::default(),
             verdicts: Default::default(),
+            draining: Default::default(),
+            drain_asked: watch::channel(false).0,
+            beat_now: Default::default(),
         });
         let homes = homes::Homes::new(conn.clone(), &me.name, &me.boot, shared.health.subscribe());
         let heartbeat = tokio::spawn(nodes::run(conn.clone(), me.clone(), load.clone(), shared.clone(), stop));
@@ -158,6 +161,7 @@ impl Cluster {
             last_beat_ms: 0,
             addresses: self.me.addresses.clone(),
             load: self.load.read(0.0),
+            draining: self.is_draining(),
         };
         let Some(shared) = &self.shared else { return vec![this] };
         let view = shared.view.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -175,6 +179,40 @@ impl Cluster {
         let mut all = vec![this];
         all.extend(others);
         all
+    }
+
+    /// Waits until this node is asked to drain (`duet node drain`); never, for a node alone.
+    pub async fn drain_asked(&self) {
+        match &self.shared {
+            Some(shared) => {
+                let _ = shared.drain_asked.subscribe().wait_for(|asked| *asked).await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    /// This node starts draining: its registry entry says so at once, so no other node makes
+    /// it the home of a room any more.
+    pub fn start_draining(&self) {
+        if let Some(shared) = &self.shared {
+            shared.draining.store(true, Relaxed);
+            shared.beat_now.notify_one();
+        }
+    }
+
+    /// Whether this node is draining.
+    pub fn is_draining(&self) -> bool {
+        self.shared.as_ref().is_some_and(|s| s.draining.load(Relaxed))
+    }
+
+    /// Where this node's clients go when it drains: the signaling URLs of the other living
+    /// nodes that are not draining, the least loaded first (all of one node's clients get one
+    /// order, so members of one room tend to land on one node).
+    pub fn elsewhere(&self) -> Vec<String> {
+        let mut others: Vec<NodeInfo> =
+            self.nodes().into_iter().skip(1).filter(|n| !n.draining && !n.addresses.ws.is_empty()).collect();
+        others.sort_by(|a, b| a.load.sessions.cmp(&b.load.sessions).then_with(|| a.name.cmp(&b.name)));
+        others.into_iter().map(|n| n.addresses.ws).collect()
     }
 
     /// The node whose room hub holds `room` of `app_id`, claimed for this one when it has none.

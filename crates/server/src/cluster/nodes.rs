@@ -7,6 +7,8 @@
 //! - `duet:node-numbers`: the counter that numbers each process at its start (its sessions'
 //!   IDs carry the number: `duet_room::session_node`).
 //! - `duet:dead:{name}:{boot}`: the verdict on a process that stopped, kept an hour.
+//! - `duet:drain:{name}`: the boot token of a process asked to drain (`duet node drain`), kept
+//!   a minute; the process reads it at its next beat.
 //!
 //! Each beat writes this node's entry (refused when another live process holds the name) and
 //! reads everyone's; a listed node whose entry lapsed is dead ([`super::reaper`]). The verdict
@@ -38,11 +40,11 @@ const NODES: &str = "duet:nodes";
 const BOOTS: &str = "duet:boots";
 
 /// Writes the entry unless another process holds the name: KEYS entry, nodes, boots; ARGV
-/// name, boot, info, ttl ms, started ms. 1 written, 0 refused.
+/// name, boot, info, ttl ms, started ms, draining (`1` or `0`). 1 written, 0 refused.
 const BEAT: &str = r#"
 local held = redis.call("HGET", KEYS[1], "boot")
 if held and held ~= ARGV[2] then return 0 end
-redis.call("HSET", KEYS[1], "boot", ARGV[2], "info", ARGV[3])
+redis.call("HSET", KEYS[1], "boot", ARGV[2], "info", ARGV[3], "draining", ARGV[6])
 redis.call("PEXPIRE", KEYS[1], ARGV[4])
 redis.call("ZADD", KEYS[2], ARGV[5], ARGV[1])
 redis.call("HSET", KEYS[3], ARGV[1], ARGV[2])
@@ -74,6 +76,10 @@ return 0
 
 fn entry_key(name: &str) -> String {
     format!("duet:node:{name}")
+}
+
+fn drain_key(name: &str) -> String {
+    format!("duet:drain:{name}")
 }
 
 // The scripts, hashed once (a heartbeat runs one every second).
@@ -108,6 +114,8 @@ pub struct NodeInfo {
     pub last_beat_ms: u64,
     pub addresses: Addresses,
     pub load: Load,
+    /// Leaving the cluster: it takes no new sessions or streams (`duet node drain`, SIGTERM).
+    pub draining: bool,
 }
 
 /// This process in the registry.
@@ -143,14 +151,14 @@ pub async fn register(conn: &mut ConnectionManager, me: &mut Me) -> anyhow::Resu
     let number: u64 = redis::cmd("INCR").arg("duet:node-numbers").query_async(conn).await.context("Redis")?;
     // Session IDs hold the number in their upper 32 bits; wrapping after 4 billion starts is harmless.
     me.number = (number & u64::from(u32::MAX)) as u32;
-    if !beat(conn, me, &Load::default()).await.context("Redis")? {
+    if !beat(conn, me, &Load::default(), false).await.context("Redis")? {
         bail!("another node named {:?} registered at the same moment: give each node its own --node-id", me.name);
     }
     Ok(())
 }
 
 /// Writes this node's entry; false when another live process holds the name.
-async fn beat(conn: &mut ConnectionManager, me: &Me, load: &Load) -> redis::RedisResult<bool> {
+async fn beat(conn: &mut ConnectionManager, me: &Me, load: &Load, draining: bool) -> redis::RedisResult<bool> {
     let info = NodeInfo {
         name: me.name.clone(),
         number: me.number,
@@ -158,6 +166,7 @@ async fn beat(conn: &mut ConnectionManager, me: &Me, load: &Load) -> redis::Redi
         last_beat_ms: crate::os::now_unix_ms(),
         addresses: me.addresses.clone(),
         load: load.clone(),
+        draining,
     };
     let info = serde_json::to_string(&info).unwrap_or_default();
     let written: i64 = on_entry(&BEAT_SCRIPT, &me.name)
@@ -165,24 +174,32 @@ async fn beat(conn: &mut ConnectionManager, me: &Me, load: &Load) -> redis::Redi
         .arg(info)
         .arg(ENTRY_TTL.as_millis() as u64)
         .arg(me.started_ms)
+        .arg(if draining { "1" } else { "0" })
         .invoke_async(conn)
         .await?;
     Ok(written == 1)
 }
 
-/// What one look at the registry found: each listed node's entry (`None`: lapsed), and whether
-/// this process has been declared dead.
-async fn look(
-    conn: &mut ConnectionManager,
-    me: &Me,
-) -> redis::RedisResult<(Vec<(String, Option<(String, NodeInfo)>)>, bool)> {
-    let (names, declared): (Vec<String>, bool) = redis::pipe()
+/// What one look at the registry found.
+struct Look {
+    /// Each listed node's entry (`None`: lapsed).
+    listed: Vec<(String, Option<(String, NodeInfo)>)>,
+    /// This process has been declared dead.
+    declared: bool,
+    /// This process has been asked to drain.
+    drain_asked: bool,
+}
+
+async fn look(conn: &mut ConnectionManager, me: &Me) -> redis::RedisResult<Look> {
+    let (names, declared, drain): (Vec<String>, bool, Option<String>) = redis::pipe()
         .cmd("ZRANGE")
         .arg(NODES)
         .arg(0)
         .arg(-1)
         .cmd("EXISTS")
         .arg(format!("duet:dead:{}:{}", me.name, me.boot))
+        .cmd("GET")
+        .arg(drain_key(&me.name))
         .query_async(conn)
         .await?;
     let mut pipe = redis::pipe();
@@ -203,7 +220,16 @@ async fn look(
             (name, entry)
         })
         .collect();
-    Ok((listed, declared))
+    Ok(Look { listed, declared, drain_asked: drain.as_deref() == Some(me.boot.as_str()) })
+}
+
+/// Asks the living node `name` to drain (`duet node drain`): fails when no node of that name
+/// is alive.
+pub fn ask_to_drain(conn: &mut redis::Connection, name: &str) -> anyhow::Result<()> {
+    let boot: Option<String> = redis::cmd("HGET").arg(entry_key(name)).arg("boot").query(conn).context("Redis")?;
+    let Some(boot) = boot else { bail!("no living node is named {name:?} (see GET /api/v1/nodes)") };
+    redis::cmd("SET").arg(drain_key(name)).arg(boot).arg("EX").arg(60).query::<()>(conn).context("Redis")?;
+    Ok(())
 }
 
 /// Gives the verdict on `name` if its entry is still absent: true when this call gave it.
@@ -230,6 +256,12 @@ pub struct Shared {
     pub view: Mutex<Vec<NodeInfo>>,
     /// Verdicts this node gave.
     pub verdicts: std::sync::atomic::AtomicU64,
+    /// This node is draining: its entry says so.
+    pub draining: std::sync::atomic::AtomicBool,
+    /// Set once this node has been asked to drain (`duet node drain`).
+    pub drain_asked: watch::Sender<bool>,
+    /// Wakes the heartbeat for a beat now (this node started draining).
+    pub beat_now: tokio::sync::Notify,
 }
 
 /// The heartbeat: every [`HEARTBEAT`], write this node's entry, read the others, give verdicts
@@ -252,13 +284,15 @@ pub async fn run(
         tokio::select! {
             () = &mut stop => return leave(&mut conn, &me).await,
             _ = tick.tick() => {}
+            () = shared.beat_now.notified() => {}
         }
         let now = Instant::now();
+        let draining = shared.draining.load(std::sync::atomic::Ordering::Relaxed);
         let round = async {
-            let written = beat(&mut conn, &me, &load.read(cpu.sample(now))).await?;
+            let written = beat(&mut conn, &me, &load.read(cpu.sample(now)), draining).await?;
             Ok::<_, redis::RedisError>((written, look(&mut conn, &me).await?))
         };
-        let (written, (listed, declared)) = match round.await {
+        let (written, Look { listed, declared, drain_asked }) = match round.await {
             Ok(found) => found,
             Err(e) => {
                 reaper.round(now, false, &me.name, [], |_| false);
@@ -278,6 +312,10 @@ pub async fn run(
             tracing::info!("cluster healthy again: Redis answers");
         }
         shared.health.send_replace(Health::Healthy);
+        if drain_asked && !*shared.drain_asked.borrow() {
+            tracing::info!(node = %me.name, "asked to drain (duet node drain)");
+            shared.drain_asked.send_replace(true);
+        }
         if declared {
             // It stalled past its entry's life and was declared dead: it lives on as a new
             // process of the name, so a later death of it gets its own verdict.

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod node;
 pub mod serve;
 pub mod token;
 pub mod url;

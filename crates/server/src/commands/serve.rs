@@ -1,5 +1,6 @@
 //! `duet serve`: open the registry, bind the listeners, print what a developer needs next, run
 //! until SIGINT/SIGTERM, then stop accepting and give open connections a short grace period.
+//! A node of a cluster drains first on SIGTERM or `duet node drain` (its clients go elsewhere).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,6 +24,8 @@ use crate::store::registry::{App, Registry};
 
 /// How long open connections may take to finish after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long a draining node waits for its clients to leave before it stops anyway.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 /// The console user created on first start.
 pub const CONSOLE_USER: &str = "admin";
 /// The user the printed test token is for.
@@ -122,11 +125,21 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         edges: Default::default(),
     };
 
-    let hub = signaling.clone();
+    let (hub, in_cluster) = (signaling.clone(), cluster.clone());
     tokio::spawn(async move {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = sigterm.recv() => {}
+        // In a cluster, SIGTERM (what service managers send) and `duet node drain` drain the
+        // node first; SIGINT, or a second signal while draining, stops it at once.
+        let drain = tokio::select! {
+            _ = tokio::signal::ctrl_c() => false,
+            _ = sigterm.recv() => in_cluster.health().is_some(),
+            () = in_cluster.drain_asked() => true,
+        };
+        if drain {
+            tokio::select! {
+                () = drain_node(&hub, &in_cluster) => {}
+                _ = tokio::signal::ctrl_c() => {}
+                _ = sigterm.recv() => {}
+            }
         }
         tracing::info!("shutdown signal received; no new connections are accepted");
         let _ = stop_tx.send(true);
@@ -190,6 +203,23 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     cluster.left(Duration::from_secs(2)).await;
     tracing::info!("duet stopped");
     Ok(())
+}
+
+/// Drains this node of its cluster: it says so in the registry (no node makes it a room's
+/// home any more), its clients are sent to the other nodes (`server_draining` with their URLs;
+/// its rooms close, so their next logins make them at home elsewhere), and it waits, at most
+/// [`DRAIN_LIMIT`], for every connection to be gone; the shutdown follows.
+async fn drain_node(signaling: &Signaling, cluster: &crate::cluster::Cluster) {
+    let started = std::time::Instant::now();
+    let elsewhere = cluster.elsewhere();
+    tracing::info!(to = ?elsewhere, "draining: no new sessions or streams; sending every client to the other nodes");
+    cluster.start_draining();
+    signaling.drain().await;
+    if tokio::time::timeout(DRAIN_LIMIT, signaling.all_closed()).await.is_err() {
+        tracing::warn!("clients still connected {} s after the drain began; stopping anyway", DRAIN_LIMIT.as_secs());
+    } else {
+        tracing::info!(ms = started.elapsed().as_millis() as u64, "drained: every client has left this node");
+    }
 }
 
 /// This node in its cluster (`--redis-url`), or a node of its own.

@@ -92,15 +92,19 @@ async fn count_requests(State(state): State<AppState>, req: Request, next: Next)
 
 /// `ok` while the node serves; in a cluster, also the node's name and the cluster's health as
 /// it sees it (`degraded` while Redis cannot be reached: the node still serves what it holds).
-async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let mut body = json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")});
+/// `200 {"status": "ok"}`, or `503 {"status": "draining"}` while the node drains (load
+/// balancers stop sending it clients); with the node's view of its cluster.
+async fn healthz(State(state): State<AppState>) -> Response {
+    let draining = state.cluster.is_draining();
+    let mut body = json!({"status": if draining { "draining" } else { "ok" }, "version": env!("CARGO_PKG_VERSION")});
     if let Some(health) = state.cluster.health() {
         let mut cluster = serde_json::to_value(health).unwrap_or_default();
         cluster["node"] = json!(state.cluster.name());
         cluster["nodes"] = json!(state.cluster.nodes().len());
         body["cluster"] = cluster;
     }
-    Json(body)
+    let status = if draining { axum::http::StatusCode::SERVICE_UNAVAILABLE } else { axum::http::StatusCode::OK };
+    (status, Json(body)).into_response()
 }
 
 /// The node's metrics; `duet_apps` is left out while the app registry cannot be read (a

@@ -3,7 +3,7 @@
 //! - The peer sent a Close frame: tungstenite queued the echo; it is flushed before the socket
 //!   is dropped (without that, the peer sees a bare FIN: a browser's 1006).
 //! - The hub closed the connection: the `close` push, then a Close frame with 4000 and the
-//!   reason (docs/protocol.md).
+//!   reason (docs/protocol.md). When the node drains, the push lists the other nodes' URLs.
 //! - The hub dropped it (too slow) or is gone: a Close frame with 1013 (try again later); the
 //!   session stays resumable.
 //!
@@ -39,6 +39,8 @@ pub(super) enum End {
     PeerClosed,
     /// The hub closed the connection with this code.
     Hub(ErrorCode),
+    /// The node is draining (`server_draining`): the client goes to one of these servers.
+    Draining(Vec<String>),
     /// The hub dropped the connection (its outbox was full) or is gone.
     Dropped,
     /// Reading failed: a broken frame, a message over the limit, or a lost connection.
@@ -54,10 +56,14 @@ pub(super) async fn finish(socket: &mut WebSocket, end: End) {
     match end {
         End::PeerClosed => {}
         End::Hub(code) => {
-            let push = wire::push("close", None, json!({"code": code.number(), "reason": code.name()}));
-            if !send(socket, Message::Text(push.into())).await
-                || !send(socket, close_frame(CLOSE_CODE_PUSHED, code.name())).await
-            {
+            if !pushed_close(socket, code, json!({"code": code.number(), "reason": code.name()})).await {
+                return;
+            }
+        }
+        End::Draining(servers) => {
+            let code = ErrorCode::ServerDraining;
+            let data = json!({"code": code.number(), "reason": code.name(), "servers": servers});
+            if !pushed_close(socket, code, data).await {
                 return;
             }
         }
@@ -82,6 +88,12 @@ pub(super) async fn finish(socket: &mut WebSocket, end: End) {
         }
     }
     discard_until_closed(socket).await;
+}
+
+/// The `close` push carrying `data`, then the Close frame with 4000 and the reason.
+async fn pushed_close(socket: &mut WebSocket, code: ErrorCode, data: serde_json::Value) -> bool {
+    let push = wire::push("close", None, data);
+    send(socket, Message::Text(push.into())).await && send(socket, close_frame(CLOSE_CODE_PUSHED, code.name())).await
 }
 
 fn close_frame(code: u16, reason: &'static str) -> Message {

@@ -60,6 +60,7 @@ enum HubInput {
     /// Which of these rooms are open.
     OpenRooms(Vec<(u32, String)>, oneshot::Sender<Vec<bool>>),
     Shutdown,
+    Drain,
 }
 
 /// How often a node looks for room claims no open room uses.
@@ -81,6 +82,8 @@ pub struct Signaling {
     /// This node's media bases, for the play URLs of relayed connections.
     bases: Arc<duet_token::MediaBases>,
     metrics: Arc<Metrics>,
+    /// Set when the node drains: relayed connections end too.
+    draining: Arc<watch::Sender<bool>>,
 }
 
 /// Counts a connection task as open while it lives.
@@ -119,7 +122,8 @@ impl Signaling {
         });
         let open = Arc::new(watch::Sender::new(0));
         tokio::spawn(sweep_claims(inbox.downgrade(), cluster.clone()));
-        Self { inbox, apps, next_conn: Arc::new(AtomicU64::new(1)), open, hub_alive, cluster, bases, metrics }
+        let draining = Arc::new(watch::Sender::new(false));
+        Self { inbox, apps, next_conn: Arc::new(AtomicU64::new(1)), open, hub_alive, cluster, bases, metrics, draining }
     }
 
     /// Asks the room hub to admit a publish (`media::admission` asks, for every ingest).
@@ -160,6 +164,13 @@ impl Signaling {
     /// [`Signaling::stopped`].
     pub async fn shutdown(&self) {
         let _ = self.inbox.send(HubInput::Shutdown).await;
+    }
+
+    /// The node drains: as [`Signaling::shutdown`], but every client (relayed ones too) is
+    /// told `server_draining` with the other nodes' URLs, so it reconnects there.
+    pub async fn drain(&self) {
+        self.draining.send_replace(true);
+        let _ = self.inbox.send(HubInput::Drain).await;
     }
 
     /// Waits until the hub task has ended, having handed its last events to the webhooks.
@@ -269,6 +280,7 @@ async fn run_hub(
                 let _ = reply.send(rooms.iter().map(|(app, room)| hub.has_room(*app, room)).collect());
             }
             Some(HubInput::Shutdown) => hub.shutdown(now),
+            Some(HubInput::Drain) => hub.drain(now),
         }
         drain(&mut hub, &mut outboxes, &sinks);
     }
@@ -368,11 +380,15 @@ async fn connection(mut socket: WebSocket, signaling: Signaling, apps: Apps, hop
     let _open = OpenGuard(signaling.open.clone());
     let conn = ConnId(signaling.next_conn.fetch_add(1, Relaxed));
     let (outbox, mut mailbox) = outbox::pair();
-    if signaling.inbox.send(HubInput::Connect(conn, outbox)).await.is_err() {
-        return;
-    }
-    let end = serve(&mut socket, conn, &signaling, &apps, &mut mailbox, hops).await;
-    let _ = signaling.inbox.send(HubInput::Disconnect(conn)).await;
+    let end = if signaling.inbox.send(HubInput::Connect(conn, outbox)).await.is_err() {
+        // The hub has stopped: a draining node still sends the client elsewhere.
+        let stopped = if *signaling.draining.borrow() { ErrorCode::ServerDraining } else { ErrorCode::ServerShutdown };
+        Served::Ended(close::End::Hub(stopped))
+    } else {
+        let end = serve(&mut socket, conn, &signaling, &apps, &mut mailbox, hops).await;
+        let _ = signaling.inbox.send(HubInput::Disconnect(conn)).await;
+        end
+    };
     let end = match end {
         Served::Ended(end) => end,
         Served::ToHome(home, first) => {
@@ -383,10 +399,17 @@ async fn connection(mut socket: WebSocket, signaling: Signaling, apps: Apps, hop
             tracing::debug!(conn = conn.0, home = %home.name, "signaling relayed to the room's home node");
             let relayed = &signaling.metrics.signaling_relayed;
             relayed.fetch_add(1, Relaxed);
-            let end = relay::run(&mut socket, (signaling.cluster.name(), hops), &signaling.bases, &home, first).await;
+            let draining = signaling.draining.subscribe();
+            let end =
+                relay::run(&mut socket, (signaling.cluster.name(), hops), &signaling.bases, &home, first, draining)
+                    .await;
             relayed.fetch_sub(1, Relaxed);
             end
         }
+    };
+    let end = match end {
+        close::End::Hub(ErrorCode::ServerDraining) => close::End::Draining(signaling.cluster.elsewhere()),
+        end => end,
     };
     close::finish(&mut socket, end).await;
 }

@@ -10,7 +10,8 @@
 //! closes the connection its Close frame is passed on as it came; when the home cannot be
 //! reached or its connection breaks, the client is closed with 1013 and reconnects (a resume
 //! is routed by its session ID; a node that died cost the session, and the SDK logs in again,
-//! making a living node the room's home).
+//! making a living node the room's home). When this node drains, the link to the home is
+//! dropped (the session waits there for a resume) and the client is sent to another node.
 
 use std::time::Duration;
 
@@ -41,6 +42,7 @@ pub(super) async fn run(
     here: &MediaBases,
     home: &NodeInfo,
     first: Utf8Bytes,
+    mut draining: tokio::sync::watch::Receiver<bool>,
 ) -> End {
     let mut upstream = match connect(me, hops + 1, home).await {
         Ok(upstream) => upstream,
@@ -55,6 +57,10 @@ pub(super) async fn run(
     }
     loop {
         tokio::select! {
+            () = drained(&mut draining) => {
+                let _ = upstream.close(None).await;
+                return End::Hub(duet_room::ErrorCode::ServerDraining);
+            }
             msg = socket.recv() => match msg {
                 Some(Ok(Message::Text(text))) => {
                     if upstream.send(tungstenite::Message::Text(text.as_str().into())).await.is_err() {
@@ -101,6 +107,13 @@ pub(super) async fn run(
                 Some(Err(_)) | None => return End::Dropped,
             },
         }
+    }
+}
+
+/// Completes when the node starts draining (never, if it cannot any more).
+async fn drained(draining: &mut tokio::sync::watch::Receiver<bool>) {
+    if draining.wait_for(|d| *d).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 

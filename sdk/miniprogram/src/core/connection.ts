@@ -19,6 +19,8 @@ export type Hello = Pushes["hello"];
 export interface Ended {
   code: number;
   reason: string;
+  /** Where else to go, when the server is draining (`server_draining`). */
+  servers?: string[];
 }
 
 export interface ConnectionHandlers {
@@ -96,6 +98,11 @@ export class Connection {
     });
   }
 
+  /** The server's `close` push, once it sent one (also when it refused the connection before its hello). */
+  get closedBy(): Ended | undefined {
+    return this.serverClose;
+  }
+
   /** Sends a request; resolves with the reply's data or rejects with {code, msg}. */
   request<O extends Op>(op: O, data: RequestData<O>, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Reply<O>> {
     if (this.done || !this.socket) {
@@ -139,7 +146,7 @@ export class Connection {
   private dispatch(frame: any): void {
     if (typeof frame.push === "string") {
       const data = frame.data && typeof frame.data === "object" ? frame.data : {};
-      if (frame.push === "close") this.serverClose = { code: Number(data.code) || 0, reason: String(data.reason || "") };
+      if (frame.push === "close") this.serverClose = closeOf(data);
       if (!isPushName(frame.push)) {
         this.log.debug(`ignored the unknown push ${frame.push}`);
         return;
@@ -225,4 +232,11 @@ export class Connection {
       }
     }
   }
+}
+
+/** The `close` push's data, checked. */
+function closeOf(data: any): Ended {
+  const ended: Ended = { code: Number(data.code) || 0, reason: String(data.reason || "") };
+  if (Array.isArray(data.servers)) ended.servers = data.servers.filter((s: unknown): s is string => typeof s === "string" && /^wss?:\/\/\S+$/.test(s));
+  return ended;
 }

@@ -193,6 +193,7 @@ export const ServerError = {
   abusive: 41003,
   server_shutdown: 41004,
   room_closed: 41005,
+  server_draining: 41006,
   publish_interrupted: 41100,
   stopped_by_server: 41101,
   internal: 50000,

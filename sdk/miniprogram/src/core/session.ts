@@ -43,6 +43,8 @@ export interface SessionConfig {
 export class Session implements RecoveryHost {
   /** Set by enableMultiRoom before the first login. */
   multiRoom = false;
+  /** The servers to try, in order from `serverIndex`: the page's list, with those a draining server named first. */
+  private servers: string[];
   private serverIndex = 0;
   private conn: Connection | undefined;
   private connecting: Promise<Connection> | undefined;
@@ -54,6 +56,7 @@ export class Session implements RecoveryHost {
   private readonly stopWaking: () => void;
 
   constructor(private readonly cfg: SessionConfig) {
+    this.servers = [...cfg.servers];
     this.retry = new Retrier(RECONNECT_WINDOW_MS, () => Date.now(), (run) => this.reconnectOnce(run), () => this.reconnectFailed());
     let stop = () => {};
     try {
@@ -227,12 +230,15 @@ export class Session implements RecoveryHost {
     return this.connecting;
   }
 
+  /** Each server once, from the last good one (or the first a draining server named). */
   private async connectAny(): Promise<Connection> {
-    const servers = this.cfg.servers;
     let last: DuetError = duetError(SdkError.NETWORK_UNREACHABLE, "no server");
-    for (let i = 0; i < servers.length; i++) {
-      const index = (this.serverIndex + i) % servers.length;
-      const conn: Connection = new Connection(servers[index], this.cfg.platform, this.logger, {
+    const tried = new Set<string>();
+    let queue = this.inOrder();
+    for (let url = queue.shift(); url !== undefined; url = queue.shift()) {
+      if (tried.has(url)) continue;
+      tried.add(url);
+      const conn: Connection = new Connection(url, this.cfg.platform, this.logger, {
         push: (push) => {
           if (conn === this.conn && !this.destroyed) handlePush(push, this.pushTarget);
         },
@@ -244,16 +250,34 @@ export class Session implements RecoveryHost {
           conn.close();
           throw duetError(SdkError.DESTROYED, "the engine was destroyed");
         }
-        this.serverIndex = index;
+        this.serverIndex = this.servers.indexOf(url);
         this.conn = conn;
-        this.logger.info(`connected to ${servers[index]}`);
+        this.logger.info(`connected to ${url}`);
         return conn;
       } catch (e) {
         last = e as DuetError;
         this.logger.warn(last.msg);
+        if (this.redirect(conn.closedBy)) queue = this.inOrder();
       }
     }
     throw last;
+  }
+
+  private inOrder(): string[] {
+    const n = this.servers.length;
+    return this.servers.map((_, i) => this.servers[(this.serverIndex + i) % n]);
+  }
+
+  /**
+   * A draining server (`server_draining`) names the servers to go to: they are tried first from
+   * now on, before the page's own list. Returns whether it did.
+   */
+  private redirect(why: Ended | undefined): boolean {
+    if (why?.reason !== "server_draining" || !why.servers?.length) return false;
+    this.servers = [...new Set([...why.servers, ...this.cfg.servers])];
+    this.serverIndex = 0;
+    this.logger.info(`the server is draining; going to ${why.servers[0]}`);
+    return true;
   }
 
   private readonly pushTarget = {
@@ -282,6 +306,7 @@ export class Session implements RecoveryHost {
       this.ids = undefined;
       return;
     }
+    this.redirect(why);
     if (this.retry.retrying) return;
     for (const id of this.presence.rooms.keys()) this.presence.roomState(id, "CONNECTING", "RECONNECTING", why.code, "");
     this.retry.start();

@@ -98,6 +98,17 @@ export class Duet {
     return stdout.trim();
   }
 
+  /**
+   * Asks this node to drain (`duet node drain`, through the cluster's Redis in
+   * DUET_REDIS_URL) and resolves with its exit code once it has sent its clients away and exited.
+   */
+  async drain() {
+    const exited = new Promise((r) => this.child.once("exit", r));
+    const nodeID = this.extra[this.extra.indexOf("--node-id") + 1];
+    await run(DUET, ["node", "drain", "--data", this.data, "--node-id", nodeID]);
+    return exited;
+  }
+
   async metrics() {
     return (await fetch(`${this.http}/metrics`)).text();
   }
