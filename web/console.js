@@ -30,7 +30,8 @@ function showNodes() {
     ...overview.nodes.map((n) => {
       const tr = document.createElement("tr");
       const l = n.load;
-      for (const text of [n.name, n.addresses.ws, l.sessions, l.rooms, l.streams, l.players, l.cpu.toFixed(2)]) {
+      const name = n.draining ? `${n.name} (draining)` : n.name;
+      for (const text of [name, n.addresses.ws, l.sessions, l.rooms, l.streams, l.players, l.cpu.toFixed(2)]) {
         const td = document.createElement("td");
         td.textContent = String(text);
         tr.append(td);
@@ -109,8 +110,14 @@ async function refreshLive() {
   }
   const box = $("live");
   box.replaceChildren();
+  if (data.unreachable?.length) {
+    const p = document.createElement("p");
+    p.className = "error";
+    p.textContent = `Nodes that did not answer (their rooms are missing): ${data.unreachable.join(", ")}`;
+    box.append(p);
+  }
   if (data.rooms.length === 0) {
-    box.textContent = "No open rooms.";
+    box.append("No open rooms.");
     return;
   }
   for (const room of data.rooms) {
@@ -118,7 +125,7 @@ async function refreshLive() {
     div.className = "room";
     div.dataset.room = room.roomID;
     const h = document.createElement("h3");
-    h.textContent = `${room.roomID} · ${room.onlineCount} online`;
+    h.textContent = `${room.roomID} · ${room.onlineCount} online` + (room.node ? ` · on ${room.node}` : "");
     const users = document.createElement("p");
     users.textContent = "Users: " + room.users.map((u) => u.userID).join(", ");
     const streams = document.createElement("p");

@@ -146,6 +146,26 @@ async fn members_of_one_room_on_three_nodes_hold_one_call() {
     assert_eq!(kicked["data"]["reason"], "kicked_by_server", "{kicked}");
     let (status, body) = api.call("GET", "/api/v1/rooms/nowhere", None);
     assert_eq!((status, body["code"].as_str()), (404, Some("room_not_found")), "{body}");
+
+    // Every room in full, from any node; and the console of any node shows the same.
+    let details = api.ok("GET", "/api/v1/rooms?details=true", None);
+    let cli_data = cli.path().join("data");
+    let password = ["--password", "console-password-1", "--redis-url", &redis.url()];
+    common::ok(&cli_data, &[&["admin", "password"][..], &password].concat());
+    let cookie = common::console_session_with(b, "console-password-1");
+    let path = format!("/console/api/apps/{APP_ID}/live");
+    let live = common::request(b.http, "GET", &path, &[("cookie", cookie)], b"", None);
+    let live: Value = serde_json::from_str(&live.body).unwrap();
+    for seen in [&details, &live] {
+        let rooms: Vec<(&str, &str, usize)> = seen["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["roomID"].as_str().unwrap(), r["node"].as_str().unwrap(), r["users"].as_array().unwrap().len()))
+            .collect();
+        assert_eq!(rooms, [("call", "node-a", 2), ("other", "node-c", 1)], "{seen}");
+        assert_eq!(seen["unreachable"], json!([]));
+    }
     drop(player);
     drop(publisher);
 }

@@ -9,6 +9,7 @@ pub mod homes;
 pub mod load;
 pub mod nodes;
 pub mod origins;
+pub mod peers;
 pub mod reaper;
 pub mod users;
 

@@ -9,16 +9,12 @@
 //! a session that logged in later there is the newest and stays. The same key sends an API
 //! request about a user to the node holding the user (`http::api`).
 
-use std::time::Duration;
-
 use redis::aio::ConnectionManager;
 
 use super::nodes::NodeInfo;
 
 /// How long a user's key outlives the login that wrote it.
 const KEEP_SECS: u64 = 24 * 3600;
-/// How long the other node may take to answer the kick.
-const KICK_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn user_key(app_id: u32, user_id: &str) -> String {
     format!("duet:user:{app_id}:{user_id}")
@@ -62,7 +58,8 @@ pub fn logged_in(
     });
 }
 
-/// Asks `node` to end `user_id`'s session if it logged in before `before_ms`.
+/// Asks `node` to end `user_id`'s session if it logged in before `before_ms` (marked as passed
+/// on: it runs on `node`, which the user's key no longer names).
 async fn kick_on(
     node: &NodeInfo,
     app_id: u32,
@@ -72,23 +69,7 @@ async fn kick_on(
 ) -> Result<(), String> {
     let path = format!("/api/v1/users/{}/kick", duet_token::percent_encode(user_id));
     let body = serde_json::json!({"beforeMs": before_ms}).to_string();
-    let nonce = duet_token::hex(&crate::os::random::<12>());
-    let timestamp = crate::os::now_unix();
-    let signed =
-        duet_token::ApiRequest { app_id, timestamp, nonce: &nonce, method: "POST", path: &path, body: body.as_bytes() };
-    let signature = signed.sign(secret);
-    // Marked as passed on by a node: it runs on `node`, which the user's key no longer names.
-    let proof = duet_token::passed_on_proof(secret, &signature);
-    let headers = [
-        ("x-duet-appid", app_id.to_string()),
-        ("x-duet-timestamp", timestamp.to_string()),
-        ("x-duet-nonce", nonce.clone()),
-        ("x-duet-signature", signature),
-        (crate::http::api::auth::PASSED_ON, proof),
-    ];
-    let url = format!("{}{path}", node.addresses.http.trim_end_matches('/'));
-    let (status, answer) =
-        crate::http_client::call(hyper::Method::POST, &url, &headers, body.into(), KICK_TIMEOUT).await?;
+    let (status, answer) = super::peers::call(node, (app_id, secret), hyper::Method::POST, &path, body.into()).await?;
     if status != 200 {
         return Err(format!("answered {status}: {}", String::from_utf8_lossy(&answer)));
     }

@@ -386,10 +386,30 @@ async fn mint_token(
     Ok(Json(json!({"token": token, "userID": user_id, "expire": expire})))
 }
 
-/// Rooms of an app with their users and live streams (with play URLs). The hub refuses only
-/// when it is not running (`internal`, 500).
+/// Rooms of an app with their users and live streams (with play URLs); in a cluster, every
+/// node's, each room naming its node (asked of each with the app's secret, as
+/// `GET /api/v1/rooms?details=true`), and `unreachable` the nodes that did not answer. The hub
+/// refuses only when it is not running (`internal`, 500).
 async fn live(State(state): State<AppState>, _u: ConsoleUser, Path(app_id): Path<u32>) -> Answer {
     let mut v = state.signaling.admin(app_id, AdminRequest::RoomDetails).await?;
+    if state.cluster.health().is_some()
+        && let Some(secret) = state.apps.secret(app_id).await
+    {
+        let ask = |node: crate::cluster::nodes::NodeInfo| {
+            let secret = secret.clone();
+            async move {
+                let get = hyper::Method::GET;
+                let path = "/api/v1/rooms?details=true";
+                let (status, body) =
+                    crate::cluster::peers::call(&node, (app_id, &secret), get, path, Default::default()).await?;
+                if status != 200 {
+                    return Err(format!("answered {status}"));
+                }
+                serde_json::from_slice(&body).map_err(|e| e.to_string())
+            }
+        };
+        v = crate::http::api::whole_cluster(&state, v, crate::http::api::LIST_ROOMS, ask).await;
+    }
     v["appID"] = json!(app_id);
     Ok(Json(v))
 }

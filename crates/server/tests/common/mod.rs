@@ -316,6 +316,11 @@ pub async fn join(server: &Server, data: &Path, room: &str, user: &str) -> (duet
 pub fn console_session(server: &Server) -> String {
     let line = server.banner.lines().find(|l| l.trim_start().starts_with("Console")).unwrap();
     let password = line.split("password ").nth(1).unwrap().split_whitespace().next().unwrap();
+    console_session_with(server, password)
+}
+
+/// A console session cookie of user `admin` with `password` on `server`.
+pub fn console_session_with(server: &Server, password: &str) -> String {
     let body = serde_json::json!({"username": "admin", "password": password}).to_string();
     let res = post(server.http, "/console/api/login", body.as_bytes(), None);
     assert_eq!(res.status, 200, "{}", res.body);

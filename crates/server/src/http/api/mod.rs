@@ -78,25 +78,44 @@ async fn run(state: &AppState, signed: &Signed, request: AdminRequest) -> Answer
         }
     }
     let list = match request {
-        AdminRequest::ListRooms => Some(("rooms", "roomID")),
-        AdminRequest::ListStreams => Some(("streams", "streamID")),
+        AdminRequest::ListRooms | AdminRequest::RoomDetails => Some(LIST_ROOMS),
+        AdminRequest::ListStreams => Some(LIST_STREAMS),
         _ => None,
     };
     let mut answer = state.signaling.admin(app_id, request).await?;
     // A list passed on by another node is this node's part of it only.
-    if let Some((field, id)) = list
+    if let Some(list) = list
         && state.cluster.health().is_some()
         && !signed.passed.relayed
     {
-        answer = whole_cluster(state, signed, answer, field, id).await;
+        let ask = |node: crate::cluster::nodes::NodeInfo| async move {
+            let answer = pass_on(&node, signed).await.map_err(|_| "no answer".to_owned())?;
+            if !answer.status().is_success() {
+                return Err(format!("answered {}", answer.status()));
+            }
+            let body = axum::body::to_bytes(answer.into_body(), MAX_PART).await.map_err(|e| e.to_string())?;
+            serde_json::from_slice(&body).map_err(|e| e.to_string())
+        };
+        answer = whole_cluster(state, answer, list, ask).await;
     }
     Ok(Json(answer).into_response())
 }
 
-/// A list of this node's (rooms or streams) joined with every other living node's, each item
-/// naming its node, ordered by `id`; a node that does not answer is left out and named in
-/// `unreachable`.
-async fn whole_cluster(state: &AppState, signed: &Signed, mine: Value, field: &str, id: &str) -> Value {
+/// A cluster-wide list: its field, and the field of each item's ID (the order).
+pub type List = (&'static str, &'static str);
+pub const LIST_ROOMS: List = ("rooms", "roomID");
+pub const LIST_STREAMS: List = ("streams", "streamID");
+/// The largest answer read from another node for its part of a list.
+const MAX_PART: usize = 16 * 1024 * 1024;
+
+/// A list of this node's (rooms or streams) joined with every other living node's (its part
+/// got by `ask`), each item naming its node, ordered by ID; a node that does not answer is
+/// left out and named in `unreachable`.
+pub async fn whole_cluster<F, Fut>(state: &AppState, mine: Value, (field, id): List, ask: F) -> Value
+where
+    F: Fn(crate::cluster::nodes::NodeInfo) -> Fut,
+    Fut: std::future::Future<Output = Result<Value, String>>,
+{
     let mut items = Vec::new();
     let mut unreachable = Vec::new();
     let mut add = |node: &str, list: &Value| {
@@ -108,16 +127,13 @@ async fn whole_cluster(state: &AppState, signed: &Signed, mine: Value, field: &s
     };
     add(state.cluster.name(), &mine);
     for node in state.cluster.nodes().into_iter().skip(1) {
-        match pass_on(&node, signed).await {
-            Ok(answer) if answer.status().is_success() => {
-                let body = axum::body::to_bytes(answer.into_body(), 1024 * 1024).await.unwrap_or_default();
-                add(&node.name, &serde_json::from_slice(&body).unwrap_or(Value::Null));
+        let name = node.name.clone();
+        match ask(node).await {
+            Ok(part) => add(&name, &part),
+            Err(e) => {
+                tracing::warn!(node = %name, "a node did not give its part of a cluster-wide list: {e}");
+                unreachable.push(name);
             }
-            Ok(answer) => {
-                tracing::warn!(node = %node.name, status = %answer.status(), "a node refused its part of a cluster-wide list");
-                unreachable.push(node.name);
-            }
-            Err(_) => unreachable.push(node.name),
         }
     }
     items.sort_by(|a, b| a[id].as_str().cmp(&b[id].as_str()));
@@ -158,8 +174,24 @@ async fn nodes(State(state): State<AppState>, _signed: Signed) -> Json<serde_jso
     }))
 }
 
-async fn list_rooms(State(state): State<AppState>, signed: Signed) -> Answer {
-    run(&state, &signed, AdminRequest::ListRooms).await
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoomsQuery {
+    /// Each room in full (users, streams, extra info), as `GET /api/v1/rooms/{roomID}` gives it.
+    #[serde(default)]
+    details: bool,
+}
+
+async fn list_rooms(
+    State(state): State<AppState>,
+    query: Result<Query<RoomsQuery>, axum::extract::rejection::QueryRejection>,
+    signed: Signed,
+) -> Answer {
+    let Ok(Query(q)) = query else {
+        return Err(HttpError::invalid_field("the only parameter is details=true|false"));
+    };
+    let request = if q.details { AdminRequest::RoomDetails } else { AdminRequest::ListRooms };
+    run(&state, &signed, request).await
 }
 
 async fn room(State(state): State<AppState>, Path(room_id): Path<String>, signed: Signed) -> Answer {
