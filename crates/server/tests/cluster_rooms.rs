@@ -216,15 +216,20 @@ async fn a_call_goes_on_after_its_home_node_is_killed() {
     drop(publisher);
 }
 
+/// A webhook receiver answering as `mode` says, set as the cluster app's webhook by the CLI.
+fn cluster_receiver(redis: &Redis, cli: &tempfile::TempDir, mode: u8) -> Receiver {
+    let receiver = Receiver::start(mode);
+    let url = receiver.url();
+    let set = ["app", "webhook", "--app-id", "123456789", "--url", &url, "--secret", receiver::SECRET];
+    common::ok(&cli.path().join("data"), &[&set[..], &["--redis-url", &redis.url()]].concat());
+    receiver
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_receiver_sees_each_event_of_a_call_across_nodes_once() {
     let redis = Redis::start();
     let cli = cluster_cli(&redis);
-    let receiver = Receiver::start(receiver::ANSWER_OK);
-    let data = cli.path().join("data");
-    let url = receiver.url();
-    let set = ["app", "webhook", "--app-id", "123456789", "--url", &url, "--secret", receiver::SECRET];
-    common::ok(&data, &[&set[..], &["--redis-url", &redis.url()]].concat());
+    let receiver = cluster_receiver(&redis, &cli, receiver::ANSWER_OK);
     let nodes = three_nodes(&redis).await;
     let (a, b, c) = (&nodes[0].1, &nodes[1].1, &nodes[2].1);
     let mut members = Vec::new();
@@ -257,6 +262,55 @@ async fn a_webhook_receiver_sees_each_event_of_a_call_across_nodes_once() {
     let ids =
         receiver.accepted.lock().unwrap().iter().map(|d| d.headers["x-duet-delivery"].clone()).collect::<Vec<_>>();
     assert!(ids.iter().all(|id| id.starts_with("node-a-")), "made and sent by the room's home: {ids:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_events_of_a_node_that_died_are_delivered_by_the_others() {
+    let redis = Redis::start();
+    let cli = cluster_cli(&redis);
+    // The app's receiver is down while the call happens.
+    let receiver = cluster_receiver(&redis, &cli, receiver::ANSWER_500);
+    let [(_a_dir, a), (_b_dir, _b), (_c_dir, _c)] = three_nodes(&redis).await;
+    let (mut alice, _) = join_on(&a, &redis, &cli, "alice", "call").await;
+    let published = alice.ok("publish", json!({"roomID": "call", "streamID": "alice-cam"})).await.unwrap();
+    let mut publisher = streams::rtmp_publisher(published["url"].as_str().unwrap()).await;
+    publisher.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
+    let (_bob, _) = join_on(&a, &redis, &cli, "bob", "call").await;
+    alice.push("roomUserUpdate", WAIT).await.unwrap();
+
+    // A dies with its events undelivered (once they reached the cluster's queue: an event made
+    // in the last milliseconds before a crash waits in the node's own queue for its restart),
+    // and the room, the users and the stream open.
+    let start = Instant::now();
+    while redis.cli(&["XLEN", "duet:wh:123456789"]) != "4" {
+        assert!(start.elapsed() < WAIT, "A's four events reach the cluster's queue");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    a.crash();
+    drop(publisher);
+    receiver.mode.store(receiver::ANSWER_OK, std::sync::atomic::Ordering::SeqCst);
+
+    // The others deliver what A made, then close what A left open.
+    let events = receiver.wait_for(8, Duration::from_secs(40));
+    let names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(&names[..4], ["room.created", "user.login", "stream.created", "user.login"], "{events:?}");
+    let mut closing: Vec<(&str, &str)> = events[4..]
+        .iter()
+        .map(|e| (e["event"].as_str().unwrap(), e["data"]["reason"].as_str().unwrap_or("")))
+        .collect();
+    closing.sort_unstable();
+    assert_eq!(
+        closing,
+        [
+            ("room.closed", "server_crash"),
+            ("stream.closed", "server_crash"),
+            ("user.logout", "server_crash"),
+            ("user.logout", "server_crash")
+        ],
+        "{events:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(receiver.distinct().len(), 8, "nothing more: {events:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -306,6 +306,15 @@ impl Cluster {
         origins::origin(conn, &self.me.name, stream, alive).await
     }
 
+    /// This process's link to the cluster's webhook queue, in a cluster.
+    pub fn webhook_link(&self) -> Option<crate::webhooks::cluster::ClusterLink> {
+        Some(crate::webhooks::cluster::ClusterLink {
+            conn: self.redis.clone()?,
+            name: self.me.name.clone(),
+            boot: self.me.boot.clone(),
+        })
+    }
+
     /// Verdicts this node gave on dead nodes.
     pub fn verdicts(&self) -> u64 {
         self.shared.as_ref().map_or(0, |s| s.verdicts.load(Relaxed))

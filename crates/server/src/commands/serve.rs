@@ -103,8 +103,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         &token,
     );
 
-    let (webhooks, webhook_writer) =
-        crate::webhooks::Webhooks::start(registry.clone(), cluster.health().map(|_| cluster.name()))?;
+    let (webhooks, webhook_writer) = crate::webhooks::Webhooks::start(registry.clone(), cluster.webhook_link())?;
     let apps = crate::store::apps::Apps::new(registry.clone());
     let signaling = Signaling::start(
         room_config(&urls, s.heartbeat, s.resume_grace),

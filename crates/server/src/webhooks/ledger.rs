@@ -12,8 +12,13 @@ pub const CRASH: &str = "server_crash";
 
 /// What `event` changes in the ledger (`None`: nothing).
 pub fn change(event: &HubEvent) -> Option<Change> {
-    let text = |key: &str| event.data[key].as_str().unwrap_or_default().to_owned();
-    let change = match event.name {
+    change_of(event.name, &event.data, event.at_ms)
+}
+
+/// What an event named `name` with `data`, made at `at_ms`, changes in the ledger.
+pub fn change_of(name: &str, data: &Value, at_ms: u64) -> Option<Change> {
+    let text = |key: &str| data[key].as_str().unwrap_or_default().to_owned();
+    let change = match name {
         "room.created" => Change::RoomOpened { room_id: text("roomID") },
         "room.closed" => Change::RoomClosed { room_id: text("roomID") },
         "user.login" => {
@@ -24,7 +29,7 @@ pub fn change(event: &HubEvent) -> Option<Change> {
             stream_id: text("streamID"),
             room_id: text("roomID"),
             user_id: text("userID"),
-            since_ms: event.at_ms,
+            since_ms: at_ms,
         },
         "stream.closed" => Change::StreamEnded { stream_id: text("streamID") },
         _ => return None,

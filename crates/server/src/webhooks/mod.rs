@@ -12,6 +12,7 @@
 //! crashed run left open. At a stop, [`QueueWriter::finish`] stores what the stopped hub handed
 //! over before the process exits.
 
+pub mod cluster;
 pub mod ledger;
 
 use std::collections::HashMap;
@@ -86,10 +87,17 @@ impl QueueWriter {
 
 impl Webhooks {
     /// Queues the closing events of what a previous run left open (`ledger::recover`), then
-    /// starts the queue writer and the dispatcher. `node` names this node in a cluster: its
-    /// delivery IDs are `{node}-{n}`, unique across the cluster's queues.
-    pub fn start(registry: Arc<Registry>, node: Option<&str>) -> anyhow::Result<(Self, QueueWriter)> {
-        let closed = ledger::recover(&registry, QUEUE_CAP)?;
+    /// starts the queue writer and the dispatcher. In a cluster (`link`), the events go on to
+    /// the cluster's queue and any node delivers them ([`cluster`]); what a previous run left
+    /// open is in its ledger in Redis, closed out by whichever node finds it first.
+    pub fn start(registry: Arc<Registry>, link: Option<cluster::ClusterLink>) -> anyhow::Result<(Self, QueueWriter)> {
+        let closed = if link.is_some() {
+            // The node's own copy of the ledger is not the one that counts in a cluster.
+            registry.close_out_left_open(|_| Vec::new(), crate::os::now_unix(), QUEUE_CAP)?;
+            0
+        } else {
+            ledger::recover(&registry, QUEUE_CAP)?
+        };
         if closed > 0 {
             tracing::warn!(
                 events = closed,
@@ -102,8 +110,10 @@ impl Webhooks {
         let (stop_writer, stop) = oneshot::channel();
         let writer = tokio::spawn(write_queue(rx, stop, registry.clone(), wake.clone(), stats.clone()));
         let (stop_dispatcher, stop) = oneshot::channel();
-        let prefix: Arc<str> = node.map_or_else(String::new, |n| format!("{n}-")).into();
-        let dispatcher = tokio::spawn(dispatch(registry, wake.clone(), stats.clone(), prefix, stop));
+        let dispatcher = match link {
+            None => tokio::spawn(dispatch(registry, wake.clone(), stats.clone(), stop)),
+            Some(link) => tokio::spawn(cluster_dispatch(link, registry, wake.clone(), stats.clone(), stop)),
+        };
         if closed > 0 {
             wake.notify_one();
         }
@@ -206,20 +216,41 @@ async fn write_batch(
     }
 }
 
+/// One app's deliveries as a dispatcher sees them.
 #[derive(Default)]
-struct AppDelivery {
-    busy: bool,
+pub(crate) struct AppDelivery {
+    /// An attempt is under way.
+    pub busy: bool,
     attempts: u32,
-    retry_at: Option<Instant>,
+    /// No attempt before then (backing off after failures).
+    pub retry_at: Option<Instant>,
 }
 
-enum Outcome {
+impl AppDelivery {
+    /// Records how an attempt ended; false when the app has nothing left to deliver.
+    pub fn ended(&mut self, outcome: Outcome) -> bool {
+        self.busy = false;
+        match outcome {
+            Outcome::Delivered => (self.attempts, self.retry_at) = (0, None),
+            Outcome::Failed => {
+                let wait = BACKOFF_SECS[(self.attempts as usize).min(BACKOFF_SECS.len() - 1)];
+                self.attempts += 1;
+                self.retry_at = Some(Instant::now() + Duration::from_secs(wait));
+            }
+            Outcome::Empty => return false,
+        }
+        true
+    }
+}
+
+/// How one delivery attempt ended.
+pub(crate) enum Outcome {
     Delivered,
     Failed,
     Empty,
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> anyhow::Result<T> + Send + 'static) -> Option<T> {
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> anyhow::Result<T> + Send + 'static) -> Option<T> {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => Some(v),
         Ok(Err(e)) => {
@@ -233,12 +264,29 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> anyhow::Result<T> + Sen
     }
 }
 
+/// In a cluster: forwards this node's events to the cluster's queue and delivers from it, until
+/// `stop` (then forwards what is left).
+async fn cluster_dispatch(
+    link: cluster::ClusterLink,
+    registry: Arc<Registry>,
+    wake: Arc<Notify>,
+    stats: Arc<WebhookStats>,
+    stop: oneshot::Receiver<()>,
+) {
+    let (stop_forward, forward_stop) = oneshot::channel();
+    let (stop_deliver, deliver_stop) = oneshot::channel();
+    let forward = tokio::spawn(cluster::forward(link.clone(), registry.clone(), wake, forward_stop));
+    let deliver = tokio::spawn(cluster::deliver(link, registry, stats, deliver_stop));
+    let _ = stop.await;
+    let _ = (stop_forward.send(()), stop_deliver.send(()));
+    let _ = tokio::join!(forward, deliver);
+}
+
 /// Delivers each app's events, one at a time per app, until `stop`; its deliveries end with it.
 async fn dispatch(
     registry: Arc<Registry>,
     wake: Arc<Notify>,
     stats: Arc<WebhookStats>,
-    prefix: Arc<str>,
     mut stop: oneshot::Receiver<()>,
 ) {
     let mut deliveries: JoinSet<(u32, Outcome)> = JoinSet::new();
@@ -256,24 +304,16 @@ async fn dispatch(
                 continue;
             }
             d.busy = true;
-            let (registry, stats, prefix) = (registry.clone(), stats.clone(), prefix.clone());
-            deliveries.spawn(async move { (app_id, deliver_oldest(&registry, app_id, &stats, &prefix).await) });
+            let (registry, stats) = (registry.clone(), stats.clone());
+            deliveries.spawn(async move { (app_id, deliver_oldest(&registry, app_id, &stats).await) });
         }
         let next_retry = apps.values().filter(|d| !d.busy).filter_map(|d| d.retry_at).min();
         tokio::select! {
             _ = &mut stop => break,
             () = wake.notified() => {}
             Some(Ok((app_id, outcome))) = deliveries.join_next() => {
-                let d = apps.entry(app_id).or_default();
-                d.busy = false;
-                match outcome {
-                    Outcome::Delivered => { d.attempts = 0; d.retry_at = None; }
-                    Outcome::Failed => {
-                        let wait = BACKOFF_SECS[(d.attempts as usize).min(BACKOFF_SECS.len() - 1)];
-                        d.attempts += 1;
-                        d.retry_at = Some(Instant::now() + Duration::from_secs(wait));
-                    }
-                    Outcome::Empty => { apps.remove(&app_id); }
+                if !apps.entry(app_id).or_default().ended(outcome) {
+                    apps.remove(&app_id);
                 }
             }
             () = async { match next_retry { Some(at) => tokio::time::sleep_until(at).await, None => std::future::pending().await } } => {}
@@ -282,7 +322,37 @@ async fn dispatch(
     let _ = tokio::time::timeout(FINISH_DELIVERIES, async { while deliveries.join_next().await.is_some() {} }).await;
 }
 
-async fn deliver_oldest(registry: &Arc<Registry>, app_id: u32, stats: &WebhookStats, prefix: &str) -> Outcome {
+/// One delivery attempt of an event of `app_id` (its `body`) to `hook`, as `delivery`; counted
+/// in `stats`. True when the receiver took it (2xx).
+async fn post(
+    app_id: u32,
+    hook: &crate::store::registry::Webhook,
+    delivery: &str,
+    body: String,
+    stats: &WebhookStats,
+) -> bool {
+    let timestamp = crate::os::now_unix();
+    let event =
+        serde_json::from_str::<serde_json::Value>(&body).ok().and_then(|v| v["event"].as_str().map(str::to_owned));
+    let headers = [
+        ("x-duet-event", event.unwrap_or_default()),
+        ("x-duet-delivery", delivery.to_owned()),
+        ("x-duet-timestamp", timestamp.to_string()),
+        ("x-duet-signature", duet_token::webhook_signature(&hook.secret, timestamp, body.as_bytes())),
+    ];
+    let result = crate::http_client::post_json(&hook.url, &headers, body, TIMEOUT).await;
+    let delivered = matches!(result, Ok(status) if (200..300).contains(&status));
+    if delivered {
+        stats.delivered.fetch_add(1, Relaxed);
+    } else {
+        stats.failed_attempts.fetch_add(1, Relaxed);
+        let target = crate::http_client::origin(&hook.url);
+        tracing::warn!(app_id, delivery, %target, result = ?result, "webhook delivery failed; will retry");
+    }
+    delivered
+}
+
+async fn deliver_oldest(registry: &Arc<Registry>, app_id: u32, stats: &WebhookStats) -> Outcome {
     let reg = registry.clone();
     let cutoff = crate::os::now_unix() - GIVE_UP_SECS;
     let found = blocking(move || {
@@ -302,24 +372,7 @@ async fn deliver_oldest(registry: &Arc<Registry>, app_id: u32, stats: &WebhookSt
         tracing::error!(app_id, expired, "webhook events undeliverable for a day; dropped");
     }
     let (Some((id, body, _)), Some(hook)) = (oldest, hook) else { return Outcome::Empty };
-    let timestamp = crate::os::now_unix();
-    let event =
-        serde_json::from_str::<serde_json::Value>(&body).ok().and_then(|v| v["event"].as_str().map(str::to_owned));
-    let headers = [
-        ("x-duet-event", event.unwrap_or_default()),
-        ("x-duet-delivery", format!("{prefix}{id}")),
-        ("x-duet-timestamp", timestamp.to_string()),
-        ("x-duet-signature", duet_token::webhook_signature(&hook.secret, timestamp, body.as_bytes())),
-    ];
-    let result = crate::http_client::post_json(&hook.url, &headers, body, TIMEOUT).await;
-    let delivered = matches!(result, Ok(status) if (200..300).contains(&status));
-    if delivered {
-        stats.delivered.fetch_add(1, Relaxed);
-    } else {
-        stats.failed_attempts.fetch_add(1, Relaxed);
-        let target = crate::http_client::origin(&hook.url);
-        tracing::warn!(app_id, delivery = id, %target, result = ?result, "webhook delivery failed; will retry");
-    }
+    let delivered = post(app_id, &hook, &id.to_string(), body, stats).await;
     if delivered {
         let reg = registry.clone();
         if blocking(move || reg.remove_event(id)).await.is_none() {

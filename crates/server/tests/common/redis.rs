@@ -50,6 +50,13 @@ impl Redis {
         }
     }
 
+    /// Runs one command with `redis-cli`; its output, trimmed.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli").args(["-p", &self.addr.port().to_string()]).args(args).output().unwrap();
+        assert!(out.status.success(), "redis-cli {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
     /// Stops the server (SIGKILL: everything it held is gone).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -64,6 +64,28 @@ impl Registry {
         Ok(())
     }
 
+    /// Up to `limit` undelivered events of every app, oldest first: (id, app, body).
+    pub fn oldest_events(&self, limit: usize) -> anyhow::Result<Vec<(i64, u32, String)>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached("SELECT id, app_id, body FROM webhook_queue ORDER BY id LIMIT ?1")?;
+        let rows = stmt.query_map(params![limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Removes events handed on (a cluster's queue took them), in one transaction.
+    pub fn remove_events(&self, ids: &[i64]) -> anyhow::Result<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        {
+            let mut delete = tx.prepare_cached("DELETE FROM webhook_queue WHERE id = ?1")?;
+            for id in ids {
+                delete.execute(params![id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// How many events wait, over all apps.
     pub fn queued_events(&self) -> anyhow::Result<u64> {
         let n: i64 = self.lock().query_row("SELECT count(*) FROM webhook_queue", [], |r| r.get(0))?;
