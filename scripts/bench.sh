@@ -3,13 +3,14 @@
 # fan-out over RTMP and HTTP-FLV against Duet at several latency budgets, each next to the
 # kernel floor at the same budget, nginx-rtmp once (it has no budget), relay latency and first
 # frame at 1 and N players, a connect storm, 3x the players unpinned, WHEP (WebRTC) players
-# side by side with RTMP and HTTP-FLV on the same video-only stream, and signaling scale.
+# side by side with RTMP and HTTP-FLV on the same video-only stream, signaling scale, and a
+# cluster (one origin and two edge nodes on Debian's redis-server) against one node.
 #
 #   scripts/bench.sh                       # defaults: 1000 players, 10 s windows, 1 Mbit/s
 #   PLAYERS=5000 BENCH_SECONDS=20 scripts/bench.sh
 #   BUDGETS="0 frame 40 350" scripts/bench.sh   # latency budgets (0, frame, or ms): the default
 #   BENCH_PEERS="srs=rtmp://127.0.0.1:1935/live/s,rtmp://127.0.0.1:1935/live/s" scripts/bench.sh
-#   BENCH_ONLY=fanout scripts/bench.sh     # budgets + storm + scale; or storm, scale, whep, signaling
+#   BENCH_ONLY=fanout scripts/bench.sh     # budgets + storm + scale; or storm, scale, whep, signaling, cluster
 #   BENCH_ONLY=whep WHEP_RUNS="232:1000 1000:400" scripts/bench.sh   # WHEP vs RTMP vs HTTP-FLV
 #
 # With two or more cores, servers under test run on CPU 0 and the load generator on CPU 1
@@ -41,9 +42,15 @@ WHEP_BUDGET=${WHEP_BUDGET:-frame}
 WHEP_SPREAD_MS=${WHEP_SPREAD_MS:-5}
 SESSIONS=${SESSIONS:-10000}
 BIG_ROOM=${BIG_ROOM:-1000}
+# Cluster: CLUSTER_PLAYERS RTMP players of a stream published to node a, played from nodes b and
+# c in turn (each edge pulls it once from a), against the same players on one node; then
+# CLUSTER_SESSIONS signaling sessions dialling the three nodes in turn, BIG_ROOM of them in one
+# room, against one node. All nodes share CPU 0: CPU is summed over them.
+CLUSTER_PLAYERS=${CLUSTER_PLAYERS:-$PLAYERS}
+CLUSTER_SESSIONS=${CLUSTER_SESSIONS:-3000}
 PEERS=${BENCH_PEERS:-}
 ONLY=${BENCH_ONLY:-}
-case "$ONLY" in ""|fanout|storm|scale|whep|signaling) ;; *) echo "bench: BENCH_ONLY is fanout, storm, scale, whep or signaling" >&2; exit 2 ;; esac
+case "$ONLY" in ""|fanout|storm|scale|whep|signaling|cluster) ;; *) echo "bench: BENCH_ONLY is fanout, storm, scale, whep, signaling or cluster" >&2; exit 2 ;; esac
 # want PART: whether this run includes PART (budgets, storm, scale, whep, signaling).
 want() {
   case "$1" in
@@ -108,7 +115,8 @@ stop() {
 }
 
 # start_duet NAME [unpinned]: starts duet on free loopback ports; sets DUET_PID, HTTP, RTMP,
-# APP, SECRET, DUET_DATA.
+# APP, SECRET, DUET_DATA. DUET_EXTRA holds more flags (a cluster's).
+DUET_EXTRA=()
 start_duet() {
   local data="$OUT/duet-data-$1" pin=("${SERVER_PIN[@]}")
   [ "${2:-}" = unpinned ] && pin=()
@@ -118,7 +126,7 @@ start_duet() {
   # SESSIONS signaling sessions.
   "${pin[@]}" "$DUET" serve --data "$data" --http 127.0.0.1:0 --rtmp 127.0.0.1:0 --log-level warn \
     --http-max-connections-per-ip 1000000 --rtmp-max-connections-per-ip 1000000 \
-    --http-max-connections $((SESSIONS + 1000)) --webrtc-max-peers $((WHEP_MAX + 100)) > "$OUT/duet-$1.out" 2>&1 &
+    --http-max-connections $((SESSIONS + 1000)) --webrtc-max-peers $((WHEP_MAX + 100)) "${DUET_EXTRA[@]}" > "$OUT/duet-$1.out" 2>&1 &
   DUET_PID=$!
   pids+=("$DUET_PID")
   for _ in $(seq 300); do grep -q "Test token" "$OUT/duet-$1.out" 2>/dev/null && break; sleep 0.1; done
@@ -127,6 +135,7 @@ start_duet() {
   RTMP=$(sed -n 's/.*RTMP .*listening on \([0-9.:]*\)).*/\1/p' "$OUT/duet-$1.out")
   APP=$(awk '/AppID/ {print $2; exit}' "$OUT/duet-$1.out")
   SECRET=$(awk '/ServerSecret/ {print $2; exit}' "$OUT/duet-$1.out")
+  [ -n "$SECRET" ] || SECRET=${CLUSTER_SECRET:-}
   DUET_DATA=$data
 }
 # publish_url STREAM BUDGET: the signed publish URL, carrying the latency budget.
@@ -270,6 +279,50 @@ echo "bench: signaling ($SESSIONS sessions)" >&2
 "${LOAD_PIN[@]}" "$BENCH" signaling --ws "ws://$HTTP/ws" --app-id "$APP" --secret "$SECRET" --sessions "$SESSIONS" --big "$BIG_ROOM" --server-pid "$DUET_PID" | tee -a "$RESULTS" >/dev/null
 fi
 
+# --- cluster: one origin and two edges against one node --------------------------------------------
+if want cluster; then
+  command -v redis-server >/dev/null || { echo "bench: redis-server missing (scripts/setup.sh installs it)" >&2; exit 1; }
+  REDIS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  rm -rf "$OUT/redis"; mkdir -p "$OUT/redis"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$OUT/redis" > "$OUT/redis/log" 2>&1 &
+  pids+=("$!")
+  for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+  # The cluster's app, registered as an operator would, before the nodes start.
+  CLUSTER_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+  rm -rf "$OUT/cluster-cli"
+  "$DUET" app import --data "$OUT/cluster-cli" --redis-url "$REDIS_URL" --app-id 424242 --secret "$CLUSTER_SECRET" >/dev/null
+  node_pids=(); node_ws=(); node_rtmp=(); node_http=()
+  for n in a b c; do
+    DUET_EXTRA=(--redis-url "$REDIS_URL" --node-id "node-$n")
+    start_duet "cluster-$n"
+    node_pids+=("$DUET_PID"); node_ws+=("ws://$HTTP/ws"); node_rtmp+=("$RTMP"); node_http+=("$HTTP")
+  done
+  DUET_EXTRA=()
+  APP=424242; SECRET=$CLUSTER_SECRET; DUET_DATA="$OUT/cluster-cli"
+  cluster_url() { # cluster_url publish|play STREAM NODE: a signed RTMP URL naming node NODE (0, 1, 2)
+    "$DUET" url "$1" --data "$DUET_DATA" --redis-url "$REDIS_URL" --app-id "$APP" --ttl 3600 --stream-id "$2" \
+      --public-rtmp-url "rtmp://${node_rtmp[$3]}" --public-http-url "http://${node_http[$3]}" --format rtmp
+  }
+  sleep 3 # every node lists the three
+  pid_args=(); for p in "${node_pids[@]}"; do pid_args+=(--server-pid "$p"); done
+  run "cluster-3nodes" --budget frame --publish "$(cluster_url publish edge 0)&latency=frame" \
+    --play "$(cluster_url play edge 1)" --play "$(cluster_url play edge 2)" --players "$CLUSTER_PLAYERS" "${pid_args[@]}"
+  echo "bench: cluster signaling ($CLUSTER_SESSIONS sessions over three nodes)" >&2
+  ws_args=(); for w in "${node_ws[@]}"; do ws_args+=(--ws "$w"); done
+  "${LOAD_PIN[@]}" "$BENCH" signaling "${ws_args[@]}" --app-id "$APP" --secret "$SECRET" --sessions "$CLUSTER_SESSIONS" \
+    --big "$BIG_ROOM" "${pid_args[@]}" | tee -a "$RESULTS" >/dev/null
+  stop "${node_pids[@]}"
+  # The same on one node.
+  start_duet cluster-single
+  run "cluster-1node" --budget frame --publish "$(publish_url single frame)" --play "$(play_url single rtmp)" \
+    --players "$CLUSTER_PLAYERS" --server-pid "$DUET_PID"
+  echo "bench: signaling on one node ($CLUSTER_SESSIONS sessions)" >&2
+  "${LOAD_PIN[@]}" "$BENCH" signaling --ws "ws://$HTTP/ws" --app-id "$APP" --secret "$SECRET" --sessions "$CLUSTER_SESSIONS" \
+    --big "$BIG_ROOM" --server-pid "$DUET_PID" | tee -a "$RESULTS" >/dev/null
+  stop "$DUET_PID"
+fi
+
 # --- the table ----------------------------------------------------------------------------------
 python3 - "$RESULTS" "$PINNED" "$((SECONDS - started_at))" <<'EOF'
 import json, sys
@@ -290,7 +343,9 @@ def kind(name):  # duet-rtmp@40 -> duet-rtmp
     return name.split("@")[0]
 
 budgeted = [r for r in fan.values() if "@" in r["name"]]
-others = [r for r in fan.values() if "@" not in r["name"] and not r["name"].endswith(("-storm", "-scale"))]
+cluster = [r for r in fan.values() if r["name"].startswith("cluster-")]
+others = [r for r in fan.values() if "@" not in r["name"] and not r["name"].endswith(("-storm", "-scale"))
+          and not r["name"].startswith("cluster-")]
 storm = [r for r in fan.values() if r["name"].endswith("-storm")]
 scale = [r for r in fan.values() if r["name"].endswith("-scale")]
 
@@ -418,9 +473,22 @@ if targets:
     print("targets (issue 14, WHEP):")
     print("\n".join(targets))
 
+if cluster:
+    print()
+    print("cluster: one stream published to node a, its RTMP players taking node b and node c in turn (each edge pulls it"
+          " once from a), against the same players on one node; every node on CPU 0, CPU summed over the nodes")
+    print(f"{'run':<16}{'nodes':>6}{'players':>8}{'missed':>7}{'Mbit/s':>8}{'CPU s':>7}{'CPU s/Gbit':>11}{'RSS MiB':>8}"
+          f"{'lat p50':>8}{'p99':>8}{'1st p50':>9}{'p99':>9}")
+    for r in cluster:
+        l, f = r["latency_ms"], r["first_frame_ms"]
+        print(f"{r['name']:<16}{r.get('servers', 1):>6}{r['players']:>8}{r['missed']:>7}{r['delivered_mbit_s']:>8}"
+              f"{r['server_cpu_s']:>7}{r['cpu_s_per_gbit']:>11}{r['server_rss_mib']:>8}{l['p50']:>8}{l['p99']:>8}"
+              f"{f['p50']:>9}{f['p99']:>9}")
+    print()
+
 for r in rows:
     if r["name"] == "signaling":
-        print(f"signaling: {r['logged_in']}/{r['sessions']} sessions, {r['logins_per_s']} logins/s, "
+        print(f"signaling ({r.get('servers', 1)} node{'s' if r.get('servers', 1) > 1 else ''}): {r['logged_in']}/{r['sessions']} sessions, {r['logins_per_s']} logins/s, "
               f"{r['bytes_per_session']:.0f} B/session (RSS {r['server_rss_mib']} MiB); "
               f"broadcast to {r['broadcast_to_room']['members'] // 5} members p50 {r['broadcast_to_room']['p50_ms']} ms p99 {r['broadcast_to_room']['p99_ms']} ms; "
               f"stream ADD p50 {r['stream_add_to_room']['p50_ms']} ms p99 {r['stream_add_to_room']['p99_ms']} ms "

@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 
 use crate::budget::{Batcher, Budget, Kind};
 use crate::delivery::Track;
-use crate::procstat::{cpu_seconds, percentile, rss_bytes};
+use crate::procstat::{cpu_seconds, percentile, total_cpu_seconds, total_rss_bytes};
 use crate::synthetic::{self, Frame, Synthetic};
 use crate::whep_client::{PlayerEvent, WhepPlayer};
 use duet_client::rtmp::{Conn, Target};
@@ -52,8 +52,8 @@ pub struct Plan {
     pub budget: Option<Budget>,
     /// Where the publisher pushes (`None`: the floor sender generates the stream itself).
     pub publish: Option<String>,
-    /// Where players pull.
-    pub source: Source,
+    /// Where players pull: player `i` from `sources[i % len]` (the nodes of a cluster).
+    pub sources: Vec<Source>,
     /// Players.
     pub players: usize,
     /// Players start connecting evenly spread over this time.
@@ -66,8 +66,8 @@ pub struct Plan {
     pub gop_ms: u32,
     /// The publisher sends no audio (video takes the whole bitrate).
     pub video_only: bool,
-    /// The server process measured.
-    pub server_pid: u32,
+    /// The server processes measured (their CPU and memory summed: the nodes of a cluster).
+    pub server_pids: Vec<u32>,
     /// The server's Prometheus endpoint, to read its keyframe-skip counter.
     pub metrics: Option<String>,
 }
@@ -382,7 +382,8 @@ fn load_cpu(cpu0: f64, since: Instant) -> anyhow::Result<f64> {
 
 /// Runs one fan-out measurement and returns its report.
 pub async fn run(plan: Plan) -> anyhow::Result<Value> {
-    let whep = matches!(plan.source, Source::Whep(_));
+    anyhow::ensure!(!plan.sources.is_empty() && !plan.server_pids.is_empty(), "no source or no server");
+    let whep = matches!(plan.sources[0], Source::Whep(_));
     let cert = if whep { Some(crate::whep_client::certificate()?) } else { None };
     let shared = Arc::new(Shared { derive_window: plan.publish.is_none(), cert, ..Shared::default() });
     let stop = Arc::new(AtomicBool::new(false));
@@ -408,7 +409,8 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
     let t0 = tokio::time::Instant::now() + Duration::from_millis(10);
     for (i, p) in players.iter().enumerate() {
         let slot = t0 + plan.connect_over.mul_f64(i as f64 / plan.players as f64);
-        let (source, shared, me, stop) = (plan.source.clone(), shared.clone(), p.clone(), stop.clone());
+        let source = plan.sources[i % plan.sources.len()].clone();
+        let (shared, me, stop) = (shared.clone(), p.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep_until(slot).await;
             shared.start_lag_us.lock().await.push(slot.elapsed().as_micros() as u64);
@@ -433,16 +435,16 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
     tokio::time::sleep_until(t0 + MIN_PHASE).await;
     let connect_cpu = load_cpu(own_cpu0, t0.into_std())?;
     tokio::time::sleep(Duration::from_secs(2)).await; // warm-up
-    let cpu0 = cpu_seconds(plan.server_pid)?;
+    let cpu0 = total_cpu_seconds(&plan.server_pids)?;
     let own_cpu0 = cpu_seconds(std::process::id())?;
     let started = Instant::now();
     shared.measuring.store(true, SeqCst);
     tokio::time::sleep(Duration::from_secs(plan.seconds)).await;
     shared.measuring.store(false, SeqCst);
     let window = started.elapsed().as_secs_f64();
-    let cpu = cpu_seconds(plan.server_pid)? - cpu0;
+    let cpu = total_cpu_seconds(&plan.server_pids)? - cpu0;
     let window_cpu = load_cpu(own_cpu0, started)?;
-    let rss = rss_bytes(plan.server_pid)?;
+    let rss = total_rss_bytes(&plan.server_pids)?;
     tokio::time::sleep(GRACE).await;
     let publisher = plan.publish.is_some();
     let kinds: &[usize] = if whep { &[0] } else { &[0, 1] };
@@ -481,7 +483,8 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
     let wire = shared.wire_bytes.load(Relaxed);
     Ok(json!({
         "name": plan.name,
-        "protocol": plan.source.protocol(),
+        "protocol": plan.sources[0].protocol(),
+        "servers": plan.server_pids.len(),
         "video_only": plan.video_only || whep,
         "budget": plan.budget.map(|b| b.to_string()),
         "players": plan.players,

@@ -103,14 +103,14 @@ async fn whep_players_get_frames_of_a_live_stream() {
         name: "whep-smoke".into(),
         budget: None,
         publish: Some(duet.url("publish", "smoke", "rtmp")),
-        source: Source::Whep(duet.url("play", "smoke", "whep")),
+        sources: vec![Source::Whep(duet.url("play", "smoke", "whep"))],
         players: 2,
         connect_over: Duration::from_millis(10),
         seconds: 1,
         kbps: 232,
         gop_ms: 1000,
         video_only: true,
-        server_pid: duet.child.id(),
+        server_pids: vec![duet.child.id()],
         metrics: None,
     };
     let report = tokio::time::timeout(Duration::from_secs(20), fanout::run(plan)).await.expect("bounded").expect("run");

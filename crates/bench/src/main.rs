@@ -47,12 +47,12 @@ enum Command {
         /// RTMP publish URL (omit with --raw: the floor sender makes the stream).
         #[arg(long)]
         publish: Option<String>,
-        /// RTMP play URL.
+        /// RTMP play URL; repeated, players take them in turn (the edges of a cluster).
         #[arg(long, conflicts_with_all = ["flv", "raw", "whep"])]
-        play: Option<String>,
-        /// HTTP-FLV play URL.
+        play: Vec<String>,
+        /// HTTP-FLV play URL; repeated, players take them in turn.
         #[arg(long, conflicts_with_all = ["raw", "whep"])]
-        flv: Option<String>,
+        flv: Vec<String>,
         /// WHEP play URL (`duet url play --format whep`): WebRTC players, video only.
         #[arg(long, conflicts_with = "raw")]
         whep: Option<String>,
@@ -86,9 +86,9 @@ enum Command {
         /// so RTMP and HTTP-FLV rows can carry the same stream).
         #[arg(long)]
         video_only: bool,
-        /// PID of the server to measure.
-        #[arg(long)]
-        server_pid: u32,
+        /// PID of the server to measure; repeated, their CPU and memory are summed.
+        #[arg(long, required = true)]
+        server_pid: Vec<u32>,
     },
     /// The cost floor: writes pre-packaged chunks to every connected socket.
     Floor {
@@ -111,9 +111,9 @@ enum Command {
     },
     /// Signaling scale: logins, memory per session, broadcast and stream ADD to a big room.
     Signaling {
-        /// ws://host:port/ws
-        #[arg(long)]
-        ws: String,
+        /// ws://host:port/ws; repeated (the nodes of a cluster), sessions dial them in turn.
+        #[arg(long, required = true)]
+        ws: Vec<String>,
         /// AppID.
         #[arg(long)]
         app_id: u32,
@@ -126,9 +126,9 @@ enum Command {
         /// Members of the big room.
         #[arg(long, default_value_t = 1000)]
         big: usize,
-        /// PID of the server to measure.
-        #[arg(long)]
-        server_pid: u32,
+        /// PID of the server to measure; repeated, their memory is summed.
+        #[arg(long, required = true)]
+        server_pid: Vec<u32>,
     },
     /// Leaks under churn: publish and login cycles, idle, dribbling and stalled connections;
     /// fails when the server's memory or open files grew.
@@ -196,23 +196,19 @@ async fn main() -> anyhow::Result<()> {
                     && connect_over_ms <= MAX_CONNECT_OVER_MS,
                 "1 to {MAX_PLAYERS} players, at most {MAX_SECONDS} s, connecting over at most {MAX_CONNECT_OVER_MS} ms"
             );
-            let source = match (play, flv, raw, whep) {
-                (Some(u), ..) => fanout::Source::Rtmp(u),
-                (_, Some(u), ..) => fanout::Source::Flv(u),
-                (_, _, Some(a), _) => fanout::Source::Raw(a),
-                (.., Some(u)) => fanout::Source::Whep(u),
+            let sources: Vec<fanout::Source> = match (play.is_empty(), flv.is_empty(), raw, whep) {
+                (false, ..) => play.into_iter().map(fanout::Source::Rtmp).collect(),
+                (_, false, ..) => flv.into_iter().map(fanout::Source::Flv).collect(),
+                (_, _, Some(a), _) => vec![fanout::Source::Raw(a)],
+                (.., Some(u)) => vec![fanout::Source::Whep(u)],
                 _ => anyhow::bail!("give --play, --flv, --whep or --raw"),
             };
-            for u in publish
-                .iter()
-                .chain(match &source {
-                    fanout::Source::Rtmp(u)
-                    | fanout::Source::Flv(u)
-                    | fanout::Source::Raw(u)
-                    | fanout::Source::Whep(u) => Some(u),
-                })
-                .chain(&metrics)
-            {
+            let pulled = sources.iter().map(|s| match s {
+                fanout::Source::Rtmp(u) | fanout::Source::Flv(u) | fanout::Source::Raw(u) | fanout::Source::Whep(u) => {
+                    u
+                }
+            });
+            for u in publish.iter().chain(pulled).chain(&metrics) {
                 loopback(u)?;
             }
             let connect_over = std::time::Duration::from_millis(connect_over_ms);
@@ -220,14 +216,14 @@ async fn main() -> anyhow::Result<()> {
                 name,
                 budget,
                 publish,
-                source,
+                sources,
                 players,
                 connect_over,
                 seconds,
                 kbps,
                 gop_ms,
                 video_only,
-                server_pid,
+                server_pids: server_pid,
                 metrics,
             };
             println!("{}", fanout::run(plan).await?);
@@ -239,12 +235,14 @@ async fn main() -> anyhow::Result<()> {
                 .await??;
         }
         Command::Signaling { ws, app_id, secret, sessions, big, server_pid } => {
-            loopback(&ws)?;
+            for u in &ws {
+                loopback(u)?;
+            }
             anyhow::ensure!(sessions <= MAX_SESSIONS && big <= sessions, "at most {MAX_SESSIONS} sessions");
             let secret = duet_token::AppSecret::new(&secret).map_err(|e| anyhow::anyhow!("--secret: {e}"))?;
             #[allow(clippy::disallowed_methods)]
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
-            let plan = signaling::Plan { ws, app_id, secret, sessions, big, server_pid, now };
+            let plan = signaling::Plan { ws, app_id, secret, sessions, big, server_pids: server_pid, now };
             println!("{}", signaling::run(plan).await?);
         }
         Command::Soak { http, rtmp, app_id, secret, rounds, per_round, settle, server_pid } => {

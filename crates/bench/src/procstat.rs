@@ -16,6 +16,16 @@ pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     Ok((utime + stime) / TICKS)
 }
 
+/// User + system CPU seconds the processes have used together (the nodes of a cluster).
+pub fn total_cpu_seconds(pids: &[u32]) -> anyhow::Result<f64> {
+    pids.iter().map(|&pid| cpu_seconds(pid)).sum()
+}
+
+/// Resident memory of the processes together, in bytes.
+pub fn total_rss_bytes(pids: &[u32]) -> anyhow::Result<u64> {
+    pids.iter().map(|&pid| rss_bytes(pid)).sum()
+}
+
 /// Resident memory in bytes.
 pub fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;

@@ -1,6 +1,7 @@
 //! Signaling scale: S sessions log in (one room of `big` members, the rest in rooms of ten),
 //! measuring the login rate and the server's memory per session; then, in the big room, how
-//! long a broadcast message and a stream ADD take to reach every member.
+//! long a broadcast message and a stream ADD take to reach every member. Given the nodes of a
+//! cluster, sessions dial them in turn (a room's members then sit on every node).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,12 +11,12 @@ use duet_token::{AppSecret, Cipher, Grant, MintRequest, mint};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
-use crate::procstat::{percentile, rss_bytes};
+use crate::procstat::{percentile, total_rss_bytes};
 
 /// What one run is.
 pub struct Plan {
-    /// `ws://host:port/ws`.
-    pub ws: String,
+    /// `ws://host:port/ws` of each node: session `i` dials `ws[i % len]`.
+    pub ws: Vec<String>,
     /// The app logged into.
     pub app_id: u32,
     /// Its ServerSecret (tokens are minted here).
@@ -24,8 +25,8 @@ pub struct Plan {
     pub sessions: usize,
     /// Members of the big room.
     pub big: usize,
-    /// The server process measured.
-    pub server_pid: u32,
+    /// The server processes measured (their memory summed).
+    pub server_pids: Vec<u32>,
     /// Unix seconds now (tokens' ctime).
     pub now: i64,
 }
@@ -85,12 +86,13 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
             Ok((user, room, t))
         })
         .collect::<anyhow::Result<_>>()?;
-    let rss_before = rss_bytes(plan.server_pid)?;
+    anyhow::ensure!(!plan.ws.is_empty(), "no server");
+    let rss_before = total_rss_bytes(&plan.server_pids)?;
     let gate = Arc::new(Semaphore::new(256));
     let started = Instant::now();
     let mut handles = Vec::new();
-    for (user, room, t) in tokens {
-        let (ws, gate, app_id) = (plan.ws.clone(), gate.clone(), plan.app_id);
+    for (i, (user, room, t)) in tokens.into_iter().enumerate() {
+        let (ws, gate, app_id) = (plan.ws[i % plan.ws.len()].clone(), gate.clone(), plan.app_id);
         handles.push(tokio::spawn(async move {
             let _permit = gate.acquire().await;
             join(&ws, app_id, &room, &user, &t).await
@@ -111,7 +113,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
     }
     let login_secs = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let rss_after = rss_bytes(plan.server_pid)?;
+    let rss_after = total_rss_bytes(&plan.server_pids)?;
     let logged_in = clients.len();
 
     // The big room: the first `big` clients (they logged in first, in order).
@@ -147,6 +149,7 @@ pub async fn run(plan: Plan) -> anyhow::Result<Value> {
     let per_session = rss_after.saturating_sub(rss_before) as f64 / logged_in.max(1) as f64;
     Ok(json!({
         "name": "signaling",
+        "servers": plan.ws.len(),
         "sessions": plan.sessions,
         "logged_in": logged_in,
         "failed": failed,

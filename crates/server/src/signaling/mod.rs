@@ -43,7 +43,7 @@ const HUB_INBOX: usize = 4096;
 /// protocol limit (`limits::MAX_FRAME`) and this, the client gets `frame_too_large`.
 pub const MAX_WS_MESSAGE: usize = 64 * 1024;
 /// Initial read buffer of a connection.
-const READ_BUFFER: usize = 1024;
+pub(crate) const READ_BUFFER: usize = 1024;
 /// Longest a write to a client may block before the connection is dropped.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
