@@ -40,6 +40,14 @@ impl Prepared {
         }
     }
 
+    /// The stream a `publish` asks to reserve: a cluster refuses a stream live on another node.
+    pub fn publish_stream(&self) -> Option<&str> {
+        match &self.frame {
+            Ok(Frame { request: Request::Publish { stream_id, .. }, .. }) => Some(stream_id),
+            _ => None,
+        }
+    }
+
     /// The request's ID, when the frame had one.
     pub fn request_id(&self) -> Option<u64> {
         match &self.frame {

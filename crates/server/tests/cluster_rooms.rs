@@ -474,3 +474,49 @@ async fn a_drained_node_sends_its_clients_to_the_other_nodes_and_exits() {
         "{closed}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_id_live_on_one_node_is_taken_on_the_others() {
+    let redis = Redis::start();
+    let cli = cluster_cli(&redis);
+    let [(_a_dir, a), (_b_dir, b), (_c_dir, _c)] = three_nodes(&redis).await;
+    // Alice's room lives on A, Carol's on B. Alice publishes `cam`.
+    let (mut alice, _) = join_on(&a, &redis, &cli, "alice", "one").await;
+    let (mut carol, _) = join_on(&b, &redis, &cli, "carol", "two").await;
+    let published = alice.ok("publish", json!({"roomID": "one", "streamID": "cam"})).await.unwrap();
+    let mut publisher = streams::rtmp_publisher(published["url"].as_str().unwrap()).await;
+    publisher.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
+    let start = Instant::now();
+    while redis.cli(&["EXISTS", "duet:origin:123456789:cam"]) != "1" {
+        assert!(start.elapsed() < WAIT, "the cluster learns where cam is live");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Carol can neither reserve the name in her room nor push it to B with a URL of her own.
+    let refused = carol.request("publish", json!({"roomID": "two", "streamID": "cam"})).await.unwrap();
+    assert_eq!(refused["reason"], "stream_taken", "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("node-a"), "{refused}");
+    let data = cli.path().join("data");
+    let rtmp_b = format!("rtmp://{}", b.rtmp);
+    let args =
+        ["url", "publish", "--app-id", "123456789", "--stream-id", "cam", "--room-id", "two", "--public-rtmp-url"];
+    let url = common::ok(&data, &[&args[..], &[&rtmp_b, "--redis-url", &redis.url()]].concat());
+    let target = duet_client::rtmp::Target::parse(url.trim()).unwrap();
+    let mut second = duet_client::rtmp::Conn::open(&target).await.unwrap();
+    let pushed = second.publish(&target).await;
+    assert!(pushed.is_err(), "a second publisher on another node is refused");
+    assert!(b.logs("stream_live"), "B says why");
+
+    // Once Alice has stopped, the name is free on B.
+    drop(publisher);
+    alice.ok("stopPublish", json!({"streamID": "cam"})).await.unwrap();
+    let start = Instant::now();
+    loop {
+        let reply = carol.request("publish", json!({"roomID": "two", "streamID": "cam"})).await.unwrap();
+        if reply["code"] == 0 {
+            break;
+        }
+        assert!(start.elapsed() < WAIT, "the name is free again: {reply}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -281,26 +281,31 @@ impl Cluster {
         }
     }
 
-    /// Publish `publisher` of `stream` was admitted here: the cluster learns this node is its
-    /// origin.
-    pub fn stream_started(&self, stream: &duet_media::StreamKey, publisher: u64) {
-        self.origin_change(stream, publisher, true);
+    /// Publish `publisher` of `stream` was admitted here with `budget`: the cluster learns this
+    /// node is its origin.
+    pub fn stream_started(&self, stream: &duet_media::StreamKey, publisher: u64, budget: duet_media::LatencyBudget) {
+        self.origin_change(stream, publisher, Some(budget));
     }
 
     /// Publish `publisher` of `stream` here ended (a takeover's newer publish stays the origin).
     pub fn stream_ended(&self, stream: &duet_media::StreamKey, publisher: u64) {
-        self.origin_change(stream, publisher, false);
+        self.origin_change(stream, publisher, None);
     }
 
-    fn origin_change(&self, stream: &duet_media::StreamKey, publisher: u64, started: bool) {
+    fn origin_change(
+        &self,
+        stream: &duet_media::StreamKey,
+        publisher: u64,
+        started: Option<duet_media::LatencyBudget>,
+    ) {
         if let Some(tx) = &self.origins {
             // The writer only stops with the runtime.
             let _ = tx.send(origins::Change { stream: stream.clone(), publisher, started });
         }
     }
 
-    /// The living node that publishes `stream`, when it is another one.
-    pub async fn origin_of(&self, stream: &duet_media::StreamKey) -> Option<NodeInfo> {
+    /// The living node that publishes `stream`, when it is another one, with the publish's budget.
+    pub async fn origin_of(&self, stream: &duet_media::StreamKey) -> Option<origins::Origin> {
         let conn = self.redis.clone()?;
         let alive = self.nodes();
         origins::origin(conn, &self.me.name, stream, alive).await

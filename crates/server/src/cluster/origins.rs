@@ -1,13 +1,14 @@
 //! Where each live stream is published in the cluster (its origin node), so another node's
-//! players can be served from it. Key `duet:origin:{app}:{stream}` → `{node}:{publisher}`,
-//! the origin's node name and the publish's number there: set when a publish is admitted and
-//! removed when that same publish ends (a takeover's new publish, here or elsewhere, has
+//! players can be served from it, and no other node publishes it meanwhile. Key
+//! `duet:origin:{app}:{stream}` → `{node}:{publisher}:{budget}`, the origin's node name, the
+//! publish's number there and its latency budget (which the edges' copies take too): set when
+//! a publish is admitted and removed when that same publish ends (a takeover's new publish has
 //! replaced it). A node writes its changes in order, from one task ([`run`]). A key naming a
 //! node that is no longer alive (it crashed) is ignored; the next publish replaces it.
 
 use redis::aio::ConnectionManager;
 
-use duet_media::StreamKey;
+use duet_media::{LatencyBudget, StreamKey};
 
 use super::nodes::NodeInfo;
 
@@ -15,24 +16,34 @@ fn key(stream: &StreamKey) -> String {
     format!("duet:origin:{}:{}", stream.app_id, stream.stream_id)
 }
 
-/// Deletes the key when it still names `node` (one atomic step).
-const RELEASE: &str =
-    r#"if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) else return 0 end"#;
+/// Deletes the key when it still names this publish, ARGV[1] `{node}:{publisher}:` (one
+/// atomic step).
+const RELEASE: &str = r#"
+local held = redis.call("GET", KEYS[1])
+if held and string.sub(held, 1, #ARGV[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end
+return 0
+"#;
 
-/// A publish admitted (`started`) or ended on this node.
+/// A publish admitted (with its budget) or ended (`None`) on this node.
 pub struct Change {
     pub stream: StreamKey,
     /// The publish's number in this node's media hub.
     pub publisher: u64,
-    pub started: bool,
+    pub started: Option<LatencyBudget>,
+}
+
+/// Where a stream is live: its node, and the latency budget its publish was given.
+pub struct Origin {
+    pub node: NodeInfo,
+    pub budget: Option<LatencyBudget>,
 }
 
 /// Writes this node's origin changes, in the order they happen, until the sender is dropped.
 pub async fn run(mut conn: ConnectionManager, node: String, mut changes: tokio::sync::mpsc::UnboundedReceiver<Change>) {
     while let Some(change) = changes.recv().await {
-        let token = format!("{node}:{}", change.publisher);
-        let written: redis::RedisResult<()> = if change.started {
-            redis::cmd("SET").arg(key(&change.stream)).arg(&token).query_async(&mut conn).await
+        let token = format!("{node}:{}:", change.publisher);
+        let written: redis::RedisResult<()> = if let Some(budget) = change.started {
+            redis::cmd("SET").arg(key(&change.stream)).arg(format!("{token}{budget}")).query_async(&mut conn).await
         } else {
             redis::Script::new(RELEASE)
                 .key(key(&change.stream))
@@ -48,17 +59,14 @@ pub async fn run(mut conn: ConnectionManager, node: String, mut changes: tokio::
 }
 
 /// The living node (other than `me`) that publishes `stream`, among `alive`.
-pub async fn origin(
-    mut conn: ConnectionManager,
-    me: &str,
-    stream: &StreamKey,
-    alive: Vec<NodeInfo>,
-) -> Option<NodeInfo> {
+pub async fn origin(mut conn: ConnectionManager, me: &str, stream: &StreamKey, alive: Vec<NodeInfo>) -> Option<Origin> {
     let token: Option<String> = redis::cmd("GET").arg(key(stream)).query_async(&mut conn).await.ok()?;
     let token = token?;
-    let name = token.rsplit_once(':').map_or(token.as_str(), |(node, _)| node);
+    let mut parts = token.splitn(3, ':');
+    let name = parts.next()?;
     if name == me {
         return None;
     }
-    alive.into_iter().find(|n| n.name == name)
+    let budget = parts.nth(1).and_then(|b| b.parse().ok());
+    alive.into_iter().find(|n| n.name == name).map(|node| Origin { node, budget })
 }

@@ -43,6 +43,11 @@ pub async fn admit(
         None => ctx.apps.latency(url.app_id).await,
     };
     let key = StreamKey { app_id: url.app_id, stream_id: url.stream_id.clone() };
+    // Live on another node of the cluster: one publisher per stream ID in the whole cluster.
+    if let Some(origin) = ctx.cluster.origin_of(&key).await {
+        let why = format!("{} is already being published on node {}", url.stream_id, origin.node.name);
+        return Err(MediaRefusal::new("stream_live", why));
+    }
     let mut claimed = ctx.hub.publish(key.clone(), &url.user_id, url.expire, budget);
     // A copy pulled from another node makes way for a publish arriving here.
     if claimed.is_err() && crate::media::edge::yield_to_publisher(ctx, &key).await {
@@ -63,7 +68,7 @@ pub async fn admit(
     if publisher.took_over() {
         tracing::info!(app_id = url.app_id, stream = %url.stream_id, user = %url.user_id, "publish took over from an earlier connection of the same user");
     }
-    ctx.cluster.stream_started(publisher.key(), publisher.id());
+    ctx.cluster.stream_started(publisher.key(), publisher.id(), budget);
     Ok(publisher)
 }
 

@@ -461,6 +461,8 @@ async fn serve(
 ) -> Served {
     use close::End;
     let mut batch = VecDeque::new();
+    // The app of this connection's logins (a connection's sessions are of one app).
+    let mut app: Option<u32> = None;
     loop {
         tokio::select! {
             msg = socket.recv() => {
@@ -486,6 +488,9 @@ async fn serve(
                 // A login's token is verified here, on this connection's task, so logins use
                 // every core rather than the hub's one.
                 let mut frame = duet_room::prepare(frame, secret, now().unix_s());
+                if let Some((app_id, _)) = frame.login_room() {
+                    app = Some(app_id);
+                }
                 // In a cluster, a connection without a session whose login or resume belongs
                 // on another node is relayed there; one with a session keeps its rooms here.
                 if signaling.cluster.health().is_some()
@@ -499,6 +504,12 @@ async fn serve(
                         (true, _) if frame.login_room().is_some() => frame = room_on_other_node(&frame, &home),
                         (true, _) => {}
                     }
+                }
+                if let (Some(app_id), Some(stream)) = (app, frame.publish_stream())
+                    && let Some(origin) = live_elsewhere(signaling, app_id, stream).await
+                {
+                    let refusal = Refusal::new(ErrorCode::StreamTaken, format!("stream {stream} is live on node {origin}"));
+                    frame = refused(&frame, refusal);
                 }
                 if signaling.inbox.send(HubInput::Frame(conn, frame)).await.is_err() {
                     return Served::Ended(End::Dropped);
@@ -528,6 +539,19 @@ fn room_on_other_node(frame: &Prepared, home: &crate::cluster::nodes::NodeInfo) 
         ErrorCode::RoomOnOtherNode,
         format!("this room lives on node {}; log into it on a connection of its own", home.name),
     );
+    refused(frame, refusal)
+}
+
+/// The name of the other node of the cluster where `stream` of `app_id` is live, if one is: a
+/// stream ID has one publisher in the whole cluster.
+async fn live_elsewhere(signaling: &Signaling, app_id: u32, stream: &str) -> Option<String> {
+    signaling.cluster.health()?;
+    let key = duet_media::StreamKey { app_id, stream_id: stream.to_owned() };
+    signaling.cluster.origin_of(&key).await.map(|o| o.node.name)
+}
+
+/// `frame` answered with `refusal` instead of being carried out.
+fn refused(frame: &Prepared, refusal: Refusal) -> Prepared {
     duet_room::prepare(Err(wire::FrameError { id: frame.request_id(), refusal }), None, now().unix_s())
 }
 

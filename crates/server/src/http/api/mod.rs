@@ -68,7 +68,7 @@ async fn run(state: &AppState, signed: &Signed, request: AdminRequest) -> Answer
             (Some(room), _, _) => state.cluster.home_elsewhere(app_id, room).await,
             (None, Some(stream), _) => {
                 let key = duet_media::StreamKey { app_id, stream_id: stream.to_owned() };
-                state.cluster.origin_of(&key).await
+                state.cluster.origin_of(&key).await.map(|o| o.node)
             }
             (None, None, Some(user)) => state.cluster.user_elsewhere(app_id, user).await,
             (None, None, None) => None,
