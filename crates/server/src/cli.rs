@@ -226,6 +226,9 @@ pub struct ServeArgs {
     /// This node's name in the cluster and in the node list: 1-64 characters of A-Z, a-z, 0-9, '.', '_', '-' [default: the host name].
     #[arg(long, env = "DUET_NODE_ID", value_name = "NAME")]
     pub node_id: Option<String>,
+    /// The host (name or IP) other nodes of the cluster reach this one at, on its listening ports: relayed signaling, edge pulls and API requests passed on go there instead of the public URLs, which stay the clients' [default: the public URLs].
+    #[arg(long, env = "DUET_INTERNAL_HOST", value_name = "HOST")]
+    pub internal_host: Option<String>,
 }
 
 /// `duet app ...`.

@@ -50,6 +50,7 @@ pub struct FileConfig {
     webrtc_max_stream_players: Option<Ranged<1, MAX_WEBRTC_PEERS>>,
     redis_url: Option<String>,
     node_id: Option<String>,
+    internal_host: Option<String>,
 }
 
 /// The most WebRTC peers a setting takes.
@@ -148,6 +149,8 @@ pub struct ServeSettings {
     pub cluster: Option<crate::cluster::ClusterSettings>,
     /// This node's name.
     pub node_id: String,
+    /// The host other nodes reach this one at (`None`: its public URLs).
+    pub internal_host: Option<String>,
 }
 
 /// A listener's connection caps as set; an unset one is derived from the open-file limit at
@@ -217,6 +220,10 @@ impl Loaded {
         let node_id =
             args.node_id.clone().or_else(|| f.node_id.clone()).unwrap_or_else(crate::cluster::default_node_name);
         crate::cluster::check_node_name(&node_id).map_err(|e| anyhow::anyhow!("--node-id: {e}"))?;
+        let internal_host = args.internal_host.clone().or_else(|| f.internal_host.clone());
+        if let Some(host) = &internal_host {
+            crate::cluster::check_host(host).map_err(|e| anyhow::anyhow!("--internal-host: {e}"))?;
+        }
         Ok(ServeSettings {
             common: self.common(cli),
             http: args.http.or(f.http).unwrap_or_else(|| DEFAULT_HTTP.parse().expect("valid default")),
@@ -255,6 +262,7 @@ impl Loaded {
                 .map(|n| n as usize),
             cluster,
             node_id,
+            internal_host,
         })
     }
 

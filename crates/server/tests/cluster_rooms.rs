@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 
 use api::Api;
 use cluster::{
-    APP_ID, SECRET, WAIT, cluster_cli, join_on, login, member, mint, names_node, recover, three_nodes, user_ids,
-    wait_cluster,
+    APP_ID, SECRET, WAIT, cluster_cli, join_on, login, member, mint, names_node, node_with, recover, three_nodes,
+    user_ids, wait_cluster,
 };
-use common::{Server, data_dir};
+use common::Server;
 use receiver::Receiver;
 use redis_server::Redis;
 use serde_json::{Value, json};
@@ -317,11 +317,7 @@ async fn the_webhook_events_of_a_node_that_died_are_delivered_by_the_others() {
 async fn a_member_whose_session_lapsed_while_the_room_moved_finds_the_room_again() {
     let redis = Redis::start();
     let cli = cluster_cli(&redis);
-    let start_node = |name: &str| {
-        let (tmp, data) = data_dir();
-        let args = ["--redis-url", &redis.url(), "--node-id", name, "--resume-grace-secs", "1"];
-        (tmp, Server::start(&data, &args))
-    };
+    let start_node = |name: &str| node_with(&redis, name, &["--resume-grace-secs", "1"]);
     let ((_a_dir, a), (_b_dir, b), (_c_dir, c)) = (start_node("node-a"), start_node("node-b"), start_node("node-c"));
     wait_cluster(&[&a, &b, &c], 3).await;
     // The room lives on A; Bob, on B, holds his session on A through B.
@@ -519,4 +515,47 @@ async fn a_stream_id_live_on_one_node_is_taken_on_the_others() {
         assert!(start.elapsed() < WAIT, "the name is free again: {reply}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_reach_each_other_at_their_internal_address() {
+    let redis = Redis::start();
+    let cli = cluster_cli(&redis);
+    // Each node's public addresses are for clients only (here: names that resolve nowhere);
+    // the nodes reach each other at --internal-host.
+    let node = |name: &str| {
+        let public = |scheme: &str, path: &str| format!("{scheme}://{name}.invalid{path}");
+        let (ws, rtmp, http) = (public("ws", "/ws"), public("rtmp", ""), public("http", ""));
+        let urls = ["--public-ws-url", &ws, "--public-rtmp-url", &rtmp, "--public-http-url", &http];
+        node_with(&redis, name, &[&urls[..], &["--internal-host", "127.0.0.1"]].concat())
+    };
+    let (_a_dir, a) = node("node-a");
+    let (_b_dir, b) = node("node-b");
+    let (_c_dir, c) = node("node-c");
+    wait_cluster(&[&a, &b, &c], 3).await;
+    let nodes = Api::new(&c, APP_ID, SECRET).ok("GET", "/api/v1/nodes", None);
+    let internal = &nodes["nodes"][0]["internal"];
+    assert_eq!(internal["ws"], format!("ws://127.0.0.1:{}/ws", c.http.port()), "{nodes}");
+    assert_eq!(internal["rtmp"], format!("rtmp://127.0.0.1:{}", c.rtmp.port()), "{nodes}");
+
+    // Bob, on B, is relayed to the room's home A; his play URLs name B's public address.
+    let (mut alice, _) = join_on(&a, &redis, &cli, "alice", "call").await;
+    let (mut bob, _) = join_on(&b, &redis, &cli, "bob", "call").await;
+    assert_eq!(user_ids(&alice.push("roomUserUpdate", WAIT).await.unwrap()), ["bob"]);
+    let published = alice.ok("publish", json!({"roomID": "call", "streamID": "alice-cam"})).await.unwrap();
+    let url = published["url"].as_str().unwrap().replace("node-a.invalid", &a.rtmp.to_string());
+    let mut publisher = streams::rtmp_publisher(&url).await;
+    publisher.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
+    publisher.send_media(9, 0, b"\x17\x01\x00\x00\x00KEY-internal").await.unwrap();
+    let added = bob.push("roomStreamUpdate", WAIT).await.unwrap();
+    let flv = added["data"]["streamList"][0]["urlsFLV"][0].as_str().unwrap();
+    assert!(flv.starts_with("http://node-b.invalid/"), "{added}");
+    // B pulls the stream from A's internal RTMP address.
+    let mut player = streams::flv_player(&b, flv);
+    streams::read_until(&mut player, &mut Vec::new(), b"KEY-internal");
+    // C passes an API request on to A at A's internal HTTP address.
+    let mut api = Api::new(&c, APP_ID, SECRET);
+    api.nonce = 500_000;
+    let room = api.ok("GET", "/api/v1/rooms/call", None);
+    assert_eq!(room["users"].as_array().unwrap().len(), 2, "{room}");
 }

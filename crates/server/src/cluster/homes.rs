@@ -58,7 +58,7 @@ pub enum Home {
     /// On this node (always, for a node alone or while Redis cannot be reached).
     Here,
     /// On another living node.
-    There(NodeInfo),
+    There(Box<NodeInfo>),
 }
 
 /// This node's claims, kept to be made again after an outage.
@@ -96,7 +96,7 @@ impl Homes {
             return Home::Here;
         }
         match self.claim(app_id, room_id).await {
-            Ok(Some(info)) => Home::There(info),
+            Ok(Some(info)) => Home::There(Box::new(info)),
             Ok(None) => Home::Here,
             Err(e) => {
                 tracing::warn!(app_id, room = room_id, "cannot learn a room's home ({e}); serving it here");
@@ -125,7 +125,7 @@ impl Homes {
             return Ok(None);
         }
         match serde_json::from_str::<NodeInfo>(&info) {
-            Ok(node) if !node.addresses.ws.is_empty() => Ok(Some(node)),
+            Ok(node) if !node.reach().ws.is_empty() => Ok(Some(node)),
             _ => {
                 tracing::warn!(
                     app_id,

@@ -161,6 +161,7 @@ impl Cluster {
             started_ms: self.me.started_ms,
             last_beat_ms: 0,
             addresses: self.me.addresses.clone(),
+            internal: self.me.internal.clone(),
             load: self.load.read(0.0),
             draining: self.is_draining(),
         };
@@ -345,6 +346,24 @@ pub fn check_node_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// A host for `--internal-host`: a name or IPv4 address (letters, digits, '.', '-'), or an
+/// IPv6 address in brackets; no scheme, port or path.
+pub fn check_host(host: &str) -> Result<(), String> {
+    let bracketed = host.len() > 2
+        && host.starts_with('[')
+        && host.ends_with(']')
+        && host[1..host.len() - 1].parse::<std::net::Ipv6Addr>().is_ok();
+    let plain =
+        !host.is_empty() && host.len() <= 253 && host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-".contains(&b));
+    if bracketed || plain {
+        Ok(())
+    } else {
+        Err(format!(
+            "{host:?} is not a host: a name, an IPv4 address or a bracketed IPv6 address, without scheme or port"
+        ))
+    }
+}
+
 /// The machine's host name, the default node name.
 pub fn default_node_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
@@ -360,6 +379,16 @@ pub fn boot() -> (String, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn internal_hosts_are_names_or_addresses() {
+        for ok in ["10.0.0.5", "node-a.internal", "[::1]", "[fd00::5]"] {
+            assert_eq!(check_host(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "10.0.0.5:8080", "http://node-a", "node a", "[not-v6]", "node/a"] {
+            assert!(check_host(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn urls_are_shown_without_their_password() {

@@ -113,9 +113,18 @@ pub struct NodeInfo {
     pub started_ms: u64,
     pub last_beat_ms: u64,
     pub addresses: Addresses,
+    /// Where the other nodes reach it (`--internal-host`; empty: at `addresses`).
+    pub internal: Addresses,
     pub load: Load,
     /// Leaving the cluster: it takes no new sessions or streams (`duet node drain`, SIGTERM).
     pub draining: bool,
+}
+
+impl NodeInfo {
+    /// The addresses another node uses for it: internal ones when it has them, else its public.
+    pub fn reach(&self) -> &Addresses {
+        if self.internal.ws.is_empty() { &self.addresses } else { &self.internal }
+    }
 }
 
 /// This process in the registry.
@@ -128,6 +137,8 @@ pub struct Me {
     pub number: u32,
     pub started_ms: u64,
     pub addresses: Addresses,
+    /// Where the other nodes reach it, when not at `addresses`.
+    pub internal: Addresses,
 }
 
 /// Puts this node in the registry. A previous process of the same name (a restart after a
@@ -165,6 +176,7 @@ async fn beat(conn: &mut ConnectionManager, me: &Me, load: &Load, draining: bool
         started_ms: me.started_ms,
         last_beat_ms: crate::os::now_unix_ms(),
         addresses: me.addresses.clone(),
+        internal: me.internal.clone(),
         load: load.clone(),
         draining,
     };
@@ -366,5 +378,5 @@ pub async fn living(conn: &mut ConnectionManager, held: &str, me: &str) -> Optio
     if live_boot.as_deref() != Some(boot) {
         return None;
     }
-    serde_json::from_str::<NodeInfo>(&info?).ok().filter(|n| !n.addresses.http.is_empty())
+    serde_json::from_str::<NodeInfo>(&info?).ok().filter(|n| !n.reach().http.is_empty())
 }

@@ -32,6 +32,6 @@ pub async fn call(
         ("x-duet-signature", signature),
         (crate::http::api::auth::PASSED_ON, proof),
     ];
-    let url = format!("{}{path}", node.addresses.http.trim_end_matches('/'));
+    let url = format!("{}{path}", node.reach().http.trim_end_matches('/'));
     crate::http_client::call(method, &url, &headers, body, TIMEOUT).await
 }

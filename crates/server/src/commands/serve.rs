@@ -86,9 +86,16 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         PublicUrls::resolve(s.public_ws_url, s.public_rtmp_url, s.public_http_url, http_addr, rtmp_addr, tls.is_some());
     let media_hub = Arc::new(duet_media::Hub::default());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let cluster =
-        join_cluster((&s.cluster, &s.node_id), &urls, metrics.clone(), media_hub.clone(), stopped(stop_rx.clone()))
-            .await?;
+    let internal =
+        s.internal_host.as_deref().map(|host| internal_addresses(host, (http_addr, rtmp_addr), tls.is_some()));
+    let cluster = join_cluster(
+        (&s.cluster, &s.node_id),
+        (&urls, internal),
+        metrics.clone(),
+        media_hub.clone(),
+        stopped(stop_rx.clone()),
+    )
+    .await?;
     let token = crate::store::credentials::mint_token(&app, TEST_USER, &Grant::everything(), TEST_TOKEN_TTL)?;
     let console_password = first_admin(&registry)?;
     print_banner(
@@ -221,10 +228,24 @@ async fn drain_node(signaling: &Signaling, cluster: &crate::cluster::Cluster) {
     }
 }
 
+/// Where other nodes reach this one with `--internal-host`: that host on the listening ports.
+fn internal_addresses(
+    host: &str,
+    (http, rtmp): (SocketAddr, SocketAddr),
+    tls: bool,
+) -> crate::cluster::nodes::Addresses {
+    let (ws, web) = if tls { ("wss", "https") } else { ("ws", "http") };
+    crate::cluster::nodes::Addresses {
+        ws: format!("{ws}://{host}:{}/ws", http.port()),
+        rtmp: format!("rtmp://{host}:{}", rtmp.port()),
+        http: format!("{web}://{host}:{}", http.port()),
+    }
+}
+
 /// This node in its cluster (`--redis-url`), or a node of its own.
 async fn join_cluster(
     (settings, node_id): (&Option<crate::cluster::ClusterSettings>, &str),
-    urls: &PublicUrls,
+    (urls, internal): (&PublicUrls, Option<crate::cluster::nodes::Addresses>),
     metrics: Arc<Metrics>,
     media: Arc<duet_media::Hub>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
@@ -235,7 +256,8 @@ async fn join_cluster(
         rtmp: urls.rtmp.to_string(),
         http: urls.http.to_string(),
     };
-    let me = crate::cluster::nodes::Me { name: node_id.to_owned(), boot, number: 0, started_ms, addresses };
+    let internal = internal.unwrap_or_default();
+    let me = crate::cluster::nodes::Me { name: node_id.to_owned(), boot, number: 0, started_ms, addresses, internal };
     let load = crate::cluster::load::LoadSource { metrics, media };
     match settings {
         None => Ok(crate::cluster::Cluster::single(me, load)),

@@ -49,7 +49,8 @@ pub async fn subscribe(ctx: &MediaContext, key: &StreamKey, webrtc: bool) -> Opt
         return Some(sub);
     }
     let origin = ctx.cluster.origin_of(key).await?;
-    start(ctx, key, (origin.node.name, origin.node.addresses.rtmp), origin.budget);
+    let rtmp = origin.node.reach().rtmp.clone();
+    start(ctx, key, (origin.node.name, rtmp), origin.budget);
     let deadline = tokio::time::Instant::now() + START_WAIT;
     loop {
         if let Some(sub) = attach() {

@@ -431,11 +431,11 @@ async fn flush(socket: &mut WebSocket, mailbox: &mut Mailbox) -> bool {
 enum Served {
     Ended(close::End),
     /// The session belongs on another node: relay the connection there, starting with this frame.
-    ToHome(crate::cluster::nodes::NodeInfo, Utf8Bytes),
+    ToHome(Box<crate::cluster::nodes::NodeInfo>, Utf8Bytes),
 }
 
 /// Where a login or resume belongs: another node, or `None` for this one.
-async fn home_of(signaling: &Signaling, frame: &Prepared) -> Option<crate::cluster::nodes::NodeInfo> {
+async fn home_of(signaling: &Signaling, frame: &Prepared) -> Option<Box<crate::cluster::nodes::NodeInfo>> {
     if let Some((app_id, room_id)) = frame.login_room() {
         return match signaling.cluster.home_of(app_id, room_id).await {
             crate::cluster::homes::Home::Here => None,
@@ -447,7 +447,7 @@ async fn home_of(signaling: &Signaling, frame: &Prepared) -> Option<crate::clust
         return None;
     }
     // A node that is gone took the session with it: this hub answers resume_failed.
-    signaling.cluster.node_numbered(number)
+    signaling.cluster.node_numbered(number).map(Box::new)
 }
 
 /// Carries frames both ways until one side ends the connection; says how it ended.

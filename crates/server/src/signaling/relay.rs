@@ -121,7 +121,7 @@ type Upstream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsSt
 
 /// Opens the home's `/ws` and reads (and drops) its hello.
 async fn connect(me: &str, hops: u8, home: &NodeInfo) -> anyhow::Result<Upstream> {
-    let mut request = home.addresses.ws.as_str().into_client_request()?;
+    let mut request = home.reach().ws.as_str().into_client_request()?;
     request.headers_mut().insert(RELAYED_BY, me.parse()?);
     request.headers_mut().insert(RELAY_HOPS, u16::from(hops).into());
     // Small buffers, as for the node's own clients (the library's default read buffer, 128 KiB

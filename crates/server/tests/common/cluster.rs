@@ -23,8 +23,13 @@ pub fn cluster_cli(redis: &Redis) -> tempfile::TempDir {
 
 /// A node named `name` on `redis`, with its own data folder.
 pub fn node(redis: &Redis, name: &str) -> (tempfile::TempDir, Server) {
+    node_with(redis, name, &[])
+}
+
+/// A node named `name` on `redis` with `extra` flags, with its own data folder.
+pub fn node_with(redis: &Redis, name: &str, extra: &[&str]) -> (tempfile::TempDir, Server) {
     let (tmp, data) = data_dir();
-    let server = Server::start(&data, &["--redis-url", &redis.url(), "--node-id", name]);
+    let server = Server::start(&data, &[&["--redis-url", &redis.url(), "--node-id", name][..], extra].concat());
     (tmp, server)
 }
 

@@ -142,7 +142,7 @@ where
 
 /// Sends `signed` to `node` as it came, and its answer back.
 async fn pass_on(node: &crate::cluster::nodes::NodeInfo, signed: &Signed) -> Answer {
-    let url = format!("{}{}", node.addresses.http.trim_end_matches('/'), signed.passed.path);
+    let url = format!("{}{}", node.reach().http.trim_end_matches('/'), signed.passed.path);
     let headers = signed.passed.headers_to_pass_on(&signed.app.secret);
     let method = signed.passed.method.clone();
     let answered =
