@@ -43,6 +43,9 @@ pub(crate) struct Conn {
     pub violations: u32,
 }
 
+/// How long a room record given with [`Hub::seed_room`] waits for the login that opens the room.
+pub const SEED_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The hub. See the module docs for the run loop.
 pub struct Hub {
     pub(crate) cfg: RoomConfig,
@@ -58,6 +61,8 @@ pub struct Hub {
     /// Sessions that were kicked out recently, so a resume of one learns why it cannot
     /// (and does not log in again, kicking the other device in turn).
     pub(crate) kicked: HashMap<SessionId, (ErrorCode, Instant)>,
+    /// Records of rooms to open with ([`Hub::seed_room`]), with when they were given.
+    pub(crate) seeds: HashMap<(u32, String), (Instant, serde_json::Value)>,
     prune_at: Option<Instant>,
     /// [`Hub::shutdown`] ran: nothing new is accepted.
     /// Why the hub stopped (`server_shutdown` or `server_draining`), once it did.
@@ -90,6 +95,7 @@ impl Hub {
             next_message_id: 1,
             closing: HashMap::new(),
             kicked: HashMap::new(),
+            seeds: HashMap::new(),
             prune_at: None,
             stopping: None,
         }
@@ -222,6 +228,29 @@ impl Hub {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.next()
+    }
+
+    /// `record` (an [`Output::RoomRecord`] a lost home handed out) is what `room_id` of
+    /// `app_id` starts from when a login opens it within [`SEED_TTL`]; ignored while the room
+    /// is open here.
+    pub fn seed_room(&mut self, now: Now, app_id: u32, room_id: &str, record: serde_json::Value) {
+        if self.has_room(app_id, room_id) {
+            return;
+        }
+        self.seeds.retain(|_, (at, _)| now.at.saturating_duration_since(*at) < SEED_TTL);
+        self.seeds.insert((app_id, room_id.to_owned()), (now.at, record));
+    }
+
+    /// A room just opened by a login takes the record it was seeded with, if any is fresh.
+    pub(crate) fn restore_room(&mut self, now: Now, app_id: u32, room_id: &str) {
+        let Some((at, record)) = self.seeds.remove(&(app_id, room_id.to_owned())) else { return };
+        if now.at.saturating_duration_since(at) >= SEED_TTL {
+            return;
+        }
+        let cap = self.cfg.default_max_members;
+        if let Some(room) = self.room_mut(app_id, room_id) {
+            room.restore(&record, cap);
+        }
     }
 
     /// The server is stopping: every connection is closed with `server_shutdown`, every

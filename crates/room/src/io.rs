@@ -62,6 +62,18 @@ pub enum Output {
     },
     /// Tell the app's business backend (webhooks).
     Event(HubEvent),
+    /// Keep (`Some`) or forget (`None`, the room closed) what the room's next home should start
+    /// from if this one is lost: its record (`{"maxMembers", "extraInfo"}`, the snapshot's
+    /// shape), given again to a hub with [`Hub::seed_room`](crate::Hub::seed_room). Only
+    /// rooms with extra info have one.
+    RoomRecord {
+        /// App.
+        app_id: u32,
+        /// Room.
+        room_id: String,
+        /// The record, or `None`.
+        record: Option<serde_json::Value>,
+    },
     /// Start (or stop) relaying a stream to an external RTMP URL, whenever it is live.
     Relay {
         /// App.

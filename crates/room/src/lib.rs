@@ -53,7 +53,7 @@ pub mod wire;
 
 pub use config::RoomConfig;
 pub use error::{ErrorCode, Refusal};
-pub use hub::Hub;
+pub use hub::{Hub, SEED_TTL};
 pub use ids::{ConnId, PublisherId, session_node};
 pub use io::{HubEvent, Now, Output, PublishEnded, PublishRequest, StreamUnplayable};
 pub use prepare::{Prepared, prepare};

@@ -143,7 +143,11 @@ impl Hub {
         let Some(app) = self.apps.get_mut(&app_id) else { return };
         let Some(room) = app.room_mut(room_id) else { return };
         if room.leave(sid) {
+            let recorded = room.recorded;
             app.close_room(room_id);
+            if recorded {
+                self.out.push_back(Output::RoomRecord { app_id, room_id: room_id.to_owned(), record: None });
+            }
             self.event(now, app_id, "room.closed", crate::events::room_closed(room_id));
             return;
         }

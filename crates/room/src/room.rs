@@ -54,6 +54,8 @@ pub(crate) struct Room {
     pub log: VecDeque<LogEntry>,
     pub count_sent: usize,
     pub count_pending: bool,
+    /// A record of it was handed out ([`Room::saved`]): forget it when the room closes.
+    pub recorded: bool,
 }
 
 impl Room {
@@ -67,7 +69,40 @@ impl Room {
             log: VecDeque::new(),
             count_sent: 0,
             count_pending: false,
+            recorded: false,
         }
+    }
+
+    /// What its next home starts from if this one is lost: member limit and extra info.
+    pub(crate) fn saved(&self) -> Value {
+        json!({"maxMembers": self.max_members, "extraInfo": self.extra_json()})
+    }
+
+    /// Takes over `record` (as [`Room::saved`] made it, read back from outside: checked
+    /// against the limits, what does not fit is left out); `max_members` stays at most `cap`.
+    pub(crate) fn restore(&mut self, record: &Value, cap: u32) {
+        if let Some(max) = record["maxMembers"].as_u64().filter(|&m| m > 0) {
+            self.max_members = (max.min(u64::from(cap))) as u32;
+        }
+        for item in record["extraInfo"].as_array().into_iter().flatten().take(MAX_EXTRA_KEYS) {
+            let (Some(key), Some(value)) = (item["key"].as_str(), item["value"].as_str()) else { continue };
+            use crate::limits::{MAX_EXTRA_KEY, MAX_EXTRA_VALUE, text};
+            if text("key", key, 1, MAX_EXTRA_KEY).is_err() || text("value", value, 0, MAX_EXTRA_VALUE).is_err() {
+                continue;
+            }
+            let user = item["updateUser"].clone();
+            let update_user = User {
+                user_id: user["userID"].as_str().unwrap_or_default().to_owned(),
+                user_name: user["userName"].as_str().unwrap_or_default().to_owned(),
+            };
+            let info = ExtraInfo {
+                value: value.to_owned(),
+                update_user,
+                update_time: item["updateTime"].as_u64().unwrap_or(0),
+            };
+            self.extra.insert(key.to_owned(), info);
+        }
+        self.recorded = true;
     }
 
     /// Its members, in ID order.

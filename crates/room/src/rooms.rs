@@ -55,6 +55,7 @@ pub(crate) fn login(hub: &mut Hub, now: Now, conn: ConnId, l: Login, check: Logi
     let created = hub.join_room(sid, &l.room_id, membership, max_members);
     schedule_token_timer(hub, now, sid, &l.room_id);
     if created {
+        hub.restore_room(now, l.app_id, &l.room_id);
         hub.event(now, l.app_id, "room.created", json!({"roomID": l.room_id}));
     }
     let data = json!({"roomID": l.room_id, "userID": l.user.user_id, "userName": l.user.user_name});

@@ -76,6 +76,9 @@ impl<'r> Speaker<'r> {
         let info = ExtraInfo { value, update_user: self.user, update_time: now.unix_ms };
         let room = hub.room_mut(self.app_id, self.room_id).ok_or_else(|| no_room(self.room_id))?;
         let item = room.set_extra(key, info)?;
+        room.recorded = true;
+        let record = Some(room.saved());
+        hub.out.push_back(crate::Output::RoomRecord { app_id: self.app_id, room_id: self.room_id.to_owned(), record });
         let data = json!({"roomID": self.room_id, "roomExtraInfoList": [item]});
         hub.room_event(
             now,

@@ -141,6 +141,52 @@ fn shutdown_closes_everyone_and_reports_their_logouts() {
     assert_eq!(w.hub.room_count(), 0);
 }
 
+/// A room with extra info hands out its record at each change and forgets it when it closes; a
+/// hub seeded with a record opens the room from it (extra info, member limit), for a while.
+#[test]
+fn a_room_record_is_handed_out_and_a_seeded_room_starts_from_it() {
+    let mut w = World::two_in("room");
+    assert!(w.records.is_empty(), "a room without extra info has no record");
+    assert_eq!(w.call(1, "setRoomExtraInfo", json!({"roomID": "room", "key": "topic", "value": "cluster"}))["code"], 0);
+    let (room, record) = w.records.pop().unwrap();
+    assert_eq!((room.as_str(), &record["extraInfo"][0]["value"]), ("room", &json!("cluster")), "{record}");
+    w.call(1, "logout", json!({}));
+    w.call(2, "logout", json!({}));
+    assert_eq!(w.records.pop(), Some(("room".to_owned(), Value::Null)), "closed: forgotten");
+
+    // Another hub (the room's next home) is seeded with it: the first login finds the topic.
+    let mut next = World::new();
+    let mut seeded = record.clone();
+    seeded["maxMembers"] = json!(1);
+    next.hub.seed_room(next.now, APP, "room", seeded);
+    next.connect(1);
+    let reply = next.login(1, "room", "C");
+    assert_eq!(reply["data"]["extraInfo"][0]["value"], "cluster", "{reply}");
+    assert_eq!(reply["data"]["extraInfo"][0]["updateUser"]["userID"], "A");
+    next.connect(2);
+    let tok = token("D", 3600, &Grant::everything(), next.now.unix_s());
+    assert_eq!(next.login_with(2, "room", "D", &tok, json!({}))["reason"], "room_full", "the member limit came along");
+
+    // A seed waits for its login a while only; junk in a record is left out.
+    let mut late = World::new();
+    late.hub.seed_room(
+        late.now,
+        APP,
+        "room",
+        json!({"extraInfo": [{"key": "", "value": "x"}, {"key": "k", "value": "v"}]}),
+    );
+    late.connect(1);
+    assert_eq!(
+        late.login(1, "room", "C")["data"]["extraInfo"],
+        json!([{"key": "k", "value": "v", "updateUser": {"userID": "", "userName": ""}, "updateTime": 0}])
+    );
+    let mut stale = World::new();
+    stale.hub.seed_room(stale.now, APP, "room", record);
+    stale.advance(duet_room::SEED_TTL);
+    stale.connect(1);
+    assert_eq!(stale.login(1, "room", "C")["data"]["extraInfo"], json!([]));
+}
+
 /// A drain is a stop whose reason is `server_draining`: the clients are closed with it, the
 /// backends hear it, and a connection or publish arriving afterwards is refused with it.
 #[test]

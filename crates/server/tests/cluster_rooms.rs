@@ -183,6 +183,8 @@ async fn a_call_goes_on_after_its_home_node_is_killed() {
     publisher.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
     publisher.send_media(9, 0, b"\x17\x01\x00\x00\x00KEY-1").await.unwrap();
     carol.push("roomStreamUpdate", WAIT).await.unwrap();
+    carol.ok("setRoomExtraInfo", json!({"roomID": "call", "key": "topic", "value": "kept"})).await.unwrap();
+    bob.push("roomExtraInfoUpdate", WAIT).await.unwrap();
 
     // The room's home (and the stream's origin) dies.
     let killed = Instant::now();
@@ -192,8 +194,11 @@ async fn a_call_goes_on_after_its_home_node_is_killed() {
     carol.closed(WAIT).await.unwrap();
     drop(publisher);
 
-    // Bob gets back in through B, which becomes the room's home, and publishes again there.
-    let (mut bob, _) = recover(&b, &bob_session, (&redis, &cli), "bob", "call").await;
+    // Bob gets back in through B, which becomes the room's home (starting from what A recorded
+    // of the room: its extra info), and publishes again there.
+    let (mut bob, snapshot) = recover(&b, &bob_session, (&redis, &cli), "bob", "call").await;
+    assert_eq!(snapshot["extraInfo"][0]["value"], "kept", "the room keeps its state: {snapshot}");
+    assert_eq!(snapshot["extraInfo"][0]["updateUser"]["userID"], "carol");
     let published = bob.ok("publish", json!({"roomID": "call", "streamID": "bob-cam"})).await.unwrap();
     let url = published["url"].as_str().unwrap().to_owned();
     assert!(names_node(&url, &b), "the new home takes the publish: {url}");
@@ -395,6 +400,8 @@ async fn a_drained_node_sends_its_clients_to_the_other_nodes_and_exits() {
     let mut publisher = streams::rtmp_publisher(published["url"].as_str().unwrap()).await;
     publisher.send_media(9, 0, b"\x17\x00\x00\x00\x00\x01\x42\xc0\x1e").await.unwrap();
     bob.push("roomStreamUpdate", WAIT).await.unwrap();
+    alice.ok("setRoomExtraInfo", json!({"roomID": "call", "key": "topic", "value": "kept"})).await.unwrap();
+    bob.push("roomExtraInfoUpdate", WAIT).await.unwrap();
     // A client that never answers A's Close keeps A up for a moment while it drains.
     let _silent = duet_client::Client::connect(&format!("ws://{}/ws", a.http)).await.unwrap();
 
@@ -441,6 +448,7 @@ async fn a_drained_node_sends_its_clients_to_the_other_nodes_and_exits() {
     let users: Vec<&str> =
         snapshot["users"].as_array().unwrap().iter().map(|u| u["userID"].as_str().unwrap()).collect();
     assert_eq!(users, ["alice"], "{snapshot}");
+    assert_eq!(snapshot["extraInfo"][0]["value"], "kept", "the room keeps its state across the drain: {snapshot}");
     assert_eq!(alice.push("roomUserUpdate", WAIT).await.unwrap()["data"]["userList"][0]["userID"], "bob");
     assert_eq!(common::metric(&b, "duet_signaling_relayed_connections"), 0);
 

@@ -26,6 +26,8 @@ pub struct World {
     pub events: Vec<String>,
     /// Relay starts and stops as "+url" / "-url".
     pub relays: Vec<String>,
+    /// Room records handed out, as (room, record or null).
+    pub records: Vec<(String, Value)>,
     pub next_id: u64,
 }
 
@@ -61,6 +63,7 @@ impl World {
             stopped_media: Vec::new(),
             events: Vec::new(),
             relays: Vec::new(),
+            records: Vec::new(),
             next_id: 1,
         }
     }
@@ -76,6 +79,9 @@ impl World {
                 }
                 Output::StopMedia { stream_id, .. } => self.stopped_media.push(stream_id),
                 Output::Relay { url, start, .. } => self.relays.push(format!("{}{url}", if start { "+" } else { "-" })),
+                Output::RoomRecord { room_id, record, .. } => {
+                    self.records.push((room_id, record.unwrap_or(Value::Null)))
+                }
                 Output::Event(e) => {
                     assert_eq!(e.app_id, APP);
                     let field = |k: &str| e.data[k].as_str().unwrap_or("").to_owned();

@@ -221,7 +221,18 @@ impl Cluster {
     pub async fn home_of(&self, app_id: u32, room_id: &str) -> homes::Home {
         match &self.homes {
             Some(homes) => homes.home_of(app_id, room_id).await,
-            None => homes::Home::Here,
+            None => homes::Home::Here(None),
+        }
+    }
+
+    /// The room hub handed out `room`'s record (`None`: the room closed): kept for its next
+    /// home. A draining node keeps the records of the rooms it closes.
+    pub fn room_record(&self, app_id: u32, room_id: &str, record: Option<serde_json::Value>) {
+        if record.is_none() && self.is_draining() {
+            return;
+        }
+        if let Some(homes) = &self.homes {
+            homes.record(app_id, room_id, record);
         }
     }
 

@@ -59,6 +59,8 @@ enum HubInput {
     HasSession(ConnId, oneshot::Sender<bool>),
     /// Which of these rooms are open.
     OpenRooms(Vec<(u32, String)>, oneshot::Sender<Vec<bool>>),
+    /// A room's record from its previous home, for the login that opens it here.
+    SeedRoom(u32, String, serde_json::Value),
     Shutdown,
     Drain,
 }
@@ -279,6 +281,7 @@ async fn run_hub(
             Some(HubInput::OpenRooms(rooms, reply)) => {
                 let _ = reply.send(rooms.iter().map(|(app, room)| hub.has_room(*app, room)).collect());
             }
+            Some(HubInput::SeedRoom(app_id, room_id, record)) => hub.seed_room(now, app_id, &room_id, record),
             Some(HubInput::Shutdown) => hub.shutdown(now),
             Some(HubInput::Drain) => hub.drain(now),
         }
@@ -342,6 +345,7 @@ fn drain(hub: &mut Hub, outboxes: &mut HashMap<ConnId, Outbox>, sinks: &Sinks) {
                     sinks.webhooks.offer(event);
                 }
                 Output::Relay { app_id, stream_id, url, start } => sinks.relays.set(app_id, stream_id, url, start),
+                Output::RoomRecord { app_id, room_id, record } => sinks.cluster.room_record(app_id, &room_id, record),
             }
         }
         if too_slow.is_empty() {
@@ -438,7 +442,14 @@ enum Served {
 async fn home_of(signaling: &Signaling, frame: &Prepared) -> Option<Box<crate::cluster::nodes::NodeInfo>> {
     if let Some((app_id, room_id)) = frame.login_room() {
         return match signaling.cluster.home_of(app_id, room_id).await {
-            crate::cluster::homes::Home::Here => None,
+            crate::cluster::homes::Home::Here(None) => None,
+            crate::cluster::homes::Home::Here(Some(record)) => {
+                // The room's previous home is gone: the login that opens it here starts from
+                // what that home recorded (sent ahead of the login).
+                let seed = HubInput::SeedRoom(app_id, room_id.to_owned(), record);
+                let _ = signaling.inbox.send(seed).await;
+                None
+            }
             crate::cluster::homes::Home::There(node) => Some(node),
         };
     }
