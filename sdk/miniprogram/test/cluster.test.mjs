@@ -4,6 +4,8 @@
 // from the node it dialled; then the node holding the room is killed (SIGKILL) mid-call and the
 // call comes back on the nodes left, with no page code beyond the example's. A node drained
 // mid-call (`duet node drain`) sends its members to the node it names, one the page did not list.
+// Before both, Redis is down for 30 s during a call, which goes on, and a member joining after
+// finds everyone.
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -63,6 +65,56 @@ function decodes(page, other, since = 0) {
   const p = page.media.players.get(other.data.pushStreamID);
   return !!p && p.frames >= since + 15 && page.data.playStates[other.data.pushStreamID] === "PLAYING";
 }
+
+test("a call across nodes goes on while Redis is down for 30 s, and a member joining afterwards finds everyone", async () => {
+  const [a, b, c] = nodes;
+  const alice = page("alice", [a.server], "redis-call");
+  const bob = page("bob", [b.server], "redis-call");
+  let carol;
+  let outage;
+  const show = describePages(alice, bob);
+  const health = async (node) => (await (await fetch(`${node.http}/healthz`)).json()).cluster?.state;
+  try {
+    await alice.openRoom();
+    await bob.openRoom();
+    await waitFor(() => decodes(alice, bob) && decodes(bob, alice), { timeout: 30000, what: "each to decode the other", detail: show });
+
+    // Redis goes away for 30 s: the nodes say so, and the call (Bob relayed to A) goes on.
+    const before = [frames(alice, bob), frames(bob, alice)];
+    outage = redis.restart(30000);
+    await waitFor(async () => (await health(a)) === "degraded" && (await health(b)) === "degraded", {
+      timeout: 10000,
+      what: "the nodes to report the cluster degraded",
+    });
+    await new Promise((r) => setTimeout(r, 20000));
+    assert.ok(frames(alice, bob) > before[0] + 100 && frames(bob, alice) > before[1] + 100, `media flowed during the outage: ${show()}`);
+    assert.equal(alice.data.roomState, "CONNECTED");
+    assert.equal(bob.data.roomState, "CONNECTED");
+    await outage;
+    await waitFor(async () => (await health(a)) === "healthy" && (await health(c)) === "healthy", {
+      timeout: 10000,
+      what: "the nodes to be healthy again",
+    });
+
+    // Carol joins through C afterwards: she finds the room on A and plays both.
+    carol = page("carol", [c.server], "redis-call");
+    await carol.openRoom();
+    await waitFor(() => decodes(carol, alice) && decodes(carol, bob), {
+      timeout: 30000,
+      what: "carol to decode both",
+      detail: describePages(alice, bob, carol),
+    });
+  } catch (e) {
+    for (const node of nodes) console.log(`--- ${node.http}\n${node.stderr.split("\n").slice(-30).join("\n")}`);
+    throw e;
+  } finally {
+    alice.unload();
+    bob.unload();
+    if (carol) carol.unload();
+    // Redis is back before the next test, whatever happened.
+    if (outage) await outage.catch(() => {});
+  }
+});
 
 test("members on different nodes hold a call, each playing from its own node; the call comes back after the room's node is killed", async () => {
   const [a, b, c] = nodes;

@@ -316,9 +316,15 @@ impl Cluster {
         }
     }
 
-    /// The living node that publishes `stream`, when it is another one, with the publish's budget.
+    /// The living node that publishes `stream`, when it is another one, with the publish's budget
+    /// (`None` too while Redis cannot say).
     pub async fn origin_of(&self, stream: &duet_media::StreamKey) -> Option<origins::Origin> {
-        let conn = self.redis.clone()?;
+        self.try_origin_of(stream).await.ok().flatten()
+    }
+
+    /// As [`Cluster::origin_of`], with an error when Redis cannot say.
+    pub async fn try_origin_of(&self, stream: &duet_media::StreamKey) -> redis::RedisResult<Option<origins::Origin>> {
+        let Some(conn) = self.redis.clone() else { return Ok(None) };
         let alive = self.nodes();
         origins::origin(conn, &self.me.name, stream, alive).await
     }

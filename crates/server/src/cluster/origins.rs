@@ -58,15 +58,28 @@ pub async fn run(mut conn: ConnectionManager, node: String, mut changes: tokio::
     }
 }
 
-/// The living node (other than `me`) that publishes `stream`, among `alive`.
-pub async fn origin(mut conn: ConnectionManager, me: &str, stream: &StreamKey, alive: Vec<NodeInfo>) -> Option<Origin> {
-    let token: Option<String> = redis::cmd("GET").arg(key(stream)).query_async(&mut conn).await.ok()?;
-    let token = token?;
+/// The living node (other than `me`) that publishes `stream`, among `alive`; an error when
+/// Redis cannot say.
+pub async fn origin(
+    mut conn: ConnectionManager,
+    me: &str,
+    stream: &StreamKey,
+    alive: Vec<NodeInfo>,
+) -> redis::RedisResult<Option<Origin>> {
+    let token: Option<String> = redis::cmd("GET").arg(key(stream)).query_async(&mut conn).await?;
+    let Some(token) = token else { return Ok(None) };
     let mut parts = token.splitn(3, ':');
-    let name = parts.next()?;
+    let name = parts.next().unwrap_or_default();
     if name == me {
-        return None;
+        return Ok(None);
     }
     let budget = parts.nth(1).and_then(|b| b.parse().ok());
-    alive.into_iter().find(|n| n.name == name).map(|node| Origin { node, budget })
+    if let Some(node) = alive.into_iter().find(|n| n.name == name) {
+        return Ok(Some(Origin { node, budget }));
+    }
+    // Not in this node's view of the cluster (a moment old; after Redis came back, nodes write
+    // their entries again within a beat): the registry says whether it lives.
+    let info: Option<String> =
+        redis::cmd("HGET").arg(format!("duet:node:{name}")).arg("info").query_async(&mut conn).await?;
+    Ok(info.and_then(|i| serde_json::from_str::<NodeInfo>(&i).ok()).map(|node| Origin { node, budget }))
 }

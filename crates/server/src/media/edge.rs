@@ -5,8 +5,8 @@
 //! on a living node (`cluster::origins`), plays it from the origin over RTMP with a play URL
 //! this node signs itself (the app's secret is the cluster's), and pushes what arrives into
 //! the local hub under an owner no user can take over (the empty one); it ends when the
-//! origin ends the stream, sends nothing for [`SILENCE`], is no longer the stream's origin,
-//! or [`GRACE`] after its last player left, and at once when a publisher of the stream
+//! origin ends the stream, sends nothing for [`SILENCE`], is no longer the stream's origin (as
+//! Redis says: not while it cannot be asked), or [`GRACE`] after its last player left, and at once when a publisher of the stream
 //! arrives on this node ([`yield_to_publisher`]). An edge copy is no publish: admission and
 //! signaling never hear of it (the origin announced the stream).
 
@@ -171,7 +171,9 @@ async fn pull(
                 }
                 if last_check.elapsed() >= ORIGIN_CHECK {
                     last_check = tokio::time::Instant::now();
-                    if ctx.cluster.origin_of(key).await.is_none_or(|o| o.node.name != origin) {
+                    // While Redis cannot say, the pull goes on (the origin's end or its
+                    // silence still end it): a Redis outage must not cut players.
+                    if ctx.cluster.try_origin_of(key).await.is_ok_and(|o| o.is_none_or(|o| o.node.name != origin)) {
                         return Ok("the origin no longer publishes the stream");
                     }
                 }

@@ -41,8 +41,24 @@ export class Redis {
       await new Promise((r) => setTimeout(r, 20));
     }
     const redis = new Redis();
-    Object.assign(redis, { child, dir, url: `redis://127.0.0.1:${port}` });
+    Object.assign(redis, { child, dir, port, url: `redis://127.0.0.1:${port}` });
     return redis;
+  }
+
+  /** Kills the server and, `downMs` later, starts it again on the same port with what it kept. */
+  async restart(downMs) {
+    const exited = new Promise((r) => this.child.once("exit", r));
+    this.child.kill("SIGKILL");
+    await exited;
+    await new Promise((r) => setTimeout(r, downMs));
+    this.child = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--dir", this.dir], {
+      stdio: "ignore",
+    });
+    const deadline = Date.now() + 10000;
+    while (!(await listening(this.port))) {
+      if (Date.now() > deadline) throw new Error(`redis-server did not listen on ${this.port} again`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   stop() {
