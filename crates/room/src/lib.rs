@@ -22,6 +22,7 @@
 //!         Output::StopMedia { .. } => { /* cut the media connection */ }
 //!         Output::Event(event) => { /* queue a webhook */ let _ = event; }
 //!         Output::Relay { .. } => { /* start or stop pushing a stream to a CDN URL */ }
+//!         Output::RoomRecord { .. } => { /* keep it for the room's next home (a cluster) */ }
 //!     }
 //! }
 //! let _wake_at = hub.poll_timeout(); // call hub.handle_timeout(now) then
