@@ -1,6 +1,6 @@
-//! Fragmented MP4 for Media Source Extensions: turns a stream's packets (H.264 in AVCC form and
-//! AAC, as RTMP carries them) into an init segment (`ftyp` + `moov`) and one `moof` + `mdat`
-//! fragment per sample. Pure: bytes in, bytes out. HLS/CMAF can reuse it later.
+//! Fragmented MP4 for Media Source Extensions and HLS (`hls`): turns a stream's packets (H.264
+//! in AVCC form and AAC, as RTMP carries them) into an init segment (`ftyp` + `moov`) and one
+//! `moof` + `mdat` fragment per sample. Pure: bytes in, bytes out.
 //!
 //! Both tracks use a 1 ms timescale, so RTMP timestamps map directly; the first media sample is
 //! time zero. A sample is written when the next one of its track arrives (its duration is then
@@ -91,6 +91,21 @@ struct Pending {
     data: Bytes,
 }
 
+/// One sample's fragment, with its place on the track's timeline.
+#[derive(Debug, Clone)]
+pub struct Fragment {
+    /// `moof` + `mdat`.
+    pub bytes: Bytes,
+    /// A video sample (else audio).
+    pub video: bool,
+    /// Decode time from the first sample, ms.
+    pub start_ms: u32,
+    /// Its duration, ms.
+    pub duration_ms: u32,
+    /// A sync sample (every audio sample is).
+    pub keyframe: bool,
+}
+
 /// The muxer of one player.
 pub struct Fmp4Muxer {
     video: Option<AvcConfig>,
@@ -168,6 +183,11 @@ impl Fmp4Muxer {
     /// Takes one packet; returns the fragment of the previous sample of its track, if any.
     /// Sequence headers and metadata produce nothing (the init segment carries the config).
     pub fn push(&mut self, p: &Packet) -> Option<Bytes> {
+        self.push_sample(p).map(|f| f.bytes)
+    }
+
+    /// As [`Fmp4Muxer::push`], with the sample's timing.
+    pub fn push_sample(&mut self, p: &Packet) -> Option<Fragment> {
         if p.sequence_header || p.kind == Kind::Metadata {
             return None;
         }
@@ -193,7 +213,14 @@ impl Fmp4Muxer {
         let previous = slot.replace(sample)?;
         let duration = p.timestamp.saturating_sub(previous.timestamp).max(1);
         self.sequence += 1;
-        Some(fragment(self.sequence, track, previous.timestamp.saturating_sub(base), duration, &previous))
+        let start_ms = previous.timestamp.saturating_sub(base);
+        Some(Fragment {
+            bytes: fragment(self.sequence, track, start_ms, duration, &previous),
+            video: track == VIDEO_TRACK,
+            start_ms,
+            duration_ms: duration,
+            keyframe: previous.keyframe,
+        })
     }
 }
 
@@ -511,7 +538,7 @@ fn sps_size(sps: &[u8]) -> Option<(u16, u16)> {
 pub(crate) mod tests {
     use super::*;
 
-    fn pk(kind: Kind, timestamp: u32, payload: &[u8]) -> Packet {
+    pub(crate) fn pk(kind: Kind, timestamp: u32, payload: &[u8]) -> Packet {
         Packet::new(kind, timestamp, Bytes::copy_from_slice(payload))
     }
 
@@ -527,7 +554,7 @@ pub(crate) mod tests {
     ];
 
     /// The AVC sequence header RTMP carries for `SPS_320X240`.
-    fn avc_header() -> Vec<u8> {
+    pub(crate) fn avc_header() -> Vec<u8> {
         let mut p = vec![0x17, 0, 0, 0, 0, 1, 0x42, 0xc0, 0x0c, 0xff, 0xe1];
         p.extend_from_slice(&(SPS_320X240.len() as u16).to_be_bytes());
         p.extend_from_slice(SPS_320X240);

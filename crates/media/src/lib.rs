@@ -18,6 +18,7 @@ mod cache;
 mod flv;
 pub mod fmp4;
 mod follower;
+pub mod hls;
 mod hub;
 mod lipsync;
 mod packet;
