@@ -252,9 +252,10 @@ impl Packager {
         self.next_part().map_or(0, |(msn, _)| msn)
     }
 
-    /// Whether a part exists yet (a playlist can be served).
+    /// Whether a complete segment exists yet: a playlist every player can start from (one
+    /// that reads parts could start earlier, one that does not needs a segment).
     pub fn started(&self) -> bool {
-        self.segments.iter().any(|s| !s.parts.is_empty())
+        self.segments.iter().any(|s| s.complete)
     }
 
     /// Init segment `n`, if kept.
@@ -480,7 +481,7 @@ mod tests {
         for i in 0..6u32 {
             p.push(&pk(Kind::Video, i * 40, &[if i == 0 { 0x17 } else { 0x27 }, 1, 0, 0, 0, 0, 0, 0, 1, 0x65]));
         }
-        assert!(p.started() && p.has(0, Some(0)) && !p.has(0, Some(1)) && !p.has(0, None));
+        assert!(!p.started() && p.has(0, Some(0)) && !p.has(0, Some(1)) && !p.has(0, None));
         assert!(p.is_coming(0, 1) && !p.is_coming(0, 2));
         assert_eq!(p.next_msn(), 0);
         let mut t = 240;
@@ -490,6 +491,7 @@ mod tests {
         }
         // The keyframe at 2 s is placed when the frame after it (2.04 s) gives its duration.
         assert_eq!(t - 40, 2040, "segment 0 completes when the keyframe at 2 s is placed");
+        assert!(p.started());
         while t < 12_040 {
             p.push(&pk(Kind::Video, t, &[if t % 2000 == 0 { 0x17 } else { 0x27 }, 1, 0, 0, 0, 0, 0, 0, 1, 0x65]));
             t += 40;

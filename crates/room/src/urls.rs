@@ -115,8 +115,11 @@ impl UrlConfig {
         let https = self.bases.http.starts_with("https://");
         let (flv_plain, flv_tls): (Vec<String>, Vec<String>) =
             if https { (vec![], vec![flv]) } else { (vec![flv], vec![]) };
+        let hls = url.signed(secret, &self.bases, MediaFormat::Hls);
+        let (hls_plain, hls_tls): (Vec<String>, Vec<String>) =
+            if https { (vec![], vec![hls]) } else { (vec![hls], vec![]) };
         let whep = url.signed(secret, &self.bases, MediaFormat::Whep);
-        json!({"urlsRTMP": [rtmp], "urlsFLV": flv_plain, "urlsHttpsFLV": flv_tls, "urlsHLS": [], "urlsHttpsHLS": [], "whepURL": whep})
+        json!({"urlsRTMP": [rtmp], "urlsFLV": flv_plain, "urlsHttpsFLV": flv_tls, "urlsHLS": hls_plain, "urlsHttpsHLS": hls_tls, "whepURL": whep})
     }
 }
 

@@ -155,6 +155,8 @@ pub enum PlayFormat {
     Mp4,
     /// http(s)://.../whep/APP/STREAM (WebRTC playback: a browser POSTs its SDP offer)
     Whep,
+    /// http(s)://.../live/APP/STREAM.m3u8 (HLS and low-latency HLS)
+    Hls,
 }
 
 /// `duet serve` flags.

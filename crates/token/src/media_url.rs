@@ -41,6 +41,8 @@ pub enum MediaFormat {
     Whip,
     /// WebRTC-HTTP egress (play): the WHEP endpoint of the stream.
     Whep,
+    /// HLS and low-latency HLS (play): the stream's media playlist.
+    Hls,
 }
 
 impl MediaFormat {
@@ -50,11 +52,12 @@ impl MediaFormat {
             Self::Rtmp | Self::Whip | Self::Whep => None,
             Self::Flv => Some("flv"),
             Self::Fmp4 => Some("mp4"),
+            Self::Hls => Some("m3u8"),
         }
     }
 
     /// Formats played over HTTP, by extension.
-    const HTTP: [Self; 2] = [Self::Flv, Self::Fmp4];
+    const HTTP: [Self; 3] = [Self::Flv, Self::Fmp4, Self::Hls];
 }
 
 /// Where clients dial media, as they see it (public addresses, no trailing slash).
@@ -132,7 +135,7 @@ impl MediaUrl {
     }
 
     /// Reads an HTTP play request `/live/{app}/{file}?{query}`; also says which format `file`
-    /// asks for (`{streamID}.flv` or `{streamID}.mp4`).
+    /// asks for (`{streamID}.flv`, `{streamID}.mp4` or `{streamID}.m3u8`).
     pub fn from_http(app: &str, file: &str, query: &str) -> Result<(Unverified, MediaFormat), MediaUrlError> {
         let (stream_id, format) = MediaFormat::HTTP
             .iter()
@@ -159,6 +162,12 @@ impl MediaUrl {
 
     /// Reads a WHEP play request `/whep/{app}/{stream}?{query}`.
     pub fn from_whep(app: &str, stream_id: &str, query: &str) -> Result<Unverified, MediaUrlError> {
+        Self::from_webrtc(app, stream_id, MediaAction::Play, query)
+    }
+
+    /// Reads a request for a file of a stream's HLS, `/live/{app}/{stream}/{file}?{query}`: the
+    /// playlist's query (its play URL's signature) came along.
+    pub fn from_hls_file(app: &str, stream_id: &str, query: &str) -> Result<Unverified, MediaUrlError> {
         Self::from_webrtc(app, stream_id, MediaAction::Play, query)
     }
 

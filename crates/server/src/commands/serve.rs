@@ -129,6 +129,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         webrtc,
         cluster: cluster.clone(),
         edges: Default::default(),
+        hls: Default::default(),
     };
 
     let (hub, in_cluster) = (signaling.clone(), cluster.clone());

@@ -41,6 +41,7 @@ pub fn run(common: &Common, loaded: &Loaded, cmd: UrlCommand) -> anyhow::Result<
                 PlayFormat::Flv => MediaFormat::Flv,
                 PlayFormat::Mp4 => MediaFormat::Fmp4,
                 PlayFormat::Whep => MediaFormat::Whep,
+                PlayFormat::Hls => MediaFormat::Hls,
             };
             (url, format, loaded.media_bases(public_rtmp_url, public_http_url))
         }

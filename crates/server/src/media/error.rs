@@ -40,9 +40,9 @@ impl MediaRefusal {
     pub fn status(&self) -> StatusCode {
         match self.code {
             "not_found" | "unknown_app" | "stream_not_found" => StatusCode::NOT_FOUND,
-            "bad_stream_id" | "bad_sdp" => StatusCode::BAD_REQUEST,
+            "bad_stream_id" | "bad_sdp" | "hls_bad_request" => StatusCode::BAD_REQUEST,
             "url_missing" => StatusCode::UNAUTHORIZED,
-            "stream_not_ready" | "webrtc_busy" => StatusCode::SERVICE_UNAVAILABLE,
+            "stream_not_ready" | "webrtc_busy" | "hls_timeout" => StatusCode::SERVICE_UNAVAILABLE,
             "webrtc_app_busy" | "webrtc_stream_busy" => StatusCode::TOO_MANY_REQUESTS,
             "codec_unsupported" | "whip_no_h264" | "webrtc_unplayable" => StatusCode::NOT_ACCEPTABLE,
             "whip_content_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -4,7 +4,9 @@
 //! - `GET /live/{appID}/{streamID}.flv?expire&user&room&sign`: FLV (header, metadata, sequence
 //!   headers, GOP cache, then live tags), for `<live-player>`, ffmpeg, flv.js;
 //! - `GET /live/{appID}/{streamID}.mp4?...`: fragmented MP4 for Media Source Extensions (the
-//!   `Content-Type` carries the codecs for `addSourceBuffer`), for the browser debug page.
+//!   `Content-Type` carries the codecs for `addSourceBuffer`), for the browser debug page;
+//! - `GET /live/{appID}/{streamID}.m3u8?...` and the files under `/live/{appID}/{streamID}/`:
+//!   HLS and low-latency HLS (`media::hls`).
 //!
 //! The same slow-player rules as RTMP apply: the body is produced only as fast as the client
 //! reads, a player that falls behind skips to the next keyframe, and one that takes no data for
@@ -47,6 +49,9 @@ async fn open(
         state.media.secret(unverified.app_id()).await.ok_or_else(|| MediaRefusal::new("unknown_app", "no such app"))?;
     let url = unverified.verify(&secret, crate::os::now_unix() as u64)?;
     let (app_id, stream_id) = (url.app_id, url.stream_id);
+    if format == MediaFormat::Hls {
+        return crate::media::hls::playlist(&state.media, &StreamKey { app_id, stream_id }, query, cors).await;
+    }
     let sub = crate::media::edge::subscribe(&state.media, &StreamKey { app_id, stream_id }, false)
         .await
         .ok_or_else(|| MediaRefusal::new("stream_not_found", "the stream is not live"))?;
@@ -58,6 +63,35 @@ async fn open(
     let body = stream::once(async move { Ok::<_, std::io::Error>(header) }).chain_packets(sub);
     Ok((cors, [(header::CONTENT_TYPE, "video/x-flv"), (header::CACHE_CONTROL, "no-cache")], Body::from_stream(body))
         .into_response())
+}
+
+/// `GET /live/{app}/{stream}/{file}`: a file of the stream's HLS, signed by the playlist's
+/// query it carries.
+pub async fn hls_file(
+    State(state): State<AppState>,
+    Path((app, stream, file)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, HttpError> {
+    let query = query.unwrap_or_default();
+    cors::answer(&state, &app, &headers, ("hls", "play"), |cors| {
+        open_hls_file(&state, (&app, &stream, &file), &query, cors)
+    })
+    .await
+}
+
+async fn open_hls_file(
+    state: &AppState,
+    (app, stream, file): (&str, &str, &str),
+    query: &str,
+    cors: CorsHeaders,
+) -> Result<Response, MediaRefusal> {
+    let unverified = MediaUrl::from_hls_file(app, stream, query)?;
+    let secret =
+        state.media.secret(unverified.app_id()).await.ok_or_else(|| MediaRefusal::new("unknown_app", "no such app"))?;
+    let url = unverified.verify(&secret, crate::os::now_unix() as u64)?;
+    let key = StreamKey { app_id: url.app_id, stream_id: url.stream_id };
+    crate::media::hls::file(&state.media, &key, file, cors).await
 }
 
 trait ChainPackets {

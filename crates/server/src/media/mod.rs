@@ -13,6 +13,7 @@ pub mod edge;
 pub mod error;
 pub mod fanout;
 pub mod flv_direct;
+pub mod hls;
 pub mod http_play;
 pub mod relay;
 pub mod rtmp;
@@ -57,6 +58,8 @@ pub struct MediaContext {
     pub cluster: crate::cluster::Cluster,
     /// Streams pulled from their origin node for players here.
     pub edges: Arc<edge::Edges>,
+    /// Streams packaged for HLS players here.
+    pub hls: Arc<hls::HlsStreams>,
 }
 
 impl MediaContext {
