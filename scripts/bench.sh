@@ -3,14 +3,15 @@
 # fan-out over RTMP and HTTP-FLV against Duet at several latency budgets, each next to the
 # kernel floor at the same budget, nginx-rtmp once (it has no budget), relay latency and first
 # frame at 1 and N players, a connect storm, 3x the players unpinned, WHEP (WebRTC) players
-# side by side with RTMP and HTTP-FLV on the same video-only stream, signaling scale, and a
-# cluster (one origin and two edge nodes on Debian's redis-server) against one node.
+# side by side with RTMP and HTTP-FLV on the same video-only stream, signaling scale, a
+# cluster (one origin and two edge nodes on Debian's redis-server) against one node, and HLS
+# from memory (segment requests per core, LL-HLS pollers' distance from the live edge).
 #
 #   scripts/bench.sh                       # defaults: 1000 players, 10 s windows, 1 Mbit/s
 #   PLAYERS=5000 BENCH_SECONDS=20 scripts/bench.sh
 #   BUDGETS="0 frame 40 350" scripts/bench.sh   # latency budgets (0, frame, or ms): the default
 #   BENCH_PEERS="srs=rtmp://127.0.0.1:1935/live/s,rtmp://127.0.0.1:1935/live/s" scripts/bench.sh
-#   BENCH_ONLY=fanout scripts/bench.sh     # budgets + storm + scale; or storm, scale, whep, signaling, cluster
+#   BENCH_ONLY=fanout scripts/bench.sh     # budgets + storm + scale; or storm, scale, whep, signaling, cluster, hls
 #   BENCH_ONLY=whep WHEP_RUNS="232:1000 1000:400" scripts/bench.sh   # WHEP vs RTMP vs HTTP-FLV
 #
 # With two or more cores, servers under test run on CPU 0 and the load generator on CPU 1
@@ -48,9 +49,13 @@ BIG_ROOM=${BIG_ROOM:-1000}
 # room, against one node. All nodes share CPU 0: CPU is summed over them.
 CLUSTER_PLAYERS=${CLUSTER_PLAYERS:-$PLAYERS}
 CLUSTER_SESSIONS=${CLUSTER_SESSIONS:-3000}
+# HLS: HLS_FETCHERS keep-alive connections fetch the newest segment as fast as Duet answers;
+# then HLS_POLLERS low-latency pollers (blocking reloads, then the part listed).
+HLS_FETCHERS=${HLS_FETCHERS:-50}
+HLS_POLLERS=${HLS_POLLERS:-500}
 PEERS=${BENCH_PEERS:-}
 ONLY=${BENCH_ONLY:-}
-case "$ONLY" in ""|fanout|storm|scale|whep|signaling|cluster) ;; *) echo "bench: BENCH_ONLY is fanout, storm, scale, whep, signaling or cluster" >&2; exit 2 ;; esac
+case "$ONLY" in ""|fanout|storm|scale|whep|signaling|cluster|hls) ;; *) echo "bench: BENCH_ONLY is fanout, storm, scale, whep, signaling, cluster or hls" >&2; exit 2 ;; esac
 # want PART: whether this run includes PART (budgets, storm, scale, whep, signaling).
 want() {
   case "$1" in
@@ -279,6 +284,16 @@ echo "bench: signaling ($SESSIONS sessions)" >&2
 "${LOAD_PIN[@]}" "$BENCH" signaling --ws "ws://$HTTP/ws" --app-id "$APP" --secret "$SECRET" --sessions "$SESSIONS" --big "$BIG_ROOM" --server-pid "$DUET_PID" | tee -a "$RESULTS" >/dev/null
 fi
 
+# --- HLS from memory ---------------------------------------------------------------------------
+if want hls; then
+  start_duet hls
+  echo "bench: hls ($HLS_FETCHERS fetchers, then $HLS_POLLERS LL-HLS pollers)" >&2
+  "${LOAD_PIN[@]}" "$BENCH" hls --publish "$(publish_url hls frame)" --playlist "$(play_url hls hls)" \
+    --fetchers "$HLS_FETCHERS" --pollers "$HLS_POLLERS" --seconds "$WINDOW" --kbps "$KBPS" --server-pid "$DUET_PID" \
+    | tee -a "$RESULTS" >/dev/null
+  stop "$DUET_PID"
+fi
+
 # --- cluster: one origin and two edges against one node --------------------------------------------
 if want cluster; then
   command -v redis-server >/dev/null || { echo "bench: redis-server missing (scripts/setup.sh installs it)" >&2; exit 1; }
@@ -328,7 +343,7 @@ python3 - "$RESULTS" "$PINNED" "$((SECONDS - started_at))" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 pinned, elapsed = sys.argv[2], int(sys.argv[3])
-fan = {r["name"]: r for r in rows if r["name"] != "signaling" and r.get("video_only") is not True}
+fan = {r["name"]: r for r in rows if r["name"] not in ("signaling", "hls") and r.get("video_only") is not True}
 whep = [r for r in rows if r["name"] != "signaling" and r.get("video_only") is True]
 print(f"bench: {pinned}; run time {elapsed // 60} min {elapsed % 60} s")
 
@@ -472,6 +487,15 @@ for r in whep:
 if targets:
     print("targets (issue 14, WHEP):")
     print("\n".join(targets))
+
+for r in rows:
+    if r["name"] == "hls":
+        e = r["live_edge_ms"]
+        print(f"hls from memory: {r['segment_requests_per_s']:.0f} segment requests/s over {r['segment_fetchers']} connections"
+              f" ({r['segment_bytes']} B each), {r['segment_requests_per_cpu_s']:.0f} per server CPU second"
+              f" (failures {r['fetch_failures']}); {r['pollers']} LL-HLS pollers (failures {r['poller_failures']}):"
+              f" live-edge distance p50 {e['p50']} ms, p99 {e['p99']} ms, max {e['max']} ms over {r['parts_measured']} parts,"
+              f" server {r['pollers_server_cores']} cores, RSS {r['server_rss_mib']} MiB")
 
 if cluster:
     print()

@@ -170,6 +170,12 @@ impl Player {
 
 /// Publishes the synthetic stream until `stop`; marks the window's first and last message
 /// numbers and counts the payload bytes sent in it.
+/// Publishes the synthetic stream (audio and video) to `url` until `stop` (for runs that need
+/// a publisher without the fan-out's accounting: `hls`).
+pub async fn publish_synthetic(url: String, kbps: u32, gop_ms: u32, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
+    publisher(url, (kbps, gop_ms, false), stop, Arc::default(), Arc::default()).await
+}
+
 async fn publisher(
     url: String,
     (kbps, gop_ms, video_only): (u32, u32, bool),

@@ -10,6 +10,7 @@ mod budget;
 mod delivery;
 mod fanout;
 mod flv_client;
+mod hls;
 mod procstat;
 mod scrape;
 mod signaling;
@@ -108,6 +109,34 @@ enum Command {
         /// the audio since the last), or N ms (merged for up to N ms; keyframes at once).
         #[arg(long, default_value = "0")]
         latency: budget::Budget,
+    },
+    /// HLS from memory: segment requests per second and per CPU second, and the live-edge
+    /// distance of low-latency pollers (blocking reloads).
+    Hls {
+        /// RTMP publish URL.
+        #[arg(long)]
+        publish: String,
+        /// The stream's HLS playlist URL (`duet url play --format hls`).
+        #[arg(long)]
+        playlist: String,
+        /// Keep-alive connections fetching segments.
+        #[arg(long, default_value_t = 50)]
+        fetchers: usize,
+        /// Low-latency pollers.
+        #[arg(long, default_value_t = 500)]
+        pollers: usize,
+        /// Seconds of each phase.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Publisher bitrate, kbit/s.
+        #[arg(long, default_value_t = 1000)]
+        kbps: u32,
+        /// Keyframe interval, ms.
+        #[arg(long, default_value_t = 2000)]
+        gop_ms: u32,
+        /// PID of the server to measure.
+        #[arg(long)]
+        server_pid: u32,
     },
     /// Signaling scale: logins, memory per session, broadcast and stream ADD to a big room.
     Signaling {
@@ -227,6 +256,16 @@ async fn main() -> anyhow::Result<()> {
                 metrics,
             };
             println!("{}", fanout::run(plan).await?);
+        }
+        Command::Hls { publish, playlist, fetchers, pollers, seconds, kbps, gop_ms, server_pid } => {
+            loopback(&publish)?;
+            loopback(&playlist)?;
+            anyhow::ensure!(
+                fetchers <= MAX_PLAYERS && pollers <= MAX_PLAYERS && seconds <= MAX_SECONDS,
+                "at most {MAX_PLAYERS} fetchers and pollers, {MAX_SECONDS} s"
+            );
+            let plan = hls::Plan { publish, playlist, fetchers, pollers, seconds, kbps, gop_ms, server_pid };
+            println!("{}", hls::run(plan).await?);
         }
         Command::Floor { listen, seconds, kbps, gop_ms, latency } => {
             loopback(&listen)?;
