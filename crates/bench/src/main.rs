@@ -21,7 +21,7 @@ mod whep_client;
 #[cfg(test)]
 mod live_tests;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(name = "duet-bench", about = "Loopback load for Duet and other RTMP/HTTP-FLV/WHEP servers")]
@@ -77,12 +77,8 @@ enum Command {
         /// Steady-window seconds.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
-        /// Publisher bitrate, kbit/s.
-        #[arg(long, default_value_t = 1000)]
-        kbps: u32,
-        /// Keyframe interval, ms.
-        #[arg(long, default_value_t = 2000)]
-        gop_ms: u32,
+        #[command(flatten)]
+        stream: SyntheticArgs,
         /// The publisher sends no audio: video takes the whole bitrate (what WHEP players get,
         /// so RTMP and HTTP-FLV rows can carry the same stream).
         #[arg(long)]
@@ -128,12 +124,8 @@ enum Command {
         /// Seconds of each phase.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
-        /// Publisher bitrate, kbit/s.
-        #[arg(long, default_value_t = 1000)]
-        kbps: u32,
-        /// Keyframe interval, ms.
-        #[arg(long, default_value_t = 2000)]
-        gop_ms: u32,
+        #[command(flatten)]
+        stream: SyntheticArgs,
         /// PID of the server to measure.
         #[arg(long)]
         server_pid: u32,
@@ -189,6 +181,17 @@ enum Command {
     },
 }
 
+/// The synthetic publisher's stream.
+#[derive(Args)]
+struct SyntheticArgs {
+    /// Publisher bitrate, kbit/s.
+    #[arg(long, default_value_t = 1000)]
+    kbps: u32,
+    /// Keyframe interval, ms.
+    #[arg(long, default_value_t = 2000)]
+    gop_ms: u32,
+}
+
 fn loopback(url: &str) -> anyhow::Result<()> {
     let host = url.split("://").nth(1).unwrap_or(url);
     anyhow::ensure!(
@@ -213,8 +216,7 @@ async fn main() -> anyhow::Result<()> {
             budget,
             metrics,
             seconds,
-            kbps,
-            gop_ms,
+            stream: SyntheticArgs { kbps, gop_ms },
             video_only,
             server_pid,
         } => {
@@ -257,7 +259,15 @@ async fn main() -> anyhow::Result<()> {
             };
             println!("{}", fanout::run(plan).await?);
         }
-        Command::Hls { publish, playlist, fetchers, pollers, seconds, kbps, gop_ms, server_pid } => {
+        Command::Hls {
+            publish,
+            playlist,
+            fetchers,
+            pollers,
+            seconds,
+            stream: SyntheticArgs { kbps, gop_ms },
+            server_pid,
+        } => {
             loopback(&publish)?;
             loopback(&playlist)?;
             anyhow::ensure!(
