@@ -224,6 +224,24 @@ impl Fmp4Muxer {
     }
 }
 
+impl Fmp4Muxer {
+    /// The samples still held back (each waits for the next of its track to know its
+    /// duration), ended at `end` (ms, the stream's timeline): what a file closed now must
+    /// still get.
+    pub fn flush(&mut self, end: u32) -> Vec<Bytes> {
+        let Some(base) = self.base else { return Vec::new() };
+        let mut out = Vec::new();
+        for (track, slot) in [(VIDEO_TRACK, self.pending_video.take()), (AUDIO_TRACK, self.pending_audio.take())] {
+            if let Some(s) = slot {
+                let duration = end.saturating_sub(s.timestamp).max(1);
+                self.sequence += 1;
+                out.push(fragment(self.sequence, track, s.timestamp.saturating_sub(base), duration, &s));
+            }
+        }
+        out
+    }
+}
+
 /// What differs between a video and an audio `trak`: the track header's fields, the handler,
 /// the media header box, and the sample entry.
 struct TrakKind<'a> {

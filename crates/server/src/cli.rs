@@ -159,6 +159,15 @@ pub enum PlayFormat {
     Hls,
 }
 
+/// An app's recording policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RecordPolicy {
+    /// Every stream.
+    All,
+    /// Only streams the HTTP API asks for.
+    None,
+}
+
 /// `duet serve` flags.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -228,6 +237,15 @@ pub struct ServeArgs {
     /// This node's name in the cluster and in the node list: 1-64 characters of A-Z, a-z, 0-9, '.', '_', '-' [default: the host name].
     #[arg(long, env = "DUET_NODE_ID", value_name = "NAME")]
     pub node_id: Option<String>,
+    /// Where recordings are written [default: the data folder's `recordings`].
+    #[arg(long, env = "DUET_RECORD_DIR", value_name = "DIR")]
+    pub record_dir: Option<PathBuf>,
+    /// A recording file ends at the first keyframe past this many seconds [default: 3600].
+    #[arg(long, env = "DUET_RECORD_SEGMENT_SECS", value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub record_segment_secs: Option<u64>,
+    /// A recording file ends at the first keyframe past this many bytes [default: 1073741824].
+    #[arg(long, env = "DUET_RECORD_MAX_BYTES", value_name = "BYTES", value_parser = clap::value_parser!(u64).range(10_000..))]
+    pub record_max_bytes: Option<u64>,
     /// The host (name or IP) other nodes of the cluster reach this one at, on its listening ports: relayed signaling, edge pulls and API requests passed on go there instead of the public URLs, which stay the clients' [default: the public URLs].
     #[arg(long, env = "DUET_INTERNAL_HOST", value_name = "HOST")]
     pub internal_host: Option<String>,
@@ -294,6 +312,16 @@ pub enum AppCommand {
         /// 0 (every message at once), frame (one write per video frame: calls; the default),
         /// or milliseconds (e.g. 40, 350: broadcasts to many).
         budget: duet_media::LatencyBudget,
+    },
+    /// Set the app's recording policy: `all` records every stream published from now on, `none`
+    /// only the streams the HTTP API asks for (docs/recording.md).
+    Record {
+        /// The AppID.
+        #[arg(long, value_parser = parse_app_id, allow_hyphen_values = true)]
+        app_id: u32,
+        /// all or none.
+        #[arg(long, value_enum)]
+        policy: RecordPolicy,
     },
     /// Set or show which web pages may call the app's media endpoints from a browser (WHIP,
     /// WHEP, HTTP-FLV/fMP4 plays; docs/webrtc.md). Requests without an Origin header (ffmpeg,

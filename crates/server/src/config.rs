@@ -51,6 +51,9 @@ pub struct FileConfig {
     redis_url: Option<String>,
     node_id: Option<String>,
     internal_host: Option<String>,
+    record_dir: Option<PathBuf>,
+    record_segment_secs: Option<u64>,
+    record_max_bytes: Option<u64>,
 }
 
 /// The most WebRTC peers a setting takes.
@@ -151,6 +154,8 @@ pub struct ServeSettings {
     pub node_id: String,
     /// The host other nodes reach this one at (`None`: its public URLs).
     pub internal_host: Option<String>,
+    /// Where and how recordings are written.
+    pub record: crate::media::record::RecordSettings,
 }
 
 /// A listener's connection caps as set; an unset one is derived from the open-file limit at
@@ -263,6 +268,15 @@ impl Loaded {
             cluster,
             node_id,
             internal_host,
+            record: crate::media::record::RecordSettings {
+                dir: args
+                    .record_dir
+                    .clone()
+                    .or_else(|| f.record_dir.clone())
+                    .unwrap_or_else(|| self.common(cli).data.join("recordings")),
+                max_secs: args.record_segment_secs.or(f.record_segment_secs).unwrap_or(3600),
+                max_bytes: args.record_max_bytes.or(f.record_max_bytes).unwrap_or(1 << 30),
+            },
         })
     }
 

@@ -70,6 +70,15 @@ pub fn run(common: &Common, cmd: AppCommand) -> anyhow::Result<()> {
             let app = registry.set_latency(app_id, budget)?;
             say!("Latency budget of app {} is now {} (streams published from now on)", app.app_id, app.latency);
         }
+        AppCommand::Record { app_id, policy } => {
+            let app = registry.set_record_all(app_id, policy == crate::cli::RecordPolicy::All)?;
+            let what = if app.record_all {
+                "all (every stream published from now on)"
+            } else {
+                "none (streams the HTTP API asks for)"
+            };
+            say!("Recording policy of app {} is now {what}", app.app_id);
+        }
         AppCommand::Origins { app_id, origins } if origins.is_empty() => {
             say!("{}", registry.require(app_id)?.allowed_origins);
         }

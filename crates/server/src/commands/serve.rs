@@ -130,6 +130,8 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         cluster: cluster.clone(),
         edges: Default::default(),
         hls: Default::default(),
+        recorders: Arc::new(crate::media::record::Recorders::new(s.record.clone())),
+        webhooks: webhooks.clone(),
     };
 
     let (hub, in_cluster) = (signaling.clone(), cluster.clone());

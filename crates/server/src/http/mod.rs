@@ -73,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(crate::signaling::upgrade))
         .route("/live/{app}/{file}", get(crate::media::http_play::play).options(cors::play_preflight))
         .route("/live/{app}/{stream}/{file}", get(crate::media::http_play::hls_file).options(cors::play_preflight))
+        .route("/recordings/{app}/{stream}/{file}", get(crate::http::api::recordings::download))
         .route("/httplog", post(crate::http::httplog::upload))
         .route("/whip/{app}/{stream}", post(crate::media::whip::publish).options(cors::webrtc_preflight))
         .route("/whip/{app}/{stream}/{resource}", delete(crate::media::whip::stop).options(cors::webrtc_preflight))

@@ -69,6 +69,11 @@ pub async fn admit(
         tracing::info!(app_id = url.app_id, stream = %url.stream_id, user = %url.user_id, "publish took over from an earlier connection of the same user");
     }
     ctx.cluster.stream_started(publisher.key(), publisher.id(), budget);
+    if ctx.apps.records_all(url.app_id).await
+        && let Err(e) = crate::media::record::start(ctx, publisher.key())
+    {
+        tracing::warn!(app_id = url.app_id, stream = %url.stream_id, "cannot start recording: {}", e.message);
+    }
     Ok(publisher)
 }
 

@@ -15,6 +15,7 @@ pub mod fanout;
 pub mod flv_direct;
 pub mod hls;
 pub mod http_play;
+pub mod record;
 pub mod relay;
 pub mod rtmp;
 pub mod sink;
@@ -60,9 +61,18 @@ pub struct MediaContext {
     pub edges: Arc<edge::Edges>,
     /// Streams packaged for HLS players here.
     pub hls: Arc<hls::HlsStreams>,
+    /// Streams being recorded here.
+    pub recorders: Arc<record::Recorders>,
+    /// The apps' webhooks (recording events).
+    pub webhooks: crate::webhooks::Webhooks,
 }
 
 impl MediaContext {
+    /// Tells the app's backend (webhooks) of a media event.
+    pub fn event(&self, app_id: u32, name: &'static str, data: serde_json::Value) {
+        self.webhooks.offer(duet_room::HubEvent { app_id, name, at_ms: crate::os::now_unix_ms(), data });
+    }
+
     /// The secret of a registered app.
     pub async fn secret(&self, app_id: u32) -> Option<AppSecret> {
         self.apps.secret(app_id).await

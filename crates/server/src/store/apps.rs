@@ -110,6 +110,11 @@ impl Apps {
         self.get(app_id).await.ok().flatten().map(|a| a.latency).unwrap_or_default()
     }
 
+    /// Whether every stream of the app is recorded (false for an app that cannot be read).
+    pub async fn records_all(&self, app_id: u32) -> bool {
+        self.get(app_id).await.ok().flatten().is_some_and(|a| a.record_all)
+    }
+
     /// The WebRTC peers the app may hold at once (`None`: no cap of its own, or an app that
     /// cannot be read: the node's cap still holds).
     pub async fn webrtc_max_peers(&self, app_id: u32) -> Option<u32> {

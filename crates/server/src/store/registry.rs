@@ -83,11 +83,13 @@ const MIGRATIONS: &[&str] = &[
     // may hold at once (NULL: no cap beyond the node's).
     "ALTER TABLE apps ADD COLUMN allowed_origins TEXT NOT NULL DEFAULT '*';
     ALTER TABLE apps ADD COLUMN webrtc_max_peers INTEGER;",
+    // Whether every stream of the app is recorded (1) or none is unless asked (0).
+    "ALTER TABLE apps ADD COLUMN record INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The columns `row_to_app` reads, in its order.
 const APP_COLUMNS: &str =
-    "app_id, name, server_secret, created_at, secret_rotated_at, latency, allowed_origins, webrtc_max_peers";
+    "app_id, name, server_secret, created_at, secret_rotated_at, latency, allowed_origins, webrtc_max_peers, record";
 
 /// One registered app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +110,9 @@ pub struct App {
     pub allowed_origins: AllowedOrigins,
     /// The WebRTC peers the app may hold at once (`None`: no cap beyond the node's).
     pub webrtc_max_peers: Option<u32>,
+    /// Every stream of the app is recorded (policy `all`; else `none`: only streams the HTTP
+    /// API asks for).
+    pub record_all: bool,
 }
 
 impl App {
@@ -122,6 +127,7 @@ impl App {
             latency: LatencyBudget::default(),
             allowed_origins: AllowedOrigins::default(),
             webrtc_max_peers: None,
+            record_all: false,
         }
     }
 }
@@ -335,6 +341,11 @@ impl Registry {
         self.set(app_id, "allowed_origins", Some(origins.to_string()))
     }
 
+    /// Sets whether every stream of the app is recorded (streams published from now on).
+    pub fn set_record_all(&self, app_id: u32, all: bool) -> anyhow::Result<App> {
+        self.set(app_id, "record", Some(i64::from(all)))
+    }
+
     /// Sets the WebRTC peers the app may hold at once (`None`: no cap beyond the node's).
     pub fn set_webrtc_max_peers(&self, app_id: u32, max: Option<u32>) -> anyhow::Result<App> {
         self.set(app_id, "webrtc_max_peers", max)
@@ -523,7 +534,7 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
 
 fn insert(conn: &Connection, app: &App) -> anyhow::Result<()> {
     conn.execute(
-        &format!("INSERT INTO apps ({APP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+        &format!("INSERT INTO apps ({APP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
         params![
             app.app_id,
             app.name,
@@ -533,6 +544,7 @@ fn insert(conn: &Connection, app: &App) -> anyhow::Result<()> {
             app.latency.to_string(),
             app.allowed_origins.to_string(),
             app.webrtc_max_peers,
+            i64::from(app.record_all),
         ],
     )?;
     Ok(())
@@ -582,6 +594,7 @@ fn row_to_app(row: &rusqlite::Row<'_>) -> rusqlite::Result<anyhow::Result<App>> 
             latency,
             allowed_origins,
             webrtc_max_peers: row.get::<_, Option<u32>>(7).unwrap_or_default().filter(|&n| n > 0),
+            record_all: row.get::<_, i64>(8).unwrap_or_default() == 1,
         })
     };
     Ok(read())

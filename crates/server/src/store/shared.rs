@@ -355,6 +355,7 @@ fn read_app(app_id: u32, f: &HashMap<String, String>) -> anyhow::Result<App> {
         latency,
         allowed_origins,
         webrtc_max_peers: f.get("webrtc_max_peers").and_then(|v| v.parse().ok()).filter(|&n: &u32| n > 0),
+        record_all: field("record") == "1",
     })
 }
 

@@ -5,6 +5,7 @@
 //! describes them.
 
 pub mod auth;
+pub mod recordings;
 
 use crate::store::credentials::{OrderError, TokenOrder, mint_order};
 use axum::extract::{Path, Query, State};
@@ -37,6 +38,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/users/{user}/kick", post(kick_user))
         .route("/api/v1/streams", get(list_streams))
         .route("/api/v1/streams/{stream}/stop", post(stop_stream))
+        .route("/api/v1/streams/{stream}/record", post(recordings::record))
+        .route("/api/v1/recordings", get(recordings::list))
+        .route("/api/v1/recordings/{stream}/{file}", axum::routing::delete(recordings::delete))
         .route("/api/v1/tokens", post(mint_token))
         .route("/api/v1/nodes", get(nodes))
 }
@@ -46,16 +50,16 @@ async fn openapi() -> Response {
 }
 
 /// What a handler answers.
-type Answer = Result<Response, HttpError>;
+pub(crate) type Answer = Result<Response, HttpError>;
 
 /// Parses a JSON body into `T` (unknown fields are refused).
-fn parse<T: DeserializeOwned>(signed: &Signed) -> Result<T, HttpError> {
+pub(crate) fn parse<T: DeserializeOwned>(signed: &Signed) -> Result<T, HttpError> {
     serde_json::from_slice(&signed.body)
         .map_err(|e| HttpError::invalid_json(format!("the body is not the expected JSON: {e}")))
 }
 
 /// A field that breaks its limits is `invalid_field`, whatever the room crate calls it.
-fn check(result: Result<(), Refusal>) -> Result<(), HttpError> {
+pub(crate) fn check(result: Result<(), Refusal>) -> Result<(), HttpError> {
     result.map_err(|r| HttpError::invalid_field(r.message))
 }
 
