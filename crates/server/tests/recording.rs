@@ -192,3 +192,41 @@ fn a_size_limit_splits_a_recording_into_files_that_follow_each_other_and_the_api
     let ms: u64 = done.iter().map(|e| e["data"]["durationMs"].as_u64().unwrap()).sum();
     assert!((9_000..=11_500).contains(&ms), "{done:?}");
 }
+
+/// A 200 KB tmpfs mounted at `at`, unmounted when dropped (the tests run as root, as CI does).
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(at: &Path) -> Self {
+        std::fs::create_dir_all(at).unwrap();
+        let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=200k", "tmpfs"]).arg(at).status().unwrap();
+        assert!(mounted.success(), "mount a small tmpfs (the recording tests run as root)");
+        Self(at.to_owned())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_ends_the_recording_with_an_event_and_players_play_on() {
+    let (tmp, data) = data_dir();
+    let disk = SmallDisk::mount(&tmp.path().join("small"));
+    let receiver = Receiver::start(receiver::ANSWER_OK);
+    let server = Server::start(&data, &["--record-dir", &disk.0.to_string_lossy()]);
+    receiver::set_webhook(&data, server.app_id, &receiver.url());
+    record_all(&data, &server);
+    let _publisher = publish(&url(&data, &server, &["publish", "--stream-id", "big"]), Content::AudioVideo, 30);
+    wait_live(&server, 1);
+    let failed = receiver.wait_for(1, Duration::from_secs(20));
+    assert_eq!(failed[0]["event"], "record.failed", "{failed:?}");
+    assert_eq!(failed[0]["data"]["reason"], "disk_full", "{failed:?}");
+    // The stream plays on.
+    let flv = url(&data, &server, &["play", "--stream-id", "big", "--format", "flv"]);
+    let (video, audio) = peers::decode(&flv, 3);
+    assert!(video >= 50 && audio > 0, "{video} video and {audio} audio frames after the disk filled");
+    assert!(server.logs("recording failed"), "logged");
+}
