@@ -246,6 +246,9 @@ pub struct ServeArgs {
     /// A recording file ends at the first keyframe past this many bytes [default: 1073741824].
     #[arg(long, env = "DUET_RECORD_MAX_BYTES", value_name = "BYTES", value_parser = clap::value_parser!(u64).range(10_000..))]
     pub record_max_bytes: Option<u64>,
+    /// Recordings older than this many days are deleted (checked hourly) [default: kept].
+    #[arg(long, env = "DUET_RECORD_KEEP_DAYS", value_name = "DAYS", value_parser = clap::value_parser!(u64).range(1..=36500))]
+    pub record_keep_days: Option<u64>,
     /// The host (name or IP) other nodes of the cluster reach this one at, on its listening ports: relayed signaling, edge pulls and API requests passed on go there instead of the public URLs, which stay the clients' [default: the public URLs].
     #[arg(long, env = "DUET_INTERNAL_HOST", value_name = "HOST")]
     pub internal_host: Option<String>,

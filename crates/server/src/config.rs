@@ -54,6 +54,7 @@ pub struct FileConfig {
     record_dir: Option<PathBuf>,
     record_segment_secs: Option<u64>,
     record_max_bytes: Option<u64>,
+    record_keep_days: Option<u64>,
 }
 
 /// The most WebRTC peers a setting takes.
@@ -276,6 +277,7 @@ impl Loaded {
                     .unwrap_or_else(|| self.common(cli).data.join("recordings")),
                 max_secs: args.record_segment_secs.or(f.record_segment_secs).unwrap_or(3600),
                 max_bytes: args.record_max_bytes.or(f.record_max_bytes).unwrap_or(1 << 30),
+                keep_days: args.record_keep_days.or(f.record_keep_days),
             },
         })
     }

@@ -230,3 +230,27 @@ fn a_full_disk_ends_the_recording_with_an_event_and_players_play_on() {
     assert!(video >= 50 && audio > 0, "{video} video and {audio} audio frames after the disk filled");
     assert!(server.logs("recording failed"), "logged");
 }
+
+#[test]
+fn recordings_past_their_retention_are_deleted() {
+    let (tmp, data) = data_dir();
+    let dir = tmp.path().join("rec").join("7").join("cam");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (old, fresh, other) = (dir.join("cam-1000.mp4"), dir.join("cam-2000.mp4"), dir.join("notes.txt"));
+    for f in [&old, &fresh, &other] {
+        std::fs::write(f, b"x").unwrap();
+    }
+    for f in [&old, &other] {
+        assert!(Command::new("touch").args(["-d", "3 days ago"]).arg(f).status().unwrap().success());
+    }
+    let rec = tmp.path().join("rec");
+    let server = Server::start(&data, &["--record-dir", &rec.to_string_lossy(), "--record-keep-days", "2"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while old.exists() {
+        assert!(std::time::Instant::now() < deadline, "the old recording is deleted at start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(fresh.exists(), "a recording within its retention stays");
+    assert!(other.exists(), "only recordings are deleted");
+    assert!(server.logs("deleted recordings past their retention"));
+}

@@ -155,6 +155,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         hub.shutdown().await;
     });
 
+    tokio::spawn(crate::media::record::retain(s.record.clone()));
     let refresher = apps.clone();
     let until = stopped(stop_rx.clone());
     tokio::spawn(async move { refresher.refresh_until(until).await });

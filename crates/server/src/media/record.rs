@@ -36,6 +36,56 @@ pub struct RecordSettings {
     pub dir: PathBuf,
     pub max_secs: u64,
     pub max_bytes: u64,
+    /// Files older than this many days are deleted (`--record-keep-days`; `None`: kept).
+    pub keep_days: Option<u64>,
+}
+
+/// How often old recordings are looked for.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes recordings older than the settings keep, at start and every hour, until the
+/// runtime stops.
+pub async fn retain(settings: RecordSettings) {
+    let Some(days) = settings.keep_days else { return };
+    loop {
+        let dir = settings.dir.clone();
+        let deleted = tokio::task::spawn_blocking(move || delete_older(&dir, Duration::from_secs(days * 86_400)))
+            .await
+            .unwrap_or(0);
+        if deleted > 0 {
+            tracing::info!(deleted, days, "deleted recordings past their retention");
+        }
+        tokio::time::sleep(RETENTION_EVERY).await;
+    }
+}
+
+/// Deletes the recording files (`{app}/{stream}/{stream}-{ms}.mp4`) under `dir` last written
+/// more than `age` ago; how many.
+fn delete_older(dir: &Path, age: Duration) -> usize {
+    let Some(cutoff) = std::time::SystemTime::now().checked_sub(age) else { return 0 };
+    let entries = |p: &Path| std::fs::read_dir(p).into_iter().flatten().flatten().collect::<Vec<_>>();
+    let mut deleted = 0;
+    for app in entries(dir) {
+        for stream in entries(&app.path()) {
+            let stream_id = stream.file_name().to_string_lossy().into_owned();
+            for file in entries(&stream.path()) {
+                let name = file.file_name().to_string_lossy().into_owned();
+                let old = file.metadata().ok().and_then(|m| m.modified().ok()).is_some_and(|t| t < cutoff);
+                if old && is_recording_name(&stream_id, &name) && std::fs::remove_file(file.path()).is_ok() {
+                    deleted += 1;
+                }
+            }
+        }
+    }
+    deleted
+}
+
+/// A recording's file name as [`record`] writes it: `{streamID}-{unix ms}.mp4`.
+pub fn is_recording_name(stream_id: &str, name: &str) -> bool {
+    name.strip_prefix(stream_id)
+        .and_then(|r| r.strip_prefix('-'))
+        .and_then(|r| r.strip_suffix(".mp4"))
+        .is_some_and(|ms| !ms.is_empty() && ms.len() <= 20 && ms.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The recordings under way on this node.

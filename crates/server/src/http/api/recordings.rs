@@ -114,7 +114,7 @@ fn files_in(folder: &std::path::Path, only: Option<&str>) -> Vec<(String, String
         for f in files.flatten() {
             let name = f.file_name().to_string_lossy().into_owned();
             let Ok(meta) = f.metadata() else { continue };
-            if !meta.is_file() || !file_name_ok(&stream_id, &name) {
+            if !meta.is_file() || !crate::media::record::is_recording_name(&stream_id, &name) {
                 continue;
             }
             let modified = meta.modified().ok().and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok());
@@ -125,14 +125,6 @@ fn files_in(folder: &std::path::Path, only: Option<&str>) -> Vec<(String, String
     out
 }
 
-/// A recording's file name as the recorder writes it: `{streamID}-{unix ms}.mp4`.
-fn file_name_ok(stream_id: &str, name: &str) -> bool {
-    name.strip_prefix(stream_id)
-        .and_then(|r| r.strip_prefix('-'))
-        .and_then(|r| r.strip_suffix(".mp4"))
-        .is_some_and(|ms| !ms.is_empty() && ms.len() <= 20 && ms.bytes().all(|b| b.is_ascii_digit()))
-}
-
 /// `DELETE /api/v1/recordings/{streamID}/{file}`.
 pub async fn delete(
     State(state): State<AppState>,
@@ -140,7 +132,7 @@ pub async fn delete(
     signed: Signed,
 ) -> Answer {
     check(limits::stream_id(&stream_id))?;
-    if !file_name_ok(&stream_id, &file) {
+    if !crate::media::record::is_recording_name(&stream_id, &file) {
         return Err(HttpError::not_found("no such recording"));
     }
     let path = state.media.recorders.settings.dir.join(signed.app.app_id.to_string()).join(&stream_id).join(&file);
@@ -162,7 +154,7 @@ pub async fn download(
         MediaUrl::from_hls_file(&app, &stream_id, &query.unwrap_or_default()).map_err(|e| refused(e.into()))?;
     let secret = state.media.secret(unverified.app_id()).await.ok_or_else(|| HttpError::not_found("no such app"))?;
     let url = unverified.verify(&secret, crate::os::now_unix() as u64).map_err(|e| refused(e.into()))?;
-    if !file_name_ok(&url.stream_id, &file) {
+    if !crate::media::record::is_recording_name(&url.stream_id, &file) {
         return Err(HttpError::not_found("no such recording"));
     }
     let path = state.media.recorders.settings.dir.join(url.app_id.to_string()).join(&url.stream_id).join(&file);
