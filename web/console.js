@@ -69,7 +69,7 @@ async function load() {
     };
     body.append(tr);
   }
-  for (const id of ["tokenApp", "liveApp", "hookApp", "latencyApp", "webApp"]) {
+  for (const id of ["tokenApp", "liveApp", "hookApp", "latencyApp", "recordApp", "webApp"]) {
     const sel = $(id);
     const keep = sel.value;
     sel.replaceChildren(...overview.apps.map(option));
@@ -77,6 +77,7 @@ async function load() {
   }
   showHook();
   showLatency();
+  showRecord();
   showWeb();
   refreshLive();
   clearInterval(liveTimer);
@@ -91,6 +92,11 @@ function showHook() {
 function showLatency() {
   const app = overview.apps.find((x) => String(x.appID) === $("latencyApp").value);
   $("latencyValue").value = (app && app.latency) || "";
+}
+
+function showRecord() {
+  const app = overview.apps.find((x) => String(x.appID) === $("recordApp").value);
+  $("recordPolicy").value = app && app.recordAll ? "all" : "none";
 }
 
 function showWeb() {
@@ -220,6 +226,17 @@ $("setLatency").onclick = async () => {
     await load();
   } catch (e) {
     $("latencyMsg").textContent = e.message;
+  }
+};
+
+$("recordApp").onchange = showRecord;
+$("setRecord").onclick = async () => {
+  try {
+    const r = await api("POST", `apps/${$("recordApp").value}/record`, { policy: $("recordPolicy").value });
+    $("recordMsg").textContent = `Saved: ${r.policy} (streams published from now on).`;
+    await load();
+  } catch (e) {
+    $("recordMsg").textContent = e.message;
   }
 };
 

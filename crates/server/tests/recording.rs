@@ -254,3 +254,35 @@ fn recordings_past_their_retention_are_deleted() {
     assert!(other.exists(), "only recordings are deleted");
     assert!(server.logs("deleted recordings past their retention"));
 }
+
+#[test]
+fn the_policy_is_set_through_the_api_and_the_console() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let mut api = Api::new(&server, server.app_id, &banner_secret(&server));
+    assert_eq!(api.ok("PUT", "/api/v1/recording-policy", Some(json!({"policy": "all"})))["policy"], "all");
+    let (status, body) = api.call("PUT", "/api/v1/recording-policy", Some(json!({"policy": "some"})));
+    assert_eq!((status, body["code"].as_str()), (400, Some("invalid_field")), "{body}");
+    // A stream published now is recorded.
+    let mut publisher = publish(&url(&data, &server, &["publish", "--stream-id", "pol"]), Content::AudioVideo, 3);
+    wait_live(&server, 1);
+    assert_eq!(publisher.wait_exit(Duration::from_secs(20)), Some(true));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while files(&data, server.app_id, "pol").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "recorded under the policy set through the API");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The console shows and sets it.
+    let cookie = common::console_session(&server);
+    let overview =
+        common::request(server.http, "GET", "/console/api/overview", &[("cookie", cookie.clone())], b"", None);
+    let overview: Value = serde_json::from_str(&overview.body).unwrap();
+    assert_eq!(overview["apps"][0]["recordAll"], true, "{overview}");
+    let path = format!("/console/api/apps/{}/record", server.app_id);
+    let set = common::console_post(&server, &cookie, &path, r#"{"policy":"none"}"#);
+    assert_eq!(set.status, 200, "{}", set.body);
+    assert!(set.body.contains("\"none\""), "{}", set.body);
+    let shown: Value =
+        serde_json::from_str(&ok(&data, &["app", "show", "--json", "--app-id", &server.app_id.to_string()])).unwrap();
+    assert_eq!(shown["record"], "none", "{shown}");
+}

@@ -43,18 +43,19 @@ pub fn run(common: &Common, cmd: AppCommand) -> anyhow::Result<()> {
                 let v = json!({"app_id": a.app_id, "name": a.name, "server_secret": a.secret.expose(),
                     "created_at": a.created_at, "secret_rotated_at": a.secret_rotated_at,
                     "latency": a.latency.to_string(), "allowed_origins": a.allowed_origins.to_string(),
-                    "webrtc_max_peers": a.webrtc_max_peers});
+                    "webrtc_max_peers": a.webrtc_max_peers, "record": if a.record_all { "all" } else { "none" }});
                 say!("{v}");
             } else {
                 say!(
                     "AppID         {}\nName          {}\nServerSecret  {}\nLatency       {}\nOrigins       {}\n\
-                     WebRTC peers  {}\nCreated       {} (unix)",
+                     WebRTC peers  {}\nRecording     {}\nCreated       {} (unix)",
                     a.app_id,
                     a.name,
                     a.secret.expose(),
                     a.latency,
                     a.allowed_origins,
                     a.webrtc_max_peers.map_or("no cap of its own".to_owned(), |n| format!("at most {n}")),
+                    if a.record_all { "all" } else { "none" },
                     a.created_at
                 );
                 if let Some(t) = a.secret_rotated_at {

@@ -111,6 +111,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/api/apps/{app}/live", get(live))
         .route("/console/api/apps/{app}/webhook", post(set_webhook))
         .route("/console/api/apps/{app}/latency", post(set_latency))
+        .route("/console/api/apps/{app}/record", post(set_record))
         .route("/console/api/apps/{app}/origins", post(set_origins))
         .route("/console/api/apps/{app}/webrtc-peers", post(set_webrtc_peers))
 }
@@ -270,7 +271,7 @@ async fn overview(State(state): State<AppState>, ConsoleUser(user): ConsoleUser)
             let hook = registry.webhook(a.app_id)?.map(|h| h.url);
             out.push(json!({"appID": a.app_id, "name": a.name, "createdAt": a.created_at, "webhookURL": hook,
                 "latency": a.latency.to_string(), "allowedOrigins": a.allowed_origins.to_string(),
-                "webrtcMaxPeers": a.webrtc_max_peers}));
+                "webrtcMaxPeers": a.webrtc_max_peers, "recordAll": a.record_all}));
         }
         Ok(out)
     })
@@ -458,6 +459,25 @@ async fn set_latency(
     let app = blocking(move || registry.set_latency(app_id, budget)).await?;
     state.apps.invalidate(app_id).await;
     Ok(Json(json!({"appID": app.app_id, "latency": app.latency.to_string()})))
+}
+
+#[derive(Deserialize)]
+struct RecordBody {
+    policy: String,
+}
+
+/// Sets the app's recording policy: `all` (every stream published from now on) or `none`.
+async fn set_record(
+    State(state): State<AppState>,
+    _u: ConsoleUser,
+    Path(app_id): Path<u32>,
+    JsonBody(b): JsonBody<RecordBody>,
+) -> Answer {
+    let all = crate::http::api::recordings::policy(&b.policy)?;
+    let registry = state.registry.clone();
+    let app = blocking(move || registry.set_record_all(app_id, all)).await?;
+    state.apps.invalidate(app_id).await;
+    Ok(Json(json!({"appID": app.app_id, "policy": if app.record_all { "all" } else { "none" }})))
 }
 
 #[derive(Deserialize)]

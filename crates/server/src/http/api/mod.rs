@@ -40,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/streams/{stream}/stop", post(stop_stream))
         .route("/api/v1/streams/{stream}/record", post(recordings::record))
         .route("/api/v1/recordings", get(recordings::list))
+        .route("/api/v1/recording-policy", put(recordings::set_policy))
         .route("/api/v1/recordings/{stream}/{file}", axum::routing::delete(recordings::delete))
         .route("/api/v1/tokens", post(mint_token))
         .route("/api/v1/nodes", get(nodes))

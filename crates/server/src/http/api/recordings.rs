@@ -3,7 +3,8 @@
 //!   stream (whatever the app's policy), or stop;
 //! - `GET /api/v1/recordings[?streamID=]`: the app's files on this node, each with a signed
 //!   download URL (`/recordings/{appID}/{streamID}/{file}`, signed as a play URL of the stream);
-//! - `DELETE /api/v1/recordings/{streamID}/{file}`.
+//! - `DELETE /api/v1/recordings/{streamID}/{file}`;
+//! - `PUT /api/v1/recording-policy` `{"policy": "all" | "none"}`: the app's policy.
 //!
 //! And the download itself, `GET /recordings/{appID}/{streamID}/{file}?expire&user&room&sign`.
 
@@ -123,6 +124,35 @@ fn files_in(folder: &std::path::Path, only: Option<&str>) -> Vec<(String, String
     }
     out.sort();
     out
+}
+
+/// A recording policy as asked for: `all` (true) or `none`.
+pub fn policy(asked: &str) -> Result<bool, HttpError> {
+    match asked {
+        "all" => Ok(true),
+        "none" => Ok(false),
+        _ => Err(HttpError::invalid_field("policy must be all or none")),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyBody {
+    policy: String,
+}
+
+/// `PUT /api/v1/recording-policy`: records every stream of the app from now on, or none
+/// unless asked.
+pub async fn set_policy(State(state): State<AppState>, signed: Signed) -> Answer {
+    let body: PolicyBody = parse(&signed)?;
+    let all = policy(&body.policy)?;
+    let (registry, app_id) = (state.registry.clone(), signed.app.app_id);
+    let app = tokio::task::spawn_blocking(move || registry.set_record_all(app_id, all))
+        .await
+        .map_err(|e| HttpError::internal(e.to_string()))?
+        .map_err(|e| HttpError::internal(format!("{e:#}")))?;
+    state.apps.invalidate(app_id).await;
+    Ok(Json(json!({"policy": if app.record_all { "all" } else { "none" }})).into_response())
 }
 
 /// `DELETE /api/v1/recordings/{streamID}/{file}`.
