@@ -290,7 +290,9 @@ impl Packager {
     /// playlist can load the rest without help.
     pub fn playlist(&self, base: &str, query: &str) -> String {
         let q = if query.is_empty() { String::new() } else { format!("?{query}") };
-        let target_s = self.cfg.segment_target_ms.max(self.longest_segment_ms).div_ceil(1000).max(1);
+        // RFC 8216bis: every EXTINF, rounded to the nearest second, at most the target.
+        let target_s =
+            self.cfg.segment_target_ms.div_ceil(1000).max(self.longest_segment_ms.saturating_add(500) / 1000).max(1);
         let part_target = self.cfg.part_target_ms.max(self.longest_part_ms);
         let mut out = String::with_capacity(2048);
         let _ = writeln!(out, "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:{target_s}");

@@ -237,6 +237,15 @@ pub struct ServeArgs {
     /// This node's name in the cluster and in the node list: 1-64 characters of A-Z, a-z, 0-9, '.', '_', '-' [default: the host name].
     #[arg(long, env = "DUET_NODE_ID", value_name = "NAME")]
     pub node_id: Option<String>,
+    /// HLS segments end at the first keyframe past this many seconds [default: 2].
+    #[arg(long, env = "DUET_HLS_SEGMENT_SECS", value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=10))]
+    pub hls_segment_secs: Option<u64>,
+    /// LL-HLS parts are at most this many milliseconds [default: 200].
+    #[arg(long, env = "DUET_HLS_PART_MS", value_name = "MS", value_parser = clap::value_parser!(u64).range(100..=1000))]
+    pub hls_part_ms: Option<u64>,
+    /// Segments an HLS playlist lists (each kept 3 more after it leaves) [default: 6].
+    #[arg(long, env = "DUET_HLS_WINDOW", value_name = "N", value_parser = clap::value_parser!(u64).range(3..=30))]
+    pub hls_window: Option<u64>,
     /// Where recordings are written [default: the data folder's `recordings`].
     #[arg(long, env = "DUET_RECORD_DIR", value_name = "DIR")]
     pub record_dir: Option<PathBuf>,

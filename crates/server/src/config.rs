@@ -51,10 +51,13 @@ pub struct FileConfig {
     redis_url: Option<String>,
     node_id: Option<String>,
     internal_host: Option<String>,
+    hls_segment_secs: Option<Ranged<1, 10>>,
+    hls_part_ms: Option<Ranged<100, 1000>>,
+    hls_window: Option<Ranged<3, 30>>,
     record_dir: Option<PathBuf>,
-    record_segment_secs: Option<u64>,
-    record_max_bytes: Option<u64>,
-    record_keep_days: Option<u64>,
+    record_segment_secs: Option<Ranged<1, 86_400>>,
+    record_max_bytes: Option<Ranged<10_000, { u64::MAX }>>,
+    record_keep_days: Option<Ranged<1, 36_500>>,
 }
 
 /// The most WebRTC peers a setting takes.
@@ -157,6 +160,8 @@ pub struct ServeSettings {
     pub internal_host: Option<String>,
     /// Where and how recordings are written.
     pub record: crate::media::record::RecordSettings,
+    /// How HLS cuts and lists streams.
+    pub hls: duet_media::hls::HlsConfig,
 }
 
 /// A listener's connection caps as set; an unset one is derived from the open-file limit at
@@ -269,15 +274,21 @@ impl Loaded {
             cluster,
             node_id,
             internal_host,
+            hls: duet_media::hls::HlsConfig {
+                segment_target_ms: pick(args.hls_segment_secs, f.hls_segment_secs).unwrap_or(2) as u32 * 1000,
+                part_target_ms: pick(args.hls_part_ms, f.hls_part_ms).unwrap_or(200) as u32,
+                window: pick(args.hls_window, f.hls_window).unwrap_or(6) as usize,
+                keep: 3,
+            },
             record: crate::media::record::RecordSettings {
                 dir: args
                     .record_dir
                     .clone()
                     .or_else(|| f.record_dir.clone())
                     .unwrap_or_else(|| self.common(cli).data.join("recordings")),
-                max_secs: args.record_segment_secs.or(f.record_segment_secs).unwrap_or(3600),
-                max_bytes: args.record_max_bytes.or(f.record_max_bytes).unwrap_or(1 << 30),
-                keep_days: args.record_keep_days.or(f.record_keep_days),
+                max_secs: pick(args.record_segment_secs, f.record_segment_secs).unwrap_or(3600),
+                max_bytes: pick(args.record_max_bytes, f.record_max_bytes).unwrap_or(1 << 30),
+                keep_days: pick(args.record_keep_days, f.record_keep_days),
             },
         })
     }

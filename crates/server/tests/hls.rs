@@ -39,8 +39,12 @@ struct Live {
 }
 
 fn live(stream: &str, content: Content, seconds: u32) -> Live {
+    live_with(stream, content, seconds, &[])
+}
+
+fn live_with(stream: &str, content: Content, seconds: u32, flags: &[&str]) -> Live {
     let (tmp, data) = data_dir();
-    let server = Server::start(&data, &[]);
+    let server = Server::start(&data, flags);
     let publisher = publish(&url(&data, &server, &["publish", "--stream-id", stream]), content, seconds);
     wait_live(&server, 1);
     let hls = url(&data, &server, &["play", "--stream-id", stream, "--format", "hls"]);
@@ -130,4 +134,22 @@ fn a_stream_that_is_not_live_has_no_playlist() {
     let answer = get(server.http, path_of(&hls));
     assert_eq!(answer.status, 404, "{}", answer.body);
     assert!(answer.body.contains("stream_not_found"), "{}", answer.body);
+}
+
+#[test]
+fn the_segment_target_part_target_and_window_are_the_operators() {
+    let cam = live_with(
+        "cut",
+        Content::AudioVideo,
+        30,
+        &["--hls-segment-secs", "1", "--hls-part-ms", "500", "--hls-window", "3"],
+    );
+    let path = path_of(&cam.hls).to_owned();
+    assert_eq!(get(cam.server.http, &path).status, 200);
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let list = get(cam.server.http, &path).body;
+    assert!(list.contains("#EXT-X-TARGETDURATION:1\n"), "{list}");
+    assert!(list.contains("PART-TARGET=0.500"), "{list}");
+    let segments = list.lines().filter(|l| l.starts_with("#EXTINF:")).count();
+    assert_eq!(segments, 3, "the window: {list}");
 }

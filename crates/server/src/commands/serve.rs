@@ -129,7 +129,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         webrtc,
         cluster: cluster.clone(),
         edges: Default::default(),
-        hls: Default::default(),
+        hls: Arc::new(crate::media::hls::HlsStreams::new(s.hls)),
         recorders: Arc::new(crate::media::record::Recorders::new(s.record.clone())),
         webhooks: webhooks.clone(),
     };

@@ -33,13 +33,21 @@ pub const IDLE: Duration = Duration::from_secs(30);
 /// How long a first playlist request waits for the first complete segment (a stream's
 /// packaging starts with its first HLS request, from the cached GOP).
 const FIRST_SEGMENT_WAIT: Duration = Duration::from_secs(8);
-/// How long a blocking request waits (RFC 8216bis: three target durations).
+/// How long a blocking request waits at least (RFC 8216bis: three target durations).
 const BLOCK_WAIT: Duration = Duration::from_secs(6);
 
 /// The streams packaged for HLS on this node.
 #[derive(Default)]
 pub struct HlsStreams {
+    /// How streams are cut and listed (`--hls-segment-secs`, `--hls-part-ms`, `--hls-window`).
+    pub config: HlsConfig,
     streams: Mutex<HashMap<StreamKey, Arc<Packaged>>>,
+}
+
+impl HlsStreams {
+    pub fn new(config: HlsConfig) -> Self {
+        Self { config, streams: Mutex::default() }
+    }
 }
 
 /// One stream being packaged.
@@ -93,7 +101,7 @@ async fn packaged(ctx: &MediaContext, key: &StreamKey) -> Result<Arc<Packaged>, 
         .ok_or_else(|| MediaRefusal::new("stream_not_found", "the stream is not live"))?;
     let (audio, video) = sub.tracks();
     let packaged = Arc::new(Packaged {
-        packager: Mutex::new(Packager::new(HlsConfig::default(), video, audio)),
+        packager: Mutex::new(Packager::new(ctx.hls.config, video, audio)),
         changed: watch::Sender::new(Some(0)),
         ended: Mutex::new(None),
         used: Mutex::new(Instant::now()),
@@ -150,6 +158,11 @@ async fn package(ctx: MediaContext, key: StreamKey, mut sub: duet_media::Subscri
     }
 }
 
+/// Three target durations, at least [`BLOCK_WAIT`].
+fn block_wait(config: &HlsConfig) -> Duration {
+    BLOCK_WAIT.max(Duration::from_millis(u64::from(config.segment_target_ms) * 3))
+}
+
 /// The signature part of a query: what the playlist's URIs carry (the `_HLS_` directives
 /// are the player's, per request).
 fn signature_query(query: &str) -> String {
@@ -182,7 +195,8 @@ pub async fn playlist(
 ) -> Result<Response, MediaRefusal> {
     let (msn, part) = directives(query)?;
     let p = packaged(ctx, key).await?;
-    if !p.wait(FIRST_SEGMENT_WAIT, Packager::started).await? {
+    let first_wait = FIRST_SEGMENT_WAIT.max(Duration::from_millis(u64::from(ctx.hls.config.segment_target_ms) * 3));
+    if !p.wait(first_wait, Packager::started).await? {
         return Err(MediaRefusal::new("stream_not_ready", "the stream has sent no H.264/AAC media yet; try again"));
     }
     if let Some(msn) = msn {
@@ -193,7 +207,7 @@ pub async fn playlist(
                 format!("_HLS_msn {msn} is beyond the next segment ({next})"),
             ));
         }
-        if !p.wait(BLOCK_WAIT, |pk| pk.has(msn, part)).await? {
+        if !p.wait(block_wait(&ctx.hls.config), |pk| pk.has(msn, part)).await? {
             return Err(MediaRefusal::new("hls_timeout", "the asked-for segment or part did not come in time"));
         }
     }
@@ -227,7 +241,7 @@ pub async fn file(
         _ => false,
     };
     if coming {
-        p.wait(BLOCK_WAIT, |pk| take(pk).is_some()).await?;
+        p.wait(block_wait(&ctx.hls.config), |pk| take(pk).is_some()).await?;
     }
     let bytes = take(&p.packager.lock().unwrap_or_else(|e| e.into_inner()))
         .ok_or_else(|| MediaRefusal::new("not_found", "no such HLS file (gone, or not made yet)"))?;
