@@ -110,15 +110,16 @@ impl Packager {
         }
     }
 
-    /// Takes one packet of the stream (from its first cached keyframe on).
-    pub fn push(&mut self, p: &Packet) {
+    /// Takes one packet of the stream (from its first cached keyframe on). True when it made
+    /// a part or a segment (what a waiting request may be waiting for; most packets do not).
+    pub fn push(&mut self, p: &Packet) -> bool {
+        let before = self.next_part();
         if p.sequence_header {
             self.configure(p);
-            return;
+        } else if let Some(fragment) = self.muxer.as_mut().and_then(|m| m.push_sample(p)) {
+            self.add(fragment);
         }
-        let Some(muxer) = self.muxer.as_mut() else { return };
-        let Some(fragment) = muxer.push_sample(p) else { return };
-        self.add(fragment);
+        self.next_part() != before
     }
 
     /// A sequence header: the tracks' configuration. A new one (an encoder restart) starts a

@@ -53,7 +53,7 @@ impl HlsStreams {
 /// One stream being packaged.
 struct Packaged {
     packager: Mutex<Packager>,
-    /// Bumped at every packet placed; `None` once the packaging ended (the stream ended, or it
+    /// Bumped at every part or segment made; `None` once the packaging ended (the stream ended, or it
     /// carries a codec HLS is not made for here).
     changed: watch::Sender<Option<u64>>,
     /// Why it ended, when it did.
@@ -139,8 +139,10 @@ async fn package(ctx: MediaContext, key: StreamKey, mut sub: duet_media::Subscri
                     );
                     break MediaRefusal::new("codec_unsupported", message);
                 }
-                p.packager.lock().unwrap_or_else(|e| e.into_inner()).push(&packet);
-                p.changed.send_modify(|v| *v = v.map(|n| n.wrapping_add(1)));
+                // Waiters wake only when a part or a segment is made, not at every packet.
+                if p.packager.lock().unwrap_or_else(|e| e.into_inner()).push(&packet) {
+                    p.changed.send_modify(|v| *v = v.map(|n| n.wrapping_add(1)));
+                }
             }
             _ = tick.tick() => {
                 if p.used.lock().unwrap_or_else(|e| e.into_inner()).elapsed() >= IDLE {
