@@ -77,6 +77,16 @@ impl AacConfig {
     }
 }
 
+/// Whether fMP4 (and so `.mp4` playback, HLS and recordings) carries `p`: H.264 video and AAC
+/// audio (metadata is skipped, so it passes).
+pub fn carries(p: &Packet) -> bool {
+    match p.kind {
+        Kind::Video => p.codec() == crate::packet::Codec::Avc,
+        Kind::Audio => p.codec() == crate::packet::Codec::Aac,
+        Kind::Metadata => true,
+    }
+}
+
 /// The MIME type for `MediaSource.addSourceBuffer`, e.g. `video/mp4; codecs="avc1.42c01e,mp4a.40.2"`.
 pub fn mime_type(video: Option<&AvcConfig>, audio: Option<&AacConfig>) -> String {
     let codecs: Vec<String> = video.map(AvcConfig::codec).into_iter().chain(audio.map(AacConfig::codec)).collect();

@@ -165,9 +165,10 @@ impl MediaUrl {
         Self::from_webrtc(app, stream_id, MediaAction::Play, query)
     }
 
-    /// Reads a request for a file of a stream's HLS, `/live/{app}/{stream}/{file}?{query}`: the
-    /// playlist's query (its play URL's signature) came along.
-    pub fn from_hls_file(app: &str, stream_id: &str, query: &str) -> Result<Unverified, MediaUrlError> {
+    /// Reads a request for a file under a stream's path (`/live/{app}/{stream}/{file}` of its
+    /// HLS, `/recordings/{app}/{stream}/{file}`): the query is a play URL's signature of the
+    /// stream, which came along.
+    pub fn from_stream_file(app: &str, stream_id: &str, query: &str) -> Result<Unverified, MediaUrlError> {
         Self::from_webrtc(app, stream_id, MediaAction::Play, query)
     }
 

@@ -36,6 +36,17 @@ impl MediaRefusal {
         Self::new("webrtc_unplayable", format!("{} ({})", problem.reason(), problem.code()))
     }
 
+    /// A play over `what` (fMP4 playback, HLS) of a stream whose `p` is in a codec fMP4 does not
+    /// carry (`codec_unsupported`, 406).
+    pub fn not_fmp4(what: &str, p: &duet_media::Packet) -> Self {
+        let track = if p.kind == duet_media::Kind::Video { "video" } else { "audio" };
+        let message = format!(
+            "{what} serves H.264 and AAC; this stream's {track} is {:?}: play it over RTMP or HTTP-FLV",
+            p.codec()
+        );
+        Self::new("codec_unsupported", message)
+    }
+
     /// The HTTP status of a refused request (`/live/*` play, `/whip/*` publish, `/whep/*` play).
     pub fn status(&self) -> StatusCode {
         match self.code {

@@ -19,8 +19,8 @@ use std::time::Duration;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use duet_media::StreamKey;
 use duet_media::hls::{HlsConfig, HlsFile, Packager};
-use duet_media::{Codec, Kind, StreamKey};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -126,18 +126,8 @@ async fn package(ctx: MediaContext, key: StreamKey, mut sub: duet_media::Subscri
         tokio::select! {
             packet = sub.next() => {
                 let Some(packet) = packet else { break MediaRefusal::new("stream_not_found", "the stream ended") };
-                let served = match packet.kind {
-                    Kind::Video => packet.codec() == Codec::Avc,
-                    Kind::Audio => packet.codec() == Codec::Aac,
-                    Kind::Metadata => true,
-                };
-                if !served {
-                    let message = format!(
-                        "HLS serves H.264 and AAC; this stream's {} is {:?}: play it over RTMP or HTTP-FLV",
-                        if packet.kind == Kind::Video { "video" } else { "audio" },
-                        packet.codec(),
-                    );
-                    break MediaRefusal::new("codec_unsupported", message);
+                if !duet_media::fmp4::carries(&packet) {
+                    break MediaRefusal::not_fmp4("HLS", &packet);
                 }
                 // Waiters wake only when a part or a segment is made, not at every packet.
                 if p.packager.lock().unwrap_or_else(|e| e.into_inner()).push(&packet) {

@@ -86,7 +86,7 @@ async fn open_hls_file(
     query: &str,
     cors: CorsHeaders,
 ) -> Result<Response, MediaRefusal> {
-    let unverified = MediaUrl::from_hls_file(app, stream, query)?;
+    let unverified = MediaUrl::from_stream_file(app, stream, query)?;
     let secret =
         state.media.secret(unverified.app_id()).await.ok_or_else(|| MediaRefusal::new("unknown_app", "no such app"))?;
     let url = unverified.verify(&secret, crate::os::now_unix() as u64)?;
@@ -133,8 +133,8 @@ const FIRST_SAMPLE_WAIT: std::time::Duration = std::time::Duration::from_secs(5)
 /// the fragments. Refused when the stream carries a codec fMP4 is not made for here (only
 /// H.264 and AAC are), or when no configuration came in time.
 async fn fmp4_response(mut sub: duet_media::Subscriber, cors: CorsHeaders) -> Result<Response, MediaRefusal> {
+    use duet_media::Kind;
     use duet_media::fmp4::{AacConfig, AvcConfig, Fmp4Muxer, mime_type};
-    use duet_media::{Codec, Kind};
     let not_ready =
         || MediaRefusal::new("stream_not_ready", "the stream has sent no H.264/AAC configuration yet; try again");
     let (mut video, mut audio) = (None, None);
@@ -142,18 +142,8 @@ async fn fmp4_response(mut sub: duet_media::Subscriber, cors: CorsHeaders) -> Re
     let deadline = tokio::time::Instant::now() + FIRST_SAMPLE_WAIT;
     loop {
         let p = tokio::time::timeout_at(deadline, sub.next()).await.ok().flatten().ok_or_else(not_ready)?;
-        let codec = p.codec();
-        let served = match p.kind {
-            Kind::Video => codec == Codec::Avc,
-            Kind::Audio => codec == Codec::Aac,
-            Kind::Metadata => true,
-        };
-        if !served {
-            let message = format!(
-                "fMP4 playback serves H.264 and AAC; this stream's {} is {codec:?}: play it over RTMP or HTTP-FLV",
-                if p.kind == Kind::Video { "video" } else { "audio" },
-            );
-            return Err(MediaRefusal::new("codec_unsupported", message));
+        if !duet_media::fmp4::carries(&p) {
+            return Err(MediaRefusal::not_fmp4("fMP4 playback", &p));
         }
         let payload = &p.payload[..];
         match p.kind {

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use duet_media::fmp4::{AacConfig, AvcConfig, Fmp4Muxer};
-use duet_media::{Codec, Kind, Packet, StreamKey};
+use duet_media::{Kind, StreamKey};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
@@ -179,7 +179,7 @@ async fn record(
             () = stop.notified() => None,
         };
         let Some(p) = p else { break };
-        if !recordable(&p) {
+        if !duet_media::fmp4::carries(&p) {
             tracing::info!(stream = %key.stream_id, "not recorded: only H.264 and AAC are");
             break;
         }
@@ -238,15 +238,6 @@ async fn record(
         close(ctx, key, o, end).await.map_err(|e| (name, e))?;
     }
     Ok(())
-}
-
-/// Only H.264 and AAC go into the files (and metadata is skipped).
-fn recordable(p: &Packet) -> bool {
-    match p.kind {
-        Kind::Video => p.codec() == Codec::Avc,
-        Kind::Audio => p.codec() == Codec::Aac,
-        Kind::Metadata => true,
-    }
 }
 
 /// Whether the file has reached its length or size.

@@ -181,7 +181,7 @@ pub async fn download(
 ) -> Result<Response, HttpError> {
     let refused = |r: crate::media::error::MediaRefusal| HttpError::new(r.status(), r.code, r.message);
     let unverified =
-        MediaUrl::from_hls_file(&app, &stream_id, &query.unwrap_or_default()).map_err(|e| refused(e.into()))?;
+        MediaUrl::from_stream_file(&app, &stream_id, &query.unwrap_or_default()).map_err(|e| refused(e.into()))?;
     let secret = state.media.secret(unverified.app_id()).await.ok_or_else(|| HttpError::not_found("no such app"))?;
     let url = unverified.verify(&secret, crate::os::now_unix() as u64).map_err(|e| refused(e.into()))?;
     if !crate::media::record::is_recording_name(&url.stream_id, &file) {
