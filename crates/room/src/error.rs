@@ -86,12 +86,16 @@ codes! {
     TooManyRelays = 40308, "too_many_relays";
     /// Cluster: a second room of one connection (multi-room) lives on another node.
     RoomOnOtherNode = 40309, "room_on_other_node";
+    /// The app runs the most mixer tasks it may (or the node the most it can).
+    MixerTaskLimit = 40310, "mixer_task_limit";
     /// HTTP API: the app has no open room with this roomID.
     RoomNotFound = 40400, "room_not_found";
     /// HTTP API: the user is not in that room.
     UserNotFound = 40401, "user_not_found";
     /// HTTP API: the stream is not live.
     StreamNotFound = 40402, "stream_not_found";
+    /// No mixer task with this taskID runs in the app.
+    MixerTaskNotFound = 40403, "mixer_task_not_found";
     /// Close: the same userID logged in from another connection.
     KickedOut = 41000, "kicked_out";
     /// Kickout: the app's business server took the user out of the room (HTTP API).
@@ -112,6 +116,8 @@ codes! {
     StoppedByServer = 41101, "stopped_by_server";
     /// Something failed inside the server.
     Internal = 50000, "internal";
+    /// This node cannot mix (its media framework, ffmpeg, is missing or mixing is off).
+    MixerUnavailable = 50001, "mixer_unavailable";
 }
 
 impl From<&TokenError> for ErrorCode {

@@ -177,6 +177,14 @@ impl Hub {
         crate::streams::unplayable(self, now, report);
     }
 
+    /// Answers request `request_id` of `conn` that the server carried out (a mixer request,
+    /// `Output::Mixer`); a connection that has gone since is not answered.
+    pub fn answer(&mut self, conn: ConnId, request_id: u64, result: Result<serde_json::Value, Refusal>) {
+        if self.conns.contains_key(&conn) {
+            self.reply(conn, request_id, result);
+        }
+    }
+
     /// An app's secret changed (rotated while its users are logged in): URLs signed from now
     /// on use it. An app the hub does not know yet is left alone (its first login brings it).
     pub fn update_app_secret(&mut self, app_id: u32, secret: AppSecret) {
@@ -479,6 +487,11 @@ impl Hub {
             (R::Relay { stream_id, target_url, add }, Some(sid)) => {
                 crate::streams::relay(self, sid, &stream_id, target_url, add)
             }
+            // Answered by the server's mixer (`answer`).
+            (R::Mixer(call), Some(sid)) => match crate::mixer::order(self, conn, id, sid, call) {
+                Ok(()) => return,
+                Err(refusal) => Err(refusal),
+            },
         };
         self.reply(conn, id, result);
     }

@@ -85,6 +85,16 @@ pub enum Output {
         /// Start (true) or stop.
         start: bool,
     },
+    /// Carry out a session's mixer request and answer it with
+    /// [`Hub::answer`](crate::Hub::answer) (`request_id` on `conn`).
+    Mixer {
+        /// The asking connection.
+        conn: ConnId,
+        /// The request to answer.
+        request_id: u64,
+        /// What to do.
+        order: Box<crate::mixer::MixerOrder>,
+    },
 }
 
 /// A publisher asks to start a stream: every ingest (RTMP today; WHIP, relays, mixer outputs,

@@ -23,6 +23,10 @@
 //!         Output::Event(event) => { /* queue a webhook */ let _ = event; }
 //!         Output::Relay { .. } => { /* start or stop pushing a stream to a CDN URL */ }
 //!         Output::RoomRecord { .. } => { /* keep it for the room's next home (a cluster) */ }
+//!         Output::Mixer { conn, request_id, order } => {
+//!             /* carry out `order`, then hub.answer(conn, request_id, result) */
+//!             let _ = (conn, request_id, order);
+//!         }
 //!     }
 //! }
 //! let _wake_at = hub.poll_timeout(); // call hub.handle_timeout(now) then
@@ -40,6 +44,7 @@ mod ids;
 mod io;
 pub mod limits;
 mod membership;
+pub mod mixer;
 mod prepare;
 mod resume;
 mod room;

@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{ErrorCode, Refusal};
 use crate::limits;
+use crate::mixer::{MixerCall, MixerConfig};
 
 /// The protocol version this server speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -186,6 +187,9 @@ pub enum Request {
         /// Start (true) or stop.
         add: bool,
     },
+    /// Start a mixer task, or change one with the same taskID (`startMixerTask`), or stop one
+    /// (`stopMixerTask`).
+    Mixer(crate::mixer::MixerCall),
 }
 
 impl Request {
@@ -233,6 +237,7 @@ data_struct!(RoomExtraData { "roomID" => room_id: String, "key" => key: String, 
 data_struct!(StreamExtraData { "streamID" => stream_id: String, "extraInfo" => extra_info: String });
 data_struct!(PublishData { "roomID" => room_id: Option<String> = default, "streamID" => stream_id: String, "extraInfo" => extra_info: String = default });
 data_struct!(StreamData { "streamID" => stream_id: String });
+data_struct!(TaskData { "taskID" => task_id: String });
 data_struct!(RelayData { "streamID" => stream_id: String, "targetURL" => target_url: String });
 
 /// Parses and validates one text frame.
@@ -304,6 +309,8 @@ fn decode(op: &str, data: Value) -> Result<Request, Refusal> {
             let d: RelayData = field(data)?;
             Request::Relay { stream_id: d.stream_id, target_url: d.target_url, add: op == "addPublishCdnUrl" }
         }
+        "startMixerTask" => Request::Mixer(MixerCall::Start(Box::new(MixerConfig::parse(&data)?))),
+        "stopMixerTask" => Request::Mixer(MixerCall::Stop { task_id: field::<TaskData>(data)?.task_id }),
         other => {
             let shown: String = other.chars().take(64).collect();
             return Err(Refusal::new(ErrorCode::UnknownOp, format!("unknown op `{shown}`")));
@@ -369,11 +376,14 @@ fn validate(r: &Request) -> Result<(), Refusal> {
             stream_id(s)?;
             relay_url(target_url)
         }
+        // A start's config was checked as it was read.
+        Request::Mixer(MixerCall::Start(_)) => Ok(()),
+        Request::Mixer(MixerCall::Stop { task_id }) => crate::mixer::task_id(task_id),
     }
 }
 
 /// A relay target: `rtmp://host[:port]/app/stream[?query]`, printable ASCII, at most 1024 bytes.
-fn relay_url(url: &str) -> Result<(), Refusal> {
+pub(crate) fn relay_url(url: &str) -> Result<(), Refusal> {
     let bad = |why: &str| Err(Refusal::new(ErrorCode::InvalidField, format!("targetURL {why}")));
     if url.len() > MAX_RELAY_URL || !url.bytes().all(|b| b.is_ascii_graphic()) {
         return bad("must be at most 1024 printable ASCII characters");

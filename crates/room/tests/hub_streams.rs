@@ -205,3 +205,51 @@ fn a_stream_webrtc_cannot_play_shows_it_until_its_publish_ends() {
         w.take_push(1, "roomStreamUpdate").iter().all(|p| p["data"]["streamList"][0].get("webrtcProblem").is_none())
     );
 }
+
+#[test]
+fn mixer_requests_go_to_the_server_with_their_room_and_come_back_as_replies() {
+    use duet_room::mixer::MixerCall;
+    let mut w = World::two_in("room");
+    let config = json!({"taskID": "t1", "inputList": [{"streamID": "a"}, {"streamID": "b"}], "outputList": ["mix"]});
+    w.raw(1, &json!({"id": 50, "op": "startMixerTask", "data": config}).to_string());
+    assert!(w.inbox.get(&1).is_none_or(|m| m.iter().all(|f| f["id"] != 50)), "the server answers, not the hub");
+    let (conn, id, order) = w.mixer.pop().expect("handed to the server");
+    assert_eq!((conn, id, order.app_id, order.room_id.as_str(), order.user_id.as_str()), (1, 50, APP, "room", "A"));
+    let MixerCall::Start(c) = &order.call else { panic!("a start: {order:?}") };
+    assert_eq!(c.streams().collect::<Vec<_>>(), ["mix"]);
+    w.hub.answer(ConnId(1), 50, Ok(json!({"taskID": "t1"})));
+    w.drain();
+    let reply = w.inbox[&1].iter().find(|f| f["id"] == 50).expect("answered").clone();
+    assert_eq!((reply["code"].clone(), reply["data"]["taskID"].clone()), (json!(0), json!("t1")));
+
+    // Refused by the hub: bad configs, a room the session is not in, no login.
+    assert_eq!(w.call(1, "startMixerTask", json!({"taskID": "t1", "inputList": []}))["code"], 40002);
+    let elsewhere = json!({"taskID": "t2", "roomID": "other", "inputList": [{"streamID": "a"}], "outputList": ["m"]});
+    assert_eq!(w.call(1, "startMixerTask", elsewhere)["code"], 40302);
+    assert_eq!(w.call(1, "stopMixerTask", json!({"taskID": "no such"}))["code"], 40002);
+    w.connect(9);
+    assert_eq!(w.call(9, "stopMixerTask", json!({"taskID": "t1"}))["code"], 40004);
+    assert!(w.mixer.is_empty(), "nothing refused reached the server");
+
+    // A stop goes to the server; an answer to a connection that left is dropped.
+    w.raw(2, &json!({"id": 51, "op": "stopMixerTask", "data": {"taskID": "t1"}}).to_string());
+    let (conn, id, order) = w.mixer.pop().expect("handed to the server");
+    assert_eq!((conn, id), (2, 51));
+    assert_eq!(order.call, MixerCall::Stop { task_id: "t1".into() });
+    w.disconnect(2);
+    w.hub.answer(ConnId(2), 51, Ok(json!({})));
+    w.drain();
+}
+
+#[test]
+fn a_mixer_output_must_be_a_stream_the_token_lets_the_user_publish() {
+    let mut w = World::new();
+    w.connect(1);
+    let grant = Grant { room_id: Some("room".into()), login: true, publish: true, stream_ids: Some(vec!["mine".into()]) };
+    let tok = token("A", 3600, &grant, w.now.unix_s());
+    assert_eq!(w.login_with(1, "room", "A", &tok, json!({}))["code"], 0);
+    let config = |out: &str| json!({"taskID": "t", "inputList": [{"streamID": "a"}], "outputList": [out]});
+    assert_eq!(w.call(1, "startMixerTask", config("other"))["code"], 40109);
+    w.raw(1, &json!({"id": 60, "op": "startMixerTask", "data": config("mine")}).to_string());
+    assert_eq!(w.mixer.len(), 1);
+}

@@ -28,6 +28,8 @@ pub struct World {
     pub relays: Vec<String>,
     /// Room records handed out, as (room, record or null).
     pub records: Vec<(String, Value)>,
+    /// Mixer requests handed to the server, as (conn, request id, order).
+    pub mixer: Vec<(u64, u64, duet_room::mixer::MixerOrder)>,
     pub next_id: u64,
 }
 
@@ -64,6 +66,7 @@ impl World {
             events: Vec::new(),
             relays: Vec::new(),
             records: Vec::new(),
+            mixer: Vec::new(),
             next_id: 1,
         }
     }
@@ -82,6 +85,7 @@ impl World {
                 Output::RoomRecord { room_id, record, .. } => {
                     self.records.push((room_id, record.unwrap_or(Value::Null)))
                 }
+                Output::Mixer { conn, request_id, order } => self.mixer.push((conn.0, request_id, *order)),
                 Output::Event(e) => {
                     assert_eq!(e.app_id, APP);
                     let field = |k: &str| e.data[k].as_str().unwrap_or("").to_owned();
