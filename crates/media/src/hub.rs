@@ -281,6 +281,14 @@ impl Hub {
         Some(self.streams().get(key)?.webrtc_problem())
     }
 
+    /// Whether `key` is live, and then which tracks it has shown so far: `(audio, video)`
+    /// (without attaching a player).
+    pub fn tracks(&self, key: &StreamKey) -> Option<(bool, bool)> {
+        let live = self.streams().get(key)?.clone();
+        let state = live.state();
+        Some((state.cache.has_audio, state.cache.has_video))
+    }
+
     /// Asks the publisher of `key` to stop (its publishing session ended elsewhere).
     pub fn cut(&self, key: &StreamKey) -> bool {
         match self.streams().get(key) {

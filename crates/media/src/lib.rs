@@ -29,7 +29,7 @@ mod skip;
 mod subscriber;
 
 pub use budget::{BadBudget, Batcher, FRAME_CAP, LatencyBudget, MAX_WINDOW};
-pub use flv::flv_header;
+pub use flv::{FlvError, FlvReader, FlvTag, MAX_FLV_TAG, flv_header};
 pub use follower::{Feed, Follower, StreamId, Take};
 pub use hub::{AlreadyLive, Hub, MAX_GOP_PACKETS, MediaStats, Publisher, StreamKey};
 pub use lipsync::{LipSync, Placed, REPORT_WAIT, SenderClock};

@@ -278,7 +278,8 @@ impl MixerConfig {
             limits::room_id(r)?;
         }
         let canvas = canvas(o.get("outputConfig"))?;
-        let inputs = list(o, "inputList", MAX_INPUTS)?.iter().map(|v| input(v, &canvas)).collect::<Result<Vec<_>, _>>()?;
+        let inputs =
+            list(o, "inputList", MAX_INPUTS)?.iter().map(|v| input(v, &canvas)).collect::<Result<Vec<_>, _>>()?;
         let outputs = list(o, "outputList", MAX_OUTPUTS)?.iter().map(output).collect::<Result<Vec<_>, _>>()?;
         for (i, a) in inputs.iter().enumerate() {
             if inputs[..i].iter().any(|b| b.stream_id == a.stream_id) {
@@ -409,8 +410,8 @@ mod tests {
 
     #[test]
     fn defaults_fill_what_is_missing() {
-        let c = MixerConfig::parse(&json!({"taskID": "t", "inputList": [{"streamID": "a"}], "outputList": ["m"]}))
-            .unwrap();
+        let c =
+            MixerConfig::parse(&json!({"taskID": "t", "inputList": [{"streamID": "a"}], "outputList": ["m"]})).unwrap();
         assert_eq!(c.canvas, Canvas::default());
         assert_eq!(c.inputs[0].layout, Rect { left: 0, top: 0, right: 640, bottom: 360 });
         assert_eq!(c.inputs[0].content, Content::AudioVideo);
@@ -418,7 +419,8 @@ mod tests {
 
     #[test]
     fn refuses_what_cannot_be_mixed() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        type Change = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(&str, Change)> = vec![
             ("taskID", Box::new(|v| v["taskID"] = json!("a b"))),
             ("taskID", Box::new(|v| v["taskID"] = json!("t".repeat(65)))),
             ("inputList", Box::new(|v| v["inputList"] = json!([]))),

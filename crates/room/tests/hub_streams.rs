@@ -245,7 +245,8 @@ fn mixer_requests_go_to_the_server_with_their_room_and_come_back_as_replies() {
 fn a_mixer_output_must_be_a_stream_the_token_lets_the_user_publish() {
     let mut w = World::new();
     w.connect(1);
-    let grant = Grant { room_id: Some("room".into()), login: true, publish: true, stream_ids: Some(vec!["mine".into()]) };
+    let grant =
+        Grant { room_id: Some("room".into()), login: true, publish: true, stream_ids: Some(vec!["mine".into()]) };
     let tok = token("A", 3600, &grant, w.now.unix_s());
     assert_eq!(w.login_with(1, "room", "A", &tok, json!({}))["code"], 0);
     let config = |out: &str| json!({"taskID": "t", "inputList": [{"streamID": "a"}], "outputList": [out]});

@@ -258,6 +258,15 @@ pub struct ServeArgs {
     /// Recordings older than this many days are deleted (checked hourly) [default: kept].
     #[arg(long, env = "DUET_RECORD_KEEP_DAYS", value_name = "DAYS", value_parser = clap::value_parser!(u64).range(1..=36500))]
     pub record_keep_days: Option<u64>,
+    /// The media framework program mixer tasks run, one child process per task [default: ffmpeg, from PATH].
+    #[arg(long, env = "DUET_MIXER_FFMPEG", value_name = "PATH")]
+    pub mixer_ffmpeg: Option<PathBuf>,
+    /// Mixer tasks the node runs at once; 0 turns mixing off [default: 8].
+    #[arg(long, env = "DUET_MIXER_TASKS", value_name = "N", value_parser = clap::value_parser!(u64).range(0..=1000))]
+    pub mixer_tasks: Option<u64>,
+    /// Mixer tasks one app runs at once [default: 4].
+    #[arg(long, env = "DUET_MIXER_TASKS_PER_APP", value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub mixer_tasks_per_app: Option<u64>,
     /// The host (name or IP) other nodes of the cluster reach this one at, on its listening ports: relayed signaling, edge pulls and API requests passed on go there instead of the public URLs, which stay the clients' [default: the public URLs].
     #[arg(long, env = "DUET_INTERNAL_HOST", value_name = "HOST")]
     pub internal_host: Option<String>,

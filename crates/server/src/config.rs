@@ -58,6 +58,9 @@ pub struct FileConfig {
     record_segment_secs: Option<Ranged<1, 86_400>>,
     record_max_bytes: Option<Ranged<10_000, { u64::MAX }>>,
     record_keep_days: Option<Ranged<1, 36_500>>,
+    mixer_ffmpeg: Option<PathBuf>,
+    mixer_tasks: Option<Ranged<0, 1000>>,
+    mixer_tasks_per_app: Option<Ranged<1, 1000>>,
 }
 
 /// The most WebRTC peers a setting takes.
@@ -162,6 +165,8 @@ pub struct ServeSettings {
     pub record: crate::media::record::RecordSettings,
     /// How HLS cuts and lists streams.
     pub hls: duet_media::hls::HlsConfig,
+    /// The mixer's program and limits.
+    pub mixer: crate::mix::MixerSettings,
 }
 
 /// A listener's connection caps as set; an unset one is derived from the open-file limit at
@@ -289,6 +294,11 @@ impl Loaded {
                 max_secs: pick(args.record_segment_secs, f.record_segment_secs).unwrap_or(3600),
                 max_bytes: pick(args.record_max_bytes, f.record_max_bytes).unwrap_or(1 << 30),
                 keep_days: pick(args.record_keep_days, f.record_keep_days),
+            },
+            mixer: crate::mix::MixerSettings {
+                ffmpeg: args.mixer_ffmpeg.clone().or_else(|| f.mixer_ffmpeg.clone()).unwrap_or_else(|| "ffmpeg".into()),
+                max_tasks: pick(args.mixer_tasks, f.mixer_tasks).unwrap_or(8) as usize,
+                max_tasks_per_app: pick(args.mixer_tasks_per_app, f.mixer_tasks_per_app).unwrap_or(4) as usize,
             },
         })
     }

@@ -19,6 +19,7 @@ pub mod http;
 pub mod http_client;
 pub mod media;
 pub mod metrics;
+pub mod mix;
 pub mod os;
 pub mod public_url;
 pub mod signaling;

@@ -112,6 +112,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
 
     let (webhooks, webhook_writer) = crate::webhooks::Webhooks::start(registry.clone(), cluster.webhook_link())?;
     let apps = crate::store::apps::Apps::new(registry.clone());
+    let mixer = crate::mix::Mixer::new(s.mixer.clone());
     let signaling = Signaling::start(
         room_config(&urls, s.heartbeat, s.resume_grace),
         apps.clone(),
@@ -119,6 +120,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         media_hub.clone(),
         webhooks.clone(),
         cluster.clone(),
+        mixer.clone(),
     );
     let media = MediaContext {
         hub: media_hub,
@@ -133,6 +135,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         recorders: Arc::new(crate::media::record::Recorders::new(s.record.clone())),
         webhooks: webhooks.clone(),
     };
+    mixer.attach(media.clone(), rtmp_addr).await;
 
     let (hub, in_cluster) = (signaling.clone(), cluster.clone());
     tokio::spawn(async move {
@@ -177,6 +180,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         urls: urls.clone(),
         tls: tls.is_some(),
         cluster: cluster.clone(),
+        mixer,
     };
     let limits =
         HttpLimits { header_timeout: s.http_header_timeout, idle_timeout: s.http_idle_timeout, connections: http_caps };

@@ -92,8 +92,13 @@ impl IntoResponse for HttpError {
 impl From<Refusal> for HttpError {
     fn from(r: Refusal) -> Self {
         let status = match r.code {
-            ErrorCode::RoomNotFound | ErrorCode::UserNotFound | ErrorCode::StreamNotFound => StatusCode::NOT_FOUND,
-            ErrorCode::TooManyKeys => StatusCode::CONFLICT,
+            ErrorCode::RoomNotFound
+            | ErrorCode::UserNotFound
+            | ErrorCode::StreamNotFound
+            | ErrorCode::MixerTaskNotFound => StatusCode::NOT_FOUND,
+            ErrorCode::TooManyKeys | ErrorCode::StreamTaken => StatusCode::CONFLICT,
+            ErrorCode::MixerTaskLimit => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::MixerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         };

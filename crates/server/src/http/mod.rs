@@ -58,6 +58,8 @@ pub struct AppState {
     pub tls: bool,
     /// This node's place in its cluster (a cluster of one without `--redis-url`).
     pub cluster: crate::cluster::Cluster,
+    /// This node's mixer tasks.
+    pub mixer: crate::mix::Mixer,
 }
 
 /// The remote address of an HTTP connection, plain or TLS (`ConnectInfo<Peer>`, set by

@@ -107,6 +107,7 @@ impl Signaling {
         media: Arc<MediaHub>,
         webhooks: Webhooks,
         cluster: crate::cluster::Cluster,
+        mixer: crate::mix::Mixer,
     ) -> Self {
         let (inbox, rx) = mpsc::channel(HUB_INBOX);
         let bases = Arc::new(config.urls.bases.clone());
@@ -115,8 +116,15 @@ impl Signaling {
         let hub = Hub::new(config, crate::os::random());
         let relays = crate::media::relay::Relays::new(media.clone());
         let (alive, hub_alive) = watch::channel(());
-        let sinks =
-            Sinks { metrics: metrics.clone(), media, webhooks, relays, cluster: cluster.clone(), apps: apps.clone() };
+        let sinks = Sinks {
+            metrics: metrics.clone(),
+            media,
+            webhooks,
+            relays,
+            cluster: cluster.clone(),
+            apps: apps.clone(),
+            mixer,
+        };
         let changes = apps.changes();
         tokio::spawn(async move {
             run_hub(hub, rx, changes, sinks).await;
@@ -224,6 +232,7 @@ struct Sinks {
     relays: crate::media::relay::Relays,
     cluster: crate::cluster::Cluster,
     apps: Apps,
+    mixer: crate::mix::Mixer,
 }
 
 async fn run_hub(
@@ -346,6 +355,8 @@ fn drain(hub: &mut Hub, outboxes: &mut HashMap<ConnId, Outbox>, sinks: &Sinks) {
                 }
                 Output::Relay { app_id, stream_id, url, start } => sinks.relays.set(app_id, stream_id, url, start),
                 Output::RoomRecord { app_id, room_id, record } => sinks.cluster.room_record(app_id, &room_id, record),
+                // The mixer answers at once (its tasks start in the background).
+                Output::Mixer { conn, request_id, order } => hub.answer(conn, request_id, sinks.mixer.order(*order)),
             }
         }
         if too_slow.is_empty() {

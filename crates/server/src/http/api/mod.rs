@@ -5,6 +5,7 @@
 //! describes them.
 
 pub mod auth;
+pub mod mixer;
 pub mod recordings;
 
 use crate::store::credentials::{OrderError, TokenOrder, mint_order};
@@ -42,6 +43,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/recordings", get(recordings::list))
         .route("/api/v1/recording-policy", put(recordings::set_policy))
         .route("/api/v1/recordings/{stream}/{file}", axum::routing::delete(recordings::delete))
+        .route("/api/v1/mixer-tasks", get(mixer::list).post(mixer::start))
+        .route("/api/v1/mixer-tasks/{task}", axum::routing::delete(mixer::stop))
         .route("/api/v1/tokens", post(mint_token))
         .route("/api/v1/nodes", get(nodes))
 }
