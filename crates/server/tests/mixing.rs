@@ -241,3 +241,127 @@ fn two_streams_mixed_side_by_side_with_both_tones_then_changed_and_stopped() {
     assert_eq!(api.ok("GET", "/api/v1/mixer-tasks", None)["tasks"], json!([]));
     drop(blue);
 }
+
+/// The event named `name` among the deliveries, waiting for it.
+fn event(receiver: &receiver::Receiver, name: &str) -> Value {
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found =
+            receiver.distinct().iter().map(|b| serde_json::from_str::<Value>(b).unwrap()).find(|e| e["event"] == name);
+        if let Some(e) = found {
+            return e;
+        }
+        assert!(Instant::now() < end, "no {name}: {:?}", receiver.distinct());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_crashed_engine_is_restarted_and_reported_and_the_output_goes_on() {
+    let (_dir, data) = data_dir();
+    let receiver = receiver::Receiver::start(receiver::ANSWER_OK);
+    let (server, mut api, _red, _blue) = two_inputs(&data, &[]);
+    receiver::set_webhook(&data, server.app_id, &receiver.url());
+    api.ok("POST", "/api/v1/mixer-tasks", Some(side_by_side("crashy", "red", "blue", "crashmix")));
+    assert_eq!(event(&receiver, "mixer.started")["data"]["taskID"], "crashy");
+    assert!(wait_for(&server, &data, "crashmix", true), "the mix never went live: {}", server.stderr());
+    let play = url(&data, &server, &["play", "--stream-id", "crashmix"]);
+    halves_until(&play, |l, r| is_red(l) && is_blue(r));
+
+    // kill -9 of the child (its arguments name the task's player, `$mixer:crashy`).
+    let killed = Command::new("pkill").args(["-9", "-f", "mixer%3Acrashy"]).status().unwrap();
+    assert!(killed.success(), "no mixer child to kill");
+    let failed = event(&receiver, "mixer.failed");
+    assert_eq!(failed["data"]["reason"], "engine_failed", "{failed}");
+    assert!(failed["data"]["detail"].as_str().unwrap().contains("ffmpeg ended"), "{failed}");
+    assert!(failed["data"]["retryInMs"].as_u64().unwrap() >= 1000, "{failed}");
+
+    // Back after the backoff, on the same stream.
+    let (left, right) = halves_until(&play, |l, r| is_red(l) && is_blue(r));
+    assert!(is_red(left) && is_blue(right), "after the restart: left {left:?}, right {right:?}");
+    let tasks = api.ok("GET", "/api/v1/mixer-tasks", None);
+    let status = &tasks["tasks"][0]["status"];
+    assert!(status["restarts"].as_u64().unwrap() >= 1 && status["lastError"].is_string(), "{tasks}");
+    assert!(server.logs("mixer child failed"), "logged");
+
+    api.ok("DELETE", "/api/v1/mixer-tasks/crashy", None);
+    assert_eq!(event(&receiver, "mixer.stopped")["data"]["reason"], "stopped");
+    // The child is gone with its task.
+    std::thread::sleep(Duration::from_millis(500));
+    let left_over = Command::new("pgrep").args(["-f", "mixer%3Acrashy"]).output().unwrap();
+    assert!(left_over.stdout.is_empty(), "a child outlived its task");
+}
+
+#[test]
+fn refusals_have_codes_and_limits_hold() {
+    let (_dir, data) = data_dir();
+    let limits = ["--mixer-tasks", "2", "--mixer-tasks-per-app", "2"];
+    let (server, mut api, _red, _blue) = two_inputs(&data, &limits);
+    let mut call = |body: Value| {
+        let (status, v) = api.call("POST", "/api/v1/mixer-tasks", Some(body));
+        (status, v["code"].as_str().unwrap_or("").to_owned())
+    };
+    // A config the mixer cannot read.
+    let mut bad = side_by_side("t1", "red", "blue", "m1");
+    bad["outputConfig"]["outputWidth"] = json!(641);
+    assert_eq!(call(bad), (400, "invalid_field".into()));
+    assert_eq!(call(json!({"taskID": "t1"})), (400, "invalid_field".into()));
+    // An output another publisher holds.
+    assert_eq!(call(side_by_side("t1", "red", "nobody", "blue")), (409, "stream_taken".into()));
+    // Two tasks (the limit), then a third; another task's output is taken.
+    assert_eq!(call(side_by_side("t1", "red", "blue", "m1")).0, 200);
+    assert_eq!(call(side_by_side("t2", "red", "blue", "m1")), (409, "stream_taken".into()));
+    assert_eq!(call(side_by_side("t2", "red", "blue", "m2")).0, 200);
+    assert_eq!(call(side_by_side("t3", "red", "blue", "m3")), (429, "mixer_task_limit".into()));
+    // Changing a running task is not a new one.
+    assert_eq!(call(side_by_side("t2", "blue", "red", "m2")).0, 200);
+    let (status, v) = api.call("DELETE", "/api/v1/mixer-tasks/no%20such", None);
+    assert_eq!((status, v["code"].as_str()), (400, Some("invalid_field")));
+    drop(server);
+
+    // A node without the program refuses, saying why.
+    let (_dir2, data2) = data_dir();
+    let server = Server::start(&data2, &["--mixer-ffmpeg", "/nonexistent/ffmpeg"]);
+    let mut api = Api::new(&server, server.app_id, &banner_secret(&server));
+    let (status, v) = api.call("POST", "/api/v1/mixer-tasks", Some(side_by_side("t", "a", "b", "m")));
+    assert_eq!((status, v["code"].as_str()), (503, Some("mixer_unavailable")), "{v}");
+    assert!(v["message"].as_str().unwrap().contains("/nonexistent/ffmpeg"), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_starts_a_mix_of_the_room_and_the_room_sees_its_stream_come_and_go() {
+    let (_dir, data) = data_dir();
+    let (server, _api, _red, _blue) = tokio::task::block_in_place(|| two_inputs(&data, &[]));
+    let (mut alice, _) = common::join(&server, &data, "hall", "alice").await;
+    let (mut bob, _) = common::join(&server, &data, "hall", "bob").await;
+    let config = side_by_side("hallmix", "red", "blue", "hall-mix");
+    let reply = alice.request("startMixerTask", config).await.unwrap();
+    assert_eq!(reply["code"], 0, "{reply}");
+    assert_eq!(reply["data"]["outputList"], json!([{"streamID": "hall-mix"}]));
+
+    // The room hears of the output, published by the task.
+    let add = bob.push("roomStreamUpdate", Duration::from_secs(30)).await.unwrap();
+    assert_eq!(add["data"]["updateType"], "ADD", "{add}");
+    let stream = &add["data"]["streamList"][0];
+    assert_eq!(
+        (stream["streamID"].as_str(), stream["user"]["userID"].as_str()),
+        (Some("hall-mix"), Some("$mixer:hallmix"))
+    );
+    assert!(stream["urlsFLV"][0].as_str().unwrap().contains("/hall-mix.flv"), "{stream}");
+
+    // Refusals come back as codes.
+    let missing = alice.request("stopMixerTask", json!({"taskID": "nope"})).await.unwrap();
+    assert_eq!((missing["code"].as_u64(), missing["reason"].as_str()), (Some(40403), Some("mixer_task_not_found")));
+
+    // Any member of the app may stop it; the room hears the stream go.
+    let stopped = bob.request("stopMixerTask", json!({"taskID": "hallmix"})).await.unwrap();
+    assert_eq!(stopped["code"], 0, "{stopped}");
+    let delete = alice.push("roomStreamUpdate", Duration::from_secs(15)).await.unwrap();
+    let delete = if delete["data"]["updateType"] == "ADD" {
+        alice.push("roomStreamUpdate", Duration::from_secs(15)).await.unwrap()
+    } else {
+        delete
+    };
+    assert_eq!(delete["data"]["updateType"], "DELETE", "{delete}");
+    assert_eq!(delete["data"]["streamList"][0]["streamID"], "hall-mix");
+}
