@@ -61,7 +61,7 @@ pub fn ffmpeg_args(config: &MixerConfig, present: &[Present], play_url: impl Fn(
     let mut source = vec![None; config.inputs.len()];
     for (i, input) in config.inputs.iter().enumerate() {
         if present[i].any() {
-            add(&["-analyzeduration", "1000000", "-rtmp_live", "live", "-i", &play_url(&input.stream_id)]);
+            add(&["-analyzeduration", "300000", "-rtmp_live", "live", "-i", &play_url(&input.stream_id)]);
         } else if let Some(image) = input.image.as_deref().filter(|_| input.content.video()) {
             add(&paced(live_video));
             add(&["-loop", "1", "-framerate", &c.fps.to_string(), "-i", image]);

@@ -129,6 +129,8 @@ struct Outputs {
     relays: Vec<(String, String)>,
     /// The last timestamp given to the outputs.
     last: Option<u32>,
+    /// When the outputs last got a packet.
+    pushed: Option<Instant>,
 }
 
 /// Why a task ended.
@@ -310,6 +312,11 @@ impl Task {
                             if let Err(refused) = self.admit(&spec, &mut outputs).await {
                                 break End::OutputRefused(refused);
                             }
+                            let gap = outputs.pushed.map(|at| at.elapsed().as_millis() as u64);
+                            tracing::info!(
+                                app_id = self.app_id, task = %self.task_id, startup_ms = child.started.elapsed().as_millis() as u64,
+                                gap_ms = gap, "mixer graph took over (gap_ms: since the outputs' last packet)"
+                            );
                             for tag in std::mem::take(&mut child.held) {
                                 outputs.push(&self.ctx, &mut child, tag).await;
                             }
@@ -469,6 +476,7 @@ impl Outputs {
             self.last = Some(self.last.map_or(timestamp, |l| l.max(timestamp)));
         }
         let now = crate::media::now();
+        self.pushed = Some(Instant::now());
         for publisher in &self.publishers {
             let payload: Bytes = tag.payload.clone();
             if let Some(problem) = publisher.push(now, kind, timestamp, payload) {
