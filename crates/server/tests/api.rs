@@ -107,7 +107,15 @@ async fn every_call_works_for_the_app_that_signs_it() {
     let spec = common::get(server.http, "/api/v1/openapi.json");
     let spec: Value = serde_json::from_str(&spec.body).unwrap();
     assert_eq!(spec["openapi"].as_str().map(|v| &v[..2]), Some("3."));
-    for path in ["/rooms", "/rooms/{roomID}/kick", "/streams/{streamID}/stop", "/tokens", "/nodes"] {
+    for path in [
+        "/rooms",
+        "/rooms/{roomID}/kick",
+        "/streams/{streamID}/stop",
+        "/tokens",
+        "/nodes",
+        "/mixer-tasks",
+        "/mixer-tasks/{taskID}",
+    ] {
         assert!(spec["paths"].get(path).is_some(), "openapi.json lacks {path}");
     }
 }
