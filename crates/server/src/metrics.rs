@@ -53,6 +53,8 @@ pub struct Snapshot<'a> {
     pub apps: Option<u64>,
     /// Live streams now.
     pub live_streams: usize,
+    /// Mixer tasks running now, and their engines' failures so far.
+    pub mixer: (usize, u64),
     /// The media hub's counters.
     pub media: &'a duet_media::MediaStats,
     /// Uploaded SDK logs.
@@ -173,6 +175,13 @@ impl Metrics {
             family("duet_apps", "gauge", "Registered apps.", format!(" {apps}"));
         }
         family("duet_media_live_streams", "gauge", "Live streams.", format!(" {}", s.live_streams));
+        family("duet_mixer_tasks", "gauge", "Mixer tasks running on this node.", format!(" {}", s.mixer.0));
+        family(
+            "duet_mixer_failures_total",
+            "counter",
+            "Times a mixer task's engine ended or could not start (each is restarted with backoff).",
+            format!(" {}", s.mixer.1),
+        );
         family(
             "duet_cluster_nodes",
             "gauge",
@@ -235,12 +244,14 @@ mod tests {
             start_time: 5,
             apps: Some(2),
             live_streams: 0,
+            mixer: (1, 2),
             media: &media,
             logs: &logs,
             webhooks: &hooks,
             cluster: ClusterGauges { nodes: 3, degraded: true, verdicts: 1 },
         });
         assert!(text.contains("\nduet_apps 2\n"), "{text}");
+        assert!(text.contains("\nduet_mixer_tasks 1\n") && text.contains("\nduet_mixer_failures_total 2\n"), "{text}");
         assert!(
             text.contains("\nduet_cluster_nodes 3\nduet_cluster_degraded 1\n")
                 || text.contains("\nduet_cluster_degraded 1\n"),

@@ -283,6 +283,8 @@ fn a_crashed_engine_is_restarted_and_reported_and_the_output_goes_on() {
     let status = &tasks["tasks"][0]["status"];
     assert!(status["restarts"].as_u64().unwrap() >= 1 && status["lastError"].is_string(), "{tasks}");
     assert!(server.logs("mixer child failed"), "logged");
+    assert!(common::metric(&server, "duet_mixer_failures_total") >= 1);
+    assert_eq!(common::metric(&server, "duet_mixer_tasks"), 1);
 
     api.ok("DELETE", "/api/v1/mixer-tasks/crashy", None);
     assert_eq!(event(&receiver, "mixer.stopped")["data"]["reason"], "stopped");

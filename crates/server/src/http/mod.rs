@@ -126,6 +126,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         start_time: state.start_time,
         apps,
         live_streams: state.media.hub.live_count(),
+        mixer: (state.mixer.count(), state.mixer.failures()),
         media: &state.media.hub.stats,
         logs: &state.logs,
         webhooks: &state.webhooks.stats,

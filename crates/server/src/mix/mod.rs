@@ -66,6 +66,8 @@ struct Inner {
     /// Set once the media edge is up ([`Mixer::attach`]).
     media: OnceLock<Attached>,
     tasks: Mutex<HashMap<(u32, String), Entry>>,
+    /// Engine failures of every task so far.
+    failures: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// What tasks need from the running server.
@@ -82,7 +84,8 @@ struct Attached {
 impl Mixer {
     /// A mixer without tasks; it refuses every order until [`Mixer::attach`].
     pub fn new(settings: MixerSettings) -> Self {
-        Self { inner: Arc::new(Inner { settings, media: OnceLock::new(), tasks: Mutex::default() }) }
+        let inner = Inner { settings, media: OnceLock::new(), tasks: Mutex::default(), failures: Arc::default() };
+        Self { inner: Arc::new(inner) }
     }
 
     /// Connects the mixer to the media edge: `rtmp` is this node's RTMP listening address. Looks
@@ -177,6 +180,7 @@ impl Mixer {
             rtmp: attached.rtmp.clone(),
             relays: attached.relays.clone(),
             status: status.clone(),
+            failures: self.inner.failures.clone(),
         };
         let (mixer, key, kept) = (self.clone(), (app_id, task_id), status.clone());
         let registered = key.clone();
@@ -233,6 +237,11 @@ impl Mixer {
     /// Tasks running on this node.
     pub fn count(&self) -> usize {
         self.tasks().len()
+    }
+
+    /// Engine failures of every task so far (`duet_mixer_failures_total`).
+    pub fn failures(&self) -> u64 {
+        self.inner.failures.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

@@ -94,6 +94,7 @@ pub(super) struct Task {
     pub rtmp: MediaBases,
     pub relays: Arc<crate::media::relay::Relays>,
     pub status: Arc<Mutex<Status>>,
+    pub failures: Arc<std::sync::atomic::AtomicU64>,
 }
 
 enum ChildMsg {
@@ -401,6 +402,7 @@ impl Task {
         }
         let wait = *backoff;
         *backoff = (*backoff * 2).min(MAX_BACKOFF);
+        self.failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         *start_at = Some(Instant::now() + wait);
         tracing::warn!(app_id = self.app_id, task = %self.task_id, retry_ms = wait.as_millis() as u64, "mixer child failed: {why}");
         self.set_status(|s| {
