@@ -70,6 +70,33 @@ async function call(pageName, template, { video, tracksUsers, during = async () 
   }
 }
 
+test("a member mixes the call into one stream: both pages play the mix, and it ends when stopped", async () => {
+  await call("videocall", "component", {
+    video: true,
+    tracksUsers: true,
+    during: async (alice, bob, detail) => {
+      const result = await alice.mixRoom();
+      assert.equal(result.errorCode, 0, result.extendedData);
+      const mixID = alice.mixID();
+      assert.deepEqual(JSON.parse(result.extendedData), { taskID: mixID, outputList: [{ streamID: mixID }] });
+      // The room hears of the mix like any stream; the page plays it as it plays the others.
+      await waitFor(() => (bob.media.players.get(mixID) || {}).frames >= 15 && bob.data.playStates[mixID] === "PLAYING", {
+        timeout: 30000,
+        what: "bob's page to decode the mixed stream",
+        detail,
+      });
+      assert.equal((await bob.stopMix()).errorCode, 0, "any member of the app may stop it");
+      await waitFor(() => !bob.media.players.has(mixID) && !alice.media.players.has(mixID), {
+        timeout: 15000,
+        what: "both pages to stop playing the ended mix",
+        detail,
+      });
+      const again = await alice.stopMix();
+      assert.equal(again.errorCode, 40403, "mixer_task_not_found");
+    },
+  });
+});
+
 test("video call with the duet-pusher/duet-player components (seed 000)", async () => {
   await call("videocall", "component", {
     video: true,

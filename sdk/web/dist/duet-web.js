@@ -398,7 +398,9 @@ var OP_SET = {
   stopPublish: true,
   play: true,
   addPublishCdnUrl: true,
-  removePublishCdnUrl: true
+  removePublishCdnUrl: true,
+  startMixerTask: true,
+  stopMixerTask: true
 };
 var PUSH_SET = {
   hello: true,
@@ -449,9 +451,11 @@ var ServerError = {
   too_many_keys: 40307,
   too_many_relays: 40308,
   room_on_other_node: 40309,
+  mixer_task_limit: 40310,
   room_not_found: 40400,
   user_not_found: 40401,
   stream_not_found: 40402,
+  mixer_task_not_found: 40403,
   kicked_out: 41e3,
   kicked_by_server: 41001,
   heartbeat_timeout: 41002,
@@ -461,7 +465,8 @@ var ServerError = {
   server_draining: 41006,
   publish_interrupted: 41100,
   stopped_by_server: 41101,
-  internal: 5e4
+  internal: 5e4,
+  mixer_unavailable: 50001
 };
 
 // ../miniprogram/src/core/room_events.ts
@@ -1556,10 +1561,32 @@ var EngineCore = class {
     }
     return this.roomRequest(p.roomID, op, { streamID, targetURL }, () => ({ errorCode: 0 }));
   }
-  /** A feature the server does not offer yet (the mixer). */
-  unsupported(what) {
-    this.logger.warn(`${what}: this Duet server does not offer it yet`);
-    return Promise.resolve({ errorCode: SdkError.NOT_SUPPORTED, extendedData: `${what} is not supported by this Duet server yet` });
+  // ---- mixing -------------------------------------------------------------------------
+  /**
+   * Has the server start a mixer task (docs/mixing.md), or change the running one with the same
+   * taskID. The config goes as the page gave it (the server reads and checks it); success
+   * resolves with the reply (`{taskID, outputList}`) as JSON in `extendedData`. Without
+   * `config.roomID` the server takes the engine's one room.
+   */
+  startMixerTask(config) {
+    if (!config || typeof config !== "object" || Array.isArray(config) || !isNonEmptyString(config.taskID)) {
+      return Promise.resolve({ errorCode: SdkError.INVALID_ARGUMENT, extendedData: "config must be an object with a non-empty string taskID" });
+    }
+    const asJSON = (reply) => ({ errorCode: 0, extendedData: JSON.stringify(reply) });
+    if (config.roomID !== void 0) {
+      if (!isNonEmptyString(config.roomID)) {
+        return Promise.resolve({ errorCode: SdkError.INVALID_ARGUMENT, extendedData: "config.roomID must be a non-empty string when given" });
+      }
+      return this.roomRequest(config.roomID, "startMixerTask", config, asJSON);
+    }
+    if (this.presence.rooms.size === 0) return Promise.resolve({ errorCode: SdkError.NOT_LOGGED_IN, extendedData: "log into a room first" });
+    return this.request("startMixerTask", config, asJSON);
+  }
+  /** Has the server stop a mixer task of the app (its output streams end). */
+  stopMixerTask(taskID) {
+    if (!isNonEmptyString(taskID)) return Promise.resolve({ errorCode: SdkError.INVALID_ARGUMENT, extendedData: "taskID must be a non-empty string" });
+    if (this.presence.rooms.size === 0) return Promise.resolve({ errorCode: SdkError.NOT_LOGGED_IN, extendedData: "log into a room first" });
+    return this.request("stopMixerTask", { taskID }, () => ({ errorCode: 0 }));
   }
   // ---- logs and life ------------------------------------------------------------------
   setLogConfig(config) {
@@ -1587,6 +1614,13 @@ var EngineCore = class {
   }
   roomRequest(roomID, op, data, ok) {
     if (!this.presence.rooms.has(roomID)) return Promise.resolve({ errorCode: SdkError.NOT_LOGGED_IN, extendedData: `not in room ${roomID}` });
+    return this.request(op, data, ok);
+  }
+  /**
+   * A request of a logged-in session, answered as `ZegoResult`: `ok` of the reply, or the
+   * refusal's code and message. It does not wait for a reconnect: CONNECTION_LOST meanwhile.
+   */
+  request(op, data, ok) {
     const conn = this.session.live();
     if (!conn) return Promise.resolve({ errorCode: SdkError.CONNECTION_LOST, extendedData: "reconnecting; try again" });
     return conn.request(op, data).then(ok, (err) => ({ errorCode: err.code, extendedData: err.msg }));
@@ -1642,12 +1676,18 @@ var SharedEngine = class {
   removePublishCdnUrl(streamID, targetURL) {
     return this.core.relay("removePublishCdnUrl", streamID, targetURL);
   }
-  /** The server does not mix streams yet: resolves with NOT_SUPPORTED. */
-  startMixerTask(_config) {
-    return this.core.unsupported("startMixerTask");
+  /**
+   * Has the server mix streams into output streams of the room (announced as published by
+   * `$mixer:{taskID}`) and rtmp:// URLs, or change the running task with the same taskID
+   * (docs/mixing.md). Resolves `{errorCode: 0, extendedData}` with the reply
+   * `{taskID, outputList: [{streamID} | {url}]}` as JSON, or the refusal's code and message.
+   */
+  startMixerTask(config) {
+    return this.core.startMixerTask(config);
   }
+  /** Stops a mixer task of the app (its output streams end): `{errorCode}`, 40403 when none runs. */
   stopMixerTask(taskID) {
-    return this.core.unsupported(`stopMixerTask(${taskID})`);
+    return this.core.stopMixerTask(taskID);
   }
   // ---- logs and version ---------------------------------------------------------------
   setLogConfig(config) {

@@ -26,6 +26,7 @@ Page({
     users: [],
     messages: [],
     draft: "",
+    mixState: "",
     error: "",
   },
 
@@ -85,6 +86,36 @@ Page({
       this.setData({ error: `${err.code || ""} ${err.msg || err.message}` });
       throw err;
     }
+  },
+
+  /** The mixer task of this room: a taskID and stream ID made of the room's ID. */
+  mixID() {
+    return `${this.data.roomID.replace(/[^0-9A-Za-z_-]/g, "_")}-mix`;
+  },
+
+  // This user's stream and the first other side by side in one stream, for viewers who play
+  // one stream (or a CDN): the server composes them and announces the mix to the room.
+  async mixRoom() {
+    const mixID = this.mixID();
+    const others = this.data.duetPlayerList.map((c) => c.playerId).filter((id) => id !== mixID);
+    const inputs = [this.data.pushStreamID, ...others].slice(0, 2);
+    const result = await zg.startMixerTask({
+      taskID: mixID,
+      inputList: inputs.map((streamID, i) => ({
+        streamID,
+        layout: { top: 0, left: i * 320, bottom: 360, right: (i + 1) * 320 },
+      })),
+      outputList: [mixID],
+      outputConfig: { outputWidth: 640, outputHeight: 360, outputFPS: 15, outputBitrate: 800 },
+    });
+    this.setData({ mixState: result.errorCode === 0 ? "mixing" : `mix refused: ${result.errorCode} ${result.extendedData}` });
+    return result;
+  },
+
+  async stopMix() {
+    const result = await zg.stopMixerTask(this.mixID());
+    this.setData({ mixState: result.errorCode === 0 ? "" : `stop refused: ${result.errorCode} ${result.extendedData}` });
+    return result;
   },
 
   bindKeyInput(e) {

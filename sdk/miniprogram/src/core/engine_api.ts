@@ -1,6 +1,6 @@
 /**
  * The public API every Duet SDK offers the same way, whatever its platform: events, rooms,
- * messages and extra info, relays to a CDN, the mixer's refusal, logs and version. Each
+ * messages and extra info, relays to a CDN, mixer tasks, logs and version. Each
  * platform's engine class (the mini-program's `DuetEngine`, the browser's) extends it with
  * the platform's media; `Events` is the platform's event map (the core's, or with its own
  * shapes and additions).
@@ -8,7 +8,7 @@
 
 import { EngineCore, VERSION } from "./engine_core";
 import type { Platform } from "./platform";
-import type { EventName, LogConfig, ZegoResult, ZegoRoomConfig, ZegoUser } from "./types";
+import type { EventName, LogConfig, ZegoMixStreamConfig, ZegoResult, ZegoRoomConfig, ZegoUser } from "./types";
 
 type Handlers<Events> = { [K in keyof Events]: (...args: any[]) => void };
 
@@ -83,13 +83,19 @@ export class SharedEngine<Events extends Handlers<Events>> {
     return this.core.relay("removePublishCdnUrl", streamID, targetURL);
   }
 
-  /** The server does not mix streams yet: resolves with NOT_SUPPORTED. */
-  startMixerTask(_config: object): Promise<ZegoResult> {
-    return this.core.unsupported("startMixerTask");
+  /**
+   * Has the server mix streams into output streams of the room (announced as published by
+   * `$mixer:{taskID}`) and rtmp:// URLs, or change the running task with the same taskID
+   * (docs/mixing.md). Resolves `{errorCode: 0, extendedData}` with the reply
+   * `{taskID, outputList: [{streamID} | {url}]}` as JSON, or the refusal's code and message.
+   */
+  startMixerTask(config: ZegoMixStreamConfig): Promise<ZegoResult> {
+    return this.core.startMixerTask(config);
   }
 
+  /** Stops a mixer task of the app (its output streams end): `{errorCode}`, 40403 when none runs. */
   stopMixerTask(taskID: string): Promise<ZegoResult> {
-    return this.core.unsupported(`stopMixerTask(${taskID})`);
+    return this.core.stopMixerTask(taskID);
   }
 
   // ---- logs and version ---------------------------------------------------------------

@@ -1,7 +1,7 @@
 /**
  * What every Duet SDK does whatever its platform: checks the arguments of the API calls,
  * announces logins, sends room messages, reserves and releases streams, asks for play URLs,
- * and holds the log, the events, where the engine is (presence.ts) and its session
+ * starts and stops mixer tasks, and holds the log, the events, where the engine is (presence.ts) and its session
  * (session.ts). A platform's public engine class wraps it and adds the platform's media.
  */
 
@@ -14,7 +14,18 @@ import type { Op, Reply, RequestData } from "./protocol";
 import { ServerError } from "./protocol";
 import { emitDiff } from "./room_events";
 import { Session } from "./session";
-import type { DuetError, LogConfig, PlayGrant, PlayOption, PublishGrant, PublishOption, ZegoResult, ZegoRoomConfig, ZegoUser } from "./types";
+import type {
+  DuetError,
+  LogConfig,
+  PlayGrant,
+  PlayOption,
+  PublishGrant,
+  PublishOption,
+  ZegoMixStreamConfig,
+  ZegoResult,
+  ZegoRoomConfig,
+  ZegoUser,
+} from "./types";
 
 export const VERSION = "0.1.0";
 
@@ -236,10 +247,34 @@ export class EngineCore {
     return this.roomRequest(p.roomID, op, { streamID, targetURL }, () => ({ errorCode: 0 }));
   }
 
-  /** A feature the server does not offer yet (the mixer). */
-  unsupported(what: string): Promise<ZegoResult> {
-    this.logger.warn(`${what}: this Duet server does not offer it yet`);
-    return Promise.resolve({ errorCode: SdkError.NOT_SUPPORTED, extendedData: `${what} is not supported by this Duet server yet` });
+  // ---- mixing -------------------------------------------------------------------------
+
+  /**
+   * Has the server start a mixer task (docs/mixing.md), or change the running one with the same
+   * taskID. The config goes as the page gave it (the server reads and checks it); success
+   * resolves with the reply (`{taskID, outputList}`) as JSON in `extendedData`. Without
+   * `config.roomID` the server takes the engine's one room.
+   */
+  startMixerTask(config: ZegoMixStreamConfig): Promise<ZegoResult> {
+    if (!config || typeof config !== "object" || Array.isArray(config) || !isNonEmptyString(config.taskID)) {
+      return Promise.resolve({ errorCode: SdkError.INVALID_ARGUMENT, extendedData: "config must be an object with a non-empty string taskID" });
+    }
+    const asJSON = (reply: Reply<"startMixerTask">): ZegoResult => ({ errorCode: 0, extendedData: JSON.stringify(reply) });
+    if (config.roomID !== undefined) {
+      if (!isNonEmptyString(config.roomID)) {
+        return Promise.resolve({ errorCode: SdkError.INVALID_ARGUMENT, extendedData: "config.roomID must be a non-empty string when given" });
+      }
+      return this.roomRequest(config.roomID, "startMixerTask", config, asJSON);
+    }
+    if (this.presence.rooms.size === 0) return Promise.resolve({ errorCode: SdkError.NOT_LOGGED_IN, extendedData: "log into a room first" });
+    return this.request("startMixerTask", config, asJSON);
+  }
+
+  /** Has the server stop a mixer task of the app (its output streams end). */
+  stopMixerTask(taskID: string): Promise<ZegoResult> {
+    if (!isNonEmptyString(taskID)) return Promise.resolve({ errorCode: SdkError.INVALID_ARGUMENT, extendedData: "taskID must be a non-empty string" });
+    if (this.presence.rooms.size === 0) return Promise.resolve({ errorCode: SdkError.NOT_LOGGED_IN, extendedData: "log into a room first" });
+    return this.request("stopMixerTask", { taskID }, () => ({ errorCode: 0 }));
   }
 
   // ---- logs and life ------------------------------------------------------------------
@@ -273,6 +308,14 @@ export class EngineCore {
 
   private roomRequest<O extends Op>(roomID: string, op: O, data: RequestData<O>, ok: (reply: Reply<O>) => ZegoResult): Promise<ZegoResult> {
     if (!this.presence.rooms.has(roomID)) return Promise.resolve({ errorCode: SdkError.NOT_LOGGED_IN, extendedData: `not in room ${roomID}` });
+    return this.request(op, data, ok);
+  }
+
+  /**
+   * A request of a logged-in session, answered as `ZegoResult`: `ok` of the reply, or the
+   * refusal's code and message. It does not wait for a reconnect: CONNECTION_LOST meanwhile.
+   */
+  private request<O extends Op>(op: O, data: RequestData<O>, ok: (reply: Reply<O>) => ZegoResult): Promise<ZegoResult> {
     const conn = this.session.live();
     if (!conn) return Promise.resolve({ errorCode: SdkError.CONNECTION_LOST, extendedData: "reconnecting; try again" });
     return conn.request(op, data).then(ok, (err: DuetError) => ({ errorCode: err.code, extendedData: err.msg }));

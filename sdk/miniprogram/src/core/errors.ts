@@ -1,5 +1,5 @@
 /**
- * Error codes the SDK raises itself. Codes from the server (40000–50000) pass through
+ * Error codes the SDK raises itself. Codes from the server (40000–50001) pass through
  * unchanged (docs/error-codes.md); these 60000+ codes name what happened on the device.
  * Every one is listed in docs/sdk.md.
  */

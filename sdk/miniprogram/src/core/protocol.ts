@@ -5,7 +5,7 @@
  * places that send pushes) and fails when this file and the server disagree.
  */
 
-import type { PublisherState, UpdateType, ZegoBroadcastMessageInfo, ZegoRoomExtraInfo, ZegoStreamList, ZegoUser } from "./types";
+import type { PublisherState, UpdateType, ZegoBroadcastMessageInfo, ZegoMixStreamConfig, ZegoRoomExtraInfo, ZegoStreamList, ZegoUser } from "./types";
 
 /** The protocol version this SDK speaks (`login.protocol`, `hello.protocol`). */
 export const PROTOCOL = 1;
@@ -63,6 +63,12 @@ export interface PlayReply {
   whepURL?: string;
 }
 
+/** A started (or changed) mixer task: each output as a stream ID of the app or an rtmp:// URL. */
+export interface MixerTaskReply {
+  taskID: string;
+  outputList: ({ streamID: string } | { url: string })[];
+}
+
 type Empty = Record<string, never>;
 type RelayData = { streamID: string; targetURL: string };
 type MessageData = { roomID: string; message: string };
@@ -84,6 +90,8 @@ export interface Requests {
   play: { data: { streamID: string }; reply: PlayReply };
   addPublishCdnUrl: { data: RelayData; reply: Empty };
   removePublishCdnUrl: { data: RelayData; reply: Empty };
+  startMixerTask: { data: ZegoMixStreamConfig; reply: MixerTaskReply };
+  stopMixerTask: { data: { taskID: string }; reply: Empty };
 }
 
 export type Op = keyof Requests;
@@ -130,6 +138,8 @@ const OP_SET: { [O in Op]: true } = {
   play: true,
   addPublishCdnUrl: true,
   removePublishCdnUrl: true,
+  startMixerTask: true,
+  stopMixerTask: true,
 };
 const PUSH_SET: { [N in PushName]: true } = {
   hello: true,
@@ -184,9 +194,11 @@ export const ServerError = {
   too_many_keys: 40307,
   too_many_relays: 40308,
   room_on_other_node: 40309,
+  mixer_task_limit: 40310,
   room_not_found: 40400,
   user_not_found: 40401,
   stream_not_found: 40402,
+  mixer_task_not_found: 40403,
   kicked_out: 41000,
   kicked_by_server: 41001,
   heartbeat_timeout: 41002,
@@ -197,6 +209,7 @@ export const ServerError = {
   publish_interrupted: 41100,
   stopped_by_server: 41101,
   internal: 50000,
+  mixer_unavailable: 50001,
 } as const;
 
 export type ServerReason = keyof typeof ServerError;

@@ -110,6 +110,54 @@ export interface ZegoResult {
   messageID?: number;
 }
 
+/** A mixer task's input (COMPAT.md §6, docs/mixing.md): a live stream of the app and where it goes. */
+export interface ZegoMixStreamInput {
+  streamID: string;
+  /** "VIDEO" (default: picture and sound), "AUDIO" (sound only), "VIDEO_ONLY" (picture only). */
+  contentType?: "VIDEO" | "AUDIO" | "VIDEO_ONLY";
+  /** Pixels of the output canvas; default the whole canvas. */
+  layout?: { top: number; left: number; bottom: number; right: number };
+  /** 0 (default): fill the region, cropping; 1: fit inside it. */
+  renderMode?: 0 | 1;
+  /** An http(s):// image shown while the input is not live. */
+  imageInfo?: { url: string };
+  [field: string]: unknown;
+}
+
+/** A mixer task's output: a stream ID of the app (published in the room) or an rtmp:// URL. */
+export interface ZegoMixStreamOutput {
+  target: string;
+  videoConfig?: object;
+  [field: string]: unknown;
+}
+
+/** A mixer task's encoding (server defaults for what is left out: 640×360, 15 fps, 800 kbit/s). */
+export interface ZegoMixStreamOutputConfig {
+  outputBitrate?: number;
+  outputFPS?: number;
+  outputWidth?: number;
+  outputHeight?: number;
+  outputAudioBitrate?: number;
+  outputAudioChannels?: number;
+  outputAudioCodecID?: number;
+  audioMixMode?: number;
+  /** The canvas colour: 0xRRGGBB or "#RRGGBB". */
+  outputBgColor?: number | string;
+  [field: string]: unknown;
+}
+
+/** What `startMixerTask` takes: the hosted cloud's shape, plus Duet's optional `roomID`. */
+export interface ZegoMixStreamConfig {
+  taskID: string;
+  inputList: ZegoMixStreamInput[];
+  /** Stream IDs or rtmp:// URLs, as plain strings or `{target}`. */
+  outputList: (string | ZegoMixStreamOutput)[];
+  outputConfig?: ZegoMixStreamOutputConfig;
+  /** The room whose members hear of the output streams; default the one room the engine is in. */
+  roomID?: string;
+  [field: string]: unknown;
+}
+
 /** What `startPublishingStream` reserves: the push URL (RTMP) and the same grant over WebRTC (WHIP). */
 export interface PublishGrant {
   streamID: string;
