@@ -333,7 +333,7 @@ fn refusals_have_codes_and_limits_hold() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_member_starts_a_mix_of_the_room_and_the_room_sees_its_stream_come_and_go() {
     let (_dir, data) = data_dir();
-    let (server, _api, _red, _blue) = tokio::task::block_in_place(|| two_inputs(&data, &[]));
+    let (server, mut api, _red, _blue) = tokio::task::block_in_place(|| two_inputs(&data, &[]));
     let (mut alice, _) = common::join(&server, &data, "hall", "alice").await;
     let (mut bob, _) = common::join(&server, &data, "hall", "bob").await;
     let config = side_by_side("hallmix", "red", "blue", "hall-mix");
@@ -350,6 +350,13 @@ async fn a_member_starts_a_mix_of_the_room_and_the_room_sees_its_stream_come_and
         (Some("hall-mix"), Some("$mixer:hallmix"))
     );
     assert!(stream["urlsFLV"][0].as_str().unwrap().contains("/hall-mix.flv"), "{stream}");
+
+    // Browsers could play it over WebRTC (H.264 without B-frames, AAC made Opus by Duet).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let streams = tokio::task::block_in_place(|| api.ok("GET", "/api/v1/streams", None));
+    let mix = streams["streams"].as_array().unwrap().iter().find(|s| s["streamID"] == "hall-mix").cloned();
+    let mix = mix.unwrap_or_else(|| panic!("hall-mix in the API's list: {streams}"));
+    assert_eq!((mix["roomID"].as_str(), &mix["webrtcProblem"]), (Some("hall"), &Value::Null), "{mix}");
 
     // Refusals come back as codes.
     let missing = alice.request("stopMixerTask", json!({"taskID": "nope"})).await.unwrap();

@@ -7,7 +7,8 @@
 //! region (fill: cropped; fit: bars in the background colour), in the order of `inputList`
 //! (later ones on top). An absent input shows its placeholder image, else the background. The
 //! sound: every present input's sound mixed at full level (`amix`, not normalised), else
-//! silence. Output: H.264 (x264, no B-frames, a keyframe every two seconds) and AAC-LC.
+//! silence. Output: H.264 (x264, constrained baseline: no B-frames, what WebRTC browsers play;
+//! a keyframe every two seconds) and AAC-LC.
 //!
 //! Pacing: live inputs arrive in real time, so the child goes at their pace; a source made up
 //! here (canvas, image, silence) is read in real time only when no live input paces its kind.
@@ -125,7 +126,9 @@ pub fn ffmpeg_args(config: &MixerConfig, present: &[Present], play_url: impl Fn(
 
     let (fps, kbps) = (c.fps, c.video_kbps);
     add(&["-filter_complex", &graph.join(";"), "-map", "[v]", "-map", "[a]", "-shortest"]);
-    add(&["-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-pix_fmt", "yuv420p"]);
+    // Constrained baseline: what every WebRTC browser and <live-player> decodes.
+    add(&["-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "baseline"]);
+    add(&["-pix_fmt", "yuv420p"]);
     add(&["-r", &fps.to_string(), "-g", &(fps * GOP_SECS).to_string(), "-bf", "0"]);
     add(&["-b:v", &format!("{kbps}k"), "-maxrate", &format!("{kbps}k"), "-bufsize", &format!("{}k", kbps * 2)]);
     add(&["-c:a", "aac", "-b:a", &format!("{}k", c.audio_kbps), "-ar", &SAMPLE_RATE.to_string()]);
