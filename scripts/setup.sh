@@ -28,7 +28,8 @@ need_cmd cc || apt_install gcc libc6-dev
 # Audio transcoding (crates/audio, Opus <-> AAC for WebRTC): libopus and libvo-aacenc (Apache-2.0),
 # linked dynamically through pkg-config.
 apt_install pkg-config libopus-dev libvo-aacenc-dev
-# Real RTMP/FLV peers for the media tests: ffmpeg/ffprobe (publish, play, decode) and rtmpdump.
+# Real RTMP/FLV peers for the media tests: ffmpeg/ffprobe (publish, play, decode) and rtmpdump;
+# ffmpeg is also the mixer's engine (docs/mixing.md).
 apt_install ffmpeg rtmpdump
 # The cluster tests' Redis (Debian's redis-server, started by each test on a loopback port).
 apt_install redis-server
