@@ -4,15 +4,18 @@
 # kernel floor at the same budget, nginx-rtmp once (it has no budget), relay latency and first
 # frame at 1 and N players, a connect storm, 3x the players unpinned, WHEP (WebRTC) players
 # side by side with RTMP and HTTP-FLV on the same video-only stream, signaling scale, a
-# cluster (one origin and two edge nodes on Debian's redis-server) against one node, and HLS
-# from memory (segment requests per core, LL-HLS pollers' distance from the live edge).
+# cluster (one origin and two edge nodes on Debian's redis-server) against one node, HLS
+# from memory (segment requests per core, LL-HLS pollers' distance from the live edge), and
+# mixing (the CPU of a mixer task, 2 and 4 inputs at 360p and 720p, next to the same mix by a
+# standalone ffmpeg).
 #
 #   scripts/bench.sh                       # defaults: 1000 players, 10 s windows, 1 Mbit/s
 #   PLAYERS=5000 BENCH_SECONDS=20 scripts/bench.sh
 #   BUDGETS="0 frame 40 350" scripts/bench.sh   # latency budgets (0, frame, or ms): the default
 #   BENCH_PEERS="srs=rtmp://127.0.0.1:1935/live/s,rtmp://127.0.0.1:1935/live/s" scripts/bench.sh
-#   BENCH_ONLY=fanout scripts/bench.sh     # budgets + storm + scale; or storm, scale, whep, signaling, cluster, hls
+#   BENCH_ONLY=fanout scripts/bench.sh     # budgets + storm + scale; or storm, scale, whep, signaling, cluster, hls, mix
 #   BENCH_ONLY=whep WHEP_RUNS="232:1000 1000:400" scripts/bench.sh   # WHEP vs RTMP vs HTTP-FLV
+#   BENCH_ONLY=mix MIX_RUNS="2:640x360:800" scripts/bench.sh           # one mixing configuration
 #
 # With two or more cores, servers under test run on CPU 0 and the load generator on CPU 1
 # (taskset), so they do not compete; the output says whether it pinned. The scale run is never
@@ -53,9 +56,14 @@ CLUSTER_SESSIONS=${CLUSTER_SESSIONS:-3000}
 # then HLS_POLLERS low-latency pollers (blocking reloads, then the part listed).
 HLS_FETCHERS=${HLS_FETCHERS:-50}
 HLS_POLLERS=${HLS_POLLERS:-500}
+# Mixing: for each INPUTS:WIDTHxHEIGHT:KBPS of MIX_RUNS, a mixer task of that many inputs (a grid)
+# at MIX_FPS, measured for BENCH_SECONDS after a 5 s warm-up, then the same mix by one standalone
+# ffmpeg (pinned like the server, whose CPU the mixer's children inherit).
+MIX_RUNS=${MIX_RUNS:-2:640x360:800 4:640x360:800 2:1280x720:1500 4:1280x720:1500}
+MIX_FPS=${MIX_FPS:-15}
 PEERS=${BENCH_PEERS:-}
 ONLY=${BENCH_ONLY:-}
-case "$ONLY" in ""|fanout|storm|scale|whep|signaling|cluster|hls) ;; *) echo "bench: BENCH_ONLY is fanout, storm, scale, whep, signaling, cluster or hls" >&2; exit 2 ;; esac
+case "$ONLY" in ""|fanout|storm|scale|whep|signaling|cluster|hls|mix) ;; *) echo "bench: BENCH_ONLY is fanout, storm, scale, whep, signaling, cluster, hls or mix" >&2; exit 2 ;; esac
 # want PART: whether this run includes PART (budgets, storm, scale, whep, signaling).
 want() {
   case "$1" in
@@ -70,6 +78,10 @@ for r in $WHEP_RUNS; do
   [ "${r#*:}" -gt "$WHEP_MAX" ] && WHEP_MAX=${r#*:}
 done
 [[ "$WHEP_SPREAD_MS" =~ ^[0-9]+$ ]] || { echo "bench: WHEP_SPREAD_MS is milliseconds" >&2; exit 2; }
+for r in $MIX_RUNS; do
+  [[ "$r" =~ ^[0-9]+:[0-9]+x[0-9]+:[0-9]+$ ]] || { echo "bench: MIX_RUNS holds INPUTS:WIDTHxHEIGHT:KBPS, not '$r'" >&2; exit 2; }
+done
+[[ "$MIX_FPS" =~ ^[0-9]+$ ]] || { echo "bench: MIX_FPS is frames per second" >&2; exit 2; }
 for b in $BUDGETS $STORM_BUDGET $SCALE_BUDGET $WHEP_BUDGET; do
   [[ "$b" =~ ^(frame|[0-9]+)$ ]] || { echo "bench: a budget is 0, frame or milliseconds, not '$b'" >&2; exit 2; }
 done
@@ -294,6 +306,22 @@ if want hls; then
   stop "$DUET_PID"
 fi
 
+# --- mixing: a mixer task's CPU next to the same mix by a standalone ffmpeg ------------------------
+if want mix; then
+  command -v ffmpeg >/dev/null || { echo "bench: ffmpeg missing (scripts/setup.sh installs it)" >&2; exit 1; }
+  start_duet mix
+  peer_pin=()
+  [ ${#SERVER_PIN[@]} -gt 0 ] && peer_pin=(--peer-cpus 0)
+  for r in $MIX_RUNS; do
+    n=${r%%:*}; size=${r#*:}; size=${size%%:*}; k=${r##*:}
+    echo "bench: mix ($n inputs, ${size} at $MIX_FPS fps, $k kbit/s)" >&2
+    "${LOAD_PIN[@]}" "$BENCH" mix --http "$HTTP" --rtmp "$RTMP" --app-id "$APP" --secret "$SECRET" --inputs "$n" \
+      --width "${size%x*}" --height "${size#*x}" --fps "$MIX_FPS" --kbps "$k" --seconds "$WINDOW" \
+      --server-pid "$DUET_PID" "${peer_pin[@]}" | tee -a "$RESULTS" >/dev/null
+  done
+  stop "$DUET_PID"
+fi
+
 # --- cluster: one origin and two edges against one node --------------------------------------------
 if want cluster; then
   command -v redis-server >/dev/null || { echo "bench: redis-server missing (scripts/setup.sh installs it)" >&2; exit 1; }
@@ -343,8 +371,9 @@ python3 - "$RESULTS" "$PINNED" "$((SECONDS - started_at))" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 pinned, elapsed = sys.argv[2], int(sys.argv[3])
-fan = {r["name"]: r for r in rows if r["name"] not in ("signaling", "hls") and r.get("video_only") is not True}
+fan = {r["name"]: r for r in rows if r["name"] not in ("signaling", "hls", "mix") and r.get("video_only") is not True}
 whep = [r for r in rows if r["name"] != "signaling" and r.get("video_only") is True]
+mix = [r for r in rows if r["name"] == "mix"]
 print(f"bench: {pinned}; run time {elapsed // 60} min {elapsed % 60} s")
 
 def cpu(name):
@@ -496,6 +525,24 @@ for r in rows:
               f" (failures {r['fetch_failures']}); {r['pollers']} LL-HLS pollers (failures {r['poller_failures']}):"
               f" live-edge distance p50 {e['p50']} ms, p99 {e['p99']} ms, max {e['max']} ms over {r['parts_measured']} parts,"
               f" server {r['pollers_server_cores']} cores, RSS {r['server_rss_mib']} MiB")
+
+if mix:
+    print()
+    print("mixing: CPU cores of one mixer task (its ffmpeg child, and the server relaying inputs and output) next to one"
+          " standalone ffmpeg doing the same mix from files; fps: video frames a player of the mix received per second"
+          " (peer: encoded, from -progress)")
+    x = mix[0].get("x264") or {}
+    print(f"x264 preset {x.get('preset')}, tune {x.get('tune')}, profile {x.get('profile')}, no B-frames: the mixer child's,"
+          " given to the peer too")
+    print(f"{'inputs':>6}{'output':>11}{'fps':>5}{'kbit/s':>7}{'mixer':>8}{'server':>8}{'Duet':>8}{'peer':>8}{'Duet/peer':>10}"
+          f"{'out fps':>8}{'out kbit/s':>11}{'peer fps':>9}{'1st ms':>7}")
+    for r in mix:
+        print(f"{r['inputs']:>6}{str(r['width']) + 'x' + str(r['height']):>11}{r['fps']:>5}{r['kbps']:>7}"
+              f"{r['mixer_cores']:>8.3f}{r['server_cores']:>8.3f}{r['duet_cores']:>8.3f}{r['peer_ffmpeg_cores']:>8.3f}"
+              f"{r['duet_over_peer']:>10.2f}{r['output_fps']:>8}{r['output_video_kbps']:>11.0f}{r['peer_fps']:>9}"
+              f"{r['output_first_frame_ms']:>7}")
+        if r["output_fps"] < 0.95 * r["fps"]:
+            print(f"  below the target frame rate: {r['output_fps']} of {r['fps']} fps (the mix does not keep real time)")
 
 if cluster:
     print()

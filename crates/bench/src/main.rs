@@ -1,9 +1,10 @@
 //! `duet-bench`: load generators and measurements for Duet, or any RTMP/HTTP-FLV/WHEP server on
 //! loopback: fan-out cost, relay latency and first frame (`fanout`, with RTMP, HTTP-FLV or WHEP
 //! players), the kernel's cost floor
-//! (`floor`), signaling scale (`signaling`), and leaks under churn (`soak`). Every run is bounded
-//! in players and seconds and prints one JSON line; `scripts/bench.sh` runs the set and prints
-//! the table, `scripts/soak.sh` runs the soak.
+//! (`floor`), signaling scale (`signaling`), HLS from memory (`hls`), the CPU of a mixer task
+//! next to the same mix by a standalone ffmpeg (`mix`), and leaks under churn (`soak`). Every
+//! run is bounded in players and seconds and prints one JSON line; `scripts/bench.sh` runs the
+//! set and prints the table, `scripts/soak.sh` runs the soak.
 #![forbid(unsafe_code)]
 
 mod budget;
@@ -11,6 +12,7 @@ mod delivery;
 mod fanout;
 mod flv_client;
 mod hls;
+mod mix;
 mod procstat;
 mod scrape;
 mod signaling;
@@ -37,6 +39,8 @@ const MAX_SESSIONS: usize = 20_000;
 const MAX_ROUNDS: usize = 20;
 const MAX_PER_ROUND: usize = 200;
 const MAX_CONNECT_OVER_MS: u64 = 60_000;
+/// A mixer task's inputs (the API's most).
+const MAX_INPUTS: usize = 9;
 
 #[derive(Subcommand)]
 enum Command {
@@ -130,6 +134,9 @@ enum Command {
         #[arg(long)]
         server_pid: u32,
     },
+    /// A mixer task's CPU (its ffmpeg child and the server) and output frame rate, then the
+    /// same composition by one standalone ffmpeg (the peer) for the same window.
+    Mix(mix::Plan),
     /// Signaling scale: logins, memory per session, broadcast and stream ADD to a big room.
     Signaling {
         /// ws://host:port/ws; repeated (the nodes of a cluster), sessions dial them in turn.
@@ -276,6 +283,27 @@ async fn main() -> anyhow::Result<()> {
             );
             let plan = hls::Plan { publish, playlist, fetchers, pollers, seconds, kbps, gop_ms, server_pid };
             println!("{}", hls::run(plan).await?);
+        }
+        Command::Mix(mut plan) => {
+            loopback(&plan.http)?;
+            loopback(&plan.rtmp)?;
+            anyhow::ensure!(
+                (1..=MAX_INPUTS).contains(&plan.inputs) && plan.seconds <= MAX_SECONDS && plan.warmup <= MAX_SECONDS,
+                "1 to {MAX_INPUTS} inputs, a window and a warm-up of at most {MAX_SECONDS} s"
+            );
+            let (width, height) = (plan.width, plan.height);
+            anyhow::ensure!(
+                (16..=1920).contains(&width) && (16..=1920).contains(&height) && width % 2 == 0 && height % 2 == 0,
+                "width and height are even, 16 to 1920"
+            );
+            anyhow::ensure!(
+                (1..=30).contains(&plan.fps) && (50..=10_000).contains(&plan.kbps),
+                "1 to 30 fps, 50 to 10000 kbit/s"
+            );
+            #[allow(clippy::disallowed_methods)]
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
+            plan.now = now;
+            println!("{}", mix::run(plan).await?);
         }
         Command::Floor { listen, seconds, kbps, gop_ms, latency } => {
             loopback(&listen)?;
