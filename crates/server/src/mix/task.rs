@@ -41,6 +41,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const HEALTHY: Duration = Duration::from_secs(30);
 /// Longest a new child may take to produce its first keyframe.
 const STARTUP: Duration = Duration::from_secs(15);
+/// Messages of a new child held until its first keyframe, at most.
+const MAX_HELD: usize = 2000;
 /// Lines of a child's error output kept for reports.
 const STDERR_LINES: usize = 12;
 /// Validity of the play URLs a child is given (it reconnects never: a new child gets new ones).
@@ -306,7 +308,11 @@ impl Task {
                         let child = next.as_mut().expect("received from it");
                         let key = is_keyframe(&tag);
                         child.held.push(tag);
-                        if key {
+                        if !key && child.held.len() > MAX_HELD {
+                            let child = next.take();
+                            let why = format!("no keyframe in the new graph's first {MAX_HELD} messages");
+                            self.crashed(child.as_ref(), why, &mut backoff, &mut start_at);
+                        } else if key {
                             // It takes over: the old child (if still running) is killed.
                             let mut child = next.take().expect("received from it");
                             current = None;
