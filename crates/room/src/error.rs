@@ -118,6 +118,8 @@ codes! {
     Internal = 50000, "internal";
     /// This node cannot mix (its media framework, ffmpeg, is missing or mixing is off).
     MixerUnavailable = 50001, "mixer_unavailable";
+    /// The app registry (SQLite, or Redis in a cluster) cannot be read now; try again later.
+    RegistryUnavailable = 50002, "registry_unavailable";
 }
 
 impl From<&TokenError> for ErrorCode {

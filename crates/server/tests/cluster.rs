@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use api::Api;
 use cluster::{APP_ID, SECRET, WAIT, cluster_cli, health, login, member, mint, node, user_ids};
 use common::{Server, data_dir, get};
+use duet_room::ErrorCode;
 use redis_server::Redis;
 use serde_json::{Value, json};
 
@@ -140,6 +141,11 @@ async fn redis_away_leaves_nodes_serving_degraded_then_healthy_again() {
     client.push("roomUserUpdate", WAIT).await.unwrap();
     let newcomer = mint(&redis, &cli, "newcomer");
     let latecomer = mint(&redis, &cli, "latecomer");
+    // A second app, registered but never used on the nodes (so in no node's cache).
+    let cli_data = cli.path().join("data");
+    let other = ["--app-id", "987654321", "--redis-url", &redis.url()];
+    common::ok(&cli_data, &[&["app", "import", "--secret", "fedcba9876543210fedcba9876543210"][..], &other].concat());
+    let other_token = common::ok(&cli_data, &[&["token", "mint", "--user-id", "other"][..], &other].concat());
 
     redis.stop();
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -154,6 +160,9 @@ async fn redis_away_leaves_nodes_serving_degraded_then_healthy_again() {
     assert_eq!(get(b.http, "/healthz").status, 200);
     let (code, _later) = login(&a, APP_ID, &newcomer, "newcomer", "room-1").await;
     assert_eq!(code, 0, "a login from the node's cache of the cluster's apps");
+    // An app the node cannot read now is not called unknown: the login may be tried again.
+    let (code, _other) = login(&a, 987654321, other_token.trim(), "other", "room-2").await;
+    assert_eq!(code, i64::from(ErrorCode::RegistryUnavailable.number()), "not 40100 unknown_app");
     // The call goes on: the relay between B and A does not go through Redis.
     assert_eq!(user_ids(&far.push("roomUserUpdate", WAIT).await.unwrap()), ["newcomer"]);
     assert_eq!(user_ids(&client.push("roomUserUpdate", WAIT).await.unwrap()), ["newcomer"]);

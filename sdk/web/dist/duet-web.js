@@ -466,7 +466,8 @@ var ServerError = {
   publish_interrupted: 41100,
   stopped_by_server: 41101,
   internal: 5e4,
-  mixer_unavailable: 50001
+  mixer_unavailable: 50001,
+  registry_unavailable: 50002
 };
 
 // ../miniprogram/src/core/room_events.ts

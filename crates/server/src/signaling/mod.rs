@@ -32,7 +32,7 @@ use self::outbox::{Mailbox, Outbox, Taken};
 
 use crate::http::AppState;
 use crate::metrics::Metrics;
-use crate::store::apps::{AppChange, Apps};
+use crate::store::apps::{AppChange, Apps, RegistryUnavailable};
 use crate::webhooks::Webhooks;
 
 /// Frames queued for one connection before it counts as too slow and is dropped.
@@ -503,13 +503,21 @@ async fn serve(
                     None => return Served::Ended(End::Gone),
                 };
                 let frame = wire::parse(text.as_str());
-                let secret = match frame.as_ref().ok().and_then(|f| f.request.app_to_look_up()) {
-                    Some(app_id) => apps.secret(app_id).await,
-                    None => None,
+                let looked_up = match frame.as_ref().ok().and_then(|f| f.request.app_to_look_up()) {
+                    Some(app_id) => apps.get(app_id).await.map(|a| a.map(|a| a.secret)),
+                    None => Ok(None),
                 };
                 // A login's token is verified here, on this connection's task, so logins use
-                // every core rather than the hub's one.
-                let mut frame = duet_room::prepare(frame, secret, now().unix_s());
+                // every core rather than the hub's one. An app that cannot be read now is not
+                // called unknown: the login is refused with a code that says try again.
+                let mut frame = match looked_up {
+                    Ok(secret) => duet_room::prepare(frame, secret, now().unix_s()),
+                    Err(RegistryUnavailable) => {
+                        let refusal = duet_room::Refusal::new(ErrorCode::RegistryUnavailable, "cannot read the app registry now; try again");
+                        let id = frame.as_ref().ok().map(|f| f.id);
+                        duet_room::prepare(Err(wire::FrameError { id, refusal }), None, now().unix_s())
+                    }
+                };
                 if let Some((app_id, _)) = frame.login_room() {
                     app = Some(app_id);
                 }

@@ -210,6 +210,7 @@ export const ServerError = {
   stopped_by_server: 41101,
   internal: 50000,
   mixer_unavailable: 50001,
+  registry_unavailable: 50002,
 } as const;
 
 export type ServerReason = keyof typeof ServerError;
