@@ -838,6 +838,7 @@ function handlePush(push, to) {
 
 // ../miniprogram/src/core/recovery.ts
 var ENDED_CODES = [ServerError.token_expired, ServerError.kicked_out, ServerError.kicked_by_server, ServerError.room_closed];
+var NOT_NOW_CODES = [ServerError.registry_unavailable];
 var CONNECTION_CODES = [SdkError.CONNECTION_LOST, SdkError.REQUEST_TIMEOUT, SdkError.CANCELLED];
 async function resume(conn, ids, host) {
   const { presence, logger } = host;
@@ -877,7 +878,7 @@ async function loginAgain(conn, rooms, host) {
       reply = await conn.request("login", host.loginData(room));
     } catch (e) {
       const err = e;
-      if (err.code >= 6e4) throw err;
+      if (err.code >= 6e4 || NOT_NOW_CODES.indexOf(err.code) >= 0) throw err;
       host.logger.error(`cannot log into ${room.roomID} again: ${err.code} ${err.msg}`);
       host.leave(room.roomID, "RECONNECT_FAILED", err.code);
       continue;

@@ -17,6 +17,8 @@ import type { DuetError, PublishGrant } from "./types";
 
 /** Resume refusals saying the session was ended on purpose: logging in again would kick the device that took over. */
 const ENDED_CODES: number[] = [ServerError.token_expired, ServerError.kicked_out, ServerError.kicked_by_server, ServerError.room_closed];
+/** Refusals of a login that say "not now" (the server cannot read its app registry): tried again on the next attempt. */
+const NOT_NOW_CODES: number[] = [ServerError.registry_unavailable];
 /** Failures of the connection rather than of the request: worth sending again on the next one. */
 const CONNECTION_CODES: number[] = [SdkError.CONNECTION_LOST, SdkError.REQUEST_TIMEOUT, SdkError.CANCELLED];
 
@@ -76,7 +78,8 @@ export async function loginAgain(conn: Connection, rooms: Room[], host: Recovery
       reply = await conn.request("login", host.loginData(room));
     } catch (e) {
       const err = e as DuetError;
-      if (err.code >= 60000) throw err; // the connection, not the login: try again later
+      // The connection, not the login, or the server cannot tell now: try again later.
+      if (err.code >= 60000 || NOT_NOW_CODES.indexOf(err.code) >= 0) throw err;
       host.logger.error(`cannot log into ${room.roomID} again: ${err.code} ${err.msg}`);
       host.leave(room.roomID, "RECONNECT_FAILED", err.code);
       continue;
