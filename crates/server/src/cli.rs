@@ -23,6 +23,9 @@ pub struct Cli {
     /// Log verbosity [default: info].
     #[arg(long, global = true, env = "DUET_LOG_LEVEL", value_enum)]
     pub log_level: Option<LogLevel>,
+    /// Log lines as text (for people) or as one JSON object each (for log shippers) [default: text].
+    #[arg(long, global = true, env = "DUET_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
     /// A cluster's Redis (`redis://[user:password@]host:port[/db]`; docs/cluster-design.md): `serve` joins the cluster, and every command reads and writes the cluster's apps, webhook settings and console users there [default: no cluster, the data folder's registry].
     #[arg(long, global = true, env = "DUET_REDIS_URL", value_name = "URL")]
     pub redis_url: Option<String>,
@@ -450,6 +453,17 @@ pub enum LogLevel {
     Debug,
     /// Everything.
     Trace,
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One line of text per event (coloured on a terminal).
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `fields` (`message` and the event's
+    /// fields), `span`/`spans` where inside one.
+    Json,
 }
 
 /// `*`, `none`, or one origin (normalised; `bad_origin` otherwise).

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use crate::cli::{Cli, LogLevel, ServeArgs};
+use crate::cli::{Cli, LogFormat, LogLevel, ServeArgs};
 use crate::public_url::{HttpUrl, RtmpUrl, WsUrl};
 
 /// Default HTTP/WebSocket listen address.
@@ -27,6 +27,7 @@ pub const DEFAULT_WEBRTC_UDP: &str = "127.0.0.1:0";
 pub struct FileConfig {
     data: Option<PathBuf>,
     log_level: Option<LogLevel>,
+    log_format: Option<LogFormat>,
     http: Option<SocketAddr>,
     rtmp: Option<SocketAddr>,
     public_ws_url: Option<WsUrl>,
@@ -88,6 +89,8 @@ pub struct Common {
     pub data: PathBuf,
     /// Log verbosity.
     pub log_level: LogLevel,
+    /// Log lines as text or JSON.
+    pub log_format: LogFormat,
     /// A cluster's Redis (`redis://…`), checked; `None`: no cluster.
     pub redis_url: Option<String>,
 }
@@ -209,6 +212,7 @@ impl Loaded {
                 .or_else(|| self.path(&self.file.data))
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA)),
             log_level: cli.log_level.or(self.file.log_level).unwrap_or(LogLevel::Info),
+            log_format: cli.log_format.or(self.file.log_format).unwrap_or(LogFormat::Text),
             redis_url: cli.redis_url.clone().or_else(|| self.file.redis_url.clone()),
         }
     }
@@ -373,6 +377,7 @@ mod tests {
             r#"
 data = "/var/lib/duet"
 log_level = "debug"
+log_format = "json"
 http = "0.0.0.0:443"
 rtmp = "0.0.0.0:1935"
 public_ws_url = "wss://rtc.example.com/ws"
@@ -397,6 +402,7 @@ webrtc_max_peers = 500
         .unwrap();
         assert_eq!(f.http, Some("0.0.0.0:443".parse().unwrap()));
         assert_eq!(f.public_ws_url.unwrap().as_str(), "wss://rtc.example.com/ws");
+        assert_eq!(f.log_format, Some(LogFormat::Json));
     }
 
     #[test]
@@ -418,6 +424,9 @@ webrtc_max_peers = 500
 
         let e = err("log_level = \"loud\"\n");
         assert!(e.contains("key `log_level`"), "{e}");
+
+        let e = err("log_format = \"xml\"\n");
+        assert!(e.contains("key `log_format`"), "{e}");
 
         let e = err("data = \n");
         assert!(e.starts_with("config file /etc/duet.toml, line 1"), "{e}");

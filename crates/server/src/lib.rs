@@ -30,7 +30,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, LogLevel};
+use crate::cli::{Cli, Command, LogFormat, LogLevel};
 use crate::config::Loaded;
 
 /// Runs `duet` with the process's arguments; failures become one line on stderr and exit 1.
@@ -51,27 +51,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(ref args) => {
             let settings = loaded.serve(&cli, args)?;
-            init_logging(settings.common.log_level);
+            init_logging(settings.common.log_level, settings.common.log_format);
             commands::serve::run(settings)
         }
         Command::App(cmd) => {
-            init_logging(quiet_unless_asked(common.log_level));
+            init_logging(quiet_unless_asked(common.log_level), common.log_format);
             commands::app::run(&common, cmd)
         }
         Command::Token(cmd) => {
-            init_logging(quiet_unless_asked(common.log_level));
+            init_logging(quiet_unless_asked(common.log_level), common.log_format);
             commands::token::run(&common, cmd)
         }
         Command::Url(cmd) => {
-            init_logging(quiet_unless_asked(common.log_level));
+            init_logging(quiet_unless_asked(common.log_level), common.log_format);
             commands::url::run(&common, &loaded, cmd)
         }
         Command::Admin(cmd) => {
-            init_logging(quiet_unless_asked(common.log_level));
+            init_logging(quiet_unless_asked(common.log_level), common.log_format);
             commands::admin::run(&common, cmd)
         }
         Command::Node(cmd) => {
-            init_logging(quiet_unless_asked(common.log_level));
+            init_logging(quiet_unless_asked(common.log_level), common.log_format);
             commands::node::run(&common, cmd)
         }
     }
@@ -82,7 +82,7 @@ fn quiet_unless_asked(level: LogLevel) -> LogLevel {
     if level == LogLevel::Info { LogLevel::Warn } else { level }
 }
 
-fn init_logging(level: LogLevel) {
+fn init_logging(level: LogLevel, format: LogFormat) {
     use tracing::level_filters::LevelFilter;
     let filter = match level {
         LogLevel::Error => LevelFilter::ERROR,
@@ -92,10 +92,9 @@ fn init_logging(level: LogLevel) {
         LogLevel::Trace => LevelFilter::TRACE,
     };
     use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_max_level(filter)
-        .with_target(false)
-        .init();
+    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(filter).with_target(false);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
 }

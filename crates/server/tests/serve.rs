@@ -86,6 +86,31 @@ fn healthz_metrics_and_unknown_paths() {
 }
 
 #[test]
+fn json_logs_are_one_object_per_line_with_the_event_fields() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &["--log-format", "json"]);
+    // An RTMP client speaking another protocol: a log line with fields of its own (`peer`).
+    let mut rtmp = TcpStream::connect(server.rtmp).unwrap();
+    rtmp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    rtmp.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+    let mut buf = [0u8; 1];
+    assert_eq!(rtmp.read(&mut buf).unwrap(), 0);
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, all) = server.stop_logged();
+    assert!(status.success());
+    let mut lines = Vec::new();
+    for line in all.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(v["timestamp"].is_string() && v["level"].is_string(), "{line}");
+        assert!(v["fields"]["message"].is_string(), "{line}");
+        lines.push(v);
+    }
+    assert!(lines.iter().any(|v| v["level"] == "INFO"), "startup lines: {lines:?}");
+    let closed = lines.iter().find(|v| v["fields"]["message"].as_str().unwrap().starts_with("RTMP connection closed"));
+    assert!(closed.is_some_and(|v| v["fields"]["peer"].is_string()), "the event's fields are fields: {lines:?}");
+}
+
+#[test]
 fn a_port_in_use_is_one_clear_line() {
     let (_tmp, data) = data_dir();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
