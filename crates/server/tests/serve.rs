@@ -110,6 +110,45 @@ fn json_logs_are_one_object_per_line_with_the_event_fields() {
     assert!(closed.is_some_and(|v| v["fields"]["peer"].is_string()), "the event's fields are fields: {lines:?}");
 }
 
+/// deploy/grafana/duet.json reads only metrics a running server serves, and shows every one.
+#[test]
+fn the_grafana_dashboard_matches_the_metrics_served() {
+    let (_tmp, data) = data_dir();
+    let server = Server::start(&data, &[]);
+    let metrics = get(server.http, "/metrics").body;
+    let served: std::collections::BTreeSet<&str> =
+        metrics.lines().filter_map(|l| l.strip_prefix("# TYPE ")).map(|l| l.split(' ').next().unwrap()).collect();
+    assert!(served.len() > 20, "{metrics}");
+
+    let dashboard: Value =
+        serde_json::from_str(include_str!("../../../deploy/grafana/duet.json")).expect("the dashboard is JSON");
+    let mut ids = std::collections::BTreeSet::new();
+    let mut shown = std::collections::BTreeSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        assert!(ids.insert(panel["id"].as_u64().unwrap()), "panel ids are unique: {panel}");
+        if panel["type"] == "row" {
+            continue;
+        }
+        let targets = panel["targets"].as_array().unwrap();
+        assert!(!targets.is_empty(), "{panel}");
+        for t in targets {
+            let expr = t["expr"].as_str().unwrap();
+            assert_eq!(expr.matches('(').count(), expr.matches(')').count(), "balanced: {expr}");
+            let names =
+                expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("duet_"));
+            for name in names {
+                assert!(served.contains(name), "{:?} reads {name}, which /metrics does not serve", panel["title"]);
+                shown.insert(name.to_owned());
+            }
+        }
+    }
+    let unshown: Vec<_> = served.iter().filter(|m| !shown.contains(**m)).collect();
+    assert!(unshown.is_empty(), "metrics no panel shows: {unshown:?}");
+    // The instance selector lists the nodes by a metric every node serves.
+    let instance = &dashboard["templating"]["list"][1];
+    assert!(instance["definition"].as_str().unwrap().contains("duet_build_info"), "{instance}");
+}
+
 #[test]
 fn a_port_in_use_is_one_clear_line() {
     let (_tmp, data) = data_dir();
