@@ -35,6 +35,9 @@ apt_install ffmpeg rtmpdump
 apt_install redis-server
 # scripts/duet-api.sh (signed API calls, also tested) uses curl and openssl.
 apt_install curl openssl
+# The Debian package (scripts/deb.sh, tested by scripts/deb-test.sh): dpkg-dev builds it,
+# adduser makes its user, systemd-analyze checks its unit, setpriv (util-linux) runs it as that user.
+apt_install dpkg-dev adduser systemd util-linux
 # The mini-program SDK's build (TypeScript) and tests (node:test, ws) run on Node.js.
 need_cmd node || apt_install nodejs npm
 npm_ci() {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Duet test: the Rust workspace (unit tests, and integration tests that start the real
-# `duet` binary on loopback ports), then the mini-program SDK's tests and the browser tests of
+# `duet` binary on loopback ports), the Debian package (built, installed, run, purged), then the
+# mini-program SDK's tests and the browser tests of
 # the console and debug page (which drive that binary; screenshots go to target/artifacts/), after
 # checking that the Web SDK bundle the server embeds is what sdk/web's sources build.
 # Installs what a fresh machine lacks first.
@@ -8,6 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo test --workspace --locked
+# The Debian package: built from the release binary, installed with dpkg, started as its unit
+# starts it, reinstalled and purged (root only; it says when it skips).
+scripts/deb-test.sh
 (cd sdk/miniprogram && npm test --silent)
 (cd sdk/web && npm test --silent)
 (cd web && npm test --silent)
