@@ -33,6 +33,8 @@ apt_install pkg-config libopus-dev libvo-aacenc-dev
 apt_install ffmpeg rtmpdump
 # The cluster tests' Redis (Debian's redis-server, started by each test on a loopback port).
 apt_install redis-server
+# The ACME test's CA (crates/server/tests/acme.rs): Debian's pebble, with pebble-challtestsrv as its DNS.
+apt_install pebble
 # scripts/duet-api.sh (signed API calls, also tested) uses curl and openssl.
 apt_install curl openssl
 # The Debian package (scripts/deb.sh, tested by scripts/deb-test.sh): dpkg-dev builds it,

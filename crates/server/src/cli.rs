@@ -195,6 +195,18 @@ pub struct ServeArgs {
     /// PEM private key for --tls-cert.
     #[arg(long, env = "DUET_TLS_KEY", value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
+    /// Obtain and renew the TLS certificate of this domain over ACME (Let's Encrypt unless --acme-directory), instead of --tls-cert; the CA validates it on the HTTP listener (TLS-ALPN-01), which must be reachable on port 443 of the domain. Repeat (or separate with commas) for more names.
+    #[arg(long = "acme-domain", env = "DUET_ACME_DOMAIN", value_name = "DOMAIN", value_delimiter = ',', value_parser = parse_acme_domain)]
+    pub acme_domain: Vec<String>,
+    /// Address the CA writes to about the certificate (expiry warnings).
+    #[arg(long, env = "DUET_ACME_EMAIL", value_name = "EMAIL", value_parser = parse_acme_email)]
+    pub acme_email: Option<String>,
+    /// The ACME CA's directory URL [default: Let's Encrypt, https://acme-v02.api.letsencrypt.org/directory].
+    #[arg(long, env = "DUET_ACME_DIRECTORY", value_name = "URL")]
+    pub acme_directory: Option<String>,
+    /// PEM root certificate the ACME directory's HTTPS chains to, for a private or test CA [default: the public roots].
+    #[arg(long, env = "DUET_ACME_CA_ROOT", value_name = "FILE")]
+    pub acme_ca_root: Option<PathBuf>,
     /// Signaling heartbeat interval announced to clients; silent connections are dropped after 3 intervals [default: 10].
     #[arg(long, env = "DUET_HEARTBEAT_SECS", value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=300))]
     pub heartbeat_secs: Option<u64>,
@@ -464,6 +476,14 @@ pub enum LogFormat {
     /// One JSON object per line: `timestamp`, `level`, `fields` (`message` and the event's
     /// fields), `span`/`spans` where inside one.
     Json,
+}
+
+fn parse_acme_domain(s: &str) -> Result<String, String> {
+    crate::acme::check_domain(s)
+}
+
+fn parse_acme_email(s: &str) -> Result<String, String> {
+    crate::acme::check_email(s).map(|()| s.to_owned())
 }
 
 /// `*`, `none`, or one origin (normalised; `bad_origin` otherwise).

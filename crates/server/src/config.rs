@@ -35,6 +35,10 @@ pub struct FileConfig {
     public_http_url: Option<HttpUrl>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    acme_domain: Option<Vec<String>>,
+    acme_email: Option<String>,
+    acme_directory: Option<String>,
+    acme_ca_root: Option<PathBuf>,
     heartbeat_secs: Option<Ranged<1, 300>>,
     resume_grace_secs: Option<Ranged<0, 3600>>,
     rtmp_handshake_timeout_secs: Option<Ranged<1, 60>>,
@@ -136,6 +140,8 @@ pub struct ServeSettings {
     pub public_http_url: Option<HttpUrl>,
     /// PEM certificate chain and private key; when set, HTTP and WebSocket use TLS.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// A certificate from an ACME CA (`--acme-domain`); when set, HTTP and WebSocket use TLS.
+    pub acme: Option<crate::acme::AcmeSettings>,
     /// Signaling heartbeat interval.
     pub heartbeat: Duration,
     /// Resume grace period.
@@ -217,6 +223,38 @@ impl Loaded {
         }
     }
 
+    /// `--acme-*` (or `acme_*` keys), checked; `None` without a domain.
+    fn acme(&self, args: &ServeArgs) -> anyhow::Result<Option<crate::acme::AcmeSettings>> {
+        let f = &self.file;
+        let mut domains = args.acme_domain.clone();
+        if domains.is_empty() {
+            for d in f.acme_domain.iter().flatten() {
+                domains.push(crate::acme::check_domain(d).map_err(|e| anyhow::anyhow!("acme_domain: {e}"))?);
+            }
+        }
+        domains.dedup();
+        let email = args.acme_email.clone().or_else(|| f.acme_email.clone());
+        let directory = args.acme_directory.clone().or_else(|| f.acme_directory.clone());
+        let ca_root = args.acme_ca_root.clone().or_else(|| self.path(&f.acme_ca_root));
+        if domains.is_empty() {
+            if email.is_some() || directory.is_some() || ca_root.is_some() {
+                bail!("--acme-email, --acme-directory and --acme-ca-root need --acme-domain");
+            }
+            return Ok(None);
+        }
+        if domains.len() > crate::acme::MAX_DOMAINS {
+            bail!("--acme-domain: at most {} names in one certificate", crate::acme::MAX_DOMAINS);
+        }
+        if let Some(e) = &email {
+            crate::acme::check_email(e).map_err(|e| anyhow::anyhow!("--acme-email: {e}"))?;
+        }
+        let directory = directory.unwrap_or_else(|| crate::acme::LETS_ENCRYPT.to_owned());
+        if !directory.starts_with("https://") {
+            bail!("--acme-directory {directory:?}: an ACME directory is an https:// URL");
+        }
+        Ok(Some(crate::acme::AcmeSettings { domains, email, directory, ca_root }))
+    }
+
     /// Settings for `duet serve`.
     pub fn serve(&self, cli: &Cli, args: &ServeArgs) -> anyhow::Result<ServeSettings> {
         let f = &self.file;
@@ -230,6 +268,10 @@ impl Loaded {
                 "TLS needs both a certificate and a key: set --tls-cert and --tls-key (tls_cert and tls_key in a config file)"
             ),
         };
+        let acme = self.acme(args)?;
+        if acme.is_some() && tls.is_some() {
+            bail!("--acme-domain and --tls-cert are two ways to get a certificate: choose one");
+        }
         let cluster = match self.common(cli).redis_url {
             Some(redis_url) => {
                 check_redis_url(&redis_url)?;
@@ -252,6 +294,7 @@ impl Loaded {
             public_rtmp_url: args.public_rtmp_url.clone().or_else(|| f.public_rtmp_url.clone()),
             public_http_url: args.public_http_url.clone().or_else(|| f.public_http_url.clone()),
             tls,
+            acme,
             heartbeat: Duration::from_secs(pick(args.heartbeat_secs, f.heartbeat_secs).unwrap_or(10)),
             resume_grace: Duration::from_secs(pick(args.resume_grace_secs, f.resume_grace_secs).unwrap_or(30)),
             rtmp_handshake_timeout: Duration::from_secs(
@@ -385,6 +428,10 @@ public_rtmp_url = "rtmp://rtc.example.com"
 public_http_url = "https://rtc.example.com"
 tls_cert = "cert.pem"
 tls_key = "key.pem"
+acme_domain = ["rtc.example.com", "alt.example.com"]
+acme_email = "ops@example.com"
+acme_directory = "https://acme-staging-v02.api.letsencrypt.org/directory"
+acme_ca_root = "ca.pem"
 heartbeat_secs = 5
 resume_grace_secs = 0
 rtmp_handshake_timeout_secs = 10
@@ -403,6 +450,7 @@ webrtc_max_peers = 500
         assert_eq!(f.http, Some("0.0.0.0:443".parse().unwrap()));
         assert_eq!(f.public_ws_url.unwrap().as_str(), "wss://rtc.example.com/ws");
         assert_eq!(f.log_format, Some(LogFormat::Json));
+        assert_eq!(f.acme_domain.unwrap(), ["rtc.example.com", "alt.example.com"]);
     }
 
     #[test]

@@ -5,11 +5,10 @@ mod common;
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Response, Server, data_dir, get_over};
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::CertificateDer;
 
 struct Certs {
     cert: PathBuf,
@@ -27,14 +26,7 @@ fn self_signed(dir: &Path, name: &str) -> Certs {
 
 /// A TLS client of `localhost` that trusts only `trusted`.
 fn client_of(trusted: &CertificateDer<'static>) -> rustls::ClientConnection {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(trusted.clone()).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("localhost").unwrap()).unwrap()
+    common::tls_client(trusted, "localhost")
 }
 
 fn https_get(addr: SocketAddr, trusted: &CertificateDer<'static>, path: &str) -> std::io::Result<Response> {

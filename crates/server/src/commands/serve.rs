@@ -65,7 +65,12 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     let registry = Arc::new(s.common.registry()?);
     let _serving = registry.claim_for_serving()?;
     let (app, created) = default_app(&registry)?;
-    let tls = s.tls.as_ref().map(|(cert, key)| load_config(cert, key)).transpose()?;
+    let acme = s.acme.clone().map(|a| crate::acme::Acme::new(a, &s.common.data, crate::os::now_unix())).transpose()?;
+    let tls = match (&s.tls, &acme) {
+        (Some((cert, key)), _) => Some(load_config(cert, key)?),
+        (None, Some(acme)) => Some(acme.server_config()?),
+        (None, None) => None,
+    };
     let mut sigterm = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
 
     let http = bind(s.http, "HTTP", "--http").await?;
@@ -193,7 +198,10 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         metrics,
         stop_rx.clone(),
     );
-    tracing::info!(http = %http_addr, rtmp = %rtmp_addr, tls = s.tls.is_some(), "duet is serving");
+    tracing::info!(http = %http_addr, rtmp = %rtmp_addr, tls = state.tls, acme = acme.is_some(), "duet is serving");
+    if let Some(acme) = acme {
+        tokio::spawn(acme.run(stop_rx.clone()));
+    }
     // WebSocket connections outlive the HTTP server's graceful shutdown: wait for them too, so
     // every client gets its `close` push.
     let everything = async {

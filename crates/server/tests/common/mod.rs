@@ -163,8 +163,13 @@ impl Server {
     /// Whether the server writes `needle` to stderr within 5 s (a log line reaches the test
     /// through a reader thread, a moment after the server wrote it).
     pub fn logs(&self, needle: &str) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut seen = String::new();
+        self.logs_within(needle, Duration::from_secs(5), &mut String::new())
+    }
+
+    /// Whether the server writes `needle` to stderr within `limit`; what it wrote meanwhile is
+    /// added to `seen` (for the test's messages, and for needles looked for later).
+    pub fn logs_within(&self, needle: &str, limit: Duration, seen: &mut String) -> bool {
+        let deadline = Instant::now() + limit;
         loop {
             seen.push_str(&self.stderr());
             seen.push('\n');
@@ -177,6 +182,20 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// A TLS client of `name` that trusts `root` only.
+pub fn tls_client(root: &rustls::pki_types::CertificateDer<'static>, name: &str) -> rustls::ClientConnection {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(root.clone()).unwrap();
+    let config =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from(name.to_owned()).unwrap();
+    rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap()
 }
 
 impl Drop for Server {
