@@ -275,6 +275,6 @@ export class DuetPlayer {
   }
 }
 
-function startContext(ctx: WxLiveContext | undefined): void {
+function startContext(ctx: WechatMiniprogram.LivePusherContext | undefined): void {
   if (ctx && typeof ctx.start === "function") ctx.start({});
 }

@@ -43,15 +43,18 @@ export const wxPlatform: Platform = {
   },
 
   onWake(wake) {
-    const network = (res: { isConnected: boolean }) => {
+    const network: WechatMiniprogram.OnNetworkStatusChangeCallback = (res) => {
       if (res && res.isConnected) wake();
     };
     wx.onNetworkStatusChange(network);
     wx.onAppShow(wake);
     return () => {
-      const w = wx as unknown as WxOptional;
-      if (typeof w.offNetworkStatusChange === "function") w.offNetworkStatusChange(network);
-      if (typeof w.offAppShow === "function") w.offAppShow(wake);
+      // Not in every base library (COMPAT.md §2 lists only the on* ones): used when present.
+      // WeChat removes the listener it was given (by identity); the typings declare the
+      // off-callback's argument as a general result, not the on-callback's.
+      const off = network as unknown as WechatMiniprogram.OffNetworkStatusChangeCallback;
+      if (typeof wx.offNetworkStatusChange === "function") wx.offNetworkStatusChange(off);
+      if (typeof wx.offAppShow === "function") wx.offAppShow(wake);
     };
   },
 };
