@@ -21,7 +21,7 @@ arch=$(dpkg --print-architecture)
 bin=${DUET_BIN:-}
 if [ -z "$bin" ]; then
   cargo build --release --locked --bin duet >&2
-  bin=target/release/duet
+  bin=${CARGO_TARGET_DIR:-target}/release/duet
 fi
 [ -x "$bin" ] || { echo "deb: $bin is not an executable" >&2; exit 1; }
 

@@ -12,7 +12,7 @@ cargo test --workspace --locked
 # The Debian package: built around the binary the tests just used (`scripts/deb.sh` alone builds
 # the release one; CI spares the second build and its disk), installed with dpkg, started as its
 # unit starts it, reinstalled and purged (root only; it says when it skips).
-DUET_BIN=target/debug/duet scripts/deb-test.sh
+DUET_BIN="${CARGO_TARGET_DIR:-target}/debug/duet" scripts/deb-test.sh
 (cd sdk/miniprogram && npm test --silent)
 (cd sdk/web && npm test --silent)
 (cd web && npm test --silent)

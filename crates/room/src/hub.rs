@@ -487,6 +487,7 @@ impl Hub {
             (R::Relay { stream_id, target_url, add }, Some(sid)) => {
                 crate::streams::relay(self, sid, &stream_id, target_url, add)
             }
+            (R::ReportQuality(report), Some(sid)) => crate::quality::report(self, now, sid, report),
             // Answered by the server's mixer (`answer`).
             (R::Mixer(call), Some(sid)) => match crate::mixer::order(self, conn, id, sid, call) {
                 Ok(()) => return,

@@ -85,6 +85,19 @@ pub enum Output {
         /// Start (true) or stop.
         start: bool,
     },
+    /// A member's quality report, accepted: keep it in the room's history.
+    Quality {
+        /// App.
+        app_id: u32,
+        /// Room.
+        room_id: String,
+        /// Who reported.
+        user_id: String,
+        /// When (unix ms).
+        at_ms: u64,
+        /// What it measured.
+        streams: Vec<crate::quality::StreamQuality>,
+    },
     /// Carry out a session's mixer request and answer it with
     /// [`Hub::answer`](crate::Hub::answer) (`request_id` on `conn`).
     Mixer {

@@ -46,6 +46,7 @@ pub mod limits;
 mod membership;
 pub mod mixer;
 mod prepare;
+pub mod quality;
 mod resume;
 mod room;
 mod rooms;

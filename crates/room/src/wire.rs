@@ -190,6 +190,8 @@ pub enum Request {
     /// Start a mixer task, or change one with the same taskID (`startMixerTask`), or stop one
     /// (`stopMixerTask`).
     Mixer(crate::mixer::MixerCall),
+    /// What the member's players and publishers measured (`reportQuality`).
+    ReportQuality(crate::quality::Report),
 }
 
 impl Request {
@@ -311,6 +313,7 @@ fn decode(op: &str, data: Value) -> Result<Request, Refusal> {
         }
         "startMixerTask" => Request::Mixer(MixerCall::Start(Box::new(MixerConfig::parse(&data)?))),
         "stopMixerTask" => Request::Mixer(MixerCall::Stop { task_id: field::<TaskData>(data)?.task_id }),
+        "reportQuality" => Request::ReportQuality(crate::quality::Report::parse(data)?),
         other => {
             let shown: String = other.chars().take(64).collect();
             return Err(Refusal::new(ErrorCode::UnknownOp, format!("unknown op `{shown}`")));
@@ -379,6 +382,8 @@ fn validate(r: &Request) -> Result<(), Refusal> {
         // A start's config was checked as it was read.
         Request::Mixer(MixerCall::Start(_)) => Ok(()),
         Request::Mixer(MixerCall::Stop { task_id }) => crate::mixer::task_id(task_id),
+        // Checked while parsing.
+        Request::ReportQuality(_) => Ok(()),
     }
 }
 

@@ -254,3 +254,33 @@ fn a_mixer_output_must_be_a_stream_the_token_lets_the_user_publish() {
     w.raw(1, &json!({"id": 60, "op": "startMixerTask", "data": config("mine")}).to_string());
     assert_eq!(w.mixer.len(), 1);
 }
+
+#[test]
+fn quality_reports_of_a_rooms_streams_go_to_the_server() {
+    use duet_room::quality::Role;
+    let mut w = World::two_in("room");
+    w.call(2, "publish", json!({"streamID": "b_cam"}));
+    w.media("b_cam", true);
+    w.clear();
+    let report = json!({"streams": [{"streamID": "b_cam", "role": "play", "videoKbps": 790, "fps": 15, "cacheMs": 120, "stalls": 1}]});
+    assert_eq!(w.call(1, "reportQuality", report)["code"], 0);
+    let (room, user, streams) = w.quality.pop().expect("handed to the server");
+    assert_eq!((room.as_str(), user.as_str(), streams.len()), ("room", "A", 1));
+    assert_eq!((streams[0].role, streams[0].video_kbps, streams[0].stalls), (Role::Play, 790.0, 1));
+    let own = json!({"roomID": "room", "streams": [{"streamID": "b_cam", "role": "publish", "videoKbps": 800}]});
+    assert_eq!(w.call(2, "reportQuality", own)["code"], 0);
+    assert_eq!(w.quality.pop().unwrap().1, "B");
+
+    // A stream the room does not have, a room the member is not in, a malformed report, no login.
+    let other = json!({"streams": [{"streamID": "nobody", "role": "play"}]});
+    assert_eq!(w.call(1, "reportQuality", other)["code"], 40402);
+    let elsewhere = json!({"roomID": "other", "streams": [{"streamID": "b_cam", "role": "play"}]});
+    assert_eq!(w.call(1, "reportQuality", elsewhere)["code"], 40302);
+    assert_eq!(
+        w.call(1, "reportQuality", json!({"streams": [{"streamID": "b_cam", "role": "play", "fps": -1}]}))["code"],
+        40002
+    );
+    w.connect(9);
+    assert_eq!(w.call(9, "reportQuality", json!({"streams": [{"streamID": "b_cam", "role": "play"}]}))["code"], 40004);
+    assert!(w.quality.is_empty(), "nothing refused reached the server");
+}

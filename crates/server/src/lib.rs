@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod mix;
 pub mod os;
 pub mod public_url;
+pub mod quality;
 pub mod signaling;
 pub mod store;
 pub mod webhooks;

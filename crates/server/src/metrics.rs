@@ -55,6 +55,8 @@ pub struct Snapshot<'a> {
     pub live_streams: usize,
     /// Mixer tasks running now, and their engines' failures so far.
     pub mixer: (usize, u64),
+    /// Call-quality reports' totals.
+    pub quality: &'a crate::quality::Counters,
     /// The media hub's counters.
     pub media: &'a duet_media::MediaStats,
     /// Uploaded SDK logs.
@@ -182,6 +184,23 @@ impl Metrics {
             "Times a mixer task's engine ended or could not start (each is restarted with backoff).",
             format!(" {}", s.mixer.1),
         );
+        let quality = [
+            (
+                "duet_quality_samples_total",
+                "Stream quality samples the SDKs reported and the server kept.",
+                &s.quality.samples,
+            ),
+            (
+                "duet_quality_samples_dropped_total",
+                "Quality samples dropped (sent sooner than 4 s after the previous one, or over a bound).",
+                &s.quality.dropped,
+            ),
+            ("duet_quality_stalls_total", "Stalls the players reported.", &s.quality.stalls),
+            ("duet_quality_reconnects_total", "Reconnects the publishers and players reported.", &s.quality.reconnects),
+        ];
+        for (name, help, value) in quality {
+            family(name, "counter", help, format!(" {}", value.load(Relaxed)));
+        }
         family(
             "duet_cluster_nodes",
             "gauge",
@@ -240,17 +259,21 @@ mod tests {
         let media = duet_media::MediaStats::default();
         let logs = crate::http::httplog::LogStore::new(std::path::Path::new("/nonexistent"));
         let hooks = crate::webhooks::WebhookStats::default();
+        let quality = crate::quality::Counters::default();
+        quality.stalls.store(4, Relaxed);
         let text = m.render(&Snapshot {
             start_time: 5,
             apps: Some(2),
             live_streams: 0,
             mixer: (1, 2),
+            quality: &quality,
             media: &media,
             logs: &logs,
             webhooks: &hooks,
             cluster: ClusterGauges { nodes: 3, degraded: true, verdicts: 1 },
         });
         assert!(text.contains("\nduet_apps 2\n"), "{text}");
+        assert!(text.contains("\nduet_quality_stalls_total 4\n"), "{text}");
         assert!(text.contains("\nduet_mixer_tasks 1\n") && text.contains("\nduet_mixer_failures_total 2\n"), "{text}");
         assert!(
             text.contains("\nduet_cluster_nodes 3\nduet_cluster_degraded 1\n")

@@ -110,6 +110,7 @@ async fn every_call_works_for_the_app_that_signs_it() {
     for path in [
         "/rooms",
         "/rooms/{roomID}/kick",
+        "/rooms/{roomID}/quality",
         "/streams/{streamID}/stop",
         "/tokens",
         "/nodes",

@@ -1,5 +1,124 @@
 // duet-web 0.1.0: Duet's Web SDK (MIT). Built from sdk/web and sdk/miniprogram/src/core; do not edit.
 
+// ../miniprogram/src/core/quality_report.ts
+var REPORT_EVERY_MS = 15e3;
+var MAX_STREAMS = 8;
+var QualityReporter = class {
+  constructor(emitter, presence, logger, live) {
+    this.presence = presence;
+    this.logger = logger;
+    this.live = live;
+    this.measured = /* @__PURE__ */ new Map();
+    emitter.listen("publishQualityUpdate", (streamID, stats) => this.measure(streamID, "publish", stats));
+    emitter.listen("playQualityUpdate", (streamID, stats) => this.measure(streamID, "play", stats));
+    emitter.listen("publisherStateUpdate", (r) => {
+      const m = this.entry(r.streamID, "publish");
+      if (m.state === "PUBLISHING" && r.state === "PUBLISH_REQUESTING") m.reconnects++;
+      m.state = r.state;
+      if (r.state === "NO_PUBLISH") this.forgetLater(r.streamID);
+    });
+    emitter.listen("playerStateUpdate", (r) => {
+      const m = this.entry(r.streamID, "play");
+      if (m.state === "PLAYING" && r.state === "PLAY_REQUESTING") m.stalls++;
+      m.state = r.state;
+      if (r.state === "NO_PLAY") this.forgetLater(r.streamID);
+    });
+  }
+  stop() {
+    if (this.timer !== void 0) clearInterval(this.timer);
+    this.timer = void 0;
+    this.measured.clear();
+  }
+  entry(streamID, role) {
+    if (this.timer === void 0) this.timer = setInterval(() => void this.tick(), REPORT_EVERY_MS);
+    let m = this.measured.get(streamID);
+    if (!m || m.role !== role) {
+      m = { role, fresh: false, stalls: 0, reconnects: 0, state: "" };
+      this.measured.set(streamID, m);
+    }
+    return m;
+  }
+  measure(streamID, role, stats) {
+    const m = this.entry(streamID, role);
+    m.stats = stats;
+    m.fresh = true;
+  }
+  /** A stream that ended is reported once more (its last counts), then forgotten. */
+  forgetLater(streamID) {
+    const m = this.measured.get(streamID);
+    if (m && !m.fresh && m.stalls === 0 && m.reconnects === 0) this.measured.delete(streamID);
+  }
+  /** The room a stream belongs to: its publisher's, or the room that announced it. */
+  roomOf(streamID, role) {
+    var _a;
+    if (role === "publish") return (_a = this.presence.streams.publishing.get(streamID)) == null ? void 0 : _a.roomID;
+    for (const room of this.presence.rooms.values()) if (room.streams.has(streamID)) return room.roomID;
+    return void 0;
+  }
+  async tick() {
+    await this.report();
+    if (this.measured.size === 0 && this.timer !== void 0) {
+      clearInterval(this.timer);
+      this.timer = void 0;
+    }
+  }
+  /** Sends what was measured since the previous report; exposed for tests. */
+  async report() {
+    const conn = this.live();
+    if (!conn) return;
+    const byRoom = /* @__PURE__ */ new Map();
+    for (const [streamID, m] of this.measured) {
+      if (!m.fresh && m.stalls === 0 && m.reconnects === 0) continue;
+      const roomID = this.roomOf(streamID, m.role);
+      if (roomID === void 0) {
+        if (m.state === "NO_PLAY" || m.state === "NO_PUBLISH") this.measured.delete(streamID);
+        continue;
+      }
+      const list = byRoom.get(roomID) || [];
+      list.push({ streamID, m });
+      byRoom.set(roomID, list);
+    }
+    for (const [roomID, list] of byRoom) {
+      const chosen = list.slice(0, MAX_STREAMS);
+      const streams = chosen.map(({ streamID, m }) => entryOf(streamID, m));
+      try {
+        await conn.request("reportQuality", { roomID, streams });
+        for (const { streamID, m } of chosen) {
+          m.fresh = false;
+          m.stalls = 0;
+          m.reconnects = 0;
+          if (m.state === "NO_PLAY" || m.state === "NO_PUBLISH") this.measured.delete(streamID);
+        }
+      } catch (e) {
+        const err = e;
+        this.logger.debug(`quality report of ${roomID} not taken: ${err.code} ${err.msg}`);
+      }
+    }
+  }
+};
+function entryOf(streamID, m) {
+  const s = m.stats;
+  const n = (v, max) => typeof v === "number" && isFinite(v) && v >= 0 ? Math.min(v, max) : 0;
+  const entry = {
+    streamID,
+    role: m.role,
+    videoKbps: n(s == null ? void 0 : s.video.videoBitrate, 1e6),
+    audioKbps: n(s == null ? void 0 : s.audio.audioBitrate, 1e5),
+    fps: n(s == null ? void 0 : s.video.videoFPS, 240),
+    width: Math.round(n(s == null ? void 0 : s.video.frameWidth, 16384)),
+    height: Math.round(n(s == null ? void 0 : s.video.frameHeight, 16384)),
+    stalls: Math.min(m.stalls, 1e3),
+    reconnects: Math.min(m.reconnects, 1e3)
+  };
+  if (s && typeof s.video.videoCache === "number") entry.cacheMs = n(s.video.videoCache, 6e5);
+  const web = s;
+  const rtt = web && (typeof web.currentRoundTripTime === "number" ? web.currentRoundTripTime : web.peerToPeerDelay);
+  if (typeof rtt === "number") entry.rttMs = n(rtt, 6e4);
+  const loss = web && web.video && web.video.videoPacketsLostRate;
+  if (typeof loss === "number") entry.lossPct = n(loss * 100, 100);
+  return entry;
+}
+
 // ../miniprogram/src/core/emitter.ts
 var EVENTS = [
   "roomStateUpdate",
@@ -400,7 +519,8 @@ var OP_SET = {
   addPublishCdnUrl: true,
   removePublishCdnUrl: true,
   startMixerTask: true,
-  stopMixerTask: true
+  stopMixerTask: true,
+  reportQuality: true
 };
 var PUSH_SET = {
   hello: true,
@@ -1412,6 +1532,7 @@ var EngineCore = class {
     this.emitter = new Emitter((event, err) => this.logger.error(`a ${event} handler threw: ${describe(err)}`), platformEvents);
     this.presence = new Presence(this.emitter, this.logger);
     this.session = new Session({ appID, servers, platform, presence: this.presence, logger: this.logger });
+    this.quality = new QualityReporter(this.emitter, this.presence, this.logger, () => this.session.live());
   }
   // ---- rooms --------------------------------------------------------------------------
   enableMultiRoom(enable) {
@@ -1602,6 +1723,7 @@ var EngineCore = class {
     this.logoutRoom();
     this.destroyed = true;
     this.session.destroy();
+    this.quality.stop();
     void this.logger.close();
     this.emitter.clear();
     this.presence.media = void 0;

@@ -30,6 +30,8 @@ pub struct World {
     pub records: Vec<(String, Value)>,
     /// Mixer requests handed to the server, as (conn, request id, order).
     pub mixer: Vec<(u64, u64, duet_room::mixer::MixerOrder)>,
+    /// Accepted quality reports: (room, user, streams).
+    pub quality: Vec<(String, String, Vec<duet_room::quality::StreamQuality>)>,
     pub next_id: u64,
 }
 
@@ -67,6 +69,7 @@ impl World {
             relays: Vec::new(),
             records: Vec::new(),
             mixer: Vec::new(),
+            quality: Vec::new(),
             next_id: 1,
         }
     }
@@ -86,6 +89,7 @@ impl World {
                     self.records.push((room_id, record.unwrap_or(Value::Null)))
                 }
                 Output::Mixer { conn, request_id, order } => self.mixer.push((conn.0, request_id, *order)),
+                Output::Quality { room_id, user_id, streams, .. } => self.quality.push((room_id, user_id, streams)),
                 Output::Event(e) => {
                     assert_eq!(e.app_id, APP);
                     let field = |k: &str| e.data[k].as_str().unwrap_or("").to_owned();

@@ -118,14 +118,18 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
     let (webhooks, webhook_writer) = crate::webhooks::Webhooks::start(registry.clone(), cluster.webhook_link())?;
     let apps = crate::store::apps::Apps::new(registry.clone());
     let mixer = crate::mix::Mixer::new(s.mixer.clone());
+    let quality = crate::quality::Quality::default();
     let signaling = Signaling::start(
         room_config(&urls, s.heartbeat, s.resume_grace),
         apps.clone(),
         metrics.clone(),
         media_hub.clone(),
-        webhooks.clone(),
-        cluster.clone(),
-        mixer.clone(),
+        crate::signaling::HubOutlets {
+            webhooks: webhooks.clone(),
+            cluster: cluster.clone(),
+            mixer: mixer.clone(),
+            quality: quality.clone(),
+        },
     );
     let media = MediaContext {
         hub: media_hub,
@@ -186,6 +190,7 @@ async fn serve(s: ServeSettings) -> anyhow::Result<()> {
         tls: tls.is_some(),
         cluster: cluster.clone(),
         mixer,
+        quality,
     };
     let limits =
         HttpLimits { header_timeout: s.http_header_timeout, idle_timeout: s.http_idle_timeout, connections: http_caps };

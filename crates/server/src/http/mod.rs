@@ -60,6 +60,8 @@ pub struct AppState {
     pub cluster: crate::cluster::Cluster,
     /// This node's mixer tasks.
     pub mixer: crate::mix::Mixer,
+    /// Rooms' call-quality history (reports and timelines).
+    pub quality: crate::quality::Quality,
 }
 
 /// The remote address of an HTTP connection, plain or TLS (`ConnectInfo<Peer>`, set by
@@ -127,6 +129,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         apps,
         live_streams: state.media.hub.live_count(),
         mixer: (state.mixer.count(), state.mixer.failures()),
+        quality: state.quality.counters(),
         media: &state.media.hub.stats,
         logs: &state.logs,
         webhooks: &state.webhooks.stats,

@@ -97,18 +97,29 @@ impl Drop for OpenGuard {
     }
 }
 
+/// Where the room hub's outputs go, besides the connections.
+pub struct HubOutlets {
+    /// The apps' events (and what is kept of them).
+    pub webhooks: Webhooks,
+    /// Room homes, records and events in a cluster.
+    pub cluster: crate::cluster::Cluster,
+    /// Mixer requests.
+    pub mixer: crate::mix::Mixer,
+    /// Quality reports and the rooms' timelines.
+    pub quality: crate::quality::Quality,
+}
+
 impl Signaling {
     /// Starts the hub task; `media` is asked to cut publishers whose session released a stream,
-    /// `webhooks` gets the apps' events.
+    /// `outlets` get the apps' events and the requests the hub hands on.
     pub fn start(
         config: RoomConfig,
         apps: Apps,
         metrics: Arc<Metrics>,
         media: Arc<MediaHub>,
-        webhooks: Webhooks,
-        cluster: crate::cluster::Cluster,
-        mixer: crate::mix::Mixer,
+        outlets: HubOutlets,
     ) -> Self {
+        let HubOutlets { webhooks, cluster, mixer, quality } = outlets;
         let (inbox, rx) = mpsc::channel(HUB_INBOX);
         let bases = Arc::new(config.urls.bases.clone());
         let mut config = config;
@@ -124,6 +135,7 @@ impl Signaling {
             cluster: cluster.clone(),
             apps: apps.clone(),
             mixer,
+            quality,
         };
         let changes = apps.changes();
         tokio::spawn(async move {
@@ -233,6 +245,7 @@ struct Sinks {
     cluster: crate::cluster::Cluster,
     apps: Apps,
     mixer: crate::mix::Mixer,
+    quality: crate::quality::Quality,
 }
 
 async fn run_hub(
@@ -351,10 +364,14 @@ fn drain(hub: &mut Hub, outboxes: &mut HashMap<ConnId, Outbox>, sinks: &Sinks) {
                 }
                 Output::Event(event) => {
                     follow_in_cluster(&event, sinks);
+                    sinks.quality.event(&event);
                     sinks.webhooks.offer(event);
                 }
                 Output::Relay { app_id, stream_id, url, start } => sinks.relays.set(app_id, stream_id, url, start),
                 Output::RoomRecord { app_id, room_id, record } => sinks.cluster.room_record(app_id, &room_id, record),
+                Output::Quality { app_id, room_id, user_id, at_ms, streams } => {
+                    sinks.quality.report(app_id, &room_id, &user_id, at_ms, &streams);
+                }
                 // The mixer answers at once (its tasks start in the background).
                 Output::Mixer { conn, request_id, order } => hub.answer(conn, request_id, sinks.mixer.order(*order)),
             }

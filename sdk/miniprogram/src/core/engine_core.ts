@@ -5,6 +5,7 @@
  * (session.ts). A platform's public engine class wraps it and adds the platform's media.
  */
 
+import { QualityReporter } from "./quality_report";
 import { Emitter } from "./emitter";
 import { duetError, SdkError } from "./errors";
 import { deviceID, Logger, logURLFor } from "./logger";
@@ -54,6 +55,8 @@ export class EngineCore {
   readonly logger: Logger;
   readonly presence: Presence;
   private readonly session: Session;
+  /** Sends the streams' measured quality to the server (`reportQuality`). */
+  readonly quality: QualityReporter;
   private destroyed = false;
 
   constructor(appID: number, server: string | string[], platform: Platform, platformEvents: readonly string[] = []) {
@@ -73,6 +76,7 @@ export class EngineCore {
     this.emitter = new Emitter((event, err) => this.logger.error(`a ${event} handler threw: ${describe(err)}`), platformEvents);
     this.presence = new Presence(this.emitter, this.logger);
     this.session = new Session({ appID, servers, platform, presence: this.presence, logger: this.logger });
+    this.quality = new QualityReporter(this.emitter, this.presence, this.logger, () => this.session.live());
   }
 
   // ---- rooms --------------------------------------------------------------------------
@@ -291,6 +295,7 @@ export class EngineCore {
     this.logoutRoom();
     this.destroyed = true;
     this.session.destroy();
+    this.quality.stop();
     void this.logger.close();
     this.emitter.clear();
     this.presence.media = undefined;

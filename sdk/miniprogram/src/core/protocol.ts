@@ -42,6 +42,22 @@ export interface LogCredential {
   logToken?: string;
 }
 
+/** One stream's quality in a `reportQuality` request (wire.rs, duet_room::quality). */
+export interface StreamQualityReport {
+  streamID: string;
+  role: "publish" | "play";
+  videoKbps: number;
+  audioKbps: number;
+  fps: number;
+  width: number;
+  height: number;
+  rttMs?: number;
+  lossPct?: number;
+  cacheMs?: number;
+  stalls: number;
+  reconnects: number;
+}
+
 export interface PublishReply {
   streamID: string;
   url: string;
@@ -92,6 +108,7 @@ export interface Requests {
   removePublishCdnUrl: { data: RelayData; reply: Empty };
   startMixerTask: { data: ZegoMixStreamConfig; reply: MixerTaskReply };
   stopMixerTask: { data: { taskID: string }; reply: Empty };
+  reportQuality: { data: { roomID?: string; streams: StreamQualityReport[] }; reply: Empty };
 }
 
 export type Op = keyof Requests;
@@ -140,6 +157,7 @@ const OP_SET: { [O in Op]: true } = {
   removePublishCdnUrl: true,
   startMixerTask: true,
   stopMixerTask: true,
+  reportQuality: true,
 };
 const PUSH_SET: { [N in PushName]: true } = {
   hello: true,

@@ -54,6 +54,10 @@ export async function startFakeServer() {
     answer(op, fn) {
       scripted.set(op, fn);
     },
+    /** Sends the push `name` with `data` to every open connection. */
+    push(name, data) {
+      for (const ws of wss.clients) ws.send(JSON.stringify({ push: name, data }));
+    },
     /** Connections open now. */
     clients: () => wss.clients.size,
     close() {

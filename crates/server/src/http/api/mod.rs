@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/rooms", get(list_rooms))
         .route("/api/v1/rooms/{room}", get(room))
         .route("/api/v1/rooms/{room}/users", get(users))
+        .route("/api/v1/rooms/{room}/quality", get(quality))
         .route("/api/v1/rooms/{room}/kick", post(kick))
         .route("/api/v1/rooms/{room}/close", post(close))
         .route("/api/v1/rooms/{room}/messages", post(message))
@@ -231,6 +232,20 @@ async fn users(
         return Err(HttpError::invalid_field(format!("offset and limit must be numbers; limit 1..={MAX_PAGE}")));
     };
     run(&state, &signed, AdminRequest::Users { room_id, offset: page.offset, limit: page.limit }).await
+}
+
+/// `GET /api/v1/rooms/{room}/quality`: the room's last 30 minutes as this node saw them
+/// (`server::quality`): members, timeline, and what each member reported of each stream.
+async fn quality(State(state): State<AppState>, Path(room_id): Path<String>, signed: Signed) -> Answer {
+    check(limits::room_id(&room_id))?;
+    match state.quality.room(signed.app.app_id, &room_id, crate::os::now_unix_ms()) {
+        Some(history) => Ok(Json(history).into_response()),
+        None => Err(HttpError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "room_not_found",
+            "no call in this room in the last 30 minutes (on this node)",
+        )),
+    }
 }
 
 #[derive(Deserialize)]
