@@ -1,5 +1,7 @@
 // The console: log in, see and create apps, reveal secrets, mint tokens, watch rooms live,
 // set webhooks. Talks JSON to /console/api/ (the session is an HttpOnly cookie).
+import { initQuality, qualityApps } from "./quality.js";
+
 const $ = (id) => document.getElementById(id);
 let overview = null;
 let liveTimer = null;
@@ -80,6 +82,7 @@ async function load() {
   showRecord();
   showWeb();
   refreshLive();
+  qualityApps(overview.apps, option).catch(() => {});
   clearInterval(liveTimer);
   liveTimer = setInterval(refreshLive, 2000);
 }
@@ -266,4 +269,5 @@ $("setPeers").onclick = async () => {
   }
 };
 
+initQuality({ $, api });
 load().catch(() => {});

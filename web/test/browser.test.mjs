@@ -3,7 +3,8 @@
 // test pattern through `duet url publish --room-id`, and watch it play over WHEP in the debug
 // page (the Web SDK served at /sdk/duet-web.js); then two debug pages in one room, one
 // publishing its fake camera and microphone through the page's Publish section, the other
-// playing it.
+// playing it; and the console's call-quality view of such a call (a screenshot in
+// target/artifacts/console-quality.png).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdirSync } from "node:fs";
@@ -247,6 +248,67 @@ test("two debug pages in one room: one publishes its camera and microphone, the 
   await bob.waitForFunction(() => /Left the room/.test(document.querySelector("#state").textContent));
   await alice.waitForFunction(() => !/bob/.test(document.querySelector("#users").textContent));
   await waitLog(alice, "user DELETE bob");
+  assert.deepEqual(errors, []);
+});
+
+test("the console draws a room's call quality from a real call: timeline, bitrate and frame rate per member", async () => {
+  const errors = [];
+  const pageFor = async (userID) => {
+    const token = await duet.token(userID, { roomID: "quality" });
+    const q = new URLSearchParams({ appID: String(duet.appID), roomID: "quality", userID, token });
+    const page = await openDebug(`/debug?${q}`, errors);
+    await joinRoom(page, "quality", userID);
+    return page;
+  };
+  const alice = await pageFor("alice");
+  const bob = await pageFor("bob");
+  await alice.click("#publish");
+  await waitLog(alice, "publish alice-cam: PUBLISHING");
+  await bob.waitForSelector('tr[data-stream="alice-cam"] button', { timeout: 20000 });
+  await bob.click('tr[data-stream="alice-cam"] button');
+  await assertDecoding(bob);
+
+  // The console, logged in, on the default app's room "quality": the SDKs report every 15 s,
+  // so two reports of each side come within about 35 s.
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`${duet.http}/`);
+  await page.fill("#password", duet.consolePassword);
+  await page.click("#login");
+  await page.waitForSelector("#consoleView:not(.hidden)");
+  await page.selectOption("#qualityApp", String(duet.appID));
+  const stream = '#quality .quality-stream[data-stream="alice-cam"]';
+  const deadline = Date.now() + 60000;
+  for (;;) {
+    await page.click("#qualityRefresh");
+    const points = await page.$eval(stream, (d) => Number(d.dataset.points)).catch(() => 0);
+    if (points >= 4) break; // two from alice (sent), two from bob (received)
+    assert.ok(Date.now() < deadline, `quality samples: ${points}`);
+    await page.waitForTimeout(2000);
+  }
+  assert.equal(await page.inputValue("#qualityRoom"), "quality");
+  // The timeline: both members in the room, alice's stream published.
+  const lanes = await page.$$eval("#quality .lane", (ls) => ls.map((l) => [l.dataset.member || l.dataset.stream, l.querySelectorAll(".seg").length]));
+  assert.deepEqual(lanes, [["alice", 1], ["bob", 1], ["alice-cam", 1]], JSON.stringify(lanes));
+  // Two charts drawn by uPlot (bitrate, frame rate), each with a line for the sender and one for
+  // the receiver, their values what the SDKs measured (above zero).
+  await page.waitForFunction((sel) => document.querySelectorAll(`${sel} .chart canvas`).length === 2, stream);
+  const legends = await page.$$eval(`${stream} .chart[data-field="videoKbps"] .u-legend .u-series .u-label`, (ls) => ls.map((l) => l.textContent));
+  assert.deepEqual(legends.slice(1).sort(), ["alice (sent)", "bob (received)"], JSON.stringify(legends));
+  const api = await page.evaluate(async (appID) => (await fetch(`/console/api/apps/${appID}/quality/quality`)).json(), String(duet.appID));
+  const series = api.streams.find((s) => s.streamID === "alice-cam").series;
+  for (const x of series) {
+    assert.ok(x.samples.length >= 2, JSON.stringify(x));
+    assert.ok(x.samples.every((p) => p.videoKbps > 0 && p.fps > 0 && p.width > 0), JSON.stringify(x));
+  }
+  assert.ok(series.find((x) => x.role === "play").samples.every((p) => typeof p.rttMs === "number"), "browsers report the round trip");
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, "console-quality.png"), fullPage: true });
+
+  await alice.click("#stopPublish");
+  await waitLog(alice, "publish alice-cam: NO_PUBLISH");
+  await bob.click("#leave");
+  await alice.click("#leave");
   assert.deepEqual(errors, []);
 });
 

@@ -109,6 +109,8 @@ pub fn routes() -> Router<AppState> {
         .route("/console/api/apps/{app}/secret", get(reveal_secret))
         .route("/console/api/apps/{app}/token", post(mint_token))
         .route("/console/api/apps/{app}/live", get(live))
+        .route("/console/api/apps/{app}/quality", get(quality_rooms))
+        .route("/console/api/apps/{app}/quality/{room}", get(quality_room))
         .route("/console/api/apps/{app}/webhook", post(set_webhook))
         .route("/console/api/apps/{app}/latency", post(set_latency))
         .route("/console/api/apps/{app}/record", post(set_record))
@@ -121,7 +123,11 @@ const DEBUG_HTML: &str = include_str!("../../../../web/debug.html");
 const ASSETS: &[(&str, &str, &str)] = &[
     ("style.css", "text/css; charset=utf-8", include_str!("../../../../web/style.css")),
     ("console.js", "text/javascript; charset=utf-8", include_str!("../../../../web/console.js")),
+    ("quality.js", "text/javascript; charset=utf-8", include_str!("../../../../web/quality.js")),
     ("debug.js", "text/javascript; charset=utf-8", include_str!("../../../../web/debug.js")),
+    // The chart library, copied from web/node_modules at build time (build.rs).
+    ("uplot.js", "text/javascript; charset=utf-8", include_str!(concat!(env!("OUT_DIR"), "/uplot.js"))),
+    ("uplot.css", "text/css; charset=utf-8", include_str!(concat!(env!("OUT_DIR"), "/uplot.css"))),
 ];
 
 /// The Web SDK as one ES module (sdk/web/dist, built and committed by `npm run build` there).
@@ -413,6 +419,24 @@ async fn live(State(state): State<AppState>, _u: ConsoleUser, Path(app_id): Path
     }
     v["appID"] = json!(app_id);
     Ok(Json(v))
+}
+
+/// The app's rooms with a call-quality history on this node (`server::quality`).
+async fn quality_rooms(State(state): State<AppState>, _u: ConsoleUser, Path(app_id): Path<u32>) -> Answer {
+    Ok(Json(json!({"appID": app_id, "rooms": state.quality.rooms(app_id, crate::os::now_unix_ms())})))
+}
+
+/// One room's call-quality history: members, timeline, samples (404 without one).
+async fn quality_room(
+    State(state): State<AppState>,
+    _u: ConsoleUser,
+    Path((app_id, room_id)): Path<(u32, String)>,
+) -> Answer {
+    state
+        .quality
+        .room(app_id, &room_id, crate::os::now_unix_ms())
+        .map(Json)
+        .ok_or_else(|| HttpError::not_found("no call in this room in the last 30 minutes on this node"))
 }
 
 #[derive(Deserialize)]
