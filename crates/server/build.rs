@@ -19,6 +19,10 @@ fn main() {
             println!("cargo:warning=console charts not embedded: {} is missing (npm ci in web/)", src.display());
             missing.to_owned()
         });
-        std::fs::write(Path::new(&out).join(to), body).expect("OUT_DIR is writable");
+        // Written only when it changed, so an unchanged library does not rebuild the crate.
+        let target = Path::new(&out).join(to);
+        if std::fs::read_to_string(&target).ok().as_deref() != Some(body.as_str()) {
+            std::fs::write(target, body).expect("OUT_DIR is writable");
+        }
     }
 }
