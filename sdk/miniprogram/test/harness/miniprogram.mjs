@@ -39,7 +39,7 @@ function setPath(obj, path, value) {
   at[parts[parts.length - 1]] = clone(value);
 }
 
-function loadDefinition(path, kind) {
+export function loadDefinition(path, kind) {
   let captured;
   const previous = globalThis[kind];
   globalThis[kind] = (def) => (captured = def);
