@@ -10,7 +10,11 @@ fn main() {
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     let dist = Path::new(&manifest).join("../../web/node_modules/uplot/dist");
     for (from, to, missing) in [
-        ("uPlot.iife.min.js", "uplot.js", "/* uPlot is not embedded: run `npm ci` in web/ (scripts/setup.sh does) and build again. */\n"),
+        (
+            "uPlot.iife.min.js",
+            "uplot.js",
+            "/* uPlot is not embedded: run `npm ci` in web/ (scripts/setup.sh does) and build again. */\n",
+        ),
         ("uPlot.min.css", "uplot.css", "/* uPlot is not embedded. */\n"),
     ] {
         let src = dist.join(from);

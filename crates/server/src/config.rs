@@ -232,7 +232,9 @@ impl Loaded {
                 domains.push(crate::acme::check_domain(d).map_err(|e| anyhow::anyhow!("acme_domain: {e}"))?);
             }
         }
-        domains.dedup();
+        // Each name once, in the order given.
+        let mut seen = std::collections::HashSet::new();
+        domains.retain(|d| seen.insert(d.clone()));
         let email = args.acme_email.clone().or_else(|| f.acme_email.clone());
         let directory = args.acme_directory.clone().or_else(|| f.acme_directory.clone());
         let ca_root = args.acme_ca_root.clone().or_else(|| self.path(&f.acme_ca_root));
