@@ -27,6 +27,7 @@
 //!             /* carry out `order`, then hub.answer(conn, request_id, result) */
 //!             let _ = (conn, request_id, order);
 //!         }
+//!         Output::Quality { .. } => { /* keep it in the room's quality history */ }
 //!     }
 //! }
 //! let _wake_at = hub.poll_timeout(); // call hub.handle_timeout(now) then
