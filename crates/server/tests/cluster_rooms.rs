@@ -567,3 +567,41 @@ async fn nodes_reach_each_other_at_their_internal_address() {
     let room = api.ok("GET", "/api/v1/rooms/call", None);
     assert_eq!(room["users"].as_array().unwrap().len(), 2, "{room}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rooms_quality_is_kept_by_its_home_and_asked_of_it_from_any_node() {
+    let redis = Redis::start();
+    let cli = cluster_cli(&redis);
+    let nodes = three_nodes(&redis).await;
+    let (a, b, c) = (&nodes[0].1, &nodes[1].1, &nodes[2].1);
+    // Room q's home is A; Bob dialled B, which relays him to A: his reports reach A's hub.
+    let (mut alice, _) = join_on(a, &redis, &cli, "alice", "q").await;
+    let (mut bob, _) = join_on(b, &redis, &cli, "bob", "q").await;
+    alice.ok("publish", json!({"streamID": "alice-cam"})).await.unwrap();
+    let report = json!({"streams": [{"streamID": "alice-cam", "role": "play", "videoKbps": 640, "fps": 15}]});
+    bob.ok("reportQuality", report).await.unwrap();
+
+    // Asked of C, answered by A.
+    let mut api = Api::new(c, APP_ID, SECRET);
+    api.nonce = 4_000_000;
+    let h = api.ok("GET", "/api/v1/rooms/q/quality", None);
+    let users: Vec<&str> = h["members"].as_array().unwrap().iter().map(|m| m["userID"].as_str().unwrap()).collect();
+    assert_eq!(users, ["alice", "bob"], "{h}");
+    let series = &h["streams"][0]["series"][0];
+    assert_eq!(
+        (series["userID"].as_str(), series["samples"][0]["videoKbps"].as_f64()),
+        (Some("bob"), Some(640.0)),
+        "{h}"
+    );
+
+    // The console on C shows it too (it asks A).
+    let redis_flag = ["--redis-url", &redis.url()];
+    let cli_data = cli.path().join("data");
+    common::ok(&cli_data, &[&["admin", "password", "--password", "correct horse battery"][..], &redis_flag].concat());
+    let session = common::console_session_with(c, "correct horse battery");
+    let path = format!("/console/api/apps/{APP_ID}/quality/q");
+    let res = common::request(c.http, "GET", &path, &[("Cookie", session)], b"", None);
+    assert_eq!(res.status, 200, "{}", res.body);
+    let shown: Value = serde_json::from_str(&res.body).unwrap();
+    assert_eq!(shown["members"], h["members"], "{shown}");
+}

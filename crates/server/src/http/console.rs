@@ -432,11 +432,41 @@ async fn quality_room(
     _u: ConsoleUser,
     Path((app_id, room_id)): Path<(u32, String)>,
 ) -> Answer {
+    duet_room::limits::room_id(&room_id).map_err(HttpError::from)?;
+    // In a cluster the room's home keeps its history: ask it through its API.
+    if let Some(node) = state.cluster.home_elsewhere(app_id, &room_id).await
+        && let Some(secret) = state.apps.secret(app_id).await
+    {
+        let path = format!("/api/v1/rooms/{}/quality", path_segment(&room_id));
+        let (status, body) =
+            crate::cluster::peers::call(&node, (app_id, &secret), hyper::Method::GET, &path, Default::default())
+                .await
+                .map_err(|e| HttpError::new(axum::http::StatusCode::BAD_GATEWAY, "node_unreachable", e))?;
+        if status == 404 {
+            return Err(HttpError::not_found("no call in this room in the last 30 minutes"));
+        }
+        let v = serde_json::from_slice(&body)
+            .map_err(|e| HttpError::new(axum::http::StatusCode::BAD_GATEWAY, "node_unreachable", e.to_string()))?;
+        return Ok(Json(v));
+    }
     state
         .quality
         .room(app_id, &room_id, crate::os::now_unix_ms())
         .map(Json)
         .ok_or_else(|| HttpError::not_found("no call in this room in the last 30 minutes on this node"))
+}
+
+/// `id` as one percent-encoded URL path segment (IDs are any printable text).
+fn path_segment(id: &str) -> String {
+    id.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 #[derive(Deserialize)]

@@ -234,10 +234,16 @@ async fn users(
     run(&state, &signed, AdminRequest::Users { room_id, offset: page.offset, limit: page.limit }).await
 }
 
-/// `GET /api/v1/rooms/{room}/quality`: the room's last 30 minutes as this node saw them
-/// (`server::quality`): members, timeline, and what each member reported of each stream.
+/// `GET /api/v1/rooms/{room}/quality`: the room's last 30 minutes (`server::quality`): members,
+/// timeline, and what each member reported of each stream; asked of the room's node.
 async fn quality(State(state): State<AppState>, Path(room_id): Path<String>, signed: Signed) -> Answer {
     check(limits::room_id(&room_id))?;
+    // In a cluster the room's home node keeps its history (reports go where its hub is).
+    if !signed.passed.relayed
+        && let Some(node) = state.cluster.home_elsewhere(signed.app.app_id, &room_id).await
+    {
+        return pass_on(&node, &signed).await;
+    }
     match state.quality.room(signed.app.app_id, &room_id, crate::os::now_unix_ms()) {
         Some(history) => Ok(Json(history).into_response()),
         None => Err(HttpError::new(
