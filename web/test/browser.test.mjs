@@ -51,6 +51,15 @@ async function openDebug(path, errors) {
   return page;
 }
 
+/** A debug page of the default app, joined to `roomID` as `userID` with a minted token. */
+async function debugIn(roomID, userID, errors) {
+  const token = await duet.token(userID, { roomID });
+  const q = new URLSearchParams({ appID: String(duet.appID), roomID, userID, token });
+  const page = await openDebug(`/debug?${q}`, errors);
+  await joinRoom(page, roomID, userID);
+  return page;
+}
+
 /** Presses Join and waits until the page says it is in `roomID` as `userID`. */
 async function joinRoom(page, roomID, userID) {
   await page.click("#join");
@@ -176,15 +185,8 @@ test("console login, app, token, and the debug page plays a room's stream over W
 
 test("two debug pages in one room: one publishes its camera and microphone, the other plays it", async () => {
   const errors = [];
-  const pageFor = async (userID) => {
-    const token = await duet.token(userID, { roomID: "duo" });
-    const q = new URLSearchParams({ appID: String(duet.appID), roomID: "duo", userID, token });
-    const page = await openDebug(`/debug?${q}`, errors);
-    await joinRoom(page, "duo", userID);
-    return page;
-  };
-  const alice = await pageFor("alice");
-  const bob = await pageFor("bob");
+  const alice = await debugIn("duo", "alice", errors);
+  const bob = await debugIn("duo", "bob", errors);
   await alice.waitForFunction(() => /bob/.test(document.querySelector("#users").textContent));
   await bob.waitForFunction(() => /alice/.test(document.querySelector("#users").textContent));
 
@@ -253,15 +255,8 @@ test("two debug pages in one room: one publishes its camera and microphone, the 
 
 test("the console draws a room's call quality from a real call: timeline, bitrate and frame rate per member", async () => {
   const errors = [];
-  const pageFor = async (userID) => {
-    const token = await duet.token(userID, { roomID: "quality" });
-    const q = new URLSearchParams({ appID: String(duet.appID), roomID: "quality", userID, token });
-    const page = await openDebug(`/debug?${q}`, errors);
-    await joinRoom(page, "quality", userID);
-    return page;
-  };
-  const alice = await pageFor("alice");
-  const bob = await pageFor("bob");
+  const alice = await debugIn("quality", "alice", errors);
+  const bob = await debugIn("quality", "bob", errors);
   await alice.click("#publish");
   await waitLog(alice, "publish alice-cam: PUBLISHING");
   await bob.waitForSelector('tr[data-stream="alice-cam"] button', { timeout: 20000 });

@@ -2,31 +2,20 @@
 // native variants) on this SDK, against a real `duet serve`, with ffmpeg doing what
 // <live-pusher> and <live-player> do with the URLs the pages bind.
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 
-import { Duet } from "./harness/duet.mjs";
-import { stopAllMedia } from "./harness/media.mjs";
-import { describePages, EXAMPLES_DIR, PageInstance } from "./harness/miniprogram.mjs";
-import { startTokenServer } from "./harness/token-server.mjs";
+import { startExampleServer } from "./harness/example-server.mjs";
+import { describePages, PageInstance } from "./harness/miniprogram.mjs";
 import { waitFor } from "./harness/wait.mjs";
 
-const require = createRequire(import.meta.url);
-let duet;
-let tokens;
+let server;
 
 before(async () => {
-  duet = await Duet.start();
-  tokens = await startTokenServer(duet);
-  const config = require(join(EXAMPLES_DIR, "config.js"));
-  Object.assign(config, { appID: duet.appID, server: duet.server, tokenURL: tokens.url, tokens: {} });
+  server = await startExampleServer();
 });
 
 after(async () => {
-  stopAllMedia();
-  if (tokens) tokens.stop();
-  if (duet) await duet.stop();
+  if (server) await server.stop();
 });
 
 const streamOf = (page) => page.data.pushStreamID || page.data.publishStreamID;

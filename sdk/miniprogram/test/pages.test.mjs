@@ -5,32 +5,23 @@
 // (bindstatechange, bindnetstatus) are dispatched on the rendered elements, through the
 // components, to the SDK and the page.
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 
 import { examplePage, attributes, simulate } from "./harness/simulate.mjs";
-import { Duet } from "./harness/duet.mjs";
+import { startExampleServer } from "./harness/example-server.mjs";
 import { LivePlayer, LivePusher, stopAllMedia } from "./harness/media.mjs";
-import { EXAMPLES_DIR } from "./harness/miniprogram.mjs";
-import { startTokenServer } from "./harness/token-server.mjs";
 import { waitFor } from "./harness/wait.mjs";
 
-const require = createRequire(import.meta.url);
+let server;
 let duet;
-let tokens;
 
 before(async () => {
-  duet = await Duet.start();
-  tokens = await startTokenServer(duet);
-  const config = require(join(EXAMPLES_DIR, "config.js"));
-  Object.assign(config, { appID: duet.appID, server: duet.server, tokenURL: tokens.url, tokens: {} });
+  server = await startExampleServer();
+  duet = server.duet;
 });
 
 after(async () => {
-  stopAllMedia();
-  if (tokens) tokens.stop();
-  if (duet) await duet.stop();
+  if (server) await server.stop();
 });
 
 /** What ffmpeg reports, dispatched on `element` as WeChat's element would fire it. */
