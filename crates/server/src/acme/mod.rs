@@ -14,7 +14,7 @@ mod schedule;
 mod store;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -93,7 +93,7 @@ pub struct Acme {
     store: Store,
     resolver: Arc<CertResolver>,
     /// Validity of the served certificate (unix seconds), if one is served.
-    validity: Mutex<Option<(i64, i64)>>,
+    validity: Option<(i64, i64)>,
 }
 
 impl Acme {
@@ -101,7 +101,7 @@ impl Acme {
     /// not expired (else the first handshakes wait for [`Acme::run`] to obtain one).
     pub fn new(settings: AcmeSettings, data: &Path, now_unix: i64) -> anyhow::Result<Self> {
         let store = Store::open(data)?;
-        let acme = Self { settings, store, resolver: Arc::default(), validity: Mutex::new(None) };
+        let mut acme = Self { settings, store, resolver: Arc::default(), validity: None };
         match acme.store.certificate() {
             Some(Ok(issued)) if issued.covers(&acme.settings.domains) && issued.not_after > now_unix => {
                 tracing::info!(domains = ?issued.names, not_after = issued.not_after, "serving the stored ACME certificate");
@@ -119,28 +119,22 @@ impl Acme {
     /// The TLS configuration of the HTTP listener: certificates from this manager, and the
     /// `acme-tls/1` protocol beside HTTP/1.1 for the CA's validation.
     pub fn server_config(&self) -> anyhow::Result<Arc<rustls::ServerConfig>> {
-        let mut config =
-            rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .context("TLS protocol setup failed")?
-                .with_no_client_auth()
-                .with_cert_resolver(self.resolver.clone());
+        let mut config = crate::http::tls::builder()?.with_cert_resolver(self.resolver.clone());
         config.alpn_protocols = vec![b"http/1.1".to_vec(), ACME_TLS_ALPN.to_vec()];
         Ok(Arc::new(config))
     }
 
-    fn serve(&self, issued: Issued) {
-        *self.validity.lock().unwrap_or_else(|p| p.into_inner()) = Some((issued.not_before, issued.not_after));
+    fn serve(&mut self, issued: Issued) {
+        self.validity = Some((issued.not_before, issued.not_after));
         self.resolver.set_current(issued.key);
     }
 
     /// Obtains a certificate when none is served, renews it when due, until `stop` turns true.
     /// Failures are logged with the CA's explanation and tried again with backoff.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
         let mut failures = 0u32;
         loop {
-            let validity = *self.validity.lock().unwrap_or_else(|p| p.into_inner());
-            let wait = schedule::next_attempt(crate::os::now_unix(), validity, failures);
+            let wait = schedule::next_attempt(crate::os::now_unix(), self.validity, failures);
             if !wait.is_zero() {
                 tokio::select! {
                     _ = stop.changed() => return,
@@ -165,8 +159,7 @@ impl Acme {
                 }
                 Err(e) => {
                     failures = failures.saturating_add(1);
-                    let validity = *self.validity.lock().unwrap_or_else(|p| p.into_inner());
-                    let next = schedule::next_attempt(crate::os::now_unix(), validity, failures);
+                    let next = schedule::next_attempt(crate::os::now_unix(), self.validity, failures);
                     tracing::error!(
                         directory = %self.settings.directory,
                         retry_secs = next.as_secs(),

@@ -437,7 +437,7 @@ async fn quality_room(
     if let Some(node) = state.cluster.home_elsewhere(app_id, &room_id).await
         && let Some(secret) = state.apps.secret(app_id).await
     {
-        let path = format!("/api/v1/rooms/{}/quality", path_segment(&room_id));
+        let path = format!("/api/v1/rooms/{}/quality", duet_token::percent_encode(&room_id));
         let (status, body) =
             crate::cluster::peers::call(&node, (app_id, &secret), hyper::Method::GET, &path, Default::default())
                 .await
@@ -454,19 +454,6 @@ async fn quality_room(
         .room(app_id, &room_id, crate::os::now_unix_ms())
         .map(Json)
         .ok_or_else(|| HttpError::not_found("no call in this room in the last 30 minutes on this node"))
-}
-
-/// `id` as one percent-encoded URL path segment (IDs are any printable text).
-fn path_segment(id: &str) -> String {
-    id.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 #[derive(Deserialize)]

@@ -20,12 +20,17 @@ pub fn load_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::Server
     }
     let key = PrivateKeyDer::from_pem_file(key)
         .with_context(|| format!("cannot read a PEM private key from {}", key.display()))?;
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol setup failed")?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .context("TLS certificate and key do not belong together")?;
+    let mut config =
+        builder()?.with_single_cert(certs, key).context("TLS certificate and key do not belong together")?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// The listener's TLS settings before its certificate: ring, the safe protocol versions, no
+/// client certificates (a fixed certificate here, ACME's in `server::acme`).
+pub fn builder() -> anyhow::Result<rustls::ConfigBuilder<rustls::ServerConfig, rustls::server::WantsServerCert>> {
+    Ok(rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol setup failed")?
+        .with_no_client_auth())
 }

@@ -32,7 +32,7 @@ use self::outbox::{Mailbox, Outbox, Taken};
 
 use crate::http::AppState;
 use crate::metrics::Metrics;
-use crate::store::apps::{AppChange, Apps, RegistryUnavailable};
+use crate::store::apps::{AppChange, Apps};
 use crate::webhooks::Webhooks;
 
 /// Frames queued for one connection before it counts as too slow and is dropped.
@@ -527,14 +527,12 @@ async fn serve(
                 // A login's token is verified here, on this connection's task, so logins use
                 // every core rather than the hub's one. An app that cannot be read now is not
                 // called unknown: the login is refused with a code that says try again.
-                let mut frame = match looked_up {
-                    Ok(secret) => duet_room::prepare(frame, secret, now().unix_s()),
-                    Err(RegistryUnavailable) => {
-                        let refusal = duet_room::Refusal::new(ErrorCode::RegistryUnavailable, "cannot read the app registry now; try again");
-                        let id = frame.as_ref().ok().map(|f| f.id);
-                        duet_room::prepare(Err(wire::FrameError { id, refusal }), None, now().unix_s())
-                    }
-                };
+                let unreadable = looked_up.is_err();
+                let mut frame = duet_room::prepare(frame, looked_up.unwrap_or(None), now().unix_s());
+                if unreadable {
+                    let message = "cannot read the app registry now; try again";
+                    frame = refused(&frame, duet_room::Refusal::new(ErrorCode::RegistryUnavailable, message));
+                }
                 if let Some((app_id, _)) = frame.login_room() {
                     app = Some(app_id);
                 }
